@@ -44,9 +44,9 @@ def environment_kind(value: str) -> Literal["image", "arm", "asset"]:
     An image needs a registry host part with a dot (``mcr.microsoft.com/...``, ``myacr.azurecr.io/...``)
     or a ``/`` path, so ``AzureML-sklearn-1.5@latest`` or ``my-env:3`` stay asset references.
     """
-    if ARM_ENVIRONMENT.match(value):
+    if ARM_ENVIRONMENT.fullmatch(value):
         return "arm"
-    if "/" in value and IMAGE_REF.match(value):
+    if "/" in value and IMAGE_REF.fullmatch(value):
         return "image"
     return "asset"
 
@@ -127,7 +127,7 @@ class RunSpec(BaseModel):
     def _compute_name(cls, value: str) -> str:
         if value == LOCAL:
             return value
-        if not COMPUTE_NAME.match(value):
+        if not COMPUTE_NAME.fullmatch(value):
             raise ValueError(
                 "must be 'local' or a cluster name of 3-24 letters, digits or hyphens starting with a letter"
             )
@@ -136,7 +136,7 @@ class RunSpec(BaseModel):
     @field_validator("experiment")
     @classmethod
     def _experiment_name(cls, value: str) -> str:
-        if not EXPERIMENT_NAME.match(value):
+        if not EXPERIMENT_NAME.fullmatch(value):
             raise ValueError("must be 1-255 letters, digits, '-' or '_'")
         return value
 
@@ -183,7 +183,7 @@ class RunSpec(BaseModel):
                 )
             return None
         value = value.strip()
-        if environment_kind(value) == "asset" and not ASSET_REF.match(value):
+        if environment_kind(value) == "asset" and not ASSET_REF.fullmatch(value):
             raise ValueError(
                 "must be 'name:version', 'azureml:name:version', 'azureml:name@latest', a curated name, "
                 "a docker image such as 'mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest', or an ARM id"
@@ -198,7 +198,7 @@ class RunSpec(BaseModel):
     @field_validator("environment_variables")
     @classmethod
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in value if not ENV_VAR_NAME.match(k)]
+        bad = [k for k in value if not ENV_VAR_NAME.fullmatch(k)]
         if bad:
             raise ValueError(f"names must be letters, digits and '_' not starting with a digit; bad: {', '.join(bad)}")
         return value
