@@ -104,6 +104,9 @@ class ArmPipeline:
         logging_enable: bool = False,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
+        if not self.endpoint.lower().startswith("https://"):
+            # the bearer token must never travel in clear text (BearerTokenCredentialPolicy agrees)
+            raise UserError(f"endpoint must be an https:// URL, got {endpoint!r}")
         self.api_version = api_version
         credential = credential if credential is not None else _LazyCredential(_default_credential)
         retry_kwargs = {**DEFAULT_RETRY, **(retry or {})}

@@ -1,0 +1,639 @@
+"""A local fake of the Azure ML workspace endpoints the run shim calls, for tests with real parts.
+
+- Runs ``http.server`` in a thread on 127.0.0.1 over TLS with a self-signed certificate made here
+  (the production pipeline keeps ``BearerTokenCredentialPolicy``'s https rule; tests trust the
+  certificate through the transport they pass in).
+- Implements the REST sequence of ``design/runs.md``: code versions (list by hash, GET, PUT,
+  ``startPendingUpload`` returning a real SAS for an Azurite container), environment versions,
+  jobs (PUT, GET with a scripted status progression, cancel).
+- Validates every request body against the published schema definitions in
+  ``shared/data/aml-rest/<version>/job-definitions.json`` with ``jsonschema`` (Swagger
+  discriminators expanded, unknown properties rejected, ``null`` rejected), checks the
+  ``api-version`` query parameter and the bearer token, and answers with bodies shaped like the
+  spec's examples.
+- Injects faults on request: a status (429 with ``Retry-After``, 500, 503) before handling, or a
+  connection closed without an answer before or *after* handling (a stored job whose answer is lost).
+"""
+
+import copy
+import datetime as dt
+import json
+import re
+import socket
+import ssl
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, Optional
+from urllib.parse import parse_qs, urlsplit
+
+AML_REST = Path(__file__).resolve().parents[3] / "shared" / "data" / "aml-rest"
+if not AML_REST.is_dir():  # the work tree may sit elsewhere; the shared data is at /work/shared
+    AML_REST = Path("/work/shared/data/aml-rest")
+COMMON_TYPES_PREFIX = "../../../../../common-types/resource-management/v3/types.json#/definitions/"
+PROVIDER = "Microsoft.MachineLearningServices"
+
+SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
+RESOURCE_GROUP = "rg-aml-dev"
+WORKSPACE = "mlw-dev"
+TOKEN = "fake-token-for-tests"
+
+
+# ------------------------------------------------------------------------- schema
+
+
+def load_definitions(api_version: str = "2025-12-01") -> dict[str, Any]:
+    """The spec's definitions with common-types refs mapped into the file (as SOURCES.md says)."""
+    text = (AML_REST / api_version / "job-definitions.json").read_text(encoding="utf-8")
+    return json.loads(text.replace(COMMON_TYPES_PREFIX, "#/definitions/"))["definitions"]
+
+
+def _ref_name(node: Any) -> Optional[str]:
+    if isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/definitions/"):
+        return node["$ref"][len("#/definitions/"):]
+    return None
+
+
+def prepare_definitions(defs: dict[str, Any]) -> dict[str, Any]:
+    """Make Swagger 2.0 definitions checkable by a JSON Schema 2020-12 validator.
+
+    - polymorphism: a base with ``discriminator`` becomes ``<Base>__poly`` that requires a known
+      discriminator value and applies the matching subtype (``x-ms-discriminator-value``);
+    - closed objects: a ``$ref`` used as a property value, map value or array item gets
+      ``unevaluatedProperties: false`` so a misspelt field is an error, not silently dropped.
+    """
+    defs = copy.deepcopy(defs)
+    subtypes: dict[str, dict[str, str]] = {}
+    for name, d in defs.items():
+        for part in d.get("allOf", []):
+            base = _ref_name(part)
+            if base and "discriminator" in defs.get(base, {}):
+                subtypes.setdefault(base, {})[d.get("x-ms-discriminator-value", name)] = name
+    poly = {}
+    for base, subs in subtypes.items():
+        key = defs[base]["discriminator"]
+        poly[f"{base}__poly"] = {
+            "$ref": f"#/definitions/{base}",
+            "properties": {key: {"enum": sorted(subs)}},
+            "required": [key],
+            "allOf": [
+                {"if": {"properties": {key: {"const": v}}, "required": [key]}, "then": {"$ref": f"#/definitions/{s}"}}
+                for v, s in sorted(subs.items())
+            ],
+        }
+
+    def rewrite(node: Any, *, in_inheritance: bool = False, site: bool = False) -> Any:
+        if isinstance(node, list):
+            return [rewrite(n, in_inheritance=in_inheritance) for n in node]
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for k, v in node.items():
+            if k == "allOf":
+                out[k] = [rewrite(p, in_inheritance=True) for p in v]
+            elif k == "properties" and isinstance(v, dict):
+                out[k] = {pk: rewrite(pv, site=True) for pk, pv in v.items()}
+            elif k in ("additionalProperties", "items") and isinstance(v, dict):
+                out[k] = rewrite(v, site=True)
+            else:
+                out[k] = rewrite(v) if isinstance(v, (dict, list)) else v
+        target = _ref_name(out)
+        if target and not in_inheritance:
+            if target in subtypes:
+                out["$ref"] = f"#/definitions/{target}__poly"
+            if site and defs.get(target, {}).get("type") == "object":
+                out["unevaluatedProperties"] = False
+        return out
+
+    prepared = {name: rewrite(d) for name, d in defs.items()}
+    prepared.update(poly)
+    return prepared
+
+
+_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
+
+
+class SchemaChecker:
+    """Validators for the request bodies, by definition name (``JobBase``, ``CodeVersion``, ...)."""
+
+    def __init__(self, api_version: str = "2025-12-01") -> None:
+        import jsonschema
+
+        self._jsonschema = jsonschema
+        self.definitions = prepare_definitions(load_definitions(api_version))
+        self._format = jsonschema.FormatChecker(formats=())
+        self._format.checks("duration")(lambda value: not isinstance(value, str) or bool(_DURATION.match(value)))
+        self._cache: dict[str, Any] = {}
+
+    def validator(self, name: str) -> Any:
+        if name not in self._cache:
+            schema = {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "definitions": self.definitions,
+                "$ref": f"#/definitions/{name}",
+                "unevaluatedProperties": False,
+            }
+            self._jsonschema.Draft202012Validator.check_schema(schema)
+            self._cache[name] = self._jsonschema.Draft202012Validator(schema, format_checker=self._format)
+        return self._cache[name]
+
+    def problems(self, name: str, body: Any) -> list[str]:
+        errors = sorted(self.validator(name).iter_errors(body), key=lambda e: list(map(str, e.absolute_path)))
+        # a failing subschema hides its annotations, so unevaluatedProperties then flags every
+        # sibling field: keep that error only where nothing deeper explains it
+        paths = [tuple(e.absolute_path) for e in errors if e.validator != "unevaluatedProperties"]
+        errors = [
+            e for e in errors
+            if e.validator != "unevaluatedProperties"
+            or not any(p[: len(e.absolute_path)] == tuple(e.absolute_path) for p in paths)
+        ]
+        out = []
+        for e in errors:
+            where = "/".join(str(p) for p in e.absolute_path) or "(root)"
+            out.append(f"{name} {where}: {e.message}")
+        return out
+
+
+# ------------------------------------------------------------------------- TLS
+
+
+def make_certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1/localhost: (cert.pem, key.pem)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-aml.test")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = folder / "fake-aml-cert.pem", folder / "fake-aml-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+# ------------------------------------------------------------------------- the fake
+
+
+@dataclass
+class Fault:
+    """``kind``: "status" (answer ``status`` before handling), "drop" (close the connection before
+    handling) or "drop_after" (handle the request, then close the connection without answering)."""
+
+    kind: str
+    status: int = 503
+    retry_after: Optional[str] = None
+
+
+@dataclass
+class Call:
+    method: str
+    op: str
+    path: str
+    query: dict[str, str]
+    status: Optional[int] = None  # None: connection dropped
+    body: Any = None
+
+
+@dataclass
+class BlobStore:
+    """Where pending uploads go: an Azurite (or real) blob endpoint and its account key."""
+
+    service_url: str  # e.g. http://127.0.0.1:10000/devstoreaccount1
+    account_name: str
+    account_key: str
+    container: str = "azureml-blobstore-pending"
+
+
+_W = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
+    + re.escape(PROVIDER)
+    + r"/workspaces/(?P<ws>[^/]+)(?P<rest>/.*)?$",
+    re.IGNORECASE,
+)
+_ROUTES = [
+    ("GET", re.compile(r"^/codes/(?P<name>[^/]+)/versions$"), "code_list"),
+    ("POST", re.compile(r"^/codes/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/startPendingUpload$"), "pending"),
+    ("PUT", re.compile(r"^/codes/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$"), "code_put"),
+    ("GET", re.compile(r"^/codes/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$"), "code_get"),
+    ("PUT", re.compile(r"^/environments/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$"), "env_put"),
+    ("GET", re.compile(r"^/environments/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$"), "env_get"),
+    ("PUT", re.compile(r"^/jobs/(?P<name>[^/]+)$"), "job_put"),
+    ("GET", re.compile(r"^/jobs/(?P<name>[^/]+)$"), "job_get"),
+    ("POST", re.compile(r"^/jobs/(?P<name>[^/]+)/cancel$"), "job_cancel"),
+]
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
+_ENV_PUT_KEYS = {"image", "isAnonymous", "osType", "description", "tags", "properties", "condaFile", "isArchived"}
+
+
+class FakeAML:
+    """One fake workspace. ``start()`` then use ``endpoint``, ``ca_file``, ``coords()``; ``stop()``.
+
+    Inspect ``jobs``, ``codes``, ``environments``, ``calls`` and ``violations`` (request bodies that
+    broke the schema: every test should end with none).
+    """
+
+    def __init__(
+        self,
+        blobs: BlobStore,
+        cert_dir: Path,
+        *,
+        api_version: str = "2025-12-01",
+        token: str = TOKEN,
+        existing_job: str = "conflict",  # or "update": a same-body PUT of an existing job answers 200
+        status_script: tuple[str, ...] = ("Queued", "Preparing", "Running", "Finalizing", "Completed"),
+        verify_code_blobs: bool = True,
+    ) -> None:
+        self.blobs = blobs
+        self.cert_dir = Path(cert_dir)
+        self.api_version = api_version
+        self.token = token
+        self.existing_job = existing_job
+        self.status_script = tuple(status_script)
+        self.verify_code_blobs = verify_code_blobs
+        self.schema = SchemaChecker(api_version)
+        self.examples = AML_REST / api_version / "examples"
+        self.lock = threading.RLock()
+        self.codes: dict[tuple[str, str], dict[str, Any]] = {}
+        self.environments: dict[tuple[str, str], dict[str, Any]] = {}
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.job_steps: Counter[str] = Counter()
+        self.pending: dict[tuple[str, str, str], str] = {}
+        self.calls: list[Call] = []
+        self.violations: list[str] = []
+        self.faults: Callable[[str, str], Optional[Fault]] = lambda method, op: None
+        # rewrite an answer before it is sent: (op, status, body) -> (status, body); bytes are sent raw
+        self.answer_hook: Callable[[str, int, Any], tuple[int, Any]] = lambda op, status, body: (status, body)
+        self._server: Optional[ThreadingHTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
+        self.ca_file: Optional[Path] = None
+        self.endpoint = ""
+
+    # ---- lifecycle
+
+    def start(self) -> "FakeAML":
+        from azure.storage.blob import BlobServiceClient
+
+        service = BlobServiceClient(self.blobs.service_url, credential={
+            "account_name": self.blobs.account_name, "account_key": self.blobs.account_key})
+        try:
+            service.create_container(self.blobs.container)
+        except Exception as exc:  # ResourceExistsError when a second fake shares the container
+            if "ContainerAlreadyExists" not in str(exc):
+                raise
+        cert, key = make_certificate(self.cert_dir)
+        self.ca_file = cert
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        fake = self
+
+        class Handler(_Handler):
+            owner = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.endpoint = f"https://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-aml", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "FakeAML":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def workspace_id(self) -> str:
+        return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/{PROVIDER}/workspaces/{WORKSPACE}"
+
+    def coords(self, **kwargs: Any) -> Any:
+        from amlplatform.runs.coordinates import WorkspaceCoordinates
+
+        return WorkspaceCoordinates(SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE, location="westeurope", **kwargs)
+
+    def ops(self) -> list[str]:
+        """The operations answered so far, in order (dropped ones included)."""
+        return [c.op for c in self.calls]
+
+    # ---- helpers for answers
+
+    def example(self, relpath: str, status: str = "200") -> dict[str, Any]:
+        data = json.loads((self.examples / relpath).read_text(encoding="utf-8"))
+        return copy.deepcopy(data["responses"][status].get("body", {}))
+
+    def _envelope(self, example: str, status: str, rid: str, name: str, kind: str, properties: dict[str, Any]) -> dict[str, Any]:
+        body = self.example(example, status)
+        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        body.update(id=rid, name=name, type=f"{PROVIDER}/workspaces/{kind}", properties=properties)
+        body["systemData"].update(createdAt=now, lastModifiedAt=now, createdBy="tests@example.com",
+                                  lastModifiedBy="tests@example.com")
+        return body
+
+    def _sas(self) -> str:
+        from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+        return generate_container_sas(
+            self.blobs.account_name,
+            self.blobs.container,
+            account_key=self.blobs.account_key,
+            permission=ContainerSasPermissions(read=True, write=True, list=True, add=True, create=True),
+            expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1),
+        )
+
+    def blob_names(self, prefix: str = "") -> list[str]:
+        from azure.storage.blob import ContainerClient
+
+        container = ContainerClient(self.blobs.service_url, self.blobs.container, credential={
+            "account_name": self.blobs.account_name, "account_key": self.blobs.account_key})
+        return sorted(b.name for b in container.list_blobs(name_starts_with=prefix or None))
+
+    def read_blob(self, name: str) -> bytes:
+        from azure.storage.blob import ContainerClient
+
+        container = ContainerClient(self.blobs.service_url, self.blobs.container, credential={
+            "account_name": self.blobs.account_name, "account_key": self.blobs.account_key})
+        return container.download_blob(name).readall()
+
+    # ---- operations: return (status, body); raise _Reject for a 4xx with an ARM error body
+
+    def handle(self, op: str, params: dict[str, str], query: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        with self.lock:
+            return getattr(self, f"op_{op}")(params, query, body)
+
+    def op_code_list(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        wanted = q.get("hash")
+        if wanted is not None and q.get("hashVersion") != "202208":
+            raise _Reject(400, "InvalidHashVersion", f"hashVersion must be 202208, got {q.get('hashVersion')!r}")
+        items = [
+            v for (name, _), v in sorted(self.codes.items())
+            if (wanted is not None and v["properties"].get("properties", {}).get("hash_sha256") == wanted)
+            or (wanted is None and name == p["name"])
+        ]  # a hash lookup is workspace-wide, as the service's is
+        listing = json.loads((self.examples / "Workspace/CodeVersion/list.json").read_text())["responses"]["200"]["body"]
+        listing["value"] = items
+        listing.pop("nextLink", None)
+        return 200, listing, {}
+
+    def op_pending(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        self._check("PendingUploadRequestDto", body)
+        if body.get("pendingUploadType") != "TemporaryBlobReference":
+            raise _Reject(400, "UserError", "pendingUploadType must be TemporaryBlobReference")
+        upload_id = body.get("pendingUploadId") or uuid.uuid4().hex
+        key = (p["name"], p["version"], upload_id)
+        folder = self.pending.setdefault(key, f"LocalUpload/{uuid.uuid4().hex}/{p['name']}")  # create or get
+        answer = self.example("Workspace/CodeVersion/createOrGetStartPendingUpload.json")
+        answer["blobReferenceForConsumption"].update(
+            blobUri=f"{self.blobs.service_url}/{self.blobs.container}/{folder}",
+            storageAccountArmId=f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
+            f"Microsoft.Storage/storageAccounts/{self.blobs.account_name}",
+        )
+        answer["blobReferenceForConsumption"]["credential"].update(
+            credentialType="SAS", sasUri=f"{self.blobs.service_url}/{self.blobs.container}?{self._sas()}"
+        )
+        answer.update(pendingUploadId=upload_id, pendingUploadType="TemporaryBlobReference")
+        return 200, answer, {}
+
+    def op_code_put(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        self._check("CodeVersion", body)
+        props = body["properties"]
+        folders = {f"{self.blobs.service_url}/{self.blobs.container}/{f}": f for f in self.pending.values()}
+        folder = folders.get(props.get("codeUri", ""))
+        if folder is None:
+            raise _Reject(400, "UserError", f"codeUri {props.get('codeUri')!r} is not a pending upload of this workspace")
+        if self.verify_code_blobs and not self.blob_names(folder + "/"):
+            raise _Reject(400, "UserError", f"nothing was uploaded to {props['codeUri']}")
+        key = (p["name"], p["version"])
+        stored_props = {**props, "provisioningState": "Succeeded"}
+        if key in self.codes:
+            if self.codes[key]["properties"] == stored_props:
+                return 200, self.codes[key], {}
+            raise _Reject(409, "Conflict", f"code version {p['name']}:{p['version']} exists with other content")
+        rid = f"{self.workspace_id}/codes/{p['name']}/versions/{p['version']}"
+        self.codes[key] = self._envelope("Workspace/CodeVersion/createOrUpdate.json", "201", rid, p["version"],
+                                         "codes/versions", stored_props)
+        return 201, self.codes[key], {}
+
+    def op_code_get(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        if (p["name"], p["version"]) not in self.codes:
+            raise _Reject(404, "ResourceNotFound", "code version not found")
+        return 200, self.codes[(p["name"], p["version"])], {}
+
+    def op_env_put(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        # EnvironmentVersion is not among the published definitions we carry: check its shape by hand
+        props = body.get("properties") if isinstance(body, dict) else None
+        problems = []
+        if not isinstance(props, dict) or set(body) != {"properties"}:
+            problems.append("EnvironmentVersion: body must be {'properties': {...}}")
+        else:
+            problems += [f"EnvironmentVersion properties/{k}: unknown" for k in set(props) - _ENV_PUT_KEYS]
+            if not isinstance(props.get("image"), str) or not props["image"]:
+                problems.append("EnvironmentVersion properties/image: required text")
+        if problems:
+            self.violations.extend(problems)
+            raise _Reject(400, "UserError", "; ".join(problems))
+        key = (p["name"], p["version"])
+        if key in self.environments:
+            if self.environments[key]["properties"]["image"] == props["image"]:
+                return 200, self.environments[key], {}
+            raise _Reject(409, "Conflict", "environment version exists with another image")
+        rid = f"{self.workspace_id}/environments/{p['name']}/versions/{p['version']}"
+        self.environments[key] = self._envelope("Workspace/EnvironmentVersion/createOrUpdate.json", "201", rid,
+                                                p["version"], "environments/versions",
+                                                {**props, "environmentType": "UserCreated"})
+        return 201, self.environments[key], {}
+
+    def op_env_get(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        if (p["name"], p["version"]) not in self.environments:
+            raise _Reject(404, "ResourceNotFound", "environment version not found")
+        return 200, self.environments[(p["name"], p["version"])], {}
+
+    def op_job_put(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        self._check("JobBase", body)
+        name = p["name"]
+        if not _NAME.match(name):
+            raise _Reject(400, "UserError", f"job name {name!r} is not valid")
+        props = body["properties"]
+        codes = {v["id"].lower() for v in self.codes.values()}
+        if props.get("codeId") and props["codeId"].lower() not in codes:
+            raise _Reject(400, "UserError", f"codeId {props['codeId']!r} is not a code version of this workspace")
+        env = props.get("environmentId", "")
+        if env.startswith("/subscriptions/") and env.lower() not in {v["id"].lower() for v in self.environments.values()}:
+            raise _Reject(400, "UserError", f"environmentId {env!r} does not exist")
+        if not re.match(re.escape(self.workspace_id) + r"/computes/[^/]+$", props.get("computeId", ""), re.I):
+            raise _Reject(400, "UserError", f"computeId {props.get('computeId')!r} is not a compute of this workspace")
+        if name in self.jobs:
+            stored = {k: v for k, v in self.jobs[name]["properties"].items() if k not in ("status", "services")}
+            if self.existing_job == "update" and stored == props:
+                return 200, self.jobs[name], {}
+            raise _Reject(409, "UserError", f"A job with name {name} already exists.")
+        rid = f"{self.workspace_id}/jobs/{name}"
+        studio = f"https://ml.azure.com/runs/{name}?wsid={self.workspace_id}"
+        stored_props = {**props, "status": "NotStarted",
+                        "services": {"Studio": {"endpoint": studio, "jobServiceType": "Studio"}}}
+        self.jobs[name] = self._envelope("Job/CommandJob/createOrUpdate.json", "201", rid, name, "jobs", stored_props)
+        return 201, self.jobs[name], {}
+
+    def op_job_get(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        job = self.jobs.get(p["name"])
+        if job is None:
+            raise _Reject(404, "UserError", f"job {p['name']} not found")
+        props = job["properties"]
+        if props["status"] == "CancelRequested":
+            props["status"] = "Canceled"
+        elif props["status"] not in ("Completed", "Failed", "Canceled"):
+            step = self.job_steps[p["name"]]
+            if step < len(self.status_script):
+                props["status"] = self.status_script[step]
+                self.job_steps[p["name"]] += 1
+        return 200, job, {}
+
+    def op_job_cancel(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        job = self.jobs.get(p["name"])
+        if job is None:
+            raise _Reject(404, "UserError", f"job {p['name']} not found")
+        if job["properties"]["status"] not in ("Completed", "Failed", "Canceled"):
+            job["properties"]["status"] = "CancelRequested"
+        return 202, None, {"Location": f"{self.endpoint}{job['id']}?api-version={self.api_version}"}
+
+    def _check(self, definition: str, body: Any) -> None:
+        problems = self.schema.problems(definition, body)
+        if problems:
+            self.violations.extend(problems)
+            raise _Reject(400, "UserError", "request body does not match the schema: " + "; ".join(problems[:5]))
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: FakeAML
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def _serve(self, method: str) -> None:
+        fake = self.owner
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        op, params = self._route(method, url.path)
+        call = Call(method, op, url.path, query)
+        with fake.lock:
+            fake.calls.append(call)
+        fault = fake.faults(method, op) if op != "unknown" else None
+        if fault is not None and fault.kind == "drop":
+            return self._drop()
+        if fault is not None and fault.kind == "status":
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            return self._answer(call, fault.status, _error("ServerBusy" if fault.status == 429 else "InternalError",
+                                                          "injected fault"), headers)
+        try:
+            if self.headers.get("Authorization") != f"Bearer {fake.token}":
+                raise _Reject(401, "AuthenticationFailed", "missing or wrong bearer token")
+            if query.get("api-version") != fake.api_version:
+                raise _Reject(400, "InvalidApiVersionParameter",
+                              f"api-version {query.get('api-version')!r} is not supported; use {fake.api_version}")
+            if op == "unknown":
+                raise _Reject(404, "NotFound", f"no such operation: {method} {url.path}")
+            body: Any = None
+            if method in ("PUT", "POST") and raw:
+                if "application/json" not in (self.headers.get("Content-Type") or ""):
+                    raise _Reject(415, "UnsupportedMediaType", "send JSON")
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    raise _Reject(400, "InvalidRequestContent", "body is not JSON") from None
+            elif method == "PUT" or op == "pending":
+                raise _Reject(400, "InvalidRequestContent", "a body is required")
+            call.body = body
+            status, answer, headers = fake.handle(op, params, query, body)
+        except _Reject as rej:
+            status, answer, headers = rej.status, _error(rej.code, rej.message), {}
+        if fault is not None and fault.kind == "drop_after":
+            return self._drop()
+        status, answer = fake.answer_hook(op, status, answer)
+        self._answer(call, status, answer, headers)
+
+    def _route(self, method: str, path: str) -> tuple[str, dict[str, str]]:
+        m = _W.match(path)
+        fake = self.owner
+        if not m or (m["sub"], m["rg"].lower(), m["ws"].lower()) != (SUBSCRIPTION, RESOURCE_GROUP.lower(), WORKSPACE.lower()):
+            return "unknown", {}
+        for verb, pattern, op in _ROUTES:
+            mm = pattern.match(m["rest"] or "")
+            if verb == method and mm:
+                return op, mm.groupdict()
+        del fake
+        return "unknown", {}
+
+    def _answer(self, call: Call, status: int, body: Any, headers: dict[str, str]) -> None:
+        data = body if isinstance(body, bytes) else b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-ms-request-id", str(uuid.uuid4()))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+        call.status = status
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
