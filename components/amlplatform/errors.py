@@ -53,6 +53,8 @@ def validation_problems(exc: Any, prefix: str = "") -> list[str]:
         msg = err.get("msg", "invalid")
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
+        if msg.startswith("Input should be "):
+            msg = "must be " + msg[len("Input should be "):]
         if err.get("type") == "extra_forbidden":
             msg = "is not a known setting (check its spelling)"
         elif err.get("type") == "missing":
@@ -61,7 +63,7 @@ def validation_problems(exc: Any, prefix: str = "") -> list[str]:
         if key in seen:
             continue
         seen.add(key)
-        if err.get("type") in ("missing",) or "input" not in err:
+        if err.get("type") == "missing" or "input" not in err or isinstance(err["input"], (dict, list)):
             lines.append(f"{path}: {msg}")
         else:
             lines.append(f"{path}: {msg[0].lower() + msg[1:] if msg else msg}, got {_show(err['input'])}")

@@ -1,0 +1,78 @@
+"""Sharing a workspace: built-in role assignments to users, groups and service principals."""
+
+import re
+import uuid
+from typing import List, Optional
+
+import pulumi
+from pulumi_azure_native import authorization
+from typing_extensions import Required, TypedDict
+
+from amlplatform._component import child, token
+
+# Role assignment names are GUIDs; deriving them from (scope, principal, role) makes a redeploy
+# find the same assignment instead of failing with "RoleAssignmentExists" (AVM does the same).
+_NAMESPACE = uuid.UUID("6f1c2d4e-5b7a-4c3d-9e8f-0a1b2c3d4e5f")
+
+
+def assignment_guid(scope: str, principal_id: str, role_definition_guid: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{scope.lower()}|{principal_id.lower()}|{role_definition_guid.lower()}"))
+
+
+def role_definition_id(subscription_id: str, role_definition_guid: str) -> str:
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_definition_guid}"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+class RoleAssignmentSpec(TypedDict, total=False):
+    principal_id: Required[str]
+    """Object id of the user, group or service principal."""
+    principal_type: Required[str]
+    """User, Group or ServicePrincipal."""
+    role_definition_guid: Required[str]
+    """Built-in or custom role definition GUID."""
+    role_name: str
+    """Readable role name, used in the logical resource name."""
+    description: str
+    """Why the principal has the role."""
+
+
+class WorkspaceAccessArgs(TypedDict, total=False):
+    scope: Required[pulumi.Input[str]]
+    """ARM id the roles are granted on (the workspace or its resource group)."""
+    subscription_id: Required[pulumi.Input[str]]
+    """Subscription of the role definitions."""
+    assignments: Required[List[RoleAssignmentSpec]]
+    """Who gets which role."""
+
+
+class WorkspaceAccess(pulumi.ComponentResource):
+    """Role assignments on one scope, with stable names so redeploys change nothing."""
+
+    def __init__(self, name: str, args: WorkspaceAccessArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(token("WorkspaceAccess"), name, None, opts)
+        scope = pulumi.Output.from_input(args["scope"])
+        subscription = pulumi.Output.from_input(args["subscription_id"])
+        ids = []
+        for spec in args["assignments"]:
+            role = spec["role_definition_guid"]
+            principal = spec["principal_id"]
+            label = slug(spec.get("role_name") or role)
+            assignment = authorization.RoleAssignment(
+                f"{name}-{label}-{principal[:8]}",
+                scope=scope,
+                principal_id=principal,
+                principal_type=spec["principal_type"],
+                role_definition_id=subscription.apply(lambda sub, r=role: role_definition_id(sub, r)),
+                role_assignment_name=scope.apply(
+                    lambda s, p=principal, r=role: assignment_guid(s, p, r)),
+                description=spec.get("description"),
+                opts=child(self),
+            )
+            ids.append(assignment.id)
+        self.assignment_ids = pulumi.Output.all(*ids) if ids else pulumi.Output.from_input([])
+        self.register_outputs({"assignment_ids": self.assignment_ids})

@@ -1,0 +1,83 @@
+"""The workspace's key vault: connection secrets and (optionally) customer-managed keys."""
+
+from typing import Mapping, Optional
+
+import pulumi
+from pulumi_azure_native import keyvault
+from typing_extensions import Required, TypedDict
+
+from amlplatform import naming
+from amlplatform._component import child, token
+from amlplatform.diagnostics import send_to_log_analytics
+
+
+class WorkspaceKeyVaultArgs(TypedDict, total=False):
+    resource_group_name: Required[pulumi.Input[str]]
+    """Resource group that holds the vault."""
+    location: Required[pulumi.Input[str]]
+    """Azure region."""
+    vault_name: Required[str]
+    """Physical name: 3-24 letters, digits, hyphens; globally unique; stays taken while soft-deleted."""
+    tenant_id: Required[pulumi.Input[str]]
+    """Entra tenant that authenticates requests to the vault."""
+    sku: str
+    """standard (default) or premium (HSM-backed keys)."""
+    purge_protection: bool
+    """Default True. Required for customer-managed keys; cannot be turned off once on."""
+    soft_delete_retention_days: int
+    """7-90, default 90."""
+    network_default_action: str
+    """Allow or Deny (default); AzureServices always bypass."""
+    public_network_access: str
+    """Enabled (default) or Disabled."""
+    log_analytics_workspace_id: pulumi.Input[str]
+    """When given, the vault's audit logs go to this Log Analytics workspace."""
+    protect: bool
+    """Protect the vault from deletion by Pulumi."""
+    tags: Mapping[str, str]
+    """Tags for the vault."""
+
+
+class WorkspaceKeyVault(pulumi.ComponentResource):
+    """Key vault with RBAC authorization, soft delete and purge protection."""
+
+    id: pulumi.Output[str]
+    name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: WorkspaceKeyVaultArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(token("WorkspaceKeyVault"), name, None, opts)
+        vault_name = naming.ensure("key_vault", args["vault_name"])
+        properties = {
+            "tenant_id": args["tenant_id"],
+            "sku": {"family": "A", "name": args.get("sku", "standard")},
+            "enable_rbac_authorization": True,
+            "enable_soft_delete": True,
+            "soft_delete_retention_in_days": args.get("soft_delete_retention_days", 90),
+            "enabled_for_deployment": False,
+            "enabled_for_disk_encryption": False,
+            "enabled_for_template_deployment": False,
+            "public_network_access": args.get("public_network_access", "Enabled"),
+            "network_acls": {
+                "default_action": args.get("network_default_action", "Deny"),
+                "bypass": "AzureServices",
+            },
+        }
+        if args.get("purge_protection", True):
+            # the service rejects an explicit false; leaving it out is how it stays off
+            properties["enable_purge_protection"] = True
+        vault = keyvault.Vault(
+            f"{name}-vault",
+            vault_name=vault_name,
+            resource_group_name=args["resource_group_name"],
+            location=args["location"],
+            properties=properties,
+            tags=dict(args.get("tags") or {}),
+            opts=child(self, protect=args.get("protect", False)),
+        )
+        if args.get("log_analytics_workspace_id") is not None:
+            send_to_log_analytics(self, f"{name}-diagnostics", resource_id=vault.id,
+                                  log_analytics_workspace_id=args["log_analytics_workspace_id"])
+        self.id = vault.id
+        self.name = vault.name
+        self.register_outputs({"id": self.id, "name": self.name})

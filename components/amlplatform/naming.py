@@ -1,0 +1,211 @@
+"""Physical Azure names: deterministic, rule-checked, overridable.
+
+Every name comes from the stack's workload and environment plus a short stable hash for the
+kinds that are globally unique, using the Cloud Adoption Framework prefixes (st, kv, cr, mlw,
+log, appi, aks, rg). The same settings always give the same names, so a redeploy never renames
+(and so never recreates) a resource. A user may override any name; an override is checked
+against the same rule as a generated one.
+
+Pure functions only: no Pulumi, no I/O.
+"""
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """What Azure accepts for one kind of name."""
+
+    kind: str
+    min_len: int
+    max_len: int
+    pattern: str  # full-match regular expression
+    rule: str  # the rule in words, for error messages
+    globally_unique: bool = False
+    extra: Optional[Callable[[str], Optional[str]]] = None  # returns a problem or None
+
+    def problems(self, name: str) -> List[str]:
+        out: List[str] = []
+        if not isinstance(name, str):
+            return [f"must be a string ({self.rule})"]
+        if not self.min_len <= len(name) <= self.max_len:
+            out.append(f"must be {self.min_len}-{self.max_len} characters long, has {len(name)}")
+        if not re.fullmatch(self.pattern, name):
+            out.append(f"must match the {self.kind} naming rule: {self.rule}")
+        if self.extra is not None and not out:
+            problem = self.extra(name)
+            if problem:
+                out.append(problem)
+        return out
+
+
+def _no_double_hyphen(name: str) -> Optional[str]:
+    return "must not contain '--'" if "--" in name else None
+
+
+def _hyphen_followed_by_letter(name: str) -> Optional[str]:
+    # Azure ML rejects compute names whose last hyphen is followed only by digits ("gpu-1").
+    for i, ch in enumerate(name):
+        if ch == "-" and not re.search(r"[A-Za-z]", name[i + 1:]):
+            return "every hyphen must be followed later by a letter (Azure ML rejects names like 'gpu-1')"
+    return None
+
+
+RULES: Dict[str, NameRule] = {
+    r.kind: r
+    for r in (
+        NameRule("resource_group", 1, 90, r"[A-Za-z0-9_().-]*[A-Za-z0-9_()-]",
+                 "letters, digits, '_', '-', '.', '(', ')'; must not end with '.'"),
+        NameRule("storage_account", 3, 24, r"[a-z0-9]+",
+                 "lowercase letters and digits only", globally_unique=True),
+        NameRule("key_vault", 3, 24, r"[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]",
+                 "letters, digits and hyphens; starts with a letter, ends with a letter or digit",
+                 globally_unique=True, extra=_no_double_hyphen),
+        NameRule("container_registry", 5, 50, r"[A-Za-z0-9]+",
+                 "letters and digits only", globally_unique=True),
+        NameRule("workspace", 3, 33, r"[A-Za-z0-9][A-Za-z0-9_-]*",
+                 "letters, digits, '_' and '-'; starts with a letter or digit"),
+        NameRule("log_analytics", 4, 63, r"[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]",
+                 "letters, digits and hyphens; starts and ends with a letter or digit"),
+        NameRule("app_insights", 1, 260, r"[^%&\\?/<>]*[^%&\\?/<>. ]",
+                 "no % & \\ ? / < > characters; must not end with a space or '.'"),
+        NameRule("aks", 1, 63, r"[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?",
+                 "letters, digits, '_' and '-'; starts and ends with a letter or digit"),
+        NameRule("compute", 3, 16, r"[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]",
+                 "letters, digits and hyphens; starts with a letter, ends with a letter or digit",
+                 extra=_hyphen_followed_by_letter),
+        NameRule("environment_asset", 1, 255, r"[A-Za-z0-9][A-Za-z0-9._-]*",
+                 "letters, digits, '.', '_' and '-'; starts with a letter or digit"),
+    )
+}
+
+# CAF abbreviations (learn.microsoft.com, "Abbreviation recommendations for Azure resources")
+PREFIXES = {
+    "resource_group": "rg",
+    "storage_account": "st",
+    "key_vault": "kv",
+    "container_registry": "cr",
+    "workspace": "mlw",
+    "log_analytics": "log",
+    "app_insights": "appi",
+    "aks": "aks",
+}
+
+WORKLOAD_RULE = NameRule("workload", 2, 12, r"[a-z][a-z0-9]*",
+                         "lowercase letters and digits, starting with a letter")
+ENVIRONMENT_RULE = NameRule("environment", 1, 8, r"[a-z][a-z0-9]*",
+                            "lowercase letters and digits, starting with a letter")
+
+HASH_LEN = 5
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def stable_hash(*parts: str, length: int = HASH_LEN) -> str:
+    """A short lowercase base-36 digest of ``parts``; the same parts always give the same text."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
+    number = int.from_bytes(digest[:16], "big")
+    out = []
+    for _ in range(length):
+        number, rem = divmod(number, 36)
+        out.append(_ALPHABET[rem])
+    return "".join(out)
+
+
+def check(kind: str, name: str) -> List[str]:
+    """Problems with ``name`` as a ``kind`` name; empty when Azure accepts it."""
+    return RULES[kind].problems(name)
+
+
+def ensure(kind: str, name: str) -> str:
+    """``name`` if valid, else ``ValueError`` naming the rule."""
+    problems = check(kind, name)
+    if problems:
+        raise ValueError(f"{kind} name {name!r}: " + "; ".join(problems))
+    return name
+
+
+@dataclass(frozen=True)
+class NameSet:
+    """The physical names of one stack's shared resources."""
+
+    resource_group: str
+    storage_account: str
+    key_vault: str
+    container_registry: str
+    workspace: str
+    log_analytics: str
+    app_insights: str
+    aks: str
+
+
+def _squeeze(text: str, budget: int) -> str:
+    return text[:max(budget, 0)]
+
+
+def generate(workload: str, environment: str, *, seed: str = "",
+             overrides: Optional[Dict[str, str]] = None) -> NameSet:
+    """Names for every shared resource of a stack.
+
+    ``seed`` (for example the subscription id, or the location) feeds the hash that makes the
+    globally unique names unique; changing it renames - and so recreates - those resources.
+    ``overrides`` maps a kind (``storage_account`` ...) to a name the user chose; it is checked
+    against the same rule and ``ValueError`` lists every problem.
+    """
+    for rule, value in ((WORKLOAD_RULE, workload), (ENVIRONMENT_RULE, environment)):
+        problems = rule.problems(value)
+        if problems:
+            raise ValueError(f"{rule.kind} {value!r}: " + "; ".join(problems))
+    h = stable_hash(workload, environment, seed)
+    w, e = workload, environment
+    # global, alphanumeric only: st + workload + env + hash, workload shortened to fit 24
+    st_budget = 24 - len("st") - len(e) - len(h)
+    kv_budget = 24 - len("kv--") - len(e) - len(h) - 1
+    names = {
+        "resource_group": f"rg-{w}-{e}",
+        "storage_account": f"st{_squeeze(w, st_budget)}{e}{h}",
+        "key_vault": f"kv-{_squeeze(w, kv_budget)}-{e}-{h}",
+        "container_registry": f"cr{w}{e}{h}",
+        "workspace": f"mlw-{w}-{e}",
+        "log_analytics": f"log-{w}-{e}",
+        "app_insights": f"appi-{w}-{e}",
+        "aks": f"aks-{w}-{e}",
+    }
+    problems: List[str] = []
+    for kind, name in (overrides or {}).items():
+        if kind not in names:
+            problems.append(f"{kind}: unknown kind of name (known: {', '.join(sorted(names))})")
+            continue
+        if name is None:
+            continue
+        bad = check(kind, name)
+        if bad:
+            problems.append(f"{kind} {name!r}: " + "; ".join(bad))
+        names[kind] = name
+    if problems:
+        raise ValueError("invalid name override: " + " | ".join(problems))
+    for kind, name in names.items():  # generated names must pass too (a bug otherwise)
+        ensure(kind, name)
+    return NameSet(**names)
+
+
+def compute_name(name: str) -> str:
+    """A compute (cluster, instance, attached Kubernetes) name, checked."""
+    return ensure("compute", name)
+
+
+def instance_name(prefix: str, user_key: str) -> str:
+    """A per-user compute instance name: ``prefix`` + a stable hash of the user, 3-16 characters.
+
+    Instance names are unique per Azure region, so the hash keeps two workspaces' users apart
+    as long as their keys differ.
+    """
+    h = stable_hash(user_key, length=6)
+    base = re.sub(r"[^A-Za-z0-9]", "", prefix)[: 16 - len(h) - 1] or "ci"
+    if not base[0].isalpha():
+        base = "ci" + base
+        base = base[: 16 - len(h) - 1]
+    # a hyphen must be followed later by a letter ("ci-12345" is invalid): drop it when the hash has none
+    return ensure("compute", f"{base}-{h}" if re.search(r"[a-z]", h) else f"{base}{h}")

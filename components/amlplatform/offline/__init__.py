@@ -1,0 +1,1 @@
+"""Offline evaluation of stacks: the recording mock engine and what is built on it."""

@@ -1,0 +1,107 @@
+"""azure-native type tokens -> ARM resource types, id templates and REST API versions.
+
+One table, used by the mock engine (to give each resource the id ARM would) and by the ARM
+exporter. The API version is read from the azure-native class itself (each class states the REST
+API version it uses), so upgrading the provider cannot leave a stale version here.
+"""
+
+import functools
+import importlib
+import inspect
+import re
+from dataclasses import dataclass
+from typing import Dict, Mapping, Optional
+
+RG = "/subscriptions/{subscription}/resourceGroups/{resourceGroupName}"
+
+
+@dataclass(frozen=True)
+class ArmType:
+    token: str
+    arm_type: str  # exact casing as ARM and scanners expect it
+    id_template: str  # {inputName} placeholders, plus {subscription}
+
+    @property
+    def name_input(self) -> str:
+        """The input that holds the resource's own (last) name segment."""
+        return re.findall(r"\{(\w+)\}", self.id_template)[-1]
+
+    def resource_id(self, inputs: Mapping[str, object], subscription: str) -> Optional[str]:
+        values = {"subscription": subscription, **{k: v for k, v in inputs.items() if isinstance(v, str)}}
+        try:
+            return self.id_template.format(**values)
+        except KeyError:
+            return None
+
+    @property
+    def api_version(self) -> Optional[str]:
+        return api_version(self.token)
+
+
+def _t(token: str, arm_type: str, template: str) -> ArmType:
+    return ArmType(token, arm_type, template)
+
+
+TYPES: Dict[str, ArmType] = {t.token: t for t in (
+    _t("azure-native:resources:ResourceGroup", "Microsoft.Resources/resourceGroups", RG),
+    _t("azure-native:storage:StorageAccount", "Microsoft.Storage/storageAccounts",
+       RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}"),
+    _t("azure-native:storage:BlobServiceProperties", "Microsoft.Storage/storageAccounts/blobServices",
+       RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}/blobServices/{blobServicesName}"),
+    _t("azure-native:keyvault:Vault", "Microsoft.KeyVault/vaults",
+       RG + "/providers/Microsoft.KeyVault/vaults/{vaultName}"),
+    _t("azure-native:operationalinsights:Workspace", "Microsoft.OperationalInsights/workspaces",
+       RG + "/providers/Microsoft.OperationalInsights/workspaces/{workspaceName}"),
+    _t("azure-native:applicationinsights:Component", "Microsoft.Insights/components",
+       RG + "/providers/Microsoft.Insights/components/{resourceName}"),
+    _t("azure-native:containerregistry:Registry", "Microsoft.ContainerRegistry/registries",
+       RG + "/providers/Microsoft.ContainerRegistry/registries/{registryName}"),
+    _t("azure-native:machinelearningservices:Workspace", "Microsoft.MachineLearningServices/workspaces",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}"),
+    _t("azure-native:machinelearningservices:Compute", "Microsoft.MachineLearningServices/workspaces/computes",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/computes/{computeName}"),
+    _t("azure-native:machinelearningservices:EnvironmentContainer",
+       "Microsoft.MachineLearningServices/workspaces/environments",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/environments/{name}"),
+    _t("azure-native:machinelearningservices:EnvironmentVersion",
+       "Microsoft.MachineLearningServices/workspaces/environments/versions",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/environments/{name}"
+       "/versions/{version}"),
+    _t("azure-native:containerservice:ManagedCluster", "Microsoft.ContainerService/managedClusters",
+       RG + "/providers/Microsoft.ContainerService/managedClusters/{resourceName}"),
+    _t("azure-native:containerservice:AgentPool", "Microsoft.ContainerService/managedClusters/agentPools",
+       RG + "/providers/Microsoft.ContainerService/managedClusters/{resourceName}/agentPools/{agentPoolName}"),
+    _t("azure-native:kubernetesconfiguration:Extension", "Microsoft.KubernetesConfiguration/extensions",
+       RG + "/providers/{clusterRp}/{clusterResourceName}/{clusterName}"
+       "/providers/Microsoft.KubernetesConfiguration/extensions/{extensionName}"),
+    _t("azure-native:authorization:RoleAssignment", "Microsoft.Authorization/roleAssignments",
+       "{scope}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}"),
+    _t("azure-native:monitor:DiagnosticSetting", "Microsoft.Insights/diagnosticSettings",
+       "{resourceUri}/providers/Microsoft.Insights/diagnosticSettings/{name}"),
+    _t("azure-native:managedidentity:UserAssignedIdentity",
+       "Microsoft.ManagedIdentity/userAssignedIdentities",
+       RG + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}"),
+)}
+
+
+def lookup(token: str) -> Optional[ArmType]:
+    return TYPES.get(token)
+
+
+@functools.lru_cache(maxsize=None)
+def api_version(token: str) -> Optional[str]:
+    """The REST API version the installed azure-native class for ``token`` sends."""
+    parts = token.split(":")
+    if len(parts) != 3 or parts[0] != "azure-native":
+        return None
+    try:
+        module = importlib.import_module(f"pulumi_azure_native.{parts[1]}")
+        cls = getattr(module, parts[2])
+        source = inspect.getsourcefile(cls)
+    except (ImportError, AttributeError, TypeError):
+        return None
+    if not source:
+        return None
+    with open(source, encoding="utf-8") as fh:
+        match = re.search(r"Uses Azure REST API version ([0-9a-z-]+)\.", fh.read())
+    return match.group(1) if match else None

@@ -1,0 +1,389 @@
+"""Evaluate a Pulumi program offline and record what it declares.
+
+The real program runs under Pulumi's mock engine (``pulumi.runtime.set_mocks``); only the cloud
+control plane is mocked. A small monitor subclass records every registration as the engine
+would receive it: type, logical name, URN, parent, inputs (wire names), dependencies, protect.
+The mocks answer the way ARM would: ids in ARM's shape, and the computed outputs the program
+reads (login servers, principal ids, discovery URLs, kubeconfigs).
+
+Used by the tests and by ``amlplatform plan``.
+"""
+
+import base64
+import json
+import runpy
+import sys
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+
+import pulumi
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from amlplatform.errors import UserError
+from amlplatform.offline import armtypes
+
+# What the mock control plane answers for "who is deploying" (authorization.getClientConfig).
+OFFLINE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+OFFLINE_TENANT = "00000000-0000-0000-0000-0000000000aa"
+OFFLINE_CLIENT = "00000000-0000-0000-0000-0000000000cc"
+
+# Sentinels of Pulumi's wire format (sdk/proto: rpc.py)
+_SIG = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+_OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
+_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+
+
+@dataclass
+class RecordedResource:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: Optional[str]
+    inputs: Dict[str, Any]
+    dependencies: List[str]
+    property_dependencies: Dict[str, List[str]]
+    protect: bool
+    ignore_changes: List[str]
+    provider: Optional[str]
+    id: Optional[str] = None
+
+    @property
+    def physical_name(self) -> Optional[str]:
+        arm = armtypes.lookup(self.type)
+        if arm is not None:
+            value = self.inputs.get(arm.name_input)
+            return value if isinstance(value, str) else None
+        meta = self.inputs.get("metadata")
+        if isinstance(meta, dict) and isinstance(meta.get("name"), str):
+            return meta["name"]
+        return None
+
+
+@dataclass
+class Graph:
+    project: str
+    stack: str
+    resources: List[RecordedResource]
+    outputs: Dict[str, Any] = field(default_factory=dict)
+
+    def by_urn(self) -> Dict[str, RecordedResource]:
+        return {r.urn: r for r in self.resources}
+
+    def of_type(self, type_: str) -> List[RecordedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str) -> RecordedResource:
+        found = self.of_type(type_)
+        if len(found) != 1:
+            raise AssertionError(f"expected one {type_}, found {len(found)}")
+        return found[0]
+
+    def named(self, name: str) -> RecordedResource:
+        for r in self.resources:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def custom_resources(self) -> List[RecordedResource]:
+        return [r for r in self.resources if r.custom]
+
+    def resource_dependencies(self, res: RecordedResource) -> List[str]:
+        """URNs of the custom resources ``res`` waits for (component dependencies expanded)."""
+        by_urn = self.by_urn()
+        children: Dict[str, List[str]] = {}
+        for r in self.resources:
+            if r.parent:
+                children.setdefault(r.parent, []).append(r.urn)
+
+        out: List[str] = []
+
+        def expand(urn: str) -> None:
+            target = by_urn.get(urn)
+            if target is None:
+                return
+            if target.custom:
+                if urn not in out:
+                    out.append(urn)
+            else:
+                for c in children.get(urn, []):
+                    expand(c)
+
+        for dep in res.dependencies:
+            expand(dep)
+        return out
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "project": self.project,
+            "stack": self.stack,
+            "resources": [asdict(r) for r in self.resources],
+            "outputs": self.outputs,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Graph":
+        return cls(project=data["project"], stack=data["stack"],
+                   resources=[RecordedResource(**r) for r in data["resources"]],
+                   outputs=dict(data.get("outputs") or {}))
+
+
+def plain(value: Any) -> Any:
+    """Wire values (protobuf Struct as JSON) as plain JSON: secrets masked, references as URNs,
+    whole floats as integers."""
+    if isinstance(value, dict):
+        sig = value.get(_SIG)
+        if sig == _SECRET_SIG:
+            return SECRET
+        if sig == _RESOURCE_SIG:
+            return value.get("urn")
+        if sig == _OUTPUT_SIG:
+            if value.get("secret"):
+                return SECRET
+            return plain(value.get("value", UNKNOWN))
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value == _UNKNOWN:
+        return UNKNOWN
+    return value
+
+
+# ------------------------------------------------------------------------- the mock control plane
+
+def _uuid_for(*parts: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "amlplatform-offline:" + "/".join(parts)))
+
+
+def _kubeconfig(cluster: str) -> str:
+    doc = {
+        "apiVersion": "v1", "kind": "Config", "current-context": cluster,
+        "clusters": [{"name": cluster, "cluster": {"server": f"https://{cluster}.hcp.offline.azmk8s.io:443"}}],
+        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": "offline"}}],
+        "users": [{"name": "offline", "user": {"token": "offline"}}],
+    }
+    return yaml.safe_dump(doc)
+
+
+def _workspace_outputs(inputs: Dict[str, Any], rid: str) -> Dict[str, Any]:
+    location = inputs.get("location", "westeurope")
+    out = {
+        "discoveryUrl": f"https://{location}.api.azureml.ms/discovery",
+        "mlFlowTrackingUri": f"azureml://{location}.api.azureml.ms/mlflow/v1.0{rid}",
+        "workspaceId": _uuid_for(rid),
+    }
+    identity = dict(inputs.get("identity") or {})
+    if "SystemAssigned" in str(identity.get("type", "")):
+        identity["principalId"] = _uuid_for(rid, "principal")
+        identity["tenantId"] = OFFLINE_TENANT
+    out["identity"] = identity
+    return out
+
+
+def _cluster_outputs(inputs: Dict[str, Any], rid: str) -> Dict[str, Any]:
+    name = inputs.get("resourceName", "cluster")
+    identity = dict(inputs.get("identity") or {})
+    identity["principalId"] = _uuid_for(rid, "principal")
+    identity["tenantId"] = OFFLINE_TENANT
+    return {
+        "identity": identity,
+        "fqdn": f"{name}.hcp.offline.azmk8s.io",
+        "identityProfile": {"kubeletidentity": {"objectId": _uuid_for(rid, "kubelet")}},
+        "oidcIssuerProfile": {"issuerURL": f"https://offline.oic.prod-aks.azure.com/{_uuid_for(rid)}/"},
+    }
+
+
+# token -> extra outputs the service computes, given (inputs, resource id)
+COMPUTED_OUTPUTS: Dict[str, Callable[[Dict[str, Any], str], Dict[str, Any]]] = {
+    "azure-native:containerregistry:Registry":
+        lambda i, rid: {"loginServer": f"{str(i.get('registryName', 'registry')).lower()}.azurecr.io"},
+    "azure-native:machinelearningservices:Workspace": _workspace_outputs,
+    "azure-native:containerservice:ManagedCluster": _cluster_outputs,
+    "azure-native:applicationinsights:Component":
+        lambda i, rid: {"instrumentationKey": _uuid_for(rid), "connectionString": SECRET},
+    "azure-native:managedidentity:UserAssignedIdentity":
+        lambda i, rid: {"principalId": _uuid_for(rid, "principal"), "clientId": _uuid_for(rid, "client"),
+                        "tenantId": OFFLINE_TENANT},
+}
+
+# invoke token -> answer
+INVOKES: Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]] = {
+    "azure-native:authorization:getClientConfig": lambda args: {
+        "clientId": OFFLINE_CLIENT, "objectId": OFFLINE_CLIENT,
+        "subscriptionId": OFFLINE_SUBSCRIPTION, "tenantId": OFFLINE_TENANT},
+    "azure-native:containerservice:listManagedClusterUserCredentials": lambda args: {
+        "kubeconfigs": [{"name": "clusterUser",
+                         "value": base64.b64encode(_kubeconfig(args.get("resourceName", "cluster")).encode()).decode()}]},
+    "azure-native:containerservice:listManagedClusterAdminCredentials": lambda args: {
+        "kubeconfigs": [{"name": "clusterAdmin",
+                         "value": base64.b64encode(_kubeconfig(args.get("resourceName", "cluster")).encode()).decode()}]},
+}
+
+
+class OfflineMocks(pulumi.runtime.Mocks):
+    """The cloud control plane, answered offline."""
+
+    def __init__(self, subscription: str = OFFLINE_SUBSCRIPTION) -> None:
+        self.subscription = subscription
+        self.unanswered_invokes: List[str] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        inputs = dict(args.inputs)
+        arm = armtypes.lookup(args.typ)
+        rid = arm.resource_id(inputs, self.subscription) if arm else None
+        if rid is None:
+            if args.typ.startswith("kubernetes:"):
+                meta = inputs.get("metadata") or {}
+                rid = "/".join(p for p in (meta.get("namespace"), meta.get("name") or args.name) if p)
+            else:
+                rid = f"{args.name}-id"
+        state = dict(inputs)
+        if arm is not None:
+            state.setdefault("name", inputs.get(arm.name_input, args.name))
+            state["type"] = arm.arm_type
+        extra = COMPUTED_OUTPUTS.get(args.typ)
+        if extra is not None:
+            state.update(extra(inputs, rid))
+        return rid, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        answer = INVOKES.get(args.token)
+        if answer is None:
+            self.unanswered_invokes.append(args.token)
+            return {}
+        return answer(dict(args.args))
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that keeps every registration, in order, as the engine would see it."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.recorded: List[RecordedResource] = []
+        self.ids: Dict[str, str] = {}
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = plain(json_format.MessageToDict(request.object, preserving_proto_field_name=True))
+        self.recorded.append(RecordedResource(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent or None,
+            inputs=inputs,
+            dependencies=list(request.dependencies),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            protect=bool(request.protect) if request.HasField("protect") else False,
+            ignore_changes=list(request.ignoreChanges),
+            provider=request.provider or None,
+            id=response.id or None,
+        ))
+        return response
+
+
+# ------------------------------------------------------------------------- running a program
+
+def evaluate(program: Callable[[], None], *, project: str, stack: str,
+             config: Optional[Mapping[str, str]] = None,
+             secret_keys: Sequence[str] = (),
+             mocks: Optional[OfflineMocks] = None) -> Graph:
+    """Run ``program`` under the mock engine with ``config`` (Pulumi's string form) and record it."""
+    mocks = mocks or OfflineMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi_settings.ROOT.set(None)  # a fresh root stack for every evaluation
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
+    root = pulumi_settings.get_root_resource()
+    outputs: Dict[str, Any] = {}
+
+    async def body() -> None:
+        program()
+        resolved = await pulumi.Output.from_input(dict(root.outputs)).future()
+        outputs.update(resolved or {})
+
+    try:
+        _sync_await(run_pulumi_func(body))
+    finally:
+        pulumi_settings.ROOT.set(None)
+    return Graph(project=project, stack=stack, resources=monitor.recorded,
+                 outputs=plain(json.loads(json.dumps(outputs, default=str))))
+
+
+def find_project_dir(start: Optional[Path] = None) -> Path:
+    """The folder holding ``Pulumi.yaml``: ``start`` or one of its parents."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    raise UserError(f"no Pulumi.yaml in {here} or its parents: run this inside an amlplatform project "
+                    "or pass --project-dir")
+
+
+def _project_file(project_dir: Path) -> Dict[str, Any]:
+    doc = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
+    if not isinstance(doc, dict) or not doc.get("name"):
+        raise UserError(f"{project_dir / 'Pulumi.yaml'}: needs a 'name'")
+    return doc
+
+
+def stack_file(project_dir: Path, stack: str) -> Path:
+    doc = _project_file(project_dir)
+    config_dir = project_dir / doc.get("stackConfigDir", ".")
+    path = config_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in config_dir.glob("Pulumi.*.yaml"))
+        raise UserError(f"no stack {stack!r}: {path} does not exist (stacks here: {', '.join(known) or 'none'})")
+    return path
+
+
+def evaluate_stack(stack: str, *, project_dir: Optional[Path] = None,
+                   config_overrides: Optional[Mapping[str, Any]] = None) -> Graph:
+    """Run the project's real program (``main`` of Pulumi.yaml) for ``stack``, offline.
+
+    Settings are validated first: bad settings raise :class:`UserError` before the program runs.
+    """
+    from amlplatform.settings.stack import config_for_engine, read_stack_file, settings_from_config
+
+    project_dir = project_dir or find_project_dir()
+    doc = _project_file(project_dir)
+    path = stack_file(project_dir, stack)
+    config, secrets = read_stack_file(path)
+    config.update(config_overrides or {})
+    settings_from_config(config, source=str(path))  # every bad field, before any resource
+    main = project_dir / doc.get("main", ".")
+    entry = main / "__main__.py" if main.is_dir() else main
+    if not entry.is_file():
+        raise UserError(f"the program {entry} does not exist (Pulumi.yaml 'main')")
+
+    def program() -> None:
+        sys_path = list(sys.path)
+        sys.path.insert(0, str(entry.parent))
+        try:
+            runpy.run_path(str(entry), run_name="__main__")
+        finally:
+            sys.path[:] = sys_path
+
+    try:
+        return evaluate(program, project=doc["name"], stack=stack,
+                        config=config_for_engine(config), secret_keys=secrets)
+    except pulumi.RunError as exc:
+        raise UserError(str(exc)) from None

@@ -1,0 +1,184 @@
+"""``MLWorkspace``: a workspace together with everything it depends on.
+
+Resource graph (only true data dependencies; an extra ``depends_on`` would serialise minutes of
+cloud work)::
+
+    Log Analytics -> Application Insights
+    storage, key vault, Application Insights, [registry] -> workspace -> role assignments
+"""
+
+from typing import List, Mapping, Optional
+
+import pulumi
+from typing_extensions import Required, TypedDict
+
+from amlplatform._component import child, token
+from amlplatform.access import RoleAssignmentSpec, WorkspaceAccess
+from amlplatform.keyvault import WorkspaceKeyVault
+from amlplatform.monitoring import WorkspaceMonitoring
+from amlplatform.registry import ContainerRegistry, registry_needed
+from amlplatform.storage import WorkspaceStorage
+from amlplatform.workspace import Workspace
+
+
+class Names(TypedDict, total=False):
+    storage_account: Required[str]
+    key_vault: Required[str]
+    container_registry: Required[str]
+    workspace: Required[str]
+    log_analytics: Required[str]
+    app_insights: Required[str]
+
+
+class MLWorkspaceArgs(TypedDict, total=False):
+    resource_group_name: Required[pulumi.Input[str]]
+    """Resource group for every resource."""
+    location: Required[pulumi.Input[str]]
+    """Azure region."""
+    tenant_id: Required[pulumi.Input[str]]
+    """Entra tenant of the key vault."""
+    subscription_id: Required[pulumi.Input[str]]
+    """Subscription (for role definition ids)."""
+    names: Required[Names]
+    """Physical names (see amlplatform.naming.generate)."""
+    tags: Mapping[str, str]
+    """Tags on every resource."""
+    protect: bool
+    """Protect storage, key vault and workspace from deletion by Pulumi."""
+    storage: dict
+    """WorkspaceStorageArgs without names/location, or {'existing_id': ...}."""
+    key_vault: dict
+    """WorkspaceKeyVaultArgs without names/location/tenant, or {'existing_id': ...}."""
+    monitoring: dict
+    """WorkspaceMonitoringArgs without names/location, or {'existing_app_insights_id': ...,
+    'existing_log_analytics_id': ...}."""
+    registry_mode: str
+    """auto (default), service, create or existing."""
+    registry: dict
+    """ContainerRegistryArgs without names/location, or {'existing_id': ...} for mode existing."""
+    needs_images: bool
+    """Something in the stack needs images (custom environments, Kubernetes inference)."""
+    workspace: dict
+    """WorkspaceArgs settings (identity, public_network_access, managed_network, ...)."""
+    role_assignments: List[RoleAssignmentSpec]
+    """Roles on the workspace."""
+    resource_group_role_assignments: List[RoleAssignmentSpec]
+    """Roles on the resource group."""
+    resource_group_id: pulumi.Input[str]
+    """Needed when resource_group_role_assignments is not empty."""
+    diagnostics: bool
+    """Send workspace and key vault logs to Log Analytics (default True)."""
+
+
+class MLWorkspace(pulumi.ComponentResource):
+    """An Azure ML workspace with its storage, key vault, monitoring and (lazily) its registry."""
+
+    workspace_id: pulumi.Output[str]
+    workspace_name: pulumi.Output[str]
+    discovery_url: pulumi.Output[str]
+    mlflow_tracking_uri: pulumi.Output[str]
+    principal_id: pulumi.Output[Optional[str]]
+    storage_account_id: pulumi.Output[str]
+    key_vault_id: pulumi.Output[str]
+    app_insights_id: pulumi.Output[str]
+    log_analytics_id: pulumi.Output[Optional[str]]
+    container_registry_id: pulumi.Output[Optional[str]]
+    registry_login_server: pulumi.Output[Optional[str]]
+
+    def __init__(self, name: str, args: MLWorkspaceArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(token("MLWorkspace"), name, None, opts)
+        rg, location = args["resource_group_name"], args["location"]
+        names, tags = args["names"], dict(args.get("tags") or {})
+        protect = args.get("protect", False)
+        common = {"resource_group_name": rg, "location": location, "tags": tags}
+
+        monitoring = dict(args.get("monitoring") or {})
+        log_analytics_id: Optional[pulumi.Input[str]] = monitoring.get("existing_log_analytics_id")
+        if monitoring.get("existing_app_insights_id"):
+            app_insights_id = pulumi.Output.from_input(monitoring["existing_app_insights_id"])
+        else:
+            mon = WorkspaceMonitoring(f"{name}-monitoring", {
+                **common, **_without(monitoring, "existing_app_insights_id"),
+                "log_analytics_name": names["log_analytics"],
+                "app_insights_name": names["app_insights"],
+            }, opts=child(self))
+            app_insights_id, log_analytics_id = mon.app_insights_id, mon.log_analytics_id
+        diagnostics_target = log_analytics_id if args.get("diagnostics", True) else None
+
+        storage = dict(args.get("storage") or {})
+        if storage.get("existing_id"):
+            storage_id = pulumi.Output.from_input(storage["existing_id"])
+        else:
+            storage_id = WorkspaceStorage(f"{name}-storage", {
+                **common, **storage, "account_name": names["storage_account"], "protect": protect,
+            }, opts=child(self)).id
+
+        key_vault = dict(args.get("key_vault") or {})
+        if key_vault.get("existing_id"):
+            key_vault_id = pulumi.Output.from_input(key_vault["existing_id"])
+        else:
+            kv_args = {**common, **key_vault, "vault_name": names["key_vault"],
+                       "tenant_id": args["tenant_id"], "protect": protect}
+            if diagnostics_target is not None:
+                kv_args["log_analytics_workspace_id"] = diagnostics_target
+            key_vault_id = WorkspaceKeyVault(f"{name}-keyvault", kv_args, opts=child(self)).id
+
+        mode = args.get("registry_mode", "auto")
+        registry = dict(args.get("registry") or {})
+        registry_id: Optional[pulumi.Input[str]] = None
+        login_server: Optional[pulumi.Input[str]] = None
+        if mode == "existing":
+            if not registry.get("existing_id"):
+                raise ValueError(f"{name}: registry existing_id is required with registry_mode 'existing'")
+            registry_id = registry["existing_id"]
+        elif registry_needed(mode, args.get("needs_images", False)):
+            created = ContainerRegistry(f"{name}-registry", {
+                **common, **_without(registry, "existing_id"),
+                "registry_name": names["container_registry"],
+            }, opts=child(self))
+            registry_id, login_server = created.id, created.login_server
+
+        ws_args = {**common, **dict(args.get("workspace") or {}),
+                   "workspace_name": names["workspace"], "storage_account_id": storage_id,
+                   "key_vault_id": key_vault_id, "app_insights_id": app_insights_id,
+                   "registry_mode": mode, "protect": protect}
+        if registry_id is not None:
+            ws_args["container_registry_id"] = registry_id
+        if diagnostics_target is not None:
+            ws_args["log_analytics_workspace_id"] = diagnostics_target
+        workspace = Workspace(f"{name}-workspace", ws_args, opts=child(self))
+
+        if args.get("role_assignments"):
+            WorkspaceAccess(f"{name}-access", {
+                "scope": workspace.id, "subscription_id": args["subscription_id"],
+                "assignments": args["role_assignments"]}, opts=child(self))
+        if args.get("resource_group_role_assignments"):
+            WorkspaceAccess(f"{name}-rg-access", {
+                "scope": args["resource_group_id"], "subscription_id": args["subscription_id"],
+                "assignments": args["resource_group_role_assignments"]}, opts=child(self))
+
+        self.workspace_id = workspace.id
+        self.workspace_name = workspace.name
+        self.discovery_url = workspace.discovery_url
+        self.mlflow_tracking_uri = workspace.mlflow_tracking_uri
+        self.principal_id = workspace.principal_id
+        self.storage_account_id = storage_id
+        self.key_vault_id = key_vault_id
+        self.app_insights_id = app_insights_id
+        self.log_analytics_id = pulumi.Output.from_input(log_analytics_id)
+        self.container_registry_id = pulumi.Output.from_input(registry_id)
+        self.registry_login_server = pulumi.Output.from_input(login_server)
+        self.register_outputs({
+            "workspace_id": self.workspace_id, "workspace_name": self.workspace_name,
+            "discovery_url": self.discovery_url, "mlflow_tracking_uri": self.mlflow_tracking_uri,
+            "principal_id": self.principal_id, "storage_account_id": self.storage_account_id,
+            "key_vault_id": self.key_vault_id, "app_insights_id": self.app_insights_id,
+            "log_analytics_id": self.log_analytics_id,
+            "container_registry_id": self.container_registry_id,
+            "registry_login_server": self.registry_login_server,
+        })
+
+
+def _without(d: dict, *keys: str) -> dict:
+    return {k: v for k, v in d.items() if k not in keys}

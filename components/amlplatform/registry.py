@@ -1,0 +1,80 @@
+"""The container registry that holds environment images.
+
+Whether one is created at all is decided by :func:`registry_needed` from the registry mode (see
+architecture.md, "Container registry, created lazily").
+"""
+
+from typing import Mapping, Optional
+
+import pulumi
+from pulumi_azure_native import containerregistry
+from typing_extensions import Required, TypedDict
+
+from amlplatform import naming
+from amlplatform._component import child, token
+
+MODES = ("auto", "service", "create", "existing")
+
+
+def registry_needed(mode: str, needs_images: bool) -> bool:
+    """Whether the stack creates a registry: ``create`` always, ``auto`` only when needed."""
+    if mode not in MODES:
+        raise ValueError(f"registry mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return mode == "create" or (mode == "auto" and needs_images)
+
+
+class ContainerRegistryArgs(TypedDict, total=False):
+    resource_group_name: Required[pulumi.Input[str]]
+    """Resource group that holds the registry."""
+    location: Required[pulumi.Input[str]]
+    """Azure region."""
+    registry_name: Required[str]
+    """Physical name: 5-50 letters and digits, globally unique."""
+    sku: str
+    """Basic, Standard or Premium (default; needed for private access, retention, zone redundancy)."""
+    public_network_access: str
+    """Enabled (default) or Disabled (Premium only)."""
+    zone_redundancy: bool
+    """Premium only; default False."""
+    untagged_retention_days: int
+    """Premium only: delete untagged manifests after this many days (default 7)."""
+    tags: Mapping[str, str]
+    """Tags for the registry."""
+
+
+class ContainerRegistry(pulumi.ComponentResource):
+    """Registry with the admin user and anonymous pull disabled."""
+
+    id: pulumi.Output[str]
+    name: pulumi.Output[str]
+    login_server: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ContainerRegistryArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(token("ContainerRegistry"), name, None, opts)
+        sku = args.get("sku", "Premium")
+        premium = sku == "Premium"
+        public = args.get("public_network_access", "Enabled")
+        if public == "Disabled" and not premium:
+            raise ValueError(f"{name}: public_network_access Disabled needs the Premium sku, got {sku}")
+        registry = containerregistry.Registry(
+            f"{name}-registry",
+            registry_name=naming.ensure("container_registry", args["registry_name"]),
+            resource_group_name=args["resource_group_name"],
+            location=args["location"],
+            sku={"name": sku},
+            admin_user_enabled=False,
+            anonymous_pull_enabled=False,
+            public_network_access=public,
+            network_rule_bypass_options="AzureServices",
+            zone_redundancy="Enabled" if premium and args.get("zone_redundancy", False) else "Disabled",
+            policies={
+                "retention_policy": {"status": "enabled", "days": args.get("untagged_retention_days", 7)},
+            } if premium else None,
+            tags=dict(args.get("tags") or {}),
+            opts=child(self),
+        )
+        self.id = registry.id
+        self.name = registry.name
+        self.login_server = registry.login_server
+        self.register_outputs({"id": self.id, "name": self.name, "login_server": self.login_server})

@@ -1,0 +1,344 @@
+"""Typed settings for the workspace and what it depends on.
+
+These models are what a stack file may say (``stacks/Pulumi.<stack>.yaml``, keys under the
+``amlplatform:`` namespace). Defaults are the secure ones; a stack that wants something else
+says so explicitly, and the policy pack re-checks the result.
+
+Pure: no Pulumi imports. Components never see these models: the program maps them to plain
+component arguments.
+"""
+
+import re
+import uuid
+from typing import Annotated, Dict, List, Literal, Optional
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from amlplatform import naming
+
+
+class Model(BaseModel):
+    """Base for every settings model: unknown keys are errors (a typo must not be ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------- value types
+
+_ARM_ID = re.compile(
+    r"/subscriptions/(?P<sub>[0-9a-fA-F-]{36})/resourceGroups/(?P<rg>[^/]+)"
+    r"/providers/(?P<provider>[^/]+)/(?P<rest>.+)"
+)
+
+
+def arm_id(expected_type: str):
+    """A validator for the ARM id of an existing resource of ``expected_type``.
+
+    ``expected_type`` is ``Microsoft.Storage/storageAccounts``; casing is ignored because the
+    service itself returns ids with other casing (``Microsoft.Keyvault``).
+    """
+
+    def check(value: str) -> str:
+        m = _ARM_ID.fullmatch(value or "")
+        if not m:
+            raise ValueError(
+                "must be an ARM resource id like /subscriptions/<guid>/resourceGroups/<rg>/providers/"
+                f"{expected_type}/<name>"
+            )
+        parts = m.group("rest").split("/")
+        namespace, types = m.group("provider"), expected_type.split("/")
+        got_types = [namespace] + parts[0::2]
+        if len(parts) % 2 or [t.lower() for t in got_types] != [t.lower() for t in types]:
+            raise ValueError(f"must be the id of a {expected_type} resource")
+        return value
+
+    return AfterValidator(check)
+
+
+def _uuid(value: str) -> str:
+    try:
+        uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        raise ValueError("must be a GUID like 00000000-0000-0000-0000-000000000000") from None
+    return value.lower()
+
+
+Guid = Annotated[str, AfterValidator(_uuid)]
+
+
+def _location(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9]{2,39}", value):
+        raise ValueError("must be an Azure region name in lowercase without spaces, like 'westeurope'")
+    return value
+
+
+Location = Annotated[str, AfterValidator(_location)]
+
+_TAG_KEY_FORBIDDEN = set('<>%&\\?/')
+
+
+def _tags(value: Dict[str, str]) -> Dict[str, str]:
+    problems = []
+    if len(value) > 50:
+        problems.append(f"at most 50 tags, has {len(value)}")
+    for key, val in value.items():
+        if not 1 <= len(key) <= 512 or set(key) & _TAG_KEY_FORBIDDEN:
+            problems.append(f"tag name {key!r} must be 1-512 characters without < > % & \\ ? /")
+        if len(val) > 256:
+            problems.append(f"tag {key!r} value must be at most 256 characters")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return value
+
+
+Tags = Annotated[Dict[str, str], AfterValidator(_tags)]
+
+NetworkAccess = Literal["Enabled", "Disabled"]
+DefaultAction = Literal["Allow", "Deny"]
+
+
+# ---------------------------------------------------------------------------- models
+
+class NameOverrides(Model):
+    """Physical names chosen by hand; each is checked against Azure's rule for its kind."""
+
+    resource_group: Optional[str] = None
+    storage_account: Optional[str] = None
+    key_vault: Optional[str] = None
+    container_registry: Optional[str] = None
+    workspace: Optional[str] = None
+    log_analytics: Optional[str] = None
+    app_insights: Optional[str] = None
+    aks: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "NameOverrides":
+        problems = []
+        for kind, name in self.model_dump(exclude_none=True).items():
+            for problem in naming.check(kind, name):
+                problems.append(f"{kind} {name!r} {problem}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _rule(rule: naming.NameRule):
+    def check(value: str) -> str:
+        problems = rule.problems(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+    return AfterValidator(check)
+
+
+class NamingSettings(Model):
+    """How physical names are made: ``<prefix>-<workload>-<environment>[-<hash>]``."""
+
+    workload: Annotated[str, _rule(naming.WORKLOAD_RULE)] = Field(
+        description="Short workload name: 2-12 lowercase letters/digits, starting with a letter")
+    environment: Annotated[str, _rule(naming.ENVIRONMENT_RULE)] = Field(
+        description="Environment: 1-8 lowercase letters/digits, starting with a letter (dev, stg, prod)")
+    seed: str = Field(
+        "", description="Feeds the hash of globally unique names (storage, key vault, registry). "
+        "Changing it renames, and so recreates, those resources.")
+    overrides: NameOverrides = NameOverrides()
+
+    def names(self) -> naming.NameSet:
+        return naming.generate(self.workload, self.environment, seed=self.seed,
+                               overrides=self.overrides.model_dump(exclude_none=True))
+
+
+class ResourceGroupSettings(Model):
+    """The resource group that holds the platform."""
+
+    existing: bool = Field(False, description="Use a resource group that already exists instead of creating it")
+    name: Optional[str] = Field(None, description="Its name; defaults to rg-<workload>-<environment>")
+
+    @model_validator(mode="after")
+    def _check(self) -> "ResourceGroupSettings":
+        if self.name is not None:
+            problems = naming.check("resource_group", self.name)
+            if problems:
+                raise ValueError(f"name {self.name!r}: " + "; ".join(problems))
+        if self.existing and not self.name:
+            raise ValueError("name is required when existing is true")
+        return self
+
+
+class StorageSettings(Model):
+    """The workspace's default storage account (StorageV2, HTTPS only, TLS 1.2 - always)."""
+
+    existing_id: Annotated[Optional[str], arm_id("Microsoft.Storage/storageAccounts")] = Field(
+        None, description="Bring an existing storage account instead of creating one")
+    sku: Literal["Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_RAGRS",
+                 "Standard_GZRS", "Standard_RAGZRS"] = "Standard_ZRS"
+    allow_shared_key_access: bool = Field(
+        False, description="Account keys and SAS signed with them; off by default (identity-based access)")
+    network_default_action: Optional[DefaultAction] = Field(
+        None, description="Firewall default; Deny (with AzureServices bypass) unless the workspace has no "
+        "managed network, where computes reach storage over public endpoints")
+    public_network_access: Optional[NetworkAccess] = Field(
+        None, description="Defaults to the workspace's public_network_access")
+    blob_soft_delete_days: int = Field(7, ge=1, le=365)
+    container_soft_delete_days: int = Field(7, ge=1, le=365)
+    versioning: bool = Field(False, description="Blob versioning")
+
+
+class KeyVaultSettings(Model):
+    """The workspace's key vault (RBAC authorization and soft delete - always)."""
+
+    existing_id: Annotated[Optional[str], arm_id("Microsoft.KeyVault/vaults")] = None
+    sku: Literal["standard", "premium"] = "standard"
+    purge_protection: bool = Field(
+        True, description="Required for customer-managed keys; keeps a deleted vault's name taken for "
+        "the retention period. Turn off only for throwaway stacks.")
+    soft_delete_retention_days: int = Field(90, ge=7, le=90)
+    network_default_action: Optional[DefaultAction] = None
+    public_network_access: Optional[NetworkAccess] = None
+
+
+class MonitoringSettings(Model):
+    """Log Analytics and workspace-based Application Insights."""
+
+    existing_log_analytics_id: Annotated[
+        Optional[str], arm_id("Microsoft.OperationalInsights/workspaces")] = None
+    existing_app_insights_id: Annotated[Optional[str], arm_id("Microsoft.Insights/components")] = None
+    retention_days: int = Field(30, ge=30, le=730)
+    daily_quota_gb: Optional[float] = Field(None, gt=0)
+    app_insights_local_auth: bool = Field(
+        False, description="Instrumentation-key ingestion; off means Entra ID only")
+    public_ingestion: NetworkAccess = "Enabled"
+    public_query: NetworkAccess = "Enabled"
+
+
+RegistryMode = Literal["auto", "service", "create", "existing"]
+
+
+class RegistrySettings(Model):
+    """The container registry for environment images.
+
+    ``auto`` creates it only when the stack declares something that needs images (custom
+    environments, Kubernetes inference); ``service`` leaves it to Azure ML (created on the first
+    image build, outside IaC); ``create`` always creates it; ``existing`` links ``existing_id``.
+    """
+
+    mode: RegistryMode = "auto"
+    existing_id: Annotated[
+        Optional[str], arm_id("Microsoft.ContainerRegistry/registries")] = None
+    sku: Literal["Basic", "Standard", "Premium"] = "Premium"
+    public_network_access: Optional[NetworkAccess] = None
+    zone_redundancy: bool = False
+    untagged_retention_days: int = Field(7, ge=0, le=365, description="Premium only")
+
+    @model_validator(mode="after")
+    def _check(self) -> "RegistrySettings":
+        if self.mode == "existing" and not self.existing_id:
+            raise ValueError("existing_id is required when mode is 'existing'")
+        if self.mode != "existing" and self.existing_id:
+            raise ValueError(f"existing_id is only used when mode is 'existing' (mode is {self.mode!r})")
+        return self
+
+
+class WorkspaceSettings(Model):
+    """The Azure Machine Learning workspace."""
+
+    friendly_name: Optional[str] = None
+    description: Optional[str] = None
+    identity: Literal["SystemAssigned", "UserAssigned"] = "SystemAssigned"
+    user_assigned_identity_id: Annotated[
+        Optional[str], arm_id("Microsoft.ManagedIdentity/userAssignedIdentities")] = Field(
+        None, description="Required with identity UserAssigned: the identity must already hold its "
+        "roles on storage, key vault and registry")
+    public_network_access: NetworkAccess = "Disabled"
+    managed_network: Literal["Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound"] = Field(
+        "AllowInternetOutbound", description="Managed virtual network isolation; one way: cannot go back")
+    hbi_workspace: bool = Field(False, description="High business impact: create-only")
+    system_datastores_auth_mode: Literal["identity", "accesskey"] = "identity"
+    image_build_compute: Optional[str] = Field(
+        None, description="Compute cluster that builds images when the registry is private")
+
+    @model_validator(mode="after")
+    def _check(self) -> "WorkspaceSettings":
+        if self.identity == "UserAssigned" and not self.user_assigned_identity_id:
+            raise ValueError("user_assigned_identity_id is required when identity is 'UserAssigned'")
+        if self.identity == "SystemAssigned" and self.user_assigned_identity_id:
+            raise ValueError("user_assigned_identity_id needs identity 'UserAssigned'")
+        return self
+
+
+# Azure built-in role definitions (learn.microsoft.com "Azure built-in roles")
+BUILTIN_ROLES: Dict[str, str] = {
+    "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
+    "AzureML Compute Operator": "e503ece1-11d0-4e8e-8e2c-7a6c3bf38815",
+    "AzureML Metrics Writer (preview)": "635dd51f-9968-44d3-b7fb-6d9a6bd613ae",
+    "Azure Machine Learning Workspace Connection Secrets Reader": "ea01e6af-a1c1-4350-9563-ad00f8c72ec5",
+    "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "Owner": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+    "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+    "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+}
+
+
+def _role(value: str) -> str:
+    if value in BUILTIN_ROLES:
+        return value
+    try:
+        uuid.UUID(value)
+        return value.lower()
+    except ValueError:
+        raise ValueError(
+            "must be a built-in role name (" + ", ".join(sorted(BUILTIN_ROLES)) +
+            ") or a role definition GUID") from None
+
+
+class RoleAssignmentSettings(Model):
+    """Share the workspace: give a user, group or service principal a role on it."""
+
+    principal_id: Guid = Field(description="Object id of the user, group or service principal")
+    principal_type: Literal["User", "Group", "ServicePrincipal"] = "Group"
+    role: Annotated[str, AfterValidator(_role)] = Field(
+        description="Built-in role name or role definition GUID")
+    scope: Literal["workspace", "resource_group"] = "workspace"
+    description: Optional[str] = None
+
+    def role_definition_guid(self) -> str:
+        return BUILTIN_ROLES.get(self.role, self.role)
+
+
+class DiagnosticsSettings(Model):
+    """Resource logs of the workspace and key vault, sent to the Log Analytics workspace."""
+
+    enabled: bool = True
+
+
+class PolicyException(Model):
+    """A security rule this stack breaks on purpose, with the reason (shown in scan reports)."""
+
+    rule: str = Field(description="Policy or check id, e.g. CKV_AZURE_35 or an Azure Policy GUID")
+    resource: str = Field("*", description="Logical resource name it applies to, or * for all")
+    reason: str = Field(min_length=10, description="Why this stack accepts it")
+
+
+def derived_network(workspace: WorkspaceSettings, explicit: Optional[str], kind: str) -> str:
+    """Network defaults of a dependency, derived from the workspace's isolation.
+
+    ``kind`` is ``default_action`` or ``public_access``. With a managed network, the workspace
+    reaches its dependencies through private endpoints, so their firewalls can deny by default;
+    without one, computes reach them over public endpoints.
+    """
+    if explicit is not None:
+        return explicit
+    if kind == "default_action":
+        return "Allow" if workspace.managed_network == "Disabled" else "Deny"
+    return workspace.public_network_access
+
+
+__all__ = [
+    "Model", "NamingSettings", "NameOverrides", "ResourceGroupSettings", "StorageSettings",
+    "KeyVaultSettings", "MonitoringSettings", "RegistrySettings", "WorkspaceSettings",
+    "RoleAssignmentSettings", "DiagnosticsSettings", "PolicyException", "BUILTIN_ROLES",
+    "Tags", "Location", "Guid", "arm_id", "derived_network", "List",
+]

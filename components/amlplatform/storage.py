@@ -1,0 +1,111 @@
+"""The workspace's default storage account: where datastores, code snapshots and outputs live."""
+
+from typing import Mapping, Optional
+
+import pulumi
+from pulumi_azure_native import storage
+from typing_extensions import Required, TypedDict
+
+from amlplatform import naming
+from amlplatform._component import child, token
+
+# Azure ML writes these CORS rules onto its storage account so the studio can read blobs.
+# Declaring them keeps a redeploy from deleting them (a known drift: see architecture.md).
+STUDIO_CORS_RULES = [{
+    "allowed_origins": [
+        "https://mlworkspace.azure.ai", "https://ml.azure.com", "https://*.ml.azure.com",
+        "https://ai.azure.com", "https://*.ai.azure.com",
+    ],
+    "allowed_methods": ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"],
+    "allowed_headers": ["*"],
+    "exposed_headers": ["*"],
+    "max_age_in_seconds": 1800,
+}]
+
+
+class WorkspaceStorageArgs(TypedDict, total=False):
+    resource_group_name: Required[pulumi.Input[str]]
+    """Resource group that holds the account."""
+    location: Required[pulumi.Input[str]]
+    """Azure region."""
+    account_name: Required[str]
+    """Physical name: 3-24 lowercase letters and digits, globally unique."""
+    sku: str
+    """Replication; default Standard_ZRS."""
+    allow_shared_key_access: bool
+    """Account keys and SAS signed with them; default False (identity-based access only)."""
+    network_default_action: str
+    """Firewall default action, Allow or Deny (AzureServices always bypass); default Deny."""
+    public_network_access: str
+    """Enabled or Disabled; default Enabled (the firewall decides)."""
+    blob_soft_delete_days: int
+    """Days a deleted blob can be restored; default 7."""
+    container_soft_delete_days: int
+    """Days a deleted container can be restored; default 7."""
+    versioning: bool
+    """Blob versioning; default False."""
+    protect: bool
+    """Protect the account from deletion by Pulumi."""
+    tags: Mapping[str, str]
+    """Tags for the account."""
+
+
+class WorkspaceStorage(pulumi.ComponentResource):
+    """StorageV2, HTTPS only, TLS 1.2, no public blob access, no cross-tenant replication,
+    infrastructure encryption, blob and container soft delete."""
+
+    id: pulumi.Output[str]
+    name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: WorkspaceStorageArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(token("WorkspaceStorage"), name, None, opts)
+        account_name = naming.ensure("storage_account", args["account_name"])
+        shared_key = args.get("allow_shared_key_access", False)
+        account = storage.StorageAccount(
+            f"{name}-account",
+            account_name=account_name,
+            resource_group_name=args["resource_group_name"],
+            location=args["location"],
+            kind="StorageV2",
+            sku={"name": args.get("sku", "Standard_ZRS")},
+            access_tier="Hot",
+            enable_https_traffic_only=True,
+            minimum_tls_version="TLS1_2",
+            allow_blob_public_access=False,
+            allow_cross_tenant_replication=False,
+            allow_shared_key_access=shared_key,
+            default_to_o_auth_authentication=not shared_key,
+            public_network_access=args.get("public_network_access", "Enabled"),
+            network_rule_set={
+                "default_action": args.get("network_default_action", "Deny"),
+                "bypass": "AzureServices",
+            },
+            encryption={
+                "key_source": "Microsoft.Storage",
+                "require_infrastructure_encryption": True,
+                "services": {
+                    "blob": {"enabled": True, "key_type": "Account"},
+                    "file": {"enabled": True, "key_type": "Account"},
+                    "queue": {"enabled": True, "key_type": "Account"},
+                    "table": {"enabled": True, "key_type": "Account"},
+                },
+            },
+            tags=dict(args.get("tags") or {}),
+            opts=child(self, protect=args.get("protect", False)),
+        )
+        storage.BlobServiceProperties(
+            f"{name}-blob",
+            account_name=account.name,
+            resource_group_name=args["resource_group_name"],
+            blob_services_name="default",
+            delete_retention_policy={"enabled": True, "days": args.get("blob_soft_delete_days", 7)},
+            container_delete_retention_policy={
+                "enabled": True, "days": args.get("container_soft_delete_days", 7)},
+            is_versioning_enabled=args.get("versioning", False),
+            cors={"cors_rules": STUDIO_CORS_RULES},
+            opts=child(self),
+        )
+        self.id = account.id
+        self.name = account.name
+        self.register_outputs({"id": self.id, "name": self.name})

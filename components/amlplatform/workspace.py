@@ -1,0 +1,121 @@
+"""The Azure Machine Learning workspace resource and its diagnostic settings."""
+
+from typing import Mapping, Optional
+
+import pulumi
+from pulumi_azure_native import machinelearningservices as ml
+from typing_extensions import Required, TypedDict
+
+from amlplatform import naming
+from amlplatform._component import child, token
+from amlplatform.diagnostics import send_to_log_analytics
+
+# Properties the service will not change after creation: a change means a new workspace.
+CREATE_ONLY = ("storageAccount", "keyVault", "hbiWorkspace", "kind", "identity.type", "workspaceName")
+
+
+class WorkspaceArgs(TypedDict, total=False):
+    resource_group_name: Required[pulumi.Input[str]]
+    """Resource group that holds the workspace."""
+    location: Required[pulumi.Input[str]]
+    """Azure region."""
+    workspace_name: Required[str]
+    """Physical name: 3-33 letters, digits, '_' and '-'."""
+    storage_account_id: Required[pulumi.Input[str]]
+    """Default storage account (create-only)."""
+    key_vault_id: Required[pulumi.Input[str]]
+    """Key vault (create-only)."""
+    app_insights_id: Required[pulumi.Input[str]]
+    """Application Insights component."""
+    container_registry_id: pulumi.Input[str]
+    """Container registry; leave out for none (or for registry_mode 'service')."""
+    registry_mode: str
+    """'service' lets Azure ML attach a registry itself, so later previews ignore the property."""
+    identity: str
+    """SystemAssigned (default) or UserAssigned."""
+    user_assigned_identity_id: pulumi.Input[str]
+    """With identity UserAssigned: the identity (primary user-assigned identity)."""
+    public_network_access: str
+    """Enabled or Disabled (default)."""
+    managed_network: str
+    """Disabled, AllowInternetOutbound (default) or AllowOnlyApprovedOutbound."""
+    hbi_workspace: bool
+    """High business impact (create-only); default False."""
+    system_datastores_auth_mode: str
+    """identity (default) or accesskey."""
+    image_build_compute: str
+    """Cluster that builds images when the registry is private."""
+    friendly_name: str
+    """Display name in the studio."""
+    description: str
+    """Description in the studio."""
+    log_analytics_workspace_id: pulumi.Input[str]
+    """When given, the workspace's resource logs go there."""
+    protect: bool
+    """Protect the workspace from deletion by Pulumi."""
+    tags: Mapping[str, str]
+    """Tags for the workspace."""
+
+
+class Workspace(pulumi.ComponentResource):
+    """An Azure ML workspace with a managed identity, managed network isolation by default and no
+    public network access by default."""
+
+    id: pulumi.Output[str]
+    name: pulumi.Output[str]
+    discovery_url: pulumi.Output[str]
+    mlflow_tracking_uri: pulumi.Output[str]
+    principal_id: pulumi.Output[Optional[str]]
+
+    def __init__(self, name: str, args: WorkspaceArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(token("Workspace"), name, None, opts)
+        identity_type = args.get("identity", "SystemAssigned")
+        identity: dict = {"type": identity_type}
+        primary_identity = None
+        if identity_type == "UserAssigned":
+            if args.get("user_assigned_identity_id") is None:
+                raise ValueError(f"{name}: user_assigned_identity_id is required with identity UserAssigned")
+            primary_identity = args["user_assigned_identity_id"]
+            identity["user_assigned_identities"] = [primary_identity]
+        registry_mode = args.get("registry_mode", "auto")
+        workspace = ml.Workspace(
+            f"{name}-workspace",
+            workspace_name=naming.ensure("workspace", args["workspace_name"]),
+            resource_group_name=args["resource_group_name"],
+            location=args["location"],
+            kind="Default",
+            sku={"name": "Basic", "tier": "Basic"},
+            identity=identity,
+            primary_user_assigned_identity=primary_identity,
+            storage_account=args["storage_account_id"],
+            key_vault=args["key_vault_id"],
+            application_insights=args["app_insights_id"],
+            container_registry=args.get("container_registry_id"),
+            public_network_access=args.get("public_network_access", "Disabled"),
+            allow_public_access_when_behind_vnet=False,
+            managed_network={"isolation_mode": args.get("managed_network", "AllowInternetOutbound")},
+            hbi_workspace=args.get("hbi_workspace", False),
+            system_datastores_auth_mode=args.get("system_datastores_auth_mode", "identity"),
+            image_build_compute=args.get("image_build_compute"),
+            friendly_name=args.get("friendly_name"),
+            description=args.get("description"),
+            v1_legacy_mode=False,
+            tags=dict(args.get("tags") or {}),
+            # With 'service' Azure ML sets the registry on the first image build; without this,
+            # every later preview would propose removing it.
+            opts=child(self, protect=args.get("protect", False),
+                       ignore_changes=["containerRegistry"] if registry_mode == "service" else None),
+        )
+        if args.get("log_analytics_workspace_id") is not None:
+            send_to_log_analytics(self, f"{name}-diagnostics", resource_id=workspace.id,
+                                  log_analytics_workspace_id=args["log_analytics_workspace_id"])
+        self.id = workspace.id
+        self.name = workspace.name
+        self.discovery_url = workspace.discovery_url
+        self.mlflow_tracking_uri = workspace.ml_flow_tracking_uri
+        self.principal_id = workspace.identity.apply(lambda i: i.principal_id if i else None)
+        self.register_outputs({
+            "id": self.id, "name": self.name, "discovery_url": self.discovery_url,
+            "mlflow_tracking_uri": self.mlflow_tracking_uri, "principal_id": self.principal_id,
+        })
