@@ -1,0 +1,419 @@
+"""``amlplatform submit`` and ``amlplatform runs list|show|logs``.
+
+Handlers return exit codes and raise ``UserError`` for bad input (``amlplatform.cli.main``
+prints it and exits 2). Heavy modules (yaml, pathspec, mlflow, azure) load inside handlers.
+
+``submit`` exit codes: 0 Completed (or submitted with ``--no-wait`` / ``--dry-run``); the
+command's own exit code when a local run fails (1 if it has none); 1 for a failed Azure job;
+124 timed out; 130 canceled (Ctrl-C).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from amlplatform.errors import UserError
+
+
+class _SubmitParser(argparse.ArgumentParser):
+    """Everything after the first ``--`` is the script's arguments, never parsed as our flags."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        args = list(sys.argv[1:] if args is None else args)
+        rest: list[str] = []
+        if "--" in args:
+            i = args.index("--")
+            args, rest = args[:i], args[i + 1:]
+        ns, extras = super().parse_known_args(args, namespace)
+        ns.arguments = rest
+        return ns, extras
+
+
+def register(subparsers: Any) -> None:
+    parser_class = subparsers._parser_class
+    subparsers._parser_class = _SubmitParser  # only for "submit"
+    try:
+        submit = _add_submit(subparsers)
+    finally:
+        subparsers._parser_class = parser_class
+    _ = submit
+    _add_runs(subparsers)
+
+
+def _add_submit(subparsers: Any) -> argparse.ArgumentParser:
+    submit = subparsers.add_parser(
+        "submit",
+        help="run a script locally or on the stack's Azure ML cluster",
+        description="Snapshot a source folder and run a command on this machine (--compute local, the default) "
+        "or on a cluster of the workspace a stack created. Flags override the SPEC.yaml file.",
+    )
+    submit.add_argument("spec", nargs="?", type=Path, metavar="SPEC.yaml", help="run spec file (optional)")
+    submit.add_argument("--source", help="folder to snapshot (default: the spec file's folder, else .)")
+    what = submit.add_mutually_exclusive_group()
+    what.add_argument("--command", help='command to run, e.g. "python train.py --epochs 3"')
+    what.add_argument("--script", help="python script to run; its arguments follow --")
+    submit.add_argument("--environment", help="registered name:version, azureml:name@latest, curated name or image")
+    submit.add_argument("--compute", help="'local' (default) or a cluster name")
+    submit.add_argument("--experiment", help="experiment name (default: default)")
+    submit.add_argument("--display-name")
+    submit.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="environment variable (repeatable)")
+    submit.add_argument("--instance-count", type=_int_arg("--instance-count"))
+    submit.add_argument("--timeout", type=_int_arg("--timeout"), metavar="SECONDS")
+    submit.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="tag (repeatable)")
+    where = submit.add_mutually_exclusive_group()
+    where.add_argument("--stack", help="Pulumi stack whose workspace to use (pulumi stack output)")
+    where.add_argument("--outputs-file", type=Path, help="exported stack outputs JSON (when the Pulumi CLI is absent)")
+    submit.add_argument("--api-version", help="ARM api-version for the workspace calls")
+    submit.add_argument("--dry-run", action="store_true", help="show the snapshot and the request; run and send nothing")
+    submit.add_argument("--no-wait", action="store_true", help="Azure: return once the job is created")
+    submit.add_argument("--json", action="store_true", help="print the final run record / job as JSON on stdout")
+    submit.add_argument("--runs-dir", type=Path, help="where local runs are recorded (default .amlplatform/runs)")
+    submit.set_defaults(func=cmd_submit, arguments=[])
+    submit.epilog = "Arguments for --script (or extra ones for --command) go after --: --script train.py -- --epochs 3"
+    return submit
+
+
+def _add_runs(subparsers: Any) -> None:
+    runs = subparsers.add_parser("runs", help="list, show and read the logs of local runs")
+    runs_sub = runs.add_subparsers(dest="runs_command", metavar="COMMAND", required=True)
+    lst = runs_sub.add_parser("list", help="list recorded runs, newest last")
+    lst.add_argument("--experiment")
+    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--runs-dir", type=Path)
+    lst.set_defaults(func=cmd_list)
+    show = runs_sub.add_parser("show", help="one run: status history, exit code, git, hash, files, metrics, log tail")
+    show.add_argument("run", help="run name, a unique prefix of it, or 'last'")
+    show.add_argument("--json", action="store_true")
+    show.add_argument("--tail", type=int, default=20, help="log lines to show (default 20)")
+    show.add_argument("--runs-dir", type=Path)
+    show.set_defaults(func=cmd_show)
+    logs = runs_sub.add_parser("logs", help="print a run's combined output")
+    logs.add_argument("run", help="run name, a unique prefix of it, or 'last'")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
+    logs.add_argument("--runs-dir", type=Path)
+    logs.set_defaults(func=cmd_logs)
+
+
+def _int_arg(flag: str):
+    def parse(text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} takes a whole number, got {text!r}") from None
+
+    return parse
+
+
+def _pairs(values: list[str], flag: str) -> tuple[dict[str, str], list[str]]:
+    out, bad = {}, []
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            bad.append(f"{flag}: expected KEY=VALUE, got {item!r}")
+        else:
+            out[key] = value
+    return out, bad
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    env, bad_env = _pairs(args.env, "--env")
+    tags, bad_tags = _pairs(args.tag, "--tag")
+    if bad_env or bad_tags:
+        raise UserError("bad command-line settings:", bad_env + bad_tags)
+    arguments = list(args.arguments or [])
+    if arguments and not (args.script or args.command):
+        raise UserError(f"arguments after -- need --script or --command, got {' '.join(arguments)}")
+    return {
+        "source": args.source,
+        "command": args.command,
+        "script": args.script,
+        "arguments": arguments or None,
+        "environment": args.environment,
+        "compute": args.compute,
+        "experiment": args.experiment,
+        "display_name": args.display_name,
+        "environment_variables": env or None,
+        "instance_count": args.instance_count,
+        "timeout_seconds": args.timeout,
+        "tags": tags or None,
+    }
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from amlplatform.runs.gitinfo import git_properties
+    from amlplatform.runs.snapshot import take_snapshot
+    from amlplatform.runs.spec import load_spec
+
+    spec = load_spec(args.spec, _overrides(args))
+    if spec.is_local and (args.stack or args.outputs_file or args.no_wait):
+        flag = "--stack" if args.stack else "--outputs-file" if args.outputs_file else "--no-wait"
+        raise UserError(f"{flag} is for a cluster; this run's compute is 'local' (give --compute CLUSTER)")
+    snapshot = take_snapshot(spec.source, max_bytes=spec.max_snapshot_bytes, max_files=spec.max_snapshot_files)
+    git = git_properties(spec.source)
+    if args.dry_run:
+        return _dry_run(args, spec, snapshot, git)
+    if spec.is_local:
+        return _submit_local(args, spec, snapshot, git)
+    return _submit_azure(args, spec, snapshot, git)
+
+
+def _print_snapshot(snapshot: Any, git: dict[str, str], out: Any) -> None:
+    from amlplatform.runs.snapshot import format_bytes
+
+    print(f"source:    {snapshot.root}", file=out)
+    print(f"ignore:    {snapshot.ignore_file or '(no .amlignore or .gitignore)'} + built-in deny-list", file=out)
+    print(f"snapshot:  {len(snapshot.files)} files, {format_bytes(snapshot.total_bytes)}", file=out)
+    print(f"code hash: {snapshot.content_hash} (sha256, version 202208)", file=out)
+    if snapshot.excluded:
+        print(f"excluded:  {len(snapshot.excluded)}", file=out)
+        for e in snapshot.excluded:
+            print(f"  - {e.relpath}  ({e.reason})", file=out)
+    if git:
+        for k in sorted(git):
+            print(f"git:       {k} = {git[k]}", file=out)
+    else:
+        print("git:       (not a git repository)", file=out)
+
+
+def _dry_run(args: argparse.Namespace, spec: Any, snapshot: Any, git: dict[str, str]) -> int:
+    out = sys.stdout
+    _print_snapshot(snapshot, git, out)
+    print(f"command:   {spec.command}", file=out)
+    print(f"experiment: {spec.experiment}", file=out)
+    if spec.is_local:
+        print("compute:   local (this machine; nothing was run)", file=out)
+        for f in snapshot.files:
+            print(f"  + {f.relpath}  ({f.size} B)", file=out)
+        return 0
+    from amlplatform.runs import azure
+    from amlplatform.runs.coordinates import resolve_coordinates
+
+    coords = resolve_coordinates(stack=args.stack, outputs_file=args.outputs_file, env=os.environ, cwd=Path.cwd())
+    api_version = azure.api_version_from(args.api_version)
+    code_id = f"{coords.workspace_id}/codes/{azure.code_name_for(snapshot.content_hash)}/versions/{azure.CODE_VERSION}"
+    body = azure.build_job_body(spec, code_id=code_id, coords=coords, git=git, content_hash=snapshot.content_hash)
+    job_name = azure.job_name_for(spec, snapshot.content_hash)
+    print(f"compute:   {spec.compute} -> {coords.compute_id(spec.compute)}", file=out)
+    print(f"workspace: {coords.workspace_id} (from {coords.source or 'the stack outputs'})", file=out)
+    print(f"code:      {code_id} (looked up by hash first; uploaded only if missing)", file=out)
+    print(f"request:   PUT {coords.workspace_id}/jobs/{job_name}?api-version={api_version}", file=out)
+    print(json.dumps(body, indent=2), file=out)
+    print("(dry run: nothing was sent)", file=out)
+    return 0
+
+
+def _submit_local(args: argparse.Namespace, spec: Any, snapshot: Any, git: dict[str, str]) -> int:
+    from amlplatform.runs.local import EXIT_CANCELED, EXIT_TIMEOUT, run_local
+    from amlplatform.runs.store import RunStore, runs_dir
+
+    store = RunStore(runs_dir(args.runs_dir))
+    out = sys.stdout.buffer if not args.json else sys.stderr.buffer
+    record = run_local(spec, snapshot, git, store=store, out=out, notes=sys.stderr)
+    status = record["status"]
+    summary = f"run {record['name']}: {status}"
+    if record.get("reason"):
+        summary += f" ({record['reason']})"
+    if record.get("duration_seconds") is not None:
+        summary += f" in {record['duration_seconds']:.1f} s"
+    print(summary, file=sys.stderr)
+    for key, m in sorted((record.get("metrics") or {}).items()):
+        print(f"  {key} = {_num(m['value'])} (step {m['step']})", file=sys.stderr)
+    print(f"  details: amlplatform runs show {record['name']}" + _runs_dir_flag(args), file=sys.stderr)
+    if args.json:
+        print(json.dumps(record, indent=2))
+    if status == "Completed":
+        return 0
+    if status == "Canceled":
+        return EXIT_TIMEOUT if (record.get("reason") or "").startswith("timed out") else EXIT_CANCELED
+    code = record.get("exit_code")
+    return code if isinstance(code, int) and 0 < code < 256 else 1
+
+
+def _runs_dir_flag(args: argparse.Namespace) -> str:
+    return f" --runs-dir {args.runs_dir}" if getattr(args, "runs_dir", None) else ""
+
+
+def _submit_azure(args: argparse.Namespace, spec: Any, snapshot: Any, git: dict[str, str]) -> int:
+    from amlplatform.runs import azure
+    from amlplatform.runs.coordinates import resolve_coordinates
+
+    coords = resolve_coordinates(stack=args.stack, outputs_file=args.outputs_file, env=os.environ, cwd=Path.cwd())
+    api_version = azure.api_version_from(args.api_version)
+    job_name = azure.job_name_for(spec, snapshot.content_hash)
+    print(f"job {job_name}: submitting to {spec.compute} in workspace {coords.workspace_name}", file=sys.stderr)
+    with azure.AzureMLClient(coords, api_version=api_version) as client:
+        job = client.submit(spec, snapshot, git, job_name=job_name, progress=azure.ByteProgress(sys.stderr))
+        props = job.get("properties") or {}
+        studio = ((props.get("services") or {}).get("Studio") or {}).get("endpoint")
+        print(f"job {job_name}: {props.get('status', 'created')}" + (f"  {studio}" if studio else ""), file=sys.stderr)
+        if args.no_wait:
+            if args.json:
+                print(json.dumps(job, indent=2))
+            return 0
+        try:
+            job = client.wait(job_name, on_status=azure.StatusLine(job_name, sys.stderr))
+        except KeyboardInterrupt:
+            print(f"\ncanceling job {job_name} ...", file=sys.stderr)
+            client.cancel(job_name)
+            print(f"job {job_name}: cancel requested", file=sys.stderr)
+            return 130
+    if args.json:
+        print(json.dumps(job, indent=2))
+    status = (job.get("properties") or {}).get("status")
+    return 0 if status == "Completed" else 130 if status == "Canceled" else 1
+
+
+# ---------------------------------------------------------------- runs list|show|logs
+
+
+def _store(args: argparse.Namespace):
+    from amlplatform.runs.store import RunStore, runs_dir
+
+    return RunStore(runs_dir(args.runs_dir))
+
+
+def _num(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _age(record: dict[str, Any]) -> str:
+    return (record.get("created_at") or "")[:19].replace("T", " ")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    store = _store(args)
+    records = list(store.records(args.experiment))
+    if args.json:
+        print(json.dumps([{k: r.get(k) for k in ("name", "experiment", "status", "created_at", "duration_seconds",
+                                                   "exit_code", "compute", "code_hash")} for r in records], indent=2))
+        return 0
+    if not records:
+        print(f"no runs under {store.root}", file=sys.stderr)
+        return 0
+    rows = [("NAME", "EXPERIMENT", "STATUS", "CREATED (UTC)", "DURATION", "EXIT")]
+    for r in records:
+        dur = r.get("duration_seconds")
+        rows.append((r.get("name", "?"), r.get("experiment", ""), r.get("status", ""), _age(r),
+                     f"{dur:.1f}s" if isinstance(dur, (int, float)) else "-",
+                     "-" if r.get("exit_code") is None else str(r["exit_code"])))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def _log_tail(path: Path, lines: int) -> list[str]:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 256 * 1024))
+            data = fh.read()
+    except OSError:
+        return []
+    text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    return text.splitlines()[-lines:] if lines > 0 else []
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from amlplatform.runs.local import collect_metrics
+    from amlplatform.runs.snapshot import format_bytes
+    from amlplatform.runs.store import LOG
+
+    store = _store(args)
+    record = store.resolve(args.run)
+    if not record.get("metrics") and record.get("status") not in ("Completed", "Failed", "Canceled"):
+        record["metrics"] = collect_metrics(record)  # a run still going: read what it has logged so far
+    log_path = store.run_dir(record["name"]) / LOG
+    if args.json:
+        record = dict(record)
+        record["log_tail"] = _log_tail(log_path, args.tail)
+        print(json.dumps(record, indent=2))
+        return 0
+    p = print
+    p(f"run:         {record['name']}")
+    p(f"experiment:  {record.get('experiment')}")
+    if record.get("display_name"):
+        p(f"display:     {record['display_name']}")
+    p(f"status:      {record.get('status')}" + (f" ({record['reason']})" if record.get("reason") else ""))
+    p(f"command:     {record.get('command')}")
+    p(f"compute:     {record.get('compute', 'local')}")
+    p(f"exit code:   {'-' if record.get('exit_code') is None else record['exit_code']}")
+    if record.get("duration_seconds") is not None:
+        p(f"duration:    {record['duration_seconds']:.1f} s")
+    p(f"code hash:   {record.get('code_hash')} ({record.get('files_count')} files, "
+      f"{format_bytes(record.get('total_bytes') or 0)}; ignore file: {record.get('ignore_file') or 'none'})")
+    p(f"source:      {record.get('source')}")
+    p("history:")
+    for h in record.get("status_history", []):
+        p(f"  {h['time']}  {h['status']}" + (f"  ({h['reason']})" if h.get("reason") else ""))
+    git = record.get("git") or {}
+    if git:
+        p("git:")
+        for k in sorted(git):
+            p(f"  {k}: {git[k]}")
+    metrics = record.get("metrics") or {}
+    p("metrics:" + ("" if metrics else "     (none)"))
+    for key, m in sorted(metrics.items()):
+        p(f"  {key} = {_num(m['value'])}  (step {m['step']}, {m.get('count', 1)} values)")
+    params = record.get("params") or {}
+    if params:
+        p("params:")
+        for k, v in sorted(params.items()):
+            p(f"  {k} = {v}")
+    outputs = Path(record.get("outputs") or store.run_dir(record["name"]) / "outputs")
+    if outputs.is_dir():
+        names = sorted(x.relative_to(outputs).as_posix() for x in outputs.rglob("*") if x.is_file())
+        p(f"outputs:     {outputs} ({len(names)} files)")
+        for n in names[:20]:
+            p(f"  {n}")
+    mlf = record.get("mlflow") or {}
+    if mlf.get("run_id"):
+        p(f"mlflow:      run {mlf['run_id']} in {mlf['tracking_uri']}")
+    for w in record.get("warnings") or []:
+        p(f"warning:     {w}")
+    tail = _log_tail(log_path, args.tail)
+    p(f"log ({log_path}, last {len(tail)} lines):")
+    for line in tail:
+        p(f"  | {line}")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from amlplatform.runs.store import LOG, TERMINAL
+
+    store = _store(args)
+    record = store.resolve(args.run)
+    path = store.run_dir(record["name"]) / LOG
+    out = sys.stdout.buffer
+    pos = 0
+    while True:
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(pos)
+                while True:
+                    chunk = fh.read(65536)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    pos += len(chunk)
+            out.flush()
+        except FileNotFoundError:
+            pass
+        if not args.follow:
+            return 0
+        if store.load(record["name"]).get("status") in TERMINAL:
+            # one last read: the run may have written its final lines just before ending
+            try:
+                with open(path, "rb") as fh:
+                    fh.seek(pos)
+                    out.write(fh.read())
+                    out.flush()
+            except FileNotFoundError:
+                pass
+            return 0
+        time.sleep(0.5)

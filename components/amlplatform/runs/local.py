@@ -1,0 +1,386 @@
+"""The local backend: run the command on this machine the way Azure ML would run it.
+
+- The command runs in a COPY of the snapshot (``<run>/wd``), so files left out by the ignore
+  file or the deny-list are missing exactly as they would be on a cluster.
+- Like on Azure ML, the working folder has an ``outputs/`` folder (``$AMLPLATFORM_OUTPUTS_DIR``
+  points at it); it is moved to ``<run>/outputs`` when the command ends. The working copy is
+  then removed.
+- MLflow contract (as on Azure ML): when mlflow is importable here, the run is created up
+  front in the file store ``<runs dir>/mlruns`` and ``MLFLOW_TRACKING_URI``, ``MLFLOW_RUN_ID``,
+  ``MLFLOW_EXPERIMENT_NAME`` and ``MLFLOW_ALLOW_FILE_STORE=true`` are exported, so plain
+  ``mlflow.start_run()`` / ``mlflow.log_metric()`` in the script log into it. Without mlflow
+  the run still happens; it just has no metrics.
+- Output (stdout and stderr, merged) is streamed live to the terminal and to ``output.log``.
+- The command runs in its own process group. Ctrl-C (SIGINT) or SIGTERM to this process
+  terminates that group (SIGTERM, then SIGKILL after a grace period) and records Canceled;
+  ``timeout_seconds`` does the same with a "timed out" reason.
+- Status history: NotStarted -> Preparing -> Running -> Completed | Failed | Canceled. A failure
+  while preparing is recorded as Failed with its reason; no record is left Running.
+"""
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, BinaryIO, Optional
+
+from amlplatform.errors import UserError
+from amlplatform.runs.snapshot import HASH_VERSION, Snapshot, copy_snapshot
+from amlplatform.runs.spec import RunSpec
+from amlplatform.runs.store import LOG, RunStore, now_iso, read_mlflow_metrics, read_mlflow_params
+
+GRACE_SECONDS = 10.0
+EXIT_CANCELED = 130
+EXIT_TIMEOUT = 124
+_SHELL_WORDS = {"cd", "exec", "export", "source", ".", "set", "env", "eval", "time", "true", "false", "test", "["}
+_SHELL_META = set("|&;<>()$`\\\"'*?[]#~=%{}\n")
+
+
+class _Cancel(Exception):
+    """Raised in the main thread by SIGTERM (SIGINT raises KeyboardInterrupt)."""
+
+
+def command_problems(command: str, snapshot: Snapshot, *, path: Optional[str] = None, check_program: bool = True) -> list[str]:
+    """Obvious mistakes found before anything runs: an unknown program, a script not in the snapshot.
+
+    Only simple commands (no shell syntax) are checked; anything else is left to the shell.
+    """
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        return [f"command: cannot be parsed ({exc}): {command!r}"]
+    if not words or any(ch in _SHELL_META for w in words[:2] for ch in w):
+        return []
+    problems = []
+    program = words[0]
+    in_snapshot = set(snapshot.relpaths)
+    if check_program and program not in _SHELL_WORDS:
+        if "/" in program:
+            rel = os.path.normpath(program).replace(os.sep, "/")
+            if not os.path.isabs(program) and rel not in in_snapshot:
+                problems.append(f"command: {program} is not in the snapshot of {snapshot.root}{_why_left_out(rel, snapshot)}")
+        elif shutil.which(program, path=path if path is not None else os.environ.get("PATH", os.defpath)) is None:
+            problems.append(f"command: program {program!r} is not found on PATH")
+    if len(words) > 1 and os.path.basename(program).startswith("python") and words[1].endswith(".py"):
+        script = words[1]
+        rel = os.path.normpath(script).replace(os.sep, "/")
+        if not os.path.isabs(script) and rel not in in_snapshot:
+            problems.append(f"command: script {script} is not in the snapshot of {snapshot.root}{_why_left_out(rel, snapshot)}")
+    return problems
+
+
+def _why_left_out(rel: str, snapshot: Snapshot) -> str:
+    for e in snapshot.excluded:
+        folder = e.relpath.endswith("/")
+        if e.relpath == rel or (folder and rel.startswith(e.relpath)):
+            return f" (left out: {e.relpath} {e.reason})"
+    return ""
+
+
+def _shell() -> list[str]:
+    bash = shutil.which("bash")
+    return [bash, "-c"] if bash else ["/bin/sh", "-c"]
+
+
+def _setup_mlflow(store: RunStore, record: dict[str, Any]) -> dict[str, str]:
+    """Create the MLflow run in the local file store; the environment that points a child at it."""
+    uri = store.mlruns.resolve().as_uri()
+    env = {
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_ALLOW_FILE_STORE": "true",
+        "MLFLOW_EXPERIMENT_NAME": record["experiment"],
+    }
+    try:
+        from mlflow.tracking import MlflowClient
+    except Exception:  # mlflow is optional here: the run goes ahead without metrics
+        record["mlflow"] = {"tracking_uri": uri, "available": False}
+        return env
+    saved = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    try:
+        client = MlflowClient(tracking_uri=uri)
+        exp = client.get_experiment_by_name(record["experiment"])
+        exp_id = exp.experiment_id if exp is not None else client.create_experiment(record["experiment"])
+        tags = {"mlflow.runName": record["name"], "amlplatform.code_hash": record["code_hash"], **record.get("git", {})}
+        if record.get("display_name"):
+            tags["amlplatform.display_name"] = record["display_name"]
+        tags.update(record.get("tags") or {})
+        run = client.create_run(exp_id, run_name=record["name"], tags=tags)
+    finally:
+        if saved is None:
+            os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
+        else:
+            os.environ["MLFLOW_ALLOW_FILE_STORE"] = saved
+    record["mlflow"] = {
+        "tracking_uri": uri,
+        "available": True,
+        "experiment_id": exp_id,
+        "run_id": run.info.run_id,
+        "run_dir": str(store.mlruns / exp_id / run.info.run_id),
+    }
+    env["MLFLOW_RUN_ID"] = run.info.run_id
+    env["MLFLOW_EXPERIMENT_ID"] = exp_id
+    return env
+
+
+def _finish_mlflow(record: dict[str, Any], status: str) -> None:
+    info = record.get("mlflow") or {}
+    if not info.get("run_id"):
+        return
+    mlflow_status = {"Completed": "FINISHED", "Failed": "FAILED", "Canceled": "KILLED"}[status]
+    try:
+        from mlflow.tracking import MlflowClient
+
+        saved = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
+        os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+        try:
+            MlflowClient(tracking_uri=info["tracking_uri"]).set_terminated(info["run_id"], mlflow_status)
+        finally:
+            if saved is None:
+                os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
+            else:
+                os.environ["MLFLOW_ALLOW_FILE_STORE"] = saved
+    except Exception as exc:  # the run itself is recorded either way
+        record.setdefault("warnings", []).append(f"could not mark the MLflow run {mlflow_status}: {exc}")
+
+
+def collect_metrics(record: dict[str, Any]) -> dict[str, Any]:
+    run_dir = (record.get("mlflow") or {}).get("run_dir")
+    if not run_dir:
+        return {}
+    return read_mlflow_metrics(Path(run_dir))
+
+
+def _pump(src: BinaryIO, sinks: list[Any]) -> None:
+    fd = src.fileno()
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        for sink in sinks:
+            try:
+                sink.write(chunk)
+                sink.flush()
+            except (OSError, ValueError):
+                pass  # a closed terminal must not stop the log
+
+
+def _kill_group(proc: subprocess.Popen, grace: float) -> None:
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def new_record(spec: RunSpec, snapshot: Snapshot, git: dict[str, str]) -> dict[str, Any]:
+    return {
+        "name": None,
+        "experiment": spec.experiment,
+        "display_name": spec.display_name,
+        "compute": "local",
+        "command": spec.command,
+        "source": str(Path(spec.source).resolve()),
+        "environment": spec.environment,
+        "environment_variables": dict(spec.environment_variables),
+        "tags": dict(spec.tags),
+        "timeout_seconds": spec.timeout_seconds,
+        "code_hash": snapshot.content_hash,
+        "hash_version": HASH_VERSION,
+        "ignore_file": snapshot.ignore_file,
+        "files_count": len(snapshot.files),
+        "total_bytes": snapshot.total_bytes,
+        "files": snapshot.relpaths,
+        "excluded": [{"relpath": e.relpath, "reason": e.reason} for e in snapshot.excluded],
+        "git": dict(git),
+        "created_at": now_iso(),
+        "status": None,
+        "status_history": [],
+        "exit_code": None,
+        "started_at": None,
+        "ended_at": None,
+        "duration_seconds": None,
+        "reason": None,
+        "metrics": {},
+    }
+
+
+def run_local(
+    spec: RunSpec,
+    snapshot: Snapshot,
+    git: dict[str, str],
+    *,
+    store: RunStore,
+    out: Optional[BinaryIO] = None,
+    notes: Optional[Any] = None,
+    grace_seconds: float = GRACE_SECONDS,
+) -> dict[str, Any]:
+    """Run ``spec.command`` in a copy of ``snapshot``; return the final run record.
+
+    ``out`` gets the live output (default: this process's stdout); ``notes`` (a text stream,
+    default stderr) gets short status lines.
+    """
+    out = out if out is not None else sys.stdout.buffer
+    notes = notes if notes is not None else sys.stderr
+    problems = command_problems(spec.command, snapshot, path=_child_path(spec))
+    if problems:
+        raise UserError("the command cannot run:", problems)
+
+    record = new_record(spec, snapshot, git)
+    record["status"] = "NotStarted"
+    record["status_history"] = [{"status": "NotStarted", "time": record["created_at"]}]
+    store.create(record)
+    run_dir = store.run_dir(record["name"])
+    record["log"] = str(run_dir / LOG)
+    record["outputs"] = str(run_dir / "outputs")
+    wd = run_dir / "wd"
+
+    if spec.instance_count > 1 or spec.distribution is not None:
+        print(f"note: local runs start one process; instance_count/distribution apply on a cluster", file=notes)
+
+    on_main = threading.current_thread() is threading.main_thread()
+    old_term = None
+
+    def on_term(signum, frame):  # SIGTERM: cancel like Ctrl-C
+        raise _Cancel()
+
+    proc: Optional[subprocess.Popen] = None
+    try:
+        if on_main:
+            old_term = signal.signal(signal.SIGTERM, on_term)
+        store.transition(record, "Preparing")
+        print(f"run {record['name']}: preparing ({len(snapshot.files)} files, hash {snapshot.content_hash[:12]})", file=notes, flush=True)
+        copy_snapshot(snapshot, wd)
+        (wd / "outputs").mkdir(exist_ok=True)
+        (wd / "logs").mkdir(exist_ok=True)
+        env = dict(os.environ)
+        env.update(spec.environment_variables)
+        env.update(_setup_mlflow(store, record))
+        env.update(
+            {
+                "AMLPLATFORM_RUN_NAME": record["name"],
+                "AMLPLATFORM_EXPERIMENT": record["experiment"],
+                "AMLPLATFORM_OUTPUTS_DIR": str(wd / "outputs"),
+                "AMLPLATFORM_CODE_HASH": snapshot.content_hash,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env["PATH"] = _child_path(spec)
+        with open(run_dir / LOG, "ab") as log:
+            proc = subprocess.Popen(
+                [*_shell(), spec.command],
+                cwd=wd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            record["pid"] = proc.pid
+            store.transition(record, "Running")
+            print(f"run {record['name']}: running {spec.command}", file=notes, flush=True)
+            pump = threading.Thread(target=_pump, args=(proc.stdout, [out, log]), daemon=True)
+            pump.start()
+            deadline = time.monotonic() + spec.timeout_seconds if spec.timeout_seconds else None
+            timed_out = False
+            while True:
+                try:
+                    proc.wait(timeout=0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
+                    break
+                except subprocess.TimeoutExpired:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        timed_out = True
+                        break
+            if timed_out:
+                _kill_group(proc, grace_seconds)
+            pump.join(timeout=5)
+        record["exit_code"] = proc.returncode
+        if timed_out:
+            _finish(store, record, wd, "Canceled", f"timed out after {spec.timeout_seconds} s (timeout_seconds)")
+        elif proc.returncode == 0:
+            _finish(store, record, wd, "Completed")
+        else:
+            _finish(store, record, wd, "Failed", _exit_reason(proc.returncode))
+    except (KeyboardInterrupt, _Cancel) as exc:
+        old_int = signal.signal(signal.SIGINT, signal.SIG_IGN) if on_main else None  # finish the record first
+        try:
+            if proc is not None:
+                _kill_group(proc, grace_seconds)
+                record["exit_code"] = proc.returncode
+            why = "interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else "terminated (SIGTERM)"
+            _finish(store, record, wd, "Canceled", why)
+        finally:
+            if on_main:
+                signal.signal(signal.SIGINT, old_int)
+    except BaseException as exc:
+        if proc is not None and proc.poll() is None:
+            _kill_group(proc, grace_seconds)
+        reason = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+        _finish(store, record, wd, "Failed", f"could not start: {reason}" if proc is None else reason)
+        if isinstance(exc, (UserError, OSError)):
+            raise UserError(f"run {record['name']} failed before the command started: {reason}") from None
+        raise
+    finally:
+        if on_main and old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    return record
+
+
+def _child_path(spec: RunSpec) -> str:
+    """The child's PATH. When amlplatform runs from a virtualenv that is not activated, that
+    virtualenv's ``bin`` comes first, as if it were: ``python`` is then the interpreter that
+    has amlplatform (and usually mlflow) installed, not whatever else is on PATH."""
+    path = spec.environment_variables.get("PATH") or os.environ.get("PATH", os.defpath)
+    if sys.prefix != sys.base_prefix and "PATH" not in spec.environment_variables:
+        venv_bin = os.path.join(sys.prefix, "Scripts" if os.name == "nt" else "bin")
+        if venv_bin not in path.split(os.pathsep):
+            path = venv_bin + os.pathsep + path
+    return path
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    if code == 127:
+        return "exit code 127 (command not found)"
+    return f"exit code {code}"
+
+
+def _finish(store: RunStore, record: dict[str, Any], wd: Path, status: str, reason: Optional[str] = None) -> None:
+    """Move outputs back, close the MLflow run, read metrics, record the terminal state."""
+    outputs = Path(record["outputs"])
+    try:
+        if (wd / "outputs").is_dir():
+            if outputs.exists():
+                shutil.rmtree(outputs)
+            shutil.move(str(wd / "outputs"), str(outputs))
+        else:
+            outputs.mkdir(exist_ok=True)
+    except OSError as exc:
+        record.setdefault("warnings", []).append(f"could not keep the outputs folder: {exc}")
+    _finish_mlflow(record, status)
+    try:
+        record["metrics"] = collect_metrics(record)
+        run_dir = (record.get("mlflow") or {}).get("run_dir")
+        record["params"] = read_mlflow_params(Path(run_dir)) if run_dir else {}
+    except OSError as exc:
+        record.setdefault("warnings", []).append(f"could not read metrics: {exc}")
+    record.pop("pid", None)
+    store.transition(record, status, reason)
+    shutil.rmtree(wd, ignore_errors=True)
