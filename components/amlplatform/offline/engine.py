@@ -9,8 +9,11 @@ reads (login servers, principal ids, discovery URLs, kubeconfigs).
 Used by the tests and by ``amlplatform plan``.
 """
 
+import asyncio
+import atexit
 import base64
 import json
+import weakref
 import runpy
 import sys
 import uuid
@@ -77,6 +80,8 @@ class Graph:
     stack: str
     resources: List[RecordedResource]
     outputs: Dict[str, Any] = field(default_factory=dict)
+    # URNs that called register_outputs (not part of the JSON form)
+    outputs_registered: List[str] = field(default_factory=list, compare=False, repr=False)
 
     def by_urn(self) -> Dict[str, RecordedResource]:
         return {r.urn: r for r in self.resources}
@@ -270,16 +275,37 @@ class OfflineMocks(pulumi.runtime.Mocks):
         return answer(dict(args.args))
 
 
+# Event loops that Pulumi's worker threads create for the mock monitor. Left to the garbage
+# collector they are closed during interpreter shutdown, which prints "Exception ignored"
+# tracebacks; closing them at exit is clean.
+_THREAD_LOOPS: "weakref.WeakSet[asyncio.AbstractEventLoop]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_thread_loops() -> None:
+    for loop in list(_THREAD_LOOPS):
+        if not loop.is_closed() and not loop.is_running():
+            loop.close()
+
+
+def _remember_loop() -> None:
+    try:
+        _THREAD_LOOPS.add(asyncio.get_event_loop())
+    except RuntimeError:
+        pass
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock monitor that keeps every registration, in order, as the engine would see it."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.recorded: List[RecordedResource] = []
-        self.ids: Dict[str, str] = {}
+        self.outputs_registered: List[str] = []
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
+        _remember_loop()
         if request.type == "pulumi:pulumi:Stack":
             return response
         inputs = plain(json_format.MessageToDict(request.object, preserving_proto_field_name=True))
@@ -298,6 +324,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             id=response.id or None,
         ))
         return response
+
+    def RegisterResourceOutputs(self, request):  # noqa: N802 (gRPC method name)
+        self.outputs_registered.append(request.urn)
+        return super().RegisterResourceOutputs(request)
 
 
 # ------------------------------------------------------------------------- running a program
@@ -322,10 +352,12 @@ def evaluate(program: Callable[[], None], *, project: str, stack: str,
 
     try:
         _sync_await(run_pulumi_func(body))
+        _remember_loop()
     finally:
         pulumi_settings.ROOT.set(None)
     return Graph(project=project, stack=stack, resources=monitor.recorded,
-                 outputs=plain(json.loads(json.dumps(outputs, default=str))))
+                 outputs=plain(json.loads(json.dumps(outputs, default=str))),
+                 outputs_registered=monitor.outputs_registered)
 
 
 def find_project_dir(start: Optional[Path] = None) -> Path:

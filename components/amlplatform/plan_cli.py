@@ -1,0 +1,217 @@
+"""``amlplatform plan`` and ``amlplatform schema``: what a stack declares, without a cloud.
+
+``plan`` runs the project's real program under Pulumi's mock engine (see
+:mod:`amlplatform.offline.engine`) and shows the resource tree, or writes the recorded graph
+(``--format json``), an ARM template (``arm``), a picture (``svg``/``png``/``mermaid``), or the
+difference to an earlier JSON plan (``--diff``). Pulumi is imported only when a command runs.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from amlplatform.errors import UserError
+
+FORMATS = ("text", "json", "arm", "svg", "png", "mermaid")
+BINARY_FORMATS = ("png",)
+
+# What the tree shows of each type: (label, dotted input path)
+KEY_SETTINGS: Dict[str, List[tuple]] = {
+    "azure-native:storage:StorageAccount": [
+        ("sku", "sku.name"), ("shared key", "allowSharedKeyAccess"),
+        ("firewall", "networkRuleSet.defaultAction"), ("public", "publicNetworkAccess")],
+    "azure-native:storage:BlobServiceProperties": [
+        ("soft delete days", "deleteRetentionPolicy.days"), ("versioning", "isVersioningEnabled")],
+    "azure-native:keyvault:Vault": [
+        ("sku", "properties.sku.name"), ("purge protection", "properties.enablePurgeProtection"),
+        ("firewall", "properties.networkAcls.defaultAction"), ("public", "properties.publicNetworkAccess")],
+    "azure-native:operationalinsights:Workspace": [("retention days", "retentionInDays")],
+    "azure-native:applicationinsights:Component": [
+        ("ingestion", "ingestionMode"), ("local auth disabled", "disableLocalAuth")],
+    "azure-native:containerregistry:Registry": [
+        ("sku", "sku.name"), ("admin", "adminUserEnabled"), ("public", "publicNetworkAccess")],
+    "azure-native:machinelearningservices:Workspace": [
+        ("public", "publicNetworkAccess"), ("managed network", "managedNetwork.isolationMode"),
+        ("hbi", "hbiWorkspace"), ("identity", "identity.type")],
+    "azure-native:machinelearningservices:Compute": [
+        ("type", "properties.computeType"), ("vm", "properties.properties.vmSize"),
+        ("nodes", "properties.properties.scaleSettings.maxNodeCount"),
+        ("idle shutdown", "properties.properties.idleTimeBeforeShutdown")],
+    "azure-native:containerservice:ManagedCluster": [
+        ("kubernetes", "kubernetesVersion"), ("upgrade", "autoUpgradeProfile.upgradeChannel"),
+        ("local accounts disabled", "disableLocalAccounts")],
+    "azure-native:containerservice:AgentPool": [("vm", "vmSize"), ("mode", "mode"), ("nodes", "count")],
+    "azure-native:authorization:RoleAssignment": [("principal", "principalId")],
+}
+
+
+def register(sub: "argparse._SubParsersAction") -> None:
+    plan = sub.add_parser(
+        "plan", help="show what a stack declares, offline (no cloud, no Pulumi CLI)",
+        description="Evaluate the stack's program with Pulumi's mock engine and show what `pulumi up` "
+                    "would create.")
+    plan.add_argument("--stack", "-s", required=True, help="stack name (stacks/Pulumi.<stack>.yaml)")
+    plan.add_argument("--project-dir", type=Path, default=None,
+                      help="folder with Pulumi.yaml (default: the current folder or a parent)")
+    plan.add_argument("--format", "-f", choices=FORMATS, default="text",
+                      help="text tree (default), json graph, arm template, or a picture")
+    plan.add_argument("--output", "-o", type=Path, default=None, help="write to this file instead of stdout")
+    plan.add_argument("--diff", type=Path, default=None, metavar="EARLIER_JSON",
+                      help="compare with an earlier `plan --format json` and list what changes")
+    plan.add_argument("--fail-on-replace", action="store_true",
+                      help="with --diff: exit 3 when a resource would be replaced")
+    plan.set_defaults(func=run_plan)
+
+    schema = sub.add_parser("schema", help="the JSON Schema of stack files, for editors")
+    group = schema.add_mutually_exclusive_group()
+    group.add_argument("--write", action="store_true", help="rewrite the schema file shipped in the package")
+    group.add_argument("--check", action="store_true", help="exit 1 when the shipped schema is stale")
+    schema.set_defaults(func=run_schema)
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    from amlplatform.settings.stack import SCHEMA_PATH, schema_text
+
+    text = schema_text()
+    if args.write:
+        SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
+        SCHEMA_PATH.write_text(text, encoding="utf-8")
+        print(f"wrote {SCHEMA_PATH}")
+        return 0
+    if args.check:
+        current = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else ""
+        if current != text:
+            print(f"{SCHEMA_PATH} is stale: run `amlplatform schema --write`", file=sys.stderr)
+            return 1
+        print(f"{SCHEMA_PATH} is up to date")
+        return 0
+    sys.stdout.write(text)
+    return 0
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    if args.fail_on_replace and args.diff is None:
+        raise UserError("--fail-on-replace needs --diff EARLIER_JSON")
+    earlier = _read_plan(args.diff) if args.diff is not None else None
+
+    from amlplatform.offline.engine import evaluate_stack
+
+    graph = evaluate_stack(args.stack, project_dir=args.project_dir)
+
+    if earlier is not None:
+        from amlplatform.review.diff import diff_plans
+
+        result = diff_plans(earlier, graph)
+        _emit(result.render(), args.output)
+        return 3 if args.fail_on_replace and result.has_replacements else 0
+
+    fmt = args.format
+    if fmt == "text":
+        _emit(render_text(graph), args.output)
+    elif fmt == "json":
+        _emit(graph.to_json() + "\n", args.output)
+    elif fmt == "arm":
+        from amlplatform.review.arm import to_arm_template
+
+        _emit(json.dumps(to_arm_template(graph), indent=2) + "\n", args.output)
+    else:
+        from amlplatform.review.diagram import render
+
+        data = render(graph, fmt)
+        output = args.output
+        if output is None and fmt in BINARY_FORMATS:
+            if sys.stdout.isatty():
+                raise UserError(f"--format {fmt} writes binary data: pass --output FILE")
+            sys.stdout.buffer.write(data)
+            return 0
+        _emit(data, output)
+    return 0
+
+
+def _read_plan(path: Path) -> Dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"--diff: no file {path}") from None
+    except ValueError as exc:
+        raise UserError(f"--diff: {path} is not JSON ({exc}); write it with `amlplatform plan --format json`") from None
+    if not isinstance(data, dict) or not isinstance(data.get("resources"), list):
+        raise UserError(f"--diff: {path} is not a plan: expected an object with a 'resources' list "
+                        "(write it with `amlplatform plan --format json`)")
+    return data
+
+
+def _emit(data: Any, output: Optional[Path]) -> None:
+    if output is None:
+        sys.stdout.write(data.decode("utf-8") if isinstance(data, bytes) else data)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, bytes):
+        output.write_bytes(data)
+    else:
+        output.write_text(data, encoding="utf-8")
+    print(f"wrote {output}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- text rendering
+
+def _get(inputs: Dict[str, Any], path: str) -> Any:
+    value: Any = inputs
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _short_type(type_: str) -> str:
+    if type_.startswith("amlplatform:index:"):
+        return type_.split(":")[-1]
+    parts = type_.split(":")
+    return f"{parts[1]}:{parts[2]}" if len(parts) == 3 else type_
+
+
+def _describe(res: Any) -> str:
+    bits = [res.name, _short_type(res.type)]
+    physical = res.physical_name
+    if physical and physical != res.name:
+        bits.append(f"'{physical}'")
+    settings = []
+    for label, path in KEY_SETTINGS.get(res.type, []):
+        value = _get(res.inputs, path)
+        if value is not None:
+            settings.append(f"{label}={json.dumps(value) if not isinstance(value, str) else value}")
+    line = "  ".join(bits)
+    if settings:
+        line += "  (" + ", ".join(settings) + ")"
+    if res.protect:
+        line += "  [protected]"
+    return line
+
+
+def render_text(graph: Any) -> str:
+    custom = graph.custom_resources()
+    lines = [f"Stack {graph.stack} (project {graph.project}): {len(custom)} cloud resources, "
+             f"{len(graph.resources) - len(custom)} components", ""]
+    children: Dict[Optional[str], List[Any]] = {}
+    known = {r.urn for r in graph.resources}
+    for res in graph.resources:
+        parent = res.parent if res.parent in known else None
+        children.setdefault(parent, []).append(res)
+
+    def walk(parent: Optional[str], prefix: str) -> None:
+        kids = children.get(parent, [])
+        for i, res in enumerate(kids):
+            last = i == len(kids) - 1
+            lines.append(f"{prefix}{'└─ ' if last else '├─ '}{_describe(res)}")
+            walk(res.urn, prefix + ("   " if last else "│  "))
+
+    walk(None, "")
+    protected = [r.name for r in graph.resources if r.protect]
+    lines += ["", f"Protected: {', '.join(protected) if protected else 'nothing'}", "", "Outputs:"]
+    for key in sorted(graph.outputs):
+        value = graph.outputs[key]
+        lines.append(f"  {key}: {json.dumps(value) if not isinstance(value, str) else value}")
+    return "\n".join(lines) + "\n"
