@@ -119,15 +119,14 @@ def _pairs(values: list[str], flag: str) -> tuple[dict[str, str], list[str]]:
     return out, bad
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+def _overrides(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
     env, bad_env = _pairs(args.env, "--env")
     tags, bad_tags = _pairs(args.tag, "--tag")
-    if bad_env or bad_tags:
-        raise UserError("bad command-line settings:", bad_env + bad_tags)
     arguments = list(args.arguments or [])
+    problems = bad_env + bad_tags
     if arguments and not (args.script or args.command):
-        raise UserError(f"arguments after -- need --script or --command, got {' '.join(arguments)}")
-    return {
+        problems.append(f"arguments after -- need --script or --command, got {' '.join(arguments)}")
+    return problems, {
         "source": args.source,
         "command": args.command,
         "script": args.script,
@@ -148,7 +147,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from amlplatform.runs.snapshot import take_snapshot
     from amlplatform.runs.spec import load_spec
 
-    spec = load_spec(args.spec, _overrides(args))
+    flag_problems, overrides = _overrides(args)
+    try:
+        spec = load_spec(args.spec, overrides)
+    except UserError as exc:
+        if not flag_problems:
+            raise
+        raise UserError(str(exc.args[0]), flag_problems + exc.problems) from None
+    if flag_problems:
+        raise UserError("bad command-line settings:", flag_problems)
     if spec.is_local and (args.stack or args.outputs_file or args.no_wait):
         flag = "--stack" if args.stack else "--outputs-file" if args.outputs_file else "--no-wait"
         raise UserError(f"{flag} is for a cluster; this run's compute is 'local' (give --compute CLUSTER)")
