@@ -186,6 +186,14 @@ def _kill_group(proc: subprocess.Popen, grace: float) -> None:
             continue
 
 
+def _end_leftovers(proc: subprocess.Popen) -> None:
+    """Background processes the command left behind end with the run, as on a cluster node."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def new_record(spec: RunSpec, snapshot: Snapshot, git: dict[str, str]) -> dict[str, Any]:
     return {
         "name": None,
@@ -306,6 +314,8 @@ def run_local(
                         break
             if timed_out:
                 _kill_group(proc, grace_seconds)
+            else:
+                _end_leftovers(proc)
             pump.join(timeout=5)
         record["exit_code"] = proc.returncode
         if timed_out:
