@@ -62,11 +62,20 @@ def build_ignore(root: Path) -> None:
     (root / ".amlignore").write_bytes(b"data/*\n!data/readme.md\n*.log\n!keep.log\n*.tmp\n")
 
 
+def build_symlinks(root: Path) -> None:
+    (root / "src" / "pkg").mkdir(parents=True)
+    (root / "src" / "pkg" / "util.py").write_bytes(b"u\n")
+    (root / "main.py").write_bytes(b"m\n")
+    (root / "link.py").symlink_to("src/pkg/util.py")  # a file link: the link's path, the target's bytes
+    (root / "pkglink").symlink_to("src/pkg")  # a folder link inside: followed
+
+
 # Produced by azure-ai-ml 1.35.2's ``get_content_hash(folder, get_ignore_file(folder))`` on the
 # folders the builders above make (run in a throwaway venv; azure-ai-ml is not a dependency).
 AZURE_AI_ML_1_35_2 = {
     "case_and_nesting": (build_case_and_nesting, "477ff6a1aecb902c7e9e3f0bc08ddac8b604011edbe5af584b9404937b0b70e7"),
     "ignore": (build_ignore, "3f58fcb8c927b7aad767398033d7a61c25965cee87eab92cc4810f454d0703ff"),
+    "symlinks": (build_symlinks, "758758d1002752cb15ec6a92895a4d433d4ce98c3153476355a533a0d18a37bd"),
     "empty": (lambda root: None, "5feceb66ffc86f38d952786c6d696c79c2dbc239dd4e91b46729d73a27fb57e9"),
 }
 

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from amlplatform.errors import UserError
 
@@ -37,10 +37,9 @@ def register(subparsers: Any) -> None:
     parser_class = subparsers._parser_class
     subparsers._parser_class = _SubmitParser  # only for "submit"
     try:
-        submit = _add_submit(subparsers)
+        _add_submit(subparsers)
     finally:
         subparsers._parser_class = parser_class
-    _ = submit
     _add_runs(subparsers)
 
 
