@@ -19,7 +19,6 @@ from azure.core import PipelineClient
 from azure.core.exceptions import AzureError, ClientAuthenticationError, ServiceRequestError, ServiceResponseError
 from azure.core.pipeline.policies import (
     BearerTokenCredentialPolicy,
-    ContentDecodePolicy,
     CustomHookPolicy,
     DistributedTracingPolicy,
     HeadersPolicy,
@@ -115,7 +114,6 @@ class ArmPipeline:
             HeadersPolicy(),
             UserAgentPolicy(sdk_moniker=f"amlplatform/{_version()}", user_agent_use_env=True),
             ProxyPolicy(),
-            ContentDecodePolicy(),
             RetryPolicy(**retry_kwargs),
             BearerTokenCredentialPolicy(credential, ARM_SCOPE),
             CustomHookPolicy(),

@@ -1,0 +1,613 @@
+"""The Azure backend against real parts: Azurite as the blob store behind the pending-upload SAS and
+a local fake workspace that validates every request body against the published schema definitions.
+Only the control plane (ARM) is faked."""
+
+import json
+import re
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # fake_aml / azurite sit next to this file
+
+from azurite import azurite  # noqa: E402,F401 - session fixture
+from fake_aml import AML_REST, TOKEN, Fault, FakeCredential, SchemaChecker, client_for, fake_aml  # noqa: E402,F401
+
+from amlplatform.errors import UserError  # noqa: E402
+from amlplatform.runs import azure as az  # noqa: E402
+from amlplatform.runs.azure import (  # noqa: E402
+    DEFAULT_API_VERSION,
+    SUBMISSION_PROPERTY,
+    ByteProgress,
+    StatusLine,
+    api_version_from,
+    build_job_body,
+    code_name_for,
+    environment_id_for,
+    job_name_for,
+)
+from amlplatform.runs.coordinates import WorkspaceCoordinates  # noqa: E402
+from amlplatform.runs.snapshot import take_snapshot  # noqa: E402
+from amlplatform.runs.spec import Distribution, RunSpec  # noqa: E402
+
+SUB = "00000000-1111-2222-3333-444444444444"
+COORDS = WorkspaceCoordinates(SUB, "rg-aml-dev", "mlw-dev")
+HASH = "0123456789abcdef" * 4
+needs_contract = pytest.mark.skipif(
+    not (AML_REST / "2025-12-01" / "job-definitions.json").is_file(), reason=f"REST contract data missing ({AML_REST})"
+)
+
+
+@pytest.fixture(scope="module")
+def schema():
+    if not (AML_REST / "2025-12-01" / "job-definitions.json").is_file():
+        pytest.skip(f"REST contract data missing ({AML_REST})")
+    return SchemaChecker("2025-12-01")
+
+
+def project(root: Path) -> Path:
+    (root / "src" / "pkg" / "deep").mkdir(parents=True)
+    (root / "train.py").write_text("import mlflow\nprint('training')\n")
+    (root / "src" / "pkg" / "__init__.py").write_text("")  # empty file
+    (root / "src" / "pkg" / "deep" / "Model.py").write_text("W = 1\n")
+    (root / "data.bin").write_bytes(bytes(range(256)) * 40)
+    (root / "README.md").write_text("# sample\n")
+    return root
+
+
+def spec(root: Path, **kw) -> RunSpec:
+    base = dict(source=root, compute="cpu-cluster", command="python train.py --epochs 3",
+                environment="sklearn-env:3", experiment="churn-model")
+    base.update(kw)
+    return RunSpec(**base)
+
+
+GIT = {"mlflow.source.git.repoURL": "https://github.com/contoso/churn.git", "mlflow.source.git.branch": "main",
+       "mlflow.source.git.commit": "a" * 40, "azureml.git.dirty": "False"}
+
+
+# ---------------------------------------------------------------- contract: the schema checker and the job body
+
+
+@needs_contract
+def test_published_example_body_validates(schema):
+    example = json.loads((AML_REST / "2025-12-01/examples/Job/CommandJob/createOrUpdate.json").read_text())
+    assert schema.problems("JobBase", example["parameters"]["body"]) == []
+    code = json.loads((AML_REST / "2025-12-01/examples/Workspace/CodeVersion/createOrUpdate.json").read_text())
+    assert schema.problems("CodeVersion", code["parameters"]["body"]) == []
+
+
+@pytest.mark.parametrize(
+    "mutate, needle",
+    [
+        (lambda p: p.update(comand=p.pop("command")), "'command' is a required property"),
+        (lambda p: p.update(experimentname=p.pop("experimentName")), "'experimentname' was unexpected"),
+        (lambda p: p.pop("jobType"), "'jobType' is a required property"),
+        (lambda p: p.update(jobType="Spark"), "'Spark' is not one of"),
+        (lambda p: p.update(distribution={"distributionType": "Horovod"}), "'Horovod'"),
+        (lambda p: p.update(distribution={"distributionType": "PyTorch", "workerCount": 2}), "'workerCount' was unexpected"),
+        (lambda p: p.update(limits={"jobLimitsType": "Command", "timeout": "300"}), "is not a 'duration'"),
+        (lambda p: p.update(displayName=None), "None is not of type 'string'"),
+        (lambda p: p.update(command=""), "command"),
+        (lambda p: p["resources"].update(instanceCount="2"), "'2' is not of type 'integer'"),
+    ],
+)
+def test_schema_checker_catches_bad_bodies(schema, mutate, needle):
+    body = build_job_body(spec(Path(".")), code_id="/c", coords=COORDS, git=GIT, content_hash=HASH)
+    mutate(body["properties"])
+    problems = schema.problems("JobBase", body)
+    assert problems and any(needle in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"distribution": Distribution(type="PyTorch", process_count_per_instance=4), "instance_count": 2},
+        {"distribution": Distribution(type="Mpi", process_count_per_instance=2)},
+        {"distribution": Distribution(type="TensorFlow", worker_count=2, parameter_server_count=1)},
+        {"timeout_seconds": 3600, "display_name": "nightly", "tags": {"team": "risk"},
+         "environment_variables": {"EPOCHS": "3"}},
+        {"environment": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"},
+        {"environment": "AzureML-sklearn-1.5@latest"},
+        {"environment": "azureml:my-env@latest"},
+    ],
+)
+def test_job_bodies_validate_against_jobbase(schema, extra):
+    body = build_job_body(spec(Path("."), **extra), code_id=COORDS.workspace_id + "/codes/c/versions/1",
+                          coords=COORDS, git=GIT, content_hash=HASH, submission_id="s1")
+    assert schema.problems("JobBase", body) == []
+    props = body["properties"]
+    assert props["jobType"] == "Command" and props["computeId"] == COORDS.workspace_id + "/computes/cpu-cluster"
+    assert props["properties"][SUBMISSION_PROPERTY] == "s1"
+    assert props["properties"]["amlplatform.code_hash"] == HASH
+    assert props["properties"]["mlflow.source.git.commit"] == "a" * 40
+
+
+def test_job_body_fields():
+    s = spec(Path("."), timeout_seconds=90, distribution=Distribution(type="TensorFlow", worker_count=3),
+             instance_count=3, display_name="d", environment_variables={"A": "1"}, tags={"t": "v"})
+    props = build_job_body(s, code_id="cid", coords=COORDS, git={}, content_hash=HASH)["properties"]
+    assert props["limits"] == {"jobLimitsType": "Command", "timeout": "PT90S"}
+    assert props["distribution"] == {"distributionType": "TensorFlow", "workerCount": 3}
+    assert props["resources"] == {"instanceCount": 3}
+    assert props["environmentId"] == "azureml:sklearn-env:3"
+    assert (props["displayName"], props["environmentVariables"], props["tags"]) == ("d", {"A": "1"}, {"t": "v"})
+    assert props["experimentName"] == "churn-model" and props["codeId"] == "cid"
+    assert SUBMISSION_PROPERTY not in props["properties"]  # dry-run bodies have no submission yet
+
+
+def test_job_body_uses_the_stacks_compute_id():
+    coords = WorkspaceCoordinates(SUB, "rg-aml-dev", "mlw-dev", compute_ids={"cpu-cluster": "/subscriptions/x/c"})
+    props = build_job_body(spec(Path(".")), code_id="c", coords=coords, git={}, content_hash=HASH)["properties"]
+    assert props["computeId"] == "/subscriptions/x/c"
+
+
+def test_local_compute_is_not_an_azure_job():
+    with pytest.raises(UserError, match="cluster name"):
+        build_job_body(spec(Path("."), compute="local"), code_id="c", coords=COORDS, git={}, content_hash=HASH)
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ("sklearn-env:3", "azureml:sklearn-env:3"),
+        ("azureml:sklearn-env:3", "azureml:sklearn-env:3"),
+        ("azureml:my-env@latest", "azureml:my-env@latest"),
+        ("AzureML-sklearn-1.5@latest", "azureml://registries/azureml/environments/AzureML-sklearn-1.5/labels/latest"),
+        ("AzureML-sklearn-1.5", "azureml://registries/azureml/environments/AzureML-sklearn-1.5/labels/latest"),
+        ("my-env", "azureml:my-env@latest"),
+        (COORDS.workspace_id + "/environments/e/versions/2", COORDS.workspace_id + "/environments/e/versions/2"),
+        ("azureml://registries/azureml/environments/x/versions/4", "azureml://registries/azureml/environments/x/versions/4"),
+    ],
+)
+def test_environment_ids(env, expected):
+    assert environment_id_for(env, COORDS) == expected
+
+
+def test_image_environment_is_the_anonymous_one_azure_ai_ml_would_register():
+    image = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
+    import hashlib
+
+    version = hashlib.md5(hashlib.md5(image.encode()).hexdigest().encode()).hexdigest()
+    assert environment_id_for(image, COORDS) == f"{COORDS.workspace_id}/environments/CliV2AnonymousEnvironment/versions/{version}"
+
+
+def test_api_version_sources():
+    assert api_version_from(None, {}) == DEFAULT_API_VERSION == "2025-12-01"
+    assert api_version_from(None, {"AMLPLATFORM_API_VERSION": "2026-05-01"}) == "2026-05-01"
+    assert api_version_from("2025-01-01-preview", {"AMLPLATFORM_API_VERSION": "2026-05-01"}) == "2025-01-01-preview"
+    with pytest.raises(UserError, match="api-version"):
+        api_version_from("latest", {})
+
+
+JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
+
+
+@given(experiment=st.from_regex(r"[A-Za-z0-9_-]{1,255}", fullmatch=True), content=st.binary(min_size=1, max_size=8))
+def test_names_are_valid_azure_names(experiment, content):
+    import hashlib
+
+    h = hashlib.sha256(content).hexdigest()
+    s = RunSpec.model_construct(experiment=experiment)
+    name = job_name_for(s, h)
+    assert JOB_NAME.match(name) and len(name) <= 255
+    assert JOB_NAME.match(code_name_for(h))
+    assert code_name_for(h) == code_name_for(h)  # a function of the content
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    assert job_name_for(s, h, now=when, rand="x1") == job_name_for(s, h, now=when, rand="x1")
+    assert job_name_for(s, h, now=when, rand="x1") != job_name_for(s, h, now=when, rand="x2")
+
+
+# ---------------------------------------------------------------- the REST sequence, with Azurite behind the SAS
+
+
+def test_submit_follows_the_rest_sequence_and_uploads_real_blobs(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    snap = take_snapshot(root)
+    credential = FakeCredential()
+    with client_for(fake_aml, credential=credential) as client:
+        job = client.submit(spec(root), snap, GIT, job_name="churn-1")
+    assert fake_aml.ops() == ["code_list", "pending", "code_put", "job_put"]
+    assert credential.scopes and all(s == ("https://management.azure.com/.default",) for s in credential.scopes)
+    list_call = fake_aml.calls[0]
+    assert list_call.query["hash"] == snap.content_hash and list_call.query["hashVersion"] == "202208"
+    assert all(c.query["api-version"] == "2025-12-01" for c in fake_aml.calls)
+
+    # the code version points at a folder holding exactly the snapshot, byte for byte
+    (code,) = fake_aml.codes.values()
+    assert code["properties"]["isAnonymous"] is True
+    assert code["properties"]["properties"] == {"hash_sha256": snap.content_hash, "hash_version": "202208"}
+    folder = code["properties"]["codeUri"].split(f"/{fake_aml.blobs.container}/", 1)[1]
+    names = fake_aml.blob_names(folder + "/")
+    assert names == sorted(f"{folder}/{f.relpath}" for f in snap.files)
+    for f in snap.files:
+        assert fake_aml.read_blob(f"{folder}/{f.relpath}") == f.path.read_bytes()
+
+    # the job as stored
+    assert job["name"] == "churn-1" and job["properties"]["status"] == "NotStarted"
+    stored = fake_aml.jobs["churn-1"]["properties"]
+    assert stored["codeId"] == code["id"]
+    assert stored["environmentId"] == "azureml:sklearn-env:3"
+    assert stored["properties"]["mlflow.source.git.repoURL"] == GIT["mlflow.source.git.repoURL"]
+    assert stored["properties"]["amlplatform.code_hash"] == snap.content_hash
+    assert client.last_upload.files == len(snap.files) and not client.last_upload.reused
+
+
+def test_unchanged_code_uploads_nothing(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    snap = take_snapshot(root)
+    with client_for(fake_aml) as client:
+        client.submit(spec(root), snap, GIT)
+        blobs_before = fake_aml.blob_names()
+        fake_aml.calls.clear()
+        client.submit(spec(root), take_snapshot(root), GIT)
+        assert client.last_upload.reused
+    assert fake_aml.ops() == ["code_list", "job_put"]  # no pending upload, no code version PUT
+    assert fake_aml.blob_names() == blobs_before
+    assert len(fake_aml.jobs) == 2 and len(fake_aml.codes) == 1
+    jobs = list(fake_aml.jobs.values())
+    assert jobs[0]["properties"]["codeId"] == jobs[1]["properties"]["codeId"]
+
+
+def test_changed_code_is_a_new_code_version(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    with client_for(fake_aml) as client:
+        client.submit(spec(root), take_snapshot(root), GIT)
+        (root / "train.py").write_text("print('v2')\n")
+        client.submit(spec(root), take_snapshot(root), GIT)
+    assert len(fake_aml.codes) == 2
+
+
+def test_image_environment_is_registered_once(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    image = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
+    with client_for(fake_aml) as client:
+        client.submit(spec(root, environment=image), take_snapshot(root), GIT)
+        client.submit(spec(root, environment=image), take_snapshot(root), GIT)
+    assert len(fake_aml.environments) == 1
+    (env,) = fake_aml.environments.values()
+    assert env["properties"]["image"] == image and env["properties"]["isAnonymous"] is True
+    assert {j["properties"]["environmentId"] for j in fake_aml.jobs.values()} == {env["id"]}
+
+
+def test_bad_spec_fails_before_any_call(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    no_env = spec(root).model_copy(update={"environment": None})
+    with client_for(fake_aml) as client:
+        with pytest.raises(UserError, match="environment"):
+            client.submit(no_env, take_snapshot(root), GIT)
+        with pytest.raises(UserError, match="cluster name"):
+            client.submit(spec(root, compute="local"), take_snapshot(root), GIT)
+    assert fake_aml.calls == []
+
+
+# ---------------------------------------------------------------- idempotency
+
+
+def test_lost_answer_after_the_job_was_stored_gives_one_job(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    dropped = []
+
+    def faults(method, op):
+        if op == "job_put" and not dropped:
+            dropped.append(op)
+            return Fault("drop_after")
+        return None
+
+    fake_aml.faults = faults
+    with client_for(fake_aml) as client:
+        job = client.submit(spec(root), take_snapshot(root), GIT, job_name="once")
+    assert fake_aml.ops() == ["code_list", "pending", "code_put", "job_put", "job_put", "job_get"]
+    assert list(fake_aml.jobs) == ["once"] and job["name"] == "once"
+
+
+def test_lost_answer_when_the_service_treats_the_retry_as_an_update(fake_aml, tmp_path):
+    fake_aml.existing_job = "update"
+    root = project(tmp_path / "proj")
+    state = {"n": 0}
+
+    def faults(method, op):
+        state["n"] += op == "job_put"
+        return Fault("drop_after") if op == "job_put" and state["n"] == 1 else None
+
+    fake_aml.faults = faults
+    with client_for(fake_aml) as client:
+        client.submit(spec(root), take_snapshot(root), GIT, job_name="once")
+    assert list(fake_aml.jobs) == ["once"]
+
+
+def test_a_name_taken_by_another_submission_is_an_error(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    with client_for(fake_aml) as client:
+        client.submit(spec(root), take_snapshot(root), GIT, job_name="taken")
+        with pytest.raises(UserError, match="a different job named 'taken' already exists"):
+            client.submit(spec(root), take_snapshot(root), GIT, job_name="taken")
+    assert len(fake_aml.jobs) == 1
+
+
+def test_concurrent_submissions_of_the_same_code_both_succeed(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    snap = take_snapshot(root)
+    barrier = threading.Barrier(2)
+    original = fake_aml.op_code_list
+
+    def slow_list(*args):
+        result = original(*args)
+        return result
+
+    results, errors = [], []
+
+    def run(i):
+        try:
+            with client_for(fake_aml) as client:
+                barrier.wait(timeout=10)
+                results.append(client.submit(spec(root), snap, GIT, job_name=f"race-{i}"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    # both clients miss the dedupe lookup, so both upload and both register: the second PUT must not fail
+    fake_aml.op_code_list = lambda p, q, b: (200, {"value": []}, {})
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sorted(fake_aml.jobs) == ["race-0", "race-1"]
+    assert len(fake_aml.codes) == 1
+    assert len({j["properties"]["codeId"] for j in fake_aml.jobs.values()}) == 1
+    del slow_list
+
+
+def test_retry_after_is_honoured(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    sent = []
+
+    def faults(method, op):
+        if op == "job_put" and not sent:
+            sent.append(time.monotonic())
+            return Fault("status", 429, retry_after="1")
+        return None
+
+    fake_aml.faults = faults
+    with client_for(fake_aml) as client:
+        client.submit(spec(root), take_snapshot(root), GIT, job_name="later")
+    retried = [c for c in fake_aml.calls if c.op == "job_put"]
+    assert [c.status for c in retried] == [429, 201]
+    assert time.monotonic() - sent[0] >= 1.0
+    assert list(fake_aml.jobs) == ["later"]
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_errors_are_retried_on_every_call(fake_aml, tmp_path, status):
+    root = project(tmp_path / "proj")
+    seen = set()
+
+    def faults(method, op):
+        if op not in seen:
+            seen.add(op)
+            return Fault("status", status)
+        return None
+
+    fake_aml.faults = faults
+    with client_for(fake_aml) as client:
+        client.submit(spec(root), take_snapshot(root), GIT, job_name="j")
+    assert seen == {"code_list", "pending", "code_put", "job_put"}
+    assert list(fake_aml.jobs) == ["j"]
+
+
+def test_retries_are_bounded(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    fake_aml.faults = lambda method, op: Fault("status", 503) if op == "job_put" else None
+    with client_for(fake_aml, retry={**{"retry_backoff_factor": 0.0}, "retry_total": 3}) as client:
+        with pytest.raises(UserError, match=r"create the job \(PUT .*jobs/j\): the service answered 503"):
+            client.submit(spec(root), take_snapshot(root), GIT, job_name="j")
+    assert fake_aml.ops().count("job_put") == 4  # the first try and 3 retries
+    assert fake_aml.jobs == {}
+
+
+# ---------------------------------------------------------------- malformed answers: clear errors, nothing half-done
+
+
+@pytest.mark.parametrize(
+    "op, rewrite, needle",
+    [
+        ("pending", lambda b: {k: v for k, v in b.items() if k != "blobReferenceForConsumption"},
+         "no 'blobReferenceForConsumption.blobUri'"),
+        ("pending", lambda b: {**b, "blobReferenceForConsumption": {**b["blobReferenceForConsumption"], "credential": {"credentialType": "SAS"}}},
+         "no 'blobReferenceForConsumption.credential.sasUri'"),
+        ("pending", lambda b: {**b, "blobReferenceForConsumption": {**b["blobReferenceForConsumption"], "blobUri": "https://elsewhere.example/x/y"}},
+         "outside the SAS container"),
+        ("pending", lambda b: b"<html>gateway</html>", "not JSON"),
+        ("code_list", lambda b: {"values": []}, "no 'value'"),
+    ],
+)
+def test_malformed_answers_before_registration(fake_aml, tmp_path, op, rewrite, needle):
+    root = project(tmp_path / "proj")
+    fake_aml.answer_hook = lambda o, status, body: (status, rewrite(body)) if o == op else (status, body)
+    with client_for(fake_aml) as client:
+        with pytest.raises(UserError) as err:
+            client.submit(spec(root), take_snapshot(root), GIT)
+    assert needle in str(err.value)
+    assert "POST" in str(err.value) or "GET" in str(err.value)  # the call is named
+    assert fake_aml.codes == {} and fake_aml.jobs == {}
+    assert "code_put" not in fake_aml.ops() and "job_put" not in fake_aml.ops()
+
+
+def test_code_version_answer_without_id_means_no_job(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    fake_aml.answer_hook = lambda o, s, b: (s, {k: v for k, v in b.items() if k != "id"}) if o == "code_put" else (s, b)
+    with client_for(fake_aml) as client:
+        with pytest.raises(UserError, match=r"register the code version \(PUT .*\): the service's answer has no 'id'"):
+            client.submit(spec(root), take_snapshot(root), GIT)
+    assert "job_put" not in fake_aml.ops()
+
+
+def test_unexpected_status_is_named(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    fake_aml.answer_hook = lambda o, s, b: (202, b) if o == "job_put" else (s, b)
+    with client_for(fake_aml) as client:
+        with pytest.raises(UserError, match=r"create the job \(PUT .*\): the service answered 202"):
+            client.submit(spec(root), take_snapshot(root), GIT)
+
+
+def test_failed_upload_registers_no_code_version(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+
+    def broken_sas(o, status, body):
+        if o == "pending":
+            cred = body["blobReferenceForConsumption"]["credential"]
+            cred["sasUri"] = re.sub(r"sig=[^&]+", "sig=AAAA", cred["sasUri"])  # a SAS the store refuses
+        return status, body
+
+    fake_aml.answer_hook = broken_sas
+    with client_for(fake_aml) as client:
+        with pytest.raises(UserError, match="upload of the code to .* failed: .*nothing was registered"):
+            client.submit(spec(root), take_snapshot(root), GIT)
+    assert fake_aml.codes == {} and fake_aml.jobs == {}
+    assert "sig=" not in str(fake_aml.calls)  # (sanity) and the error message never shows the SAS
+
+
+def test_file_changed_after_the_snapshot(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    snap = take_snapshot(root)
+    (root / "train.py").write_text("print('changed meanwhile, and longer')\n")
+    with client_for(fake_aml) as client:
+        with pytest.raises(UserError, match="train.py: the file changed while submitting"):
+            client.submit(spec(root), snap, GIT)
+    assert fake_aml.codes == {} and fake_aml.jobs == {}
+
+
+def test_wrong_token_is_a_readable_error(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    with client_for(fake_aml, credential=FakeCredential("stale")) as client:
+        with pytest.raises(UserError, match="(?s)answered 401 AuthenticationFailed.*az login"):
+            client.submit(spec(root), take_snapshot(root), GIT)
+
+
+def test_credential_failure_is_a_readable_error(fake_aml, tmp_path):
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class NoLogin:
+        def get_token(self, *scopes, **kw):
+            raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
+
+    root = project(tmp_path / "proj")
+    with client_for(fake_aml, credential=NoLogin()) as client:
+        with pytest.raises(UserError, match="(?s)could not get an Azure access token.*az login"):
+            client.submit(spec(root), take_snapshot(root), GIT)
+    assert fake_aml.calls == []
+
+
+def test_api_version_is_sent_and_configurable(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    with client_for(fake_aml, api_version="2026-05-01") as client:
+        with pytest.raises(UserError, match="InvalidApiVersionParameter"):
+            client.submit(spec(root), take_snapshot(root), GIT)
+    assert fake_aml.calls[0].query["api-version"] == "2026-05-01"
+
+
+def test_plain_http_endpoint_is_refused():
+    with pytest.raises(UserError, match="https"):
+        az.AzureMLClient(COORDS, endpoint="http://127.0.0.1:1", credential=FakeCredential())
+
+
+def test_default_credential_is_created_lazily(monkeypatch):
+    made = []
+    monkeypatch.setattr("amlplatform.runs.rest._default_credential", lambda: made.append(1) or FakeCredential())
+    client = az.AzureMLClient(COORDS)
+    assert made == []  # building the client (e.g. for --dry-run) never touches azure-identity
+    client.close()
+
+
+# ---------------------------------------------------------------- status, back-off, cancel
+
+
+def test_wait_polls_with_backoff_until_terminal(fake_aml, tmp_path):
+    fake_aml.status_script = ("Queued",) * 3 + ("Running",) * 8 + ("Completed",)
+    root = project(tmp_path / "proj")
+    slept, seen = [], []
+    with client_for(fake_aml, poll_interval=2, max_poll_interval=60) as client:
+        job = client.submit(spec(root), take_snapshot(root), GIT, job_name="poll")
+        done = client.wait("poll", on_status=lambda s, j: seen.append(s), sleep=slept.append)
+    assert done["properties"]["status"] == "Completed" and job["name"] == "poll"
+    assert seen == ["Queued"] * 3 + ["Running"] * 8 + ["Completed"]
+    assert slept == [2, 4, 8, 2, 4, 8, 16, 32, 60, 60, 60]  # grows, resets when the status changes, capped
+
+
+def test_cancel(fake_aml, tmp_path):
+    fake_aml.status_script = ("Running",) * 100
+    root = project(tmp_path / "proj")
+    with client_for(fake_aml) as client:
+        client.submit(spec(root), take_snapshot(root), GIT, job_name="stop-me")
+        assert client.get_job("stop-me")["properties"]["status"] == "Running"
+        client.cancel("stop-me")
+        final = client.wait("stop-me", sleep=lambda d: None)
+    assert final["properties"]["status"] == "Canceled"
+    assert fake_aml.ops()[-3:] == ["job_cancel", "job_get", "job_get"][-3:] or "job_cancel" in fake_aml.ops()
+
+
+def test_cancel_is_retried_when_the_service_is_busy(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    once = []
+    fake_aml.faults = lambda m, op: (once.append(1) or Fault("status", 429, retry_after="0")) if op == "job_cancel" and not once else None
+    with client_for(fake_aml) as client:
+        client.submit(spec(root), take_snapshot(root), GIT, job_name="busy")
+        client.cancel("busy")
+    assert [c.status for c in fake_aml.calls if c.op == "job_cancel"] == [429, 202]
+
+
+def test_unknown_job(fake_aml):
+    with client_for(fake_aml) as client:
+        with pytest.raises(UserError, match="no job named 'ghost'"):
+            client.get_job("ghost")
+        with pytest.raises(UserError, match="no job named 'ghost'"):
+            client.cancel("ghost")
+
+
+class Stream:
+    def __init__(self, tty):
+        self.tty, self.text = tty, ""
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_status_line_is_live_on_a_tty_and_plain_otherwise():
+    tty = StatusLine("j", Stream(True), clock=iter(range(0, 1000, 61)).__next__)
+    plain = StatusLine("j", Stream(False), clock=iter(range(0, 1000, 61)).__next__)
+    for status in ("Queued", "Queued", "Running", "Completed"):
+        tty(status, {})
+        plain(status, {})
+    assert tty.stream.text.count("\r\033[K") == 4 and tty.stream.text.endswith("Completed (4m04s)\n")
+    assert plain.stream.text.splitlines() == ["j: Queued (1m01s)", "j: Running (3m03s)", "j: Completed (4m04s)"]
+
+
+def test_progress_bar_only_on_a_tty(fake_aml, tmp_path):
+    quiet, loud = Stream(False), Stream(True)
+    ByteProgress(quiet)(5, 10)
+    ByteProgress(quiet)(10, 10)
+    assert quiet.text == ""
+    root = project(tmp_path / "proj")
+    snap = take_snapshot(root)
+    calls = []
+    with client_for(fake_aml) as client:
+        client.upload_code(snap, progress=lambda done, total: calls.append((done, total)))
+    assert calls[0] == (0, snap.total_bytes) and calls[-1] == (snap.total_bytes, snap.total_bytes)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    bar = ByteProgress(loud)
+    bar(snap.total_bytes, snap.total_bytes)
+    assert "[" in loud.text and loud.text.endswith("\n")
