@@ -303,6 +303,16 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.recorded: List[RecordedResource] = []
         self.outputs_registered: List[str] = []
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the real engine makes them: the parent's whole qualified type chain, without
+        the root stack (Pulumi's mock monitor keeps only the parent's last type and includes the
+        stack), so the URNs pinned in tests are the ones a deployment has."""
+        if parent:
+            qualified = parent.split("::")[2]
+            if qualified != "pulumi:pulumi:Stack":
+                type_ = f"{qualified}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
+
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
         _remember_loop()
@@ -316,8 +326,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             custom=bool(request.custom),
             parent=request.parent or None,
             inputs=inputs,
-            dependencies=list(request.dependencies),
-            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            dependencies=sorted(set(request.dependencies)),
+            property_dependencies={k: sorted(set(v.urns)) for k, v in sorted(request.propertyDependencies.items())},
             protect=bool(request.protect) if request.HasField("protect") else False,
             ignore_changes=list(request.ignoreChanges),
             provider=request.provider or None,
@@ -355,7 +365,8 @@ def evaluate(program: Callable[[], None], *, project: str, stack: str,
         _remember_loop()
     finally:
         pulumi_settings.ROOT.set(None)
-    return Graph(project=project, stack=stack, resources=monitor.recorded,
+    # registration order depends on asyncio scheduling; URN order is stable across runs
+    return Graph(project=project, stack=stack, resources=sorted(monitor.recorded, key=lambda r: r.urn),
                  outputs=plain(json.loads(json.dumps(outputs, default=str))),
                  outputs_registered=monitor.outputs_registered)
 
