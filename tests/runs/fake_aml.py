@@ -286,6 +286,7 @@ class FakeAML:
         self.calls: list[Call] = []
         self.violations: list[str] = []
         self.faults: Callable[[str, str], Optional[Fault]] = lambda method, op: None
+        self.request = threading.local()  # .headers of the request being served (for fault plans)
         # rewrite an answer before it is sent: (op, status, body) -> (status, body); bytes are sent raw
         self.answer_hook: Callable[[str, int, Any], tuple[int, Any]] = lambda op, status, body: (status, body)
         self._server: Optional[ThreadingHTTPServer] = None
@@ -570,6 +571,7 @@ class _Handler(BaseHTTPRequestHandler):
         call = Call(method, op, url.path, query)
         with fake.lock:
             fake.calls.append(call)
+        fake.request.headers = self.headers
         fault = fake.faults(method, op) if op != "unknown" else None
         if fault is not None and fault.kind == "drop":
             return self._drop()

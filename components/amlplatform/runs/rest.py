@@ -36,9 +36,9 @@ from amlplatform.errors import UserError
 ARM_SCOPE = "https://management.azure.com/.default"
 DEFAULT_ENDPOINT = "https://management.azure.com"
 
-# Bounded: at most 6 retries of one call, waits doubling from 0.8 s, never above 60 s unless the
+# Bounded: at most 6 retries of one call (5 for error statuses such as 429), waits doubling from 0.8 s, never above 60 s unless the
 # server asks for more with Retry-After (which azure-core honours).
-DEFAULT_RETRY = {"retry_total": 6, "retry_backoff_factor": 0.8, "retry_backoff_max": 60}
+DEFAULT_RETRY = {"retry_total": 6, "retry_status": 5, "retry_backoff_factor": 0.8, "retry_backoff_max": 60}
 
 
 @dataclass
