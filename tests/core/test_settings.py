@@ -145,7 +145,12 @@ def test_schema_validates_the_shipped_stack_files(project_root):
         jsonschema.validate(bad, schema)
 
 
-def test_config_reference_in_readme_lists_every_setting(project_root):
+def test_readme_configuration_reference_matches_the_models(project_root):
+    """Regenerate with `amlplatform schema --write` (run in the project folder)."""
+    from amlplatform.settings.reference import END, START, markdown
+
     readme = (project_root / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index(START):readme.index(END) + len(END)] + "\n"
+    assert block == markdown()
     for name in StackSettings.model_fields:
-        assert f"`amlplatform:{name}`" in readme, f"README config reference misses amlplatform:{name}"
+        assert f"`amlplatform:{name}`" in block

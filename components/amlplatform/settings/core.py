@@ -102,14 +102,14 @@ DefaultAction = Literal["Allow", "Deny"]
 class NameOverrides(Model):
     """Physical names chosen by hand; each is checked against Azure's rule for its kind."""
 
-    resource_group: Optional[str] = None
-    storage_account: Optional[str] = None
-    key_vault: Optional[str] = None
-    container_registry: Optional[str] = None
-    workspace: Optional[str] = None
-    log_analytics: Optional[str] = None
-    app_insights: Optional[str] = None
-    aks: Optional[str] = None
+    resource_group: Optional[str] = Field(None, description="1-90: letters, digits, _ - . ( ); not ending in .")
+    storage_account: Optional[str] = Field(None, description="3-24 lowercase letters and digits; globally unique")
+    key_vault: Optional[str] = Field(None, description="3-24 letters, digits, hyphens; starts with a letter; no --")
+    container_registry: Optional[str] = Field(None, description="5-50 letters and digits; globally unique")
+    workspace: Optional[str] = Field(None, description="3-33 letters, digits, _ and -")
+    log_analytics: Optional[str] = Field(None, description="4-63 letters, digits and hyphens")
+    app_insights: Optional[str] = Field(None, description="1-260 characters without % & \\ ? / < >")
+    aks: Optional[str] = Field(None, description="1-63 letters, digits, _ and -")
 
     @model_validator(mode="after")
     def _check(self) -> "NameOverrides":
@@ -171,7 +171,7 @@ class StorageSettings(Model):
     existing_id: Annotated[Optional[str], arm_id("Microsoft.Storage/storageAccounts")] = Field(
         None, description="Bring an existing storage account instead of creating one")
     sku: Literal["Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_RAGRS",
-                 "Standard_GZRS", "Standard_RAGZRS"] = "Standard_ZRS"
+                 "Standard_GZRS", "Standard_RAGZRS"] = Field("Standard_ZRS", description="Replication")
     allow_shared_key_access: bool = Field(
         False, description="Account keys and SAS signed with them; off by default (identity-based access)")
     network_default_action: Optional[DefaultAction] = Field(
@@ -179,36 +179,42 @@ class StorageSettings(Model):
         "managed network, where computes reach storage over public endpoints")
     public_network_access: Optional[NetworkAccess] = Field(
         None, description="Defaults to the workspace's public_network_access")
-    blob_soft_delete_days: int = Field(7, ge=1, le=365)
-    container_soft_delete_days: int = Field(7, ge=1, le=365)
+    blob_soft_delete_days: int = Field(7, ge=1, le=365, description="Days a deleted blob can be restored")
+    container_soft_delete_days: int = Field(7, ge=1, le=365, description="Days a deleted container can be restored")
     versioning: bool = Field(False, description="Blob versioning")
 
 
 class KeyVaultSettings(Model):
     """The workspace's key vault (RBAC authorization and soft delete - always)."""
 
-    existing_id: Annotated[Optional[str], arm_id("Microsoft.KeyVault/vaults")] = None
-    sku: Literal["standard", "premium"] = "standard"
+    existing_id: Annotated[Optional[str], arm_id("Microsoft.KeyVault/vaults")] = Field(
+        None, description="Bring an existing key vault instead of creating one")
+    sku: Literal["standard", "premium"] = Field("standard", description="premium for HSM-backed keys")
     purge_protection: bool = Field(
         True, description="Required for customer-managed keys; keeps a deleted vault's name taken for "
         "the retention period. Turn off only for throwaway stacks.")
-    soft_delete_retention_days: int = Field(90, ge=7, le=90)
-    network_default_action: Optional[DefaultAction] = None
-    public_network_access: Optional[NetworkAccess] = None
+    soft_delete_retention_days: int = Field(
+        90, ge=7, le=90, description="Days a deleted vault (and its name) is kept")
+    network_default_action: Optional[DefaultAction] = Field(
+        None, description="Firewall default; derived like storage's")
+    public_network_access: Optional[NetworkAccess] = Field(
+        None, description="Defaults to the workspace's public_network_access")
 
 
 class MonitoringSettings(Model):
     """Log Analytics and workspace-based Application Insights."""
 
     existing_log_analytics_id: Annotated[
-        Optional[str], arm_id("Microsoft.OperationalInsights/workspaces")] = None
-    existing_app_insights_id: Annotated[Optional[str], arm_id("Microsoft.Insights/components")] = None
-    retention_days: int = Field(30, ge=30, le=730)
-    daily_quota_gb: Optional[float] = Field(None, gt=0)
+        Optional[str], arm_id("Microsoft.OperationalInsights/workspaces")] = Field(
+        None, description="Link to an existing Log Analytics workspace instead of creating one")
+    existing_app_insights_id: Annotated[Optional[str], arm_id("Microsoft.Insights/components")] = Field(
+        None, description="Bring an existing Application Insights component (then no monitoring is created)")
+    retention_days: int = Field(30, ge=30, le=730, description="Log retention in days")
+    daily_quota_gb: Optional[float] = Field(None, gt=0, description="Daily ingestion cap of Log Analytics")
     app_insights_local_auth: bool = Field(
         False, description="Instrumentation-key ingestion; off means Entra ID only")
-    public_ingestion: NetworkAccess = "Enabled"
-    public_query: NetworkAccess = "Enabled"
+    public_ingestion: NetworkAccess = Field("Enabled", description="Ingestion over public networks")
+    public_query: NetworkAccess = Field("Enabled", description="Queries over public networks")
 
 
 RegistryMode = Literal["auto", "service", "create", "existing"]
@@ -222,12 +228,15 @@ class RegistrySettings(Model):
     image build, outside IaC); ``create`` always creates it; ``existing`` links ``existing_id``.
     """
 
-    mode: RegistryMode = "auto"
+    mode: RegistryMode = Field("auto", description="auto, service, create or existing (see above)")
     existing_id: Annotated[
-        Optional[str], arm_id("Microsoft.ContainerRegistry/registries")] = None
-    sku: Literal["Basic", "Standard", "Premium"] = "Premium"
-    public_network_access: Optional[NetworkAccess] = None
-    zone_redundancy: bool = False
+        Optional[str], arm_id("Microsoft.ContainerRegistry/registries")] = Field(
+        None, description="The registry to link, with mode existing")
+    sku: Literal["Basic", "Standard", "Premium"] = Field(
+        "Premium", description="Premium is needed for private access, retention and zone redundancy")
+    public_network_access: Optional[NetworkAccess] = Field(
+        None, description="Defaults to the workspace's public_network_access")
+    zone_redundancy: bool = Field(False, description="Premium only")
     untagged_retention_days: int = Field(7, ge=0, le=365, description="Premium only")
 
     @model_validator(mode="after")
@@ -242,18 +251,21 @@ class RegistrySettings(Model):
 class WorkspaceSettings(Model):
     """The Azure Machine Learning workspace."""
 
-    friendly_name: Optional[str] = None
-    description: Optional[str] = None
-    identity: Literal["SystemAssigned", "UserAssigned"] = "SystemAssigned"
+    friendly_name: Optional[str] = Field(None, description="Display name in the studio")
+    description: Optional[str] = Field(None, description="Description in the studio")
+    identity: Literal["SystemAssigned", "UserAssigned"] = Field(
+        "SystemAssigned", description="Managed identity type (create-only)")
     user_assigned_identity_id: Annotated[
         Optional[str], arm_id("Microsoft.ManagedIdentity/userAssignedIdentities")] = Field(
         None, description="Required with identity UserAssigned: the identity must already hold its "
         "roles on storage, key vault and registry")
-    public_network_access: NetworkAccess = "Disabled"
+    public_network_access: NetworkAccess = Field(
+        "Disabled", description="Reach the workspace over public networks")
     managed_network: Literal["Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound"] = Field(
         "AllowInternetOutbound", description="Managed virtual network isolation; one way: cannot go back")
     hbi_workspace: bool = Field(False, description="High business impact: create-only")
-    system_datastores_auth_mode: Literal["identity", "accesskey"] = "identity"
+    system_datastores_auth_mode: Literal["identity", "accesskey"] = Field(
+        "identity", description="How the workspace's own datastores authenticate to storage")
     image_build_compute: Optional[str] = Field(
         None, description="Compute cluster that builds images when the registry is private")
 
@@ -298,11 +310,11 @@ class RoleAssignmentSettings(Model):
     """Share the workspace: give a user, group or service principal a role on it."""
 
     principal_id: Guid = Field(description="Object id of the user, group or service principal")
-    principal_type: Literal["User", "Group", "ServicePrincipal"] = "Group"
+    principal_type: Literal["User", "Group", "ServicePrincipal"] = Field("Group", description="Kind of principal")
     role: Annotated[str, AfterValidator(_role)] = Field(
         description="Built-in role name or role definition GUID")
-    scope: Literal["workspace", "resource_group"] = "workspace"
-    description: Optional[str] = None
+    scope: Literal["workspace", "resource_group"] = Field("workspace", description="Where the role applies")
+    description: Optional[str] = Field(None, description="Why the principal has the role")
 
     def role_definition_guid(self) -> str:
         return BUILTIN_ROLES.get(self.role, self.role)
@@ -311,7 +323,7 @@ class RoleAssignmentSettings(Model):
 class DiagnosticsSettings(Model):
     """Resource logs of the workspace and key vault, sent to the Log Analytics workspace."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="Send workspace and key vault logs to Log Analytics")
 
 
 class PolicyException(Model):
