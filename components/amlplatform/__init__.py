@@ -25,6 +25,14 @@ _EXPORTS = {
     "WorkspaceArgs": "amlplatform.workspace",
     "WorkspaceAccess": "amlplatform.access",
     "WorkspaceAccessArgs": "amlplatform.access",
+    "ComputeCluster": "amlplatform.compute",
+    "ComputeClusterArgs": "amlplatform.compute",
+    "ComputeInstance": "amlplatform.compute",
+    "ComputeInstanceArgs": "amlplatform.compute",
+    "KubernetesInferenceTarget": "amlplatform.kubernetes",
+    "KubernetesInferenceTargetArgs": "amlplatform.kubernetes",
+    "Environment": "amlplatform.environments",
+    "EnvironmentArgs": "amlplatform.environments",
 }
 
 

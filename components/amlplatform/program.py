@@ -4,15 +4,21 @@
 same mapping is what ``pulumi up`` deploys and what ``amlplatform plan`` evaluates offline.
 """
 
-from typing import Any, Dict, List
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
 
 import pulumi
 from pulumi_azure_native import authorization, resources
 
 from amlplatform.access import RoleAssignmentSpec
+from amlplatform.compute import ComputeCluster, ComputeInstance
+from amlplatform.environments import Environment
 from amlplatform.errors import UserError
+from amlplatform.kubernetes import KubernetesInferenceTarget
 from amlplatform.platform import MLWorkspace
 from amlplatform.settings import StackSettings, derived_network, settings_from_pulumi
+from amlplatform.settings.compute import DEFAULT_BASE_IMAGE, ClusterSettings, KubernetesSettings
 
 PLATFORM_NAME = "ml"
 
@@ -113,8 +119,11 @@ def platform_args(settings: StackSettings, *, resource_group_name: pulumi.Input[
     }
 
 
-def declare(settings: StackSettings) -> Dict[str, Any]:
-    """Declare every resource of the stack; returns the stack outputs."""
+def declare(settings: StackSettings, files: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
+    """Declare every resource of the stack; returns the stack outputs.
+
+    ``files`` maps the project-relative paths the settings name (conda files, setup scripts) to
+    their content; by default they are read from the project folder."""
     client = authorization.get_client_config_output()
     tenant_id = settings.tenant_id or client.tenant_id
     names = settings.naming.names()
@@ -133,6 +142,11 @@ def declare(settings: StackSettings) -> Dict[str, Any]:
         settings, resource_group_name=resource_group_name, resource_group_id=resource_group_id,
         tenant_id=tenant_id, subscription_id=client.subscription_id))
 
+    if files is None:
+        files = read_project_files(settings, project_dir())
+    compute_ids = declare_compute(settings, platform, files=files, resource_group_name=resource_group_name,
+                                  tenant_id=tenant_id, subscription_id=client.subscription_id)
+
     return {
         "location": settings.location,
         "resource_group_name": resource_group_name,
@@ -147,7 +161,7 @@ def declare(settings: StackSettings) -> Dict[str, Any]:
         "log_analytics_id": platform.log_analytics_id,
         "container_registry_id": platform.container_registry_id,
         "registry_login_server": platform.registry_login_server,
-        "compute_ids": {},
+        "compute_ids": compute_ids,
     }
 
 
@@ -155,8 +169,201 @@ def run() -> None:
     """Entry point of ``infra/__main__.py``: read, validate, declare, export."""
     try:
         settings = settings_from_pulumi()
+        files = read_project_files(settings, project_dir())
     except UserError as exc:
         # RunError prints the message without a Python traceback, before any resource exists
         raise pulumi.RunError(str(exc)) from None
-    for key, value in declare(settings).items():
+    for key, value in declare(settings, files).items():
         pulumi.export(key, value)
+
+
+# ------------------------------------------------------------------------------------ compute
+
+def project_dir() -> Path:
+    """The folder of ``Pulumi.yaml``: above the running program (``infra/__main__.py``), else the
+    working directory."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    starts = [Path(main_file).resolve().parent] if main_file else []
+    starts.append(Path.cwd().resolve())
+    for start in starts:
+        for folder in (start, *start.parents):
+            if (folder / "Pulumi.yaml").is_file():
+                return folder
+    return Path.cwd()
+
+
+def project_paths(settings: StackSettings) -> Dict[str, str]:
+    """Setting -> project-relative path of every file the settings name."""
+    out: Dict[str, str] = {}
+    for i, env in enumerate(settings.environments):
+        if env.conda_file:
+            out[f"environments[{i}].conda_file"] = env.conda_file
+    if settings.instances and settings.instances.setup_script:
+        out["instances.setup_script.path"] = settings.instances.setup_script.path
+    return out
+
+
+def read_project_files(settings: StackSettings, root: Path) -> Dict[str, str]:
+    """The content of every file the settings name, read at settings time (components never read
+    files). A missing file is a :class:`UserError` naming the setting."""
+    contents: Dict[str, str] = {}
+    problems: List[str] = []
+    base = root.resolve()
+    for field, rel in project_paths(settings).items():
+        path = (base / rel).resolve()
+        if base not in path.parents:
+            problems.append(f"{field}: {rel!r} must be inside the project folder {base}")
+            continue
+        try:
+            contents[rel] = path.read_text(encoding="utf-8")
+        except (FileNotFoundError, IsADirectoryError):
+            problems.append(f"{field}: no file {rel!r} in the project folder {base}")
+        except UnicodeDecodeError:
+            problems.append(f"{field}: {rel!r} is not UTF-8 text")
+    if problems:
+        raise UserError(f"files named in the stack settings ({len(problems)} problem"
+                        f"{'s' if len(problems) != 1 else ''}):", problems)
+    return contents
+
+
+def _public_ip(settings: StackSettings, explicit: Optional[bool], subnet: Optional[str]) -> bool:
+    """Nodes get no public IP in a subnet or a managed network; otherwise they need one to reach
+    the workspace's dependencies."""
+    if explicit is not None:
+        return explicit
+    return subnet is None and settings.workspace.managed_network == "Disabled"
+
+
+def cluster_args(settings: StackSettings, cluster: ClusterSettings) -> Dict[str, Any]:
+    """``ComputeClusterArgs`` without the workspace coordinates (pure mapping)."""
+    args: Dict[str, Any] = {
+        "compute_name": cluster.name, "vm_size": cluster.vm_size, "priority": cluster.priority,
+        "min_nodes": cluster.min_nodes, "max_nodes": cluster.max_nodes,
+        "idle_time_before_scale_down": cluster.idle_time_before_scale_down,
+        "node_public_ip": _public_ip(settings, cluster.node_public_ip, cluster.subnet_id),
+        "remote_login_port_public_access": cluster.remote_login_port_public_access,
+        "identity": cluster.identity, "os_type": cluster.os_type, "tags": settings.all_tags(),
+    }
+    for optional in ("subnet_id", "user_assigned_identity_id", "description"):
+        if getattr(cluster, optional) is not None:
+            args[optional] = getattr(cluster, optional)
+    return args
+
+
+def instance_args(settings: StackSettings, files: Mapping[str, str]) -> List[Dict[str, Any]]:
+    """``ComputeInstanceArgs`` per listed user, without workspace coordinates and tenant."""
+    inst = settings.instances
+    if inst is None:
+        return []
+    out = []
+    for user in inst.users:
+        args: Dict[str, Any] = {
+            "compute_name": inst.instance_name(user), "user_object_id": user.object_id,
+            "vm_size": user.vm_size or inst.vm_size,
+            "idle_time_before_shutdown": inst.idle_time_before_shutdown if inst.idle_shutdown else "",
+            "node_public_ip": _public_ip(settings, inst.node_public_ip, inst.subnet_id),
+            "schedules": [s.model_dump() for s in inst.schedules],
+            "tags": settings.all_tags(),
+        }
+        if user.tenant_id:
+            args["user_tenant_id"] = user.tenant_id
+        if inst.subnet_id:
+            args["subnet_id"] = inst.subnet_id
+        if inst.setup_script:
+            script = inst.setup_script
+            args["setup_script"] = {"content": files[script.path], "when": script.when, "timeout": script.timeout}
+            if script.arguments:
+                args["setup_script"]["arguments"] = script.arguments
+        out.append(args)
+    return out
+
+
+def kubernetes_args(settings: StackSettings, target: KubernetesSettings) -> Dict[str, Any]:
+    """``KubernetesInferenceTargetArgs`` without workspace coordinates (pure mapping)."""
+    ext = target.extension
+    pools = {"system_pool": target.system_pool.model_dump(), "inference_pool": target.inference_pool.model_dump()}
+    args: Dict[str, Any] = {
+        "compute_name": target.name, "attach": target.attach, "namespace": target.namespace,
+        "install_extension": ext.install, "extension_name": ext.name,
+        "extension": ext.model_dump(exclude={"install", "name"}),
+        "instance_types": [{k: v for k, v in t.model_dump().items() if v is not None}
+                           for t in target.instance_types],
+        "tags": settings.all_tags(),
+    }
+    # an instance type without a node selector runs on the inference pool
+    for t in args["instance_types"]:
+        if "node_selector" not in t and target.inference_pool.labels:
+            t["node_selector"] = dict(target.inference_pool.labels)
+    if target.default_instance_type:
+        args["default_instance_type"] = target.default_instance_type
+    if target.existing_id:
+        args["existing_cluster_id"] = target.existing_id
+        args["kubeconfig"] = target.kubeconfig
+    else:
+        cluster: Dict[str, Any] = {
+            "aks_name": target.aks_name or settings.naming.names().aks,
+            "sku_tier": target.sku_tier, "upgrade_channel": target.upgrade_channel,
+            "node_os_upgrade_channel": target.node_os_upgrade_channel,
+            "network_plugin": target.network_plugin, "network_policy": target.network_policy,
+            "disable_local_accounts": target.disable_local_accounts,
+            "admin_group_object_ids": list(target.admin_group_object_ids),
+            "authorized_ip_ranges": list(target.authorized_ip_ranges),
+            "private_cluster": target.private_cluster, "defender": target.defender,
+            "azure_policy": target.azure_policy, **pools,
+        }
+        for optional in ("kubernetes_version", "subnet_id"):
+            if getattr(target, optional) is not None:
+                cluster[optional] = getattr(target, optional)
+        args["cluster"] = cluster
+    return args
+
+
+def environment_args(settings: StackSettings, files: Mapping[str, str]) -> List[Dict[str, Any]]:
+    out = []
+    for env in settings.environments:
+        args: Dict[str, Any] = {"environment_name": env.name, "version": env.version, "os_type": env.os_type,
+                                "tags": {**env.tags}}
+        if env.image:
+            args["image"] = env.image
+        else:
+            args["conda_file"] = files[env.conda_file]
+            args["base_image"] = env.base_image or DEFAULT_BASE_IMAGE
+        if env.description:
+            args["description"] = env.description
+        out.append(args)
+    return out
+
+
+def declare_compute(settings: StackSettings, platform: MLWorkspace, *, files: Mapping[str, str],
+                    resource_group_name: pulumi.Input[str], tenant_id: pulumi.Input[str],
+                    subscription_id: pulumi.Input[str]) -> Dict[str, pulumi.Output[str]]:
+    """Clusters, instances, Kubernetes targets and environments; returns compute name -> ARM id of
+    what jobs and deployments target (clusters and Kubernetes computes; instances are personal)."""
+    ws = {"resource_group_name": resource_group_name, "workspace_name": platform.workspace_name}
+    location = settings.location
+    compute_ids: Dict[str, pulumi.Output[str]] = {}
+    for cluster in settings.clusters:
+        created = ComputeCluster(f"cluster-{cluster.name.lower()}",
+                                 {**ws, "location": location, **cluster_args(settings, cluster)})
+        compute_ids[cluster.name] = created.id
+    for args in instance_args(settings, files):
+        args.setdefault("user_tenant_id", tenant_id)
+        ComputeInstance(f"instance-{args['compute_name'].lower()}", {**ws, "location": location, **args})
+    for target in settings.kubernetes:
+        args = {**ws, "location": location, "subscription_id": subscription_id, **kubernetes_args(settings, target)}
+        if settings.workspace.identity == "SystemAssigned":
+            # with a user-assigned identity, that identity must already hold Reader on the cluster
+            args["workspace_principal_id"] = platform.principal_id
+        if "cluster" in args:
+            args["cluster"]["tenant_id"] = tenant_id
+            if target.defender:
+                args["cluster"]["log_analytics_workspace_id"] = platform.log_analytics_id
+        created_target = KubernetesInferenceTarget(f"k8s-{target.name.lower()}", args)
+        if target.attach:
+            compute_ids[target.name] = created_target.compute_id
+        else:
+            # attached on an earlier deploy: its id is known without declaring the attach again
+            compute_ids[target.name] = pulumi.Output.concat(platform.workspace_id, "/computes/", target.name)
+    for args in environment_args(settings, files):
+        Environment(f"env-{args['environment_name'].lower()}", {**ws, **args})
+    return compute_ids

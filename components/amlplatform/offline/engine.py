@@ -214,6 +214,16 @@ def _cluster_outputs(inputs: Dict[str, Any], rid: str) -> Dict[str, Any]:
     }
 
 
+def _compute_outputs(inputs: Dict[str, Any], rid: str) -> Dict[str, Any]:
+    identity = dict(inputs.get("identity") or {})
+    if not identity:
+        return {}
+    if "SystemAssigned" in str(identity.get("type", "")):
+        identity["principalId"] = _uuid_for(rid, "principal")
+        identity["tenantId"] = OFFLINE_TENANT
+    return {"identity": identity}
+
+
 # token -> extra outputs the service computes, given (inputs, resource id)
 COMPUTED_OUTPUTS: Dict[str, Callable[[Dict[str, Any], str], Dict[str, Any]]] = {
     "azure-native:containerregistry:Registry":
@@ -225,6 +235,11 @@ COMPUTED_OUTPUTS: Dict[str, Callable[[Dict[str, Any], str], Dict[str, Any]]] = {
     "azure-native:managedidentity:UserAssignedIdentity":
         lambda i, rid: {"principalId": _uuid_for(rid, "principal"), "clientId": _uuid_for(rid, "client"),
                         "tenantId": OFFLINE_TENANT},
+    "azure-native:machinelearningservices:Compute": _compute_outputs,
+    "azure-native:kubernetesconfiguration:Extension":
+        lambda i, rid: {"aksAssignedIdentity": {"principalId": _uuid_for(rid, "aks-identity"),
+                                                "tenantId": OFFLINE_TENANT, "type": "SystemAssigned"},
+                        "currentVersion": "1.1.0", "provisioningState": "Succeeded"},
 }
 
 # invoke token -> answer

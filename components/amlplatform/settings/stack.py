@@ -17,9 +17,13 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator
+from typing_extensions import Annotated
 
 from amlplatform.errors import UserError, validation_problems
+from amlplatform.settings.compute import (
+    ClusterSettings, EnvironmentSettings, InstancesSettings, KubernetesSettings, repeated_compute_names,
+)
 from amlplatform.settings.core import (
     DiagnosticsSettings, KeyVaultSettings, Location, Model, MonitoringSettings, NamingSettings,
     PolicyException, RegistrySettings, ResourceGroupSettings, RoleAssignmentSettings,
@@ -30,11 +34,20 @@ NAMESPACE = "amlplatform"
 SECRET_PLACEHOLDER = "[secret]"
 
 
+def _no_repeats(assignments: List[RoleAssignmentSettings]) -> List[RoleAssignmentSettings]:
+    seen = {}
+    for i, ra in enumerate(assignments):
+        key = (ra.principal_id, ra.role_definition_guid(), ra.scope)
+        if key in seen:
+            raise ValueError(f"entry {i} repeats entry {seen[key]} (same principal, role and scope)")
+        seen[key] = i
+    return assignments
+
+
 class StackSettings(Model):
     """Everything a stack can set. Field names are the keys after ``amlplatform:``."""
 
-    location: Optional[Location] = Field(
-        None, description="Azure region; defaults to azure-native:location")
+    location: Location = Field(description="Azure region; defaults to azure-native:location")
     tenant_id: Optional[str] = Field(
         None, description="Entra tenant for the key vault; defaults to the deploying identity's tenant")
     naming: NamingSettings
@@ -47,29 +60,78 @@ class StackSettings(Model):
     key_vault: KeyVaultSettings = KeyVaultSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     registry: RegistrySettings = RegistrySettings()
-    role_assignments: List[RoleAssignmentSettings] = Field(default_factory=list)
+    role_assignments: Annotated[List[RoleAssignmentSettings], AfterValidator(_no_repeats)] = Field(
+        default_factory=list, description="Roles on the workspace or its resource group")
     diagnostics: DiagnosticsSettings = DiagnosticsSettings()
     policy_exceptions: List[PolicyException] = Field(
         default_factory=list, description="Security rules this stack breaks on purpose, with reasons")
+    # compute (settings/compute.py); each later block checks its names against the earlier ones, so
+    # one error names every problem
+    clusters: List[ClusterSettings] = Field(default_factory=list, description="AmlCompute clusters")
+    instances: Optional[InstancesSettings] = Field(
+        None, description="Per-user compute instances (one per listed user)")
+    kubernetes: List[KubernetesSettings] = Field(
+        default_factory=list, description="Kubernetes inference targets: new AKS clusters or attached ones")
+    environments: List[EnvironmentSettings] = Field(
+        default_factory=list, description="Environments: an image as is, or a conda file on a base image")
 
-    @model_validator(mode="after")
-    def _check(self) -> "StackSettings":
-        if self.location is None:
-            raise ValueError("location is required (amlplatform:location or azure-native:location)")
-        problems = []
-        seen = set()
-        for i, ra in enumerate(self.role_assignments):
-            key = (ra.principal_id, ra.role_definition_guid(), ra.scope)
-            if key in seen:
-                problems.append(f"role_assignments[{i}] repeats an earlier assignment")
-            seen.add(key)
+    @field_validator("clusters")
+    @classmethod
+    def _clusters_distinct(cls, value: List[ClusterSettings]) -> List[ClusterSettings]:
+        problems = repeated_compute_names({"clusters": [c.name for c in value]})
         if problems:
             raise ValueError("; ".join(problems))
-        return self
+        return value
+
+    @field_validator("instances")
+    @classmethod
+    def _instances_distinct(cls, value: Optional[InstancesSettings],
+                            info: ValidationInfo) -> Optional[InstancesSettings]:
+        if value is None:
+            return value
+        groups = {"clusters": [c.name for c in info.data.get("clusters") or []]}
+        groups["instances.users"] = value.names()
+        problems = [p for p in repeated_compute_names(groups) if "of instances" in p]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("kubernetes")
+    @classmethod
+    def _kubernetes_distinct(cls, value: List[KubernetesSettings],
+                             info: ValidationInfo) -> List[KubernetesSettings]:
+        instances = info.data.get("instances")
+        groups = {"clusters": [c.name for c in info.data.get("clusters") or []],
+                  "instances.users": instances.names() if instances else [],
+                  "kubernetes": [k.name for k in value]}
+        problems = [p for p in repeated_compute_names(groups) if "of kubernetes" in p]
+        created = [i for i, k in enumerate(value) if k.creates_cluster and not k.aks_name]
+        if len(created) > 1:
+            problems.append(f"kubernetes{created[1:]} need an aks_name: only one created cluster can take "
+                            "the default AKS name")
+        aks_names = [k.aks_name for k in value if k.aks_name]
+        for name in sorted({n for n in aks_names if aks_names.count(n) > 1}):
+            problems.append(f"aks_name {name!r} is used by more than one target")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("environments")
+    @classmethod
+    def _environments_distinct(cls, value: List[EnvironmentSettings]) -> List[EnvironmentSettings]:
+        names = [e.name for e in value]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"environment names repeat: {', '.join(repeated)} (one entry per name; "
+                             "a new version is a change of 'version')")
+        return value
 
     def needs_images(self) -> bool:
-        """True when something declared needs a container registry (registry mode ``auto``)."""
-        return False
+        """True when something declared needs a container registry (registry mode ``auto``):
+        an environment Azure ML builds (a conda file on a base image), or any Kubernetes inference
+        target (its deployments pull images the workspace builds). Clusters, instances and
+        environments that use a ready image do not."""
+        return any(e.builds_image for e in self.environments) or bool(self.kubernetes)
 
     def all_tags(self) -> Dict[str, str]:
         return {"workload": self.naming.workload, "environment": self.naming.environment,
@@ -91,7 +153,8 @@ def settings_from_config(config: Mapping[str, Any], *, source: str = "stack conf
     try:
         return StackSettings.model_validate(data)
     except ValidationError as exc:
-        problems = validation_problems(exc)
+        problems = [p + " (amlplatform:location or azure-native:location)" if p == "location: is required" else p
+                    for p in validation_problems(exc)]
         raise UserError(f"invalid settings in {source} ({len(problems)} problem"
                         f"{'s' if len(problems) != 1 else ''}):", problems) from None
 
@@ -113,10 +176,27 @@ def read_stack_file(path: Path) -> Tuple[Dict[str, Any], List[str]]:
     config = dict(doc.get("config") or {})
     secrets = []
     for key, value in config.items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            config[key] = SECRET_PLACEHOLDER
+        masked = _mask_secrets(value)
+        if masked is not value:
+            # a secret anywhere in a structured value (pulumi config set --path --secret) makes
+            # the whole key secret, as the Pulumi CLI does
+            config[key] = masked
             secrets.append(key)
     return config, secrets
+
+
+def _mask_secrets(value: Any) -> Any:
+    """``value`` with every ``{secure: ...}`` replaced by the placeholder; ``value`` itself when it
+    holds none."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return SECRET_PLACEHOLDER
+        masked = {k: _mask_secrets(v) for k, v in value.items()}
+        return value if all(masked[k] is value[k] for k in value) else masked
+    if isinstance(value, list):
+        masked_list = [_mask_secrets(v) for v in value]
+        return value if all(m is v for m, v in zip(masked_list, value)) else masked_list
+    return value
 
 
 def load_stack_settings(path: Path) -> StackSettings:
