@@ -611,3 +611,36 @@ def test_progress_bar_only_on_a_tty(fake_aml, tmp_path):
     bar = ByteProgress(loud)
     bar(snap.total_bytes, snap.total_bytes)
     assert "[" in loud.text and loud.text.endswith("\n")
+
+
+# ---------------------------------------------------------------- dry run: the same requests, no network
+
+
+def test_describe_submission_matches_what_submit_sends(fake_aml, tmp_path, schema):
+    root = project(tmp_path / "proj")
+    snap = take_snapshot(root)
+    image = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
+    s = spec(root, environment=image)
+    plan = az.describe_submission(s, snap, fake_aml.coords(), GIT, endpoint=fake_aml.endpoint, job_name="dry")
+    assert fake_aml.calls == []  # describing sends nothing
+    job_body = plan["requests"][-1]["body"]
+    assert schema.problems("JobBase", job_body) == []
+    with client_for(fake_aml) as client:
+        job = client.submit(s, snap, GIT, job_name="dry")
+    sent = [(c.method, c.path) for c in fake_aml.calls]
+    planned = [(r["method"], r["url"].split("?")[0].replace(fake_aml.endpoint, ""))
+               for r in plan["requests"] if not r["url"].startswith("<")]
+    assert sent == planned
+    stored = fake_aml.jobs["dry"]["properties"]
+    assert plan["code_id"] == stored["codeId"] and plan["environment_id"] == stored["environmentId"]
+    assert {k: v for k, v in job_body["properties"].items() if k != "properties"} == {
+        k: v for k, v in stored.items() if k not in ("properties", "status", "services")}
+    assert az.studio_url(job).startswith("https://ml.azure.com/runs/dry")
+
+
+def test_bad_job_name_is_refused_before_any_call(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    with client_for(fake_aml) as client:
+        with pytest.raises(UserError, match="job name"):
+            client.submit(spec(root), take_snapshot(root), GIT, job_name="bad name!")
+    assert fake_aml.calls == []

@@ -49,6 +49,7 @@ CODE_HASH_PROPERTY = "amlplatform.code_hash"
 TERMINAL_STATES = frozenset({"Completed", "Failed", "Canceled"})
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
+JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
 _API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 _PROGRESS = Callable[[int, int], None]
 
@@ -209,6 +210,62 @@ def build_job_body(
     if spec.tags:
         props["tags"] = {str(k): str(v) for k, v in spec.tags.items()}
     return {"properties": props}
+
+
+def planned_code_id(coords: WorkspaceCoordinates, content_hash: str) -> str:
+    """The id ``upload_code`` registers for this content (unless the workspace already has it)."""
+    return f"{coords.workspace_id}/codes/{code_name_for(content_hash)}/versions/{CODE_VERSION}"
+
+
+def describe_submission(
+    spec: Any,
+    snapshot: Any,
+    coords: WorkspaceCoordinates,
+    git: Mapping[str, str],
+    *,
+    api_version: str = DEFAULT_API_VERSION,
+    endpoint: str = DEFAULT_ENDPOINT,
+    job_name: Optional[str] = None,
+) -> dict[str, Any]:
+    """What ``submit`` would send, without any network call (for ``submit --dry-run``).
+
+    Returns ``{"job_name", "compute_id", "environment_id", "code_id", "requests": [{"method", "url", "body"?, "note"?}]}``;
+    the job body is exactly ``build_job_body``'s (without the submission id, which is drawn at submit time).
+    """
+    content_hash = snapshot.content_hash
+    job_name = job_name or job_name_for(spec, content_hash)
+    environment_id = environment_id_for(spec.environment, coords)
+    code_id = planned_code_id(coords, content_hash)
+    body = build_job_body(spec, code_id=code_id, coords=coords, git=git, content_hash=content_hash,
+                          environment_id=environment_id)
+    w = endpoint.rstrip("/") + coords.workspace_id
+    q = f"?api-version={api_version}"
+    code = f"{w}/codes/{code_name_for(content_hash)}/versions"
+    requests: list[dict[str, Any]] = [
+        {"method": "GET", "url": f"{code}{q}&hash={content_hash}&hashVersion={HASH_VERSION}",
+         "note": "reuse the code if the workspace has this hash; else the next three calls"},
+        {"method": "POST", "url": f"{code}/{CODE_VERSION}/startPendingUpload{q}",
+         "body": {"pendingUploadType": "TemporaryBlobReference"}},
+        {"method": "PUT", "url": "<blob folder from the previous answer>/<relative path>",
+         "note": f"{len(snapshot.files)} files, {snapshot.total_bytes} bytes"},
+        {"method": "PUT", "url": f"{code}/{CODE_VERSION}{q}",
+         "body": {"properties": {"codeUri": "<blob folder>", "isAnonymous": True,
+                                 "properties": {"hash_sha256": content_hash, "hash_version": HASH_VERSION}}}},
+    ]
+    if _environment_kind(spec.environment.strip()) == "image" and not spec.environment.startswith("azureml"):
+        requests.insert(0, {"method": "PUT", "url": f"{endpoint.rstrip('/')}{environment_id}{q}",
+                            "body": {"properties": {"image": spec.environment.strip(), "isAnonymous": True, "osType": "Linux"}},
+                            "note": "the anonymous environment for the image, as azure-ai-ml registers it"})
+    requests.append({"method": "PUT", "url": f"{w}/jobs/{job_name}{q}", "body": body})
+    return {"job_name": job_name, "compute_id": body["properties"]["computeId"], "environment_id": environment_id,
+            "code_id": code_id, "requests": requests}
+
+
+def studio_url(job: Mapping[str, Any]) -> Optional[str]:
+    """The Azure ML studio link the service puts on a job (``properties.services.Studio.endpoint``)."""
+    services = (job.get("properties") or {}).get("services") or {}
+    studio = services.get("Studio") or {}
+    return studio.get("endpoint") if isinstance(studio, Mapping) else None
 
 
 # ---------------------------------------------------------------- terminal feedback
@@ -436,9 +493,15 @@ class AzureMLClient:
 
         report(0, total)
         try:
-            with container, ThreadPoolExecutor(max_workers=self.upload_concurrency) as pool:
-                for future in [pool.submit(put, f) for f in files]:
-                    future.result()
+            with container:
+                pool = ThreadPoolExecutor(max_workers=self.upload_concurrency)
+                try:
+                    for future in [pool.submit(put, f) for f in files]:
+                        future.result()
+                except BaseException:
+                    pool.shutdown(wait=True, cancel_futures=True)  # stop at the first failure (or Ctrl-C)
+                    raise
+                pool.shutdown(wait=True)
         except AzureError as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise UserError(f"upload of the code to {_redact(sas_uri)} failed: {first}; nothing was registered") from None
@@ -475,6 +538,8 @@ class AzureMLClient:
     ) -> dict[str, Any]:
         """Upload (or reuse) the code, then create the job; returns the job as the service answered it."""
         content_hash = snapshot.content_hash
+        if job_name is not None and not JOB_NAME.match(job_name):
+            raise UserError(f"job name must be 1-255 letters, digits, '-' or '_' starting with a letter or digit, got {job_name!r}")
         job_name = job_name or job_name_for(spec, content_hash)
         submission_id = submission_id or uuid.uuid4().hex
         # everything that can fail without the network fails before the first call
