@@ -382,7 +382,7 @@ def to_arm_template(graph: Any, exceptions: Optional[Iterable[Any]] = None, *,
 
     rg = [r for r in graph.custom_resources() if r.type == RESOURCE_GROUP]
     skipped = [r.name for r in graph.custom_resources()
-               if r not in exported and r.type != RESOURCE_GROUP]
+               if r not in exported and r.type != RESOURCE_GROUP and not r.type.startswith("pulumi:providers:")]
     metadata: Dict[str, Any] = {
         "generator": "amlplatform plan --format arm",
         "project": graph.project,
