@@ -180,7 +180,7 @@ class SetupScriptSettings(Model):
     when: Literal["creation", "startup"] = Field(
         "creation", description="creation: once when the instance is made; startup: at every start")
     arguments: Optional[str] = None
-    timeout: str = Field("10m", pattern=r"[0-9]+[smh]", description="e.g. 10m")
+    timeout: str = Field("10m", pattern=r"^(?:[0-9]+[smh])$", description="e.g. 10m")
 
 
 class InstanceUser(Model):
@@ -195,7 +195,7 @@ class InstanceUser(Model):
 class InstancesSettings(Model):
     """Per-user compute instances: one per listed user, personal, idle shutdown on, no SSH."""
 
-    prefix: str = Field("ci", pattern=r"[A-Za-z][A-Za-z0-9]{0,8}",
+    prefix: str = Field("ci", pattern=r"^(?:[A-Za-z][A-Za-z0-9]{0,8})$",
                         description="Start of generated instance names (1-9 letters/digits)")
     vm_size: VmSize = "Standard_DS3_v2"
     idle_shutdown: bool = Field(True, description="Shut an idle instance down")
@@ -229,7 +229,7 @@ class InstancesSettings(Model):
 class NodePoolSettings(Model):
     """An AKS node pool (autoscaled)."""
 
-    name: str = Field(pattern=r"[a-z][a-z0-9]{0,11}", description="1-12 lowercase letters/digits")
+    name: str = Field(pattern=r"^(?:[a-z][a-z0-9]{0,11})$", description="1-12 lowercase letters/digits")
     vm_size: VmSize = "Standard_D4ds_v5"
     min_count: int = Field(1, ge=0, le=1000)
     max_count: int = Field(3, ge=1, le=1000)
@@ -262,10 +262,10 @@ class InstanceTypeSettings(Model):
     name: K8sName
     node_selector: Optional[Dict[str, str]] = Field(
         None, description="Default: the inference pool's labels")
-    cpu_request: str = Field("1", pattern=r"[0-9]+(\.[0-9]+)?m?")
-    memory_request: str = Field("4Gi", pattern=r"[0-9]+(Ki|Mi|Gi|Ti)?")
-    cpu_limit: str = Field("2", pattern=r"[0-9]+(\.[0-9]+)?m?")
-    memory_limit: str = Field("8Gi", pattern=r"[0-9]+(Ki|Mi|Gi|Ti)?")
+    cpu_request: str = Field("1", pattern=r"^(?:[0-9]+(\.[0-9]+)?m?)$")
+    memory_request: str = Field("4Gi", pattern=r"^(?:[0-9]+(Ki|Mi|Gi|Ti)?)$")
+    cpu_limit: str = Field("2", pattern=r"^(?:[0-9]+(\.[0-9]+)?m?)$")
+    memory_limit: str = Field("8Gi", pattern=r"^(?:[0-9]+(Ki|Mi|Gi|Ti)?)$")
     gpu: int = Field(0, ge=0, le=16, description="nvidia.com/gpu limit")
 
 
@@ -273,7 +273,7 @@ class ExtensionSettings(Model):
     """The Azure ML cluster extension (``microsoft.azureml.kubernetes``)."""
 
     install: bool = Field(True, description="false when the attached cluster already has it")
-    name: str = Field("azureml", pattern=r"[a-z0-9][a-z0-9-]{0,252}")
+    name: str = Field("azureml", pattern=r"^(?:[a-z0-9][a-z0-9-]{0,252})$")
     release_train: Literal["stable", "preview"] = "stable"
     inference_router_service_type: Literal["LoadBalancer", "NodePort", "ClusterIP"] = "LoadBalancer"
     internal_load_balancer: bool = Field(True, description="Azure internal load balancer for the router")
@@ -297,7 +297,7 @@ class KubernetesSettings(Model):
                          "compute is already attached: the service's attach is not idempotent")
     namespace: K8sName = Field("azureml-endpoints", description="Namespace of the endpoints")
     aks_name: Optional[str] = Field(None, description="AKS name; default aks-<workload>-<environment>")
-    kubernetes_version: Optional[str] = Field(None, pattern=r"[0-9]+\.[0-9]+(\.[0-9]+)?")
+    kubernetes_version: Optional[str] = Field(None, pattern=r"^(?:[0-9]+\.[0-9]+(\.[0-9]+)?)$")
     sku_tier: Literal["Free", "Standard", "Premium"] = "Standard"
     upgrade_channel: Literal["stable", "patch", "rapid", "node-image", "none"] = "stable"
     node_os_upgrade_channel: Literal["NodeImage", "SecurityPatch", "Unmanaged", "None"] = "NodeImage"
@@ -378,7 +378,7 @@ class EnvironmentSettings(Model):
     """An Azure ML environment: a Docker image as is, or a conda file built on a base image."""
 
     name: Annotated[str, AfterValidator(_asset_name)]
-    version: str = Field("1", pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,29}")
+    version: str = Field("1", pattern=r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,29})$")
     image: Optional[str] = Field(None, description="Docker image used as is (no build)")
     conda_file: Optional[str] = Field(
         None, description="conda YAML, relative to the project folder; built on base_image")

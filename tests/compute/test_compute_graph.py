@@ -1,0 +1,297 @@
+"""The recorded graph of compute: secure defaults, exact dependency edges, the lazy registry,
+attach modes, environments and idempotency."""
+
+import base64
+import json
+
+import pytest
+
+from amlplatform.errors import UserError
+from amlplatform.offline.engine import evaluate_stack
+
+COMPUTE = "azure-native:machinelearningservices:Compute"
+AKS = "azure-native:containerservice:ManagedCluster"
+EXT = "azure-native:kubernetesconfiguration:Extension"
+ROLE = "azure-native:authorization:RoleAssignment"
+MLW = "azure-native:machinelearningservices:Workspace"
+ACR = "azure-native:containerregistry:Registry"
+RG = "azure-native:resources:ResourceGroup"
+LAW = "azure-native:operationalinsights:Workspace"
+ENVC = "azure-native:machinelearningservices:EnvironmentContainer"
+ENVV = "azure-native:machinelearningservices:EnvironmentVersion"
+ITYPE = "kubernetes:amlarc.azureml.com/v1alpha1:InstanceType"
+NS = "kubernetes:core/v1:Namespace"
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+
+BASE = {"amlplatform:location": "westeurope",
+        "amlplatform:naming": {"workload": "fraud", "environment": "tst"},
+        "amlplatform:workspace": {"public_network_access": "Enabled", "managed_network": "Disabled"}}
+USER = "3f1c9a52-6d7e-4b8f-a012-5c6d7e8f9a0b"
+AKS_ID = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-shared"
+          "/providers/Microsoft.ContainerService/managedClusters/aks-shared")
+SUBNET = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-net/providers"
+          "/Microsoft.Network/virtualNetworks/vnet/subnets/ml")
+
+
+def dep_types(graph, res):
+    by_urn = graph.by_urn()
+    return sorted({by_urn[u].type for u in graph.resource_dependencies(res)})
+
+
+def dep_names(graph, res):
+    by_urn = graph.by_urn()
+    return sorted(by_urn[u].name for u in graph.resource_dependencies(res))
+
+
+def computes(graph, kind):
+    return [r for r in graph.of_type(COMPUTE) if r.inputs["properties"]["computeType"] == kind]
+
+
+@pytest.fixture(scope="module")
+def attached_graph(tmp_path_factory):
+    """An existing cluster, its kubeconfig a secret in the stack file, attach skipped."""
+    import shutil
+
+    from conftest import ROOT
+
+    project = tmp_path_factory.mktemp("attached") / "project"
+    (project / "stacks").mkdir(parents=True)
+    shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    shutil.copytree(ROOT / "infra", project / "infra")
+    (project / "stacks" / "Pulumi.att.yaml").write_text(
+        "config:\n"
+        "  amlplatform:location: westeurope\n"
+        "  amlplatform:naming: {workload: fraud, environment: att}\n"
+        "  amlplatform:kubernetes:\n"
+        "    - name: shared\n"
+        f"      existing_id: {AKS_ID}\n"
+        "      attach: false\n"
+        "      instance_types: [{name: small}]\n"
+        "      kubeconfig:\n"
+        "        secure: v1:AAAABBBBCCCC\n")
+    return evaluate_stack("att", project_dir=project)
+
+
+# ---------------------------------------------------------------------------- clusters, instances
+
+def test_prod_clusters_have_secure_defaults(stack_graph):
+    clusters = computes(stack_graph("prod"), "AmlCompute")
+    assert sorted(c.inputs["computeName"] for c in clusters) == ["cpu", "gpu"]
+    for c in clusters:
+        props = c.inputs["properties"]
+        assert props["disableLocalAuth"] is True
+        assert c.inputs["identity"] == {"type": "SystemAssigned"}
+        inner = props["properties"]
+        assert inner["scaleSettings"]["minNodeCount"] == 0
+        assert inner["remoteLoginPortPublicAccess"] == "Disabled"
+        assert inner["vmPriority"] == "Dedicated"
+        # prod's workspace has a managed network: no public IPs on nodes
+        assert inner["enableNodePublicIp"] is False
+    idle = {c.inputs["computeName"]: c.inputs["properties"]["properties"]["scaleSettings"]
+            ["nodeIdleTimeBeforeScaleDown"] for c in clusters}
+    assert idle == {"cpu": "PT120S", "gpu": "PT600S"}
+
+
+def test_dev_has_a_cluster_scaling_to_zero_and_one_personal_instance(stack_graph):
+    g = stack_graph("dev")
+    (cluster,) = computes(g, "AmlCompute")
+    assert cluster.inputs["properties"]["properties"]["scaleSettings"]["minNodeCount"] == 0
+    (instance,) = computes(g, "ComputeInstance")
+    props = instance.inputs["properties"]
+    assert props["disableLocalAuth"] is True
+    inner = props["properties"]
+    assert inner["idleTimeBeforeShutdown"] == "PT30M"
+    assert inner["sshSettings"] == {"sshPublicAccess": "Disabled"}
+    assert inner["computeInstanceAuthorizationType"] == "personal"
+    assigned = inner["personalComputeInstanceSettings"]["assignedUser"]
+    assert assigned["objectId"] == USER and len(assigned["tenantId"]) == 36
+    assert inner["schedules"]["computeStartStop"][0]["action"] == "Stop"
+    assert g.of_type(AKS) == [] and g.of_type(ACR) == []
+
+
+def test_computes_wait_only_for_the_workspace(shipped_graph):
+    for c in computes(shipped_graph, "AmlCompute") + computes(shipped_graph, "ComputeInstance"):
+        assert dep_types(shipped_graph, c) == [MLW, RG], c.name
+
+
+def test_cluster_and_instance_defaults_in_a_small_stack(make_stack, tmp_path):
+    project = make_stack({
+        **BASE,
+        "amlplatform:clusters": [{"name": "cpu"}, {"name": "low", "priority": "LowPriority", "subnet_id": SUBNET}],
+        "amlplatform:instances": {"users": [{"object_id": USER}],
+                                  "setup_script": {"path": "setup/ci.sh", "when": "startup"}},
+    })
+    (project / "setup").mkdir()
+    (project / "setup" / "ci.sh").write_text("#!/bin/bash\necho ready\n")
+    g = evaluate_stack("fixture", project_dir=project)
+    by_name = {c.inputs["computeName"]: c.inputs["properties"]["properties"] for c in computes(g, "AmlCompute")}
+    # no managed network and no subnet: nodes need a public IP to reach storage
+    assert by_name["cpu"]["enableNodePublicIp"] is True
+    assert by_name["cpu"]["scaleSettings"] == {"minNodeCount": 0, "maxNodeCount": 4,
+                                               "nodeIdleTimeBeforeScaleDown": "PT120S"}
+    assert by_name["low"]["enableNodePublicIp"] is False and by_name["low"]["subnet"] == {"id": SUBNET}
+    assert by_name["low"]["vmPriority"] == "LowPriority"
+    (instance,) = computes(g, "ComputeInstance")
+    inner = instance.inputs["properties"]["properties"]
+    assert inner["idleTimeBeforeShutdown"] == "PT60M"
+    script = inner["setupScripts"]["scripts"]["startupScript"]
+    assert script["scriptSource"] == "inline"
+    assert base64.b64decode(script["scriptData"]).decode() == "#!/bin/bash\necho ready\n"
+    assert g.of_type(ACR) == []  # clusters and instances need no registry
+    assert sorted(g.outputs["compute_ids"]) == ["cpu", "low"]
+
+
+def test_missing_project_files_are_one_user_error(make_stack):
+    project = make_stack({
+        **BASE,
+        "amlplatform:instances": {"users": [{"object_id": USER}], "setup_script": {"path": "nope.sh"}},
+        "amlplatform:environments": [{"name": "built", "conda_file": "env/conda.yml"}],
+    })
+    with pytest.raises(UserError) as err:
+        evaluate_stack("fixture", project_dir=project)
+    text = str(err.value)
+    assert "environments[0].conda_file: no file 'env/conda.yml'" in text
+    assert "instances.setup_script.path: no file 'nope.sh'" in text
+
+
+# ---------------------------------------------------------------------------- Kubernetes
+
+def test_prod_aks_has_secure_defaults(stack_graph):
+    aks = stack_graph("prod").one(AKS).inputs
+    assert aks["identity"] == {"type": "SystemAssigned"}
+    assert aks["enableRBAC"] is True
+    assert aks["aadProfile"]["managed"] is True and aks["aadProfile"]["enableAzureRBAC"] is True
+    assert aks["disableLocalAccounts"] is False
+    assert aks["autoUpgradeProfile"]["upgradeChannel"] == "stable"
+    assert aks["networkProfile"]["networkPolicy"] == "cilium"
+    assert aks["addonProfiles"] == {"azurepolicy": {"enabled": True}}
+    assert aks["securityProfile"]["defender"]["securityMonitoring"] == {"enabled": True}
+    system, inference = aks["agentPoolProfiles"]
+    assert system["mode"] == "System" and "CriticalAddonsOnly=true:NoSchedule" in system["nodeTaints"]
+    assert inference["mode"] == "User" and inference["nodeLabels"] == {"amlplatform.io/pool": "inference"}
+    assert inference["nodeTaints"] == ["ml.azure.com/amlarc=true:NoSchedule"]
+    assert all(p["enableAutoScaling"] and p["enableNodePublicIP"] is False for p in (system, inference))
+
+
+def test_prod_extension_and_attach(stack_graph):
+    g = stack_graph("prod")
+    ext = g.one(EXT).inputs
+    assert ext["extensionType"] == "microsoft.azureml.kubernetes"
+    assert ext["releaseTrain"] == "stable"
+    assert ext["scope"] == {"cluster": {"releaseNamespace": "azureml"}}
+    settings = ext["configurationSettings"]
+    assert settings["enableInference"] == "True" and settings["inferenceRouterHA"] == "True"
+    assert settings["allowInsecureConnections"] == "False"
+    assert settings["inferenceRouterServiceType"] == "LoadBalancer"
+    (attach,) = computes(g, "Kubernetes")
+    props = attach.inputs["properties"]
+    assert props["resourceId"] == g.one(AKS).id
+    assert props["properties"]["namespace"] == "azureml-endpoints"
+    assert sorted(props["properties"]["instanceTypes"]) == ["cpu-large", "cpu-small"]
+    assert g.outputs["compute_ids"]["inference"] == attach.id
+    types = g.of_type(ITYPE)
+    assert sorted(t.inputs["metadata"]["name"] for t in types) == ["cpu-large", "cpu-small"]
+    for t in types:
+        assert t.inputs["apiVersion"] == "amlarc.azureml.com/v1alpha1" and t.inputs["kind"] == "InstanceType"
+        assert t.inputs["spec"] == props["properties"]["instanceTypes"][t.inputs["metadata"]["name"]]
+
+
+def test_kubernetes_edges(stack_graph):
+    """AKS does not wait for the workspace; extension after AKS; attach after extension and
+    workspace; instance types after the attach."""
+    g = stack_graph("prod")
+    aks, ext = g.one(AKS), g.one(EXT)
+    (attach,) = computes(g, "Kubernetes")
+    reader = g.named("k8s-inference-workspace-reader")
+    # Log Analytics only because prod turns Defender on
+    assert dep_types(g, aks) == [LAW, RG]
+    assert dep_names(g, ext) == ["k8s-inference-aks", "resource-group"]
+    assert dep_types(g, reader) == [AKS, MLW]
+    assert dep_names(g, attach) == sorted(["k8s-inference-aks", "k8s-inference-extension",
+                                           "k8s-inference-workspace-reader", "ml-workspace-workspace",
+                                           "resource-group"])
+    provider = g.one(K8S_PROVIDER)
+    assert dep_types(g, provider) == [AKS, RG]
+    for t in g.of_type(ITYPE):
+        assert dep_names(g, t) == ["k8s-inference-attach"]
+        assert t.provider.split("::")[-1].startswith(provider.urn.split("::")[-1])
+    assert dep_types(g, g.one(NS)) == []  # through its provider only
+
+
+def test_workspace_reader_role_on_the_cluster(stack_graph):
+    g = stack_graph("prod")
+    reader = g.named("k8s-inference-workspace-reader").inputs
+    assert reader["scope"] == g.one(AKS).id
+    assert reader["roleDefinitionId"].endswith("/acdd72a7-3385-48ef-bd42-f606fba81ae7")
+    assert reader["principalId"] == g.outputs["workspace_principal_id"]
+    assert reader["principalType"] == "ServicePrincipal" and len(reader["roleAssignmentName"]) == 36
+
+
+def test_registry_follows_what_needs_images(stack_graph, make_stack):
+    assert len(stack_graph("prod").of_type(ACR)) == 1
+    assert len(stack_graph("staging").of_type(ACR)) == 1
+    assert stack_graph("dev").of_type(ACR) == []
+    ws = stack_graph("prod").one(MLW)
+    assert ACR in dep_types(stack_graph("prod"), ws)
+
+
+def test_attached_cluster_with_secret_kubeconfig_and_attach_skipped(attached_graph):
+    g = attached_graph
+    assert g.of_type(AKS) == [] and computes(g, "Kubernetes") == []
+    ext = g.one(EXT)
+    assert ext.inputs["clusterName"] == "aks-shared" and ext.inputs["resourceGroupName"] == "rg-shared"
+    assert g.one(K8S_PROVIDER).inputs["kubeconfig"] == "[secret]"
+    (t,) = g.of_type(ITYPE)
+    # no attach declared: the CRD still comes from the extension
+    assert dep_names(g, t) == ["k8s-shared-extension"]
+    assert g.named("k8s-shared-workspace-reader").inputs["scope"] == AKS_ID
+    # the compute id is still exported (it was attached on an earlier deploy)
+    ws_id = g.one(MLW).id
+    assert g.outputs["compute_ids"] == {"shared": ws_id + "/computes/shared"}
+    assert len(g.of_type(ACR)) == 1  # Kubernetes inference needs images
+
+
+# ---------------------------------------------------------------------------- environments
+
+def test_environment_from_an_image(stack_graph):
+    g = stack_graph("prod")
+    container, version = g.one(ENVC), g.one(ENVV)
+    assert container.inputs["name"] == version.inputs["name"] == "fraud-scoring"
+    assert version.inputs["version"] == "1"
+    assert version.inputs["properties"]["image"].startswith("mcr.microsoft.com/azureml/")
+    assert "condaFile" not in version.inputs["properties"]
+    assert dep_types(g, container) == [MLW, RG]
+    assert dep_types(g, version) == [ENVC, MLW, RG]
+
+
+def test_conda_environment_builds_on_a_base_image_and_creates_the_registry(make_stack):
+    project = make_stack({**BASE, "amlplatform:environments": [
+        {"name": "train", "version": "3", "conda_file": "env/conda.yml"}]})
+    (project / "env").mkdir()
+    conda = "name: train\ndependencies:\n  - python=3.11\n"
+    (project / "env" / "conda.yml").write_text(conda)
+    g = evaluate_stack("fixture", project_dir=project)
+    props = g.one(ENVV).inputs["properties"]
+    assert props["condaFile"] == conda
+    assert props["image"] == "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
+    assert len(g.of_type(ACR)) == 1
+
+
+def test_image_environment_alone_needs_no_registry(make_stack):
+    project = make_stack({**BASE, "amlplatform:environments": [
+        {"name": "ready", "image": "mcr.microsoft.com/azureml/minimal-ubuntu22.04-py39-cpu-inference:latest"}]})
+    g = evaluate_stack("fixture", project_dir=project)
+    assert g.of_type(ACR) == [] and len(g.of_type(ENVV)) == 1
+
+
+# ---------------------------------------------------------------------------- stability
+
+def test_evaluating_twice_gives_identical_inputs(stack_graph, project_root):
+    first = stack_graph("prod")
+    again = evaluate_stack("prod", project_dir=project_root)
+
+    def snapshot(g):
+        return json.dumps([(r.urn, r.inputs, r.dependencies, r.provider) for r in g.resources], sort_keys=True)
+
+    assert snapshot(again) == snapshot(first)
+    assert again.outputs["compute_ids"] == first.outputs["compute_ids"]
