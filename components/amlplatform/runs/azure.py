@@ -585,10 +585,11 @@ class AzureMLClient:
         name: str,
         *,
         on_status: Optional[Callable[[str, dict[str, Any]], None]] = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Optional[Callable[[float], None]] = None,
     ) -> dict[str, Any]:
         """Poll until Completed, Failed or Canceled; the delay grows from ``poll_interval`` toward
         ``max_poll_interval`` and starts again from the bottom whenever the status changes."""
+        sleep = sleep or time.sleep
         delay = self.poll_interval
         last = None
         while True:
