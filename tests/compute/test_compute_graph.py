@@ -295,3 +295,19 @@ def test_evaluating_twice_gives_identical_inputs(stack_graph, project_root):
 
     assert snapshot(again) == snapshot(first)
     assert again.outputs["compute_ids"] == first.outputs["compute_ids"]
+
+
+def test_lazily_created_registry_is_retained_when_no_longer_needed(project_root, monkeypatch):
+    """Registry mode auto: removing the last thing that needs images must not delete the images."""
+    from amlplatform.offline import engine
+
+    retained = {}
+    register = engine.RecordingMonitor.RegisterResource
+
+    def record(self, request):
+        retained[request.name] = request.retainOnDelete
+        return register(self, request)
+
+    monkeypatch.setattr(engine.RecordingMonitor, "RegisterResource", record)
+    evaluate_stack("staging", project_dir=project_root)
+    assert [name for name, keep in retained.items() if keep] == ["ml-registry-registry"]
