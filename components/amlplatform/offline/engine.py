@@ -12,6 +12,8 @@ Used by the tests and by ``amlplatform plan``.
 import asyncio
 import atexit
 import base64
+import contextlib
+import gc
 import json
 import weakref
 import runpy
@@ -357,6 +359,61 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
 # ------------------------------------------------------------------------- running a program
 
+# Offline speed. Both measures below act only inside evaluate(), i.e. under the mock engine; a
+# real deployment (`pulumi up` runs infra/__main__.py directly) sends exactly what it did before.
+#
+# 1. Provider-generated aliases. azure-native gives every resource 10-40 type-only aliases (one per
+#    older API version or module name, e.g. Alias(type_="azure-native:storage/v20210401:StorageAccount")),
+#    pulumi-kubernetes a few more. The SDK turns each into several Outputs and tasks, in the
+#    resource's constructor (Resource._aliases) and again before registering (alias specs): about
+#    three quarters of the evaluation time, for values only a real engine uses (to find state saved
+#    under an old type). The recorded graph has no aliases, so a root-stack transformation drops
+#    them before the SDK sees them. Aliases a program writes itself (a name, parent, stack or
+#    project, or a URN string, or an alias on a component) are kept.
+# 2. The cyclic garbage collector. An evaluation allocates hundreds of thousands of short-lived,
+#    cycle-free futures while every resource's outputs stay alive; with the default thresholds the
+#    collector runs thousands of times, each time walking everything imported (azure-native is
+#    large), which grows faster than linearly with the stack. During an evaluation only, objects
+#    that existed before it are left out of collections (gc.freeze) and the first-generation
+#    threshold is raised; both are restored afterwards.
+
+
+def _is_provider_alias(alias: Any, type_: str) -> bool:
+    """A type-only alias within the resource's own package: what providers generate."""
+    return (isinstance(alias, pulumi.Alias)
+            and isinstance(alias.type_, str)
+            and alias.type_.split(":", 1)[0] == type_.split(":", 1)[0]
+            and alias.name is ... and alias.parent is ... and alias.stack is ... and alias.project is ...)
+
+
+def _drop_provider_aliases(args: pulumi.ResourceTransformationArgs) -> Optional[pulumi.ResourceTransformationResult]:
+    aliases = args.opts.aliases
+    if not aliases or not isinstance(args.resource, pulumi.CustomResource):
+        return None
+    kept = [a for a in aliases if not _is_provider_alias(a, args.type_)]
+    if len(kept) == len(aliases):
+        return None
+    opts = args.opts._copy()
+    opts.aliases = kept or None
+    return pulumi.ResourceTransformationResult(args.props, opts)
+
+
+_GC_THRESHOLD0 = 50_000
+
+
+@contextlib.contextmanager
+def _quiet_gc():
+    """Fewer, cheaper cyclic collections while a program is evaluated (see 2. above)."""
+    saved = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(saved[0], _GC_THRESHOLD0), *saved[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
+        gc.unfreeze()
+
+
 def evaluate(program: Callable[[], None], *, project: str, stack: str,
              config: Optional[Mapping[str, str]] = None,
              secret_keys: Sequence[str] = (),
@@ -368,6 +425,7 @@ def evaluate(program: Callable[[], None], *, project: str, stack: str,
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
     root = pulumi_settings.get_root_resource()
+    root._transformations.append(_drop_provider_aliases)  # offline only: see above
     outputs: Dict[str, Any] = {}
 
     async def body() -> None:
@@ -376,7 +434,8 @@ def evaluate(program: Callable[[], None], *, project: str, stack: str,
         outputs.update(resolved or {})
 
     try:
-        _sync_await(run_pulumi_func(body))
+        with _quiet_gc():
+            _sync_await(run_pulumi_func(body))
         _remember_loop()
     finally:
         pulumi_settings.ROOT.set(None)
