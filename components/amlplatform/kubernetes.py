@@ -199,8 +199,8 @@ class KubernetesInferenceTargetArgs(TypedDict, total=False):
     """release_train, inference_router_service_type, internal_load_balancer, inference_router_ha,
     cluster_purpose, enable_training, allow_insecure_connections, install_nvidia_device_plugin."""
     attach: bool
-    """Attach the cluster to the workspace (default True). The service's attach is not idempotent:
-    set False on redeploys once attached."""
+    """Declare the attach (default True). The service's attach is not idempotent: False stops
+    re-sending it once attached. The attach is retained on delete, so False never detaches."""
     namespace: str
     """Namespace of the endpoints (created when not 'default')."""
     instance_types: List[InstanceType]
@@ -428,5 +428,7 @@ def _attach(name: str, args: Mapping, compute_name: str, cluster_id: pulumi.Inpu
             "properties": properties,
         },
         tags=tags,
-        opts=child(parent, depends_on=waits or None),
+        # Pulumi must never detach on its own: setting attach false (the service's attach is not
+        # idempotent) or removing the target makes Pulumi forget the compute, not detach it
+        opts=child(parent, depends_on=waits or None, retain_on_delete=True),
     )

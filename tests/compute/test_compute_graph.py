@@ -297,7 +297,7 @@ def test_evaluating_twice_gives_identical_inputs(stack_graph, project_root):
     assert again.outputs["compute_ids"] == first.outputs["compute_ids"]
 
 
-def test_lazily_created_registry_is_retained_when_no_longer_needed(project_root, monkeypatch):
+def test_lazy_registry_and_attach_are_retained_on_delete(project_root, monkeypatch):
     """Registry mode auto: removing the last thing that needs images must not delete the images."""
     from amlplatform.offline import engine
 
@@ -310,4 +310,6 @@ def test_lazily_created_registry_is_retained_when_no_longer_needed(project_root,
 
     monkeypatch.setattr(engine.RecordingMonitor, "RegisterResource", record)
     evaluate_stack("staging", project_dir=project_root)
-    assert [name for name, keep in retained.items() if keep] == ["ml-registry-registry"]
+    # the attach too: setting attach false must make Pulumi forget it, never detach it
+    assert sorted(name for name, keep in retained.items() if keep) == ["k8s-inference-attach",
+                                                                        "ml-registry-registry"]
