@@ -217,6 +217,7 @@ class Call:
     query: dict[str, str]
     status: Optional[int] = None  # None: connection dropped
     body: Any = None
+    user_agent: str = ""
 
 
 @dataclass
@@ -568,7 +569,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         op, params = self._route(method, url.path)
-        call = Call(method, op, url.path, query)
+        call = Call(method, op, url.path, query, user_agent=self.headers.get("User-Agent", ""))
         with fake.lock:
             fake.calls.append(call)
         fake.request.headers = self.headers

@@ -219,6 +219,9 @@ def test_submit_follows_the_rest_sequence_and_uploads_real_blobs(fake_aml, tmp_p
     list_call = fake_aml.calls[0]
     assert list_call.query["hash"] == snap.content_hash and list_call.query["hashVersion"] == "202208"
     assert all(c.query["api-version"] == "2025-12-01" for c in fake_aml.calls)
+    from amlplatform import __version__
+
+    assert all(f"amlplatform/{__version__}" in c.user_agent for c in fake_aml.calls)
 
     # the code version points at a folder holding exactly the snapshot, byte for byte
     (code,) = fake_aml.codes.values()
@@ -469,10 +472,10 @@ def test_failed_upload_registers_no_code_version(fake_aml, tmp_path):
 
     fake_aml.answer_hook = broken_sas
     with client_for(fake_aml) as client:
-        with pytest.raises(UserError, match="upload of the code to .* failed: .*nothing was registered"):
+        with pytest.raises(UserError, match="upload of the code to .* failed: .*nothing was registered") as err:
             client.submit(spec(root), take_snapshot(root), GIT)
     assert fake_aml.codes == {} and fake_aml.jobs == {}
-    assert "sig=" not in str(fake_aml.calls)  # (sanity) and the error message never shows the SAS
+    assert "sig=" not in str(err.value) and "?" not in str(err.value).split(" failed")[0]  # the SAS is never shown
 
 
 def test_file_changed_after_the_snapshot(fake_aml, tmp_path):
@@ -517,6 +520,22 @@ def test_api_version_is_sent_and_configurable(fake_aml, tmp_path):
 def test_plain_http_endpoint_is_refused():
     with pytest.raises(UserError, match="https"):
         az.AzureMLClient(COORDS, endpoint="http://127.0.0.1:1", credential=FakeCredential())
+
+
+def test_default_credential_is_used_when_none_is_given(fake_aml, tmp_path, monkeypatch):
+    made = []
+
+    class TokenOnly:  # a credential without get_token_info, like older azure-identity ones
+        def get_token(self, *scopes, **kw):
+            made.append(scopes)
+            return FakeCredential().get_token(*scopes)
+
+    monkeypatch.setattr("amlplatform.runs.rest._default_credential", TokenOnly)
+    root = project(tmp_path / "proj")
+    with client_for(fake_aml, credential=None) as client:
+        client.submit(spec(root), take_snapshot(root), GIT, job_name="lazy")
+    assert made and made[0] == ("https://management.azure.com/.default",)
+    assert list(fake_aml.jobs) == ["lazy"]
 
 
 def test_default_credential_is_created_lazily(monkeypatch):
