@@ -663,3 +663,17 @@ def test_bad_job_name_is_refused_before_any_call(fake_aml, tmp_path):
         with pytest.raises(UserError, match="job name"):
             client.submit(spec(root), take_snapshot(root), GIT, job_name="bad name!")
     assert fake_aml.calls == []
+
+
+def test_imports_stay_light():
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "import amlplatform.runs.coordinates\n"
+        "assert not [m for m in sys.modules if m.startswith(('azure', 'pulumi'))], 'coordinates imports azure/pulumi'\n"
+        "import amlplatform.runs.azure\n"
+        "heavy = [m for m in sys.modules if m.startswith(('pulumi', 'azure.identity', 'azure.storage'))]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -505,8 +505,6 @@ class AzureMLClient:
         except AzureError as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise UserError(f"upload of the code to {_redact(sas_uri)} failed: {first}; nothing was registered") from None
-        if not files:
-            report(0, 0)
         return total
 
     def ensure_environment(self, image: str) -> str:
