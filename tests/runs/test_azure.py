@@ -369,6 +369,19 @@ def test_concurrent_submissions_of_the_same_code_both_succeed(fake_aml, tmp_path
     del slow_list
 
 
+def test_a_conflict_about_something_else_keeps_its_message(fake_aml, tmp_path):
+    root = project(tmp_path / "proj")
+    from fake_aml import _Reject
+
+    def refuse(p, q, body):  # the service refuses without storing anything
+        raise _Reject(409, "QuotaExceeded", "no cores left")
+
+    fake_aml.op_job_put = refuse
+    with client_for(fake_aml) as client:
+        with pytest.raises(UserError, match="409 QuotaExceeded: no cores left"):
+            client.submit(spec(root), take_snapshot(root), GIT, job_name="quota")
+
+
 def test_retry_after_is_honoured(fake_aml, tmp_path):
     root = project(tmp_path / "proj")
     sent = []

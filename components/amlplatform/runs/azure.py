@@ -558,7 +558,10 @@ class AzureMLClient:
             if not _is_conflict(exc):
                 raise
             # a retried PUT whose first answer was lost, or a real name clash: read the job back
-            job = self.get_job(job_name)
+            try:
+                job = self.get_job(job_name)
+            except UserError:
+                raise exc from None  # no such job after all: the conflict was about something else
             stored = ((job.get("properties") or {}).get("properties") or {}).get(SUBMISSION_PROPERTY)
             if stored != submission_id:
                 raise UserError(
