@@ -30,6 +30,8 @@ EXTENSION_TYPE = "microsoft.azureml.kubernetes"
 RELEASE_NAMESPACE = "azureml"
 INSTANCE_TYPE_API = "amlarc.azureml.com/v1alpha1"
 READER_ROLE = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+# AKS Trusted Access role through which Azure ML reaches a cluster without local accounts
+TRUSTED_ACCESS_ROLE = "Microsoft.MachineLearningServices/workspaces/mlworkload"
 
 _CLUSTER_ID = re.compile(
     r"/subscriptions/[^/]+/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.ContainerService"
@@ -89,6 +91,9 @@ def _pool(pool: Mapping, mode: str, subnet_id: Optional[pulumi.Input[str]]) -> d
         "node_labels": dict(pool.get("labels") or {}),
         "node_taints": list(pool.get("taints") or []),
         "upgrade_settings": {"max_surge": "33%"},
+        "os_disk_type": pool.get("os_disk_type", "Ephemeral"),
+        "max_pods": pool.get("max_pods", 110),
+        "enable_encryption_at_host": pool.get("encryption_at_host", True),
     }
     if mode == "System":
         # keep application pods (and the Azure ML components) off the system nodes
@@ -161,9 +166,13 @@ class ClusterSpec(TypedDict, total=False):
     defender: bool
     """Microsoft Defender for Containers."""
     log_analytics_workspace_id: pulumi.Input[str]
-    """Where Defender reports (required with defender)."""
+    """Where Defender and container insights report (required with defender)."""
     azure_policy: bool
     """Azure Policy add-on (default True)."""
+    container_insights: bool
+    """Container insights add-on reporting to log_analytics_workspace_id (default True when given)."""
+    key_vault_secrets_provider: bool
+    """Secrets Store CSI driver add-on with secret rotation (default True)."""
     subnet_id: pulumi.Input[str]
     """Subnet of the nodes."""
     system_pool: Required[dict]
@@ -185,6 +194,12 @@ class KubernetesInferenceTargetArgs(TypedDict, total=False):
     """Name of the Kubernetes compute in the workspace."""
     workspace_principal_id: pulumi.Input[str]
     """The workspace's identity: gets Reader on the cluster. Leave out when the identity already has it."""
+    workspace_id: pulumi.Input[str]
+    """The workspace's ARM id: needed with trusted_access."""
+    trusted_access: bool
+    """Bind the workspace to the cluster with AKS Trusted Access (default False)."""
+    trusted_access_roles: List[str]
+    """Default: Microsoft.MachineLearningServices/workspaces/mlworkload."""
     cluster: ClusterSpec
     """Create this AKS cluster (or give existing_cluster_id)."""
     existing_cluster_id: str
@@ -283,6 +298,20 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
                 opts=child(self),
             )
 
+        trusted = None
+        if args.get("trusted_access", False):
+            if args.get("workspace_id") is None:
+                raise ValueError(f"{name}: trusted_access needs workspace_id")
+            trusted = containerservice.TrustedAccessRoleBinding(
+                f"{name}-trusted-access",
+                resource_group_name=cluster_rg,
+                resource_name_=cluster_name,
+                trusted_access_role_binding_name=f"azureml-{compute_name.lower()}",
+                source_resource_id=args["workspace_id"],
+                roles=list(args.get("trusted_access_roles") or [TRUSTED_ACCESS_ROLE]),
+                opts=child(self),
+            )
+
         provider = k8s.Provider(f"{name}-k8s", kubeconfig=kubeconfig, opts=child(self))
         namespace = args.get("namespace", "azureml-endpoints")
         if namespace != "default":
@@ -299,11 +328,11 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
             if types:
                 properties["instance_types"] = {t["name"]: _schema(t) for t in types}
                 properties["default_instance_type"] = default_type
-            # The attach reads nothing from the extension or the role assignment, but the service
-            # refuses a cluster without the extension, and checks the cluster through the
-            # workspace identity: wait for both (the role assignment takes seconds, and runs while
-            # the extension installs).
-            waits = [r for r in (extension, reader) if r is not None]
+            # The attach reads nothing from the extension, the role assignment or the trusted
+            # access binding, but the service refuses a cluster without the extension and reaches
+            # the cluster through the workspace (its identity, or the binding): wait for all three
+            # (the role assignment and the binding take seconds, made while the extension installs).
+            waits = [r for r in (extension, reader, trusted) if r is not None]
             attach = _attach(name, args, compute_name, cluster_id, properties, tags, self, waits)
 
         # InstanceType is a custom resource whose definition the extension installs; without a
@@ -381,7 +410,7 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
             oidc_issuer_profile={"enabled": True},
             security_profile=security,
             # the dashboard add-on is gone from current API versions; nothing to disable
-            addon_profiles={"azurepolicy": {"enabled": spec.get("azure_policy", True)}},
+            addon_profiles=_addons(spec),
             agent_pool_profiles=[_pool(spec["system_pool"], "System", subnet),
                                  _pool(spec["inference_pool"], "User", subnet)],
             tags=tags,
@@ -401,6 +430,17 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
                 resource_group_name=resource_group_name, resource_name=cluster_name, format="exec")
         return pulumi.Output.secret(creds.kubeconfigs.apply(
             lambda ks: base64.b64decode(ks[0].value).decode("utf-8")))
+
+
+def _addons(spec: Mapping) -> dict:
+    addons: dict = {"azurepolicy": {"enabled": spec.get("azure_policy", True)}}
+    if spec.get("key_vault_secrets_provider", True):
+        addons["azureKeyvaultSecretsProvider"] = {
+            "enabled": True, "config": {"enableSecretRotation": "true", "rotationPollInterval": "2m"}}
+    if spec.get("container_insights", True) and spec.get("log_analytics_workspace_id") is not None:
+        addons["omsagent"] = {"enabled": True, "config": {
+            "logAnalyticsWorkspaceResourceID": spec["log_analytics_workspace_id"], "useAADAuth": "true"}}
+    return addons
 
 
 def _schema(t: Mapping) -> dict:

@@ -301,6 +301,7 @@ def kubernetes_args(settings: StackSettings, target: KubernetesSettings) -> Dict
     pools = {"system_pool": target.system_pool.model_dump(), "inference_pool": target.inference_pool.model_dump()}
     args: Dict[str, Any] = {
         "compute_name": target.name, "attach": target.attach, "namespace": target.namespace,
+        "trusted_access": target.trusted_access,
         "install_extension": ext.install, "extension_name": ext.name,
         "extension": ext.model_dump(exclude={"install", "name"}),
         "instance_types": [{k: v for k, v in t.model_dump().items() if v is not None}
@@ -326,7 +327,8 @@ def kubernetes_args(settings: StackSettings, target: KubernetesSettings) -> Dict
             "admin_group_object_ids": list(target.admin_group_object_ids),
             "authorized_ip_ranges": list(target.authorized_ip_ranges),
             "private_cluster": target.private_cluster, "defender": target.defender,
-            "azure_policy": target.azure_policy, **pools,
+            "azure_policy": target.azure_policy, "container_insights": target.container_insights,
+            "key_vault_secrets_provider": target.key_vault_secrets_provider, **pools,
         }
         for optional in ("kubernetes_version", "subnet_id"):
             if getattr(target, optional) is not None:
@@ -371,9 +373,13 @@ def declare_compute(settings: StackSettings, platform: MLWorkspace, *, files: Ma
         if settings.workspace.identity == "SystemAssigned":
             # with a user-assigned identity, that identity must already hold Reader on the cluster
             args["workspace_principal_id"] = platform.principal_id
+        if target.trusted_access:
+            args["workspace_id"] = platform.workspace_id
         if "cluster" in args:
             args["cluster"]["tenant_id"] = tenant_id
-            if target.defender:
+            mon = settings.monitoring
+            has_log_analytics = mon.existing_app_insights_id is None or mon.existing_log_analytics_id is not None
+            if has_log_analytics and (target.defender or target.container_insights):
                 args["cluster"]["log_analytics_workspace_id"] = platform.log_analytics_id
         created_target = KubernetesInferenceTarget(f"k8s-{target.name.lower()}", args)
         if target.attach:

@@ -161,16 +161,53 @@ def test_prod_aks_has_secure_defaults(stack_graph):
     assert aks["identity"] == {"type": "SystemAssigned"}
     assert aks["enableRBAC"] is True
     assert aks["aadProfile"]["managed"] is True and aks["aadProfile"]["enableAzureRBAC"] is True
-    assert aks["disableLocalAccounts"] is False
+    # prod binds the workspace through Trusted Access, so local accounts are off
+    assert aks["disableLocalAccounts"] is True
     assert aks["autoUpgradeProfile"]["upgradeChannel"] == "stable"
     assert aks["networkProfile"]["networkPolicy"] == "cilium"
-    assert aks["addonProfiles"] == {"azurepolicy": {"enabled": True}}
+    addons = aks["addonProfiles"]
+    assert addons["azurepolicy"] == {"enabled": True}
+    assert addons["azureKeyvaultSecretsProvider"]["config"]["enableSecretRotation"] == "true"
+    assert addons["omsagent"]["config"]["logAnalyticsWorkspaceResourceID"] == stack_graph("prod").one(LAW).id
+    assert "kubeDashboard" not in addons  # gone from current API versions
     assert aks["securityProfile"]["defender"]["securityMonitoring"] == {"enabled": True}
     system, inference = aks["agentPoolProfiles"]
     assert system["mode"] == "System" and "CriticalAddonsOnly=true:NoSchedule" in system["nodeTaints"]
     assert inference["mode"] == "User" and inference["nodeLabels"] == {"amlplatform.io/pool": "inference"}
     assert inference["nodeTaints"] == ["ml.azure.com/amlarc=true:NoSchedule"]
-    assert all(p["enableAutoScaling"] and p["enableNodePublicIP"] is False for p in (system, inference))
+    for pool in (system, inference):
+        assert pool["enableAutoScaling"] and pool["enableNodePublicIP"] is False
+        assert pool["osDiskType"] == "Ephemeral" and pool["enableEncryptionAtHost"] is True
+        assert pool["maxPods"] >= 50
+
+
+def test_trusted_access_binds_the_workspace_to_the_cluster(stack_graph):
+    g = stack_graph("prod")
+    binding = g.named("k8s-inference-trusted-access")
+    assert binding.inputs["sourceResourceId"] == g.one(MLW).id
+    assert binding.inputs["roles"] == ["Microsoft.MachineLearningServices/workspaces/mlworkload"]
+    assert binding.inputs["resourceName"] == g.one(AKS).inputs["resourceName"]
+    assert dep_names(g, binding) == ["k8s-inference-aks", "ml-workspace-workspace", "resource-group"]
+
+
+def test_default_cluster_keeps_local_accounts_for_the_extension(make_stack):
+    project = make_stack({**BASE, "amlplatform:kubernetes": [{"name": "serve"}]})
+    g = evaluate_stack("fixture", project_dir=project)
+    aks = g.one(AKS).inputs
+    assert aks["disableLocalAccounts"] is False
+    assert aks["aadProfile"]["managed"] is True and aks["aadProfile"]["enableAzureRBAC"] is True
+    assert aks["autoUpgradeProfile"]["upgradeChannel"] == "stable"
+    assert aks["networkProfile"]["networkPolicy"] == "azure"
+    assert aks["sku"] == {"name": "Base", "tier": "Standard"}
+    assert [p["mode"] for p in aks["agentPoolProfiles"]] == ["System", "User"]
+    assert "defender" not in aks["securityProfile"]
+    assert not [r for r in g.resources if r.name.endswith("trusted-access")]
+    ext = g.one(EXT).inputs["configurationSettings"]
+    assert ext["inferenceRouterHA"] == "True" and ext["internalLoadBalancerProvider"] == "azure"
+    assert ext["enableTraining"] == "False"
+    assert g.one(NS).inputs["metadata"]["name"] == "azureml-endpoints"
+    assert g.of_type(ITYPE) == []  # no instance types declared: the service's default one only
+    assert len(g.of_type(ACR)) == 1
 
 
 def test_prod_extension_and_attach(stack_graph):
@@ -208,8 +245,8 @@ def test_kubernetes_edges(stack_graph):
     assert dep_names(g, ext) == ["k8s-inference-aks", "resource-group"]
     assert dep_types(g, reader) == [AKS, MLW]
     assert dep_names(g, attach) == sorted(["k8s-inference-aks", "k8s-inference-extension",
-                                           "k8s-inference-workspace-reader", "ml-workspace-workspace",
-                                           "resource-group"])
+                                           "k8s-inference-trusted-access", "k8s-inference-workspace-reader",
+                                           "ml-workspace-workspace", "resource-group"])
     provider = g.one(K8S_PROVIDER)
     assert dep_types(g, provider) == [AKS, RG]
     for t in g.of_type(ITYPE):

@@ -121,6 +121,9 @@ def test_kubernetes_and_environment_rules():
     ]
     problems, _ = _problems({**BASE, "amlplatform:kubernetes": [{"name": "inference", "existing_id": AKS_ID}]})
     assert problems and "kubeconfig is required with existing_id" in problems[0]
+    problems, _ = _problems({**BASE, "amlplatform:kubernetes": [{"name": "inference", "disable_local_accounts": True}]})
+    assert problems == ["kubernetes[0].disable_local_accounts: needs trusted_access: true (the Azure ML "
+                        "extension reaches the cluster through local accounts otherwise), got True"]
 
 
 def test_needs_images_only_for_builds_and_kubernetes():

@@ -71,6 +71,10 @@ TYPES: Dict[str, ArmType] = {t.token: t for t in (
        RG + "/providers/Microsoft.ContainerService/managedClusters/{resourceName}"),
     _t("azure-native:containerservice:AgentPool", "Microsoft.ContainerService/managedClusters/agentPools",
        RG + "/providers/Microsoft.ContainerService/managedClusters/{resourceName}/agentPools/{agentPoolName}"),
+    _t("azure-native:containerservice:TrustedAccessRoleBinding",
+       "Microsoft.ContainerService/managedClusters/trustedAccessRoleBindings",
+       RG + "/providers/Microsoft.ContainerService/managedClusters/{resourceName}"
+       "/trustedAccessRoleBindings/{trustedAccessRoleBindingName}"),
     _t("azure-native:kubernetesconfiguration:Extension", "Microsoft.KubernetesConfiguration/extensions",
        RG + "/providers/{clusterRp}/{clusterResourceName}/{clusterName}"
        "/providers/Microsoft.KubernetesConfiguration/extensions/{extensionName}"),

@@ -236,7 +236,14 @@ class NodePoolSettings(Model):
     labels: Dict[str, str] = Field(default_factory=dict)
     taints: Taints = Field(default_factory=list)
     zones: List[str] = Field(default_factory=list, description="Availability zones, e.g. ['1','2','3']")
+    os_disk_type: Literal["Ephemeral", "Managed"] = Field(
+        "Ephemeral", description="Ephemeral: the OS disk lives on the VM's local storage (the VM size "
+        "needs a cache or temp disk at least as large as the OS disk)")
     os_disk_size_gb: Optional[int] = Field(None, ge=30, le=2048)
+    max_pods: int = Field(110, ge=50, le=250, description="Pods per node")
+    encryption_at_host: bool = Field(
+        True, description="Encrypt temp disks and caches on the host (the subscription needs the "
+        "Microsoft.Compute/EncryptionAtHost feature registered)")
 
     _check_max = field_validator("max_count")(_max_not_below_min("min_count"))
 
@@ -303,13 +310,19 @@ class KubernetesSettings(Model):
     node_os_upgrade_channel: Literal["NodeImage", "SecurityPatch", "Unmanaged", "None"] = "NodeImage"
     network_plugin: Literal["azure", "kubenet", "none"] = "azure"
     network_policy: Literal["azure", "calico", "cilium", "none"] = "azure"
+    trusted_access: bool = Field(
+        False, description="Bind the workspace to the cluster with AKS Trusted Access (role "
+        "Microsoft.MachineLearningServices/workspaces/mlworkload), so local accounts can be disabled")
     disable_local_accounts: bool = Field(
-        False, description="The Azure ML extension needs local accounts unless Trusted Access is set up")
+        False, description="The Azure ML extension needs local accounts unless trusted_access is on")
     admin_group_object_ids: List[Guid] = Field(default_factory=list, description="Cluster admins (Entra)")
     authorized_ip_ranges: List[str] = Field(default_factory=list, description="API server allow list (CIDRs)")
     private_cluster: bool = False
     defender: bool = Field(False, description="Microsoft Defender for Containers (needs Log Analytics)")
     azure_policy: bool = True
+    container_insights: bool = Field(True, description="Container logs and metrics to the stack's Log Analytics")
+    key_vault_secrets_provider: bool = Field(
+        True, description="Secrets Store CSI driver add-on, with secret rotation")
     subnet_id: SubnetId = None
     system_pool: NodePoolSettings = Field(default_factory=_system_pool)
     inference_pool: NodePoolSettings = Field(default_factory=_inference_pool)
@@ -324,6 +337,14 @@ class KubernetesSettings(Model):
             problems = naming.check("aks", value)
             if problems:
                 raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("disable_local_accounts")
+    @classmethod
+    def _local_accounts(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("trusted_access") is False:
+            raise ValueError("needs trusted_access: true (the Azure ML extension reaches the cluster "
+                             "through local accounts otherwise)")
         return value
 
     @field_validator("kubeconfig")
