@@ -428,7 +428,7 @@ class AzureMLClient:
         )
         blob_uri = need(answer.body, "blobReferenceForConsumption.blobUri", label)
         sas_uri = need(answer.body, "blobReferenceForConsumption.credential.sasUri", label)
-        container_url, folder = _split_upload_target(blob_uri, sas_uri, label)
+        _, folder = _split_upload_target(blob_uri, sas_uri, label)
 
         total = self._upload_files(snapshot, sas_uri, folder, progress)
 
