@@ -167,3 +167,23 @@ def test_duration_seconds(text, seconds):
 def test_duration_round_trip(d, h, m, s):
     text = "P" + (f"{d}D" if d else "") + "T" + f"{h}H{m}M{s}S"
     assert duration_seconds(text) == ((d * 24 + h) * 60 + m) * 60 + s
+
+
+@given(st.integers(0, 1200), st.integers(0, 1200))
+def test_node_counts_are_valid_exactly_when_min_does_not_exceed_max(low, high):
+    from pydantic import ValidationError
+
+    try:
+        ClusterSettings(name="cpu", min_nodes=low, max_nodes=high)
+    except ValidationError as exc:
+        fields = {e["loc"][0] for e in exc.errors()}
+        assert fields == {"max_nodes"}
+        assert low > high or high < 1 or high > 1000
+    else:
+        assert low <= high and 1 <= high <= 1000
+
+
+def test_endpoints_namespace_is_not_the_extension_namespace():
+    problems, _ = _problems({**BASE, "amlplatform:kubernetes": [{"name": "inference", "namespace": "azureml"}]})
+    assert problems == ["kubernetes[0].namespace: must not be 'azureml': the extension's own components "
+                        "live there, got 'azureml'"]

@@ -302,7 +302,8 @@ class KubernetesSettings(Model):
         None, description="With existing_id: the cluster's kubeconfig, as a secret ({secure: ...})")
     attach: bool = Field(True, description="Attach to the workspace. Set false on redeploys where the "
                          "compute is already attached: the service's attach is not idempotent")
-    namespace: K8sName = Field("azureml-endpoints", description="Namespace of the endpoints")
+    namespace: K8sName = Field("azureml-endpoints", description="Namespace of the endpoints (not the "
+                               "extension's own 'azureml' namespace)")
     aks_name: Optional[str] = Field(None, description="AKS name; default aks-<workload>-<environment>")
     kubernetes_version: Optional[str] = Field(None, pattern=r"^(?:[0-9]+\.[0-9]+(\.[0-9]+)?)$")
     sku_tier: Literal["Free", "Standard", "Premium"] = "Standard"
@@ -329,6 +330,13 @@ class KubernetesSettings(Model):
     extension: ExtensionSettings = ExtensionSettings()
     instance_types: List[InstanceTypeSettings] = Field(default_factory=list)
     default_instance_type: Optional[str] = Field(None, description="Default: the first instance type")
+
+    @field_validator("namespace")
+    @classmethod
+    def _not_the_extension_namespace(cls, value: str) -> str:
+        if value == "azureml":
+            raise ValueError("must not be 'azureml': the extension's own components live there")
+        return value
 
     @field_validator("aks_name")
     @classmethod
