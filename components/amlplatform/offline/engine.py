@@ -376,6 +376,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 #    large), which grows faster than linearly with the stack. During an evaluation only, objects
 #    that existed before it are left out of collections (gc.freeze) and the first-generation
 #    threshold is raised; both are restored afterwards.
+# 3. Source positions. For every registration the SDK walks the Python stack and turns each frame
+#    into a file URI (the CLI shows where a resource was declared); about a tenth of an
+#    evaluation, more in deeply nested components. The recorded graph has no source positions, so
+#    during an evaluation the SDK gets an empty stack trace (restored afterwards; skipped if the
+#    SDK no longer has that function).
 
 
 def _is_provider_alias(alias: Any, type_: str) -> bool:
@@ -402,15 +407,23 @@ _GC_THRESHOLD0 = 50_000
 
 
 @contextlib.contextmanager
-def _quiet_gc():
-    """Fewer, cheaper cyclic collections while a program is evaluated (see 2. above)."""
-    saved = gc.get_threshold()
+def _offline_runtime():
+    """Fewer, cheaper cyclic collections and no stack walks while a program is evaluated (see 2., 3.)."""
+    from pulumi.runtime import resource as sdk_resource
+    from pulumi.runtime.proto import source_pb2
+
+    saved_threshold = gc.get_threshold()
+    saved_trace = getattr(sdk_resource, "_get_stack_trace", None)
     gc.freeze()
-    gc.set_threshold(max(saved[0], _GC_THRESHOLD0), *saved[1:])
+    gc.set_threshold(max(saved_threshold[0], _GC_THRESHOLD0), *saved_threshold[1:])
+    if saved_trace is not None:
+        sdk_resource._get_stack_trace = source_pb2.StackTrace
     try:
         yield
     finally:
-        gc.set_threshold(*saved)
+        if saved_trace is not None:
+            sdk_resource._get_stack_trace = saved_trace
+        gc.set_threshold(*saved_threshold)
         gc.unfreeze()
 
 
@@ -434,7 +447,7 @@ def evaluate(program: Callable[[], None], *, project: str, stack: str,
         outputs.update(resolved or {})
 
     try:
-        with _quiet_gc():
+        with _offline_runtime():
             _sync_await(run_pulumi_func(body))
         _remember_loop()
     finally:
