@@ -13,6 +13,7 @@ from amlplatform.errors import UserError
 
 def build_parser() -> argparse.ArgumentParser:
     from amlplatform import plan_cli
+    from amlplatform.review import cli as review_cli
     from amlplatform.runs import cli as runs_cli
 
     parser = argparse.ArgumentParser(
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     plan_cli.register(sub)
+    review_cli.register(sub)
     runs_cli.register(sub)
     return parser
 

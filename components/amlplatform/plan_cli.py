@@ -120,7 +120,9 @@ def run_plan(args: argparse.Namespace) -> int:
 
     fmt = args.format
     if fmt == "text":
-        _emit(render_text(graph), args.output)
+        from amlplatform.review.estimate import estimate
+
+        _emit(render_text(graph) + "\n" + estimate(graph).summary() + "\n", args.output)
     elif fmt == "json":
         _emit(graph.to_json() + "\n", args.output)
     elif fmt == "arm":

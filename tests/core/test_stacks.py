@@ -33,7 +33,8 @@ def dep_types(graph, res):
 def test_every_shipped_stack_evaluates_with_known_types(shipped_graph):
     assert shipped_graph.custom_resources()
     for res in shipped_graph.custom_resources():
-        assert armtypes.lookup(res.type) or res.type.startswith("kubernetes:"), res.type
+        assert (armtypes.lookup(res.type) or res.type.startswith("kubernetes:")
+                or res.type.startswith("pulumi:providers:")), res.type
         if armtypes.lookup(res.type):
             assert res.id and res.id.startswith("/subscriptions/"), (res.name, res.id)
 
