@@ -128,7 +128,8 @@ def run_plan(args: argparse.Namespace) -> int:
     elif fmt == "arm":
         from amlplatform.review.arm import to_arm_template
 
-        _emit(json.dumps(to_arm_template(graph), indent=2) + "\n", args.output)
+        template = to_arm_template(graph, project_dir=args.project_dir)
+        _emit(json.dumps(template, indent=2) + "\n", args.output)
     else:
         from amlplatform.review.diagram import render
 
