@@ -202,6 +202,8 @@ def _describe(res: Any) -> str:
         line += "  (" + ", ".join(settings) + ")"
     if res.protect:
         line += "  [protected]"
+    if res.retain_on_delete:
+        line += "  [retained on delete]"
     return line
 
 

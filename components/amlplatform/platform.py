@@ -136,6 +136,10 @@ class MLWorkspace(pulumi.ComponentResource):
             created = ContainerRegistry(f"{name}-registry", {
                 **common, **_without(registry, "existing_id"),
                 "registry_name": names["container_registry"],
+                # 'auto' creates the registry while something needs images; when the last such
+                # thing is removed, Pulumi forgets the registry instead of deleting its images
+                # (the preview says delete[retain]). Pin mode 'create' once it exists.
+                "retain_on_delete": mode == "auto",
             }, opts=child(self))
             registry_id, login_server = created.id, created.login_server
 

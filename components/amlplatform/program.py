@@ -140,9 +140,7 @@ def declare(settings: StackSettings, files: Optional[Mapping[str, str]] = None) 
 
     platform = MLWorkspace(PLATFORM_NAME, platform_args(
         settings, resource_group_name=resource_group_name, resource_group_id=resource_group_id,
-        tenant_id=tenant_id, subscription_id=client.subscription_id),
-        opts=pulumi.ResourceOptions(transformations=[keep_lazy_registry])
-        if settings.registry.mode == "auto" else None)
+        tenant_id=tenant_id, subscription_id=client.subscription_id))
 
     if files is None:
         files = read_project_files(settings, project_dir())
@@ -177,21 +175,6 @@ def run() -> None:
         raise pulumi.RunError(str(exc)) from None
     for key, value in declare(settings, files).items():
         pulumi.export(key, value)
-
-
-REGISTRY_TYPE = "azure-native:containerregistry:Registry"
-
-
-def keep_lazy_registry(args: pulumi.ResourceTransformationArgs) -> Optional[pulumi.ResourceTransformationResult]:
-    """With registry mode ``auto``, the registry exists only while something needs images. If the
-    last environment build or Kubernetes target is removed, Pulumi must not delete the registry
-    and the images in it: ``retain_on_delete`` makes it only forget the registry (the preview says
-    ``delete[retain]``). Pin ``registry.mode: create`` once the registry exists to keep it managed
-    (docs/compute.md, "Removing environments or Kubernetes later")."""
-    if args.type_ != REGISTRY_TYPE:
-        return None
-    return pulumi.ResourceTransformationResult(
-        args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(retain_on_delete=True)))
 
 
 # ------------------------------------------------------------------------------------ compute

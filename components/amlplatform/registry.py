@@ -38,6 +38,8 @@ class ContainerRegistryArgs(TypedDict, total=False):
     """Premium only; default False."""
     untagged_retention_days: int
     """Premium only: delete untagged manifests after this many days (default 7)."""
+    retain_on_delete: bool
+    """Only forget the registry, never delete it (and its images), when it leaves the program."""
     tags: Mapping[str, str]
     """Tags for the registry."""
 
@@ -72,7 +74,7 @@ class ContainerRegistry(pulumi.ComponentResource):
                 "retention_policy": {"status": "enabled", "days": args.get("untagged_retention_days", 7)},
             } if premium else None,
             tags=dict(args.get("tags") or {}),
-            opts=child(self),
+            opts=child(self, retain_on_delete=args.get("retain_on_delete", False) or None),
         )
         self.id = registry.id
         self.name = registry.name

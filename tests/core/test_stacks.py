@@ -233,6 +233,8 @@ def _normalised(graph, names, environment):
         return {**r.inputs, "roleAssignmentName": "<guid>"} if r.type == ROLE else r.inputs
 
     text = json.dumps([(r.urn, inputs(r), r.dependencies, r.protect) for r in graph.resources], sort_keys=True)
+    # the workspace's managed identity (granted roles on the AKS cluster) is derived from its id
+    text = text.replace(graph.outputs["workspace_principal_id"], "<workspace_principal>")
     for kind, value in sorted(vars(names).items(), key=lambda kv: -len(kv[1])):
         text = text.replace(value, f"<{kind}>")
     return json.loads(text.replace(f'"environment": "{environment}"', '"environment": "<env>"')

@@ -63,6 +63,7 @@ class RecordedResource:
     ignore_changes: List[str]
     provider: Optional[str]
     id: Optional[str] = None
+    retain_on_delete: bool = False
 
     @property
     def physical_name(self) -> Optional[str]:
@@ -349,6 +350,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             ignore_changes=list(request.ignoreChanges),
             provider=request.provider or None,
             id=response.id or None,
+            retain_on_delete=bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
         ))
         return response
 
