@@ -178,3 +178,21 @@ def test_cli_scan_insecure_json_exits_1(insecure_project, capsys):
 def test_cli_scan_unknown_stack_is_a_user_error():
     with pytest.raises(UserError, match="no stack"):
         _cli(["scan", "--stack", "nope", "--project-dir", str(ROOT)])
+
+
+def test_failed_graph_check_with_a_stack_exception_is_excepted_not_failed():
+    """checkov ignores inline skips for its graph checks (CKV2_*): the scan applies the exception."""
+    from amlplatform.review import arm
+    from amlplatform.review.scan import EXCEPTED, FAILED, checkov_findings
+
+    data = {"summary": {"resource_count": 1}, "results": {"failed_checks": [
+        {"check_id": "CKV2_AZURE_49", "check_name": "workspace network", "resource":
+         "Microsoft.MachineLearningServices/workspaces.mlw-x"},
+        {"check_id": "CKV_AZURE_243", "check_name": "private endpoint", "resource":
+         "Microsoft.MachineLearningServices/workspaces.mlw-x"}]}}
+    names = {"Microsoft.MachineLearningServices/workspaces.mlw-x": "ws"}
+    found, scanned, _ = checkov_findings(data, names, [arm.Exception_("CKV2_AZURE_49", "ws", "dev is public")])
+    by_id = {f.rule: f for f in found}
+    assert by_id["CKV2_AZURE_49"].result == EXCEPTED and by_id["CKV2_AZURE_49"].reason == "dev is public"
+    assert by_id["CKV_AZURE_243"].result == FAILED
+    assert scanned == 1

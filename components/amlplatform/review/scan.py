@@ -169,11 +169,16 @@ def checkov_findings(data: Dict[str, Any], names: Dict[str, str],
             logical = names.get(arm_res, arm_res)
             reason = ""
             res = result
+            stack_ex = next((e for e in exceptions
+                             if e.rule == check.get("check_id") and e.applies_to(logical)), None)
             if result == SKIPPED:
                 reason = (check.get("check_result") or {}).get("suppress_comment", "")
-                stack_ex = any(e.rule == check.get("check_id") and e.applies_to(logical) for e in exceptions)
                 if stack_ex and not (check.get("check_id") in fault_ids and reason.startswith("checkov fault")):
                     res = EXCEPTED
+            elif result == FAILED and stack_ex is not None:
+                # checkov ignores inline skips for its graph checks (CKV2_*): apply the stack's
+                # reasoned exception to the result instead
+                res, reason = EXCEPTED, stack_ex.reason
             out.append(Finding("checkov", check.get("check_id", "?"), logical, res, reason,
                                check.get("check_name", ""), arm_res))
     scanned = summary.get("resource_count")
