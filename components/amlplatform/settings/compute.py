@@ -128,19 +128,27 @@ class ClusterSettings(Model):
 
     name: ComputeName = Field(description="Compute name: 3-16 letters, digits and '-', starting with a letter")
     vm_size: VmSize = "Standard_DS3_v2"
+    """VM size: `Standard_` + letters, digits, `_`"""
     priority: Literal["Dedicated", "LowPriority"] = "Dedicated"
+    """Dedicated, or LowPriority (cheaper, can be preempted)"""
     min_nodes: int = Field(0, ge=0, description="Nodes kept when idle; 0 (default) costs nothing when idle")
     max_nodes: int = Field(4, ge=1, le=1000)
+    """Most nodes; at least min_nodes"""
     idle_time_before_scale_down: ScaleDownDelay = Field(
         "PT120S", description="ISO-8601 idle time before a node is released (PT60S-P1D)")
     subnet_id: SubnetId = Field(None, description="Subnet to join; then nodes get no public IP by default")
     node_public_ip: Optional[bool] = Field(
         None, description="Default: false with a subnet or a managed network, else true (no route otherwise)")
     remote_login_port_public_access: Literal["Disabled", "Enabled", "NotSpecified"] = "Disabled"
+    """SSH from the internet to the nodes"""
     identity: Literal["SystemAssigned", "UserAssigned", "None"] = "SystemAssigned"
+    """Managed identity of the nodes (UserAssigned needs user_assigned_identity_id)"""
     user_assigned_identity_id: IdentityId = None
+    """With identity UserAssigned: the identity"""
     os_type: Literal["Linux", "Windows"] = "Linux"
+    """Node operating system"""
     description: Optional[str] = None
+    """Shown in the studio"""
 
     _check_max = field_validator("max_nodes")(_max_not_below_min("min_nodes"))
 
@@ -168,9 +176,12 @@ class ScheduleSettings(Model):
     """Start or stop a compute instance on a cron schedule."""
 
     action: Literal["Start", "Stop"]
+    """Start or Stop the instance"""
     cron: Cron
+    """When: a cron expression (minute hour day month weekday), like 0 19 * * *"""
     time_zone: str = Field("UTC", description="Windows time zone id, e.g. 'W. Europe Standard Time'")
     enabled: bool = True
+    """Whether the schedule runs"""
 
 
 class SetupScriptSettings(Model):
@@ -180,6 +191,7 @@ class SetupScriptSettings(Model):
     when: Literal["creation", "startup"] = Field(
         "creation", description="creation: once when the instance is made; startup: at every start")
     arguments: Optional[str] = None
+    """Arguments passed to the script"""
     timeout: str = Field("10m", pattern=r"^(?:[0-9]+[smh])$", description="e.g. 10m")
 
 
@@ -198,14 +210,19 @@ class InstancesSettings(Model):
     prefix: str = Field("ci", pattern=r"^(?:[A-Za-z][A-Za-z0-9]{0,8})$",
                         description="Start of generated instance names (1-9 letters/digits)")
     vm_size: VmSize = "Standard_DS3_v2"
+    """Default VM size of every instance"""
     idle_shutdown: bool = Field(True, description="Shut an idle instance down")
     idle_time_before_shutdown: IdleShutdown = Field("PT60M", description="PT15M-P3D")
     schedules: List[ScheduleSettings] = Field(default_factory=list)
+    """Start/stop schedules of every instance: `{action: Start|Stop, cron, time_zone}`"""
     setup_script: Optional[SetupScriptSettings] = None
+    """A script run at creation or startup (`path` relative to the project, read by the program)"""
     subnet_id: SubnetId = None
+    """Subnet of the instances; then no public IP"""
     node_public_ip: Optional[bool] = Field(
         None, description="Default: false with a subnet or a managed network, else true")
     users: List[InstanceUser] = Field(default_factory=list)
+    """One instance per user: object_id (required), tenant_id, name, vm_size"""
 
     @field_validator("users")
     @classmethod
@@ -231,15 +248,21 @@ class NodePoolSettings(Model):
 
     name: str = Field(pattern=r"^(?:[a-z][a-z0-9]{0,11})$", description="1-12 lowercase letters/digits")
     vm_size: VmSize = "Standard_D4ds_v5"
+    """VM size of the pool's nodes"""
     min_count: int = Field(1, ge=0, le=1000)
+    """Autoscaler minimum"""
     max_count: int = Field(3, ge=1, le=1000)
+    """Autoscaler maximum; at least min_count"""
     labels: Dict[str, str] = Field(default_factory=dict)
+    """Kubernetes node labels"""
     taints: Taints = Field(default_factory=list)
+    """Kubernetes node taints (`key=value:Effect`)"""
     zones: List[str] = Field(default_factory=list, description="Availability zones, e.g. ['1','2','3']")
     os_disk_type: Literal["Ephemeral", "Managed"] = Field(
         "Ephemeral", description="Ephemeral: the OS disk lives on the VM's local storage (the VM size "
         "needs a cache or temp disk at least as large as the OS disk)")
     os_disk_size_gb: Optional[int] = Field(None, ge=30, le=2048)
+    """OS disk size; an ephemeral disk must fit the VM's cache or temp disk"""
     max_pods: int = Field(110, ge=50, le=250, description="Pods per node")
     encryption_at_host: bool = Field(
         True, description="Encrypt temp disks and caches on the host (the subscription needs the "
@@ -267,12 +290,17 @@ class InstanceTypeSettings(Model):
     """An Azure ML instance type on the cluster (an ``InstanceType`` custom resource)."""
 
     name: K8sName
+    """Instance type name (a Kubernetes name), used by deployments"""
     node_selector: Optional[Dict[str, str]] = Field(
         None, description="Default: the inference pool's labels")
     cpu_request: str = Field("1", pattern=r"^(?:[0-9]+(\.[0-9]+)?m?)$")
+    """Kubernetes CPU request of a model pod"""
     memory_request: str = Field("4Gi", pattern=r"^(?:[0-9]+(Ki|Mi|Gi|Ti)?)$")
+    """Kubernetes memory request of a model pod"""
     cpu_limit: str = Field("2", pattern=r"^(?:[0-9]+(\.[0-9]+)?m?)$")
+    """Kubernetes CPU limit of a model pod"""
     memory_limit: str = Field("8Gi", pattern=r"^(?:[0-9]+(Ki|Mi|Gi|Ti)?)$")
+    """Kubernetes memory limit of a model pod"""
     gpu: int = Field(0, ge=0, le=16, description="nvidia.com/gpu limit")
 
 
@@ -281,15 +309,21 @@ class ExtensionSettings(Model):
 
     install: bool = Field(True, description="false when the attached cluster already has it")
     name: str = Field("azureml", pattern=r"^(?:[a-z0-9][a-z0-9-]{0,252})$")
+    """Name of the extension resource"""
     release_train: Literal["stable", "preview"] = "stable"
+    """Release train of the extension"""
     inference_router_service_type: Literal["LoadBalancer", "NodePort", "ClusterIP"] = "LoadBalancer"
+    """How the inference router is exposed (LoadBalancer is internal)"""
     internal_load_balancer: bool = Field(True, description="Azure internal load balancer for the router")
     inference_router_ha: Optional[bool] = Field(
         None, description="3 router replicas; default true unless cluster_purpose is DevTest")
     cluster_purpose: Literal["FastProd", "DevTest"] = "FastProd"
+    """FastProd (router HA by default) or DevTest"""
     enable_training: bool = False
+    """Also use the cluster for training jobs"""
     allow_insecure_connections: bool = Field(False, description="HTTP scoring endpoints (never in prod)")
     install_nvidia_device_plugin: bool = False
+    """Install NVIDIA's device plugin (GPU pools)"""
 
 
 class KubernetesSettings(Model):
@@ -306,11 +340,17 @@ class KubernetesSettings(Model):
                                "extension's own 'azureml' namespace)")
     aks_name: Optional[str] = Field(None, description="AKS name; default aks-<workload>-<environment>")
     kubernetes_version: Optional[str] = Field(None, pattern=r"^(?:[0-9]+\.[0-9]+(\.[0-9]+)?)$")
+    """AKS version; the service's default when not given"""
     sku_tier: Literal["Free", "Standard", "Premium"] = "Standard"
+    """AKS tier (Standard has an uptime SLA)"""
     upgrade_channel: Literal["stable", "patch", "rapid", "node-image", "none"] = "stable"
+    """Automatic Kubernetes upgrades"""
     node_os_upgrade_channel: Literal["NodeImage", "SecurityPatch", "Unmanaged", "None"] = "NodeImage"
+    """Automatic node image upgrades"""
     network_plugin: Literal["azure", "kubenet", "none"] = "azure"
+    """Network plugin (azure: CNI overlay)"""
     network_policy: Literal["azure", "calico", "cilium", "none"] = "azure"
+    """Network policy engine"""
     trusted_access: bool = Field(
         False, description="Bind the workspace to the cluster with AKS Trusted Access (role "
         "Microsoft.MachineLearningServices/workspaces/mlworkload), so local accounts can be disabled")
@@ -319,16 +359,23 @@ class KubernetesSettings(Model):
     admin_group_object_ids: List[Guid] = Field(default_factory=list, description="Cluster admins (Entra)")
     authorized_ip_ranges: List[str] = Field(default_factory=list, description="API server allow list (CIDRs)")
     private_cluster: bool = False
+    """API server on a private endpoint only"""
     defender: bool = Field(False, description="Microsoft Defender for Containers (needs Log Analytics)")
     azure_policy: bool = True
+    """Azure Policy add-on"""
     container_insights: bool = Field(True, description="Container logs and metrics to the stack's Log Analytics")
     key_vault_secrets_provider: bool = Field(
         True, description="Secrets Store CSI driver add-on, with secret rotation")
     subnet_id: SubnetId = None
+    """Subnet of the node pools"""
     system_pool: NodePoolSettings = Field(default_factory=_system_pool)
+    """System pool (always tainted CriticalAddonsOnly)"""
     inference_pool: NodePoolSettings = Field(default_factory=_inference_pool)
+    """Pool where model pods run (tainted ml.azure.com/amlarc=true:NoSchedule)"""
     extension: ExtensionSettings = ExtensionSettings()
+    """The AzureML cluster extension"""
     instance_types: List[InstanceTypeSettings] = Field(default_factory=list)
+    """InstanceType resources: name, node_selector, cpu/memory requests and limits, gpu"""
     default_instance_type: Optional[str] = Field(None, description="Default: the first instance type")
 
     @field_validator("namespace")
@@ -407,14 +454,19 @@ class EnvironmentSettings(Model):
     """An Azure ML environment: a Docker image as is, or a conda file built on a base image."""
 
     name: Annotated[str, AfterValidator(_asset_name)]
+    """Environment name: letters, digits, '.', '_' and '-'"""
     version: str = Field("1", pattern=r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,29})$")
+    """Version; immutable: change it with the image or conda file"""
     image: Optional[str] = Field(None, description="Docker image used as is (no build)")
     conda_file: Optional[str] = Field(
         None, description="conda YAML, relative to the project folder; built on base_image")
     base_image: Optional[str] = Field(None, description=f"With conda_file; default {DEFAULT_BASE_IMAGE}")
     description: Optional[str] = None
+    """Shown in the studio"""
     os_type: Literal["Linux", "Windows"] = "Linux"
+    """Operating system of the image"""
     tags: Dict[str, str] = Field(default_factory=dict)
+    """Tags on the environment version"""
 
     @model_validator(mode="after")
     def _one_source(self) -> "EnvironmentSettings":

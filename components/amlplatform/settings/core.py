@@ -20,7 +20,7 @@ from amlplatform import naming
 class Model(BaseModel):
     """Base for every settings model: unknown keys are errors (a typo must not be ignored)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 # ---------------------------------------------------------------------------- value types
