@@ -11,6 +11,10 @@
   discriminators expanded, unknown properties rejected, ``null`` rejected), checks the
   ``api-version`` query parameter and the bearer token, and answers with bodies shaped like the
   spec's examples.
+- Run history (``GET /history/v1.0/.../runs/{job}/details?api-version=v1.0``, token for
+  ``https://ml.azure.com/.default`` when ``history_token`` is set): ``status`` (the same scripted
+  progression as the job GET) and ``logFiles`` - read-only SAS URLs of REAL append blobs in Azurite
+  that a test writes with ``append_log`` (``on_details`` runs before each answer, to write between polls).
 - Injects faults on request: a status (429 with ``Retry-After``, 500, 503) before handling, or a
   connection closed without an answer before or *after* handling (a stored job whose answer is lost).
 """
@@ -28,7 +32,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Optional
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 AML_REST = Path(__file__).resolve().parents[3] / "shared" / "data" / "aml-rest"
 if not AML_REST.is_dir():  # the work tree may sit elsewhere; the shared data is at /work/shared
@@ -247,6 +251,9 @@ _ROUTES = [
     ("GET", re.compile(r"^/jobs/(?P<name>[^/]+)$"), "job_get"),
     ("POST", re.compile(r"^/jobs/(?P<name>[^/]+)/cancel$"), "job_cancel"),
 ]
+HISTORY_PREFIX = "/history/v1.0"
+_HISTORY_ROUTES = [("GET", re.compile(r"^/runs/(?P<name>[^/]+)/details$"), "history_details")]
+HISTORY_API_VERSION = "v1.0"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
 _ENV_PUT_KEYS = {"image", "isAnonymous", "osType", "description", "tags", "properties", "condaFile", "isArchived"}
 
@@ -288,6 +295,12 @@ class FakeAML:
         self.violations: list[str] = []
         self.faults: Callable[[str, str], Optional[Fault]] = lambda method, op: None
         self.request = threading.local()  # .headers of the request being served (for fault plans)
+        self.history_token: Optional[str] = None  # run history calls need this token when set (else ``token``)
+        self.logs_container = f"{blobs.container}-logs"[:63]
+        self.job_logs: dict[str, list[str]] = {}  # job -> log names written with append_log
+        # called (job, status) before each run details answer: write logs "between polls" here
+        self.on_details: Callable[[str, str], None] = lambda job, status: None
+        self.details_hook: Callable[[dict[str, Any]], Any] = lambda body: body  # rewrite a details answer
         # rewrite an answer before it is sent: (op, status, body) -> (status, body); bytes are sent raw
         self.answer_hook: Callable[[str, int, Any], tuple[int, Any]] = lambda op, status, body: (status, body)
         self._server: Optional[ThreadingHTTPServer] = None
@@ -302,11 +315,12 @@ class FakeAML:
 
         service = BlobServiceClient(self.blobs.service_url, credential={
             "account_name": self.blobs.account_name, "account_key": self.blobs.account_key})
-        try:
-            service.create_container(self.blobs.container)
-        except Exception as exc:  # ResourceExistsError when a second fake shares the container
-            if "ContainerAlreadyExists" not in str(exc):
-                raise
+        for container in (self.blobs.container, self.logs_container):
+            try:
+                service.create_container(container)
+            except Exception as exc:  # ResourceExistsError when a second fake shares the container
+                if "ContainerAlreadyExists" not in str(exc):
+                    raise
         cert, key = make_certificate(self.cert_dir)
         self.ca_file = cert
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -373,6 +387,34 @@ class FakeAML:
             permission=ContainerSasPermissions(read=True, write=True, list=True, add=True, create=True),
             expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1),
         )
+
+    def _logs(self) -> Any:
+        from azure.storage.blob import ContainerClient
+
+        return ContainerClient(self.blobs.service_url, self.logs_container, credential={
+            "account_name": self.blobs.account_name, "account_key": self.blobs.account_key})
+
+    def log_blob(self, job: str, name: str) -> str:
+        return f"ExperimentRun/dcid.{job}/{name}"
+
+    def append_log(self, job: str, name: str, data: bytes) -> None:
+        """Append to a job's log file: a real append blob in Azurite (created on first use)."""
+        blob = self._logs().get_blob_client(self.log_blob(job, name))
+        with self.lock:
+            if name not in self.job_logs.setdefault(job, []):
+                blob.create_append_blob()
+                self.job_logs[job].append(name)
+        if data:
+            blob.append_block(data)
+
+    def _log_sas_url(self, job: str, name: str) -> str:
+        from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+
+        blob = self.log_blob(job, name)
+        sas = generate_blob_sas(self.blobs.account_name, self.logs_container, blob,
+                                account_key=self.blobs.account_key, permission=BlobSasPermissions(read=True),
+                                expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
+        return f"{self.blobs.service_url}/{self.logs_container}/{quote(blob)}?{sas}"
 
     def blob_names(self, prefix: str = "") -> list[str]:
         from azure.storage.blob import ContainerClient
@@ -502,8 +544,11 @@ class FakeAML:
             raise _Reject(409, "UserError", f"A job with name {name} already exists.")
         rid = f"{self.workspace_id}/jobs/{name}"
         studio = f"https://ml.azure.com/runs/{name}?wsid={self.workspace_id}"
+        # the real service names its run history host here: azureml://{location}.api.azureml.ms/mlflow/v1.0/...
+        tracking = f"azureml://{urlsplit(self.endpoint).netloc}/mlflow/v1.0{self.workspace_id}?"
         stored_props = {**props, "status": "NotStarted",
-                        "services": {"Studio": {"endpoint": studio, "jobServiceType": "Studio"}}}
+                        "services": {"Studio": {"endpoint": studio, "jobServiceType": "Studio"},
+                                     "Tracking": {"endpoint": tracking, "jobServiceType": "Tracking"}}}
         self.jobs[name] = self._envelope("Job/CommandJob/createOrUpdate.json", "201", rid, name, "jobs", stored_props)
         return 201, self.jobs[name], {}
 
@@ -511,15 +556,44 @@ class FakeAML:
         job = self.jobs.get(p["name"])
         if job is None:
             raise _Reject(404, "UserError", f"job {p['name']} not found")
-        props = job["properties"]
+        self._advance(p["name"])
+        return 200, job, {}
+
+    def _advance(self, name: str) -> str:
+        """One step of the scripted status progression (every job GET and run details call takes one)."""
+        props = self.jobs[name]["properties"]
         if props["status"] == "CancelRequested":
             props["status"] = "Canceled"
         elif props["status"] not in ("Completed", "Failed", "Canceled"):
-            step = self.job_steps[p["name"]]
+            step = self.job_steps[name]
             if step < len(self.status_script):
                 props["status"] = self.status_script[step]
-                self.job_steps[p["name"]] += 1
-        return 200, job, {}
+                self.job_steps[name] += 1
+        return props["status"]
+
+    def op_history_details(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        name = p["name"]
+        if name not in self.jobs:
+            raise _Reject(404, "UserError", f"run {name} not found")
+        status = self._advance(name)
+        self.lock.release()  # the test's hook writes blobs (slow): not under the fake's lock
+        try:
+            self.on_details(name, status)
+        finally:
+            self.lock.acquire()
+        job = self.jobs[name]
+        details = {
+            "runId": name,
+            "runUuid": str(uuid.uuid5(uuid.NAMESPACE_URL, job["id"])),
+            "target": job["properties"].get("computeId", "").rsplit("/", 1)[-1],
+            "status": status,
+            "properties": dict(job["properties"].get("properties") or {}),
+            "warnings": [],
+            "logFiles": {log: self._log_sas_url(name, log) for log in self.job_logs.get(name, [])},
+        }
+        if status == "Failed":
+            details["error"] = {"error": {"code": "UserError", "message": "the script exited with code 1"}}
+        return 200, self.details_hook(details), {}
 
     def op_job_cancel(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
         job = self.jobs.get(p["name"])
@@ -581,11 +655,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(call, fault.status, _error("ServerBusy" if fault.status == 429 else "InternalError",
                                                           "injected fault"), headers)
         try:
-            if self.headers.get("Authorization") != f"Bearer {fake.token}":
+            history = op.startswith("history_")
+            token = (fake.history_token or fake.token) if history else fake.token
+            if self.headers.get("Authorization") != f"Bearer {token}":
                 raise _Reject(401, "AuthenticationFailed", "missing or wrong bearer token")
-            if query.get("api-version") != fake.api_version:
+            api_version = HISTORY_API_VERSION if history else fake.api_version
+            if query.get("api-version") != api_version:
                 raise _Reject(400, "InvalidApiVersionParameter",
-                              f"api-version {query.get('api-version')!r} is not supported; use {fake.api_version}")
+                              f"api-version {query.get('api-version')!r} is not supported; use {api_version}")
             if op == "unknown":
                 raise _Reject(404, "NotFound", f"no such operation: {method} {url.path}")
             body: Any = None
@@ -608,11 +685,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(call, status, answer, headers)
 
     def _route(self, method: str, path: str) -> tuple[str, dict[str, str]]:
+        routes = _ROUTES
+        if path.startswith(HISTORY_PREFIX + "/"):
+            path, routes = path[len(HISTORY_PREFIX):], _HISTORY_ROUTES
         m = _W.match(path)
         fake = self.owner
         if not m or (m["sub"], m["rg"].lower(), m["ws"].lower()) != (SUBSCRIPTION, RESOURCE_GROUP.lower(), WORKSPACE.lower()):
             return "unknown", {}
-        for verb, pattern, op in _ROUTES:
+        for verb, pattern, op in routes:
             mm = pattern.match(m["rest"] or "")
             if verb == method and mm:
                 return op, mm.groupdict()
@@ -649,8 +729,9 @@ def _error(code: str, message: str) -> dict[str, Any]:
 class FakeCredential:
     """A ``TokenCredential`` handing out the fake's token (records the scopes it was asked for)."""
 
-    def __init__(self, token: str = TOKEN) -> None:
+    def __init__(self, token: str = TOKEN, tokens: Optional[dict[str, str]] = None) -> None:
         self.token = token
+        self.tokens = dict(tokens or {})  # scope -> token, for scopes that get their own (audience) token
         self.scopes: list[tuple[str, ...]] = []
 
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
@@ -659,7 +740,7 @@ class FakeCredential:
         from azure.core.credentials import AccessToken
 
         self.scopes.append(scopes)
-        return AccessToken(self.token, int(time.time()) + 3600)
+        return AccessToken(self.tokens.get(scopes[0], self.token) if scopes else self.token, int(time.time()) + 3600)
 
 
 FAST_RETRY = {"retry_backoff_factor": 0.01, "retry_backoff_max": 0.05}
@@ -676,6 +757,20 @@ def client_for(fake: FakeAML, **kwargs: Any) -> Any:
     kwargs.setdefault("transport", RequestsTransport(connection_verify=str(fake.ca_file)))
     kwargs.setdefault("blob_options", {"retry_total": 2})
     return AzureMLClient(kwargs.pop("coords", None) or fake.coords(), endpoint=fake.endpoint, **kwargs)
+
+
+def history_client_for(fake: FakeAML, **kwargs: Any) -> Any:
+    """A run history ``RunHistoryClient`` aimed at the fake (log downloads go to Azurite over plain http)."""
+    from azure.core.pipeline.transport import RequestsTransport
+
+    from amlplatform.runs.azure_logs import RunHistoryClient
+
+    kwargs.setdefault("credential", FakeCredential())
+    kwargs.setdefault("retry", FAST_RETRY)
+    kwargs.setdefault("download_retry", FAST_RETRY)
+    kwargs.setdefault("transport", RequestsTransport(connection_verify=str(fake.ca_file)))
+    kwargs.setdefault("endpoint", fake.endpoint)
+    return RunHistoryClient(kwargs.pop("coords", None) or fake.coords(), **kwargs)
 
 
 def _fixture_module() -> Any:

@@ -1,4 +1,4 @@
-"""``amlplatform submit`` and ``amlplatform runs list|show|logs``.
+"""``amlplatform submit`` and ``amlplatform runs list|show|logs|cancel``.
 
 Handlers return exit codes and raise ``UserError`` for bad input (``amlplatform.cli.main``
 prints it and exits 2). Heavy modules (yaml, pathspec, mlflow, azure) load inside handlers.
@@ -6,6 +6,11 @@ prints it and exits 2). Heavy modules (yaml, pathspec, mlflow, azure) load insid
 ``submit`` exit codes: 0 Completed (or submitted with ``--no-wait`` / ``--dry-run``); the
 command's own exit code when a local run fails (1 if it has none); 1 for a failed Azure job;
 124 timed out; 130 canceled (Ctrl-C).
+
+``runs logs`` / ``runs cancel`` and cluster jobs: ``--stack`` or ``--outputs-file`` means a job of
+that workspace. Without them ``runs logs`` reads a local run of that name, and only when there is
+none asks the workspace named by ``AMLPLATFORM_OUTPUTS_FILE`` / ``AMLPLATFORM_SUBSCRIPTION_ID``...
+(``runs cancel`` always means a cluster job: a local run is stopped with Ctrl-C where it runs).
 """
 
 import argparse
@@ -69,6 +74,8 @@ def _add_submit(subparsers: Any) -> argparse.ArgumentParser:
     submit.add_argument("--api-version", help="ARM api-version for the workspace calls")
     submit.add_argument("--dry-run", action="store_true", help="show the snapshot and the request; run and send nothing")
     submit.add_argument("--no-wait", action="store_true", help="Azure: return once the job is created")
+    submit.add_argument("--stream", action="store_true",
+                        help="Azure: print the job's logs (user_logs/std_log.txt) while waiting, instead of a status line")
     submit.add_argument("--json", action="store_true", help="print the final run record / job as JSON on stdout")
     submit.add_argument("--runs-dir", type=Path, help="where local runs are recorded (default .amlplatform/runs)")
     submit.set_defaults(func=cmd_submit, arguments=[])
@@ -77,7 +84,7 @@ def _add_submit(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _add_runs(subparsers: Any) -> None:
-    runs = subparsers.add_parser("runs", help="list, show and read the logs of local runs")
+    runs = subparsers.add_parser("runs", help="list and show local runs; read the logs of local runs and cluster jobs")
     runs_sub = runs.add_subparsers(dest="runs_command", metavar="COMMAND", required=True)
     lst = runs_sub.add_parser("list", help="list recorded runs, newest last")
     lst.add_argument("--experiment")
@@ -90,11 +97,31 @@ def _add_runs(subparsers: Any) -> None:
     show.add_argument("--tail", type=int, default=20, help="log lines to show (default 20)")
     show.add_argument("--runs-dir", type=Path)
     show.set_defaults(func=cmd_show)
-    logs = runs_sub.add_parser("logs", help="print a run's combined output")
-    logs.add_argument("run", help="run name, a unique prefix of it, or 'last'")
+    logs = runs_sub.add_parser(
+        "logs", help="print a run's output (a local run, or a cluster job's logs)",
+        description="A local run's combined output, or a cluster job's logs (user_logs/std_log.txt) when --stack "
+        "or --outputs-file is given, or when no local run has that name and AMLPLATFORM_OUTPUTS_FILE / "
+        "AMLPLATFORM_SUBSCRIPTION_ID... name a workspace.")
+    logs.add_argument("run", help="run name, a unique prefix of it, or 'last'; or a cluster job's name")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
     logs.add_argument("--runs-dir", type=Path)
+    _add_workspace_flags(logs)
+    logs.add_argument("--all-ranks", action="store_true",
+                      help="cluster job: every process's user_logs/std_log*.txt, not only the first one's")
     logs.set_defaults(func=cmd_logs)
+    cancel = runs_sub.add_parser("cancel", help="cancel a cluster job",
+                                 description="Ask the workspace to cancel a job (a local run: Ctrl-C where it runs).")
+    cancel.add_argument("job", help="the cluster job's name")
+    _add_workspace_flags(cancel)
+    cancel.add_argument("--wait", action="store_true", help="wait until the job is Canceled (or ended otherwise)")
+    cancel.set_defaults(func=cmd_cancel)
+
+
+def _add_workspace_flags(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--stack", help="cluster job: Pulumi stack whose workspace to ask")
+    where.add_argument("--outputs-file", type=Path, help="cluster job: exported stack outputs JSON")
+    parser.add_argument("--api-version", help="ARM api-version for the workspace calls")
 
 
 def _int_arg(flag: str):
@@ -155,8 +182,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
         raise UserError(str(exc.args[0]), flag_problems + exc.problems) from None
     if flag_problems:
         raise UserError("bad command-line settings:", flag_problems)
-    if spec.is_local and (args.stack or args.outputs_file or args.no_wait):
-        flag = "--stack" if args.stack else "--outputs-file" if args.outputs_file else "--no-wait"
+    if spec.is_local and (args.stack or args.outputs_file or args.no_wait or args.stream):
+        flag = ("--stack" if args.stack else "--outputs-file" if args.outputs_file else
+                "--no-wait" if args.no_wait else "--stream")
         raise UserError(f"{flag} is for a cluster; this run's compute is 'local' (give --compute CLUSTER)")
     snapshot = take_snapshot(spec.source, max_bytes=spec.max_snapshot_bytes, max_files=spec.max_snapshot_files)
     git = git_properties(spec.source)
@@ -251,7 +279,10 @@ def _submit_azure(args: argparse.Namespace, spec: Any, snapshot: Any, git: dict[
     api_version = azure.api_version_from(args.api_version)
     job_name = azure.job_name_for(spec, snapshot.content_hash)
     print(f"job {job_name}: submitting to {spec.compute} in workspace {coords.workspace_name}", file=sys.stderr)
-    with azure.AzureMLClient(coords, api_version=api_version) as client:
+    if args.stream and args.no_wait:
+        raise UserError("--stream follows the job; it cannot go with --no-wait")
+    credential = _credential()
+    with azure.AzureMLClient(coords, api_version=api_version, credential=credential) as client:
         job = client.submit(spec, snapshot, git, job_name=job_name, progress=azure.ByteProgress(sys.stderr))
         props = job.get("properties") or {}
         studio = ((props.get("services") or {}).get("Studio") or {}).get("endpoint")
@@ -261,7 +292,12 @@ def _submit_azure(args: argparse.Namespace, spec: Any, snapshot: Any, git: dict[
                 print(json.dumps(job, indent=2))
             return 0
         try:
-            job = client.wait(job_name, on_status=azure.StatusLine(job_name, sys.stderr))
+            if args.stream:
+                out = sys.stderr if args.json else sys.stdout
+                _stream_cluster_logs(coords, client, job, job_name, out, follow=True, credential=credential)
+                job = client.wait(job_name)  # the job's own status (run history may be ahead of ARM by a moment)
+            else:
+                job = client.wait(job_name, on_status=azure.StatusLine(job_name, sys.stderr))
         except KeyboardInterrupt:
             print(f"\ncanceling job {job_name} ...", file=sys.stderr)
             client.cancel(job_name)
@@ -271,6 +307,86 @@ def _submit_azure(args: argparse.Namespace, spec: Any, snapshot: Any, git: dict[
         print(json.dumps(job, indent=2))
     status = (job.get("properties") or {}).get("status")
     return 0 if status == "Completed" else 130 if status == "Canceled" else 1
+
+
+def _credential() -> Any:
+    """One lazily created DefaultAzureCredential for the ARM and the run history calls of a command."""
+    from amlplatform.runs.rest import _default_credential, _LazyCredential
+
+    return _LazyCredential(_default_credential)
+
+
+def _status_notes(job_name: str):
+    def note(status: str, details: dict[str, Any]) -> None:
+        print(f"job {job_name}: {status}", file=sys.stderr, flush=True)
+
+    return note
+
+
+def _stream_cluster_logs(coords: Any, client: Any, job: dict[str, Any], job_name: str, out: Any, *,
+                         follow: bool, credential: Any, all_files: bool = False) -> dict[str, Any]:
+    """Print a cluster job's logs (run history ``logFiles``), following until the job ends when ``follow``."""
+    from amlplatform.runs import azure_logs
+
+    endpoint = azure_logs.history_endpoint(coords, job)
+    with azure_logs.RunHistoryClient(coords, endpoint=endpoint, credential=credential) as history:
+        details = history.stream_logs(job_name, out, follow=follow, all_files=all_files,
+                                      on_status=_status_notes(job_name) if follow else None)
+    if follow:
+        error = azure_logs.details_error(details)
+        print(f"job {job_name}: {details['status']}" + (f": {error}" if error else ""), file=sys.stderr)
+    return details
+
+
+def _cluster_target(args: argparse.Namespace) -> Any:
+    from amlplatform.runs.coordinates import resolve_coordinates
+
+    return resolve_coordinates(stack=args.stack, outputs_file=args.outputs_file, env=os.environ, cwd=Path.cwd())
+
+
+def _env_names_a_workspace() -> bool:
+    from amlplatform.runs import coordinates as c
+
+    return bool(os.environ.get(c.ENV_OUTPUTS_FILE) or os.environ.get(c.ENV_SUBSCRIPTION))
+
+
+def _cluster_logs(args: argparse.Namespace) -> int:
+    from amlplatform.runs import azure
+
+    coords = _cluster_target(args)
+    credential = _credential()
+    with azure.AzureMLClient(coords, api_version=azure.api_version_from(args.api_version), credential=credential) as client:
+        job = client.get_job(args.run)
+        try:
+            details = _stream_cluster_logs(coords, client, job, args.run, sys.stdout, follow=args.follow,
+                                           credential=credential, all_files=args.all_ranks)
+        except KeyboardInterrupt:
+            print(f"\nstopped following; job {args.run} goes on (amlplatform runs cancel {args.run} to stop it)",
+                  file=sys.stderr)
+            return 130
+    if not args.follow:
+        return 0
+    return 0 if details["status"] == "Completed" else 130 if details["status"] == "Canceled" else 1
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from amlplatform.runs import azure
+
+    if not (args.stack or args.outputs_file or _env_names_a_workspace()):
+        raise UserError(f"which workspace is {args.job!r} in? give --stack or --outputs-file "
+                        "(a local run is stopped with Ctrl-C in the terminal that runs it)")
+    coords = _cluster_target(args)
+    with azure.AzureMLClient(coords, api_version=azure.api_version_from(args.api_version)) as client:
+        status = (client.get_job(args.job).get("properties") or {}).get("status")
+        if status in azure.TERMINAL_STATES:
+            print(f"job {args.job}: already {status}; nothing to cancel", file=sys.stderr)
+            return 0
+        client.cancel(args.job)
+        print(f"job {args.job}: cancel requested", file=sys.stderr)
+        if args.wait:
+            job = client.wait(args.job, on_status=azure.StatusLine(args.job, sys.stderr))
+            return 0 if (job.get("properties") or {}).get("status") == "Canceled" else 1
+    return 0
 
 
 # ---------------------------------------------------------------- runs list|show|logs
@@ -392,8 +508,17 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_logs(args: argparse.Namespace) -> int:
     from amlplatform.runs.store import LOG, TERMINAL
 
+    if args.stack or args.outputs_file:
+        return _cluster_logs(args)
     store = _store(args)
-    record = store.resolve(args.run)
+    try:
+        record = store.resolve(args.run)
+    except UserError as exc:
+        if not str(exc).startswith(("no run named", "no runs under")) or args.run == "last":
+            raise
+        if _env_names_a_workspace():
+            return _cluster_logs(args)
+        raise UserError(f"{exc}\n  a cluster job? add --stack STACK or --outputs-file FILE") from None
     path = store.run_dir(record["name"]) / LOG
     out = sys.stdout.buffer
     pos = 0

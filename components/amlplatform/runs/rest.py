@@ -3,7 +3,8 @@
 - ``RetryPolicy`` (bounded; honours ``Retry-After``; retries 408/429/500/502/503/504 and connection
   errors; a read error after the request was sent is retried for idempotent methods only — every
   PUT of the REST sequence is idempotent because names are chosen on the client);
-- ``BearerTokenCredentialPolicy`` for ``https://management.azure.com/.default`` (it refuses plain
+- ``BearerTokenCredentialPolicy`` for ``https://management.azure.com/.default`` (or another scope:
+  run history uses ``https://ml.azure.com/.default``; it refuses plain
   http, so tests run their fake workspace over TLS instead of weakening this);
 - user agent ``amlplatform/<version>``, request ids, and azure-core's logging policies.
 
@@ -101,8 +102,10 @@ class ArmPipeline:
         transport: Any = None,
         retry: Optional[Mapping[str, Any]] = None,
         logging_enable: bool = False,
+        scope: str = ARM_SCOPE,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
+        self.scope = scope
         if not self.endpoint.lower().startswith("https://"):
             # the bearer token must never travel in clear text (BearerTokenCredentialPolicy agrees)
             raise UserError(f"endpoint must be an https:// URL, got {endpoint!r}")
@@ -115,7 +118,7 @@ class ArmPipeline:
             UserAgentPolicy(sdk_moniker=f"amlplatform/{_version()}", user_agent_use_env=True),
             ProxyPolicy(),
             RetryPolicy(**retry_kwargs),
-            BearerTokenCredentialPolicy(credential, ARM_SCOPE),
+            BearerTokenCredentialPolicy(credential, scope),
             CustomHookPolicy(),
             NetworkTraceLoggingPolicy(logging_enable=logging_enable),
             DistributedTracingPolicy(),
@@ -160,7 +163,7 @@ class ArmPipeline:
             response.read()
         except ClientAuthenticationError as exc:
             raise UserError(
-                f"{what}: could not get an Azure access token for {ARM_SCOPE}: {_first_line(exc)}\n"
+                f"{what}: could not get an Azure access token for {self.scope}: {_first_line(exc)}\n"
                 "  sign in with 'az login' (or set AZURE_CLIENT_ID/AZURE_TENANT_ID/... for a service principal)"
             ) from None
         except (ServiceRequestError, ServiceResponseError) as exc:
