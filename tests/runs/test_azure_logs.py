@@ -342,6 +342,8 @@ def test_cli_runs_logs_without_a_workspace_keeps_the_local_error(cli_env, tmp_pa
     assert "a cluster job? add --stack STACK or --outputs-file FILE" in err
     assert main(["runs", "cancel", "nope"]) == 2
     assert "give --stack or --outputs-file" in capsys.readouterr().err
+    assert main(["runs", "cancel", "../jobs/x", "--outputs-file", str(tmp_path / "o.json")]) == 2
+    assert "not an Azure ML job name" in capsys.readouterr().err
 
 
 class _Answer:

@@ -339,7 +339,12 @@ def _stream_cluster_logs(coords: Any, client: Any, job: dict[str, Any], job_name
 
 
 def _cluster_target(args: argparse.Namespace) -> Any:
+    from amlplatform.runs.azure import JOB_NAME
     from amlplatform.runs.coordinates import resolve_coordinates
+
+    name = getattr(args, "job", None) or args.run
+    if not JOB_NAME.match(name):
+        raise UserError(f"{name!r} is not an Azure ML job name (letters, digits, '-' and '_')")
 
     return resolve_coordinates(stack=args.stack, outputs_file=args.outputs_file, env=os.environ, cwd=Path.cwd())
 
