@@ -157,7 +157,7 @@ def test_prod_meets_every_mandatory_policy_or_excepts_it_with_a_reason(stack_gra
 
     failed = [(r.rule.name, r.resource, r.message) for r in policies.evaluate(stack_graph("prod"))
               if not r.passed and r.rule.mandatory and not excepted(r)]
-    assert failed == [], "see docs/review-findings.md"
+    assert failed == [], "prod fails a mandatory policy: fix the component default (or add a reasoned exception to the stack)"
 
 
 def test_policy_pack_config_turns_exceptions_advisory():
