@@ -258,7 +258,7 @@ def instance_args(settings: StackSettings, files: Mapping[str, str]) -> List[Dic
     out = []
     for user in inst.users:
         args: Dict[str, Any] = {
-            "compute_name": inst.instance_name(user), "user_object_id": user.object_id,
+            "compute_name": inst.instance_name(user, settings.naming.scope()), "user_object_id": user.object_id,
             "vm_size": user.vm_size or inst.vm_size,
             "idle_time_before_shutdown": inst.idle_time_before_shutdown if inst.idle_shutdown else "",
             "node_public_ip": _public_ip(settings, inst.node_public_ip, inst.subnet_id),

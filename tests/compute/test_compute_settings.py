@@ -52,7 +52,9 @@ def test_cluster_defaults_are_the_secure_ones():
 def test_instance_and_kubernetes_defaults():
     i = InstancesSettings(users=[{"object_id": USER}])
     assert i.idle_shutdown and i.idle_time_before_shutdown == "PT60M"
-    assert i.names() == [i.instance_name(i.users[0])]
+    assert i.names("fraud/dev") == [i.instance_name(i.users[0], "fraud/dev")]
+    # instance names are unique per region across workspaces: the same user in two stacks
+    assert i.instance_name(i.users[0], "fraud/dev") != i.instance_name(i.users[0], "fraud/prod")
     k = KubernetesSettings(name="inference")
     assert k.creates_cluster and k.attach
     assert k.disable_local_accounts is False  # the extension needs local accounts

@@ -227,7 +227,9 @@ def test_evaluating_twice_gives_identical_inputs(project_root):
     assert first.to_dict() == second.to_dict()
 
 
-def _normalised(graph, names, environment):
+def _normalised(graph, settings, environment):
+    names = settings.naming.names()
+    extra = settings.instances.names(settings.naming.scope()) if settings.instances else []
     def inputs(r):
         # a role assignment's GUID name is derived from its scope id, which holds the names
         return {**r.inputs, "roleAssignmentName": "<guid>"} if r.type == ROLE else r.inputs
@@ -235,7 +237,8 @@ def _normalised(graph, names, environment):
     text = json.dumps([(r.urn, inputs(r), r.dependencies, r.protect) for r in graph.resources], sort_keys=True)
     # the workspace's managed identity (granted roles on the AKS cluster) is derived from its id
     text = text.replace(graph.outputs["workspace_principal_id"], "<workspace_principal>")
-    for kind, value in sorted(vars(names).items(), key=lambda kv: -len(kv[1])):
+    for kind, value in sorted(list(vars(names).items()) + [(f"instance{i}", n) for i, n in enumerate(extra)],
+                              key=lambda kv: -len(kv[1])):
         text = text.replace(value, f"<{kind}>")
     return json.loads(text.replace(f'"environment": "{environment}"', '"environment": "<env>"')
                       .replace(f"urn:pulumi:{environment}::", "urn:pulumi:<stack>::"))
@@ -252,9 +255,9 @@ def test_stacks_differ_only_where_their_settings_say(project_root, make_stack):
     project = make_stack(twin_config, name="twin")
     twin = evaluate_stack("twin", project_dir=project)
     prod = evaluate_stack("prod", project_dir=project_root)
-    prod_names = load_stack_settings(project_root / "stacks" / "Pulumi.prod.yaml").naming.names()
-    twin_names = load_stack_settings(project / "stacks" / "Pulumi.twin.yaml").naming.names()
-    assert _normalised(twin, twin_names, "twin") == _normalised(prod, prod_names, "prod")
+    prod_settings = load_stack_settings(project_root / "stacks" / "Pulumi.prod.yaml")
+    twin_settings = load_stack_settings(project / "stacks" / "Pulumi.twin.yaml")
+    assert _normalised(twin, twin_settings, "twin") == _normalised(prod, prod_settings, "prod")
 
 
 URN_SNAPSHOT = "urns.json"

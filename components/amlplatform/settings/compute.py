@@ -234,11 +234,14 @@ class InstancesSettings(Model):
             seen[user.object_id] = i
         return users
 
-    def instance_name(self, user: InstanceUser) -> str:
-        return user.name or naming.instance_name(self.prefix, user.object_id)
+    def instance_name(self, user: InstanceUser, scope: str) -> str:
+        """The user's instance name. Instance names are unique per Azure region across
+        workspaces, so the hash covers the stack's ``scope`` (workload/environment) as well as
+        the user: the same person in dev and prod gets two names."""
+        return user.name or naming.instance_name(self.prefix, f"{scope}/{user.object_id}")
 
-    def names(self) -> List[str]:
-        return [self.instance_name(u) for u in self.users]
+    def names(self, scope: str) -> List[str]:
+        return [self.instance_name(u, scope) for u in self.users]
 
 
 # ---------------------------------------------------------------------------- Kubernetes

@@ -143,6 +143,10 @@ class NamingSettings(Model):
         "Changing it renames, and so recreates, those resources.")
     overrides: NameOverrides = NameOverrides()
 
+    def scope(self) -> str:
+        """What tells this stack's resources apart from other stacks': ``workload/environment``."""
+        return f"{self.workload}/{self.environment}"
+
     def names(self) -> naming.NameSet:
         return naming.generate(self.workload, self.environment, seed=self.seed,
                                overrides=self.overrides.model_dump(exclude_none=True))

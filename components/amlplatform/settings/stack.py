@@ -44,6 +44,12 @@ def _no_repeats(assignments: List[RoleAssignmentSettings]) -> List[RoleAssignmen
     return assignments
 
 
+def _scope(info: ValidationInfo) -> str:
+    """workload/environment of the settings being validated (empty when naming itself is bad)."""
+    named = info.data.get("naming")
+    return named.scope() if named is not None else ""
+
+
 class StackSettings(Model):
     """Everything a stack can set. Field names are the keys after ``amlplatform:``."""
 
@@ -90,7 +96,7 @@ class StackSettings(Model):
         if value is None:
             return value
         groups = {"clusters": [c.name for c in info.data.get("clusters") or []]}
-        groups["instances.users"] = value.names()
+        groups["instances.users"] = value.names(_scope(info))
         problems = [p for p in repeated_compute_names(groups) if "of instances" in p]
         if problems:
             raise ValueError("; ".join(problems))
@@ -102,7 +108,7 @@ class StackSettings(Model):
                              info: ValidationInfo) -> List[KubernetesSettings]:
         instances = info.data.get("instances")
         groups = {"clusters": [c.name for c in info.data.get("clusters") or []],
-                  "instances.users": instances.names() if instances else [],
+                  "instances.users": instances.names(_scope(info)) if instances else [],
                   "kubernetes": [k.name for k in value]}
         problems = [p for p in repeated_compute_names(groups) if "of kubernetes" in p]
         created = [i for i, k in enumerate(value) if k.creates_cluster and not k.aks_name]
