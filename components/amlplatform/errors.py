@@ -63,7 +63,9 @@ def validation_problems(exc: Any, prefix: str = "") -> list[str]:
         if key in seen:
             continue
         seen.add(key)
-        if err.get("type") == "missing" or "input" not in err or isinstance(err["input"], (dict, list)):
+        if not loc and not prefix:
+            lines.append(msg)  # a rule across several settings: its message names them
+        elif err.get("type") == "missing" or "input" not in err or isinstance(err["input"], (dict, list)):
             lines.append(f"{path}: {msg}")
         else:
             lines.append(f"{path}: {msg[0].lower() + msg[1:] if msg else msg}, got {_show(err['input'])}")

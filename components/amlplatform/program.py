@@ -173,7 +173,12 @@ def run() -> None:
     except UserError as exc:
         # RunError prints the message without a Python traceback, before any resource exists
         raise pulumi.RunError(str(exc)) from None
-    for key, value in declare(settings, files).items():
+    try:
+        outputs = declare(settings, files)
+    except ValueError as exc:
+        # components check their arguments (names, combinations) before declaring children
+        raise pulumi.RunError(f"invalid settings: {exc}") from None
+    for key, value in outputs.items():
         pulumi.export(key, value)
 
 

@@ -154,3 +154,30 @@ def test_readme_configuration_reference_matches_the_models(project_root):
     assert block == markdown()
     for name in StackSettings.model_fields:
         assert f"`amlplatform:{name}`" in block
+
+
+def test_a_private_registry_needs_premium_when_it_is_created():
+    base = {**BASE, "amlplatform:registry": {"mode": "create", "sku": "Standard"}}
+    problems, _ = problems_of(base)
+    assert problems == [
+        "registry.sku: a registry without public network access needs Premium, got 'Standard' "
+        "(registry.public_network_access follows workspace.public_network_access, Disabled); "
+        "set registry.sku: Premium, or registry.public_network_access: Enabled"]
+    # fine when it is public, or when mode auto creates no registry
+    settings_from_config({**BASE, "amlplatform:registry": {
+        "mode": "create", "sku": "Standard", "public_network_access": "Enabled"}})
+    settings_from_config({**BASE, "amlplatform:registry": {"sku": "Basic"}})
+
+
+def test_component_argument_errors_reach_the_user_as_run_errors(mocker):
+    """A component that refuses its arguments stops `pulumi up` with a message, not a traceback."""
+    import pulumi
+
+    from amlplatform import program
+    from amlplatform.offline.engine import evaluate
+
+    mocker.patch.object(program, "declare", side_effect=ValueError("ml-registry: something is off"))
+    config = {"amlplatform:location": "westeurope",
+              "amlplatform:naming": json.dumps({"workload": "fraud", "environment": "dev"})}
+    with pytest.raises(pulumi.RunError, match="invalid settings: ml-registry: something is off"):
+        evaluate(program.run, project="amlplatform", stack="t", config=config)

@@ -47,10 +47,10 @@ def test_every_component_registers_its_outputs(shipped_graph):
 
 def test_children_are_parented_to_their_component(shipped_graph):
     by_urn = shipped_graph.by_urn()
-    for res in shipped_graph.resources:
-        if res.type.startswith("azure-native:") and res.type != RG:
+    for res in shipped_graph.custom_resources():  # Azure, Kubernetes objects and providers alike
+        if res.type != RG:
             parent = by_urn.get(res.parent)
-            assert parent is not None and not parent.custom, f"{res.name} is not inside a component"
+            assert parent is not None and not parent.custom, f"{res.name} ({res.type}) is not inside a component"
 
 
 def test_storage_secure_defaults(stack_graph):

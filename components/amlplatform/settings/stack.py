@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
-from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from typing_extensions import Annotated
 
 from amlplatform.errors import UserError, validation_problems
@@ -131,6 +131,21 @@ class StackSettings(Model):
             raise ValueError(f"environment names repeat: {', '.join(repeated)} (one entry per name; "
                              "a new version is a change of 'version')")
         return value
+
+    @model_validator(mode="after")
+    def _registry_can_be_private(self) -> "StackSettings":
+        # checked once every field is valid: it needs the workspace, the registry and what needs images
+        from amlplatform.settings.core import derived_network
+
+        reg = self.registry
+        creates = reg.mode == "create" or (reg.mode == "auto" and self.needs_images())
+        public = derived_network(self.workspace, reg.public_network_access, "public_access")
+        if creates and reg.sku != "Premium" and public == "Disabled":
+            raise ValueError(
+                f"registry.sku: a registry without public network access needs Premium, got {reg.sku!r} "
+                "(registry.public_network_access follows workspace.public_network_access, Disabled); "
+                "set registry.sku: Premium, or registry.public_network_access: Enabled")
+        return self
 
     def needs_images(self) -> bool:
         """True when something declared needs a container registry (registry mode ``auto``):
