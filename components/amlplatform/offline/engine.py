@@ -175,6 +175,10 @@ def plain(value: Any) -> Any:
 
 # ------------------------------------------------------------------------- the mock control plane
 
+# libyaml when PyYAML has it (10x faster than the pure-Python safe loader; same safe subset)
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 def _uuid_for(*parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "amlplatform-offline:" + "/".join(parts)))
 
@@ -186,7 +190,7 @@ def _kubeconfig(cluster: str) -> str:
         "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": "offline"}}],
         "users": [{"name": "offline", "user": {"token": "offline"}}],
     }
-    return yaml.safe_dump(doc)
+    return yaml.dump(doc, Dumper=_YAML_DUMPER)
 
 
 def _workspace_outputs(inputs: Dict[str, Any], rid: str) -> Dict[str, Any]:
@@ -471,7 +475,7 @@ def find_project_dir(start: Optional[Path] = None) -> Path:
 
 
 def _project_file(project_dir: Path) -> Dict[str, Any]:
-    doc = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
+    doc = yaml.load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
     if not isinstance(doc, dict) or not doc.get("name"):
         raise UserError(f"{project_dir / 'Pulumi.yaml'}: needs a 'name'")
     return doc
