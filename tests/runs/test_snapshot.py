@@ -224,33 +224,112 @@ SECRETS = [
     "venv/lib/site.py", "env2/pyvenv.cfg", "env2/lib/x.py", "__pycache__/m.pyc", ".pytest_cache/v",
     ".mypy_cache/x", ".ipynb_checkpoints/n.ipynb", "node_modules/p/index.js", "mlruns/0/meta.yaml",
     ".amlplatform/runs/r.json",
+    # the review's verified leaks (file forms) and their families
+    ".envrc", ".envs/.production/.postgres", ".pgpass", ".vault-token", ".dockercfg", "key.ppk", "client.jks",
+    "release.keystore", "AuthKey_ABC123.p8", "kubeconfig", "kubeconfig.yaml", "prod.kubeconfig",
+    "terraform.tfstate", "terraform.tfstate.backup", "prod.tfvars", "prod.auto.tfvars.json",
+    ".terraform/terraform.tfstate", ".terraform/providers/registry/p", ".Renviron", "credentials.json",
+    "application_default_credentials.json", "client_secret_1234.apps.googleusercontent.com.json",
+    "service-account.json", "my-project-service-account-key.json", "gcp_service_account.json",
+    "id_dsa", "id_ecdsa.pub", ".npmrc", "kubeconfig.yml", ".gnupg/pubring.kbx", ".ruff_cache/x", ".hypothesis/db",
 ]
+# Secrets that are FOLDERS named like a denied file (a tree cannot hold both ``.env`` and ``.env/prod``).
+SECRET_FOLDERS = [".env/prod", ".ENV/dev.txt", ".env.production/db", ".env.d/x"]
 ROOT_ONLY = ["outputs/model.pkl", "logs/run.txt"]
+REVIEWED_LEAKS = [".env/prod", ".envrc", ".envs/.production/.postgres", ".pgpass", ".vault-token", ".dockercfg",
+                  "key.ppk", "client.jks", "kubeconfig", "terraform.tfstate", ".Renviron", "service-account.json"]
 
 
 def test_seeded_secret_folder_never_reaches_a_snapshot(tmp_path):
     files = {s: "secret" for s in SECRETS + ROOT_ONLY}
     files.update({f"pkg/{s}": "secret" for s in SECRETS})
+    files.update({f"dirs/{s}": "secret" for s in SECRET_FOLDERS})
     files.update({"train.py": "print()", "pkg/outputs/kept.py": "nested outputs/ is code", ".amlignore": "!*\n!.env\n!*.pem\n"})
     make(tmp_path, files)
     s = take_snapshot(tmp_path)
     assert s.relpaths == [".amlignore", "pkg/outputs/kept.py", "train.py"]
     assert all(e.reason.startswith("deny-list: ") for e in s.excluded)
-    assert {e.relpath for e in s.excluded} >= {".env", ".git/", ".ssh/", "env2/", "outputs/", "pkg/.venv/"}
+    assert {e.relpath for e in s.excluded} >= {".env", ".git/", ".ssh/", "env2/", "outputs/", "pkg/.venv/",
+                                                "dirs/.env/", "dirs/.env.production/", ".envs/", ".terraform/"}
 
 
-@settings(max_examples=50, deadline=None)
-@given(st.lists(NAMES, max_size=3), st.sampled_from([x for x in SECRETS if x != "env2/lib/x.py"]), st.sampled_from(["", "!*\n", "!.env*\n!*.pem\n!.git/\n"]))
-def test_secrets_at_any_depth_are_denied(dirs, secret, ignore):
+def test_the_reviewed_leaks_are_denied(tmp_path):
+    make(tmp_path, {**{s: "TOPSECRET" for s in REVIEWED_LEAKS}, "train.py": "x", "data/train.json": "{}"})
+    s = take_snapshot(tmp_path)
+    assert s.relpaths == ["data/train.json", "train.py"]
+    reasons = {e.relpath: e.reason for e in s.excluded}
+    assert reasons[".env/"] == "deny-list: environment secrets"
+    assert reasons["service-account.json"] == "deny-list: cloud credentials"
+
+
+def test_every_deny_pattern_is_exercised_by_the_secrets_list():
+    """A pattern added to the deny-list without a seeded example here is a pattern nobody tested."""
+    names = {part.lower() for rel in SECRETS + SECRET_FOLDERS + ROOT_ONLY for part in rel.split("/")}
+    import fnmatch
+
+    for table in (snap.DENY_FILES, snap.DENY_DIRS, snap.DENY_DIR_PATTERNS, snap.DENY_ROOT_DIRS):
+        missing = [p for p in table if not any(fnmatch.fnmatchcase(n, p) for n in names)]
+        assert missing == [], missing
+
+
+# Real secret files as they are found in projects, written down independently of the deny-list
+# (not derived from its patterns): credential stores of common tools, key files by extension,
+# and env files by the naming schemes people use.
+REAL_WORLD_SECRETS = [
+    ".env", ".env/prod", ".env.local", ".env.production/db.env", ".envs/.production/.postgres", ".envrc",
+    ".Renviron", ".netrc", ".pgpass", ".pypirc", ".npmrc", ".git-credentials", ".vault-token", ".dockercfg",
+    ".docker/config.json", ".aws/credentials", ".aws/config", ".azure/msal_token_cache.json",
+    ".azure/accessTokens.json", ".ssh/id_rsa", ".ssh/authorized_keys", ".kube/config", ".gnupg/secring.gpg",
+    "kubeconfig", "cluster.kubeconfig", "terraform.tfstate", "terraform.tfstate.backup", "secrets.tfvars",
+    ".terraform/terraform.tfstate", "credentials.json", "application_default_credentials.json",
+    "service-account.json", "client_secret_42.apps.googleusercontent.com.json", ".git/config",
+]
+KEY_EXTENSIONS = ["pem", "key", "ppk", "jks", "keystore", "p8", "p12", "pfx", "tfstate", "tfvars", "kubeconfig"]
+KEY_PREFIXES = ["id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"]
+STEMS = st.text(alphabet="abkeyprod_-0", min_size=1, max_size=8)
+
+
+@st.composite
+def secret_paths(draw):
+    """A real secret's path at a random depth, with random casing (deny-list matching is case-insensitive)."""
+    secret = draw(st.one_of(
+        st.sampled_from(REAL_WORLD_SECRETS),
+        st.builds(lambda stem, ext: f"{stem}.{ext}", STEMS, st.sampled_from(KEY_EXTENSIONS)),
+        st.builds(lambda pre, tail: pre + tail, st.sampled_from(KEY_PREFIXES), st.sampled_from(["", ".pub", "_old", "-2"])),
+        st.builds(lambda tail: f".env.{tail}", STEMS),
+        st.builds(lambda tail: f".env/{tail}", STEMS),
+    ))
+    if CASE_SENSITIVE_TMP:
+        flips = draw(st.lists(st.booleans(), min_size=len(secret), max_size=len(secret)))
+        secret = "".join(c.upper() if f else c for c, f in zip(secret, flips))
+    dirs = draw(st.lists(NAMES, max_size=4))
+    return "/".join([*dirs, secret])
+
+
+def _case_sensitive_tmp() -> bool:
+    with tempfile.TemporaryDirectory() as d:
+        Path(d, "a").write_text("")
+        return not Path(d, "A").exists()
+
+
+CASE_SENSITIVE_TMP = _case_sensitive_tmp()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(secret_paths(), st.lists(NAMES, max_size=3).flatmap(
+           lambda dirs: st.sampled_from([x for x in SECRETS + SECRET_FOLDERS if x != "env2/lib/x.py"]).map(
+               lambda s: "/".join([*dirs, s])))),
+       st.sampled_from(["", "!*\n", "!.env*\n!*.pem\n!.git/\n!**/.env/**\n"]))
+def test_secrets_at_any_depth_are_denied(rel, ignore):
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
-        rel = "/".join([*dirs, secret])
         try:
             make(root, {rel: "TOPSECRET", "ok.py": "x", ".amlignore": ignore or "# nothing\n"})
         except (FileExistsError, NotADirectoryError):
             return
         s = take_snapshot(root)
-        assert all(b"TOPSECRET" not in f.path.read_bytes() for f in s.files), s.relpaths
+        assert "ok.py" in s.relpaths
+        assert all(b"TOPSECRET" not in f.path.read_bytes() for f in s.files), (rel, s.relpaths)
 
 
 def test_symlinks_cannot_smuggle_secrets_or_escape(tmp_path):

@@ -7,7 +7,8 @@ Rules, in order, for every entry met while walking the folder (``os.scandir``, s
    target's bytes (as azure-ai-ml does); one to a folder inside is followed, unless that folder
    is the link's own ancestor (a loop, excluded). A link whose target is on the deny-list is
    excluded too, so a secret cannot ride in under another name.
-2. The built-in deny-list (``DENY_*`` below), always, whatever the ignore file says.
+2. The built-in deny-list (``DENY_*`` below), always, whatever the ignore file says. Names are
+   compared case-insensitively; ``.env`` / ``.env.*`` / ``.envs`` are denied as files AND as folders.
 3. The ignore file: the root ``.amlignore`` if it exists, else the root ``.gitignore``; never
    merged; gitignore semantics via ``pathspec.GitIgnoreSpec``. Like azure-ai-ml, parent
    ``.gitignore`` files and ``.gitignore`` files in sub-folders are NOT read (azure-ai-ml only
@@ -51,6 +52,9 @@ DENY_DIRS = {
     ".kube": "cluster credentials",
     ".docker": "registry credentials",
     ".gnupg": "private keys",
+    ".env": "environment secrets",  # a folder of env files (.env/prod, .env/dev)
+    ".envs": "environment secrets",  # cookiecutter-django's .envs/.production/.postgres
+    ".terraform": "terraform state and providers",
     ".venv": "virtualenv",
     "venv": "virtualenv",
     "__pycache__": "cache",
@@ -63,16 +67,30 @@ DENY_DIRS = {
     "mlruns": "local MLflow store",
     ".amlplatform": "local runs",
 }
+# Folder name patterns (case-insensitive) denied at any depth -> why.
+DENY_DIR_PATTERNS = {
+    ".env.*": "environment secrets",  # .env.production/, .env.d/
+}
 # Folder names denied only at the top of the source folder: Azure ML's own run folders there.
 DENY_ROOT_DIRS = {
     "outputs": "run outputs folder",
     "logs": "run logs folder",
 }
-# File name patterns (case-insensitive) denied at any depth -> why.
+# File name patterns (lowercase; matched against the lowercased name) denied at any depth -> why.
+#
+# Cloud credential JSON files: Google's service-account keys and OAuth client secrets are real
+# secrets, and their usual names (``credentials.json``, ``application_default_credentials.json``,
+# ``client_secret*.json``, ``*service-account*.json`` / ``*service_account*.json``) are rarely the
+# names of a data file a training script needs. We deny them; the price is that a dataset that
+# happens to be called ``credentials.json`` must be renamed (the ``--dry-run`` listing says why it
+# is missing). A key saved under an arbitrary name (``my-project-1a2b3c.json``) cannot be told
+# from data by its name and is NOT caught: keep keys out of the source folder.
 DENY_FILES = {
     ".git": "version control metadata",  # a worktree's or submodule's .git file
     ".env": "environment secrets",
     ".env.*": "environment secrets",
+    ".envrc": "environment secrets",  # direnv
+    ".renviron": "environment secrets",  # R
     "*.pem": "private key or certificate",
     "*.key": "private key",
     "id_rsa*": "private key",
@@ -81,10 +99,30 @@ DENY_FILES = {
     "id_ed25519*": "private key",
     "*.pfx": "private key or certificate",
     "*.p12": "private key or certificate",
+    "*.p8": "private key",
+    "*.ppk": "private key",  # PuTTY
+    "*.jks": "private key store",
+    "*.keystore": "private key store",
     ".netrc": "credentials",
     ".pypirc": "credentials",
     ".npmrc": "credentials",
     ".git-credentials": "credentials",
+    ".pgpass": "credentials",
+    ".vault-token": "credentials",
+    ".dockercfg": "registry credentials",
+    "kubeconfig": "cluster credentials",
+    "kubeconfig.yaml": "cluster credentials",
+    "kubeconfig.yml": "cluster credentials",
+    "*.kubeconfig": "cluster credentials",
+    "*.tfstate": "terraform state (holds secrets)",
+    "*.tfstate.*": "terraform state (holds secrets)",
+    "*.tfvars": "terraform variables (often secrets)",
+    "*.tfvars.json": "terraform variables (often secrets)",
+    "credentials.json": "cloud credentials",
+    "application_default_credentials.json": "cloud credentials",
+    "client_secret*.json": "cloud credentials",
+    "*service-account*.json": "cloud credentials",
+    "*service_account*.json": "cloud credentials",
     "pyvenv.cfg": "virtualenv",
 }
 
@@ -169,6 +207,8 @@ def _deny_reason(name: str, is_dir: bool, at_root: bool) -> Optional[str]:
     lower = name.lower()
     if is_dir:
         why = DENY_DIRS.get(lower) or (DENY_ROOT_DIRS.get(lower) if at_root else None)
+        if why is None:
+            why = next((w for pattern, w in DENY_DIR_PATTERNS.items() if fnmatch.fnmatchcase(lower, pattern)), None)
         return f"deny-list: {why}" if why else None
     for pattern, why in DENY_FILES.items():
         if fnmatch.fnmatchcase(lower, pattern):
