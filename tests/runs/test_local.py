@@ -140,15 +140,66 @@ def test_setup_failure_is_recorded_failed_not_left_running(tmp_path, monkeypatch
     assert [h["status"] for h in rec["status_history"]] == ["NotStarted", "Preparing", "Failed"]
 
 
+def is_gone(pid: int) -> bool:
+    """Dead: no such process, or a zombie (an orphan's adopter may never reap it, e.g. a container's PID 1)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return True
+    return stat[stat.rfind(b")") + 2:].split()[0] == b"Z"
+
+
+def wait_gone(pid: int, seconds: float = 3.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not is_gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return is_gone(pid)
+
+
 def test_timeout_cancels_the_process_group(tmp_path, capsys):
     (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "slow.sh").write_text("sleep 30 &\nchild=$!\necho started\nwait $child\n")
+    pidfile = tmp_path / "bg.pid"
+    (tmp_path / "src" / "slow.sh").write_text(f"sleep 30 &\nchild=$!\necho $child > {pidfile}\necho started\nwait $child\n")
     t0 = time.monotonic()
     rc = run_cli("submit", "--source", str(tmp_path / "src"), "--command", "bash slow.sh", "--timeout", "1",
                  "--runs-dir", str(tmp_path / "r"))
     assert rc == 124 and time.monotonic() - t0 < 15
     rec = only_run(tmp_path / "r")
     assert rec["status"] == "Canceled" and rec["reason"].startswith("timed out after 1 s")
+    bg = int(pidfile.read_text())
+    try:
+        assert wait_gone(bg), "the background sleep outlived the timed-out run"
+    finally:
+        if not is_gone(bg):
+            os.kill(bg, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("how", ["command exits", "timeout"])
+def test_background_child_ignoring_sigterm_does_not_outlive_the_run(tmp_path, how):
+    """SIGTERM, a grace period, then SIGKILL: for the whole group, not only the command itself."""
+    (tmp_path / "src").mkdir()
+    pidfile = tmp_path / "bg.pid"
+    tail = "exit 0" if how == "command exits" else "sleep 30"
+    (tmp_path / "src" / "bg.sh").write_text(
+        f"( trap '' TERM; exec sleep 300 ) &\necho $! > {pidfile}\necho started\n{tail}\n")
+    snap = take_snapshot(tmp_path / "src")
+    spec = RunSpec(source=tmp_path / "src", command="bash bg.sh", timeout_seconds=1 if how == "timeout" else None)
+    out = tmp_path / "out.bin"
+    t0 = time.monotonic()
+    with open(out, "wb") as fh:
+        rec = run_local(spec, snap, {}, store=RunStore(tmp_path / "r"), out=fh, grace_seconds=0.5)
+    bg = int(pidfile.read_text())
+    try:
+        assert rec["status"] == ("Completed" if how == "command exits" else "Canceled"), rec
+        assert wait_gone(bg, 1.0), "a background process that ignores SIGTERM outlived the run"
+        assert time.monotonic() - t0 < 15
+    finally:
+        if not is_gone(bg):
+            os.kill(bg, signal.SIGKILL)
 
 
 def test_missing_mlflow_in_the_parent_still_runs(tmp_path, monkeypatch):

@@ -13,7 +13,8 @@
 - Output (stdout and stderr, merged) is streamed live to the terminal and to ``output.log``.
 - The command runs in its own process group. Ctrl-C (SIGINT) or SIGTERM to this process
   terminates that group (SIGTERM, then SIGKILL after a grace period) and records Canceled;
-  ``timeout_seconds`` does the same with a "timed out" reason.
+  ``timeout_seconds`` does the same with a "timed out" reason. When the command ends on its own,
+  background processes it left in the group are ended the same way (SIGTERM, grace, SIGKILL).
 - Status history: NotStarted -> Preparing -> Running -> Completed | Failed | Canceled. A failure
   while preparing is recorded as Failed with its reason; no record is left Running.
 """
@@ -173,25 +174,74 @@ def _pump(src: BinaryIO, sinks: list[Any]) -> None:
                 pass  # a closed terminal must not stop the log
 
 
+def _live_members(pgid: int) -> bool:
+    """Whether process group ``pgid`` has a member that is not a zombie.
+
+    A killed orphan stays a zombie until whoever adopted it reaps it, and in a container the
+    adopter (PID 1) may never do so; ``killpg(pgid, 0)`` alone would then report the group alive
+    for ever. Where ``/proc`` is missing we cannot tell zombies apart and assume a live member.
+    """
+    try:
+        pids = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return True
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                data = fh.read()
+        except OSError:
+            continue
+        fields = data[data.rfind(b")") + 2:].split()  # state ppid pgrp ... (the name may hold spaces)
+        if len(fields) >= 3 and fields[2] == str(pgid).encode() and fields[0] != b"Z":
+            return True
+    return False
+
+
+def _group_alive(proc: subprocess.Popen) -> bool:
+    proc.poll()  # reap the leader if it has ended, so it does not count as a member
+    try:
+        os.killpg(proc.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _live_members(proc.pid)
+
+
+def _group_ended_within(proc: subprocess.Popen, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _group_alive(proc):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def _kill_group(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM the command's whole process group, SIGKILL whatever is left after ``grace`` seconds.
+
+    Waits for the GROUP, not only for the command: a background process that ignores SIGTERM
+    must not survive because the shell that started it exited at once."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _end_leftovers(proc: subprocess.Popen) -> None:
-    """Background processes the command left behind end with the run, as on a cluster node."""
+            break
+        except PermissionError:  # the group now holds a process we may not signal: nothing more to do
+            break
+        if _group_ended_within(proc, wait):
+            break
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
+        proc.wait(timeout=1.0)
+    except subprocess.TimeoutExpired:
         pass
+
+
+def _end_leftovers(proc: subprocess.Popen, grace: float) -> None:
+    """Background processes the command left behind end with the run, as on a cluster node:
+    SIGTERM, then SIGKILL after ``grace`` seconds for any that ignore it."""
+    if _group_alive(proc):
+        _kill_group(proc, grace)
 
 
 def new_record(spec: RunSpec, snapshot: Snapshot, git: dict[str, str]) -> dict[str, Any]:
@@ -266,6 +316,7 @@ def run_local(
         raise _Cancel()
 
     proc: Optional[subprocess.Popen] = None
+    pump: Optional[threading.Thread] = None
     try:
         if on_main:
             old_term = signal.signal(signal.SIGTERM, on_term)
@@ -315,7 +366,7 @@ def run_local(
             if timed_out:
                 _kill_group(proc, grace_seconds)
             else:
-                _end_leftovers(proc)
+                _end_leftovers(proc, grace_seconds)
             pump.join(timeout=5)
         record["exit_code"] = proc.returncode
         if timed_out:
@@ -346,7 +397,26 @@ def run_local(
     finally:
         if on_main and old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
+        _close_output(proc, pump)
     return record
+
+
+def _close_output(proc: Optional[subprocess.Popen], pump: Optional[threading.Thread]) -> None:
+    """Close our end of the output pipe once the pump has read it to the end.
+
+    If a process that left the group (``setsid``) still holds the pipe, the pump is still blocked
+    reading it and the pipe is left open: closing an fd another thread is reading could hand the
+    fd number, and that thread's reads, to the next file this process opens."""
+    if proc is None or proc.stdout is None:
+        return
+    if pump is not None:
+        pump.join(timeout=2)
+        if pump.is_alive():
+            return
+    try:
+        proc.stdout.close()
+    except OSError:
+        pass
 
 
 def _child_path(spec: RunSpec) -> str:
