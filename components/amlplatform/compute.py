@@ -176,8 +176,8 @@ class ComputeInstanceArgs(TypedDict, total=False):
 class ComputeInstance(pulumi.ComponentResource):
     """A personal compute instance: assigned to one user, idle shutdown, no SSH, Entra ID only.
 
-    Most instance properties are create-only on the service side: changing them replaces the
-    instance (and its local disk)."""
+    Instance properties are create-only on the service side: changing any of them replaces the
+    instance (deleted first, then created again: its local disk is lost)."""
 
     id: pulumi.Output[str]
     name: pulumi.Output[str]
@@ -235,7 +235,10 @@ class ComputeInstance(pulumi.ComponentResource):
                 "properties": properties,
             }),
             tags=dict(args.get("tags") or {}),
-            opts=child(self),
+            # the service refuses an in-place PUT to an existing instance: any change to its
+            # properties replaces it, and because its name is fixed (unique per region) the old
+            # one must go first
+            opts=child(self, replace_on_changes=["properties"], delete_before_replace=True),
         )
         self.id = compute.id
         self.name = compute.name

@@ -13,10 +13,12 @@ The AKS cluster does not wait for the workspace: the cluster (~6 min) and the wo
 """
 
 import base64
+import os
 import re
 from typing import Dict, List, Mapping, Optional
 
 import pulumi
+import yaml
 import pulumi_kubernetes as k8s
 from pulumi_azure_native import authorization, containerservice, kubernetesconfiguration
 from pulumi_azure_native import machinelearningservices as ml
@@ -25,6 +27,7 @@ from typing_extensions import Required, TypedDict
 from amlplatform import naming
 from amlplatform._component import child, token
 from amlplatform.access import assignment_guid, role_definition_id
+from amlplatform.settings.compute import extension_problems
 
 EXTENSION_TYPE = "microsoft.azureml.kubernetes"
 RELEASE_NAMESPACE = "azureml"
@@ -52,27 +55,110 @@ def _flag(value: bool) -> str:
 
 def extension_settings(extension: Mapping, *, cluster_id: pulumi.Input[str],
                        cluster_name: pulumi.Input[str], location: pulumi.Input[str]) -> Dict:
-    """The extension's configuration settings (learn.microsoft.com, how-to-deploy-kubernetes-extension)."""
+    """The extension's configuration settings, as Microsoft's template (Azure/AML-Kubernetes
+    ``files/deployextension.json``) and the az CLI (``AzureMLKubernetes.py``) derive them."""
     purpose = extension.get("cluster_purpose", "FastProd")
     ha = extension.get("inference_router_ha")
     service_type = extension.get("inference_router_service_type", "LoadBalancer")
+    insecure = extension.get("allow_insecure_connections", False)
     settings = {
         "enableInference": "True",
         "enableTraining": _flag(extension.get("enable_training", False)),
         "inferenceRouterServiceType": service_type,
         "inferenceRouterHA": _flag(purpose != "DevTest" if ha is None else ha),
-        "allowInsecureConnections": _flag(extension.get("allow_insecure_connections", False)),
+        "allowInsecureConnections": _flag(insecure),
         "clusterPurpose": purpose,
         "installNvidiaDevicePlugin": _flag(extension.get("install_nvidia_device_plugin", False)),
         "cluster_name": cluster_id,
         "cluster_name_friendly": cluster_name,
         "clusterId": cluster_id,
+        "prometheus.prometheusSpec.externalLabels.cluster_name": cluster_id,
         "location": location,
         "jobSchedulerLocation": location,
+        "domain": pulumi.Output.from_input(location).apply(lambda loc: f"{loc}.cloudapp.azure.com"),
+        # an AKS cluster talks to Azure ML directly: no Service Bus or Relay (those are for Arc)
+        "servicebus.enabled": "false",
+        "relayserver.enabled": "false",
     }
-    if service_type == "LoadBalancer" and extension.get("internal_load_balancer", True):
+    if service_type == "NodePort":
+        settings["scoringFe.serviceType.nodePort"] = "true"
+    elif service_type == "LoadBalancer" and extension.get("internal_load_balancer", True):
+        # the provider name alone does not make the router's service internal: the chart reads this
         settings["internalLoadBalancerProvider"] = "azure"
+        settings["scoringFe.serviceType.internalLoadBalancer"] = "true"
+    if not insecure:
+        if extension.get("ssl_cname"):
+            settings["sslCname"] = extension["ssl_cname"]
+        if extension.get("ssl_secret"):
+            settings["scoringFe.sslSecret"] = extension["ssl_secret"]
     return settings
+
+
+def extension_protected_settings(extension: Mapping) -> Optional[pulumi.Output]:
+    """``scoringFe.sslCert``/``scoringFe.sslKey`` (base64 of the PEM files, as the az CLI sends
+    them) when the certificate is given inline; a secret. None otherwise."""
+    if extension.get("allow_insecure_connections", False) or extension.get("ssl_secret"):
+        return None
+    if extension.get("ssl_cert_pem") is None or extension.get("ssl_key_pem") is None:
+        return None
+
+    def b64(value: str) -> str:
+        return base64.b64encode(value.encode("utf-8")).decode("ascii")
+
+    return pulumi.Output.secret(pulumi.Output.all(extension["ssl_cert_pem"], extension["ssl_key_pem"]).apply(
+        lambda ck: {"scoringFe.sslCert": b64(ck[0]), "scoringFe.sslKey": b64(ck[1])}))
+
+
+_DNS_PREFIX_MAX = 54
+
+
+def dns_prefix(aks_name: str) -> str:
+    """The cluster's DNS prefix from its name: letters, digits and '-', 1-54 characters, starting
+    and ending with a letter or digit (the AKS name may also hold '_' and run to 63). Create-only
+    on the service, so it depends on nothing but the name."""
+    prefix = re.sub(r"[^A-Za-z0-9-]", "-", aks_name)[:_DNS_PREFIX_MAX].strip("-")
+    if not prefix:
+        raise ValueError(f"no DNS prefix can be made from the AKS name {aks_name!r}")
+    return prefix
+
+
+KUBELOGIN_MODES = ("azurecli", "workloadidentity", "msi", "spn")
+# flags of `kubelogin get-token` that belong to the device-code login AKS writes by default:
+# --client-id there is the AKS client application, which spn/msi would misread as their own
+_DROPPED_FLAGS = ("--login", "-l", "--client-id")
+
+
+def kubeconfig_with_login(kubeconfig: str, mode: str = "azurecli") -> str:
+    """The kubeconfig with every kubelogin exec set to a non-interactive login.
+
+    ``listManagedClusterUserCredentials(format=exec)`` writes ``--login devicecode``
+    (pulumi/pulumi-azure-native#2399), which blocks a deploy waiting for a browser; this does what
+    ``kubelogin convert-kubeconfig -l <mode>`` does to the exec args. Pure: other users, clusters
+    and contexts are kept as they are."""
+    if mode not in KUBELOGIN_MODES:
+        raise ValueError(f"kubelogin mode must be one of {', '.join(KUBELOGIN_MODES)}, got {mode!r}")
+    config = yaml.safe_load(kubeconfig)
+    if not isinstance(config, dict):
+        return kubeconfig
+    changed = False
+    for user in config.get("users") or []:
+        exec_ = ((user or {}).get("user") or {}).get("exec")
+        if not isinstance(exec_, dict) or os.path.basename(str(exec_.get("command", ""))) != "kubelogin":
+            continue
+        args = [str(a) for a in exec_.get("args") or []]
+        kept: List[str] = []
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            flag = arg.split("=", 1)[0]
+            if flag in _DROPPED_FLAGS:
+                i += 1 if "=" in arg else 2
+                continue
+            kept.append(arg)
+            i += 1
+        exec_["args"] = kept + ["--login", mode]
+        changed = True
+    return yaml.safe_dump(config, sort_keys=False) if changed else kubeconfig
 
 
 def _pool(pool: Mapping, mode: str, subnet_id: Optional[pulumi.Input[str]]) -> dict:
@@ -212,7 +298,11 @@ class KubernetesInferenceTargetArgs(TypedDict, total=False):
     """Default azureml."""
     extension: dict
     """release_train, inference_router_service_type, internal_load_balancer, inference_router_ha,
-    cluster_purpose, enable_training, allow_insecure_connections, install_nvidia_device_plugin."""
+    cluster_purpose, enable_training, allow_insecure_connections, install_nvidia_device_plugin,
+    ssl_secret, ssl_cname, ssl_cert_pem, ssl_key_pem (HTTPS scoring needs ssl_secret or the PEM pair)."""
+    kubelogin_mode: str
+    """How kubelogin signs in with a created cluster's exec kubeconfig (disable_local_accounts):
+    azurecli (default), workloadidentity, msi or spn; never the interactive device code."""
     attach: bool
     """Declare the attach (default True). The service's attach is not idempotent: False stops
     re-sending it once attached. The attach is retained on delete, so False never detaches."""
@@ -242,6 +332,15 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
         tags = dict(args.get("tags") or {})
         location = args["location"]
 
+        extension_args = dict(args.get("extension") or {})
+        if args.get("install_extension", True):
+            problems = extension_problems(extension_args)
+            if problems:
+                raise ValueError(f"{name}: extension: " + "; ".join(problems))
+        kubelogin_mode = args.get("kubelogin_mode", "azurecli")
+        if kubelogin_mode not in KUBELOGIN_MODES:
+            raise ValueError(f"{name}: kubelogin_mode must be one of {', '.join(KUBELOGIN_MODES)}")
+
         existing = args.get("existing_cluster_id")
         if existing and args.get("cluster"):
             raise ValueError(f"{name}: give cluster or existing_cluster_id, not both")
@@ -257,7 +356,8 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
             aks = self._cluster(name, args["cluster"], args["resource_group_name"], location, tags)
             cluster_id, cluster_name, cluster_rg = aks.id, aks.name, args["resource_group_name"]
             kubeconfig = self._kubeconfig(args["resource_group_name"], aks.name,
-                                          admin=not args["cluster"].get("disable_local_accounts", False))
+                                          admin=not args["cluster"].get("disable_local_accounts", False),
+                                          login=kubelogin_mode)
         else:
             raise ValueError(f"{name}: give cluster (to create one) or existing_cluster_id")
 
@@ -272,12 +372,12 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
                 extension_name=args.get("extension_name", "azureml"),
                 extension_type=EXTENSION_TYPE,
                 auto_upgrade_minor_version=True,
-                release_train=(args.get("extension") or {}).get("release_train", "stable"),
+                release_train=extension_args.get("release_train", "stable"),
                 scope={"cluster": {"release_namespace": RELEASE_NAMESPACE}},
                 identity={"type": "SystemAssigned"},
                 configuration_settings=extension_settings(
-                    args.get("extension") or {}, cluster_id=cluster_id, cluster_name=cluster_name,
-                    location=location),
+                    extension_args, cluster_id=cluster_id, cluster_name=cluster_name, location=location),
+                configuration_protected_settings=extension_protected_settings(extension_args),
                 opts=child(self),
             )
 
@@ -314,8 +414,9 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
 
         provider = k8s.Provider(f"{name}-k8s", kubeconfig=kubeconfig, opts=child(self))
         namespace = args.get("namespace", "azureml-endpoints")
+        namespace_resource = None
         if namespace != "default":
-            k8s.core.v1.Namespace(
+            namespace_resource = k8s.core.v1.Namespace(
                 f"{name}-namespace",
                 metadata={"name": namespace, "labels": {"app.kubernetes.io/managed-by": "amlplatform"}},
                 opts=child(self, provider=provider))
@@ -332,7 +433,9 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
             # access binding, but the service refuses a cluster without the extension and reaches
             # the cluster through the workspace (its identity, or the binding): wait for all three
             # (the role assignment and the binding take seconds, made while the extension installs).
-            waits = [r for r in (extension, reader, trusted) if r is not None]
+            # The attach names the endpoints' namespace, which must exist before it (Kubernetes
+            # compute reference: "the namespace must exist"): wait for it too.
+            waits = [r for r in (extension, reader, trusted, namespace_resource) if r is not None]
             attach = _attach(name, args, compute_name, cluster_id, properties, tags, self, waits)
 
         # InstanceType is a custom resource whose definition the extension installs; without a
@@ -395,7 +498,7 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
             resource_name_=aks_name,
             resource_group_name=resource_group_name,
             location=location,
-            dns_prefix=aks_name,
+            dns_prefix=dns_prefix(aks_name),
             kubernetes_version=spec.get("kubernetes_version"),
             sku={"name": "Base", "tier": spec.get("sku_tier", "Standard")},
             # managed identity: the Azure ML extension does not support service principals
@@ -418,18 +521,21 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
         )
 
     def _kubeconfig(self, resource_group_name: pulumi.Input[str], cluster_name: pulumi.Input[str], *,
-                    admin: bool) -> pulumi.Output[str]:
+                    admin: bool, login: str = "azurecli") -> pulumi.Output[str]:
         """The created cluster's kubeconfig, a secret. With local accounts (the default, which the
         extension needs) the admin credentials; otherwise the Entra ID user credentials in exec
-        format (kubelogin on the deploying machine, and an AKS RBAC role for the deployer)."""
+        format (kubelogin on the deploying machine, and an AKS RBAC role for the deployer), with
+        the exec's device-code login replaced by ``login`` (a value transform, no resource)."""
         if admin:
             creds = containerservice.list_managed_cluster_admin_credentials_output(
                 resource_group_name=resource_group_name, resource_name=cluster_name)
         else:
             creds = containerservice.list_managed_cluster_user_credentials_output(
                 resource_group_name=resource_group_name, resource_name=cluster_name, format="exec")
-        return pulumi.Output.secret(creds.kubeconfigs.apply(
-            lambda ks: base64.b64decode(ks[0].value).decode("utf-8")))
+        text = creds.kubeconfigs.apply(lambda ks: base64.b64decode(ks[0].value).decode("utf-8"))
+        if not admin:
+            text = text.apply(lambda k: kubeconfig_with_login(k, login))
+        return pulumi.Output.secret(text)
 
 
 def _addons(spec: Mapping) -> dict:

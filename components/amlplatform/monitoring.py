@@ -22,7 +22,8 @@ class WorkspaceMonitoringArgs(TypedDict, total=False):
     existing_log_analytics_id: pulumi.Input[str]
     """Link Application Insights to this Log Analytics workspace instead of creating one."""
     retention_days: int
-    """Log retention, 30-730 days; default 30."""
+    """Retention of the created Log Analytics workspace, 30-730 days; default 30. It also governs
+    Application Insights (workspace-based), which is sent no retention of its own."""
     daily_quota_gb: float
     """Daily ingestion cap of Log Analytics; none by default."""
     app_insights_local_auth: bool
@@ -78,7 +79,9 @@ class WorkspaceMonitoring(pulumi.ComponentResource):
             application_type="web",
             ingestion_mode="LogAnalytics",
             workspace_resource_id=log_analytics_id,
-            retention_in_days=retention,
+            # no retention_in_days: a workspace-based component keeps its data in Log Analytics,
+            # whose retention governs it (and App Insights itself accepts only 30, 60, 90, 120,
+            # 180, 270, 365, 550 or 730)
             disable_local_auth=not args.get("app_insights_local_auth", False),
             public_network_access_for_ingestion=ingestion,
             public_network_access_for_query=query,

@@ -35,7 +35,8 @@ class ContainerRegistryArgs(TypedDict, total=False):
     public_network_access: str
     """Enabled (default) or Disabled (Premium only)."""
     zone_redundancy: bool
-    """Premium only; default False."""
+    """Premium only; default False. Create-only: the service cannot change it on an existing
+    registry, so changing it later means a new registry (and pushing the images again)."""
     untagged_retention_days: int
     """Premium only: delete untagged manifests after this many days (default 7)."""
     retain_on_delete: bool

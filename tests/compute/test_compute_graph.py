@@ -68,7 +68,13 @@ def attached_graph(tmp_path_factory):
         "      attach: false\n"
         "      instance_types: [{name: small}]\n"
         "      kubeconfig:\n"
-        "        secure: v1:AAAABBBBCCCC\n")
+        "        secure: v1:AAAABBBBCCCC\n"
+        "      extension:\n"
+        "        ssl_cname: scoring.shared.internal\n"
+        "        ssl_cert_pem:\n"
+        "          secure: v1:CERTCERTCERT\n"
+        "        ssl_key_pem:\n"
+        "          secure: v1:KEYKEYKEYKEY\n")
     return evaluate_stack("att", project_dir=project)
 
 
@@ -190,8 +196,13 @@ def test_trusted_access_binds_the_workspace_to_the_cluster(stack_graph):
     assert dep_names(g, binding) == ["k8s-inference-aks", "ml-workspace-workspace", "resource-group"]
 
 
+CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+INLINE_TLS = {"ssl_cert_pem": CERT, "ssl_key_pem": KEY, "ssl_cname": "scoring.example.com"}
+
+
 def test_default_cluster_keeps_local_accounts_for_the_extension(make_stack):
-    project = make_stack({**BASE, "amlplatform:kubernetes": [{"name": "serve"}]})
+    project = make_stack({**BASE, "amlplatform:kubernetes": [{"name": "serve", "extension": INLINE_TLS}]})
     g = evaluate_stack("fixture", project_dir=project)
     aks = g.one(AKS).inputs
     assert aks["disableLocalAccounts"] is False
@@ -204,7 +215,13 @@ def test_default_cluster_keeps_local_accounts_for_the_extension(make_stack):
     assert not [r for r in g.resources if r.name.endswith("trusted-access")]
     ext = g.one(EXT).inputs["configurationSettings"]
     assert ext["inferenceRouterHA"] == "True" and ext["internalLoadBalancerProvider"] == "azure"
+    # the chart makes the router's service internal from this key, not from the provider name
+    assert ext["scoringFe.serviceType.internalLoadBalancer"] == "true"
     assert ext["enableTraining"] == "False"
+    assert ext["sslCname"] == "scoring.example.com" and "scoringFe.sslSecret" not in ext
+    # the certificate goes as protected settings (a secret), never in the plain settings
+    assert CERT not in json.dumps(g.one(EXT).inputs)
+    assert g.one(EXT).inputs["configurationProtectedSettings"] == "[secret]"
     assert g.one(NS).inputs["metadata"]["name"] == "azureml-endpoints"
     assert g.of_type(ITYPE) == []  # no instance types declared: the service's default one only
     assert len(g.of_type(ACR)) == 1
@@ -218,8 +235,17 @@ def test_prod_extension_and_attach(stack_graph):
     assert ext["scope"] == {"cluster": {"releaseNamespace": "azureml"}}
     settings = ext["configurationSettings"]
     assert settings["enableInference"] == "True" and settings["inferenceRouterHA"] == "True"
-    assert settings["allowInsecureConnections"] == "False"
     assert settings["inferenceRouterServiceType"] == "LoadBalancer"
+    # what Microsoft's template (AML-Kubernetes deployextension.json) sends for an AKS cluster
+    assert settings["scoringFe.serviceType.internalLoadBalancer"] == "true"
+    assert settings["servicebus.enabled"] == "false" and settings["relayserver.enabled"] == "false"
+    assert settings["domain"] == "westeurope.cloudapp.azure.com"
+    assert settings["prometheus.prometheusSpec.externalLabels.cluster_name"] == g.one(AKS).id
+    # HTTPS scoring with the certificate from a secret the platform team creates in azureml
+    assert settings["allowInsecureConnections"] == "False"
+    assert settings["scoringFe.sslSecret"] == "azureml-scoring-tls"
+    assert settings["sslCname"] == "scoring.fraud.internal"
+    assert "configurationProtectedSettings" not in ext
     (attach,) = computes(g, "Kubernetes")
     props = attach.inputs["properties"]
     assert props["resourceId"] == g.one(AKS).id
@@ -244,7 +270,9 @@ def test_kubernetes_edges(stack_graph):
     assert dep_types(g, aks) == [LAW, RG]
     assert dep_names(g, ext) == ["k8s-inference-aks", "resource-group"]
     assert dep_types(g, reader) == [AKS, MLW]
+    # the attach names the endpoints' namespace, which must exist first
     assert dep_names(g, attach) == sorted(["k8s-inference-aks", "k8s-inference-extension",
+                                           "k8s-inference-namespace",
                                            "k8s-inference-trusted-access", "k8s-inference-workspace-reader",
                                            "ml-workspace-workspace", "resource-group"])
     provider = g.one(K8S_PROVIDER)
@@ -253,6 +281,35 @@ def test_kubernetes_edges(stack_graph):
         assert dep_names(g, t) == ["k8s-inference-attach"]
         assert t.provider.split("::")[-1].startswith(provider.urn.split("::")[-1])
     assert dep_types(g, g.one(NS)) == []  # through its provider only
+
+
+def test_insecure_scoring_sends_no_certificate_and_node_port_no_load_balancer(make_stack):
+    project = make_stack({**BASE, "amlplatform:kubernetes": [{"name": "serve", "extension": {
+        "allow_insecure_connections": True, "inference_router_service_type": "NodePort"}}]})
+    g = evaluate_stack("fixture", project_dir=project)
+    ext = g.one(EXT).inputs
+    settings = ext["configurationSettings"]
+    assert settings["allowInsecureConnections"] == "True"
+    assert settings["scoringFe.serviceType.nodePort"] == "true"
+    assert not {"internalLoadBalancerProvider", "scoringFe.serviceType.internalLoadBalancer", "sslCname",
+                "scoringFe.sslSecret"} & set(settings)
+    assert "configurationProtectedSettings" not in ext
+
+
+def test_aks_dns_prefix_is_derived_from_the_name(make_stack):
+    name = "aks_fraud_" + "x" * 44 + "-tail"  # 59 characters with '_': not a valid DNS prefix
+    project = make_stack({**BASE, "amlplatform:kubernetes": [
+        {"name": "serve", "aks_name": name, "extension": INLINE_TLS}]})
+    aks = evaluate_stack("fixture", project_dir=project).one(AKS).inputs
+    assert aks["resourceName"] == name
+    assert aks["dnsPrefix"] == ("aks-fraud-" + "x" * 44)[:54]
+
+
+def test_prod_aks_api_server_has_an_allow_list(stack_graph):
+    # Azure ML comes in through Trusted Access, which the allow list does not block
+    aks = stack_graph("prod").one(AKS).inputs
+    assert aks["apiServerAccessProfile"]["authorizedIPRanges"] == ["203.0.113.0/24"]
+    assert aks["dnsPrefix"] == aks["resourceName"]  # a shipped name is its own prefix: no replacement
 
 
 def test_workspace_reader_role_on_the_cluster(stack_graph):
@@ -278,6 +335,9 @@ def test_attached_cluster_with_secret_kubeconfig_and_attach_skipped(attached_gra
     ext = g.one(EXT)
     assert ext.inputs["clusterName"] == "aks-shared" and ext.inputs["resourceGroupName"] == "rg-shared"
     assert g.one(K8S_PROVIDER).inputs["kubeconfig"] == "[secret]"
+    # the certificate from stack secrets: protected settings, a secret in the state
+    assert ext.inputs["configurationProtectedSettings"] == "[secret]"
+    assert ext.inputs["configurationSettings"]["sslCname"] == "scoring.shared.internal"
     (t,) = g.of_type(ITYPE)
     # no attach declared: the CRD still comes from the extension
     assert dep_names(g, t) == ["k8s-shared-extension"]
@@ -350,3 +410,49 @@ def test_lazy_registry_and_attach_are_retained_on_delete(project_root, monkeypat
     # the attach too: setting attach false must make Pulumi forget it, never detach it
     assert sorted(name for name, keep in retained.items() if keep) == ["k8s-inference-attach",
                                                                         "ml-registry-registry"]
+
+
+def test_compute_instances_are_replaced_never_updated(project_root, monkeypatch):
+    """The service refuses an in-place update of an instance: Pulumi must replace it, deleting the
+    old one first (its name is fixed)."""
+    from amlplatform.offline import engine
+
+    seen = {}
+    register = engine.RecordingMonitor.RegisterResource
+
+    def record(self, request):
+        seen[request.name] = (list(request.replaceOnChanges), bool(request.deleteBeforeReplace))
+        return register(self, request)
+
+    monkeypatch.setattr(engine.RecordingMonitor, "RegisterResource", record)
+    g = evaluate_stack("dev", project_dir=project_root)
+    (instance,) = computes(g, "ComputeInstance")
+    assert seen[instance.name] == (["properties"], True)
+    (cluster,) = computes(g, "AmlCompute")
+    assert seen[cluster.name] == ([], False)  # cluster scale settings update in place
+
+
+def test_app_insights_retention_comes_from_log_analytics(stack_graph):
+    g = stack_graph("prod")
+    assert g.one(LAW).inputs["retentionInDays"] == 90
+    insights = g.one("azure-native:applicationinsights:Component").inputs
+    assert "retentionInDays" not in insights  # 90 is not even a value App Insights accepts alone
+    assert insights["workspaceResourceId"] == g.one(LAW).id
+
+
+def test_exec_kubeconfig_is_converted_to_a_non_interactive_login(project_root, monkeypatch):
+    """prod has no local accounts: its exec kubeconfig would ask for a device code (blocking CI)."""
+    from amlplatform import kubernetes
+
+    calls = []
+    convert = kubernetes.kubeconfig_with_login
+
+    def record(text, mode="azurecli"):
+        out = convert(text, mode)
+        calls.append((mode, out))
+        return out
+
+    monkeypatch.setattr(kubernetes, "kubeconfig_with_login", record)
+    evaluate_stack("prod", project_dir=project_root)
+    assert [mode for mode, _ in calls] == ["azurecli"]
+    assert "devicecode" not in calls[0][1]

@@ -18,6 +18,8 @@ BASE = {"amlplatform:location": "westeurope",
 USER = "3f1c9a52-6d7e-4b8f-a012-5c6d7e8f9a0b"
 AKS_ID = ("/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-shared"
           "/providers/Microsoft.ContainerService/managedClusters/aks-shared")
+# HTTPS scoring needs a certificate: a Kubernetes secret the platform team creates
+TLS = {"ssl_secret": "azureml-scoring-tls", "ssl_cname": "scoring.fraud.internal"}
 
 BAD = {
     **BASE,
@@ -55,7 +57,7 @@ def test_instance_and_kubernetes_defaults():
     assert i.names("fraud/dev") == [i.instance_name(i.users[0], "fraud/dev")]
     # instance names are unique per region across workspaces: the same user in two stacks
     assert i.instance_name(i.users[0], "fraud/dev") != i.instance_name(i.users[0], "fraud/prod")
-    k = KubernetesSettings(name="inference")
+    k = KubernetesSettings(name="inference", extension=TLS)
     assert k.creates_cluster and k.attach
     assert k.disable_local_accounts is False  # the extension needs local accounts
     assert (k.upgrade_channel, k.network_policy, k.sku_tier) == ("stable", "azure", "Standard")
@@ -88,14 +90,14 @@ def test_compute_names_are_unique_across_clusters_instances_and_kubernetes():
         **BASE,
         "amlplatform:clusters": [{"name": "cpu"}, {"name": "CPU"}],
         "amlplatform:instances": {"users": [{"object_id": USER, "name": "serve"}]},
-        "amlplatform:kubernetes": [{"name": "serve"}, {"name": "other"}],
+        "amlplatform:kubernetes": [{"name": "serve", "extension": TLS}, {"name": "other", "extension": TLS}],
     })
     assert problems[0].startswith("clusters: compute name 'CPU' of clusters[1] is already used by clusters[0]")
     problems, _ = _problems({
         **BASE,
         "amlplatform:clusters": [{"name": "cpu"}],
         "amlplatform:instances": {"users": [{"object_id": USER, "name": "cpu"}]},
-        "amlplatform:kubernetes": [{"name": "cpu"}, {"name": "other"}],
+        "amlplatform:kubernetes": [{"name": "cpu", "extension": TLS}, {"name": "other", "extension": TLS}],
     })
     assert problems == [
         "instances: compute name 'cpu' of instances.users[0] is already used by clusters[0]",
@@ -108,7 +110,7 @@ def test_kubernetes_and_environment_rules():
     problems, _ = _problems({
         **BASE,
         "amlplatform:kubernetes": [{
-            "name": "inference", "existing_id": AKS_ID,
+            "name": "inference", "existing_id": AKS_ID, "extension": TLS,
             "inference_pool": {"name": "Inference Pool", "min_count": 3, "max_count": 1, "taints": ["oops"]},
             "instance_types": [{"name": "Small"}], "default_instance_type": "large",
         }],
@@ -121,9 +123,11 @@ def test_kubernetes_and_environment_rules():
         "kubernetes[0].inference_pool.taints", "kubernetes[0].instance_types[0].name",
         "environments[0]", "environments[1]",
     ]
-    problems, _ = _problems({**BASE, "amlplatform:kubernetes": [{"name": "inference", "existing_id": AKS_ID}]})
+    problems, _ = _problems({**BASE, "amlplatform:kubernetes": [
+        {"name": "inference", "existing_id": AKS_ID, "extension": TLS}]})
     assert problems and "kubeconfig is required with existing_id" in problems[0]
-    problems, _ = _problems({**BASE, "amlplatform:kubernetes": [{"name": "inference", "disable_local_accounts": True}]})
+    problems, _ = _problems({**BASE, "amlplatform:kubernetes": [
+        {"name": "inference", "disable_local_accounts": True, "extension": TLS}]})
     assert problems == ["kubernetes[0].disable_local_accounts: needs trusted_access: true (the Azure ML "
                         "extension reaches the cluster through local accounts otherwise), got True"]
 
@@ -136,7 +140,7 @@ def test_needs_images_only_for_builds_and_kubernetes():
     assert not needs(clusters=[{"name": "cpu"}], instances={"users": [{"object_id": USER}]})
     assert not needs(environments=[{"name": "ready", "image": "mcr.microsoft.com/azureml/x:1"}])
     assert needs(environments=[{"name": "built", "conda_file": "env/conda.yml"}])
-    assert needs(kubernetes=[{"name": "inference"}])
+    assert needs(kubernetes=[{"name": "inference", "extension": TLS}])
     env = EnvironmentSettings(name="built", conda_file="conda.yml")
     assert env.builds_image and env.base_image is None  # the program fills the default base image
 

@@ -11,7 +11,7 @@ Pure: no Pulumi imports.
 """
 
 import re
-from typing import Annotated, Dict, List, Literal, Optional
+from typing import Annotated, Dict, List, Literal, Mapping, Optional
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
@@ -71,12 +71,40 @@ ScaleDownDelay = Annotated[str, _duration(60, 86400, "between PT60S and P1D")]
 # Compute instance idle shutdown: the service accepts 15 minutes to 3 days.
 IdleShutdown = Annotated[str, _duration(15 * 60, 3 * 86400, "between PT15M and P3D (the service's range)")]
 
-_CRON = re.compile(r"^\S+(\s+\S+){4}$")
+# (name, lowest, highest) of the five cron fields
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day", 1, 31), ("month", 1, 12), ("weekday", 0, 6))
+_CRON_ITEM = re.compile(r"(?:\*|(?P<a>[0-9]+)(?:-(?P<b>[0-9]+))?)(?:/(?P<step>[0-9]+))?")
+
+
+def cron_problems(value: str) -> List[str]:
+    """Problems of a 5-field cron expression (minute hour day month weekday): each field ``*``,
+    a number, a range ``a-b``, any of them with a step ``/n``, or a comma list of those; numbers in
+    the field's range. Empty when it is valid."""
+    fields = value.split()
+    if len(fields) != 5:
+        return [f"has {len(fields)} fields, not 5"]
+    problems = []
+    for text, (label, low, high) in zip(fields, _CRON_FIELDS):
+        for item in text.split(","):
+            m = _CRON_ITEM.fullmatch(item)
+            if not m:
+                problems.append(f"{label} {item!r} is not *, a number, a range a-b or a step /n")
+                continue
+            numbers = [int(g) for g in (m.group("a"), m.group("b")) if g is not None]
+            if any(not low <= n <= high for n in numbers):
+                problems.append(f"{label} {item!r} is outside {low}-{high}")
+            elif len(numbers) == 2 and numbers[0] > numbers[1]:
+                problems.append(f"{label} range {item!r} runs backwards")
+            if m.group("step") is not None and int(m.group("step")) == 0:
+                problems.append(f"{label} step in {item!r} is 0")
+    return problems
 
 
 def _cron(value: str) -> str:
-    if not _CRON.match(value.strip()):
-        raise ValueError("must be a 5-field cron expression like '0 8 * * 1-5' (minute hour day month weekday)")
+    problems = cron_problems(value.strip())
+    if problems:
+        raise ValueError("must be a 5-field cron expression like '0 8 * * 1-5' (minute 0-59, hour 0-23, "
+                         "day 1-31, month 1-12, weekday 0-6): " + "; ".join(problems))
     return value.strip()
 
 
@@ -178,7 +206,8 @@ class ScheduleSettings(Model):
     action: Literal["Start", "Stop"]
     """Start or Stop the instance"""
     cron: Cron
-    """When: a cron expression (minute hour day month weekday), like 0 19 * * *"""
+    """When: a cron expression, minute (0-59) hour (0-23) day (1-31) month (1-12) weekday (0-6, Sunday 0),
+    each `*`, a number, a range, a step or a list, like `0 19 * * 1-5`"""
     time_zone: str = Field("UTC", description="Windows time zone id, e.g. 'W. Europe Standard Time'")
     enabled: bool = True
     """Whether the schedule runs"""
@@ -289,6 +318,27 @@ def _inference_pool() -> NodePoolSettings:
                             labels={INFERENCE_POOL_LABEL: "inference"}, taints=[AML_TAINT])
 
 
+_CPU = re.compile(r"(?P<n>[0-9]+(?:\.[0-9]+)?)(?P<unit>m?)")
+_MEMORY = re.compile(r"(?P<n>[0-9]+)(?P<unit>Ki|Mi|Gi|Ti)?")
+_BINARY = {None: 1, "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40}
+
+
+def cpu_millicores(quantity: str) -> Optional[float]:
+    """A Kubernetes CPU quantity (``2``, ``0.5``, ``500m``) in millicores; None if it is not one."""
+    m = _CPU.fullmatch(quantity)
+    if not m:
+        return None
+    return float(m.group("n")) * (1 if m.group("unit") else 1000)
+
+
+def memory_bytes(quantity: str) -> Optional[int]:
+    """A Kubernetes memory quantity (``4Gi``, ``512Mi``, bytes) in bytes; None if it is not one."""
+    m = _MEMORY.fullmatch(quantity)
+    if not m:
+        return None
+    return int(m.group("n")) * _BINARY[m.group("unit")]
+
+
 class InstanceTypeSettings(Model):
     """An Azure ML instance type on the cluster (an ``InstanceType`` custom resource)."""
 
@@ -301,10 +351,49 @@ class InstanceTypeSettings(Model):
     memory_request: str = Field("4Gi", pattern=r"^(?:[0-9]+(Ki|Mi|Gi|Ti)?)$")
     """Kubernetes memory request of a model pod"""
     cpu_limit: str = Field("2", pattern=r"^(?:[0-9]+(\.[0-9]+)?m?)$")
-    """Kubernetes CPU limit of a model pod"""
+    """Kubernetes CPU limit of a model pod; at least cpu_request"""
     memory_limit: str = Field("8Gi", pattern=r"^(?:[0-9]+(Ki|Mi|Gi|Ti)?)$")
-    """Kubernetes memory limit of a model pod"""
+    """Kubernetes memory limit of a model pod; at least memory_request"""
     gpu: int = Field(0, ge=0, le=16, description="nvidia.com/gpu limit")
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> "InstanceTypeSettings":
+        # a model validator: the defaults (cpu_limit 2, memory_limit 8Gi) count too
+        problems = []
+        for kind, parse in (("cpu", cpu_millicores), ("memory", memory_bytes)):
+            request, limit = getattr(self, f"{kind}_request"), getattr(self, f"{kind}_limit")
+            r, l_ = parse(request), parse(limit)
+            if r is not None and l_ is not None and r > l_:
+                problems.append(f"{kind}_request ({request}) is above {kind}_limit ({limit})")
+        if problems:
+            raise ValueError("; ".join(problems) + ": Kubernetes refuses a request above its limit")
+        return self
+
+
+def _has_certificate(extension: Mapping) -> bool:
+    return bool(extension.get("ssl_secret")) or (
+        extension.get("ssl_cert_pem") is not None and extension.get("ssl_key_pem") is not None)
+
+
+def extension_problems(extension: Mapping) -> List[str]:
+    """Problems of an extension block: HTTPS scoring needs a certificate, which the az CLI also
+    refuses to go without ("Provide ssl certificate and key. Otherwise explicitly allow insecure
+    connection")."""
+    problems = []
+    insecure = extension.get("allow_insecure_connections", False)
+    pem = [k for k in ("ssl_cert_pem", "ssl_key_pem") if extension.get(k) is not None]
+    if len(pem) == 1:
+        problems.append("ssl_cert_pem and ssl_key_pem go together")
+    if extension.get("ssl_secret") and pem:
+        problems.append("give ssl_secret or ssl_cert_pem/ssl_key_pem, not both")
+    if not insecure and not _has_certificate(extension):
+        problems.append("allow_insecure_connections false (HTTPS scoring) needs a certificate: ssl_secret "
+                        "(a Kubernetes TLS secret in the azureml namespace) or ssl_cert_pem + ssl_key_pem")
+    if not insecure and _has_certificate(extension) and not extension.get("ssl_cname"):
+        problems.append("a scoring certificate needs ssl_cname (the name the certificate is issued for)")
+    if insecure and (extension.get("ssl_secret") or pem or extension.get("ssl_cname")):
+        problems.append("ssl_* settings are only used with allow_insecure_connections false")
+    return problems
 
 
 class ExtensionSettings(Model):
@@ -324,9 +413,29 @@ class ExtensionSettings(Model):
     """FastProd (router HA by default) or DevTest"""
     enable_training: bool = False
     """Also use the cluster for training jobs"""
-    allow_insecure_connections: bool = Field(False, description="HTTP scoring endpoints (never in prod)")
+    allow_insecure_connections: bool = Field(
+        False, description="HTTP scoring endpoints (never in prod); false needs a certificate: ssl_secret, "
+        "or ssl_cert_pem + ssl_key_pem")
     install_nvidia_device_plugin: bool = False
     """Install NVIDIA's device plugin (GPU pools)"""
+    ssl_secret: Optional[K8sName] = Field(
+        None, description="Kubernetes TLS secret in the azureml namespace with the scoring certificate "
+        "(keys cert.pem and key.pem); create it outside the stack")
+    ssl_cname: Optional[str] = Field(
+        None, pattern=r"^(?:[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$",
+        description="Host name the scoring certificate is issued for (required with a certificate)")
+    ssl_cert_pem: Optional[str] = Field(
+        None, description="Scoring certificate (PEM) as a secret ({secure: ...}); sent as a protected setting")
+    ssl_key_pem: Optional[str] = Field(
+        None, description="Its private key (PEM) as a secret ({secure: ...}); sent as a protected setting")
+
+
+# the network policies AKS accepts with each network plugin
+NETWORK_POLICIES_BY_PLUGIN = {
+    "azure": ("azure", "calico", "cilium", "none"),
+    "kubenet": ("calico", "none"),
+    "none": ("none",),
+}
 
 
 class KubernetesSettings(Model):
@@ -353,7 +462,7 @@ class KubernetesSettings(Model):
     network_plugin: Literal["azure", "kubenet", "none"] = "azure"
     """Network plugin (azure: CNI overlay)"""
     network_policy: Literal["azure", "calico", "cilium", "none"] = "azure"
-    """Network policy engine"""
+    """Network policy engine: with kubenet only calico or none; cilium needs azure; plugin none: none"""
     trusted_access: bool = Field(
         False, description="Bind the workspace to the cluster with AKS Trusted Access (role "
         "Microsoft.MachineLearningServices/workspaces/mlworkload), so local accounts can be disabled")
@@ -428,6 +537,26 @@ class KubernetesSettings(Model):
         if value is not None and types is not None and value not in [t.name for t in types]:
             raise ValueError(f"must be one of instance_types ({', '.join(t.name for t in types) or 'none'})")
         return value
+
+    @model_validator(mode="after")
+    def _network(self) -> "KubernetesSettings":
+        # a model validator: network_policy's default (azure) must be checked against the plugin too
+        plugin, policy = self.network_plugin, self.network_policy
+        allowed = NETWORK_POLICIES_BY_PLUGIN[plugin]
+        if policy not in allowed:
+            raise ValueError(
+                f"network_policy {policy!r} does not work with network_plugin {plugin!r}: with {plugin!r} "
+                f"network_policy must be {' or '.join(map(repr, allowed))} (AKS: kubenet takes calico only, "
+                "cilium needs the azure plugin, plugin none takes no policy)")
+        return self
+
+    @model_validator(mode="after")
+    def _extension(self) -> "KubernetesSettings":
+        # here rather than on ExtensionSettings, so that a block without `extension` is checked too
+        problems = extension_problems(self.extension.model_dump()) if self.extension.install else []
+        if problems:
+            raise ValueError("extension: " + "; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _existing(self) -> "KubernetesSettings":
@@ -509,5 +638,6 @@ __all__ = [
     "ClusterSettings", "InstancesSettings", "InstanceUser", "ScheduleSettings", "SetupScriptSettings",
     "KubernetesSettings", "NodePoolSettings", "InstanceTypeSettings", "ExtensionSettings",
     "EnvironmentSettings", "DEFAULT_BASE_IMAGE", "INFERENCE_POOL_LABEL", "AML_TAINT",
-    "duration_seconds", "repeated_compute_names",
+    "duration_seconds", "repeated_compute_names", "cron_problems", "cpu_millicores", "memory_bytes",
+    "extension_problems",
 ]

@@ -213,7 +213,9 @@ class MonitoringSettings(Model):
         None, description="Link to an existing Log Analytics workspace instead of creating one")
     existing_app_insights_id: Annotated[Optional[str], arm_id("Microsoft.Insights/components")] = Field(
         None, description="Bring an existing Application Insights component (then no monitoring is created)")
-    retention_days: int = Field(30, ge=30, le=730, description="Log retention in days")
+    retention_days: int = Field(
+        30, ge=30, le=730, description="Log Analytics retention in days (30-730); it also governs the "
+        "workspace-based Application Insights, which is sent no retention of its own")
     daily_quota_gb: Optional[float] = Field(None, gt=0, description="Daily ingestion cap of Log Analytics")
     app_insights_local_auth: bool = Field(
         False, description="Instrumentation-key ingestion; off means Entra ID only")
@@ -240,7 +242,9 @@ class RegistrySettings(Model):
         "Premium", description="Premium is needed for private access, retention and zone redundancy")
     public_network_access: Optional[NetworkAccess] = Field(
         None, description="Defaults to the workspace's public_network_access")
-    zone_redundancy: bool = Field(False, description="Premium only")
+    zone_redundancy: bool = Field(
+        False, description="Premium only. Create-only: changing it on an existing registry needs a new "
+        "registry (and its images pushed again)")
     untagged_retention_days: int = Field(7, ge=0, le=365, description="Premium only")
 
     @model_validator(mode="after")
