@@ -322,6 +322,7 @@ def kubernetes_args(settings: StackSettings, target: KubernetesSettings) -> Dict
             if getattr(target, optional) is not None:
                 cluster[optional] = getattr(target, optional)
         args["cluster"] = cluster
+        args["kubelogin_mode"] = target.kubelogin_mode
     return args
 
 

@@ -440,7 +440,7 @@ def test_app_insights_retention_comes_from_log_analytics(stack_graph):
     assert insights["workspaceResourceId"] == g.one(LAW).id
 
 
-def test_exec_kubeconfig_is_converted_to_a_non_interactive_login(project_root, monkeypatch):
+def test_exec_kubeconfig_is_converted_to_a_non_interactive_login(project_root, monkeypatch, make_stack):
     """prod has no local accounts: its exec kubeconfig would ask for a device code (blocking CI)."""
     from amlplatform import kubernetes
 
@@ -456,3 +456,12 @@ def test_exec_kubeconfig_is_converted_to_a_non_interactive_login(project_root, m
     evaluate_stack("prod", project_dir=project_root)
     assert [mode for mode, _ in calls] == ["azurecli"]
     assert "devicecode" not in calls[0][1]
+
+    # a pipeline with workload identity says so in the stack
+    import yaml
+    config = yaml.safe_load((project_root / "stacks" / "Pulumi.prod.yaml").read_text())["config"]
+    config["amlplatform:kubernetes"][0]["kubelogin_mode"] = "workloadidentity"
+    project = make_stack(config, name="wi")
+    calls.clear()
+    evaluate_stack("wi", project_dir=project)
+    assert [mode for mode, _ in calls] == ["workloadidentity"]  # the rewrite itself: test_compute_rules

@@ -468,6 +468,9 @@ class KubernetesSettings(Model):
         "Microsoft.MachineLearningServices/workspaces/mlworkload), so local accounts can be disabled")
     disable_local_accounts: bool = Field(
         False, description="The Azure ML extension needs local accounts unless trusted_access is on")
+    kubelogin_mode: Literal["azurecli", "workloadidentity", "msi", "spn"] = Field(
+        "azurecli", description="Without local accounts, how the deploying machine's kubelogin signs in "
+        "(AKS hands out a device-code kubeconfig, which would block a pipeline)")
     admin_group_object_ids: List[Guid] = Field(default_factory=list, description="Cluster admins (Entra)")
     authorized_ip_ranges: List[str] = Field(default_factory=list, description="API server allow list (CIDRs)")
     private_cluster: bool = False
