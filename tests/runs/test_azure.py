@@ -363,6 +363,54 @@ def test_concurrent_submissions_of_the_same_code_both_succeed(fake_aml, tmp_path
     assert fake_aml.ops().count("code_put") == 2  # both registered: the second PUT was accepted, not failed
 
 
+def test_code_version_registered_meanwhile_answered_400_already_exists(fake_aml, tmp_path):
+    """The service may refuse a code version that exists with 400 "already exists" instead of 409;
+    the same content registered by a concurrent submission is still the same code."""
+    from fake_aml import _Reject
+
+    root = project(tmp_path / "proj")
+    snap = take_snapshot(root)
+    with client_for(fake_aml) as client:
+        client.submit(spec(root), snap, GIT, job_name="first")  # the concurrent submission registers the code
+    stored_put = fake_aml.op_code_put
+
+    def already_exists(p, q, body):
+        if (p["name"], p["version"]) in fake_aml.codes:
+            raise _Reject(400, "UserError", f"Code version {p['name']}:{p['version']} already exists.")
+        return stored_put(p, q, body)
+
+    fake_aml.op_code_put = already_exists
+    fake_aml.op_code_list = lambda p, q, b: (200, {"value": []}, {})  # ours looked before it was registered
+    with client_for(fake_aml) as client:
+        job = client.submit(spec(root), snap, GIT, job_name="second")
+    assert [c.status for c in fake_aml.calls if c.op == "code_put"][-1] == 400
+    (code,) = fake_aml.codes.values()
+    assert job["properties"]["codeId"] == fake_aml.jobs["first"]["properties"]["codeId"] == code["id"]
+    assert sorted(fake_aml.jobs) == ["first", "second"]
+
+
+def test_image_environment_registered_meanwhile_answered_400_already_exists(fake_aml, tmp_path):
+    from fake_aml import _Reject
+
+    root = project(tmp_path / "proj")
+    image = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
+    with client_for(fake_aml) as client:
+        client.submit(spec(root, environment=image), take_snapshot(root), GIT, job_name="first")
+    stored_put = fake_aml.op_env_put
+
+    def already_exists(p, q, body):
+        if (p["name"], p["version"]) in fake_aml.environments:
+            raise _Reject(400, "UserError", f"Environment {p['name']}:{p['version']} already exists.")
+        return stored_put(p, q, body)
+
+    fake_aml.op_env_put = already_exists
+    with client_for(fake_aml) as client:
+        job = client.submit(spec(root, environment=image), take_snapshot(root), GIT, job_name="second")
+    assert [c.status for c in fake_aml.calls if c.op == "env_put"][-1] == 400
+    (env,) = fake_aml.environments.values()
+    assert job["properties"]["environmentId"] == env["id"]
+
+
 def test_a_conflict_about_something_else_keeps_its_message(fake_aml, tmp_path):
     root = project(tmp_path / "proj")
     from fake_aml import _Reject

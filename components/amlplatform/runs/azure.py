@@ -14,7 +14,8 @@ The REST sequence (docs: ``design/runs.md``), all under
 Idempotency: the code name is a function of the content hash, the job name and a submission id are
 chosen before the first attempt. A retried PUT after a lost answer therefore names the same
 resource; a ``409`` on the job is accepted only when the stored job carries our submission id, a
-``409`` on the code version only when it holds the same content hash. Nothing is half-done: a
+``409`` on the code version only when it holds the same content hash (a ``400`` whose error says
+"already exists" counts as a ``409`` for both). Nothing is half-done: a
 failed upload registers no code version, and no job is PUT without a code id.
 
 Only azure-core / azure-storage-blob are imported here (the CLI imports this module lazily).
@@ -443,7 +444,7 @@ class AzureMLClient:
             answer = self.pipeline.call("register the code version", "PUT", base, body=body, ok=(200, 201))
             code_id = need(answer.body, "id", f"register the code version (PUT {base})")
         except ServerError as exc:
-            if exc.status != 409:
+            if not _is_conflict(exc):  # 409, or 400 "already exists": the same test as the job's
                 raise
             # a concurrent submission of the same code registered it first: the same hash is the same code
             code_id = self._existing_code(base, content_hash, exc)
@@ -515,7 +516,7 @@ class AzureMLClient:
         try:
             answer = self.pipeline.call("register the image environment", "PUT", path, body=body, ok=(200, 201))
         except ServerError as exc:
-            if exc.status != 409:
+            if not _is_conflict(exc):
                 raise
             answer = self.pipeline.call("read the image environment", "GET", path)
             if ((answer.body or {}).get("properties") or {}).get("image") != image:
