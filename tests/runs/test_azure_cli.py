@@ -95,3 +95,31 @@ def test_cli_failure_is_one_readable_line(cli_env, fake_aml, capsys):
     assert "\nerror: start the code upload (" in err and "blobReferenceForConsumption" in err
     assert "Traceback" not in err
     assert fake_aml.jobs == {} and fake_aml.codes == {}
+
+
+@pytest.mark.parametrize("interrupted_after", ["create the job", "register the code version"])
+def test_ctrl_c_during_submit_cancels_a_job_that_was_created(cli_env, fake_aml, capsys, monkeypatch, interrupted_after):
+    """Ctrl-C arriving as a call's answer comes in: after the job PUT the job exists and must be
+    canceled; after the code PUT there is no job and nothing to cancel."""
+    project, outputs = cli_env
+    real_call = az.ArmPipeline.call
+
+    def call(self, label, *args, **kwargs):
+        answer = real_call(self, label, *args, **kwargs)
+        if label == interrupted_after:
+            raise KeyboardInterrupt
+        return answer
+
+    monkeypatch.setattr(az.ArmPipeline, "call", call)
+    assert main(submit_args(outputs)) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if interrupted_after == "create the job":
+        (name,) = fake_aml.jobs
+        assert fake_aml.ops()[-2:] == ["job_get", "job_cancel"]
+        assert fake_aml.jobs[name]["properties"]["status"] in ("CancelRequested", "Canceled")
+        assert f"job {name}: was created; cancel requested" in err
+    else:
+        assert fake_aml.jobs == {} and "job_put" not in fake_aml.ops()
+        assert fake_aml.ops()[-1] == "job_get" and "job_cancel" not in fake_aml.ops()
+        assert "not created; nothing to cancel" in err

@@ -5,7 +5,8 @@ prints it and exits 2). Heavy modules (yaml, pathspec, mlflow, azure) load insid
 
 ``submit`` exit codes: 0 Completed (or submitted with ``--no-wait`` / ``--dry-run``); the
 command's own exit code when a local run fails (1 if it has none); 1 for a failed Azure job;
-124 timed out; 130 canceled (Ctrl-C).
+124 timed out; 130 canceled (Ctrl-C). Ctrl-C during a cluster submit (upload or job creation)
+looks the chosen job name up and cancels the job if the service has it.
 
 ``runs logs`` / ``runs cancel`` and cluster jobs: ``--stack`` or ``--outputs-file`` means a job of
 that workspace. Without them ``runs logs`` reads a local run of that name, and only when there is
@@ -283,7 +284,10 @@ def _submit_azure(args: argparse.Namespace, spec: Any, snapshot: Any, git: dict[
         raise UserError("--stream follows the job; it cannot go with --no-wait")
     credential = _credential()
     with azure.AzureMLClient(coords, api_version=api_version, credential=credential) as client:
-        job = client.submit(spec, snapshot, git, job_name=job_name, progress=azure.ByteProgress(sys.stderr))
+        try:
+            job = client.submit(spec, snapshot, git, job_name=job_name, progress=azure.ByteProgress(sys.stderr))
+        except KeyboardInterrupt:
+            return _cancel_interrupted_submit(client, job_name, args)
         props = job.get("properties") or {}
         studio = ((props.get("services") or {}).get("Studio") or {}).get("endpoint")
         print(f"job {job_name}: {props.get('status', 'created')}" + (f"  {studio}" if studio else ""), file=sys.stderr)
@@ -307,6 +311,36 @@ def _submit_azure(args: argparse.Namespace, spec: Any, snapshot: Any, git: dict[
         print(json.dumps(job, indent=2))
     status = (job.get("properties") or {}).get("status")
     return 0 if status == "Completed" else 130 if status == "Canceled" else 1
+
+
+def _cancel_interrupted_submit(client: Any, job_name: str, args: argparse.Namespace) -> int:
+    """Ctrl-C while uploading or creating the job: the job PUT may have reached the service, so
+    look the job up and cancel it if it exists. A second Ctrl-C abandons the check."""
+    from amlplatform.runs.azure import TERMINAL_STATES
+
+    where = f" --stack {args.stack}" if args.stack else f" --outputs-file {args.outputs_file}" if args.outputs_file else ""
+    manual = f"amlplatform runs cancel {job_name}{where}"
+    print(f"\ninterrupted; checking whether job {job_name} was created ...", file=sys.stderr, flush=True)
+    try:
+        job = client.get_job(job_name)
+    except UserError as exc:
+        if str(exc).startswith("no job named"):
+            print(f"job {job_name}: not created; nothing to cancel (should the interrupted request still reach "
+                  f"the service: {manual})", file=sys.stderr)
+        else:
+            print(f"job {job_name}: could not check it ({exc}); if it was created, cancel it: {manual}", file=sys.stderr)
+        return 130
+    status = (job.get("properties") or {}).get("status")
+    if status in TERMINAL_STATES:
+        print(f"job {job_name}: already {status}; nothing to cancel", file=sys.stderr)
+        return 130
+    try:
+        client.cancel(job_name)
+    except UserError as exc:
+        print(f"job {job_name}: was created, but the cancel failed ({exc}); cancel it: {manual}", file=sys.stderr)
+        return 130
+    print(f"job {job_name}: was created; cancel requested", file=sys.stderr)
+    return 130
 
 
 def _credential() -> Any:
