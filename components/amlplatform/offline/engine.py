@@ -176,7 +176,6 @@ def plain(value: Any) -> Any:
 # ------------------------------------------------------------------------- the mock control plane
 
 # libyaml when PyYAML has it (10x faster than the pure-Python safe loader; same safe subset)
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 def _uuid_for(*parts: str) -> str:
@@ -475,7 +474,9 @@ def find_project_dir(start: Optional[Path] = None) -> Path:
 
 
 def _project_file(project_dir: Path) -> Dict[str, Any]:
-    doc = yaml.load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
+    from amlplatform.settings.stack import load_yaml
+
+    doc = load_yaml((project_dir / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
     if not isinstance(doc, dict) or not doc.get("name"):
         raise UserError(f"{project_dir / 'Pulumi.yaml'}: needs a 'name'")
     return doc

@@ -31,6 +31,14 @@ from amlplatform.settings.core import (
 )
 
 NAMESPACE = "amlplatform"
+# libyaml where PyYAML has it: the pure-Python loader is a visible share of an offline plan
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML safely (``yaml.YAMLError`` on bad input)."""
+    return yaml.load(text, Loader=_YAML_LOADER)
+
 SECRET_PLACEHOLDER = "[secret]"
 
 
@@ -187,7 +195,7 @@ def read_stack_file(path: Path) -> Tuple[Dict[str, Any], List[str]]:
     a placeholder.
     """
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = load_yaml(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise UserError(f"no stack file {path}") from None
     except yaml.YAMLError as exc:
