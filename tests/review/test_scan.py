@@ -148,7 +148,7 @@ def test_checkov_lookup_order(tmp_path, monkeypatch):
 def _cli(argv):
     import argparse
 
-    from amlplatform.review import cli
+    from amlplatform.cli import scan as cli
 
     parser = argparse.ArgumentParser(prog="amlplatform")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -8,5 +8,5 @@ azure, mlflow and yaml are imported inside the functions that need them.
 - ``gitinfo``: git properties recorded on the run.
 - ``local``: the local backend; ``store``: run records under ``.amlplatform/runs``.
 - ``coordinates`` / ``azure``: the Azure ML backend (workspace from the stack's outputs, REST calls).
-- ``cli``: ``amlplatform submit`` and ``amlplatform runs list|show|logs``.
+The command line for these lives in ``amlplatform.cli.runs``.
 """

@@ -1,4 +1,4 @@
-"""``amlplatform scan``: the security review of a stack, offline (registered by amlplatform.cli)."""
+"""``amlplatform scan``: the security review of a stack, offline ."""
 
 import argparse
 import json

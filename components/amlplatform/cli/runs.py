@@ -22,10 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from amlplatform.cli import _Parser
 from amlplatform.errors import UserError
 
 
-class _SubmitParser(argparse.ArgumentParser):
+class _SubmitParser(_Parser):
     """Everything after the first ``--`` is the script's arguments, never parsed as our flags."""
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]

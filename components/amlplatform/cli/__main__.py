@@ -1,0 +1,7 @@
+"""``python -m amlplatform.cli``: the same as the ``amlplatform`` command."""
+
+import sys
+
+from amlplatform.cli import main
+
+sys.exit(main())
