@@ -5,15 +5,18 @@
 - Like on Azure ML, the working folder has an ``outputs/`` folder (``$AMLPLATFORM_OUTPUTS_DIR``
   points at it); it is moved to ``<run>/outputs`` when the command ends. The working copy is
   then removed.
-- MLflow contract (as on Azure ML): when mlflow is importable here, the run is created up
-  front in the file store ``<runs dir>/mlruns`` and ``MLFLOW_TRACKING_URI``, ``MLFLOW_RUN_ID``,
+- MLflow contract (as on Azure ML): the run is created up front in the file store
+  ``<runs dir>/mlruns`` (written directly, see ``store.create_mlflow_run``: importing mlflow
+  here would add about a second to every run) and ``MLFLOW_TRACKING_URI``, ``MLFLOW_RUN_ID``,
   ``MLFLOW_EXPERIMENT_NAME`` and ``MLFLOW_ALLOW_FILE_STORE=true`` are exported, so plain
-  ``mlflow.start_run()`` / ``mlflow.log_metric()`` in the script log into it. Without mlflow
-  the run still happens; it just has no metrics.
+  ``mlflow.start_run()`` / ``mlflow.log_metric()`` in the script log into it. mlflow need not
+  be installed where amlplatform runs, only where the script runs.
 - Output (stdout and stderr, merged) is streamed live to the terminal and to ``output.log``.
-- The command runs in its own process group. Ctrl-C (SIGINT) or SIGTERM to this process
-  terminates that group (SIGTERM, then SIGKILL after a grace period) and records Canceled;
-  ``timeout_seconds`` does the same with a "timed out" reason. When the command ends on its own,
+- The command runs in its own process group. Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal
+  closed) to this process terminates that group (SIGTERM, then SIGKILL after a grace period) and
+  records Canceled with exit code 130; ``timeout_seconds`` / ``limits.timeout`` does the same
+  with a "timed out" reason and exit code 124. If this process is killed outright (SIGKILL), the
+  next ``runs list``/``show`` finds the record's supervisor gone and marks it Failed (store.py). When the command ends on its own,
   background processes it left in the group are ended the same way (SIGTERM, grace, SIGKILL).
 - Status history: NotStarted -> Preparing -> Running -> Completed | Failed | Canceled. A failure
   while preparing is recorded as Failed with its reason; no record is left Running.
@@ -28,12 +31,21 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO, Callable, Mapping, Optional
 
 from amlplatform.errors import UserError
 from amlplatform.runs.snapshot import HASH_VERSION, Snapshot, copy_snapshot
 from amlplatform.runs.spec import RunSpec
-from amlplatform.runs.store import LOG, RunStore, now_iso, read_mlflow_metrics, read_mlflow_params
+from amlplatform.runs.store import (
+    LOG,
+    RunStore,
+    create_mlflow_run,
+    end_mlflow_run,
+    now_iso,
+    process_start_time,
+    read_mlflow_metrics,
+    read_mlflow_params,
+)
 
 GRACE_SECONDS = 10.0
 EXIT_CANCELED = 130
@@ -88,44 +100,30 @@ def _shell() -> list[str]:
     return [bash, "-c"] if bash else ["/bin/sh", "-c"]
 
 
-def _setup_mlflow(store: RunStore, record: dict[str, Any]) -> dict[str, str]:
-    """Create the MLflow run in the local file store; the environment that points a child at it."""
+def _setup_mlflow(store: RunStore, record: dict[str, Any], extra_tags: Optional[dict[str, str]] = None) -> dict[str, str]:
+    """Create the MLflow run in the local file store (written directly: no mlflow import, which
+    would cost about a second per run); the environment that points a child at it."""
     uri = store.mlruns.resolve().as_uri()
     env = {
         "MLFLOW_TRACKING_URI": uri,
         "MLFLOW_ALLOW_FILE_STORE": "true",
         "MLFLOW_EXPERIMENT_NAME": record["experiment"],
     }
+    tags = {"amlplatform.run_name": record["name"], "amlplatform.code_hash": record.get("code_hash") or "",
+            **record.get("git", {})}
+    if record.get("display_name"):
+        tags["amlplatform.display_name"] = record["display_name"]
+    tags.update(record.get("tags") or {})
+    tags.update(extra_tags or {})
     try:
-        from mlflow.tracking import MlflowClient
-    except Exception:  # mlflow is optional here: the run goes ahead without metrics
+        created = create_mlflow_run(store.mlruns, record["experiment"], record["name"], tags)
+    except OSError as exc:  # the run goes ahead without metrics
         record["mlflow"] = {"tracking_uri": uri, "available": False}
+        record.setdefault("warnings", []).append(f"could not create the MLflow run: {exc}")
         return env
-    saved = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
-    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
-    try:
-        client = MlflowClient(tracking_uri=uri)
-        exp = client.get_experiment_by_name(record["experiment"])
-        exp_id = exp.experiment_id if exp is not None else client.create_experiment(record["experiment"])
-        tags = {"mlflow.runName": record["name"], "amlplatform.code_hash": record["code_hash"], **record.get("git", {})}
-        if record.get("display_name"):
-            tags["amlplatform.display_name"] = record["display_name"]
-        tags.update(record.get("tags") or {})
-        run = client.create_run(exp_id, run_name=record["name"], tags=tags)
-    finally:
-        if saved is None:
-            os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
-        else:
-            os.environ["MLFLOW_ALLOW_FILE_STORE"] = saved
-    record["mlflow"] = {
-        "tracking_uri": uri,
-        "available": True,
-        "experiment_id": exp_id,
-        "run_id": run.info.run_id,
-        "run_dir": str(store.mlruns / exp_id / run.info.run_id),
-    }
-    env["MLFLOW_RUN_ID"] = run.info.run_id
-    env["MLFLOW_EXPERIMENT_ID"] = exp_id
+    record["mlflow"] = {"tracking_uri": uri, "available": True, **created}
+    env["MLFLOW_RUN_ID"] = created["run_id"]
+    env["MLFLOW_EXPERIMENT_ID"] = created["experiment_id"]
     return env
 
 
@@ -135,18 +133,8 @@ def _finish_mlflow(record: dict[str, Any], status: str) -> None:
         return
     mlflow_status = {"Completed": "FINISHED", "Failed": "FAILED", "Canceled": "KILLED"}[status]
     try:
-        from mlflow.tracking import MlflowClient
-
-        saved = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
-        os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
-        try:
-            MlflowClient(tracking_uri=info["tracking_uri"]).set_terminated(info["run_id"], mlflow_status)
-        finally:
-            if saved is None:
-                os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
-            else:
-                os.environ["MLFLOW_ALLOW_FILE_STORE"] = saved
-    except Exception as exc:  # the run itself is recorded either way
+        end_mlflow_run(Path(info["run_dir"]), mlflow_status)
+    except OSError as exc:  # the run itself is recorded either way
         record.setdefault("warnings", []).append(f"could not mark the MLflow run {mlflow_status}: {exc}")
 
 
@@ -291,13 +279,47 @@ def run_local(
     ``out`` gets the live output (default: this process's stdout); ``notes`` (a text stream,
     default stderr) gets short status lines.
     """
-    out = out if out is not None else sys.stdout.buffer
-    notes = notes if notes is not None else sys.stderr
-    problems = command_problems(spec.command, snapshot, path=_child_path(spec))
+    problems = command_problems(spec.command, snapshot, path=_child_path(spec.environment_variables))
     if problems:
         raise UserError("the command cannot run:", problems)
-
     record = new_record(spec, snapshot, git)
+    if spec.instance_count > 1 or spec.distribution is not None:
+        _note(notes, "note: local runs start one process; instance_count/distribution apply on a cluster")
+    return execute(record, snapshot, store=store, out=out, notes=notes, grace_seconds=grace_seconds)
+
+
+class Prepared:
+    """What ``prepare`` (run while the record says Preparing) hands back: the final command and
+    extra environment variables."""
+
+    def __init__(self, command: str, env: Optional[dict[str, str]] = None) -> None:
+        self.command = command
+        self.env = dict(env or {})
+
+
+def execute(
+    record: dict[str, Any],
+    snapshot: Snapshot,
+    *,
+    store: RunStore,
+    out: Optional[BinaryIO] = None,
+    notes: Optional[Any] = None,
+    grace_seconds: float = GRACE_SECONDS,
+    prepare: Optional[Callable[[dict[str, Any], Path], Prepared]] = None,
+    cancel: Optional[threading.Event] = None,
+    mlflow_tags: Optional[dict[str, str]] = None,
+) -> dict[str, Any]:
+    """Create the record, run ``record["command"]`` in a copy of ``snapshot``, finish the record.
+
+    ``prepare(record, run_dir)`` runs while Preparing (materialise inputs, substitute the command)
+    and returns the command to run. ``cancel`` (set by another thread, e.g. a pipeline that is
+    being stopped) ends the command's group and records Canceled. On the main thread, SIGTERM and
+    SIGHUP do the same as Ctrl-C. ``record["exit_code"]`` is what ``amlplatform submit`` exits
+    with: the command's code, 124 on timeout, 130 when canceled (the command's own code, if any,
+    is kept as ``command_exit_code``).
+    """
+    out = out if out is not None else sys.stdout.buffer
+    notes = notes if notes is not None else sys.stderr
     record["status"] = "NotStarted"
     record["status_history"] = [{"status": "NotStarted", "time": record["created_at"]}]
     store.create(record)
@@ -305,29 +327,37 @@ def run_local(
     record["log"] = str(run_dir / LOG)
     record["outputs"] = str(run_dir / "outputs")
     wd = run_dir / "wd"
-
-    if spec.instance_count > 1 or spec.distribution is not None:
-        print(f"note: local runs start one process; instance_count/distribution apply on a cluster", file=notes)
+    timeout = record.get("timeout_seconds")
 
     on_main = threading.current_thread() is threading.main_thread()
-    old_term = None
+    old_handlers: dict[int, Any] = {}
 
-    def on_term(signum, frame):  # SIGTERM: cancel like Ctrl-C
-        raise _Cancel()
+    def on_signal(signum, frame):  # SIGTERM / SIGHUP: cancel like Ctrl-C
+        raise _Cancel(signum)
 
     proc: Optional[subprocess.Popen] = None
     pump: Optional[threading.Thread] = None
     try:
         if on_main:
-            old_term = signal.signal(signal.SIGTERM, on_term)
+            for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+                if sig is not None:
+                    old_handlers[sig] = signal.signal(sig, on_signal)
         store.transition(record, "Preparing")
-        print(f"run {record['name']}: preparing ({len(snapshot.files)} files, hash {snapshot.content_hash[:12]})", file=notes, flush=True)
+        _note(notes, f"run {record['name']}: preparing ({len(snapshot.files)} files, hash {snapshot.content_hash[:12]})")
         copy_snapshot(snapshot, wd)
         (wd / "outputs").mkdir(exist_ok=True)
         (wd / "logs").mkdir(exist_ok=True)
+        command = record["command"]
+        extra_env: dict[str, str] = {}
+        if prepare is not None:
+            prepared = prepare(record, run_dir)
+            command, extra_env = prepared.command, prepared.env
+            record["command_resolved"] = command
+        env_vars = dict(record.get("environment_variables") or {})
         env = dict(os.environ)
-        env.update(spec.environment_variables)
-        env.update(_setup_mlflow(store, record))
+        env.update(env_vars)
+        env.update(extra_env)
+        env.update(_setup_mlflow(store, record, mlflow_tags))
         env.update(
             {
                 "AMLPLATFORM_RUN_NAME": record["name"],
@@ -337,10 +367,12 @@ def run_local(
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        env["PATH"] = _child_path(spec)
+        env["PATH"] = _child_path(env_vars)
+        if cancel is not None and cancel.is_set():
+            raise _Cancel(None)
         with open(run_dir / LOG, "ab") as log:
             proc = subprocess.Popen(
-                [*_shell(), spec.command],
+                [*_shell(), command],
                 cwd=wd,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -348,41 +380,49 @@ def run_local(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-            record["pid"] = proc.pid
+            record["child"] = {"pid": proc.pid, "start_time": process_start_time(proc.pid)}
             store.transition(record, "Running")
-            print(f"run {record['name']}: running {spec.command}", file=notes, flush=True)
+            _note(notes, f"run {record['name']}: running {command}")
             pump = threading.Thread(target=_pump, args=(proc.stdout, [out, log]), daemon=True)
             pump.start()
-            deadline = time.monotonic() + spec.timeout_seconds if spec.timeout_seconds else None
+            deadline = time.monotonic() + timeout if timeout else None
             timed_out = False
             while True:
                 try:
-                    proc.wait(timeout=0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
+                    proc.wait(timeout=0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic())))
                     break
                 except subprocess.TimeoutExpired:
                     if deadline is not None and time.monotonic() >= deadline:
                         timed_out = True
                         break
+                    if cancel is not None and cancel.is_set():
+                        raise _Cancel(None)
             if timed_out:
                 _kill_group(proc, grace_seconds)
             else:
                 _end_leftovers(proc, grace_seconds)
             pump.join(timeout=5)
-        record["exit_code"] = proc.returncode
+        record["command_exit_code"] = proc.returncode
         if timed_out:
-            _finish(store, record, wd, "Canceled", f"timed out after {spec.timeout_seconds} s (timeout_seconds)")
+            record["exit_code"] = EXIT_TIMEOUT
+            _finish(store, record, wd, "Canceled", f"timed out after {timeout} s (limits.timeout)")
         elif proc.returncode == 0:
+            record["exit_code"] = 0
             _finish(store, record, wd, "Completed")
         else:
+            record["exit_code"] = proc.returncode if 0 < proc.returncode < 256 else 1
             _finish(store, record, wd, "Failed", _exit_reason(proc.returncode))
     except (KeyboardInterrupt, _Cancel) as exc:
         old_int = signal.signal(signal.SIGINT, signal.SIG_IGN) if on_main else None  # finish the record first
         try:
+            if on_main:
+                for sig in old_handlers:
+                    signal.signal(sig, signal.SIG_IGN)
             if proc is not None:
                 _kill_group(proc, grace_seconds)
-                record["exit_code"] = proc.returncode
-            why = "interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else "terminated (SIGTERM)"
-            _finish(store, record, wd, "Canceled", why)
+                record["command_exit_code"] = proc.returncode
+            record["exit_code"] = EXIT_CANCELED
+            _finish(store, record, wd, "Canceled", _cancel_reason(exc))
         finally:
             if on_main:
                 signal.signal(signal.SIGINT, old_int)
@@ -390,15 +430,36 @@ def run_local(
         if proc is not None and proc.poll() is None:
             _kill_group(proc, grace_seconds)
         reason = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+        record["exit_code"] = 2 if isinstance(exc, (UserError, OSError)) else 1  # the CLI's "error: ..." exit
         _finish(store, record, wd, "Failed", f"could not start: {reason}" if proc is None else reason)
         if isinstance(exc, (UserError, OSError)):
             raise UserError(f"run {record['name']} failed before the command started: {reason}") from None
         raise
     finally:
-        if on_main and old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
+        if on_main:
+            for sig, old in old_handlers.items():
+                signal.signal(sig, old)
         _close_output(proc, pump)
     return record
+
+
+def _cancel_reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    signum = exc.args[0] if exc.args else None
+    if signum == signal.SIGTERM:
+        return "terminated (SIGTERM)"
+    if signum == getattr(signal, "SIGHUP", object()):
+        return "hangup (SIGHUP: the terminal closed); the command's process group was ended"
+    return "canceled (the pipeline was stopped)"
+
+
+def _note(notes: Any, text: str) -> None:
+    """A status line; a terminal that went away (SIGHUP) must not stop the record being finished."""
+    try:
+        print(text, file=notes if notes is not None else sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def _close_output(proc: Optional[subprocess.Popen], pump: Optional[threading.Thread]) -> None:
@@ -419,12 +480,12 @@ def _close_output(proc: Optional[subprocess.Popen], pump: Optional[threading.Thr
         pass
 
 
-def _child_path(spec: RunSpec) -> str:
+def _child_path(env_vars: Mapping[str, str]) -> str:
     """The child's PATH. When amlplatform runs from a virtualenv that is not activated, that
     virtualenv's ``bin`` comes first, as if it were: ``python`` is then the interpreter that
     has amlplatform (and usually mlflow) installed, not whatever else is on PATH."""
-    path = spec.environment_variables.get("PATH") or os.environ.get("PATH", os.defpath)
-    if sys.prefix != sys.base_prefix and "PATH" not in spec.environment_variables:
+    path = env_vars.get("PATH") or os.environ.get("PATH", os.defpath)
+    if sys.prefix != sys.base_prefix and "PATH" not in env_vars:
         venv_bin = os.path.join(sys.prefix, "Scripts" if os.name == "nt" else "bin")
         if venv_bin not in path.split(os.pathsep):
             path = venv_bin + os.pathsep + path
@@ -461,6 +522,5 @@ def _finish(store: RunStore, record: dict[str, Any], wd: Path, status: str, reas
         record["params"] = read_mlflow_params(Path(run_dir)) if run_dir else {}
     except OSError as exc:
         record.setdefault("warnings", []).append(f"could not read metrics: {exc}")
-    record.pop("pid", None)
     store.transition(record, status, reason)
     shutil.rmtree(wd, ignore_errors=True)

@@ -10,15 +10,41 @@ Layout of ``<runs dir>`` (default ``.amlplatform/runs`` under the current direct
 
 ``run.json`` is replaced with a temporary file + ``os.replace`` at each state change, so a
 reader never sees half a record.
+
+Records survive a supervisor that dies: every record carries ``supervisor`` (pid, process start
+time, host) of the ``amlplatform submit`` that runs it and ``child`` (pid/process group and start
+time) of the command. A reader (``runs list``/``show``) that finds a record still NotStarted,
+Preparing or Running whose supervisor is gone (no such process, or a different process with that
+pid: the start time differs) marks it Failed with the reason, after ending the orphaned command
+process group if it still runs (only the group whose leader has the recorded start time).
+A ``run.json`` that is not JSON, not an object, or not a record of this tool (no matching
+``name``, no ``status``) is skipped with a warning, never a traceback.
+
+The runs folder holds a ``.gitignore`` of ``*``, so runs under a git repository never mark it
+dirty, whatever the repository's own ``.gitignore`` says (the default ``.amlplatform/`` gets one
+too).
+
+The MLflow file store is written here without importing mlflow (an import costs about a second):
+``create_mlflow_run`` / ``end_mlflow_run`` write the experiment and run ``meta.yaml`` files the
+way mlflow's ``FileStore`` does (mlflow 3.x layout, statuses RUNNING=1, FINISHED=3, FAILED=4,
+KILLED=5 as in ``mlflow.entities.RunStatus``), so a script's plain ``mlflow.start_run()`` with
+``MLFLOW_RUN_ID`` attaches to it and ``mlflow server --backend-store-uri <mlruns>`` shows it.
 """
 
+import hashlib
 import json
 import os
 import secrets
+import signal
+import socket
+import sys
 import tempfile
+import threading
+import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 from amlplatform.errors import UserError
 
@@ -27,6 +53,8 @@ DEFAULT_RUNS_DIR = Path(".amlplatform") / "runs"
 RECORD = "run.json"
 LOG = "output.log"
 TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
+ACTIVE = frozenset({"NotStarted", "Preparing", "Running"})
+_RECORD_KEYS = ("name", "status")
 
 
 def now_iso() -> str:
@@ -63,9 +91,68 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
+def _default_warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def process_start_time(pid: int) -> Optional[int]:
+    """The start time of process ``pid`` (clock ticks since boot, field 22 of ``/proc/<pid>/stat``);
+    None where ``/proc`` is missing or the process is gone. Two processes that reuse one pid differ here."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    fields = data[data.rfind(b")") + 2:].split()  # state is field 3; starttime is field 22
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return False
+    return data[data.rfind(b")") + 2:].split()[:1] == [b"Z"]
+
+
+def process_alive(pid: int, start_time: Optional[int]) -> bool:
+    """Whether the process that had ``pid`` and ``start_time`` still runs (a zombie is not running)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else: the start time decides
+    except OSError:
+        return False
+    if _is_zombie(pid):
+        return False
+    if start_time is not None:
+        now = process_start_time(pid)
+        if now is not None and now != start_time:
+            return False  # the pid was reused by another process
+    return True
+
+
+def this_process() -> dict[str, Any]:
+    pid = os.getpid()
+    return {"pid": pid, "start_time": process_start_time(pid), "host": socket.gethostname()}
+
+
 class RunStore:
-    def __init__(self, root: Path) -> None:
+    """Run records under ``root``. ``warn`` gets one line per skipped or repaired record
+    (default: ``warning: ...`` on stderr)."""
+
+    def __init__(self, root: Path, warn: Optional[Callable[[str], None]] = None) -> None:
         self.root = Path(root)
+        self.warn = warn or _default_warn
+        self._lock = threading.Lock()
 
     @property
     def mlruns(self) -> Path:
@@ -78,9 +165,24 @@ class RunStore:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
         return f"{experiment}_{stamp}_{secrets.token_hex(3)}"
 
-    def create(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Give the record a unique name (its folder is created exclusively) and save it."""
+    def _ensure_root(self) -> None:
+        if (self.root / ".gitignore").is_file():
+            return
         self.root.mkdir(parents=True, exist_ok=True)
+        ignore = "# amlplatform run records: never part of the repository\n*\n"
+        for folder in (self.root, self.root.parent if self.root.parent.name == ".amlplatform" else None):
+            if folder is not None and not (folder / ".gitignore").exists():
+                try:
+                    (folder / ".gitignore").write_text(ignore, encoding="utf-8")
+                except OSError:
+                    pass  # a read-only parent: the records still work
+
+    def create(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Give the record a unique name (its folder is created exclusively) and save it.
+
+        The supervisor (this process) is recorded unless the record already names one."""
+        self._ensure_root()
+        record.setdefault("supervisor", this_process())
         for _ in range(20):
             name = record.get("name") or self.new_name(record.get("experiment") or "default")
             try:
@@ -113,14 +215,60 @@ class RunStore:
                 )
         self.save(record)
 
-    def load(self, name: str) -> dict[str, Any]:
+    def _read(self, name: str) -> dict[str, Any]:
+        """The record of folder ``name``; UserError saying why when it is not one of ours."""
         path = self.run_dir(name) / RECORD
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise UserError(f"no run named {name!r} under {self.root}") from None
         except (OSError, ValueError) as exc:
             raise UserError(f"run record {path} cannot be read: {exc}") from None
+        if not isinstance(data, dict):
+            raise UserError(f"run record {path} is not a run record (a JSON {type(data).__name__}, not an object)")
+        missing = [k for k in _RECORD_KEYS if k not in data]
+        if missing:
+            raise UserError(f"run record {path} is not a run record of amlplatform (no {', '.join(missing)})")
+        if data.get("name") != name:
+            raise UserError(f"run record {path} names another run ({data.get('name')!r}, folder {name!r})")
+        if not isinstance(data.get("status_history", []), list) or not isinstance(data.get("status"), str):
+            raise UserError(f"run record {path} is not a run record of amlplatform (status/status_history)")
+        return data
+
+    def load(self, name: str) -> dict[str, Any]:
+        """A record, with a dead supervisor detected and recorded (see the module docstring)."""
+        return self.check_supervisor(self._read(name))
+
+    def check_supervisor(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Mark an active record whose supervisor died Failed (ending its orphaned command group)."""
+        if record.get("status") not in ACTIVE:
+            return record
+        sup = record.get("supervisor")
+        if not isinstance(sup, dict) or not isinstance(sup.get("pid"), int):
+            return record  # an older record: nothing to check it against
+        if sup.get("host") not in (None, socket.gethostname()):
+            return record  # run by another machine sharing this folder: we cannot tell
+        if process_alive(sup["pid"], sup.get("start_time")):
+            return record
+        with self._lock:
+            try:
+                fresh = self._read(record["name"])
+            except UserError:
+                return record
+            if fresh.get("status") not in ACTIVE:
+                return fresh  # it finished while we looked
+            reason = f"the supervisor (amlplatform, pid {sup['pid']}) ended without finishing the record (killed?)"
+            child = fresh.get("child")
+            if isinstance(child, dict) and isinstance(child.get("pid"), int):
+                if process_alive(child["pid"], child.get("start_time")):
+                    try:
+                        os.killpg(child["pid"], signal.SIGKILL)
+                        reason += f"; its orphaned command (process group {child['pid']}) was killed"
+                    except OSError as exc:
+                        reason += f"; its orphaned command (process group {child['pid']}) could not be killed: {exc}"
+            self.transition(fresh, "Failed", reason)
+            self.warn(f"run {fresh['name']} was left {record['status']}: {reason}; marked Failed")
+            return fresh
 
     def names(self) -> list[str]:
         if not self.root.is_dir():
@@ -128,16 +276,17 @@ class RunStore:
         return sorted(p.name for p in self.root.iterdir() if (p / RECORD).is_file())
 
     def records(self, experiment: Optional[str] = None) -> Iterator[dict[str, Any]]:
-        """Records oldest first; unreadable ones are skipped."""
+        """Records oldest first; unreadable or foreign ones are skipped with a warning."""
         out = []
         for name in self.names():
             try:
                 rec = self.load(name)
-            except UserError:
+            except UserError as exc:
+                self.warn(f"skipped: {exc}")
                 continue
             if experiment is None or rec.get("experiment") == experiment:
                 out.append(rec)
-        out.sort(key=lambda r: (r.get("created_at") or "", r.get("name") or ""))
+        out.sort(key=lambda r: (str(r.get("created_at") or ""), str(r.get("name") or "")))
         return iter(out)
 
     def resolve(self, ref: str) -> dict[str, Any]:
@@ -204,3 +353,144 @@ def read_mlflow_params(run_dir: Path) -> dict[str, str]:
         for p in sorted(params_root.rglob("*"))
         if p.is_file()
     }
+
+
+# ------------------------------------------------------------------ MLflow file store, without mlflow
+
+MLFLOW_STATUS = {"RUNNING": 1, "SCHEDULED": 2, "FINISHED": 3, "FAILED": 4, "KILLED": 5}
+_mlflow_lock = threading.Lock()
+
+
+def _yaml_scalar(value: Any) -> str:
+    """A YAML scalar: JSON strings are valid YAML double-quoted scalars; None is null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(str(value))
+
+
+def _write_meta(folder: Path, fields: Mapping[str, Any]) -> None:
+    text = "".join(f"{k}: {_yaml_scalar(v) if v != [] else '[]'}\n" for k, v in fields.items())
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".yaml", dir=folder)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, folder / "meta.yaml")
+
+
+def _read_meta_field(path: Path, key: str) -> Optional[str]:
+    """One top-level scalar of a meta.yaml written by mlflow (yaml.safe_dump) or by us (JSON strings)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith(key + ":"):
+            raw = line[len(key) + 1:].strip()
+            if raw.startswith('"'):
+                try:
+                    return json.loads(raw)
+                except ValueError:
+                    return raw.strip('"')
+            if raw.startswith("'") and raw.endswith("'"):
+                return raw[1:-1].replace("''", "'")
+            return raw
+    return None
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _experiment_id(mlruns: Path, name: str) -> str:
+    """The id of experiment ``name`` in the file store, creating it when missing.
+
+    A new experiment's id is derived from its name, so two processes creating it at once make
+    the same folder with the same meta.yaml (mlflow itself uses a random integer id)."""
+    if mlruns.is_dir():
+        for meta in mlruns.glob("*/meta.yaml"):
+            if meta.parent.name != ".trash" and _read_meta_field(meta, "name") == name:
+                return meta.parent.name
+    else:
+        mlruns.mkdir(parents=True, exist_ok=True)
+    if not (mlruns / "0" / "meta.yaml").is_file():  # what mlflow's FileStore creates with a new root
+        _create_experiment(mlruns, "0", "Default")
+    (mlruns / ".trash").mkdir(exist_ok=True)
+    exp_id = str(int(hashlib.sha256(name.encode()).hexdigest()[:15], 16))
+    _create_experiment(mlruns, exp_id, name)
+    return exp_id
+
+
+def _create_experiment(mlruns: Path, exp_id: str, name: str) -> None:
+    folder = mlruns / exp_id
+    folder.mkdir(parents=True, exist_ok=True)
+    now = _now_ms()
+    _write_meta(folder, {
+        "artifact_location": folder.resolve().as_uri(),
+        "creation_time": now,
+        "experiment_id": exp_id,
+        "last_update_time": now,
+        "lifecycle_stage": "active",
+        "name": name,
+    })
+
+
+def create_mlflow_run(mlruns: Path, experiment: str, run_name: str, tags: Mapping[str, str]) -> dict[str, str]:
+    """Create a RUNNING run in the MLflow file store ``mlruns``; ``{experiment_id, run_id, run_dir}``."""
+    with _mlflow_lock:
+        exp_id = _experiment_id(mlruns, experiment)
+    run_id = uuid.uuid4().hex
+    run_dir = mlruns / exp_id / run_id
+    for sub in ("metrics", "params", "artifacts", "tags"):
+        (run_dir / sub).mkdir(parents=True, exist_ok=True)
+    all_tags = {"mlflow.runName": run_name, "mlflow.user": _user(), **tags}
+    for key, value in all_tags.items():
+        if not key or key.startswith(("/", ".")) or ".." in key.split("/"):
+            continue  # mlflow rejects such tag names too
+        path = run_dir / "tags" / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(str(value), encoding="utf-8")
+    _write_meta(run_dir, _run_meta(run_dir, exp_id, run_id, run_name, "RUNNING", _now_ms(), None))
+    return {"experiment_id": exp_id, "run_id": run_id, "run_dir": str(run_dir)}
+
+
+def _user() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def _run_meta(run_dir: Path, exp_id: str, run_id: str, run_name: str, status: str, start: int, end: Optional[int]) -> dict:
+    return {
+        "artifact_uri": (run_dir / "artifacts").resolve().as_uri(),
+        "end_time": end,
+        "entry_point_name": "",
+        "experiment_id": exp_id,
+        "lifecycle_stage": "active",
+        "run_id": run_id,
+        "run_name": run_name,
+        "source_name": "",
+        "source_type": 4,
+        "source_version": "",
+        "start_time": start,
+        "status": MLFLOW_STATUS[status],
+        "tags": [],
+        "user_id": _user(),
+    }
+
+
+def end_mlflow_run(run_dir: Path, status: str) -> None:
+    """Mark a file-store run FINISHED / FAILED / KILLED (as ``MlflowClient.set_terminated``)."""
+    run_dir = Path(run_dir)
+    meta = run_dir / "meta.yaml"
+    start = _read_meta_field(meta, "start_time")
+    name = _read_meta_field(meta, "run_name") or run_dir.name
+    if start is None:
+        raise OSError(f"{meta} is missing or has no start_time")
+    _write_meta(run_dir, _run_meta(run_dir, run_dir.parent.name, run_dir.name, name, status,
+                                   int(start), _now_ms()))
