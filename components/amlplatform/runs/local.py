@@ -31,11 +31,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Mapping, Optional
 
 from amlplatform.errors import UserError
 from amlplatform.runs.snapshot import HASH_VERSION, Snapshot, copy_snapshot
-from amlplatform.runs.spec import RunSpec
+if TYPE_CHECKING:
+    from amlplatform.runs.spec import RunSpec
 from amlplatform.runs.store import (
     LOG,
     RunStore,
@@ -232,7 +233,7 @@ def _end_leftovers(proc: subprocess.Popen, grace: float) -> None:
         _kill_group(proc, grace)
 
 
-def new_record(spec: RunSpec, snapshot: Snapshot, git: dict[str, str]) -> dict[str, Any]:
+def new_record(spec: "RunSpec", snapshot: Snapshot, git: dict[str, str]) -> dict[str, Any]:
     return {
         "name": None,
         "experiment": spec.experiment,
@@ -265,7 +266,7 @@ def new_record(spec: RunSpec, snapshot: Snapshot, git: dict[str, str]) -> dict[s
 
 
 def run_local(
-    spec: RunSpec,
+    spec: "RunSpec",
     snapshot: Snapshot,
     git: dict[str, str],
     *,
@@ -524,3 +525,158 @@ def _finish(store: RunStore, record: dict[str, Any], wd: Path, status: str, reas
         record.setdefault("warnings", []).append(f"could not read metrics: {exc}")
     store.transition(record, status, reason)
     shutil.rmtree(wd, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------ Azure ML job YAML: command jobs
+
+
+def empty_snapshot() -> Snapshot:
+    """What a job without ``code`` gets: no files (Azure ML uploads nothing either)."""
+    from amlplatform.runs.snapshot import hash_files
+
+    return Snapshot(Path(os.devnull).parent, [], [], 0, hash_files([]), None)
+
+
+def job_snapshot(job: Any) -> tuple[Snapshot, Path]:
+    """The snapshot of a command job's ``code`` folder and the folder git is asked about."""
+    from amlplatform.runs.snapshot import take_snapshot
+
+    code = getattr(job, "code", None)
+    if code is None:
+        return empty_snapshot(), Path(job.base_dir)
+    if getattr(code, "local_path", None) is None:
+        raise UserError(f"code: {code.ref!r} is a remote reference; a local run needs a local code folder")
+    folder = Path(code.local_path)
+    if not folder.is_dir():
+        raise UserError(f"code: {folder} is not a folder")
+    return take_snapshot(folder), folder
+
+
+def _safe_experiment(name: Optional[str]) -> str:
+    import re
+
+    text = re.sub(r"[^A-Za-z0-9_-]", "_", name or "default")[:255]
+    return text or "default"
+
+
+def _environment_record(env: Any) -> dict[str, Any]:
+    if env is None:
+        return {}
+    out = {"kind": env.kind}
+    for key in ("ref", "image", "name", "version", "label"):
+        value = getattr(env, key, None)
+        if value is not None:
+            out[key] = value
+    if getattr(env, "conda_file", None) is not None:
+        out["conda_file"] = str(env.conda_file)
+    return out
+
+
+def job_record(job: Any, snapshot: Snapshot, git: dict[str, str], *, name: Optional[str] = None) -> dict[str, Any]:
+    """The run record of a command job before it runs."""
+    resources = getattr(job, "resources", None)
+    return {
+        "name": name or getattr(job, "name", None),
+        "type": "command",
+        "job_file": str(job.source) if getattr(job, "source", None) else None,
+        "experiment": _safe_experiment(getattr(job, "experiment_name", None)),
+        "display_name": getattr(job, "display_name", None),
+        "description": getattr(job, "description", None),
+        "compute": "local",
+        "command": job.command,
+        "source": str(snapshot.root) if snapshot.files else None,
+        "environment": _environment_record(getattr(job, "environment", None)),
+        "environment_variables": dict(getattr(job, "environment_variables", None) or {}),
+        "tags": dict(getattr(job, "tags", None) or {}),
+        "timeout_seconds": getattr(job, "timeout", None),
+        "instance_count": getattr(resources, "instance_count", None) if resources is not None else None,
+        "code_hash": snapshot.content_hash,
+        "hash_version": HASH_VERSION,
+        "ignore_file": snapshot.ignore_file,
+        "files_count": len(snapshot.files),
+        "total_bytes": snapshot.total_bytes,
+        "files": snapshot.relpaths,
+        "excluded": [{"relpath": e.relpath, "reason": e.reason} for e in snapshot.excluded],
+        "git": dict(git),
+        "created_at": now_iso(),
+        "status": None,
+        "status_history": [],
+        "exit_code": None,
+        "started_at": None,
+        "ended_at": None,
+        "duration_seconds": None,
+        "reason": None,
+        "metrics": {},
+    }
+
+
+def job_prepare(job: Any, *, bound_inputs: Optional[Mapping[str, Path]] = None, where: str = "",
+                env: Optional[Mapping[str, str]] = None) -> Callable[[dict[str, Any], Path], Prepared]:
+    """The ``prepare`` step of a command job: materialise inputs, make output folders, fill the command."""
+    from amlplatform.runs import materialize as m
+
+    bound_inputs = dict(bound_inputs or {})
+    prefix = f"{where}." if where else ""
+
+    def prepare(record: dict[str, Any], run_dir: Path) -> Prepared:
+        inputs = {}
+        for name, inp in job.inputs.items():
+            inputs[name] = m.materialize_input(inp, name, run_dir, where=f"{prefix}inputs.{name}", env=env,
+                                               bound=bound_inputs.get(name))
+        outputs = {name: m.prepare_output(o, name, run_dir) for name, o in job.outputs.items()}
+        record["inputs"] = {n: x.as_record() for n, x in inputs.items()}
+        record["named_outputs"] = {n: x.as_record() for n, x in outputs.items()}
+        command = m.substitute(job.command, inputs, outputs, where=f"{prefix}command")
+        return Prepared(command)
+
+    return prepare
+
+
+def run_command_job(
+    job: Any,
+    *,
+    store: RunStore,
+    out: Optional[BinaryIO] = None,
+    notes: Optional[Any] = None,
+    grace_seconds: float = GRACE_SECONDS,
+    snapshot: Optional[Snapshot] = None,
+    git: Optional[dict[str, str]] = None,
+    bound_inputs: Optional[Mapping[str, Path]] = None,
+    cancel: Optional[threading.Event] = None,
+    extra: Optional[dict[str, Any]] = None,
+    mlflow_tags: Optional[dict[str, str]] = None,
+    where: str = "",
+) -> dict[str, Any]:
+    """Run a ``type: command`` job (``runs.job.CommandJob``) on this machine; return the final record.
+
+    Inputs are materialised and outputs made while the record says Preparing (``runs.materialize``);
+    ``${{inputs.x}}`` / ``${{outputs.y}}`` in the command are filled with their local paths or
+    values; ``environment_variables`` are set; ``limits.timeout`` ends it with exit code 124. The
+    environment (image, conda file, registered environment) applies on Azure ML; locally the
+    command runs with this machine's tools (the virtualenv amlplatform runs from comes first on PATH).
+    ``bound_inputs`` (pipelines) gives inputs that are another step's output folder.
+    """
+    from amlplatform.runs.gitinfo import git_properties
+
+    if snapshot is None:
+        snapshot, folder = job_snapshot(job)
+    else:
+        folder = Path(snapshot.root)
+    if git is None:
+        git = git_properties(folder)
+    env_vars = dict(getattr(job, "environment_variables", None) or {})
+    problems = command_problems(job.command, snapshot, path=_child_path(env_vars))
+    if problems:
+        raise UserError("the command cannot run:", [f"{where}.{p}" if where else p for p in problems])
+    record = job_record(job, snapshot, git)
+    record.update(extra or {})
+    resources = getattr(job, "resources", None)
+    if (resources is not None and (resources.instance_count or 1) > 1) or getattr(job, "distribution", None) is not None:
+        _note(notes, "note: local runs start one process; resources.instance_count and distribution apply on a cluster")
+    env = getattr(job, "environment", None)
+    if env is not None and not where:
+        _note(notes, f"note: the environment ({env.ref or env.image or env.kind}) applies on Azure ML; "
+                     "locally the command runs with this machine's tools")
+    return execute(record, snapshot, store=store, out=out, notes=notes, grace_seconds=grace_seconds,
+                   prepare=job_prepare(job, bound_inputs=bound_inputs, where=where), cancel=cancel,
+                   mlflow_tags=mlflow_tags)
