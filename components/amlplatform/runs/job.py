@@ -13,7 +13,7 @@ The model
 ``CommandJob`` (``type: command``)
     ``source`` the YAML file (absolute), ``base_dir`` its folder (relative paths in the file are
     relative to it, as in azure-ai-ml). ``name`` (``None``: chosen at submit),
-    ``display_name``, ``description``, ``experiment_name`` (default: the YAML folder's name,
+    ``display_name``, ``description``, ``experiment_name`` (default: the current folder's name,
     as azure-ai-ml does), ``tags``, ``properties``; ``command`` (text with ``${{inputs.x}}`` /
     ``${{outputs.y}}`` placeholders, unresolved); ``code`` (a ``CodeRef``: a local folder, or an
     ``azureml:``/URL reference) or ``None``; ``inputs`` / ``outputs`` (``dict`` name ->
@@ -236,6 +236,7 @@ class PipelineStep:
     component: Optional[str] = None  # "./train.yml" (resolved absolute), "azureml:name:version", or None (inline)
     component_name: Optional[str] = None
     component_version: Optional[str] = None
+    own_compute: Optional[str] = None  # the compute the step names itself (job.compute also has the default)
 
 
 @dataclass(frozen=True)
@@ -802,10 +803,12 @@ def _command_job(d: Mapping[str, Any], path: str, base_dir: Path, source: Option
         if timeout is not None and timeout <= 0:
             problems.add(_join(path, "limits.timeout"), "Must be greater than 0.")
     if command is not None:
-        _check_placeholders(command, inputs, outputs, _join(path, "command"), problems)
+        declared_in = d.get("inputs") if isinstance(d.get("inputs"), Mapping) else {}
+        declared_out = d.get("outputs") if isinstance(d.get("outputs"), Mapping) else {}
+        _check_placeholders(command, declared_in, declared_out, _join(path, "command"), problems)
     meta = _metadata(d, path, problems)
     if not in_pipeline and meta["experiment_name"] is None:
-        meta["experiment_name"] = base_dir.name  # azure-ai-ml: the folder of the YAML (Job._load default)
+        meta["experiment_name"] = default_experiment_name()
     if command is None or env is None:
         return None
     return CommandJob(
@@ -819,7 +822,13 @@ def _command_job(d: Mapping[str, Any], path: str, base_dir: Path, source: Option
     )
 
 
-def _check_placeholders(command: str, inputs: Mapping[str, JobInput], outputs: Mapping[str, JobOutput], path: str,
+def default_experiment_name() -> str:
+    """azure-ai-ml's default when a job names none (``to_rest_functions.generate_defaults``): the current
+    folder's name without spaces, else ``Default``."""
+    return Path("./").resolve().stem.replace(" ", "") or "Default"
+
+
+def _check_placeholders(command: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any], path: str,
                         problems: _Problems) -> None:
     for m in BINDING.finditer(command):
         expr = m.group(1)
@@ -865,8 +874,8 @@ def _pipeline_job(d: Mapping[str, Any], base_dir: Path, source: Optional[Path], 
     if default_compute is not None:  # a step without compute runs on the pipeline's (settings.default_compute first)
         from dataclasses import replace
 
-        steps = {n: s if s.job.compute is not None else replace(s, job=replace(s.job, compute=default_compute))
-                 for n, s in steps.items()}
+        steps = {n: replace(s, own_compute=s.job.compute) if s.job.compute is not None
+                 else replace(s, job=replace(s.job, compute=default_compute)) for n, s in steps.items()}
     if steps:
         deps = {n: s.depends_on for n, s in steps.items()}
         cycle = _cycle(deps)
@@ -874,7 +883,7 @@ def _pipeline_job(d: Mapping[str, Any], base_dir: Path, source: Optional[Path], 
             problems.add("jobs", f"steps depend on each other in a cycle: {' -> '.join(cycle)}")
     meta = _metadata(d, "", problems)
     if meta["experiment_name"] is None:
-        meta["experiment_name"] = base_dir.name
+        meta["experiment_name"] = default_experiment_name()
     for name, o in outputs.items():
         if not any(out.binding and out.binding.name == name for s in steps.values() for out in s.job.outputs.values()):
             problems.add(f"outputs.{name}", "no step binds this output (${{parent.outputs." + name + "}})")

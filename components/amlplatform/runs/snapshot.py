@@ -387,3 +387,88 @@ def copy_snapshot(snapshot: Snapshot, dest: Path) -> None:
             made.add(parent)
         shutil.copyfile(f.path, out)
         shutil.copymode(f.path, out)
+
+
+# ---------------------------------------------------------------- data inputs (LocalUpload)
+
+OBJECT_HASH_SEED = b"Initialize for october 2021 AML CLI version"
+
+
+def object_hash(root: Path, files: Sequence[SnapshotFile], *, single_file: bool = False) -> str:
+    """azure-ai-ml's ``get_object_hash`` (``_utils/_asset_utils.py``): the hash that names a local data
+    input's upload folder ``LocalUpload/<hash>/<name>``, so equal data lands in the same place as
+    azure-ai-ml would put it (and is not uploaded again).
+
+    SHA-256 seeded with ``OBJECT_HASH_SEED``; a file adds its bytes; a folder adds, for every entry
+    sorted by its path lower-cased, the entry's name, then the file's bytes or, for a sub-folder,
+    the same recursively. Only the files the walk kept count (the deny-list and ignore file apply,
+    as azure-ai-ml applies the ignore file); folders are those that hold kept files.
+    """
+    import hashlib
+
+    h = hashlib.sha256(OBJECT_HASH_SEED)
+    buf = bytearray(CHUNK_SIZE)
+    if single_file:
+        (f,) = files
+        _update_from_file(h, f.path, buf)
+        return h.hexdigest()
+    tree: dict = {}
+    for f in files:
+        node = tree
+        parts = f.relpath.split("/")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = f
+
+    def visit(node: dict) -> None:
+        for name in sorted(node, key=lambda n: n.lower()):
+            h.update(name.encode("utf-8", "surrogateescape"))
+            child = node[name]
+            if isinstance(child, dict):
+                visit(child)
+            else:
+                read = _update_from_file(h, child.path, buf)
+                if read != child.size:
+                    raise UserError(f"{child.relpath} changed while it was being hashed; try again")
+
+    visit(tree)
+    return h.hexdigest()
+
+
+@dataclass
+class DataSnapshot:
+    """A local data input: its files (relative to ``root`` for a folder; one file named like the
+    source for a file), their azure-ai-ml object hash and the upload folder it names."""
+
+    source: Path
+    is_file: bool
+    files: list[SnapshotFile]
+    excluded: list[Excluded]
+    total_bytes: int
+    object_hash: str
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def upload_prefix(self) -> str:
+        """``LocalUpload/<hash>/<name>``: azure-ai-ml's ``generate_asset_id`` + the source's name."""
+        return f"LocalUpload/{self.object_hash}/{self.name}"
+
+
+def take_data_snapshot(source: Path) -> DataSnapshot:
+    """The files of a local data input (no size limits: data is not code)."""
+    source = Path(source)
+    if source.is_file():
+        size = source.stat().st_size
+        f = SnapshotFile(source.name, source.resolve(), size)
+        return DataSnapshot(source, True, [f], [], size, object_hash(source.parent, [f], single_file=True))
+    if not source.is_dir():
+        raise UserError(f"data input {source} does not exist")
+    found, excluded, _ignore = walk(source)
+    by_rel = {f.relpath: f for f in found}
+    ordered = [by_rel[r] for r in hash_order(by_rel)]
+    if not ordered:
+        raise UserError(f"data input folder {source} has no files to upload (empty, or all ignored)")
+    return DataSnapshot(source, False, ordered, excluded, sum(f.size for f in ordered), object_hash(source, ordered))
