@@ -44,15 +44,53 @@ SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 RESOURCE_GROUP = "rg-aml-dev"
 WORKSPACE = "mlw-dev"
 TOKEN = "fake-token-for-tests"
+# statuses after which a job never changes (azure-ai-ml RunHistoryConstants.TERMINAL_STATUSES)
+TERMINAL = ("Completed", "Failed", "Canceled", "NotResponding", "Paused")
 
 
 # ------------------------------------------------------------------------- schema
 
 
 def load_definitions(api_version: str = "2025-12-01") -> dict[str, Any]:
-    """The spec's definitions with common-types refs mapped into the file (as SOURCES.md says)."""
+    """The spec's definitions with common-types refs mapped into the file (as SOURCES.md says),
+    plus the definitions the excerpt leaves out that pipeline and data jobs need (``add_missing_definitions``)."""
     text = (AML_REST / api_version / "job-definitions.json").read_text(encoding="utf-8")
-    return json.loads(text.replace(COMMON_TYPES_PREFIX, "#/definitions/"))["definitions"]
+    return add_missing_definitions(json.loads(text.replace(COMMON_TYPES_PREFIX, "#/definitions/"))["definitions"])
+
+
+def add_missing_definitions(defs: dict[str, Any]) -> dict[str, Any]:
+    """The published spec (azure-rest-api-specs, machinelearningservices ``mfe.json``) defines every
+    ``JobInputType`` / ``JobOutputType`` subtype with the shape of the ``uri_folder`` one (``uri`` +
+    ``mode``; outputs also ``assetName``/``assetVersion``) and ``PipelineJob`` (``Pipeline``: ``inputs``,
+    ``outputs``, ``jobs`` and ``settings`` as free-form objects, ``sourceJobId``); our excerpt carries
+    only the command-job ones, so the others are made here from those shapes."""
+    defs = copy.deepcopy(defs)
+    names = {"mltable": "MLTable", "custom_model": "CustomModel", "mlflow_model": "MLFlowModel",
+             "triton_model": "TritonModel"}
+    for kind, stem in names.items():
+        for side in ("Input", "Output"):
+            base = defs[f"UriFolderJob{side}"]
+            d = copy.deepcopy(base)
+            d["x-ms-discriminator-value"] = kind
+            if side == "Output":
+                d["properties"].setdefault("assetVersion", {"type": "string", "x-nullable": True})
+            defs.setdefault(f"{stem}Job{side}", d)
+    for side in ("Output",):
+        defs["UriFolderJobOutput"]["properties"].setdefault("assetVersion", {"type": "string", "x-nullable": True})
+        defs["UriFileJobOutput"]["properties"].setdefault("assetVersion", {"type": "string", "x-nullable": True})
+    defs.setdefault("PipelineJob", {
+        "type": "object",
+        "properties": {
+            "inputs": {"type": "object", "additionalProperties": {"$ref": "#/definitions/JobInput"}},
+            "outputs": {"type": "object", "additionalProperties": {"$ref": "#/definitions/JobOutput"}},
+            "jobs": {"type": "object", "additionalProperties": {"type": "object"}},
+            "settings": {"type": "object"},
+            "sourceJobId": {"type": "string", "x-nullable": True},
+        },
+        "allOf": [{"$ref": "#/definitions/JobBaseProperties"}],
+        "x-ms-discriminator-value": "Pipeline",
+    })
+    return defs
 
 
 def _ref_name(node: Any) -> Optional[str]:
@@ -247,6 +285,10 @@ _ROUTES = [
     ("GET", re.compile(r"^/codes/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$"), "code_get"),
     ("PUT", re.compile(r"^/environments/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$"), "env_put"),
     ("GET", re.compile(r"^/environments/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$"), "env_get"),
+    ("PUT", re.compile(r"^/components/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$"), "component_put"),
+    ("GET", re.compile(r"^/components/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$"), "component_get"),
+    ("GET", re.compile(r"^/datastores/(?P<name>[^/]+)$"), "datastore_get"),
+    ("POST", re.compile(r"^/datastores/(?P<name>[^/]+)/listSecrets$"), "datastore_secrets"),
     ("PUT", re.compile(r"^/jobs/(?P<name>[^/]+)$"), "job_put"),
     ("GET", re.compile(r"^/jobs/(?P<name>[^/]+)$"), "job_get"),
     ("POST", re.compile(r"^/jobs/(?P<name>[^/]+)/cancel$"), "job_cancel"),
@@ -256,6 +298,11 @@ _HISTORY_ROUTES = [("GET", re.compile(r"^/runs/(?P<name>[^/]+)/details$"), "hist
 HISTORY_API_VERSION = "v1.0"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
 _ENV_PUT_KEYS = {"image", "isAnonymous", "osType", "description", "tags", "properties", "condaFile", "isArchived"}
+_COMPONENT_PUT_KEYS = {"componentSpec", "isAnonymous", "isArchived", "description", "tags", "properties"}
+DATASTORE = "workspaceblobstore"
+# the service's answer to a PUT of an existing code version with another codeUri (azure-ai-ml
+# _artifacts/_constants.py ASSET_PATH_ERROR = "(UserError) Asset paths cannot be updated.")
+ASSET_PATH_MESSAGE = "Asset paths cannot be updated."
 
 
 class FakeAML:
@@ -275,6 +322,7 @@ class FakeAML:
         existing_job: str = "conflict",  # or "update": a same-body PUT of an existing job answers 200
         status_script: tuple[str, ...] = ("Queued", "Preparing", "Running", "Finalizing", "Completed"),
         verify_code_blobs: bool = True,
+        blob_uri_style: Callable[[str], str] = lambda url: url,
     ) -> None:
         self.blobs = blobs
         self.cert_dir = Path(cert_dir)
@@ -283,11 +331,14 @@ class FakeAML:
         self.existing_job = existing_job
         self.status_script = tuple(status_script)
         self.verify_code_blobs = verify_code_blobs
+        self.blob_uri_style = blob_uri_style
         self.schema = SchemaChecker(api_version)
         self.examples = AML_REST / api_version / "examples"
         self.lock = threading.RLock()
         self.codes: dict[tuple[str, str], dict[str, Any]] = {}
         self.environments: dict[tuple[str, str], dict[str, Any]] = {}
+        self.components: dict[tuple[str, str], dict[str, Any]] = {}
+        self.datastore_container = f"azureml-blobstore-{uuid.uuid4().hex[:12]}"
         self.jobs: dict[str, dict[str, Any]] = {}
         self.job_steps: Counter[str] = Counter()
         self.pending: dict[tuple[str, str, str], str] = {}
@@ -315,7 +366,7 @@ class FakeAML:
 
         service = BlobServiceClient(self.blobs.service_url, credential={
             "account_name": self.blobs.account_name, "account_key": self.blobs.account_key})
-        for container in (self.blobs.container, self.logs_container):
+        for container in (self.blobs.container, self.logs_container, self.datastore_container):
             try:
                 service.create_container(container)
             except Exception as exc:  # ResourceExistsError when a second fake shares the container
@@ -377,12 +428,24 @@ class FakeAML:
                                   lastModifiedBy="tests@example.com")
         return body
 
-    def _sas(self) -> str:
+    def _container(self, name: str) -> Any:
+        from azure.storage.blob import ContainerClient
+
+        c = ContainerClient(self.blobs.service_url, name, credential={
+            "account_name": self.blobs.account_name, "account_key": self.blobs.account_key})
+        try:
+            c.create_container()
+        except Exception as exc:
+            if "ContainerAlreadyExists" not in str(exc):
+                raise
+        return c
+
+    def _sas(self, container: Optional[str] = None) -> str:
         from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
         return generate_container_sas(
             self.blobs.account_name,
-            self.blobs.container,
+            container or self.blobs.container,
             account_key=self.blobs.account_key,
             permission=ContainerSasPermissions(read=True, write=True, list=True, add=True, create=True),
             expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1),
@@ -416,19 +479,36 @@ class FakeAML:
                                 expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
         return f"{self.blobs.service_url}/{self.logs_container}/{quote(blob)}?{sas}"
 
-    def blob_names(self, prefix: str = "") -> list[str]:
+    def blob_names(self, prefix: str = "", container: Optional[str] = None) -> list[str]:
+        """Blob names in one container, or (default) ``<container>/<blob>`` across the pending upload containers."""
         from azure.storage.blob import ContainerClient
 
-        container = ContainerClient(self.blobs.service_url, self.blobs.container, credential={
-            "account_name": self.blobs.account_name, "account_key": self.blobs.account_key})
-        return sorted(b.name for b in container.list_blobs(name_starts_with=prefix or None))
+        names = []
+        for c in ([container] if container else sorted(set(self.pending.values()))):
+            client = ContainerClient(self.blobs.service_url, c, credential={
+                "account_name": self.blobs.account_name, "account_key": self.blobs.account_key})
+            found = [b.name for b in client.list_blobs(name_starts_with=prefix or None)]
+            names += found if container else [f"{c}/{n}" for n in found]
+        return sorted(names)
 
-    def read_blob(self, name: str) -> bytes:
+    def blob_metadata(self, container: str, name: str) -> dict[str, str]:
         from azure.storage.blob import ContainerClient
 
-        container = ContainerClient(self.blobs.service_url, self.blobs.container, credential={
+        client = ContainerClient(self.blobs.service_url, container, credential={
             "account_name": self.blobs.account_name, "account_key": self.blobs.account_key})
-        return container.download_blob(name).readall()
+        return dict(client.get_blob_client(name).get_blob_properties().metadata or {})
+
+    def read_blob(self, name: str, container: Optional[str] = None) -> bytes:
+        from azure.storage.blob import ContainerClient
+
+        if container is None:
+            container, name = name.split("/", 1)
+        client = ContainerClient(self.blobs.service_url, container, credential={
+            "account_name": self.blobs.account_name, "account_key": self.blobs.account_key})
+        return client.download_blob(name).readall()
+
+    def data_blob_names(self, prefix: str = "") -> list[str]:
+        return self.blob_names(prefix, container=self.datastore_container)
 
     # ---- operations: return (status, body); raise _Reject for a 4xx with an ARM error body
 
@@ -456,15 +536,19 @@ class FakeAML:
             raise _Reject(400, "UserError", "pendingUploadType must be TemporaryBlobReference")
         upload_id = body.get("pendingUploadId") or uuid.uuid4().hex
         key = (p["name"], p["version"], upload_id)
-        folder = self.pending.setdefault(key, f"LocalUpload/{uuid.uuid4().hex}/{p['name']}")  # create or get
+        # the real answer: a fresh temporary container; blobUri names it (spelt with the explicit default
+        # port on the real service: https://<account>.blob.core.windows.net:443/<container>), sasUri is a
+        # container SAS on the same host written without the port
+        container = self.pending.setdefault(key, str(uuid.uuid4()))  # create or get
+        self._container(container)
         answer = self.example("Workspace/CodeVersion/createOrGetStartPendingUpload.json")
         answer["blobReferenceForConsumption"].update(
-            blobUri=f"{self.blobs.service_url}/{self.blobs.container}/{folder}",
+            blobUri=self.blob_uri_style(f"{self.blobs.service_url}/{container}"),
             storageAccountArmId=f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
             f"Microsoft.Storage/storageAccounts/{self.blobs.account_name}",
         )
         answer["blobReferenceForConsumption"]["credential"].update(
-            credentialType="SAS", sasUri=f"{self.blobs.service_url}/{self.blobs.container}?{self._sas()}"
+            credentialType="SAS", sasUri=f"{self.blobs.service_url}/{container}?{self._sas(container)}"
         )
         answer.update(pendingUploadId=upload_id, pendingUploadType="TemporaryBlobReference")
         return 200, answer, {}
@@ -472,18 +556,23 @@ class FakeAML:
     def op_code_put(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
         self._check("CodeVersion", body)
         props = body["properties"]
-        folders = {f"{self.blobs.service_url}/{self.blobs.container}/{f}": f for f in self.pending.values()}
-        folder = folders.get(props.get("codeUri", ""))
-        if folder is None:
+        uri = urlsplit(props.get("codeUri", ""))
+        service = urlsplit(self.blobs.service_url)
+        parts = uri.path[len(service.path):].strip("/").split("/", 1) if uri.path.startswith(service.path) else []
+        container = parts[0] if parts else ""
+        folder = parts[1] if len(parts) > 1 else ""
+        if (uri.hostname, uri.port or {"https": 443, "http": 80}.get(uri.scheme)) != (service.hostname, service.port) \
+                or container not in set(self.pending.values()):
             raise _Reject(400, "UserError", f"codeUri {props.get('codeUri')!r} is not a pending upload of this workspace")
-        if self.verify_code_blobs and not self.blob_names(folder + "/"):
+        if self.verify_code_blobs and not self.blob_names(folder + "/" if folder else "", container=container):
             raise _Reject(400, "UserError", f"nothing was uploaded to {props['codeUri']}")
         key = (p["name"], p["version"])
         stored_props = {**props, "provisioningState": "Succeeded"}
         if key in self.codes:
             if self.codes[key]["properties"] == stored_props:
                 return 200, self.codes[key], {}
-            raise _Reject(409, "Conflict", f"code version {p['name']}:{p['version']} exists with other content")
+            # the real answer to a second PUT with another codeUri
+            raise _Reject(409, "UserError", ASSET_PATH_MESSAGE)
         rid = f"{self.workspace_id}/codes/{p['name']}/versions/{p['version']}"
         self.codes[key] = self._envelope("Workspace/CodeVersion/createOrUpdate.json", "201", rid, p["version"],
                                          "codes/versions", stored_props)
@@ -523,6 +612,58 @@ class FakeAML:
             raise _Reject(404, "ResourceNotFound", "environment version not found")
         return 200, self.environments[(p["name"], p["version"])], {}
 
+    def op_component_put(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        # ComponentVersion is not among the definitions we carry: check its shape by hand
+        props = body.get("properties") if isinstance(body, dict) else None
+        problems = []
+        if not isinstance(props, dict) or set(body) != {"properties"}:
+            problems.append("ComponentVersion: body must be {'properties': {...}}")
+        else:
+            problems += [f"ComponentVersion properties/{k}: unknown" for k in set(props) - _COMPONENT_PUT_KEYS]
+            spec = props.get("componentSpec")
+            if not isinstance(spec, dict) or spec.get("type") != "command" or not spec.get("command"):
+                problems.append("ComponentVersion properties/componentSpec: a command component (type, command) is required")
+            else:
+                env = spec.get("environment", "")
+                if env.startswith("/subscriptions/") and env.lower() not in {v["id"].lower() for v in self.environments.values()}:
+                    problems.append(f"componentSpec/environment {env!r} does not exist")
+                if spec.get("code") and spec["code"].lower() not in {v["id"].lower() for v in self.codes.values()}:
+                    problems.append(f"componentSpec/code {spec['code']!r} is not a code version of this workspace")
+        if problems:
+            self.violations.extend(problems)
+            raise _Reject(400, "UserError", "; ".join(problems))
+        key = (p["name"], p["version"])
+        if key in self.components:
+            if self.components[key]["properties"]["componentSpec"] == props["componentSpec"]:
+                return 200, self.components[key], {}
+            raise _Reject(409, "UserError", "component version exists with other content")
+        rid = f"{self.workspace_id}/components/{p['name']}/versions/{p['version']}"
+        self.components[key] = self._envelope("Workspace/CodeVersion/createOrUpdate.json", "201", rid, p["version"],
+                                              "components/versions", {**props, "provisioningState": "Succeeded"})
+        return 201, self.components[key], {}
+
+    def op_component_get(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        if (p["name"], p["version"]) not in self.components:
+            raise _Reject(404, "ResourceNotFound", "component version not found")
+        return 200, self.components[(p["name"], p["version"])], {}
+
+    def op_datastore_get(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        if p["name"] != DATASTORE:
+            raise _Reject(404, "UserError", f"datastore {p['name']} not found")
+        answer = self.example("Datastore/get.json")
+        answer.update(id=f"{self.workspace_id}/datastores/{DATASTORE}", name=DATASTORE,
+                      type=f"{PROVIDER}/workspaces/datastores")
+        answer["properties"].update(isDefault=True, accountName=self.blobs.account_name,
+                                    containerName=self.datastore_container, description=None, tags={})
+        return 200, answer, {}
+
+    def op_datastore_secrets(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        if p["name"] != DATASTORE:
+            raise _Reject(404, "UserError", f"datastore {p['name']} not found")
+        answer = self.example("Datastore/listSecrets.json")
+        answer["key"] = self.blobs.account_key
+        return 200, answer, {}
+
     def op_job_put(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
         self._check("JobBase", body)
         name = p["name"]
@@ -535,8 +676,21 @@ class FakeAML:
         env = props.get("environmentId", "")
         if env.startswith("/subscriptions/") and env.lower() not in {v["id"].lower() for v in self.environments.values()}:
             raise _Reject(400, "UserError", f"environmentId {env!r} does not exist")
-        if not re.match(re.escape(self.workspace_id) + r"/computes/[^/]+$", props.get("computeId", ""), re.I):
+        compute = props.get("computeId")
+        if (compute is not None or props.get("jobType") == "Command") and not re.match(
+                re.escape(self.workspace_id) + r"/computes/[^/]+$", compute or "", re.I):
             raise _Reject(400, "UserError", f"computeId {props.get('computeId')!r} is not a compute of this workspace")
+        components = {v["id"].lower() for v in self.components.values()}
+        for step, node in (props.get("jobs") or {}).items():
+            if str(node.get("componentId", "")).lower() not in components:
+                raise _Reject(400, "UserError", f"jobs.{step}.componentId {node.get('componentId')!r} is not a component "
+                              "of this workspace")
+        for iname, inp in (props.get("inputs") or {}).items():
+            uri = inp.get("uri") or ""
+            m = re.match(r"^azureml://datastores/([^/]+)/paths/(.+)$", uri)
+            if m and m.group(1) == DATASTORE and m.group(2).startswith("LocalUpload/") and not self.data_blob_names(
+                    m.group(2).rstrip("/")):
+                raise _Reject(400, "UserError", f"inputs.{iname}.uri {uri!r}: nothing at that path")
         if name in self.jobs:
             stored = {k: v for k, v in self.jobs[name]["properties"].items() if k not in ("status", "services")}
             if self.existing_job == "update" and stored == props:
@@ -564,7 +718,7 @@ class FakeAML:
         props = self.jobs[name]["properties"]
         if props["status"] == "CancelRequested":
             props["status"] = "Canceled"
-        elif props["status"] not in ("Completed", "Failed", "Canceled"):
+        elif props["status"] not in TERMINAL:
             step = self.job_steps[name]
             if step < len(self.status_script):
                 props["status"] = self.status_script[step]
@@ -599,7 +753,7 @@ class FakeAML:
         job = self.jobs.get(p["name"])
         if job is None:
             raise _Reject(404, "UserError", f"job {p['name']} not found")
-        if job["properties"]["status"] not in ("Completed", "Failed", "Canceled"):
+        if job["properties"]["status"] not in TERMINAL:
             job["properties"]["status"] = "CancelRequested"
         return 202, None, {"Location": f"{self.endpoint}{job['id']}?api-version={self.api_version}"}
 
@@ -756,6 +910,7 @@ def client_for(fake: FakeAML, **kwargs: Any) -> Any:
     kwargs.setdefault("retry", FAST_RETRY)
     kwargs.setdefault("transport", RequestsTransport(connection_verify=str(fake.ca_file)))
     kwargs.setdefault("blob_options", {"retry_total": 2})
+    kwargs.setdefault("storage_url", lambda account, endpoint, protocol: fake.blobs.service_url)
     return AzureMLClient(kwargs.pop("coords", None) or fake.coords(), endpoint=fake.endpoint, **kwargs)
 
 

@@ -21,20 +21,19 @@ from fake_aml import AML_REST, Fault, FakeCredential, SchemaChecker, client_for,
 
 from amlplatform.errors import UserError  # noqa: E402
 from amlplatform.runs import azure as az  # noqa: E402
+from amlplatform.runs import jobbody  # noqa: E402
 from amlplatform.runs.azure import (  # noqa: E402
     DEFAULT_API_VERSION,
     SUBMISSION_PROPERTY,
     ByteProgress,
     StatusLine,
     api_version_from,
-    build_job_body,
     code_name_for,
-    environment_id_for,
     job_name_for,
 )
 from amlplatform.runs.coordinates import WorkspaceCoordinates  # noqa: E402
-from amlplatform.runs.snapshot import take_snapshot  # noqa: E402
-from amlplatform.runs.spec import Distribution, RunSpec  # noqa: E402
+from amlplatform.runs.job import parse_job  # noqa: E402
+from amlplatform.runs.snapshot import take_data_snapshot, take_snapshot  # noqa: E402
 
 SUB = "00000000-1111-2222-3333-444444444444"
 COORDS = WorkspaceCoordinates(SUB, "rg-aml-dev", "mlw-dev")
@@ -61,15 +60,40 @@ def project(root: Path) -> Path:
     return root
 
 
-def spec(root: Path, **kw) -> RunSpec:
-    base = dict(source=root, compute="cpu-cluster", command="python train.py --epochs 3",
-                environment="sklearn-env:3", experiment="churn-model")
-    base.update(kw)
-    return RunSpec(**base)
+def spec(root: Path, **kw):
+    """A command job as the YAML would give it (keywords: the job YAML's fields)."""
+    data = dict(code=str(root), compute="azureml:cpu-cluster", command="python train.py --epochs 3",
+                environment="azureml:sklearn-env:3", experiment_name="churn-model")
+    data.update(kw)
+    return parse_job({k: v for k, v in data.items() if v is not None}, base_dir=Path(root).resolve())
 
 
 GIT = {"mlflow.source.git.repoURL": "https://github.com/contoso/churn.git", "mlflow.source.git.branch": "main",
        "mlflow.source.git.commit": "a" * 40, "azureml.git.dirty": "False"}
+
+
+class _Snap:
+    def __init__(self, content_hash):
+        self.content_hash = content_hash
+
+
+def plan_for(job, snap, git=GIT, job_name=None, workspace_id=None):
+    return az.make_plan(job, job_name=job_name, snapshot=lambda p: snap, data_snapshot=take_data_snapshot, git=git,
+                        workspace_id=workspace_id or COORDS.workspace_id)
+
+
+def submit(client, job, snap, git=GIT, job_name=None):
+    return client.submit(plan_for(job, snap, git, job_name, client.coords.workspace_id))
+
+
+def build_job_body(job, *, code_id, coords, git, content_hash, submission_id=None):
+    plan = plan_for(job, _Snap(content_hash), git, "job-1", coords.workspace_id)
+    return az.job_bodies(plan, coords, code_ids={k: code_id for k in plan.codes}, submission_id=submission_id)[1]
+
+
+def environment_id_for(env, coords):
+    return jobbody.environment_request(spec(Path("."), environment=env).environment, coords.workspace_id)[0]
+
 
 
 # ---------------------------------------------------------------- contract: the schema checker and the job body
@@ -95,7 +119,7 @@ def test_published_example_body_validates(schema):
         (lambda p: p.update(limits={"jobLimitsType": "Command", "timeout": "300"}), "is not a 'duration'"),
         (lambda p: p.update(displayName=None), "None is not of type 'string'"),
         (lambda p: p.update(command=""), "command"),
-        (lambda p: p["resources"].update(instanceCount="2"), "'2' is not of type 'integer'"),
+        (lambda p: p.update(resources={"instanceCount": "2"}), "'2' is not of type 'integer'"),
     ],
 )
 def test_schema_checker_catches_bad_bodies(schema, mutate, needle):
@@ -109,14 +133,20 @@ def test_schema_checker_catches_bad_bodies(schema, mutate, needle):
     "extra",
     [
         {},
-        {"distribution": Distribution(type="PyTorch", process_count_per_instance=4), "instance_count": 2},
-        {"distribution": Distribution(type="Mpi", process_count_per_instance=2)},
-        {"distribution": Distribution(type="TensorFlow", worker_count=2, parameter_server_count=1)},
-        {"timeout_seconds": 3600, "display_name": "nightly", "tags": {"team": "risk"},
+        {"distribution": {"type": "pytorch", "process_count_per_instance": 4}, "resources": {"instance_count": 2}},
+        {"distribution": {"type": "mpi", "process_count_per_instance": 2}},
+        {"distribution": {"type": "tensorflow", "worker_count": 2, "parameter_server_count": 1}},
+        {"limits": {"timeout": 3600}, "display_name": "nightly", "tags": {"team": "risk"},
          "environment_variables": {"EPOCHS": "3"}},
-        {"environment": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"},
-        {"environment": "AzureML-sklearn-1.5@latest"},
+        {"environment": {"image": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"}},
+        {"environment": "azureml:AzureML-sklearn-1.5@latest"},
         {"environment": "azureml:my-env@latest"},
+        {"inputs": {"lr": 0.1, "d": {"type": "uri_folder", "path": "azureml://datastores/ds/paths/x/", "mode": "download"},
+                    "t": {"type": "mltable", "path": "azureml:tbl:1"}},
+         "outputs": {"o": {"type": "uri_folder", "mode": "upload"}, "m": {"type": "mlflow_model"}},
+         "command": "python train.py ${{inputs.lr}} ${{inputs.d}} ${{inputs.t}} ${{outputs.o}} ${{outputs.m}}"},
+        {"identity": {"type": "managed", "client_id": "11111111-2222-3333-4444-555555555555"}},
+        {"identity": {"type": "user_identity"}},
     ],
 )
 def test_job_bodies_validate_against_jobbase(schema, extra):
@@ -131,12 +161,12 @@ def test_job_bodies_validate_against_jobbase(schema, extra):
 
 
 def test_job_body_fields():
-    s = spec(Path("."), timeout_seconds=90, distribution=Distribution(type="TensorFlow", worker_count=3),
-             instance_count=3, display_name="d", environment_variables={"A": "1"}, tags={"t": "v"})
+    s = spec(Path("."), limits={"timeout": 90}, distribution={"type": "tensorflow", "worker_count": 3},
+             resources={"instance_count": 3}, display_name="d", environment_variables={"A": "1"}, tags={"t": "v"})
     props = build_job_body(s, code_id="cid", coords=COORDS, git={}, content_hash=HASH)["properties"]
-    assert props["limits"] == {"jobLimitsType": "Command", "timeout": "PT90S"}
+    assert props["limits"] == {"jobLimitsType": "Command", "timeout": "PT1M30S"}
     assert props["distribution"] == {"distributionType": "TensorFlow", "workerCount": 3}
-    assert props["resources"] == {"instanceCount": 3}
+    assert props["resources"] == {"instanceCount": 3, "properties": {}}
     assert props["environmentId"] == "azureml:sklearn-env:3"
     assert (props["displayName"], props["environmentVariables"], props["tags"]) == ("d", {"A": "1"}, {"t": "v"})
     assert props["experimentName"] == "churn-model" and props["codeId"] == "cid"
@@ -150,7 +180,7 @@ def test_job_body_uses_the_stacks_compute_id():
 
 
 def test_local_compute_is_not_an_azure_job():
-    with pytest.raises(UserError, match="cluster name"):
+    with pytest.raises(UserError, match="'local' runs on this machine"):
         build_job_body(spec(Path("."), compute="local"), code_id="c", coords=COORDS, git={}, content_hash=HASH)
 
 
@@ -164,6 +194,7 @@ def test_local_compute_is_not_an_azure_job():
         ("AzureML-sklearn-1.5", "azureml://registries/azureml/environments/AzureML-sklearn-1.5/labels/latest"),
         ("my-env", "azureml:my-env@latest"),
         (COORDS.workspace_id + "/environments/e/versions/2", COORDS.workspace_id + "/environments/e/versions/2"),
+        ("azureml:" + COORDS.workspace_id + "/environments/e/versions/2", COORDS.workspace_id + "/environments/e/versions/2"),
         ("azureml://registries/azureml/environments/x/versions/4", "azureml://registries/azureml/environments/x/versions/4"),
     ],
 )
@@ -172,11 +203,15 @@ def test_environment_ids(env, expected):
 
 
 def test_image_environment_is_the_anonymous_one_azure_ai_ml_would_register():
+    """azure-ai-ml 1.35 Environment._generate_anonymous_name_version; the two digests below are what it
+    gives for these inputs (checked against azure-ai-ml itself in test_contract.py)."""
     image = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
-    import hashlib
-
-    version = hashlib.md5(hashlib.md5(image.encode()).hexdigest().encode()).hexdigest()
-    assert environment_id_for(image, COORDS) == f"{COORDS.workspace_id}/environments/CliV2AnonymousEnvironment/versions/{version}"
+    env = {"image": image}
+    assert environment_id_for(env, COORDS) == (f"{COORDS.workspace_id}/environments/CliV2AnonymousEnvironment/versions/"
+                                              "2071223cb1efca116cf371a107b6bfc1980973cc0487579a5a14e5fffb8cbafc")
+    conda = {"name": "env", "dependencies": ["python=3.11", "pip"]}
+    assert jobbody.anonymous_environment_version(image, jobbody.conda_text(conda)) == (
+        "408aaf4244c44e73a316da35107c267ea98b6d54b8bca25bb3e343730212abfe")
 
 
 def test_api_version_sources():
@@ -195,7 +230,9 @@ def test_names_are_valid_azure_names(experiment, content):
     import hashlib
 
     h = hashlib.sha256(content).hexdigest()
-    s = RunSpec.model_construct(experiment=experiment)
+    from types import SimpleNamespace
+
+    s = SimpleNamespace(experiment_name=experiment)
     name = job_name_for(s, h)
     assert JOB_NAME.match(name) and len(name) <= 255
     assert JOB_NAME.match(code_name_for(h))
@@ -213,7 +250,7 @@ def test_submit_follows_the_rest_sequence_and_uploads_real_blobs(fake_aml, tmp_p
     snap = take_snapshot(root)
     credential = FakeCredential()
     with client_for(fake_aml, credential=credential) as client:
-        job = client.submit(spec(root), snap, GIT, job_name="churn-1")
+        job = submit(client, spec(root), snap, GIT, job_name="churn-1")
     assert fake_aml.ops() == ["code_list", "pending", "code_put", "job_put"]
     assert credential.scopes and all(s == ("https://management.azure.com/.default",) for s in credential.scopes)
     list_call = fake_aml.calls[0]
@@ -223,15 +260,20 @@ def test_submit_follows_the_rest_sequence_and_uploads_real_blobs(fake_aml, tmp_p
 
     assert all(f"amlplatform/{__version__}" in c.user_agent for c in fake_aml.calls)
 
-    # the code version points at a folder holding exactly the snapshot, byte for byte
+    # the code version points at <SAS container>/<folder name>, holding exactly the snapshot, byte for byte,
+    # laid out as azure-ai-ml lays it out; the first blob carries azure-ai-ml's confirmation metadata
     (code,) = fake_aml.codes.values()
     assert code["properties"]["isAnonymous"] is True
     assert code["properties"]["properties"] == {"hash_sha256": snap.content_hash, "hash_version": "202208"}
-    folder = code["properties"]["codeUri"].split(f"/{fake_aml.blobs.container}/", 1)[1]
-    names = fake_aml.blob_names(folder + "/")
-    assert names == sorted(f"{folder}/{f.relpath}" for f in snap.files)
+    (container,) = set(fake_aml.pending.values())
+    assert code["properties"]["codeUri"] == f"{fake_aml.blobs.service_url}/{container}/proj"
+    names = fake_aml.blob_names(container=container)
+    assert names == sorted(f"proj/{f.relpath}" for f in snap.files)
     for f in snap.files:
-        assert fake_aml.read_blob(f"{folder}/{f.relpath}") == f.path.read_bytes()
+        assert fake_aml.read_blob(f"proj/{f.relpath}", container=container) == f.path.read_bytes()
+    first = sorted(snap.files, key=lambda f: str(f.path))[0]
+    assert fake_aml.blob_metadata(container, f"proj/{first.relpath}") == {
+        "upload_status": "completed", "name": code_name_for(snap.content_hash), "version": "1"}
 
     # the job as stored
     assert job["name"] == "churn-1" and job["properties"]["status"] == "NotStarted"
@@ -247,10 +289,10 @@ def test_unchanged_code_uploads_nothing(fake_aml, tmp_path):
     root = project(tmp_path / "proj")
     snap = take_snapshot(root)
     with client_for(fake_aml) as client:
-        client.submit(spec(root), snap, GIT)
+        submit(client, spec(root), snap, GIT)
         blobs_before = fake_aml.blob_names()
         fake_aml.calls.clear()
-        client.submit(spec(root), take_snapshot(root), GIT)
+        submit(client, spec(root), take_snapshot(root), GIT)
         assert client.last_upload.reused
     assert fake_aml.ops() == ["code_list", "job_put"]  # no pending upload, no code version PUT
     assert fake_aml.blob_names() == blobs_before
@@ -262,9 +304,9 @@ def test_unchanged_code_uploads_nothing(fake_aml, tmp_path):
 def test_changed_code_is_a_new_code_version(fake_aml, tmp_path):
     root = project(tmp_path / "proj")
     with client_for(fake_aml) as client:
-        client.submit(spec(root), take_snapshot(root), GIT)
+        submit(client, spec(root), take_snapshot(root), GIT)
         (root / "train.py").write_text("print('v2')\n")
-        client.submit(spec(root), take_snapshot(root), GIT)
+        submit(client, spec(root), take_snapshot(root), GIT)
     assert len(fake_aml.codes) == 2
 
 
@@ -272,22 +314,23 @@ def test_image_environment_is_registered_once(fake_aml, tmp_path):
     root = project(tmp_path / "proj")
     image = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
     with client_for(fake_aml) as client:
-        client.submit(spec(root, environment=image), take_snapshot(root), GIT)
-        client.submit(spec(root, environment=image), take_snapshot(root), GIT)
+        submit(client, spec(root, environment={"image": image}), take_snapshot(root), GIT)
+        submit(client, spec(root, environment={"image": image}), take_snapshot(root), GIT)
     assert len(fake_aml.environments) == 1
     (env,) = fake_aml.environments.values()
     assert env["properties"]["image"] == image and env["properties"]["isAnonymous"] is True
     assert {j["properties"]["environmentId"] for j in fake_aml.jobs.values()} == {env["id"]}
 
 
-def test_bad_spec_fails_before_any_call(fake_aml, tmp_path):
+def test_bad_job_fails_before_any_call(fake_aml, tmp_path):
     root = project(tmp_path / "proj")
-    no_env = spec(root).model_copy(update={"environment": None})
+    with pytest.raises(UserError, match="environment: Missing data for required field"):
+        spec(root, environment=None)
     with client_for(fake_aml) as client:
-        with pytest.raises(UserError, match="environment"):
-            client.submit(no_env, take_snapshot(root), GIT)
-        with pytest.raises(UserError, match="cluster name"):
-            client.submit(spec(root, compute="local"), take_snapshot(root), GIT)
+        with pytest.raises(UserError, match="'local' runs on this machine"):
+            submit(client, spec(root, compute="local"), take_snapshot(root), GIT)
+        with pytest.raises(UserError, match="build context"):
+            submit(client, spec(root, environment={"build": {"path": "."}}), take_snapshot(root), GIT)
     assert fake_aml.calls == []
 
 
@@ -306,7 +349,7 @@ def test_lost_answer_after_the_job_was_stored_gives_one_job(fake_aml, tmp_path):
 
     fake_aml.faults = faults
     with client_for(fake_aml) as client:
-        job = client.submit(spec(root), take_snapshot(root), GIT, job_name="once")
+        job = submit(client, spec(root), take_snapshot(root), GIT, job_name="once")
     assert fake_aml.ops() == ["code_list", "pending", "code_put", "job_put", "job_put", "job_get"]
     assert list(fake_aml.jobs) == ["once"] and job["name"] == "once"
 
@@ -322,16 +365,16 @@ def test_lost_answer_when_the_service_treats_the_retry_as_an_update(fake_aml, tm
 
     fake_aml.faults = faults
     with client_for(fake_aml) as client:
-        client.submit(spec(root), take_snapshot(root), GIT, job_name="once")
+        submit(client, spec(root), take_snapshot(root), GIT, job_name="once")
     assert list(fake_aml.jobs) == ["once"]
 
 
 def test_a_name_taken_by_another_submission_is_an_error(fake_aml, tmp_path):
     root = project(tmp_path / "proj")
     with client_for(fake_aml) as client:
-        client.submit(spec(root), take_snapshot(root), GIT, job_name="taken")
+        submit(client, spec(root), take_snapshot(root), GIT, job_name="taken")
         with pytest.raises(UserError, match="a different job named 'taken' already exists"):
-            client.submit(spec(root), take_snapshot(root), GIT, job_name="taken")
+            submit(client, spec(root), take_snapshot(root), GIT, job_name="taken")
     assert len(fake_aml.jobs) == 1
 
 
@@ -345,7 +388,7 @@ def test_concurrent_submissions_of_the_same_code_both_succeed(fake_aml, tmp_path
         try:
             with client_for(fake_aml) as client:
                 barrier.wait(timeout=10)
-                results.append(client.submit(spec(root), snap, GIT, job_name=f"race-{i}"))
+                results.append(submit(client, spec(root), snap, GIT, job_name=f"race-{i}"))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -371,7 +414,7 @@ def test_code_version_registered_meanwhile_answered_400_already_exists(fake_aml,
     root = project(tmp_path / "proj")
     snap = take_snapshot(root)
     with client_for(fake_aml) as client:
-        client.submit(spec(root), snap, GIT, job_name="first")  # the concurrent submission registers the code
+        submit(client, spec(root), snap, GIT, job_name="first")  # the concurrent submission registers the code
     stored_put = fake_aml.op_code_put
 
     def already_exists(p, q, body):
@@ -382,7 +425,7 @@ def test_code_version_registered_meanwhile_answered_400_already_exists(fake_aml,
     fake_aml.op_code_put = already_exists
     fake_aml.op_code_list = lambda p, q, b: (200, {"value": []}, {})  # ours looked before it was registered
     with client_for(fake_aml) as client:
-        job = client.submit(spec(root), snap, GIT, job_name="second")
+        job = submit(client, spec(root), snap, GIT, job_name="second")
     assert [c.status for c in fake_aml.calls if c.op == "code_put"][-1] == 400
     (code,) = fake_aml.codes.values()
     assert job["properties"]["codeId"] == fake_aml.jobs["first"]["properties"]["codeId"] == code["id"]
@@ -395,7 +438,7 @@ def test_image_environment_registered_meanwhile_answered_400_already_exists(fake
     root = project(tmp_path / "proj")
     image = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
     with client_for(fake_aml) as client:
-        client.submit(spec(root, environment=image), take_snapshot(root), GIT, job_name="first")
+        submit(client, spec(root, environment={"image": image}), take_snapshot(root), GIT, job_name="first")
     stored_put = fake_aml.op_env_put
 
     def already_exists(p, q, body):
@@ -405,7 +448,7 @@ def test_image_environment_registered_meanwhile_answered_400_already_exists(fake
 
     fake_aml.op_env_put = already_exists
     with client_for(fake_aml) as client:
-        job = client.submit(spec(root, environment=image), take_snapshot(root), GIT, job_name="second")
+        job = submit(client, spec(root, environment={"image": image}), take_snapshot(root), GIT, job_name="second")
     assert [c.status for c in fake_aml.calls if c.op == "env_put"][-1] == 400
     (env,) = fake_aml.environments.values()
     assert job["properties"]["environmentId"] == env["id"]
@@ -421,7 +464,7 @@ def test_a_conflict_about_something_else_keeps_its_message(fake_aml, tmp_path):
     fake_aml.op_job_put = refuse
     with client_for(fake_aml) as client:
         with pytest.raises(UserError, match="409 QuotaExceeded: no cores left"):
-            client.submit(spec(root), take_snapshot(root), GIT, job_name="quota")
+            submit(client, spec(root), take_snapshot(root), GIT, job_name="quota")
 
 
 def test_retry_after_is_honoured(fake_aml, tmp_path):
@@ -436,7 +479,7 @@ def test_retry_after_is_honoured(fake_aml, tmp_path):
 
     fake_aml.faults = faults
     with client_for(fake_aml) as client:
-        client.submit(spec(root), take_snapshot(root), GIT, job_name="later")
+        submit(client, spec(root), take_snapshot(root), GIT, job_name="later")
     retried = [c for c in fake_aml.calls if c.op == "job_put"]
     assert [c.status for c in retried] == [429, 201]
     assert time.monotonic() - sent[0] >= 1.0
@@ -456,7 +499,7 @@ def test_server_errors_are_retried_on_every_call(fake_aml, tmp_path, status):
 
     fake_aml.faults = faults
     with client_for(fake_aml) as client:
-        client.submit(spec(root), take_snapshot(root), GIT, job_name="j")
+        submit(client, spec(root), take_snapshot(root), GIT, job_name="j")
     assert seen == {"code_list", "pending", "code_put", "job_put"}
     assert list(fake_aml.jobs) == ["j"]
 
@@ -466,7 +509,7 @@ def test_retries_are_bounded(fake_aml, tmp_path):
     fake_aml.faults = lambda method, op: Fault("status", 503) if op == "job_put" else None
     with client_for(fake_aml, retry={**{"retry_backoff_factor": 0.0}, "retry_total": 3}) as client:
         with pytest.raises(UserError, match=r"create the job \(PUT .*jobs/j\): the service answered 503"):
-            client.submit(spec(root), take_snapshot(root), GIT, job_name="j")
+            submit(client, spec(root), take_snapshot(root), GIT, job_name="j")
     assert fake_aml.ops().count("job_put") == 4  # the first try and 3 retries
     assert fake_aml.jobs == {}
 
@@ -492,7 +535,7 @@ def test_malformed_answers_before_registration(fake_aml, tmp_path, op, rewrite, 
     fake_aml.answer_hook = lambda o, status, body: (status, rewrite(body)) if o == op else (status, body)
     with client_for(fake_aml) as client:
         with pytest.raises(UserError) as err:
-            client.submit(spec(root), take_snapshot(root), GIT)
+            submit(client, spec(root), take_snapshot(root), GIT)
     assert needle in str(err.value)
     assert "POST" in str(err.value) or "GET" in str(err.value)  # the call is named
     assert fake_aml.codes == {} and fake_aml.jobs == {}
@@ -504,7 +547,7 @@ def test_code_version_answer_without_id_means_no_job(fake_aml, tmp_path):
     fake_aml.answer_hook = lambda o, s, b: (s, {k: v for k, v in b.items() if k != "id"}) if o == "code_put" else (s, b)
     with client_for(fake_aml) as client:
         with pytest.raises(UserError, match=r"register the code version \(PUT .*\): the service's answer has no 'id'"):
-            client.submit(spec(root), take_snapshot(root), GIT)
+            submit(client, spec(root), take_snapshot(root), GIT)
     assert "job_put" not in fake_aml.ops()
 
 
@@ -513,7 +556,7 @@ def test_unexpected_status_is_named(fake_aml, tmp_path):
     fake_aml.answer_hook = lambda o, s, b: (202, b) if o == "job_put" else (s, b)
     with client_for(fake_aml) as client:
         with pytest.raises(UserError, match=r"create the job \(PUT .*\): the service answered 202"):
-            client.submit(spec(root), take_snapshot(root), GIT)
+            submit(client, spec(root), take_snapshot(root), GIT)
 
 
 def test_failed_upload_registers_no_code_version(fake_aml, tmp_path):
@@ -528,7 +571,7 @@ def test_failed_upload_registers_no_code_version(fake_aml, tmp_path):
     fake_aml.answer_hook = broken_sas
     with client_for(fake_aml) as client:
         with pytest.raises(UserError, match="upload of the code to .* failed: .*nothing was registered") as err:
-            client.submit(spec(root), take_snapshot(root), GIT)
+            submit(client, spec(root), take_snapshot(root), GIT)
     assert fake_aml.codes == {} and fake_aml.jobs == {}
     assert "sig=" not in str(err.value) and "?" not in str(err.value).split(" failed")[0]  # the SAS is never shown
 
@@ -539,7 +582,7 @@ def test_file_changed_after_the_snapshot(fake_aml, tmp_path):
     (root / "train.py").write_text("print('changed meanwhile, and longer')\n")
     with client_for(fake_aml) as client:
         with pytest.raises(UserError, match="train.py: the file changed while submitting"):
-            client.submit(spec(root), snap, GIT)
+            submit(client, spec(root), snap, GIT)
     assert fake_aml.codes == {} and fake_aml.jobs == {}
 
 
@@ -547,7 +590,7 @@ def test_wrong_token_is_a_readable_error(fake_aml, tmp_path):
     root = project(tmp_path / "proj")
     with client_for(fake_aml, credential=FakeCredential("stale")) as client:
         with pytest.raises(UserError, match="(?s)answered 401 AuthenticationFailed.*az login"):
-            client.submit(spec(root), take_snapshot(root), GIT)
+            submit(client, spec(root), take_snapshot(root), GIT)
 
 
 def test_credential_failure_is_a_readable_error(fake_aml, tmp_path):
@@ -560,7 +603,7 @@ def test_credential_failure_is_a_readable_error(fake_aml, tmp_path):
     root = project(tmp_path / "proj")
     with client_for(fake_aml, credential=NoLogin()) as client:
         with pytest.raises(UserError, match="(?s)could not get an Azure access token.*az login"):
-            client.submit(spec(root), take_snapshot(root), GIT)
+            submit(client, spec(root), take_snapshot(root), GIT)
     assert fake_aml.calls == []
 
 
@@ -568,7 +611,7 @@ def test_api_version_is_sent_and_configurable(fake_aml, tmp_path):
     root = project(tmp_path / "proj")
     with client_for(fake_aml, api_version="2026-05-01") as client:
         with pytest.raises(UserError, match="InvalidApiVersionParameter"):
-            client.submit(spec(root), take_snapshot(root), GIT)
+            submit(client, spec(root), take_snapshot(root), GIT)
     assert fake_aml.calls[0].query["api-version"] == "2026-05-01"
 
 
@@ -588,7 +631,7 @@ def test_default_credential_is_used_when_none_is_given(fake_aml, tmp_path, monke
     monkeypatch.setattr("amlplatform.runs.rest._default_credential", TokenOnly)
     root = project(tmp_path / "proj")
     with client_for(fake_aml, credential=None) as client:
-        client.submit(spec(root), take_snapshot(root), GIT, job_name="lazy")
+        submit(client, spec(root), take_snapshot(root), GIT, job_name="lazy")
     assert made and made[0] == ("https://management.azure.com/.default",)
     assert list(fake_aml.jobs) == ["lazy"]
 
@@ -609,7 +652,7 @@ def test_wait_polls_with_backoff_until_terminal(fake_aml, tmp_path):
     root = project(tmp_path / "proj")
     slept, seen = [], []
     with client_for(fake_aml, poll_interval=2, max_poll_interval=60) as client:
-        job = client.submit(spec(root), take_snapshot(root), GIT, job_name="poll")
+        job = submit(client, spec(root), take_snapshot(root), GIT, job_name="poll")
         done = client.wait("poll", on_status=lambda s, j: seen.append(s), sleep=slept.append)
     assert done["properties"]["status"] == "Completed" and job["name"] == "poll"
     assert seen == ["Queued"] * 3 + ["Running"] * 8 + ["Completed"]
@@ -620,7 +663,7 @@ def test_cancel(fake_aml, tmp_path):
     fake_aml.status_script = ("Running",) * 100
     root = project(tmp_path / "proj")
     with client_for(fake_aml) as client:
-        client.submit(spec(root), take_snapshot(root), GIT, job_name="stop-me")
+        submit(client, spec(root), take_snapshot(root), GIT, job_name="stop-me")
         assert client.get_job("stop-me")["properties"]["status"] == "Running"
         client.cancel("stop-me")
         final = client.wait("stop-me", sleep=lambda d: None)
@@ -634,7 +677,7 @@ def test_cancel_is_retried_when_the_service_is_busy(fake_aml, tmp_path):
     once = []
     fake_aml.faults = lambda m, op: (once.append(1) or Fault("status", 429, retry_after="0")) if op == "job_cancel" and not once else None
     with client_for(fake_aml) as client:
-        client.submit(spec(root), take_snapshot(root), GIT, job_name="busy")
+        submit(client, spec(root), take_snapshot(root), GIT, job_name="busy")
         client.cancel("busy")
     assert [c.status for c in fake_aml.calls if c.op == "job_cancel"] == [429, 202]
 
@@ -693,21 +736,24 @@ def test_progress_bar_only_on_a_tty(fake_aml, tmp_path):
 
 def test_describe_submission_matches_what_submit_sends(fake_aml, tmp_path, schema):
     root = project(tmp_path / "proj")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "rows.csv").write_text("a,b\n1,2\n")
     snap = take_snapshot(root)
     image = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
-    s = spec(root, environment=image)
-    plan = az.describe_submission(s, snap, fake_aml.coords(), GIT, endpoint=fake_aml.endpoint, job_name="dry")
+    s = spec(root, environment={"image": image}, command="python train.py ${{inputs.d}}",
+             inputs={"d": {"type": "uri_folder", "path": str(tmp_path / "data")}})
+    plan = plan_for(s, snap, GIT, "dry", fake_aml.workspace_id)
+    described = az.describe_submission(plan, fake_aml.coords(), endpoint=fake_aml.endpoint)
     assert fake_aml.calls == []  # describing sends nothing
-    job_body = plan["requests"][-1]["body"]
+    job_body = described["requests"][-1]["body"]
     assert schema.problems("JobBase", job_body) == []
     with client_for(fake_aml) as client:
-        job = client.submit(s, snap, GIT, job_name="dry")
+        job = client.submit(plan)
     sent = [(c.method, c.path) for c in fake_aml.calls]
     planned = [(r["method"], r["url"].split("?")[0].replace(fake_aml.endpoint, ""))
-               for r in plan["requests"] if not r["url"].startswith("<")]
-    assert sent == planned
+               for r in described["requests"] if not r["url"].startswith("<")]
+    assert sorted(sent) == sorted(planned)  # the same calls (the client registers environments first)
     stored = fake_aml.jobs["dry"]["properties"]
-    assert plan["code_id"] == stored["codeId"] and plan["environment_id"] == stored["environmentId"]
     assert {k: v for k, v in job_body["properties"].items() if k != "properties"} == {
         k: v for k, v in stored.items() if k not in ("properties", "status", "services")}
     assert az.studio_url(job).startswith("https://ml.azure.com/runs/dry")
@@ -716,8 +762,8 @@ def test_describe_submission_matches_what_submit_sends(fake_aml, tmp_path, schem
 def test_bad_job_name_is_refused_before_any_call(fake_aml, tmp_path):
     root = project(tmp_path / "proj")
     with client_for(fake_aml) as client:
-        with pytest.raises(UserError, match="job name"):
-            client.submit(spec(root), take_snapshot(root), GIT, job_name="bad name!")
+        with pytest.raises(UserError, match="name: job names"):
+            submit(client, spec(root), take_snapshot(root), GIT, job_name="bad name!")
     assert fake_aml.calls == []
 
 

@@ -20,68 +20,67 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from amlplatform.cli import _Parser
 from amlplatform.errors import UserError
 
 
-class _SubmitParser(_Parser):
-    """Everything after the first ``--`` is the script's arguments, never parsed as our flags."""
-
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
-        args = list(sys.argv[1:] if args is None else args)
-        rest: list[str] = []
-        if "--" in args:
-            i = args.index("--")
-            args, rest = args[:i], args[i + 1:]
-        ns, extras = super().parse_known_args(args, namespace)
-        ns.arguments = rest
-        return ns, extras
-
-
 def register(subparsers: Any) -> None:
-    parser_class = subparsers._parser_class
-    subparsers._parser_class = _SubmitParser  # only for "submit"
-    try:
-        _add_submit(subparsers)
-    finally:
-        subparsers._parser_class = parser_class
+    _add_submit(subparsers)
     _add_runs(subparsers)
+
+
+# Shorthand flags -> the job YAML field they set (as --set FIELD=VALUE would).
+SHORTHANDS = {
+    "command": "command",
+    "environment": "environment",
+    "experiment_name": "experiment_name",
+    "display_name": "display_name",
+    "instance_count": "resources.instance_count",
+    "timeout": "limits.timeout",
+    "source": "code",
+}
 
 
 def _add_submit(subparsers: Any) -> argparse.ArgumentParser:
     submit = subparsers.add_parser(
         "submit",
-        help="run a script locally or on the stack's Azure ML cluster",
-        description="Snapshot a source folder and run a command on this machine (--compute local, the default) "
-        "or on a cluster of the workspace a stack created. Flags override the SPEC.yaml file.",
+        help="run an Azure ML job YAML locally or on the stack's Azure ML workspace",
+        description="Run a CLI v2 job YAML (type: command or pipeline; the files `az ml job create --file` takes) "
+        "on this machine (compute: local) or in the workspace a stack created. --set and the shorthand flags "
+        "override fields of the file, as the az CLI's --set does.",
     )
-    submit.add_argument("spec", nargs="?", type=Path, metavar="SPEC.yaml", help="run spec file (optional)")
-    submit.add_argument("--source", help="folder to snapshot (default: the spec file's folder, else .)")
-    what = submit.add_mutually_exclusive_group()
-    what.add_argument("--command", help='command to run, e.g. "python train.py --epochs 3"')
-    what.add_argument("--script", help="python script to run; its arguments follow --")
-    submit.add_argument("--environment", help="registered name:version, azureml:name@latest, curated name or image")
-    submit.add_argument("--compute", help="'local' (default) or a cluster name")
-    submit.add_argument("--experiment", help="experiment name (default: default)")
-    submit.add_argument("--display-name")
-    submit.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="environment variable (repeatable)")
-    submit.add_argument("--instance-count", type=_int_arg("--instance-count"))
-    submit.add_argument("--timeout", type=_int_arg("--timeout"), metavar="SECONDS")
-    submit.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="tag (repeatable)")
+    submit.add_argument("job_file", nargs="?", type=Path, metavar="JOB.yml", help="the job YAML (or give --file)")
+    submit.add_argument("--file", "-f", type=Path, help="the job YAML")
+    submit.add_argument("--set", action="append", default=[], metavar="FIELD.PATH=VALUE", dest="set",
+                        help="override a field of the file, e.g. --set inputs.epochs=5 (repeatable)")
+    submit.add_argument("--name", "-n", help="job name (default: the file's name:, else a fresh one)")
+    submit.add_argument("--compute", help="'local' or a cluster name (sets compute; azureml: prefix optional)")
+    submit.add_argument("--environment", help="shorthand for --set environment=...")
+    submit.add_argument("--command", help="shorthand for --set command=...")
+    submit.add_argument("--experiment-name", "--experiment", dest="experiment_name", help="shorthand for --set experiment_name=...")
+    submit.add_argument("--display-name", help="shorthand for --set display_name=...")
+    submit.add_argument("--instance-count", type=_int_arg("--instance-count"), help="shorthand for --set resources.instance_count=N")
+    submit.add_argument("--timeout", type=_int_arg("--timeout"), metavar="SECONDS", help="shorthand for --set limits.timeout=N")
+    submit.add_argument("--source", help="shorthand for --set code=FOLDER")
+    submit.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="shorthand for --set environment_variables.KEY=VALUE (repeatable)")
+    submit.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="shorthand for --set tags.KEY=VALUE")
     where = submit.add_mutually_exclusive_group()
     where.add_argument("--stack", help="Pulumi stack whose workspace to use (pulumi stack output)")
     where.add_argument("--outputs-file", type=Path, help="exported stack outputs JSON (when the Pulumi CLI is absent)")
     submit.add_argument("--api-version", help="ARM api-version for the workspace calls")
-    submit.add_argument("--dry-run", action="store_true", help="show the snapshot and the request; run and send nothing")
+    submit.add_argument("--dry-run", action="store_true",
+                        help="show what would run and the requests that would be sent; run and send nothing")
+    submit.add_argument("--format", choices=("text", "json"), default="text",
+                        help="--dry-run output: text, or json (the requests: method, url, body)")
     submit.add_argument("--no-wait", action="store_true", help="Azure: return once the job is created")
     submit.add_argument("--stream", action="store_true",
                         help="Azure: print the job's logs (user_logs/std_log.txt) while waiting, instead of a status line")
     submit.add_argument("--json", action="store_true", help="print the final run record / job as JSON on stdout")
     submit.add_argument("--runs-dir", type=Path, help="where local runs are recorded (default .amlplatform/runs)")
-    submit.set_defaults(func=cmd_submit, arguments=[])
-    submit.epilog = "Arguments for --script (or extra ones for --command) go after --: --script train.py -- --epochs 3"
+    submit.set_defaults(func=cmd_submit)
     return submit
 
 
@@ -147,54 +146,56 @@ def _pairs(values: list[str], flag: str) -> tuple[dict[str, str], list[str]]:
     return out, bad
 
 
-def _overrides(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """``--set`` items, then the shorthand flags as ``--set`` items (later ones win, as in the az CLI)."""
     env, bad_env = _pairs(args.env, "--env")
     tags, bad_tags = _pairs(args.tag, "--tag")
-    arguments = list(args.arguments or [])
-    problems = bad_env + bad_tags
-    if arguments and not (args.script or args.command):
-        problems.append(f"arguments after -- need --script or --command, got {' '.join(arguments)}")
-    return problems, {
-        "source": args.source,
-        "command": args.command,
-        "script": args.script,
-        "arguments": arguments or None,
-        "environment": args.environment,
-        "compute": args.compute,
-        "experiment": args.experiment,
-        "display_name": args.display_name,
-        "environment_variables": env or None,
-        "instance_count": args.instance_count,
-        "timeout_seconds": args.timeout,
-        "tags": tags or None,
-    }
+    if bad_env or bad_tags:
+        raise UserError("bad command-line settings:", bad_env + bad_tags)
+    items = list(args.set)
+    for attr, field in SHORTHANDS.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            items.append(f"{field}={value}")
+    if args.compute is not None:
+        compute = args.compute
+        items.append(f"compute={compute if compute == 'local' or compute.startswith('azureml:') else 'azureml:' + compute}")
+    if args.name is not None:
+        items.append(f"name={args.name}")
+    items += [f"environment_variables.{k}={v}" for k, v in env.items()]
+    items += [f"tags.{k}={v}" for k, v in tags.items()]
+    return items
+
+
+def _job_file(args: argparse.Namespace) -> Path:
+    if args.job_file is not None and args.file is not None and args.job_file != args.file:
+        raise UserError(f"two job files given ({args.job_file} and --file {args.file}); give one")
+    path = args.file or args.job_file
+    if path is None:
+        raise UserError("which job? give the job YAML: amlplatform submit --file job.yml "
+                        "(the file `az ml job create --file` takes)")
+    return path
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from amlplatform.runs.gitinfo import git_properties
-    from amlplatform.runs.snapshot import take_snapshot
-    from amlplatform.runs.spec import load_spec
+    from amlplatform.runs.job import PipelineJob, load_job
 
-    flag_problems, overrides = _overrides(args)
-    try:
-        spec = load_spec(args.spec, overrides)
-    except UserError as exc:
-        if not flag_problems:
-            raise
-        raise UserError(str(exc.args[0]), flag_problems + exc.problems) from None
-    if flag_problems:
-        raise UserError("bad command-line settings:", flag_problems)
-    if spec.is_local and (args.stack or args.outputs_file or args.no_wait or args.stream):
+    job = load_job(_job_file(args), _overrides(args))
+    local = job.is_local or (not isinstance(job, PipelineJob) and job.compute is None
+                             and not (args.stack or args.outputs_file))
+    if local and (args.stack or args.outputs_file or args.no_wait or args.stream):
         flag = ("--stack" if args.stack else "--outputs-file" if args.outputs_file else
                 "--no-wait" if args.no_wait else "--stream")
-        raise UserError(f"{flag} is for a cluster; this run's compute is 'local' (give --compute CLUSTER)")
-    snapshot = take_snapshot(spec.source, max_bytes=spec.max_snapshot_bytes, max_files=spec.max_snapshot_files)
-    git = git_properties(spec.source)
+        raise UserError(f"{flag} is for a cluster; this job's compute is 'local' (give --compute CLUSTER)")
+    if local and job.compute is None:
+        from dataclasses import replace
+
+        job = replace(job, compute="local")  # no compute and no workspace named: run here
     if args.dry_run:
-        return _dry_run(args, spec, snapshot, git)
-    if spec.is_local:
-        return _submit_local(args, spec, snapshot, git)
-    return _submit_azure(args, spec, snapshot, git)
+        return _dry_run(args, job, local)
+    if local:
+        return _submit_local(args, job)
+    return _submit_azure(args, job)
 
 
 def _print_snapshot(snapshot: Any, git: dict[str, str], out: Any) -> None:
@@ -215,40 +216,93 @@ def _print_snapshot(snapshot: Any, git: dict[str, str], out: Any) -> None:
         print("git:       (not a git repository)", file=out)
 
 
-def _dry_run(args: argparse.Namespace, spec: Any, snapshot: Any, git: dict[str, str]) -> int:
+def _git_folder(job: Any) -> Path:
+    from amlplatform.runs.job import PipelineJob
+
+    jobs = [s.job for s in job.jobs.values()] if isinstance(job, PipelineJob) else [job]
+    for j in jobs:
+        if j.code is not None and j.code.local_path is not None:
+            return j.code.local_path
+    return job.base_dir
+
+
+def _plan(args: argparse.Namespace, job: Any, coords: Any) -> Any:
+    from amlplatform.runs import azure
+    from amlplatform.runs.gitinfo import git_properties
+    from amlplatform.runs.snapshot import take_data_snapshot, take_snapshot
+
+    return azure.make_plan(job, snapshot=take_snapshot, data_snapshot=take_data_snapshot,
+                           git=git_properties(_git_folder(job)), workspace_id=coords.workspace_id)
+
+
+def _dry_run(args: argparse.Namespace, job: Any, local: bool) -> int:
+    from amlplatform.runs.job import PipelineJob
+
     out = sys.stdout
-    _print_snapshot(snapshot, git, out)
-    print(f"command:   {spec.command}", file=out)
-    print(f"experiment: {spec.experiment}", file=out)
-    if spec.is_local:
+    if local:
+        from amlplatform.runs.snapshot import take_snapshot
+
+        steps = [(n, s.job) for n, s in job.jobs.items()] if isinstance(job, PipelineJob) else [(None, job)]
+        described = []
+        for name, j in steps:
+            snap = take_snapshot(j.code.local_path) if j.code is not None and j.code.local_path is not None else None
+            described.append({"step": name, "command": j.command,
+                              "code": str(snap.root) if snap else None,
+                              "code_hash": snap.content_hash if snap else None,
+                              "files": [f.relpath for f in snap.files] if snap else [],
+                              "inputs": {k: (str(i.local_path) if i.local_path else i.path if i.path else i.value)
+                                         for k, i in j.inputs.items()},
+                              "outputs": sorted(j.outputs)})
+        if args.format == "json":
+            print(json.dumps({"compute": "local", "type": job.type, "steps": described}, indent=2), file=out)
+            return 0
+        for d in described:
+            head = f"step {d['step']}: " if d["step"] else ""
+            print(f"{head}command: {d['command']}", file=out)
+            if d["code"]:
+                print(f"{head}code:    {d['code']} ({len(d['files'])} files, hash {d['code_hash']})", file=out)
+            for k, v in d["inputs"].items():
+                print(f"{head}input:   {k} = {v}", file=out)
         print("compute:   local (this machine; nothing was run)", file=out)
-        for f in snapshot.files:
-            print(f"  + {f.relpath}  ({f.size} B)", file=out)
         return 0
     from amlplatform.runs import azure
     from amlplatform.runs.coordinates import resolve_coordinates
 
     coords = resolve_coordinates(stack=args.stack, outputs_file=args.outputs_file, env=os.environ, cwd=Path.cwd())
     api_version = azure.api_version_from(args.api_version)
-    code_id = f"{coords.workspace_id}/codes/{azure.code_name_for(snapshot.content_hash)}/versions/{azure.CODE_VERSION}"
-    body = azure.build_job_body(spec, code_id=code_id, coords=coords, git=git, content_hash=snapshot.content_hash)
-    job_name = azure.job_name_for(spec, snapshot.content_hash)
-    print(f"compute:   {spec.compute} -> {coords.compute_id(spec.compute)}", file=out)
+    plan = _plan(args, job, coords)
+    described = azure.describe_submission(plan, coords, api_version=api_version)
+    if args.format == "json":
+        print(json.dumps(described, indent=2), file=out)
+        return 0
+    for snap in plan.codes.values():
+        _print_snapshot(snap, plan.git, out)
+    for key, d in plan.data.items():
+        print(f"data:      {key} -> {plan.data_uri(Path(key))} ({len(d.files)} files, {d.total_bytes} bytes)", file=out)
     print(f"workspace: {coords.workspace_id} (from {coords.source or 'the stack outputs'})", file=out)
-    print(f"code:      {code_id} (looked up by hash first; uploaded only if missing)", file=out)
-    print(f"request:   PUT {coords.workspace_id}/jobs/{job_name}?api-version={api_version}", file=out)
-    print(json.dumps(body, indent=2), file=out)
+    print(f"job:       {plan.job_name}", file=out)
+    for r in described["requests"]:
+        print(f"request:   {r['method']} {r['url']}" + (f"  ({r['note']})" if r.get("note") else ""), file=out)
+    print(json.dumps(described["requests"][-1]["body"], indent=2), file=out)
     print("(dry run: nothing was sent)", file=out)
     return 0
 
 
-def _submit_local(args: argparse.Namespace, spec: Any, snapshot: Any, git: dict[str, str]) -> int:
-    from amlplatform.runs.local import EXIT_CANCELED, EXIT_TIMEOUT, run_local
+def _submit_local(args: argparse.Namespace, job: Any) -> int:
+    from amlplatform.runs.job import PipelineJob
+    from amlplatform.runs.local import EXIT_CANCELED, EXIT_TIMEOUT
     from amlplatform.runs.store import RunStore, runs_dir
 
     store = RunStore(runs_dir(args.runs_dir))
     out = sys.stdout.buffer if not args.json else sys.stderr.buffer
-    record = run_local(spec, snapshot, git, store=store, out=out, notes=sys.stderr)
+    if isinstance(job, PipelineJob):
+        from amlplatform.runs.pipeline import run_pipeline_job
+
+        record = run_pipeline_job(job, store=store, out=out, notes=sys.stderr)
+    else:
+        from amlplatform.runs.local import run_command_job
+
+        record = run_command_job(job, store=store, out=out, notes=sys.stderr)
     status = record["status"]
     summary = f"run {record['name']}: {status}"
     if record.get("reason"):
@@ -273,45 +327,75 @@ def _runs_dir_flag(args: argparse.Namespace) -> str:
     return f" --runs-dir {args.runs_dir}" if getattr(args, "runs_dir", None) else ""
 
 
-def _submit_azure(args: argparse.Namespace, spec: Any, snapshot: Any, git: dict[str, str]) -> int:
+def _exit_for(status: Optional[str]) -> int:
+    """Completed 0, Canceled 130, any other end (Failed, NotResponding, Paused) 1."""
+    return 0 if status == "Completed" else 130 if status == "Canceled" else 1
+
+
+def _submit_azure(args: argparse.Namespace, job: Any) -> int:
     from amlplatform.runs import azure
     from amlplatform.runs.coordinates import resolve_coordinates
 
-    coords = resolve_coordinates(stack=args.stack, outputs_file=args.outputs_file, env=os.environ, cwd=Path.cwd())
-    api_version = azure.api_version_from(args.api_version)
-    job_name = azure.job_name_for(spec, snapshot.content_hash)
-    print(f"job {job_name}: submitting to {spec.compute} in workspace {coords.workspace_name}", file=sys.stderr)
     if args.stream and args.no_wait:
         raise UserError("--stream follows the job; it cannot go with --no-wait")
+    coords = resolve_coordinates(stack=args.stack, outputs_file=args.outputs_file, env=os.environ, cwd=Path.cwd())
+    api_version = azure.api_version_from(args.api_version)
+    plan = _plan(args, job, coords)
+    job_name = plan.job_name
+    print(f"job {job_name}: submitting a {job.type} job to workspace {coords.workspace_name}", file=sys.stderr)
     credential = _credential()
-    with azure.AzureMLClient(coords, api_version=api_version, credential=credential) as client:
+    with azure.AzureMLClient(coords, api_version=api_version, credential=credential,
+                             **_client_options()) as client:
         try:
-            job = client.submit(spec, snapshot, git, job_name=job_name, progress=azure.ByteProgress(sys.stderr))
+            created = client.submit(plan, progress=azure.ByteProgress(sys.stderr))
         except KeyboardInterrupt:
             return _cancel_interrupted_submit(client, job_name, args)
-        props = job.get("properties") or {}
+        sent = client.bytes_uploaded
+        reused = [u for u in client.uploads if u.reused]
+        print(f"job {job_name}: uploaded {sent} bytes ({len(reused)} of {len(client.uploads)} uploads already "
+              "in the workspace)", file=sys.stderr)
+        props = created.get("properties") or {}
         studio = ((props.get("services") or {}).get("Studio") or {}).get("endpoint")
         print(f"job {job_name}: {props.get('status', 'created')}" + (f"  {studio}" if studio else ""), file=sys.stderr)
         if args.no_wait:
             if args.json:
-                print(json.dumps(job, indent=2))
+                print(json.dumps(created, indent=2))
             return 0
         try:
             if args.stream:
                 out = sys.stderr if args.json else sys.stdout
-                _stream_cluster_logs(coords, client, job, job_name, out, follow=True, credential=credential)
-                job = client.wait(job_name)  # the job's own status (run history may be ahead of ARM by a moment)
+                _stream_cluster_logs(coords, client, created, job_name, out, follow=True, credential=credential)
+                created = client.wait(job_name)  # the job's own status (run history may be ahead of ARM by a moment)
             else:
-                job = client.wait(job_name, on_status=azure.StatusLine(job_name, sys.stderr))
+                created = client.wait(job_name, on_status=azure.StatusLine(job_name, sys.stderr))
         except KeyboardInterrupt:
             print(f"\ncanceling job {job_name} ...", file=sys.stderr)
             client.cancel(job_name)
             print(f"job {job_name}: cancel requested", file=sys.stderr)
             return 130
     if args.json:
-        print(json.dumps(job, indent=2))
-    status = (job.get("properties") or {}).get("status")
-    return 0 if status == "Completed" else 130 if status == "Canceled" else 1
+        print(json.dumps(created, indent=2))
+    return _exit_for((created.get("properties") or {}).get("status"))
+
+
+def _client_options() -> dict[str, Any]:
+    """Test and benchmark hooks, read from the environment: a CA bundle for a local fake service
+    (``AMLPLATFORM_CA_BUNDLE``) and a blob endpoint for datastores (``AMLPLATFORM_BLOB_ENDPOINT``,
+    e.g. Azurite's ``http://127.0.0.1:10000/devstoreaccount1``). The ARM endpoint itself is
+    ``AMLPLATFORM_ARM_ENDPOINT``."""
+    options: dict[str, Any] = {}
+    ca = os.environ.get("AMLPLATFORM_CA_BUNDLE")
+    if ca:
+        from azure.core.pipeline.transport import RequestsTransport
+
+        options["transport"] = RequestsTransport(connection_verify=ca)
+    blob = os.environ.get("AMLPLATFORM_BLOB_ENDPOINT")
+    if blob:
+        options["storage_url"] = lambda account, endpoint, protocol: blob
+    arm = os.environ.get("AMLPLATFORM_ARM_ENDPOINT")
+    if arm:
+        options["endpoint"] = arm
+    return options
 
 
 def _cancel_interrupted_submit(client: Any, job_name: str, args: argparse.Namespace) -> int:

@@ -1,27 +1,38 @@
-"""The Azure ML backend: upload the snapshot as a code version and submit a Command job over ARM.
+"""The Azure ML backend: upload code and data, register environments and components, submit the job.
 
-The REST sequence (docs: ``design/runs.md``), all under
+A job YAML (``amlplatform.runs.job``) becomes the REST sequence azure-ai-ml 1.35 sends for
+``ml_client.jobs.create_or_update`` (bodies: ``amlplatform.runs.jobbody``), all under
 ``W = {endpoint}/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}``:
 
-1. ``GET W/codes/{name}/versions?hash=&hashVersion=202208`` - a hit reuses that code version;
-2. ``POST W/codes/{name}/versions/1/startPendingUpload`` - a temporary blob folder and a SAS;
-3. each file to ``<container>/<folder>/<relative path>`` with azure-storage-blob (``overwrite=True``);
-4. ``PUT W/codes/{name}/versions/1`` - the code version (``codeUri``, ``isAnonymous``, hash properties);
-5. (images only) ``PUT W/environments/CliV2AnonymousEnvironment/versions/{md5}``, as azure-ai-ml does;
-6. ``PUT W/jobs/{jobName}`` - the job; then ``GET W/jobs/{jobName}`` until a terminal status,
-   ``POST W/jobs/{jobName}/cancel`` to cancel.
+1. code (per local ``code:`` folder): ``GET W/codes/{name}/versions?hash=&hashVersion=202208`` - a
+   hit reuses that version; else ``POST .../versions/1/startPendingUpload``, the files to
+   ``<SAS container>/<folder name>/<relative path>`` (``If-None-Match: *``, as azure-storage-blob
+   sends for azure-ai-ml's ``overwrite=False``), the metadata ``upload_status=completed``,
+   ``name``, ``version`` on the first blob (azure-ai-ml's ``_set_confirmation_metadata``), then
+   ``PUT .../versions/1`` with ``codeUri`` = ``urljoin(blobUri, "<container>/<folder name>")``
+   (azure-ai-ml ``ArtifactStorageInfo.full_storage_path``). A ``409`` "Asset paths cannot be
+   updated." (azure-ai-ml ``ASSET_PATH_ERROR``) means the version exists: it is read back and
+   reused when its hash is ours.
+2. local data inputs: ``GET W/datastores/workspaceblobstore`` and ``POST .../listSecrets``
+   (``{"expirableSecret": true, "expireAfterHours": 1}``, azure-ai-ml ``_list_secrets``), then the
+   files to ``LocalUpload/<object hash>/<name>/...`` in that datastore's container unless the
+   first blob already carries ``upload_status=completed`` (azure-ai-ml ``check_blob_exists``: no
+   re-upload of unchanged data); the input's ``uri`` becomes
+   ``azureml://datastores/workspaceblobstore/paths/LocalUpload/<hash>/<name>`` (+ ``/`` for a folder).
+3. inline environments: ``PUT W/environments/CliV2AnonymousEnvironment/versions/<sha256>``.
+4. pipelines: each step's anonymous component ``PUT W/components/azureml_anonymous/versions/<hash>``.
+5. ``PUT W/jobs/{jobName}``; then ``GET W/jobs/{jobName}`` until a terminal status (azure-ai-ml
+   ``RunHistoryConstants.TERMINAL_STATUSES``: Completed, Failed, Canceled, NotResponding,
+   Paused); ``POST W/jobs/{jobName}/cancel`` to cancel.
 
 Idempotency: the code name is a function of the content hash, the job name and a submission id are
-chosen before the first attempt. A retried PUT after a lost answer therefore names the same
-resource; a ``409`` on the job is accepted only when the stored job carries our submission id, a
-``409`` on the code version only when it holds the same content hash (a ``400`` whose error says
-"already exists" counts as a ``409`` for both). Nothing is half-done: a
-failed upload registers no code version, and no job is PUT without a code id.
+chosen before the first attempt; a ``409`` on the job is accepted only when the stored job carries
+our submission id. Nothing is half-done: a failed upload registers nothing, and no job is PUT
+before its code, data, environments and components exist.
 
 Only azure-core / azure-storage-blob are imported here (the CLI imports this module lazily).
 """
 
-import hashlib
 import os
 import re
 import secrets
@@ -30,29 +41,36 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Optional, TextIO
-from urllib.parse import quote, urlsplit
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, TextIO, Union
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from amlplatform.errors import UserError
+from amlplatform.runs import jobbody
 from amlplatform.runs.coordinates import WorkspaceCoordinates
+from amlplatform.runs.job import LOCAL, CommandJob, PipelineJob
 from amlplatform.runs.rest import DEFAULT_ENDPOINT, Answer, ArmPipeline, ServerError, need
 
 DEFAULT_API_VERSION = "2025-12-01"
 ENV_API_VERSION = "AMLPLATFORM_API_VERSION"
 HASH_VERSION = "202208"
 CODE_VERSION = "1"
-ANONYMOUS_ENV_NAME = "CliV2AnonymousEnvironment"  # the name azure-ai-ml registers image environments under
-CURATED_REGISTRY = "azureml"
+ANONYMOUS_ENV_NAME = jobbody.ANONYMOUS_ENV_NAME
 SUBMISSION_PROPERTY = "amlplatform.submission_id"
 CODE_HASH_PROPERTY = "amlplatform.code_hash"
-TERMINAL_STATES = frozenset({"Completed", "Failed", "Canceled"})
+# azure-ai-ml operations/_run_history_constants.py RunHistoryConstants.TERMINAL_STATUSES
+TERMINAL_STATES = frozenset({"Completed", "Failed", "Canceled", "NotResponding", "Paused"})
+# azure-ai-ml _artifacts/_constants.py UPLOAD_CONFIRMATION and ASSET_PATH_ERROR
+UPLOAD_CONFIRMATION = {"upload_status": "completed"}
+ASSET_PATH_ERROR = "asset paths cannot be updated"
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
 _API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 _PROGRESS = Callable[[int, int], None]
+Job = Union[CommandJob, PipelineJob]
 
 
 def api_version_from(explicit: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> str:
@@ -76,7 +94,7 @@ def code_name_for(content_hash: str) -> str:
 
 
 def job_name_for(
-    spec: Any, content_hash: str, *, now: Optional[datetime] = None, rand: Optional[str] = None
+    job: Any, content_hash: str, *, now: Optional[datetime] = None, rand: Optional[str] = None
 ) -> str:
     """A fresh job name ``<experiment>-<UTC time>-<hash prefix>-<random>`` (Azure ML: letters,
     digits, '-' and '_', starting with a letter or digit, at most 255)."""
@@ -84,80 +102,25 @@ def job_name_for(
     rand = rand if rand is not None else secrets.token_hex(3)
     if not re.fullmatch(r"[a-z0-9]{1,16}", rand):
         raise ValueError(f"rand must be 1-16 lowercase letters or digits, got {rand!r}")
-    slug = re.sub(r"[^a-z0-9]+", "-", str(getattr(spec, "experiment", "") or "").lower()).strip("-")[:60] or "run"
-    return f"{slug}-{now.strftime('%Y%m%d-%H%M%S')}-{content_hash[:6]}-{rand}"
+    experiment = getattr(job, "experiment_name", None) or getattr(job, "experiment", "")
+    slug = re.sub(r"[^a-z0-9]+", "-", str(experiment or "").lower()).strip("-")[:60] or "run"
+    return f"{slug}-{now.strftime('%Y%m%d-%H%M%S')}-{(content_hash or '0' * 6)[:6]}-{rand}"
 
 
-def anonymous_environment_version(image: str) -> str:
-    """The version azure-ai-ml gives an anonymous environment made of an image only: md5 of md5(image)."""
-    inner = hashlib.md5(image.encode("utf-8")).hexdigest()  # noqa: S324 - a name, not security
-    return hashlib.md5(inner.encode("utf-8")).hexdigest()  # noqa: S324
+def same_url_origin(a: str, b: str) -> bool:
+    """Equal scheme, host and port, a default port (https 443, http 80) written or not: the real
+    ``startPendingUpload`` answer spells ``blobUri`` with ``:443`` and ``sasUri`` without."""
+    pa, pb = urlsplit(a), urlsplit(b)
+    default = {"https": 443, "http": 80}
 
+    def port(p: Any) -> Optional[int]:
+        try:
+            return p.port or default.get(p.scheme.lower())
+        except ValueError:
+            return None
 
-# ---------------------------------------------------------------- environment and job body
-
-
-def _environment_kind(value: str) -> str:
-    try:
-        from amlplatform.runs.spec import environment_kind
-
-        return environment_kind(value)
-    except ImportError:  # pragma: no cover - spec.py ships with the package
-        if value.lower().startswith(("/subscriptions/", "azureml:/subscriptions/")):
-            return "arm"
-        return "image" if "/" in value else "asset"
-
-
-def environment_id_for(environment: Optional[str], coords: WorkspaceCoordinates) -> str:
-    """The ``environmentId`` of the job body for the spec's ``environment``.
-
-    - ``name:version`` or ``azureml:name:version`` -> ``azureml:name:version``;
-    - ``name@latest`` / ``azureml:name@latest`` -> the curated registry's ``latest`` label for
-      curated names (``AzureML-...``), else ``azureml:name@latest`` (the workspace's latest);
-    - a bare curated name -> the curated registry's ``latest`` label;
-    - an ARM id (``/subscriptions/...``) or ``azureml://...`` id -> as is;
-    - a docker image -> the anonymous environment azure-ai-ml would register for it
-      (``.../environments/CliV2AnonymousEnvironment/versions/<md5>``); ``submit`` registers it.
-    """
-    if not environment or not environment.strip():
-        raise UserError("environment: is required for a cluster run (a registered 'name:version', a curated name or an image)")
-    value = environment.strip()
-    if value.startswith("azureml://"):
-        return value
-    kind = _environment_kind(value[len("azureml:"):] if value.startswith("azureml:/") else value)
-    if kind == "arm":
-        return value[len("azureml:"):] if value.startswith("azureml:") else value
-    if kind == "image":
-        return f"{coords.workspace_id}/environments/{ANONYMOUS_ENV_NAME}/versions/{anonymous_environment_version(value)}"
-    name = value[len("azureml:"):] if value.startswith("azureml:") else value
-    if "@" in name:
-        base, label = name.split("@", 1)
-        if base.lower().startswith("azureml-"):
-            return f"azureml://registries/{CURATED_REGISTRY}/environments/{base}/labels/{label}"
-        return f"azureml:{base}@{label}"
-    if ":" in name:
-        return f"azureml:{name}"
-    if name.lower().startswith("azureml-"):
-        return f"azureml://registries/{CURATED_REGISTRY}/environments/{name}/labels/latest"
-    return f"azureml:{name}@latest"
-
-
-def _distribution(dist: Any) -> Optional[dict[str, Any]]:
-    if dist is None:
-        return None
-    kind = getattr(dist, "type", None) or getattr(dist, "distribution_type", None)
-    out: dict[str, Any] = {"distributionType": kind}
-    if kind in ("PyTorch", "Mpi"):
-        if getattr(dist, "process_count_per_instance", None) is not None:
-            out["processCountPerInstance"] = int(dist.process_count_per_instance)
-    elif kind == "TensorFlow":
-        if getattr(dist, "worker_count", None) is not None:
-            out["workerCount"] = int(dist.worker_count)
-        if getattr(dist, "parameter_server_count", None) is not None:
-            out["parameterServerCount"] = int(dist.parameter_server_count)
-    else:
-        raise UserError(f"distribution.type must be PyTorch, Mpi or TensorFlow, got {kind!r}")
-    return out
+    return (pa.scheme.lower(), (pa.hostname or "").lower(), port(pa)) == (
+        pb.scheme.lower(), (pb.hostname or "").lower(), port(pb))
 
 
 def _version() -> str:
@@ -166,51 +129,95 @@ def _version() -> str:
     return __version__
 
 
-def build_job_body(
-    spec: Any,
-    *,
-    code_id: str,
-    coords: WorkspaceCoordinates,
-    git: Mapping[str, str],
-    content_hash: str,
-    submission_id: Optional[str] = None,
-    environment_id: Optional[str] = None,
-) -> dict[str, Any]:
-    """The body of ``PUT W/jobs/{name}`` for a run spec (pure: no network; ``--dry-run`` shows it).
+def studio_url(job: Mapping[str, Any]) -> Optional[str]:
+    """The Azure ML studio link the service puts on a job (``properties.services.Studio.endpoint``)."""
+    services = (job.get("properties") or {}).get("services") or {}
+    studio = services.get("Studio") or {}
+    return studio.get("endpoint") if isinstance(studio, Mapping) else None
 
-    ``properties`` carries the git information (Azure ML names), the code hash and, for a real
-    submission, the submission id that makes a retried or conflicting PUT recognisable.
+
+# ---------------------------------------------------------------- the plan (pure: --dry-run shows it)
+
+
+@dataclass
+class Plan:
+    """What a submission needs, found without any network call.
+
+    ``codes``: local code folder -> its snapshot; ``data``: local data path -> its DataSnapshot;
+    ``environments``: environment key -> (environmentId, PUT (path, body) or None); ``git``: run
+    properties; ``job_name``.
     """
-    if getattr(spec, "compute", "local") == "local":
-        raise UserError("compute: a cluster name is needed to submit to Azure ML (compute 'local' runs on this machine)")
-    props: dict[str, Any] = {
-        "jobType": "Command",
-        "command": spec.command,
-        "codeId": code_id,
-        "environmentId": environment_id or environment_id_for(spec.environment, coords),
-        "computeId": coords.compute_id(spec.compute),
-        "experimentName": spec.experiment,
-        "resources": {"instanceCount": int(spec.instance_count)},
-    }
-    if spec.display_name:
-        props["displayName"] = spec.display_name
-    if spec.environment_variables:
-        props["environmentVariables"] = {str(k): str(v) for k, v in spec.environment_variables.items()}
-    dist = _distribution(spec.distribution)
-    if dist:
-        props["distribution"] = dist
-    if spec.timeout_seconds:
-        props["limits"] = {"jobLimitsType": "Command", "timeout": f"PT{int(spec.timeout_seconds)}S"}
-    run_props = {str(k): str(v) for k, v in (git or {}).items() if v is not None}
-    run_props[CODE_HASH_PROPERTY] = content_hash
-    run_props["amlplatform.hash_version"] = HASH_VERSION
-    run_props["amlplatform.version"] = _version()
+
+    job: Any
+    job_name: str
+    codes: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    environments: dict[str, tuple[str, Optional[tuple[str, dict[str, Any]]]]] = field(default_factory=dict)
+    git: dict[str, str] = field(default_factory=dict)
+    datastore: str = jobbody.DEFAULT_DATASTORE
+
+    @property
+    def content_hash(self) -> str:
+        """The main code hash (the command job's code, else the first step's), '' without code."""
+        return next(iter(self.codes.values())).content_hash if self.codes else ""
+
+    def data_uri(self, path: Path) -> str:
+        d = self.data[str(path)]
+        return f"azureml://datastores/{self.datastore}/paths/{d.upload_prefix}" + ("" if d.is_file else "/")
+
+
+def _env_key(env: Any) -> str:
+    return repr(env)
+
+
+def _command_jobs(job: Job) -> list[tuple[Optional[str], CommandJob]]:
+    if isinstance(job, PipelineJob):
+        return [(name, step.job) for name, step in job.jobs.items()]
+    return [(None, job)]
+
+
+def make_plan(job: Job, *, job_name: Optional[str] = None, snapshot: Callable[[Path], Any],
+              data_snapshot: Callable[[Path], Any], git: Mapping[str, str], workspace_id: str) -> Plan:
+    """Snapshot every local code folder and data input and work out the environments."""
+    if job.compute == LOCAL or (isinstance(job, PipelineJob) and job.is_local):
+        raise UserError("compute: 'local' runs on this machine; give --compute <cluster> (or compute: azureml:<name>) "
+                        "to submit to Azure ML")
+    plan = Plan(job=job, job_name="", git=dict(git))
+    for _step, cj in _command_jobs(job):
+        if cj.compute == LOCAL:
+            raise UserError(f"jobs.{_step}.compute: 'local' cannot run inside an Azure ML pipeline")
+        if cj.code is not None and cj.code.local_path is not None:
+            key = str(cj.code.local_path)
+            if key not in plan.codes:
+                if not cj.code.local_path.is_dir():
+                    raise UserError(f"code: {cj.code.local_path} is not a folder (Azure ML code is a folder)")
+                plan.codes[key] = snapshot(cj.code.local_path)
+        k = _env_key(cj.environment)
+        if k not in plan.environments:
+            plan.environments[k] = jobbody.environment_request(cj.environment, workspace_id)
+        for inp in cj.inputs.values():
+            if inp.path_kind == "local" and inp.local_path is not None and inp.binding is None:
+                plan.data.setdefault(str(inp.local_path), data_snapshot(inp.local_path))
+    if isinstance(job, PipelineJob):
+        for inp in job.inputs.values():
+            if inp.path_kind == "local" and inp.local_path is not None:
+                plan.data.setdefault(str(inp.local_path), data_snapshot(inp.local_path))
+    plan.job_name = job_name or job.name or job_name_for(job, plan.content_hash)
+    if not JOB_NAME.match(plan.job_name):
+        raise UserError(f"name: job names are 1-255 letters, digits, '-' or '_' starting with a letter or digit, "
+                        f"got {plan.job_name!r}")
+    return plan
+
+
+def run_properties(plan: Plan, submission_id: Optional[str]) -> dict[str, str]:
+    props = {str(k): str(v) for k, v in plan.git.items() if v is not None}
+    if plan.content_hash:
+        props[CODE_HASH_PROPERTY] = plan.content_hash
+        props["amlplatform.hash_version"] = HASH_VERSION
+    props["amlplatform.version"] = _version()
     if submission_id:
-        run_props[SUBMISSION_PROPERTY] = submission_id
-    props["properties"] = run_props
-    if spec.tags:
-        props["tags"] = {str(k): str(v) for k, v in spec.tags.items()}
-    return {"properties": props}
+        props[SUBMISSION_PROPERTY] = submission_id
+    return props
 
 
 def planned_code_id(coords: WorkspaceCoordinates, content_hash: str) -> str:
@@ -218,55 +225,108 @@ def planned_code_id(coords: WorkspaceCoordinates, content_hash: str) -> str:
     return f"{coords.workspace_id}/codes/{code_name_for(content_hash)}/versions/{CODE_VERSION}"
 
 
-def describe_submission(
-    spec: Any,
-    snapshot: Any,
-    coords: WorkspaceCoordinates,
-    git: Mapping[str, str],
-    *,
-    api_version: str = DEFAULT_API_VERSION,
-    endpoint: str = DEFAULT_ENDPOINT,
-    job_name: Optional[str] = None,
-) -> dict[str, Any]:
-    """What ``submit`` would send, without any network call (for ``submit --dry-run``).
+def _compute_ids(job: Job, coords: WorkspaceCoordinates) -> dict[str, str]:
+    names = {cj.compute for _s, cj in _command_jobs(job) if cj.compute}
+    if job.compute:
+        names.add(job.compute)
+    if isinstance(job, PipelineJob) and job.settings.default_compute:
+        names.add(job.settings.default_compute)
+    return {n: coords.compute_id(n) for n in names}
 
-    Returns ``{"job_name", "compute_id", "environment_id", "code_id", "requests": [{"method", "url", "body"?, "note"?}]}``;
-    the job body is exactly ``build_job_body``'s (without the submission id, which is drawn at submit time).
+
+def job_bodies(plan: Plan, coords: WorkspaceCoordinates, *, code_ids: Mapping[str, str],
+               submission_id: Optional[str]) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Any]]:
+    """``(components by step: (path, body), job body)`` once code ids are known (pure)."""
+    job = plan.job
+    computes = _compute_ids(job, coords)
+    props = run_properties(plan, submission_id)
+
+    def code_id(cj: CommandJob) -> Optional[str]:
+        if cj.code is None:
+            return None
+        if cj.code.local_path is not None:
+            return code_ids[str(cj.code.local_path)]
+        ref = cj.code.ref or ""
+        return ref[len("azureml:"):] if ref.lower().startswith("azureml:/subscriptions/") else ref
+
+    def uris(cj: CommandJob) -> dict[str, str]:
+        return {n: plan.data_uri(i.local_path) for n, i in cj.inputs.items()
+                if i.path_kind == "local" and i.local_path is not None and i.binding is None}
+
+    if isinstance(job, CommandJob):
+        body = jobbody.command_body(
+            job, name=plan.job_name, code_id=code_id(job),
+            environment_id=plan.environments[_env_key(job.environment)][0],
+            compute_id=computes.get(job.compute) if job.compute else None,
+            input_uris=uris(job), run_properties=props)
+        return {}, body
+    components: dict[str, tuple[str, dict[str, Any]]] = {}
+    component_ids: dict[str, str] = {}
+    step_uris: dict[tuple[str, str], str] = {}
+    for name, step in job.jobs.items():
+        spec = jobbody.component_spec(step, code_id=code_id(step.job),
+                                      environment_id=plan.environments[_env_key(step.job.environment)][0])
+        cbody = jobbody.component_body(spec)
+        version = cbody["properties"]["componentSpec"]["version"]
+        path = f"{coords.workspace_id}/components/{jobbody.ANONYMOUS_COMPONENT_NAME}/versions/{version}"
+        components[name] = (path, cbody)
+        component_ids[name] = path
+        for n, u in uris(step.job).items():
+            step_uris[(name, n)] = u
+    pipeline_uris = {n: plan.data_uri(i.local_path) for n, i in job.inputs.items()
+                     if i.path_kind == "local" and i.local_path is not None}
+    body = jobbody.pipeline_body(job, name=plan.job_name, component_ids=component_ids, compute_ids=computes,
+                                 input_uris=pipeline_uris, step_input_uris=step_uris, run_properties=props)
+    return components, body
+
+
+def describe_submission(plan: Plan, coords: WorkspaceCoordinates, *, api_version: str = DEFAULT_API_VERSION,
+                        endpoint: str = DEFAULT_ENDPOINT) -> dict[str, Any]:
+    """The requests ``submit`` would send, without any network call (``submit --dry-run --format json``).
+
+    ``{"job_name", "requests": [{"method", "url", "body"?, "note"?}]}``; the job body is exactly what
+    ``submit`` PUTs when no code version is reused (only the submission id, drawn at submit time, is left out).
     """
-    content_hash = snapshot.content_hash
-    job_name = job_name or job_name_for(spec, content_hash)
-    environment_id = environment_id_for(spec.environment, coords)
-    code_id = planned_code_id(coords, content_hash)
-    body = build_job_body(spec, code_id=code_id, coords=coords, git=git, content_hash=content_hash,
-                          environment_id=environment_id)
     w = endpoint.rstrip("/") + coords.workspace_id
     q = f"?api-version={api_version}"
-    code = f"{w}/codes/{code_name_for(content_hash)}/versions"
-    requests: list[dict[str, Any]] = [
-        {"method": "GET", "url": f"{code}{q}&hash={content_hash}&hashVersion={HASH_VERSION}",
-         "note": "reuse the code if the workspace has this hash; else the next three calls"},
-        {"method": "POST", "url": f"{code}/{CODE_VERSION}/startPendingUpload{q}",
-         "body": {"pendingUploadType": "TemporaryBlobReference"}},
-        {"method": "PUT", "url": "<blob folder from the previous answer>/<relative path>",
-         "note": f"{len(snapshot.files)} files, {snapshot.total_bytes} bytes"},
-        {"method": "PUT", "url": f"{code}/{CODE_VERSION}{q}",
-         "body": {"properties": {"codeUri": "<blob folder>", "isAnonymous": True,
-                                 "properties": {"hash_sha256": content_hash, "hash_version": HASH_VERSION}}}},
-    ]
-    if _environment_kind(spec.environment.strip()) == "image" and not spec.environment.startswith("azureml"):
-        requests.insert(0, {"method": "PUT", "url": f"{endpoint.rstrip('/')}{environment_id}{q}",
-                            "body": {"properties": {"image": spec.environment.strip(), "isAnonymous": True, "osType": "Linux"}},
-                            "note": "the anonymous environment for the image, as azure-ai-ml registers it"})
-    requests.append({"method": "PUT", "url": f"{w}/jobs/{job_name}{q}", "body": body})
-    return {"job_name": job_name, "compute_id": body["properties"]["computeId"], "environment_id": environment_id,
-            "code_id": code_id, "requests": requests}
-
-
-def studio_url(job: Mapping[str, Any]) -> Optional[str]:
-    """The Azure ML studio link the service puts on a job (``properties.services.Studio.endpoint``)."""
-    services = (job.get("properties") or {}).get("services") or {}
-    studio = services.get("Studio") or {}
-    return studio.get("endpoint") if isinstance(studio, Mapping) else None
+    requests: list[dict[str, Any]] = []
+    code_ids = {}
+    for key, snap in plan.codes.items():
+        name = code_name_for(snap.content_hash)
+        code = f"{w}/codes/{name}/versions"
+        code_ids[key] = planned_code_id(coords, snap.content_hash)
+        folder = Path(key).name
+        requests += [
+            {"method": "GET", "url": f"{code}{q}&hash={snap.content_hash}&hashVersion={HASH_VERSION}",
+             "note": f"code {key}: reuse the version with this hash if the workspace has one; else the next calls"},
+            {"method": "POST", "url": f"{code}/{CODE_VERSION}/startPendingUpload{q}",
+             "body": {"pendingUploadId": "<new uuid>", "pendingUploadType": "TemporaryBlobReference"}},
+            {"method": "PUT", "url": f"<SAS container>/{folder}/<relative path>",
+             "headers": {"If-None-Match": "*"},
+             "note": f"{len(snap.files)} files, {snap.total_bytes} bytes; then the first blob's metadata "
+                     f"upload_status=completed, name={name}, version={CODE_VERSION}"},
+            {"method": "PUT", "url": f"{code}/{CODE_VERSION}{q}",
+             "body": {"properties": {"codeUri": f"<blobUri>/{folder}", "isAnonymous": True,
+                                     "properties": {"hash_sha256": snap.content_hash, "hash_version": HASH_VERSION}}}},
+        ]
+    if plan.data:
+        ds = f"{w}/datastores/{plan.datastore}"
+        requests += [{"method": "GET", "url": f"{ds}{q}"},
+                     {"method": "POST", "url": f"{ds}/listSecrets{q}",
+                      "body": {"expirableSecret": True, "expireAfterHours": 1}}]
+        for key, d in plan.data.items():
+            requests.append({"method": "PUT", "url": f"<datastore container>/{d.upload_prefix}/...",
+                             "headers": {"If-None-Match": "*"},
+                             "note": f"data {key}: {len(d.files)} files, {d.total_bytes} bytes, unless "
+                                     f"{d.upload_prefix} is already uploaded (upload_status=completed)"})
+    for env_id, put in plan.environments.values():
+        if put is not None:
+            requests.append({"method": "PUT", "url": f"{endpoint.rstrip('/')}{put[0]}{q}", "body": put[1]})
+    components, body = job_bodies(plan, coords, code_ids=code_ids, submission_id=None)
+    for path, cbody in components.values():
+        requests.append({"method": "PUT", "url": f"{endpoint.rstrip('/')}{path}{q}", "body": cbody})
+    requests.append({"method": "PUT", "url": f"{w}/jobs/{plan.job_name}{q}", "body": body})
+    return {"job_name": plan.job_name, "requests": requests}
 
 
 # ---------------------------------------------------------------- terminal feedback
@@ -346,8 +406,24 @@ class UploadResult:
     bytes: int = 0
 
 
+@dataclass
+class DataResult:
+    uri: str
+    reused: bool
+    files: int = 0
+    bytes: int = 0
+
+
+def _standard_storage_url(account: str, endpoint: str, protocol: str) -> str:
+    """azure-ai-ml ``STORAGE_ACCOUNT_URLS["AzureBlob"]``: ``https://{account}.blob.{endpoint}``."""
+    return f"{protocol or 'https'}://{account}.blob.{endpoint or 'core.windows.net'}"
+
+
 class AzureMLClient:
-    """REST calls to one workspace over azure-core's pipeline (see the module docstring)."""
+    """REST calls to one workspace over azure-core's pipeline (see the module docstring).
+
+    ``storage_url(account, endpoint, protocol)`` gives a datastore's blob service URL (tests and
+    benchmarks aim it at Azurite)."""
 
     def __init__(
         self,
@@ -361,10 +437,12 @@ class AzureMLClient:
         max_poll_interval: float = 60.0,
         retry: Optional[Mapping[str, Any]] = None,
         blob_options: Optional[Mapping[str, Any]] = None,
-        upload_concurrency: int = 4,
+        upload_concurrency: int = 8,
         logging_enable: bool = False,
+        storage_url: Callable[[str, str, str], str] = _standard_storage_url,
     ) -> None:
         self.coords = coords
+        self.credential = credential
         self.api_version = api_version_from(api_version, {})
         self.pipeline = ArmPipeline(
             endpoint, api_version=self.api_version, credential=credential, transport=transport,
@@ -374,8 +452,11 @@ class AzureMLClient:
         self.max_poll_interval = float(max_poll_interval)
         self.blob_options = dict(blob_options or {})
         self.upload_concurrency = max(1, int(upload_concurrency))
+        self.storage_url = storage_url
         self.last_upload: Optional[UploadResult] = None
+        self.uploads: list[Union[UploadResult, DataResult]] = []
         self._w = coords.workspace_id
+        self._datastores: dict[str, Any] = {}
 
     def close(self) -> None:
         self.pipeline.close()
@@ -385,6 +466,10 @@ class AzureMLClient:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    @property
+    def bytes_uploaded(self) -> int:
+        return sum(u.bytes for u in self.uploads)
 
     # ---- code
 
@@ -417,6 +502,7 @@ class AzureMLClient:
         existing = self.find_code_by_hash(content_hash)
         if existing:
             self.last_upload = UploadResult(existing, reused=True)
+            self.uploads.append(self.last_upload)
             return existing
 
         name, version = code_name_for(content_hash), CODE_VERSION
@@ -429,13 +515,21 @@ class AzureMLClient:
         )
         blob_uri = need(answer.body, "blobReferenceForConsumption.blobUri", label)
         sas_uri = need(answer.body, "blobReferenceForConsumption.credential.sasUri", label)
-        _, folder = _split_upload_target(blob_uri, sas_uri, label)
+        container, folder = split_upload_target(blob_uri, sas_uri, label)
+        source_name = Path(snapshot.root).resolve().name
+        prefix = f"{folder}/{source_name}" if folder else source_name
+        from azure.storage.blob import ContainerClient
 
-        total = self._upload_files(snapshot, sas_uri, folder, progress)
-
+        client = ContainerClient.from_container_url(sas_uri, **self.blob_options)
+        total, _reused = self._upload_files(client, [(f"{prefix}/{f.relpath}", f) for f in snapshot.files],
+                                            metadata={"name": name, "version": version}, progress=progress,
+                                            what=f"the code to {_redact(container)}")
+        # azure-ai-ml: full_storage_path = urljoin(storage_account_url=blobUri, f"{container}/{relative_path}")
+        container_name = urlsplit(container).path.strip("/").split("/")[-1]
+        code_uri = urljoin(blob_uri, f"{container_name}/{prefix}")
         body = {
             "properties": {
-                "codeUri": blob_uri,
+                "codeUri": code_uri,
                 "isAnonymous": True,
                 "properties": {"hash_sha256": content_hash, "hash_version": HASH_VERSION},
             }
@@ -444,11 +538,12 @@ class AzureMLClient:
             answer = self.pipeline.call("register the code version", "PUT", base, body=body, ok=(200, 201))
             code_id = need(answer.body, "id", f"register the code version (PUT {base})")
         except ServerError as exc:
-            if not _is_conflict(exc):  # 409, or 400 "already exists": the same test as the job's
+            if not _is_conflict(exc):  # 409 "Asset paths cannot be updated.", or "already exists"
                 raise
-            # a concurrent submission of the same code registered it first: the same hash is the same code
+            # the version exists (an earlier or concurrent submission of the same code registered it)
             code_id = self._existing_code(base, content_hash, exc)
         self.last_upload = UploadResult(code_id, reused=False, files=len(snapshot.files), bytes=total)
+        self.uploads.append(self.last_upload)
         return code_id
 
     def _existing_code(self, base: str, content_hash: str, conflict: ServerError) -> str:
@@ -458,103 +553,161 @@ class AzureMLClient:
             raise UserError(f"{conflict}\n  the code version exists with other content; not overwriting it")
         return need(answer.body, "id", f"read the existing code version (GET {base})")
 
-    def _upload_files(self, snapshot: Any, sas_uri: str, folder: str, progress: Optional[_PROGRESS]) -> int:
-        from azure.core.exceptions import AzureError
-        from azure.storage.blob import ContainerClient
+    def _upload_files(self, container: Any, items: list[tuple[str, Any]], *, metadata: Mapping[str, str],
+                      progress: Optional[_PROGRESS], what: str) -> tuple[int, bool]:
+        """Upload ``(blob name, SnapshotFile)`` items the way azure-ai-ml's ``BlobStorageClient.upload`` does:
+        the first blob (in sorted order) is the indicator; if it carries ``upload_status=completed`` the
+        content is already there (nothing is sent); if it exists unconfirmed (a broken earlier upload)
+        blobs are overwritten; else each is created with ``If-None-Match: *``. The indicator then gets
+        ``{upload_status: completed, name, version}``. Returns (bytes sent, reused)."""
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
 
-        files = list(snapshot.files)
-        total = sum(int(f.size) for f in files)
-        report = progress if progress is not None else ByteProgress()
-        done = 0
-        lock = threading.Lock()
-
-        def advance(n: int) -> None:
-            nonlocal done
-            with lock:
-                done += n
-                current = done
-            report(current, total)
-
-        container = ContainerClient.from_container_url(sas_uri, **self.blob_options)
-
-        def put(f: Any) -> None:
-            blob_name = f"{folder}/{f.relpath}" if folder else f.relpath
-            try:
-                size = os.stat(f.path).st_size
-            except OSError as exc:
-                raise UserError(f"upload of {f.relpath}: cannot read it any more ({exc.strerror}); nothing was registered") from None
-            if size != f.size:
-                raise UserError(
-                    f"upload of {f.relpath}: the file changed while submitting ({f.size} -> {size} bytes); "
-                    "nothing was registered, submit again"
-                )
-            with open(f.path, "rb") as fh:
-                container.upload_blob(blob_name, fh, length=size, overwrite=True, max_concurrency=1)
-            advance(size)
-
-        report(0, total)
+        items = sorted(items, key=lambda x: str(x[1].path))
+        indicator = items[0][0]
         try:
-            with container:
-                pool = ThreadPoolExecutor(max_workers=self.upload_concurrency)
+            try:
+                props = container.get_blob_client(indicator).get_blob_properties()
+                meta = {k.lower(): v for k, v in (props.metadata or {}).items()}
+                if UPLOAD_CONFIRMATION.items() <= meta.items():
+                    return 0, True
+                overwrite = True  # an unconfirmed earlier upload: replace it, as azure-ai-ml does
+            except ResourceNotFoundError:
+                overwrite = False
+            total = sum(int(f.size) for _n, f in items)
+            report = progress if progress is not None else ByteProgress()
+            done = 0
+            lock = threading.Lock()
+
+            def put(item: tuple[str, Any]) -> None:
+                nonlocal done
+                blob_name, f = item
                 try:
-                    for future in [pool.submit(put, f) for f in files]:
-                        future.result()
-                except BaseException:
-                    pool.shutdown(wait=True, cancel_futures=True)  # stop at the first failure (or Ctrl-C)
-                    raise
-                pool.shutdown(wait=True)
+                    size = os.stat(f.path).st_size
+                except OSError as exc:
+                    raise UserError(f"upload of {f.relpath}: cannot read it any more ({exc.strerror}); "
+                                    "nothing was registered") from None
+                if size != f.size:
+                    raise UserError(f"upload of {f.relpath}: the file changed while submitting ({f.size} -> {size} "
+                                    "bytes); nothing was registered, submit again")
+                with open(f.path, "rb") as fh:
+                    container.upload_blob(blob_name, fh, length=size, overwrite=overwrite, max_concurrency=1)
+                with lock:
+                    done += size
+                    current = done
+                report(current, total)
+
+            report(0, total)
+            pool = ThreadPoolExecutor(max_workers=self.upload_concurrency)
+            try:
+                for future in [pool.submit(put, it) for it in items]:
+                    future.result()
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)  # stop at the first failure (or Ctrl-C)
+                raise
+            pool.shutdown(wait=True)
+            container.get_blob_client(indicator).set_blob_metadata({**UPLOAD_CONFIRMATION, **metadata})
         except AzureError as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise UserError(f"upload of the code to {_redact(sas_uri)} failed: {first}; nothing was registered") from None
-        return total
+            raise UserError(f"upload of {what} failed: {first}; nothing was registered") from None
+        finally:
+            container.close()
+        return total, False
 
-    def ensure_environment(self, image: str) -> str:
-        """Register (idempotently) the anonymous environment for a docker image, as azure-ai-ml does."""
-        version = anonymous_environment_version(image)
-        path = f"{self._w}/environments/{ANONYMOUS_ENV_NAME}/versions/{version}"
-        body = {"properties": {"image": image, "isAnonymous": True, "osType": "Linux"}}
+    # ---- data
+
+    def datastore(self, name: str) -> Any:
+        """A ContainerClient for a blob datastore, with the credential ``listSecrets`` gives."""
+        if name in self._datastores:
+            return self._datastores[name]
+        path = f"{self._w}/datastores/{name}"
+        label = f"read the datastore (GET {path})"
+        answer = self.pipeline.call("read the datastore", "GET", path)
+        props = need(answer.body, "properties", label, dict)
+        kind = props.get("datastoreType")
+        if kind != "AzureBlob":
+            raise UserError(f"datastore {name!r} is {kind}; amlplatform uploads local inputs to blob datastores only")
+        account = need(answer.body, "properties.accountName", label)
+        container = need(answer.body, "properties.containerName", label)
+        url = self.storage_url(account, props.get("endpoint") or "core.windows.net", props.get("protocol") or "https")
+        credential: Any = None
+        creds = props.get("credentials") or {}
+        if creds.get("credentialsType") not in ("None", None):
+            answer = self.pipeline.call("read the datastore's secret", "POST", f"{path}/listSecrets",
+                                        body={"expirableSecret": True, "expireAfterHours": 1}, retry_post=True)
+            secret = answer.body or {}
+            if secret.get("secretsType") == "AccountKey":
+                credential = {"account_name": account, "account_key": need(secret, "key", f"list secrets of {name}")}
+            elif secret.get("secretsType") == "Sas":
+                credential = need(secret, "sasToken", f"list secrets of {name}")
+        if credential is None:
+            from amlplatform.runs.rest import _default_credential, _LazyCredential
+
+            # an identity-based datastore: the user's own token (azure-ai-ml does the same)
+            credential = self.credential or _LazyCredential(_default_credential)
+        self._datastores[name] = (url, container, credential)
+        return self._datastores[name]
+
+    def upload_data(self, data: Any, *, datastore: str = jobbody.DEFAULT_DATASTORE,
+                    progress: Optional[_PROGRESS] = None) -> DataResult:
+        """Upload a local data input to ``LocalUpload/<hash>/<name>`` of the datastore (skipped when there)."""
+        from azure.storage.blob import ContainerClient
+
+        url, container_name, credential = self.datastore(datastore)
+        container = ContainerClient(url, container_name, credential=credential, **self.blob_options)
+        if data.is_file:
+            items = [(f"{data.upload_prefix}", data.files[0])]
+        else:
+            items = [(f"{data.upload_prefix}/{f.relpath}", f) for f in data.files]
+        sent, reused = self._upload_files(container, items, metadata={"name": str(uuid.uuid4()),
+                                                                      "version": str(uuid.uuid4())},
+                                          progress=progress, what=f"data {data.source}")
+        uri = f"azureml://datastores/{datastore}/paths/{data.upload_prefix}" + ("" if data.is_file else "/")
+        result = DataResult(uri, reused=reused, files=0 if reused else len(items), bytes=sent)
+        self.uploads.append(result)
+        return result
+
+    # ---- environments and components
+
+    def ensure_asset(self, what: str, path: str, body: Mapping[str, Any], same: Callable[[Mapping[str, Any]], bool]) -> str:
+        """PUT an anonymous asset version (idempotent: an existing equal one is reused)."""
         try:
-            answer = self.pipeline.call("register the image environment", "PUT", path, body=body, ok=(200, 201))
+            answer = self.pipeline.call(f"register the {what}", "PUT", path, body=dict(body), ok=(200, 201))
         except ServerError as exc:
             if not _is_conflict(exc):
                 raise
-            answer = self.pipeline.call("read the image environment", "GET", path)
-            if ((answer.body or {}).get("properties") or {}).get("image") != image:
-                raise UserError(f"{exc}\n  the environment version exists with another image") from None
-        return need(answer.body, "id", f"register the image environment (PUT {path})")
+            answer = self.pipeline.call(f"read the {what}", "GET", path)
+            if not same(answer.body or {}):
+                raise UserError(f"{exc}\n  the {what} exists with other content") from None
+        return need(answer.body, "id", f"register the {what} (PUT {path})")
 
     # ---- jobs
 
-    def submit(
-        self,
-        spec: Any,
-        snapshot: Any,
-        git: Mapping[str, str],
-        *,
-        job_name: Optional[str] = None,
-        progress: Optional[_PROGRESS] = None,
-        submission_id: Optional[str] = None,
-    ) -> dict[str, Any]:
-        """Upload (or reuse) the code, then create the job; returns the job as the service answered it."""
-        content_hash = snapshot.content_hash
-        if job_name is not None and not JOB_NAME.match(job_name):
-            raise UserError(f"job name must be 1-255 letters, digits, '-' or '_' starting with a letter or digit, got {job_name!r}")
-        job_name = job_name or job_name_for(spec, content_hash)
+    def submit(self, plan: Plan, *, progress: Optional[_PROGRESS] = None,
+               submission_id: Optional[str] = None) -> dict[str, Any]:
+        """Upload (or reuse) code and data, register environments and components, create the job."""
         submission_id = submission_id or uuid.uuid4().hex
         # everything that can fail without the network fails before the first call
-        environment_id = environment_id_for(spec.environment, self.coords)
-        build_job_body(spec, code_id="-", coords=self.coords, git=git, content_hash=content_hash,
-                       environment_id=environment_id)
-        if _environment_kind(spec.environment.strip()) == "image" and not spec.environment.startswith("azureml"):
-            environment_id = self.ensure_environment(spec.environment.strip())
-        code_id = self.upload_code(snapshot, progress=progress)
-        body = build_job_body(
-            spec, code_id=code_id, coords=self.coords, git=git, content_hash=content_hash,
-            submission_id=submission_id, environment_id=environment_id,
-        )
+        job_bodies(plan, self.coords, code_ids={k: "-" for k in plan.codes}, submission_id=submission_id)
+        for env_id, put in plan.environments.values():
+            if put is not None:
+                image = put[1]["properties"]["image"]
+                self.ensure_asset("environment", put[0], put[1],
+                                  lambda got, image=image: (got.get("properties") or {}).get("image") == image)
+        code_ids = {key: self.upload_code(snap, progress=progress) for key, snap in plan.codes.items()}
+        for data in plan.data.values():
+            self.upload_data(data, datastore=plan.datastore, progress=progress)
+        components, body = job_bodies(plan, self.coords, code_ids=code_ids, submission_id=submission_id)
+        for path, cbody in components.values():
+            spec = cbody["properties"]["componentSpec"]
+            self.ensure_asset("step component", path, cbody,
+                              lambda got, spec=spec: ((got.get("properties") or {}).get("componentSpec") or {}).get(
+                                  "command") == spec["command"])
+        return self.create_job(plan.job_name, body, submission_id)
+
+    def create_job(self, job_name: str, body: Mapping[str, Any], submission_id: str) -> dict[str, Any]:
         path = f"{self._w}/jobs/{job_name}"
         try:
-            answer = self.pipeline.call("create the job", "PUT", path, body=body, ok=(200, 201))
+            answer = self.pipeline.call("create the job", "PUT", path, body=dict(body), ok=(200, 201))
         except ServerError as exc:
             if not _is_conflict(exc):
                 raise
@@ -567,7 +720,7 @@ class AzureMLClient:
             if stored != submission_id:
                 raise UserError(
                     f"create the job (PUT {path}): a different job named {job_name!r} already exists; "
-                    "pick another --name"
+                    "pick another name (--set name=...)"
                 ) from None
             return job
         return _job(answer, f"create the job (PUT {path})")
@@ -589,8 +742,8 @@ class AzureMLClient:
         on_status: Optional[Callable[[str, dict[str, Any]], None]] = None,
         sleep: Optional[Callable[[float], None]] = None,
     ) -> dict[str, Any]:
-        """Poll until Completed, Failed or Canceled; the delay grows from ``poll_interval`` toward
-        ``max_poll_interval`` and starts again from the bottom whenever the status changes."""
+        """Poll until a terminal status (``TERMINAL_STATES``); the delay grows from ``poll_interval``
+        toward ``max_poll_interval`` and starts again from the bottom whenever the status changes."""
         sleep = sleep or time.sleep
         delay = self.poll_interval
         last = None
@@ -627,25 +780,28 @@ def _is_conflict(exc: ServerError) -> bool:
     if exc.status == 409:
         return True
     text = f"{exc.code or ''} {exc}".lower()
-    return exc.status == 400 and ("already exists" in text or "alreadyexists" in text)
+    return exc.status == 400 and ("already exists" in text or "alreadyexists" in text or ASSET_PATH_ERROR in text)
 
 
-def _split_upload_target(blob_uri: str, sas_uri: str, label: str) -> tuple[str, str]:
-    """(container URL, folder inside it) from the pending upload's blob URI and container SAS URI."""
+def split_upload_target(blob_uri: str, sas_uri: str, label: str) -> tuple[str, str]:
+    """(container URL, folder inside it) from the pending upload's blob URI and container SAS URI.
+
+    The hosts are compared after normalising default ports (``same_url_origin``)."""
     sas, blob = urlsplit(sas_uri), urlsplit(blob_uri)
     if not sas.query or "sig=" not in sas.query:
         raise UserError(f"{label}: the service's answer has a bad 'blobReferenceForConsumption.credential.sasUri' (no SAS token)")
     container_path = sas.path.rstrip("/")
-    if (blob.scheme, blob.netloc) != (sas.scheme, sas.netloc) or not (
-        blob.path == container_path or blob.path.startswith(container_path + "/")
+    if not same_url_origin(blob_uri, sas_uri) or not (
+        blob.path.rstrip("/") == container_path or blob.path.startswith(container_path + "/")
     ):
         raise UserError(
             f"{label}: the service's answer has a 'blobReferenceForConsumption.blobUri' outside the SAS container"
         )
     folder = blob.path[len(container_path):].strip("/")
-    from urllib.parse import unquote
-
     return f"{sas.scheme}://{sas.netloc}{container_path}", unquote(folder)
+
+
+_split_upload_target = split_upload_target
 
 
 def _redact(url: str) -> str:

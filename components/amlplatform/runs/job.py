@@ -633,11 +633,13 @@ def _environment(v: Any, path: str, base_dir: Path, problems: _Problems) -> Opti
         if m and (m.group("version") or m.group("label")):
             return Environment(kind="asset", ref=v, name=m.group("name"), version=m.group("version"),
                                label=m.group("label"))
-        if m or not v.startswith("azureml:"):
+        if not v.startswith("azureml:"):
+            # azure-ai-ml ArmVersionedStr "can deserialize any string into azureml:<origin>"
+            return _environment("azureml:" + v, path, base_dir, problems)
+        if m:
             # azure-ai-ml ArmVersionedStr (allow_default_version): a bare name means @latest
-            name = v[len("azureml:"):] if v.startswith("azureml:") else v
-            if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
-                return Environment(kind="asset", ref=f"azureml:{name}@latest", name=name, label="latest")
+            name = m.group("name")
+            return Environment(kind="asset", ref=f"azureml:{name}@latest", name=name, label="latest")
         problems.add(path, f"{v!r}: give azureml:<name>:<version>, azureml:<name>@latest, an ARM id, "
                      "azureml://registries/..., or a mapping with image / conda_file")
         return None

@@ -1,0 +1,386 @@
+"""The request bodies for a job YAML, exactly as azure-ai-ml would send them (pure: no network).
+
+The contract (tests/runs/test_contract.py): for every job YAML of the corpus, the body built here
+equals ``azure.ai.ml.load_job(...)._to_rest_object()`` (the job ``ml_client.jobs.create_or_update``
+sends) in wire form, once the workspace references azure-ai-ml resolves at submit time are
+resolved the same way on both sides. The documented differences (``DIFFERENCES``) are what we
+resolve differently or add; everything else must be equal field for field.
+
+Field mapping (azure-ai-ml 1.35 ``CommandJob._to_rest_object`` / ``PipelineJob._to_rest_object``):
+literal inputs are sent as text with Python's ``str()`` (``True``, ``0.01``); input modes
+``ro_mount`` -> ``ReadOnlyMount``, ``rw_mount`` -> ``ReadWriteMount``, ``download`` ->
+``Download``, ``direct`` -> ``Direct``, ``eval_mount`` -> ``EvalMount``, ``eval_download`` ->
+``EvalDownload``, ``upload`` -> ``Upload``; ``limits.timeout`` seconds as an ISO 8601 duration
+(``isodate.duration_isoformat``: 3600 -> ``PT1H``); ``resources`` always carries
+``properties: {}``; ``tags``, ``properties``, ``environmentVariables``, ``inputs``, ``outputs``
+are always present, ``isArchived`` is ``false``; a missing ``display_name`` becomes the job name
+(``to_rest_functions.generate_defaults``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any, Mapping, Optional
+
+from amlplatform.errors import UserError
+from amlplatform.runs.job import CommandJob, Environment, JobInput, JobOutput, PipelineJob, PipelineStep
+
+ANONYMOUS_ENV_NAME = "CliV2AnonymousEnvironment"  # azure-ai-ml constants ANONYMOUS_ENV_NAME
+ANONYMOUS_COMPONENT_NAME = "azureml_anonymous"  # azure-ai-ml constants ANONYMOUS_COMPONENT_NAME
+DEFAULT_DATASTORE = "workspaceblobstore"  # azure-ai-ml WORKSPACE_BLOB_STORE: where local data inputs go
+CURATED_REGISTRY = "azureml"
+
+MODES = {"ro_mount": "ReadOnlyMount", "rw_mount": "ReadWriteMount", "download": "Download", "direct": "Direct",
+         "eval_mount": "EvalMount", "eval_download": "EvalDownload", "upload": "Upload", "mount": "ReadWriteMount"}
+IDENTITY = {"user_identity": "UserIdentity", "managed": "Managed", "aml_token": "AMLToken"}
+DISTRIBUTION = {"pytorch": "PyTorch", "mpi": "Mpi", "tensorflow": "TensorFlow"}
+
+# What we send differently from azure-ai-ml's unresolved body, and why (the contract test applies these).
+DIFFERENCES = {
+    "codeId": "the code version id (ARM id) both tools resolve the local code folder to",
+    "environmentId": "azureml:name:version stays a reference the service resolves (azure-ai-ml looks the ARM id up "
+                     "first); name@latest of a curated AzureML-* environment -> its registry label URI; an inline "
+                     "image/conda_file -> the anonymous environment version both tools register",
+    "computeId": "the compute's ARM id (azure-ai-ml resolves the name the same way)",
+    "inputs.*.uri": "a local path -> azureml://datastores/workspaceblobstore/paths/LocalUpload/<hash>/<name>[/] "
+                    "(azure-ai-ml uploads and rewrites it the same way); azureml:name:version keeps the azureml: prefix",
+    "properties": "adds the git information (azureml.git.*, mlflow.source.git.*), the code hash and a submission id",
+    "experimentName": "always sent (azure-ai-ml fills the same default, the current folder's name, at submit)",
+    "displayName": "always sent (azure-ai-ml fills the job name at submit)",
+    "jobs.*.componentId": "the anonymous component version registered for the step (ARM id)",
+    "settings.default_compute": "the compute's ARM id",
+}
+
+
+# ---------------------------------------------------------------- small pure helpers
+
+
+def iso_duration(seconds: int) -> str:
+    """``isodate.duration_isoformat(timedelta(seconds=...))`` as azure-ai-ml's ``to_iso_duration_format``
+    gives it: ``PT1H``, ``PT1M30S``, ``P1DT2H``; zero is ``P0D``."""
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    out = "P" + (f"{days}D" if days else "")
+    time = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{secs}S" if secs else "")
+    if time:
+        out += "T" + time
+    return out if out != "P" else "P0D"
+
+
+def literal_text(value: Any) -> str:
+    """azure-ai-ml sends literal input values as ``str(value)`` (so ``true`` in YAML is ``"True"``)."""
+    return str(value)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def conda_text(conda: Mapping[str, Any]) -> str:
+    """azure-ai-ml's ``translated_conda_file``: ``yaml.dump`` of the conda mapping (sorted keys, block style)."""
+    import yaml
+
+    return yaml.dump(dict(conda), default_flow_style=False)
+
+
+def anonymous_environment_version(image: str, conda: Optional[str] = None) -> str:
+    """azure-ai-ml ``Environment._generate_anonymous_name_version(source="image")``: sha256 of the
+    image's sha256; with a conda file, that digest ``str.join``-ed between the characters of the
+    conda text's sha256 (``hash_str.join(...)`` in the SDK), then sha256 of the result."""
+    hash_str = sha256_text(image)
+    if conda is not None:
+        hash_str = hash_str.join(sha256_text(conda))
+    return sha256_text(hash_str)
+
+
+def hash_dict(items: Mapping[str, Any]) -> str:
+    """azure-ai-ml ``_utils.utils.hash_dict``: a GUID from the sha256 of the sorted JSON."""
+    digest = hashlib.sha256(json.dumps(items, sort_keys=True).encode("utf-8")).hexdigest()
+    return str(uuid.UUID(digest[:32]))
+
+
+# ---------------------------------------------------------------- environments
+
+
+def environment_request(env: Environment, workspace_id: str) -> tuple[str, Optional[tuple[str, dict[str, Any]]]]:
+    """``(environmentId, (path, body) of the PUT that registers it, or None)``."""
+    if env.kind == "inline":
+        if env.image is None:
+            raise UserError("environment: a build context (build:) is not supported by amlplatform submit; "
+                            "give image (and conda_file) or a registered environment")
+        conda = conda_text(env.conda) if env.conda is not None else None
+        version = anonymous_environment_version(env.image, conda)
+        path = f"{workspace_id}/environments/{ANONYMOUS_ENV_NAME}/versions/{version}"
+        props: dict[str, Any] = {"image": env.image, "isAnonymous": True, "isArchived": False}
+        if conda is not None:
+            props["condaFile"] = conda
+        return path, (path, {"properties": props})
+    if env.kind in ("arm", "registry"):
+        ref = env.ref or ""
+        return (ref[len("azureml:"):] if ref.lower().startswith("azureml:/subscriptions/") else ref), None
+    # an asset: azureml:name:version or azureml:name@label
+    assert env.name is not None
+    if env.version:
+        return f"azureml:{env.name}:{env.version}", None
+    label = env.label or "latest"
+    if env.name.lower().startswith("azureml-"):
+        # curated environments live in the azureml registry; the label URI is what the service resolves
+        return f"azureml://registries/{CURATED_REGISTRY}/environments/{env.name}/labels/{label}", None
+    return f"azureml:{env.name}@{label}", None
+
+
+# ---------------------------------------------------------------- inputs and outputs
+
+
+def input_body(inp: JobInput, uri: Optional[str] = None) -> dict[str, Any]:
+    """One entry of ``properties.inputs`` (``uri``: the resolved location of a local path)."""
+    if inp.type == "literal":
+        return {"jobInputType": "literal", "value": literal_text(inp.value)}
+    out: dict[str, Any] = {"jobInputType": inp.type}
+    path = uri if uri is not None else inp.path
+    if path is not None:
+        out["uri"] = path
+    if inp.mode:
+        out["mode"] = MODES[inp.mode]
+    if inp.description:
+        out["description"] = inp.description
+    return out
+
+
+def output_body(o: JobOutput) -> dict[str, Any]:
+    out: dict[str, Any] = {"jobOutputType": o.type}
+    if o.path:
+        out["uri"] = o.path
+    if o.mode:
+        out["mode"] = MODES[o.mode]
+    if o.asset_name:
+        out["assetName"] = o.asset_name
+    if o.asset_version:
+        out["assetVersion"] = o.asset_version
+    if o.description:
+        out["description"] = o.description
+    return out
+
+
+def _resources(job: CommandJob) -> Optional[dict[str, Any]]:
+    r = job.resources
+    if r is None:
+        return None
+    out: dict[str, Any] = {}
+    if r.instance_count is not None:
+        out["instanceCount"] = r.instance_count
+    if r.instance_type is not None:
+        out["instanceType"] = r.instance_type
+    if r.shm_size is not None:
+        out["shmSize"] = r.shm_size
+    if r.docker_args is not None:
+        out["dockerArgs"] = r.docker_args
+    out["properties"] = dict(r.properties)
+    return out
+
+
+def _distribution(job: CommandJob) -> Optional[dict[str, Any]]:
+    d = job.distribution
+    if d is None:
+        return None
+    out: dict[str, Any] = {"distributionType": DISTRIBUTION[d.type]}
+    if d.process_count_per_instance is not None:
+        out["processCountPerInstance"] = d.process_count_per_instance
+    if d.worker_count is not None:
+        out["workerCount"] = d.worker_count
+    if d.parameter_server_count is not None:
+        out["parameterServerCount"] = d.parameter_server_count
+    return out
+
+
+def _identity(identity: Any) -> Optional[dict[str, Any]]:
+    if identity is None:
+        return None
+    out: dict[str, Any] = {"identityType": IDENTITY[identity.type]}
+    if identity.client_id:
+        out["clientId"] = identity.client_id
+    if identity.object_id:
+        out["objectId"] = identity.object_id
+    if identity.msi_resource_id:
+        out["resourceId"] = identity.msi_resource_id
+    return out
+
+
+# ---------------------------------------------------------------- the job bodies
+
+
+def command_body(
+    job: CommandJob,
+    *,
+    name: str,
+    code_id: Optional[str],
+    environment_id: str,
+    compute_id: Optional[str],
+    input_uris: Mapping[str, str],
+    run_properties: Mapping[str, str],
+) -> dict[str, Any]:
+    """The ``PUT W/jobs/{name}`` body of a command job.
+
+    ``input_uris``: the ``azureml://datastores/...`` location of each uploaded local input, by input name.
+    ``run_properties``: added to the user's ``properties`` (git info, code hash, submission id).
+    """
+    props: dict[str, Any] = {
+        "jobType": "Command",
+        "command": job.command,
+        "environmentId": environment_id,
+        "displayName": job.display_name or name,
+        "experimentName": job.experiment_name,
+        "isArchived": False,
+        "tags": dict(job.tags),
+        "properties": {**dict(job.properties), **dict(run_properties)},
+        "environmentVariables": dict(job.environment_variables),
+        "inputs": {n: input_body(i, input_uris.get(n)) for n, i in job.inputs.items()},
+        "outputs": {n: output_body(o) for n, o in job.outputs.items()},
+    }
+    if code_id is not None:
+        props["codeId"] = code_id
+    if compute_id is not None:
+        props["computeId"] = compute_id
+    if job.description is not None:
+        props["description"] = job.description
+    for key, value in (("resources", _resources(job)), ("distribution", _distribution(job)),
+                       ("identity", _identity(job.identity))):
+        if value is not None:
+            props[key] = value
+    if job.timeout is not None:
+        props["limits"] = {"jobLimitsType": "Command", "timeout": iso_duration(job.timeout)}
+    return {"properties": props}
+
+
+def component_spec(step: PipelineStep, *, code_id: Optional[str], environment_id: str) -> dict[str, Any]:
+    """The ``componentSpec`` of a step's anonymous command component (azure-ai-ml
+    ``CommandComponent._to_rest_object``: the component YAML as a mapping, references resolved)."""
+    job = step.job
+    spec: dict[str, Any] = {
+        "name": ANONYMOUS_COMPONENT_NAME,
+        "type": "command",
+        "command": job.command,
+        "environment": environment_id,
+        "is_deterministic": step.is_deterministic,
+        "inputs": {n: _port(i) for n, i in job.inputs.items()},
+        "outputs": {n: {"type": o.type} for n, o in job.outputs.items()},
+    }
+    if code_id is not None:
+        spec["code"] = code_id
+    if job.environment_variables:
+        spec["environment_variables"] = dict(job.environment_variables)
+    if job.distribution is not None:
+        d = job.distribution
+        spec["distribution"] = {k: v for k, v in (("type", d.type),
+                                                   ("process_count_per_instance", d.process_count_per_instance),
+                                                   ("worker_count", d.worker_count),
+                                                   ("parameter_server_count", d.parameter_server_count)) if v is not None}
+    return spec
+
+
+def _port(inp: JobInput) -> dict[str, Any]:
+    if inp.type == "literal":
+        v = inp.value
+        kind = "boolean" if isinstance(v, bool) else "integer" if isinstance(v, int) else "number" if isinstance(v, float) else "string"
+        return {"type": kind}
+    return {"type": inp.type}
+
+
+def component_version(spec: Mapping[str, Any]) -> str:
+    """Our anonymous component version: ``hash_dict`` of the spec without its name (equal steps -> equal
+    version -> the service can reuse them)."""
+    return hash_dict({k: v for k, v in spec.items() if k not in ("name", "version")})
+
+
+def component_body(spec: Mapping[str, Any]) -> dict[str, Any]:
+    return {"properties": {"componentSpec": {**spec, "version": component_version(spec)}, "isAnonymous": True,
+                           "isArchived": False, "properties": {}, "tags": {}}}
+
+
+def _step_input(inp: JobInput, uri: Optional[str]) -> dict[str, Any]:
+    if inp.binding is not None:
+        return {"job_input_type": "literal", "value": inp.binding.expression}
+    if inp.type == "literal":
+        return {"job_input_type": "literal", "value": literal_text(inp.value)}
+    out: dict[str, Any] = {"job_input_type": inp.type}
+    if uri or inp.path:
+        out["uri"] = uri or inp.path
+    if inp.mode:
+        out["mode"] = MODES[inp.mode]
+    return out
+
+
+def _step_output(o: JobOutput) -> dict[str, Any]:
+    if o.binding is not None:
+        return {"value": o.binding.expression, "type": "literal"}
+    out: dict[str, Any] = {"job_output_type": o.type}
+    if o.path:
+        out["uri"] = o.path
+    if o.mode:
+        out["mode"] = MODES[o.mode]
+    return out
+
+
+def pipeline_body(
+    pipeline: PipelineJob,
+    *,
+    name: str,
+    component_ids: Mapping[str, str],
+    compute_ids: Mapping[str, str],
+    input_uris: Mapping[str, str],
+    step_input_uris: Mapping[tuple[str, str], str],
+    run_properties: Mapping[str, str],
+) -> dict[str, Any]:
+    """The ``PUT W/jobs/{name}`` body of a pipeline job (azure-ai-ml ``PipelineJob._to_rest_object``).
+
+    ``compute_ids``: compute name -> ARM id for every compute named. ``step_input_uris``: uploaded
+    local inputs given directly on a step, by (step, input)."""
+    jobs: dict[str, Any] = {}
+    for sname, step in pipeline.jobs.items():
+        node: dict[str, Any] = {
+            "name": sname,
+            "type": "command",
+            "componentId": component_ids[sname],
+            "inputs": {n: _step_input(i, step_input_uris.get((sname, n))) for n, i in step.job.inputs.items()},
+            "outputs": {n: _step_output(o) for n, o in step.job.outputs.items()},
+            "_source": "YAML.JOB",
+        }
+        if step.own_compute:
+            node["computeId"] = compute_ids[step.own_compute]
+        if step.job.display_name:
+            node["display_name"] = step.job.display_name
+        jobs[sname] = node
+    settings: dict[str, Any] = {"_source": "YAML.JOB"}
+    s = pipeline.settings
+    if s.default_compute:
+        settings["default_compute"] = compute_ids[s.default_compute]
+    if s.default_datastore:
+        settings["default_datastore"] = s.default_datastore
+    if s.continue_on_step_failure is not None:
+        settings["continue_on_step_failure"] = s.continue_on_step_failure
+    if s.force_rerun is not None:
+        settings["force_rerun"] = s.force_rerun
+    settings.update(s.extra)
+    props: dict[str, Any] = {
+        "jobType": "Pipeline",
+        "displayName": pipeline.display_name or name,
+        "experimentName": pipeline.experiment_name,
+        "isArchived": False,
+        "tags": dict(pipeline.tags),
+        "properties": {**dict(pipeline.properties), **dict(run_properties)},
+        "inputs": {n: input_body(i, input_uris.get(n)) for n, i in pipeline.inputs.items()},
+        "outputs": {n: output_body(o) for n, o in pipeline.outputs.items()},
+        "jobs": jobs,
+        "settings": settings,
+    }
+    if pipeline.compute:
+        props["computeId"] = compute_ids[pipeline.compute]
+    if pipeline.description is not None:
+        props["description"] = pipeline.description
+    if pipeline.identity is not None:
+        props["identity"] = _identity(pipeline.identity)
+    return {"properties": props}
