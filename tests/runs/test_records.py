@@ -35,8 +35,10 @@ def start_submit(tmp_path: Path, script: str, *extra: str) -> tuple[subprocess.P
         "print('looping', flush=True)\n"
         "while True: time.sleep(0.1)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-m", "amlplatform.cli", "submit", "--source", str(src),
-                             "--command", "python loop.py", *extra],
+    job = tmp_path / "job.yml"
+    job.write_text("type: command\ncode: ./src\ncommand: python loop.py\ncompute: local\n"
+                   "environment: azureml:AzureML-sklearn-1.5@latest\n")
+    proc = subprocess.Popen([sys.executable, "-m", "amlplatform.cli", "submit", str(job), *extra],
                             cwd=tmp_path, env=cli_env(tmp_path / "r"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not marker.exists() and time.monotonic() < deadline:
@@ -129,11 +131,17 @@ def test_sigint_exit_code_in_the_record_equals_the_cli(tmp_path):
     assert rec["exit_code"] == proc.returncode == 130 and rec["status"] == "Canceled"
 
 
+def job_file(tmp_path: Path, command: str) -> str:
+    job = tmp_path / "job.yml"
+    job.write_text(f"type: command\ncode: ./src\ncommand: {command}\ncompute: local\n"
+                   "environment: azureml:AzureML-sklearn-1.5@latest\n")
+    return str(job)
+
+
 def test_timeout_exit_code_in_the_record_equals_the_cli(tmp_path, capsys):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "slow.py").write_text("import time\ntime.sleep(30)\n")
-    rc = run_cli("submit", "--source", str(tmp_path / "src"), "--command", "python slow.py", "--timeout", "1",
-                 "--runs-dir", str(tmp_path / "r"))
+    rc = run_cli("submit", job_file(tmp_path, "python slow.py"), "--timeout", "1", "--runs-dir", str(tmp_path / "r"))
     rec = only_record(tmp_path / "r")
     assert rc == rec["exit_code"] == 124
     assert rec["command_exit_code"] is not None and rec["command_exit_code"] < 0  # killed by the timeout
@@ -142,7 +150,7 @@ def test_timeout_exit_code_in_the_record_equals_the_cli(tmp_path, capsys):
 def test_failed_command_exit_code_in_the_record_equals_the_cli(tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "f.py").write_text("raise SystemExit(7)\n")
-    rc = run_cli("submit", "--source", str(tmp_path / "src"), "--command", "python f.py", "--runs-dir", str(tmp_path / "r"))
+    rc = run_cli("submit", job_file(tmp_path, "python f.py"), "--runs-dir", str(tmp_path / "r"))
     assert rc == only_record(tmp_path / "r")["exit_code"] == 7
 
 
@@ -197,15 +205,17 @@ def test_runs_folder_never_marks_the_repository_dirty(tmp_path, capsys):
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "train.py").write_text("print('hi')\n")
+    (repo / "job.yml").write_text("type: command\ncode: .\ncommand: python train.py\ncompute: local\n"
+                                  "environment: azureml:AzureML-sklearn-1.5@latest\n")
     git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "-C", str(repo)]
     subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "train.py"], check=True)
+    subprocess.run([*git, "add", "train.py", "job.yml"], check=True)
     subprocess.run([*git, "commit", "-qm", "init"], check=True)
     cwd = os.getcwd()
     os.chdir(repo)
     try:
-        assert run_cli("submit", "--source", ".", "--command", "python train.py") == 0
-        assert run_cli("submit", "--source", ".", "--command", "python train.py") == 0
+        assert run_cli("submit", "job.yml") == 0
+        assert run_cli("submit", "job.yml") == 0
     finally:
         os.chdir(cwd)
     assert (repo / ".amlplatform" / "runs").is_dir()

@@ -1,4 +1,9 @@
-"""The local backend: run the command on this machine the way Azure ML would run it.
+"""The local target: run a command job (Azure ML job YAML) on this machine the way Azure ML would.
+
+- ``run_command_job(job, store=..., out=..., notes=...)`` runs a ``runs.job.CommandJob``: inputs
+  are materialised and outputs made while Preparing (``runs.materialize``), placeholders filled,
+  ``environment_variables`` set, ``limits.timeout`` applied. ``runs.pipeline`` runs pipeline
+  steps through the same ``execute``.
 
 - The command runs in a COPY of the snapshot (``<run>/wd``), so files left out by the ignore
   file or the deny-list are missing exactly as they would be on a cluster.
@@ -16,8 +21,9 @@
   closed) to this process terminates that group (SIGTERM, then SIGKILL after a grace period) and
   records Canceled with exit code 130; ``timeout_seconds`` / ``limits.timeout`` does the same
   with a "timed out" reason and exit code 124. If this process is killed outright (SIGKILL), the
-  next ``runs list``/``show`` finds the record's supervisor gone and marks it Failed (store.py). When the command ends on its own,
-  background processes it left in the group are ended the same way (SIGTERM, grace, SIGKILL).
+  next ``runs list``/``show`` finds the record's supervisor gone and marks it Failed (store.py).
+  When the command ends on its own, background processes it left in the group are ended the
+  same way (SIGTERM, grace, SIGKILL).
 - Status history: NotStarted -> Preparing -> Running -> Completed | Failed | Canceled. A failure
   while preparing is recorded as Failed with its reason; no record is left Running.
 """
@@ -31,12 +37,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Mapping, Optional
+from typing import Any, BinaryIO, Callable, Mapping, Optional
 
 from amlplatform.errors import UserError
 from amlplatform.runs.snapshot import HASH_VERSION, Snapshot, copy_snapshot
-if TYPE_CHECKING:
-    from amlplatform.runs.spec import RunSpec
 from amlplatform.runs.store import (
     LOG,
     RunStore,
@@ -231,62 +235,6 @@ def _end_leftovers(proc: subprocess.Popen, grace: float) -> None:
     SIGTERM, then SIGKILL after ``grace`` seconds for any that ignore it."""
     if _group_alive(proc):
         _kill_group(proc, grace)
-
-
-def new_record(spec: "RunSpec", snapshot: Snapshot, git: dict[str, str]) -> dict[str, Any]:
-    return {
-        "name": None,
-        "experiment": spec.experiment,
-        "display_name": spec.display_name,
-        "compute": "local",
-        "command": spec.command,
-        "source": str(Path(spec.source).resolve()),
-        "environment": spec.environment,
-        "environment_variables": dict(spec.environment_variables),
-        "tags": dict(spec.tags),
-        "timeout_seconds": spec.timeout_seconds,
-        "code_hash": snapshot.content_hash,
-        "hash_version": HASH_VERSION,
-        "ignore_file": snapshot.ignore_file,
-        "files_count": len(snapshot.files),
-        "total_bytes": snapshot.total_bytes,
-        "files": snapshot.relpaths,
-        "excluded": [{"relpath": e.relpath, "reason": e.reason} for e in snapshot.excluded],
-        "git": dict(git),
-        "created_at": now_iso(),
-        "status": None,
-        "status_history": [],
-        "exit_code": None,
-        "started_at": None,
-        "ended_at": None,
-        "duration_seconds": None,
-        "reason": None,
-        "metrics": {},
-    }
-
-
-def run_local(
-    spec: "RunSpec",
-    snapshot: Snapshot,
-    git: dict[str, str],
-    *,
-    store: RunStore,
-    out: Optional[BinaryIO] = None,
-    notes: Optional[Any] = None,
-    grace_seconds: float = GRACE_SECONDS,
-) -> dict[str, Any]:
-    """Run ``spec.command`` in a copy of ``snapshot``; return the final run record.
-
-    ``out`` gets the live output (default: this process's stdout); ``notes`` (a text stream,
-    default stderr) gets short status lines.
-    """
-    problems = command_problems(spec.command, snapshot, path=_child_path(spec.environment_variables))
-    if problems:
-        raise UserError("the command cannot run:", problems)
-    record = new_record(spec, snapshot, git)
-    if spec.instance_count > 1 or spec.distribution is not None:
-        _note(notes, "note: local runs start one process; instance_count/distribution apply on a cluster")
-    return execute(record, snapshot, store=store, out=out, notes=notes, grace_seconds=grace_seconds)
 
 
 class Prepared:
