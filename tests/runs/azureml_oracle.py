@@ -46,7 +46,22 @@ def one(item):
         rest = job._to_rest_object()
     except Exception as exc:  # the oracle's verdict: any exception is a rejection
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:4000]}
-    out = {"ok": True, "type": job.type, "body": _plain(_serial(rest)), "components": {}}
+    out = {"ok": True, "type": job.type, "body": _plain(_serial(rest)), "components": {}, "object_hashes": {}}
+    # where azure-ai-ml would upload each local input: LocalUpload/<get_object_hash(path)>/<name>
+    import os
+    from pathlib import Path
+
+    from azure.ai.ml._utils._asset_utils import get_object_hash
+
+    base = Path(item["path"]).resolve().parent
+    nodes = [job] + (list(job.jobs.values()) if job.type == "pipeline" else [])
+    for node in nodes:
+        for inp in (getattr(node, "inputs", None) or {}).values():
+            path = getattr(getattr(inp, "_data", inp), "path", None)
+            if isinstance(path, str) and "://" not in path and not path.startswith(("azureml:", "${{")):
+                local = (base / path).resolve() if not os.path.isabs(path) else Path(path)
+                if local.exists():
+                    out["object_hashes"][str(local)] = get_object_hash(local)
     if job.type == "pipeline":
         for name, node in job.jobs.items():
             comp = node.component

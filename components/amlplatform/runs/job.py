@@ -49,8 +49,9 @@ The model
     ``${{parent.jobs.s.outputs.y}}`` -> ``Binding("step_outputs", "y", step="s")``.
 
 Overrides (``--set key.path=value``) are applied to the YAML mapping before validation, as
-azure-ai-ml's ``params_override`` does (``pydash.set_``-style dotted paths); the value is read as
-a YAML scalar, so ``--set resources.instance_count=2`` gives the integer 2.
+azure-ai-ml's ``params_override`` does (``pydash.set_``-style dotted paths); the value stays text,
+as the az CLI passes it, and each field converts it as azure-ai-ml's does
+(``--set resources.instance_count=2`` is the integer 2; ``--set inputs.flag=yes`` the text ``yes``).
 
 Documented differences from azure-ai-ml: ``services``, ``queue_settings`` and Ray distribution
 are accepted by azure-ai-ml but refused here (we cannot honour them) with an error saying so;
@@ -237,6 +238,9 @@ class PipelineStep:
     component_name: Optional[str] = None
     component_version: Optional[str] = None
     own_compute: Optional[str] = None  # the compute the step names itself (job.compute also has the default)
+    node_inputs: Optional[tuple[str, ...]] = None  # inputs the step's own YAML gives (None: no inputs: key)
+    node_outputs: Optional[tuple[str, ...]] = None  # outputs the step's own YAML gives (None: no outputs: key)
+    component_schema: Optional[str] = None  # the component file's $schema (azure-ai-ml sends it in the spec)
 
 
 @dataclass(frozen=True)
@@ -319,20 +323,13 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
     """``key.path=value`` pairs set into a copy of ``data`` (intermediate mappings are created)."""
     import copy
 
-    import yaml
-
     out = copy.deepcopy(data)
     for item in overrides:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
             raise UserError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. --set inputs.learning_rate=0.01")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            value = raw
-        if isinstance(value, (dict, list)) and not raw.strip().startswith(("{", "[")):
-            value = raw
+        value = raw  # text, as the az CLI passes it in params_override; fields convert it as azure-ai-ml's do
         parts = key.split(".")
         node: Any = out
         for i, part in enumerate(parts[:-1]):
@@ -932,7 +929,8 @@ def _step(name: str, raw: Any, base_dir: Path, problems: _Problems) -> Optional[
     comp = raw.get("component")
     if comp is None:
         job = _command_job(raw, path, base_dir, None, problems, in_pipeline=True)
-        return PipelineStep(name=name, job=job) if job is not None else None
+        return PipelineStep(name=name, job=job, node_inputs=_given(raw, "inputs"),
+                            node_outputs=_given(raw, "outputs")) if job is not None else None
     # a node with a component: the node may set inputs/outputs/compute/resources/... over the component's
     node_keys = ("type", "component", "inputs", "outputs", "compute", "resources", "distribution", "limits",
                  "environment_variables", "display_name", "description", "tags", "properties", "identity",
@@ -1003,7 +1001,14 @@ def _step(name: str, raw: Any, base_dir: Path, problems: _Problems) -> Optional[
     v = cdata.get("version")
     return PipelineStep(name=name, job=job, is_deterministic=bool(det) if det is not None else True,
                         component=comp_source if comp_source else None,
-                        component_name=cdata.get("name"), component_version=None if v is None else str(v))
+                        component_name=cdata.get("name"), component_version=None if v is None else str(v),
+                        node_inputs=_given(raw, "inputs"), node_outputs=_given(raw, "outputs"),
+                        component_schema=cdata.get("$schema"))
+
+
+def _given(raw: Mapping[str, Any], key: str) -> Optional[tuple[str, ...]]:
+    value = raw.get(key)
+    return tuple(str(k) for k in value) if isinstance(value, Mapping) else None
 
 
 def _resolve_bindings(steps: dict[str, PipelineStep], inputs: Mapping[str, JobInput],

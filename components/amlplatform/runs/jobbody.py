@@ -266,9 +266,14 @@ def component_spec(step: PipelineStep, *, code_id: Optional[str], environment_id
         "command": job.command,
         "environment": environment_id,
         "is_deterministic": step.is_deterministic,
-        "inputs": {n: _port(i) for n, i in job.inputs.items()},
-        "outputs": {n: {"type": o.type} for n, o in job.outputs.items()},
     }
+    # azure-ai-ml leaves out empty port mappings
+    if job.inputs:
+        spec["inputs"] = {n: _port(i) for n, i in job.inputs.items()}
+    if job.outputs:
+        spec["outputs"] = {n: {"type": o.type} for n, o in job.outputs.items()}
+    if step.component_schema:
+        spec["$schema"] = step.component_schema
     if code_id is not None:
         spec["code"] = code_id
     if job.environment_variables:
@@ -341,14 +346,14 @@ def pipeline_body(
     local inputs given directly on a step, by (step, input)."""
     jobs: dict[str, Any] = {}
     for sname, step in pipeline.jobs.items():
-        node: dict[str, Any] = {
-            "name": sname,
-            "type": "command",
-            "componentId": component_ids[sname],
-            "inputs": {n: _step_input(i, step_input_uris.get((sname, n))) for n, i in step.job.inputs.items()},
-            "outputs": {n: _step_output(o) for n, o in step.job.outputs.items()},
-            "_source": "YAML.JOB",
-        }
+        # azure-ai-ml sends the inputs/outputs the step's YAML gives (a component's defaults stay in the component)
+        node: dict[str, Any] = {"name": sname, "type": "command", "componentId": component_ids[sname],
+                                "_source": "YAML.COMPONENT" if step.component else "YAML.JOB"}
+        if step.node_inputs is not None:
+            node["inputs"] = {n: _step_input(step.job.inputs[n], step_input_uris.get((sname, n)))
+                              for n in step.node_inputs if n in step.job.inputs}
+        if step.node_outputs is not None:
+            node["outputs"] = {n: _step_output(step.job.outputs[n]) for n in step.node_outputs if n in step.job.outputs}
         if step.own_compute:
             node["computeId"] = compute_ids[step.own_compute]
         if step.job.display_name:
