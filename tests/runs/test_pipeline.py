@@ -129,6 +129,7 @@ def test_example_pipeline_runs_then_is_reused(example, tmp_path):
     # each step's MLflow run is a child of the pipeline's
     train_mlflow = Path(steps["train"]["mlflow"]["run_dir"])
     assert (train_mlflow / "tags" / "mlflow.parentRunId").read_text() == rec["mlflow"]["run_id"]
+    assert {r["mlflow"]["experiment_id"] for r in steps.values()} == {rec["mlflow"]["experiment_id"]}
     assert read_mlflow_metrics(train_mlflow)["loss"]["step"] == 200
 
     again, sink2, notes2 = run(example / "pipeline.yml", store)

@@ -281,7 +281,8 @@ def run_pipeline_job(
         else:
             earlier = reuse.lookup(key)
             why = None if earlier is not None else _why_rerun(previous, parts)
-        extra = {"pipeline": record["name"], "step": sname, "reuse_key": key, "is_deterministic": step.is_deterministic}
+        extra = {"pipeline": record["name"], "step": sname, "reuse_key": key, "is_deterministic": step.is_deterministic,
+                 "experiment": record["experiment"]}  # step runs belong to the pipeline's experiment, as on Azure ML
         name = f"{record['name']}_{sname}"
         if earlier is not None:
             rec = _reused_record(store, step, snapshot, git_of(folder), name, earlier, extra)
