@@ -987,7 +987,7 @@ def _step(name: str, raw: Any, base_dir: Path, problems: _Problems) -> Optional[
         if k not in declared_out:
             problems.add(_join(path, f"outputs.{k}"), "the component has no such output")
     body = {k: v for k, v in cdata.items() if k in ("command", "code", "environment", "resources", "distribution",
-                                                    "environment_variables", "display_name", "description", "tags")}
+                                                    "environment_variables")}
     for k in ("compute", "resources", "distribution", "limits", "environment_variables", "display_name", "description",
               "tags", "properties", "identity"):
         if k in raw:
