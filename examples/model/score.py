@@ -8,6 +8,9 @@ import json
 import os
 import pickle
 
+import pandas as pd
+
+FEATURES = ["income", "debt_ratio", "age", "late_payments"]
 model = None
 
 
@@ -19,6 +22,6 @@ def init():
 
 
 def run(raw_data):
-    rows = json.loads(raw_data)["data"]
+    rows = pd.DataFrame(json.loads(raw_data)["data"], columns=FEATURES)
     return {"predictions": model.predict(rows).tolist(),
             "probabilities": [round(p, 6) for p in model.predict_proba(rows)[:, 1].tolist()]}

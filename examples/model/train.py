@@ -39,7 +39,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
+    import pandas as pd
+
     X, y = make_data(args.rows, args.seed)
+    X = pd.DataFrame(X, columns=FEATURES)  # named features: requests name their columns
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=args.seed)
     model = make_pipeline(StandardScaler(), LogisticRegression(C=args.C, max_iter=500))
     model.fit(X_train, y_train)
