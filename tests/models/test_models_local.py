@@ -201,3 +201,21 @@ def test_deployment_names_are_checked(tmp_path):
         m.Deployments(tmp_path).record("bad name", "m", "1")
     m.Deployments(tmp_path).record("blue", "m", "1")
     assert json.loads((tmp_path / "blue.json").read_text())["model"] == "m:1"
+
+
+def test_model_and_serve_modules_import_nothing_heavy():
+    """The registry and serve modules and their command lines load no Pulumi, MLflow, numpy, yaml or
+    azure at import time (``amlplatform model list`` starts fast; the shim never imports Pulumi)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import amlplatform.runs.models, amlplatform.runs.serve, amlplatform.cli.model, amlplatform.cli.serve\n"
+        "from amlplatform.cli import build_parser\n"
+        "build_parser()\n"
+        "bad = sorted({m.split('.')[0] for m in sys.modules} & {'pulumi', 'mlflow', 'numpy', 'pandas', 'yaml', 'azure', 'sklearn'})\n"
+        "assert not bad, bad\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
