@@ -145,3 +145,72 @@ def test_cli_register_list_show_against_the_workspace(fake_models, tmp_path, mon
     # --job without a workspace is an error naming the fix
     assert main(["model", "register", "--job", "train-1", "--name", "x"]) == 2
     assert "add --stack or --outputs-file" in capsys.readouterr().err
+
+
+def test_a_version_taken_between_get_and_put_is_retried_with_the_next(fake_models, tmp_path, monkeypatch):
+    first = _model_folder(tmp_path / "a")
+    other = tmp_path / "b" / "clf.pkl"
+    other.parent.mkdir()
+    other.write_bytes(b"another model")
+    with client_for(fake_models) as client:
+        ws = m.WorkspaceModels(client)
+        ws.register("m1", model_type=m.MLFLOW_MODEL, snapshot=m.model_snapshot(first), basename="model",
+                    progress=lambda d, t: None)
+        real = ws.next_version
+        answers = iter(["1"])  # a stale answer: someone registered 1 meanwhile
+
+        monkeypatch.setattr(ws, "next_version", lambda name: next(answers, None) or real(name))
+        got = ws.register("m1", model_type=m.CUSTOM_MODEL, snapshot=m.model_snapshot(other), basename="clf.pkl",
+                          progress=lambda d, t: None)
+    assert got["name"] == "2"
+    statuses = [c.status for c in fake_models.calls if c.op == "model_version_put"]
+    assert statuses == [201, 409, 201]  # the 409 "Asset paths cannot be updated." was not an overwrite
+    assert fake_models.models["m1"]["1"]["properties"]["modelType"] == "mlflow_model"
+
+
+def test_server_errors_are_retried_then_reported(fake_models, tmp_path):
+    from fake_aml import Fault
+
+    folder = _model_folder(tmp_path)
+    seen = []
+
+    def plan(method, op):
+        if op == "model_version_put":
+            seen.append(op)
+            return Fault("status", 503) if len(seen) == 1 else None
+        return None
+
+    fake_models.faults = plan
+    with client_for(fake_models) as client:
+        got = m.WorkspaceModels(client).register("m1", model_type=m.MLFLOW_MODEL, snapshot=m.model_snapshot(folder),
+                                                 basename="model", progress=lambda d, t: None)
+        assert got["name"] == "1" and len(seen) == 2
+        fake_models.faults = lambda method, op: Fault("status", 500) if op == "model_container_get" else None
+        with pytest.raises(UserError, match="answered 500"):
+            m.WorkspaceModels(client).register("m2", model_type=m.MLFLOW_MODEL, snapshot=m.model_snapshot(folder),
+                                               basename="model", progress=lambda d, t: None)
+    assert "m2" not in fake_models.models
+
+
+def test_cli_registers_a_local_runs_output_in_the_workspace(fake_models, tmp_path, monkeypatch, capsys):
+    from azure.core.pipeline.transport import RequestsTransport
+
+    from amlplatform.cli import main
+    from amlplatform.runs import azure as az
+    from amlplatform.runs.store import RunStore
+
+    original = az.AzureMLClient
+    monkeypatch.setattr(az, "AzureMLClient", lambda coords, **kw: original(coords, **{
+        **kw, "endpoint": fake_models.endpoint, "credential": FakeCredential(), "retry": FAST_RETRY,
+        "transport": RequestsTransport(connection_verify=str(fake_models.ca_file))}))
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"workspace_id": fake_models.workspace_id, "location": "westeurope"}))
+    store = RunStore(tmp_path / "runs")
+    record = store.create({"name": "train_1", "experiment": "x", "status": "Completed"})
+    _model_folder(store.run_dir(record["name"]) / "outputs")
+    monkeypatch.chdir(tmp_path)
+    assert main(["model", "register", "--run", "train_1", "--path", "outputs/model", "--name", "credit-default",
+                 "--runs-dir", str(tmp_path / "runs"), "--outputs-file", str(outputs), "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["properties"][m.RUN_PROPERTY] == "train_1" and rec["type"] == "mlflow_model"
+    assert rec["model_uri"].endswith("/model")
