@@ -180,7 +180,11 @@ def test_delete_is_refused_while_a_deployment_uses_the_version(tmp_path):
     reg.deployments.delete("blue")
     reg.delete("credit-default", "1", stack_roots=[project])
     assert [r["version"] for r in reg.versions("credit-default")] == ["2"]
-    assert reg.register(folder, "credit-default")["version"] == "3"  # numbers are not reused below the highest
+    assert reg.register(folder, "credit-default")["version"] == "3"
+    reg.delete("credit-default", "3", stack_roots=[project])
+    assert reg.register(folder, "credit-default")["version"] == "4"  # a deleted number is never given again
+    with pytest.raises(UserError, match="was deleted; a version number is never reused"):
+        reg.register(folder, "credit-default", version="3")
 
 
 def test_run_output_paths(tmp_path):

@@ -78,8 +78,10 @@ RUN_PROPERTY = "amlplatform.run"
 MAX_MODEL_BYTES = 20 * 1024 ** 3
 MAX_MODEL_FILES = 100_000
 
-# Azure ML asset names: letters, digits, '-', '_' and '.', starting with a letter or digit, at most
-# 255 characters (the same rule as job names plus '.'); versions are short strings of the same kind.
+# Model names: letters, digits, '-', '_' and '.', starting with a letter or digit, at most 255 - the
+# characters azure-ai-ml's own tests register (test_<digits>, names with '-' and '.') and that are safe in
+# an ARM path segment and a local folder name. The service has the last word on a workspace name: a name it
+# refuses comes back as its 400 message. Versions are short strings of the same kind.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
 DEPLOYMENT = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,31}$")  # online deployment names: 3-32, letter first
@@ -417,6 +419,9 @@ class LocalRegistry:
         snap = snapshot or model_snapshot(source)
         folder = self.root / name
         folder.mkdir(parents=True, exist_ok=True)
+        if version is not None and (folder / f".deleted-{version}").exists():
+            raise UserError(f"version {version} of model {name} was deleted; a version number is never reused "
+                            "(leave out --version for the next one)")
         for _ in range(50):
             chosen = version or next_version(self._versions(name) + self._claimed(name))
             target = folder / chosen
@@ -453,9 +458,19 @@ class LocalRegistry:
         return record
 
     def _claimed(self, name: str) -> list[str]:
-        """Version folders claimed by a registration still copying (no record yet): not free."""
+        """Versions that are not free although they have no record: folders claimed by a registration
+        still copying, and deleted versions (a ``.deleted-<version>`` marker: a number is never given
+        to other content, since something outside this registry may still name it)."""
         folder = self.root / name
-        return [p.name for p in folder.iterdir() if p.is_dir() and not (p / RECORD).is_file()] if folder.is_dir() else []
+        if not folder.is_dir():
+            return []
+        out = []
+        for p in folder.iterdir():
+            if p.is_dir() and not (p / RECORD).is_file():
+                out.append(p.name)
+            elif p.is_file() and p.name.startswith(".deleted-"):
+                out.append(p.name[len(".deleted-"):])
+        return out
 
     def delete(self, name: str, version: str, *, stack_roots: Iterable[Path] = ()) -> dict[str, Any]:
         """Delete one version, unless a local deployment or a stack file uses it."""
@@ -467,6 +482,7 @@ class LocalRegistry:
         if users:
             raise UserError(f"model {name}:{version} is used by a deployment; delete or repoint the deployment first:", users)
         target = self.root / name / version
+        (self.root / name / f".deleted-{version}").touch()
         # the record goes first: from then on the version does not exist, even if removing the files fails
         (target / RECORD).unlink()
         shutil.rmtree(target, ignore_errors=True)
