@@ -29,9 +29,12 @@ RECORDING = json.loads((HERE / "recordings" / "model_create_autoincrement.json")
 MODEL_VERSION_FIELDS = {"description", "flavors", "isAnonymous", "isArchived", "jobName", "modelType", "modelUri",
                         "properties", "stage", "tags"}
 MODEL_TYPES = {"custom_model", "mlflow_model", "triton_model"}  # azure-ai-ml's AssetTypes for models
+_DATASTORE_URI = re.compile(r"^azureml://subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/workspaces/"
+                            r"(?P<ws>[^/]+)/datastores/(?P<ds>[^/]+)/paths/(?P<path>.+)$")
 _JOB_URI = re.compile(r"^azureml://jobs/(?P<job>[A-Za-z0-9_-]+)/outputs/artifacts/paths/(?P<path>.+)$")
 
 _MODEL_ROUTES = [
+    ("GET", re.compile(r"^/datastores/(?P<name>[^/]+)$"), "datastore_get"),
     ("GET", re.compile(r"^/models$"), "model_container_list"),
     ("GET", re.compile(r"^/models/(?P<name>[^/]+)$"), "model_container_get"),
     ("GET", re.compile(r"^/models/(?P<name>[^/]+)/versions$"), "model_version_list"),
@@ -55,10 +58,20 @@ class FakeModelsAML(FakeAML):
         super().__init__(*args, **kwargs)
         self.models: dict[str, dict[str, dict[str, Any]]] = {}  # name -> version -> stored answer
 
+    # ---- the default datastore (its container is where pending uploads land, as in a workspace)
+
+    def op_datastore_get(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        if p["name"] != "workspaceblobstore":
+            raise _Reject(404, "UserError", f"datastore {p['name']} not found")
+        answer = _recorded("GET", 200, "/datastores/workspaceblobstore")["response"]
+        answer.update(id=f"{self.workspace_id}/datastores/workspaceblobstore")
+        answer["properties"].update(accountName=self.blobs.account_name, containerName=self.blobs.container)
+        return 200, answer, {}
+
     # ---- containers
 
     def _container(self, name: str) -> dict[str, Any]:
-        body = _recorded("GET", 200)["response"]
+        body = _recorded("GET", 200, "/models/test_238148868107")["response"]
         versions = self.models[name]
         numbers = [int(v) for v in versions if v.isdigit()]
         latest = max(versions, key=lambda v: (v.isdigit(), int(v) if v.isdigit() else 0, v))
@@ -116,6 +129,15 @@ class FakeModelsAML(FakeAML):
         if m:
             if props.get("jobName") != m["job"]:
                 raise _Reject(400, "UserError", f"modelUri names job {m['job']} but jobName is {props.get('jobName')!r}")
+            return
+        d = _DATASTORE_URI.match(uri)
+        if d:
+            if (d["sub"], d["rg"].lower(), d["ws"].lower(), d["ds"]) != (
+                    base.SUBSCRIPTION, base.RESOURCE_GROUP.lower(), base.WORKSPACE.lower(), "workspaceblobstore"):
+                raise _Reject(400, "UserError", f"modelUri {uri!r} is not on this workspace's default datastore")
+            inner = d["path"].rstrip("/")
+            if not any(n == inner or n.startswith(inner + "/") for n in self.blob_names(inner)):
+                raise _Reject(400, "UserError", f"modelUri {uri!r}: nothing was uploaded there")
             return
         for code in self.codes.values():
             folder = code["properties"]["codeUri"].rstrip("/")

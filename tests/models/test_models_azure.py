@@ -45,8 +45,10 @@ def test_register_uploads_once_and_increments_versions(fake_models, tmp_path):
 
     # upload (or find by hash) first, then the recorded sequence: container 404 -> version PUT 1;
     # container 200 (nextVersion 2) -> PUT 2. The second registration finds the files by hash: no upload.
-    assert calls_after_first == ["code_list", "pending", "code_put", "code_get", "model_container_get", "model_version_put"]
-    assert fake_models.ops()[len(calls_after_first):] == ["code_list", "code_get", "model_container_get", "model_version_put"]
+    assert calls_after_first == ["code_list", "pending", "code_put", "code_get", "datastore_get", "model_container_get",
+                                 "model_version_put"]
+    assert fake_models.ops()[len(calls_after_first):] == ["code_list", "code_get", "datastore_get", "model_container_get",
+                                                          "model_version_put"]
     assert first["name"] == "1" and second["name"] == "2"
     assert first["id"].endswith("/models/credit-default/versions/1")
     props = first["properties"]
@@ -54,8 +56,10 @@ def test_register_uploads_once_and_increments_versions(fake_models, tmp_path):
     assert props["properties"][m.HASH_PROPERTY] == snap.content_hash
     # the model's files are really in the blob store, under the model's own name; .env is not
     code = next(iter(fake_models.codes.values()))["properties"]["codeUri"]
-    assert props["modelUri"] == code.rstrip("/") + "/model"
-    prefix = code.split(f"/{fake_models.blobs.container}/", 1)[1]
+    prefix = code.split(f"/{fake_models.blobs.container}/", 1)[1].rstrip("/")
+    # a path on the default datastore, as azure-ai-ml writes a workspace model's path
+    assert props["modelUri"] == (f"azureml://subscriptions/{fake_models.coords().subscription_id}/resourcegroups/"
+                                 f"rg-aml-dev/workspaces/mlw-dev/datastores/workspaceblobstore/paths/{prefix}/model")
     names = fake_models.blob_names(prefix + "/")
     assert sorted(n[len(prefix) + 1:] for n in names) == ["model/MLmodel", "model/model.pkl"]
     assert fake_models.read_blob(f"{prefix}/model/model.pkl") == b"\x80\x04not-really-a-pickle"
@@ -213,4 +217,17 @@ def test_cli_registers_a_local_runs_output_in_the_workspace(fake_models, tmp_pat
                  "--runs-dir", str(tmp_path / "runs"), "--outputs-file", str(outputs), "--json"]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["properties"][m.RUN_PROPERTY] == "train_1" and rec["type"] == "mlflow_model"
-    assert rec["model_uri"].endswith("/model")
+    assert rec["model_uri"].startswith("azureml://subscriptions/") and rec["model_uri"].endswith("/model")
+
+
+def test_blob_outside_the_default_datastore_keeps_its_blob_uri(fake_models, tmp_path):
+    """When the upload did not land in the default datastore's container, the model's path is the blob URI."""
+    folder = _model_folder(tmp_path)
+    fake_models.answer_hook = lambda op, status, body: (
+        (status, {**body, "properties": {**body["properties"], "containerName": "another-container"}})
+        if op == "datastore_get" else (status, body))
+    with client_for(fake_models) as client:
+        got = m.WorkspaceModels(client).register("m1", model_type=m.MLFLOW_MODEL, snapshot=m.model_snapshot(folder),
+                                                 basename="model", progress=lambda d, t: None)
+    code = next(iter(fake_models.codes.values()))["properties"]["codeUri"]
+    assert got["properties"]["modelUri"] == code.rstrip("/") + "/model"

@@ -36,7 +36,10 @@ The workspace side (:class:`WorkspaceModels`) follows azure-ai-ml's ``ModelOpera
    do), and identical content is uploaded once, whichever of code or model sent it first;
 3. ``PUT W/models/{name}/versions/{version}`` with ``{"properties": {"modelType", "modelUri",
    "isAnonymous": false, "isArchived": false, "tags", "properties", "description"?, "jobName"?}}``
-   (the recorded body); ``modelUri`` is the uploaded folder's blob URI + ``/<basename>``, or for an
+   (the recorded body); ``modelUri`` is the uploaded folder + ``/<basename>`` as a path on the default
+   datastore (``GET W/datastores/workspaceblobstore``; ``azureml://subscriptions/.../datastores/
+   workspaceblobstore/paths/...`` as azure-ai-ml's ``Model._update_path`` writes it; the blob URI when the
+   upload landed in another container), or for an
    Azure job's output ``azureml://jobs/<job>/outputs/artifacts/paths/<path>`` (the form Azure ML
    documents for registering a job output: learn.microsoft.com/azure/machine-learning/how-to-manage-models).
 
@@ -73,6 +76,7 @@ MODEL_TYPES = (CUSTOM_MODEL, MLFLOW_MODEL)
 HASH_PROPERTY = "amlplatform.content_hash"
 HASH_VERSION_PROPERTY = "amlplatform.hash_version"
 RUN_PROPERTY = "amlplatform.run"
+DEFAULT_DATASTORE = "workspaceblobstore"  # the name Azure ML gives a workspace's default blob datastore
 # Models are bigger than code: the code limits (300 MiB / 2000 files) do not apply; these only stop
 # a wrong path (a home folder) from being copied or uploaded whole.
 MAX_MODEL_BYTES = 20 * 1024 ** 3
@@ -629,6 +633,40 @@ class WorkspaceModels:
         answer = self.pipeline.call("read the uploaded files' location", "GET", code_id)
         return need(answer.body, "properties.codeUri", f"read the uploaded files' location (GET {code_id})").rstrip("/")
 
+    def datastore_uri(self, blob_uri: str) -> Optional[str]:
+        """The blob URI as a path on the workspace's default blob datastore, the form azure-ai-ml gives a
+        workspace model (``Model._update_path``: ``azureml://subscriptions/{sub}/resourcegroups/{rg}/
+        workspaces/{ws}/datastores/{datastore}/paths/{path}``); ``None`` when the blob is not in that
+        datastore's container (then the blob URI itself is the model's path)."""
+        from urllib.parse import unquote, urlsplit
+
+        from amlplatform.runs.rest import ServerError
+
+        path = f"{self._w}/datastores/{DEFAULT_DATASTORE}"
+        try:
+            props = (self.pipeline.call("read the default datastore", "GET", path).body or {}).get("properties") or {}
+        except ServerError as exc:
+            if exc.status in (403, 404):
+                return None
+            raise
+        account, container = props.get("accountName"), props.get("containerName")
+        if not account or not container:
+            return None
+        parts = urlsplit(blob_uri)
+        segments = [unquote(x) for x in parts.path.strip("/").split("/") if x]
+        host = (parts.hostname or "").lower()
+        if host.startswith(f"{account.lower()}.blob."):
+            rest = segments
+        elif segments[:1] == [account]:  # path-style URL (emulators, some private endpoints)
+            rest = segments[1:]
+        else:
+            return None
+        if len(rest) < 2 or rest[0] != container:
+            return None
+        c = self.client.coords
+        return (f"azureml://subscriptions/{c.subscription_id}/resourcegroups/{c.resource_group}/workspaces/"
+                f"{c.workspace_name}/datastores/{DEFAULT_DATASTORE}/paths/{'/'.join(rest[1:])}")
+
     def register(
         self,
         name: str,
@@ -658,7 +696,8 @@ class WorkspaceModels:
                      properties=props, job_name=job_name)
         if snapshot is not None:
             props.update({HASH_PROPERTY: snapshot.content_hash, HASH_VERSION_PROPERTY: HASH_VERSION})
-            model_uri = f"{self.upload(snapshot, progress=progress)}/{basename}"
+            blob = f"{self.upload(snapshot, progress=progress)}/{basename}"
+            model_uri = self.datastore_uri(blob) or blob
         if not model_uri:
             raise UserError("nothing to register: give a local path, --run or --job")
         body = version_body(model_type=model_type, model_uri=model_uri, description=description, tags=tags,
