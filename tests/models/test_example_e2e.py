@@ -118,3 +118,10 @@ def test_cli_errors_are_one_line(tmp_path, monkeypatch, capsys):
     assert "model name must be" in capsys.readouterr().err
     assert main(["model", "show", "x"]) == 2
     assert "name:version or name@latest" in capsys.readouterr().err
+    assert main(["serve", "x:1", "--port", "70000"]) == 2
+    assert "--port must be 0-65535" in capsys.readouterr().err
+    monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
+    assert main(["serve", "x:1", "--key-env", "NO_SUCH_KEY_VAR"]) == 2
+    assert "NO_SUCH_KEY_VAR: that environment variable is not set" in capsys.readouterr().err
+    assert main(["deployments", "delete", "nope"]) == 2
+    assert "no local deployment named 'nope'" in capsys.readouterr().err

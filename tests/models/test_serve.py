@@ -230,3 +230,15 @@ def test_to_jsonable():
         to_jsonable(object())
     with pytest.raises(ScoringError):
         MlflowScorer.model_input("[]")
+
+
+def test_a_busy_port_is_a_user_error(trained):
+    import socket
+
+    root, _ = trained
+    scorer = load_scorer(m.resolve_local_path(root / "clf"), root / "score.py")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        with pytest.raises(UserError, match="cannot listen on 127.0.0.1"):
+            ScoringServer(scorer, port=s.getsockname()[1]).bind()
