@@ -18,7 +18,6 @@ Loopback only, bounded: at most ``--calls`` requests per measurement and a few p
 """
 
 import http.client
-import json
 import os
 import shutil
 import socket

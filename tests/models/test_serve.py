@@ -6,7 +6,6 @@ import os
 import pickle
 import textwrap
 import threading
-from pathlib import Path
 
 import pytest
 import requests
