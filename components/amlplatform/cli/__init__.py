@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from amlplatform.cli import plan, runs, scan
+    from amlplatform.cli import model, plan, runs, scan, serve
 
     parser = _Parser(
         prog="amlplatform",
@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.register(sub)
     scan.register(sub)
     runs.register(sub)
+    model.register(sub)
+    serve.register(sub)
     return parser
 
 
