@@ -63,8 +63,9 @@ PackageSource = Literal["pypi", "conda", "pytorch", "tensorflow"]
 
 
 def package_rule_name(source: str, fqdn: str) -> str:
-    """Stable outbound rule name for one FQDN of a package source (``pkg-pypi-pythonhosted-org``)."""
-    cleaned = "-".join(p for p in fqdn.replace("*", "").split(".") if p)
+    """Stable outbound rule name for one FQDN of a package source: ``pkg-pypi-pypi-org``, a wildcard
+    as ``any`` (``pkg-conda-any-anaconda-com`` for ``*.anaconda.com``, apart from ``anaconda.com``)."""
+    cleaned = "-".join("any" if p == "*" else p for p in fqdn.split(".") if p)
     return f"pkg-{source}-{cleaned}"[:64].rstrip("-")
 
 
