@@ -102,7 +102,8 @@ class KubernetesInferenceTargetArgs(TypedDict, total=False):
     Service RBAC Cluster Admin" on a created cluster, so the program can create the namespace and the
     instance types. The program passes it from the settings or authorization.getClientConfig."""
     deployer_principal_type: str
-    """User, Group or ServicePrincipal; leave out when unknown (Azure looks the principal up)."""
+    """User, Group or ServicePrincipal (default ServicePrincipal: azure-native would send User, and
+    Azure refuses a type that does not match the principal)."""
     attach_waits_for: List[pulumi.Resource]
     """Resources the attach waits for besides the cluster's own: the workspace's private endpoint and
     its DNS zone group, through which the extension in the cluster reaches a private workspace."""
@@ -181,7 +182,7 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
                                  "the deploy gets Azure Kubernetes Service RBAC Cluster Admin)")
             deployer_admin = self._role(
                 f"{name}-deployer-cluster-admin", cluster_id, subscription, deployer,
-                args.get("deployer_principal_type"), CLUSTER_ADMIN_ROLE,
+                args.get("deployer_principal_type", "ServicePrincipal"), CLUSTER_ADMIN_ROLE,
                 "the deploying identity creates the endpoints' namespace and the instance types")
 
         trusted = None

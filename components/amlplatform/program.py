@@ -427,8 +427,10 @@ def declare_compute(settings: StackSettings, platform: MLWorkspace, *, files: Ma
                 args["cluster"]["subnet_id"] = aks_subnet_id  # the stack's VNet (settings/network.py)
             if target.disable_local_accounts:
                 args["deployer_principal_id"] = target.deployer_object_id or deployer_object_id
-                if target.deployer_object_id:  # from getClientConfig the kind is unknown: Azure looks it up
-                    args["deployer_principal_type"] = target.deployer_principal_type
+                # azure-native sends principalType User when none is given, and Azure refuses a type that
+                # does not match the principal (UnmatchedPrincipalType): the kind is a setting, default
+                # ServicePrincipal (a pipeline); a person running `pulumi up` sets User
+                args["deployer_principal_type"] = target.deployer_principal_type
         if platform.workspace_private_path:
             args["attach_waits_for"] = list(platform.workspace_private_path)
             mon = settings.monitoring

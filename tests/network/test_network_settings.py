@@ -227,3 +227,36 @@ def test_shipped_stacks_are_valid_and_dev_has_no_network():
         config = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
         s = settings_from_config(copy.deepcopy(config))
         assert (s.network.mode == "none") == (stack == "dev")
+
+
+# ------------------------------------------------------------------ component argument checks
+
+def test_components_refuse_arguments_that_cannot_work():
+    from amlplatform.privatelink import zones_for
+    from amlplatform.workspace import managed_network_settings
+
+    assert zones_for("blob") == ("privatelink.blob.core.windows.net",)
+    with pytest.raises(ValueError, match="no private DNS zone is known for group id 'sqlServer'"):
+        zones_for("sqlServer")
+    fqdn = {"pkg": {"type": "FQDN", "category": "UserDefined", "destination": "pypi.org"}}
+    assert managed_network_settings("AllowOnlyApprovedOutbound", fqdn) == {
+        "isolation_mode": "AllowOnlyApprovedOutbound", "outbound_rules": fqdn, "firewall_sku": "Standard"}
+    assert managed_network_settings("AllowInternetOutbound") == {"isolation_mode": "AllowInternetOutbound"}
+    with pytest.raises(ValueError, match="exist only under AllowOnlyApprovedOutbound"):
+        managed_network_settings("AllowInternetOutbound", fqdn)
+    with pytest.raises(ValueError, match="need a managed network"):
+        managed_network_settings("Disabled", fqdn)
+    with pytest.raises(ValueError, match="type must be one of"):
+        managed_network_settings("AllowOnlyApprovedOutbound", {"x": {"type": "Url"}})
+
+
+def test_network_names_follow_the_azure_rules():
+    from amlplatform import naming
+
+    names = naming.network_names("fraud", "prod")
+    assert names.virtual_network == "vnet-fraud-prod"
+    long = naming.private_endpoint_name("cr" + "a" * 48, "registry")
+    assert len(long) <= 64 and long.endswith("-registry") and not naming.check("private_endpoint", long)
+    assert naming.private_endpoint_name("cr" + "a" * 48, "registry") == long  # stable
+    with pytest.raises(ValueError, match="virtual_network name"):
+        naming.network_names("fraud", "prod", vnet="-bad")

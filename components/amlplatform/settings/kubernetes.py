@@ -241,7 +241,8 @@ class KubernetesSettings(Model):
         None, description="Who runs the deploy; with local accounts disabled it gets Azure Kubernetes Service "
         "RBAC Cluster Admin on the cluster. Default: the identity running pulumi (getClientConfig)")
     deployer_principal_type: Literal["User", "Group", "ServicePrincipal"] = Field(
-        "ServicePrincipal", description="Kind of deployer_object_id (a pipeline: ServicePrincipal)")
+        "ServicePrincipal", description="Kind of the deployer (deployer_object_id, or the identity running "
+        "pulumi): ServicePrincipal for a pipeline, User for a person; Azure refuses a mismatch")
     encryption_at_host_registered: bool = Field(
         False, description="The subscription has the feature Microsoft.Compute/EncryptionAtHost registered "
         "(az feature register --namespace Microsoft.Compute --name EncryptionAtHost); turns on host "
