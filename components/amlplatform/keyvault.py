@@ -8,6 +8,7 @@ from typing_extensions import Required, TypedDict
 
 from amlplatform import naming
 from amlplatform._component import child, token
+from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints
 from amlplatform.diagnostics import send_to_log_analytics
 
 
@@ -36,6 +37,8 @@ class WorkspaceKeyVaultArgs(TypedDict, total=False):
     """Protect the vault from deletion by Pulumi."""
     tags: Mapping[str, str]
     """Tags for the vault."""
+    private_endpoints: PrivateEndpointsSpec
+    """Private endpoints (subnet, DNS zone ids, groups) - amlplatform.privatelink."""
 
 
 class WorkspaceKeyVault(pulumi.ComponentResource):
@@ -78,6 +81,10 @@ class WorkspaceKeyVault(pulumi.ComponentResource):
         if args.get("log_analytics_workspace_id") is not None:
             send_to_log_analytics(self, f"{name}-diagnostics", resource_id=vault.id,
                                   log_analytics_workspace_id=args["log_analytics_workspace_id"])
+        # --- private endpoint (vault): amlplatform.privatelink
+        self.private_links = declare_private_endpoints(
+            self, name, resource_id=vault.id, resource_name=vault_name, spec=args.get("private_endpoints"),
+            resource_group_name=args["resource_group_name"], location=args["location"], tags=args.get("tags"))
         self.id = vault.id
         self.name = vault.name
         self.register_outputs({"id": self.id, "name": self.name})

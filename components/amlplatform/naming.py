@@ -77,6 +77,17 @@ RULES: Dict[str, NameRule] = {
         NameRule("compute", 3, 16, r"[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]",
                  "letters, digits and hyphens; starts with a letter, ends with a letter or digit",
                  extra=_hyphen_followed_by_letter),
+        # Microsoft.Network (learn.microsoft.com/azure/azure-resource-manager/management/
+        # resource-name-rules#microsoftnetwork): alphanumerics, '_', '.', '-'; start alphanumeric;
+        # end alphanumeric or '_'
+        NameRule("virtual_network", 2, 64, r"[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9_]",
+                 "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"),
+        NameRule("subnet", 1, 80, r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9_])?",
+                 "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"),
+        NameRule("network_security_group", 1, 80, r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9_])?",
+                 "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"),
+        NameRule("private_endpoint", 2, 64, r"[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9_]",
+                 "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"),
         NameRule("environment_asset", 1, 255, r"[A-Za-z0-9][A-Za-z0-9._-]*",
                  "letters, digits, '.', '_' and '-'; starts with a letter or digit"),
     )
@@ -189,6 +200,40 @@ def generate(workload: str, environment: str, *, seed: str = "",
     for kind, name in names.items():  # generated names must pass too (a bug otherwise)
         ensure(kind, name)
     return NameSet(**names)
+
+
+@dataclass(frozen=True)
+class NetworkNames:
+    """Physical names of a stack's network (CAF prefixes vnet, snet, nsg)."""
+
+    virtual_network: str
+    private_endpoints_subnet: str
+    aks_subnet: str
+    private_endpoints_nsg: str
+    aks_nsg: str
+
+
+def network_names(workload: str, environment: str, *, vnet: Optional[str] = None) -> NetworkNames:
+    """Names of the VNet the stack creates, its subnets and their NSGs; ``vnet`` overrides the VNet's."""
+    w, e = workload, environment
+    names = NetworkNames(
+        virtual_network=ensure("virtual_network", vnet or f"vnet-{w}-{e}"),
+        private_endpoints_subnet=ensure("subnet", "snet-private-endpoints"),
+        aks_subnet=ensure("subnet", "snet-aks"),
+        private_endpoints_nsg=ensure("network_security_group", f"nsg-{w}-{e}-private-endpoints"),
+        aks_nsg=ensure("network_security_group", f"nsg-{w}-{e}-aks"),
+    )
+    return names
+
+
+def private_endpoint_name(resource_name: str, group: str) -> str:
+    """``pe-<resource>-<group>``, shortened to 64 characters with a stable hash when the resource's
+    name is long (a registry may have 50)."""
+    name = f"pe-{resource_name}-{group}"
+    if len(name) > 64:
+        h = stable_hash(resource_name, group, length=5)
+        name = f"pe-{resource_name[:64 - len(group) - len(h) - 5]}-{h}-{group}"
+    return ensure("private_endpoint", name)
 
 
 def compute_name(name: str) -> str:

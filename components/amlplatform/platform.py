@@ -68,6 +68,10 @@ class MLWorkspaceArgs(TypedDict, total=False):
     """Needed when resource_group_role_assignments is not empty."""
     diagnostics: bool
     """Send workspace and key vault logs to Log Analytics (default True)."""
+    private_endpoints: dict
+    """{'subnet_id': ..., 'dns_zone_ids': {zone: id}, 'groups': {'workspace': ['amlworkspace'],
+    'storage': ['blob', 'file'], 'key_vault': ['vault'], 'registry': ['registry']}}: private
+    endpoints of the created resources (amlplatform.privatelink); leave out for none."""
 
 
 class MLWorkspace(pulumi.ComponentResource):
@@ -92,6 +96,14 @@ class MLWorkspace(pulumi.ComponentResource):
         names, tags = args["names"], dict(args.get("tags") or {})
         protect = args.get("protect", False)
         common = {"resource_group_name": rg, "location": location, "tags": tags}
+        endpoints = dict(args.get("private_endpoints") or {})
+
+        def endpoints_of(label: str) -> dict:
+            groups = list((endpoints.get("groups") or {}).get(label) or [])
+            if not groups:
+                return {}
+            return {"private_endpoints": {"subnet_id": endpoints["subnet_id"],
+                                          "dns_zone_ids": endpoints["dns_zone_ids"], "groups": groups}}
 
         monitoring = dict(args.get("monitoring") or {})
         log_analytics_id: Optional[pulumi.Input[str]] = monitoring.get("existing_log_analytics_id")
@@ -112,6 +124,7 @@ class MLWorkspace(pulumi.ComponentResource):
         else:
             storage_id = WorkspaceStorage(f"{name}-storage", {
                 **common, **storage, "account_name": names["storage_account"], "protect": protect,
+                **endpoints_of("storage"),
             }, opts=child(self)).id
 
         key_vault = dict(args.get("key_vault") or {})
@@ -119,7 +132,7 @@ class MLWorkspace(pulumi.ComponentResource):
             key_vault_id = pulumi.Output.from_input(key_vault["existing_id"])
         else:
             kv_args = {**common, **key_vault, "vault_name": names["key_vault"],
-                       "tenant_id": args["tenant_id"], "protect": protect}
+                       "tenant_id": args["tenant_id"], "protect": protect, **endpoints_of("key_vault")}
             if diagnostics_target is not None:
                 kv_args["log_analytics_workspace_id"] = diagnostics_target
             key_vault_id = WorkspaceKeyVault(f"{name}-keyvault", kv_args, opts=child(self)).id
@@ -140,13 +153,14 @@ class MLWorkspace(pulumi.ComponentResource):
                 # thing is removed, Pulumi forgets the registry instead of deleting its images
                 # (the preview says delete[retain]). Pin mode 'create' once it exists.
                 "retain_on_delete": mode == "auto",
+                **endpoints_of("registry"),
             }, opts=child(self))
             registry_id, login_server = created.id, created.login_server
 
         ws_args = {**common, **dict(args.get("workspace") or {}),
                    "workspace_name": names["workspace"], "storage_account_id": storage_id,
                    "key_vault_id": key_vault_id, "app_insights_id": app_insights_id,
-                   "registry_mode": mode, "protect": protect}
+                   "registry_mode": mode, "protect": protect, **endpoints_of("workspace")}
         if registry_id is not None:
             ws_args["container_registry_id"] = registry_id
         if diagnostics_target is not None:
@@ -162,6 +176,10 @@ class MLWorkspace(pulumi.ComponentResource):
                 "scope": args["resource_group_id"], "subscription_id": args["subscription_id"],
                 "assignments": args["resource_group_role_assignments"]}, opts=child(self))
 
+        # what reaches the workspace privately: the endpoint and its DNS records (a Kubernetes
+        # attach waits for them; see amlplatform.kubernetes)
+        self.workspace_private_path: List[pulumi.Resource] = [
+            r for link in workspace.private_links.values() for r in (link.endpoint, link.zone_group)]
         self.workspace_id = workspace.id
         self.workspace_name = workspace.name
         self.discovery_url = workspace.discovery_url

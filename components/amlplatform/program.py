@@ -16,9 +16,12 @@ from amlplatform.compute import ComputeCluster, ComputeInstance
 from amlplatform.environments import Environment
 from amlplatform.errors import UserError
 from amlplatform.kubernetes import KubernetesInferenceTarget
+from amlplatform.network import PlatformNetwork
 from amlplatform.platform import MLWorkspace
 from amlplatform.settings import StackSettings, derived_network, settings_from_pulumi
 from amlplatform.settings.compute import DEFAULT_BASE_IMAGE, ClusterSettings, KubernetesSettings
+from amlplatform.settings.network import GROUP_ZONES, private_endpoint_groups
+from amlplatform import naming
 
 PLATFORM_NAME = "ml"
 
@@ -38,10 +41,42 @@ def _role_specs(settings: StackSettings, scope: str) -> List[RoleAssignmentSpec]
     return out
 
 
+def network_args(settings: StackSettings, *, resource_group_name: pulumi.Input[str]) -> Optional[Dict[str, Any]]:
+    """The ``PlatformNetworkArgs`` for ``settings`` (None without a network; pure mapping)."""
+    net = settings.network
+    if net.mode == "none":
+        return None
+    zones = sorted({z for groups in private_endpoint_groups(settings).values() for g in groups for z in GROUP_ZONES[g]})
+    args: Dict[str, Any] = {
+        "resource_group_name": resource_group_name, "location": settings.location, "zones": zones,
+        "existing_zone_ids": dict(net.private_dns.existing_zone_ids),
+        "link_vnet_ids": list(net.private_dns.link_vnet_ids), "tags": settings.all_tags(),
+    }
+    if net.vnet is not None:
+        names = naming.network_names(settings.naming.workload, settings.naming.environment, vnet=net.vnet.name)
+        vnet: Dict[str, Any] = {
+            "name": names.virtual_network, "address_space": list(net.vnet.address_space),
+            "private_endpoints_subnet": {"name": names.private_endpoints_subnet,
+                                         "prefix": net.vnet.private_endpoints_subnet,
+                                         "nsg_name": names.private_endpoints_nsg},
+        }
+        if net.vnet.aks_subnet:
+            vnet["aks_subnet"] = {"name": names.aks_subnet, "prefix": net.vnet.aks_subnet, "nsg_name": names.aks_nsg}
+        args["vnet"] = vnet
+    else:
+        assert net.existing_subnets is not None
+        args["private_endpoints_subnet_id"] = net.existing_subnets.private_endpoints
+        if net.existing_subnets.aks:
+            args["aks_subnet_id"] = net.existing_subnets.aks
+    return args
+
+
 def platform_args(settings: StackSettings, *, resource_group_name: pulumi.Input[str],
                   resource_group_id: pulumi.Input[str], tenant_id: pulumi.Input[str],
-                  subscription_id: pulumi.Input[str]) -> Dict[str, Any]:
-    """The ``MLWorkspaceArgs`` for ``settings`` (pure mapping; defaults already applied)."""
+                  subscription_id: pulumi.Input[str],
+                  private_endpoints: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The ``MLWorkspaceArgs`` for ``settings`` (pure mapping; defaults already applied).
+    ``private_endpoints`` is ``{'subnet_id', 'dns_zone_ids'}`` of the stack's network, if any."""
     names = settings.naming.names()
     ws = settings.workspace
     st, kv, mon, reg = settings.storage, settings.key_vault, settings.monitoring, settings.registry
@@ -92,6 +127,14 @@ def platform_args(settings: StackSettings, *, resource_group_name: pulumi.Input[
     for optional in ("user_assigned_identity_id", "image_build_compute", "friendly_name", "description"):
         if getattr(ws, optional) is not None:
             workspace[optional] = getattr(ws, optional)
+    if ws.managed_network != "Disabled":
+        out = settings.network.outbound
+        workspace["provision_network_now"] = out.provision_now
+        rules = out.outbound_rules()
+        if rules:
+            workspace["outbound_rules"] = rules
+        if out.needs_firewall():
+            workspace["firewall_sku"] = out.firewall_sku
 
     return {
         "resource_group_name": resource_group_name,
@@ -116,6 +159,8 @@ def platform_args(settings: StackSettings, *, resource_group_name: pulumi.Input[
         "role_assignments": _role_specs(settings, "workspace"),
         "resource_group_role_assignments": _role_specs(settings, "resource_group"),
         "diagnostics": settings.diagnostics.enabled,
+        **({"private_endpoints": {**private_endpoints, "groups": private_endpoint_groups(settings)}}
+           if private_endpoints else {}),
     }
 
 
@@ -138,14 +183,20 @@ def declare(settings: StackSettings, files: Optional[Mapping[str, str]] = None) 
             tags=settings.all_tags())
         resource_group_name, resource_group_id = group.name, group.id
 
+    net_args = network_args(settings, resource_group_name=resource_group_name)
+    network = PlatformNetwork("network", net_args) if net_args is not None else None
+    endpoints = None if network is None else {"subnet_id": network.private_endpoints_subnet_id,
+                                              "dns_zone_ids": network.zone_id_inputs}
     platform = MLWorkspace(PLATFORM_NAME, platform_args(
         settings, resource_group_name=resource_group_name, resource_group_id=resource_group_id,
-        tenant_id=tenant_id, subscription_id=client.subscription_id))
+        tenant_id=tenant_id, subscription_id=client.subscription_id, private_endpoints=endpoints))
 
     if files is None:
         files = read_project_files(settings, project_dir())
     compute_ids = declare_compute(settings, platform, files=files, resource_group_name=resource_group_name,
-                                  tenant_id=tenant_id, subscription_id=client.subscription_id)
+                                  tenant_id=tenant_id, subscription_id=client.subscription_id,
+                                  aks_subnet_id=network.aks_subnet_id if network is not None else None,
+                                  deployer_object_id=client.object_id)
 
     return {
         "location": settings.location,
@@ -162,6 +213,8 @@ def declare(settings: StackSettings, files: Optional[Mapping[str, str]] = None) 
         "container_registry_id": platform.container_registry_id,
         "registry_login_server": platform.registry_login_server,
         "compute_ids": compute_ids,
+        **({"vnet_id": network.vnet_id, "private_endpoints_subnet_id": network.private_endpoints_subnet_id}
+           if network is not None else {}),
     }
 
 
@@ -286,7 +339,8 @@ def instance_args(settings: StackSettings, files: Mapping[str, str]) -> List[Dic
 def kubernetes_args(settings: StackSettings, target: KubernetesSettings) -> Dict[str, Any]:
     """``KubernetesInferenceTargetArgs`` without workspace coordinates (pure mapping)."""
     ext = target.extension
-    pools = {"system_pool": target.system_pool.model_dump(), "inference_pool": target.inference_pool.model_dump()}
+    pools = {key: {**pool.model_dump(), "encryption_at_host": target.pool_encryption_at_host(pool)}
+             for key, pool in (("system_pool", target.system_pool), ("inference_pool", target.inference_pool))}
     args: Dict[str, Any] = {
         "compute_name": target.name, "attach": target.attach, "namespace": target.namespace,
         "trusted_access": target.trusted_access,
@@ -313,8 +367,10 @@ def kubernetes_args(settings: StackSettings, target: KubernetesSettings) -> Dict
             "network_plugin": target.network_plugin, "network_policy": target.network_policy,
             "disable_local_accounts": target.disable_local_accounts,
             "admin_group_object_ids": list(target.admin_group_object_ids),
+            "api_server_access": target.api_server_access,
             "authorized_ip_ranges": list(target.authorized_ip_ranges),
-            "private_cluster": target.private_cluster, "defender": target.defender,
+            "pod_cidr": target.pod_cidr, "service_cidr": target.service_cidr,
+            "dns_service_ip": target.dns_service_ip, "defender": target.defender,
             "azure_policy": target.azure_policy, "container_insights": target.container_insights,
             "key_vault_secrets_provider": target.key_vault_secrets_provider, **pools,
         }
@@ -344,7 +400,8 @@ def environment_args(settings: StackSettings, files: Mapping[str, str]) -> List[
 
 def declare_compute(settings: StackSettings, platform: MLWorkspace, *, files: Mapping[str, str],
                     resource_group_name: pulumi.Input[str], tenant_id: pulumi.Input[str],
-                    subscription_id: pulumi.Input[str]) -> Dict[str, pulumi.Output[str]]:
+                    subscription_id: pulumi.Input[str], aks_subnet_id: Optional[pulumi.Input[str]] = None,
+                    deployer_object_id: Optional[pulumi.Input[str]] = None) -> Dict[str, pulumi.Output[str]]:
     """Clusters, instances, Kubernetes targets and environments; returns compute name -> ARM id of
     what jobs and deployments target (clusters and Kubernetes computes; instances are personal)."""
     ws = {"resource_group_name": resource_group_name, "workspace_name": platform.workspace_name}
@@ -366,6 +423,16 @@ def declare_compute(settings: StackSettings, platform: MLWorkspace, *, files: Ma
             args["workspace_id"] = platform.workspace_id
         if "cluster" in args:
             args["cluster"]["tenant_id"] = tenant_id
+            if "subnet_id" not in args["cluster"] and aks_subnet_id is not None:
+                args["cluster"]["subnet_id"] = aks_subnet_id  # the stack's VNet (settings/network.py)
+            if target.disable_local_accounts:
+                args["deployer_principal_id"] = target.deployer_object_id or deployer_object_id
+                # azure-native sends principalType User when none is given, and Azure refuses a type that
+                # does not match the principal (UnmatchedPrincipalType): the kind is a setting, default
+                # ServicePrincipal (a pipeline); a person running `pulumi up` sets User
+                args["deployer_principal_type"] = target.deployer_principal_type
+        if platform.workspace_private_path:
+            args["attach_waits_for"] = list(platform.workspace_private_path)
             mon = settings.monitoring
             has_log_analytics = mon.existing_app_insights_id is None or mon.existing_log_analytics_id is not None
             if has_log_analytics and (target.defender or target.container_insights):

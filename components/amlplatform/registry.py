@@ -12,6 +12,7 @@ from typing_extensions import Required, TypedDict
 
 from amlplatform import naming
 from amlplatform._component import child, token
+from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints
 
 MODES = ("auto", "service", "create", "existing")
 
@@ -43,6 +44,8 @@ class ContainerRegistryArgs(TypedDict, total=False):
     """Only forget the registry, never delete it (and its images), when it leaves the program."""
     tags: Mapping[str, str]
     """Tags for the registry."""
+    private_endpoints: PrivateEndpointsSpec
+    """Private endpoints (subnet, DNS zone ids, groups) - amlplatform.privatelink."""
 
 
 class ContainerRegistry(pulumi.ComponentResource):
@@ -60,9 +63,10 @@ class ContainerRegistry(pulumi.ComponentResource):
         public = args.get("public_network_access", "Enabled")
         if public == "Disabled" and not premium:
             raise ValueError(f"{name}: public_network_access Disabled needs the Premium sku, got {sku}")
+        registry_name = naming.ensure("container_registry", args["registry_name"])
         registry = containerregistry.Registry(
             f"{name}-registry",
-            registry_name=naming.ensure("container_registry", args["registry_name"]),
+            registry_name=registry_name,
             resource_group_name=args["resource_group_name"],
             location=args["location"],
             sku={"name": sku},
@@ -77,6 +81,12 @@ class ContainerRegistry(pulumi.ComponentResource):
             tags=dict(args.get("tags") or {}),
             opts=child(self, retain_on_delete=args.get("retain_on_delete", False) or None),
         )
+        # --- private endpoint (registry; Premium only): amlplatform.privatelink
+        if args.get("private_endpoints") and not premium:
+            raise ValueError(f"{name}: private endpoints need the Premium sku, got {sku}")
+        self.private_links = declare_private_endpoints(
+            self, name, resource_id=registry.id, resource_name=registry_name, spec=args.get("private_endpoints"),
+            resource_group_name=args["resource_group_name"], location=args["location"], tags=args.get("tags"))
         self.id = registry.id
         self.name = registry.name
         self.login_server = registry.login_server

@@ -8,6 +8,7 @@ from typing_extensions import Required, TypedDict
 
 from amlplatform import naming
 from amlplatform._component import child, token
+from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints
 
 # Azure ML writes these CORS rules onto its storage account so the studio can read blobs.
 # Declaring them keeps a redeploy from deleting them (a known drift: see architecture.md).
@@ -48,6 +49,8 @@ class WorkspaceStorageArgs(TypedDict, total=False):
     """Protect the account from deletion by Pulumi."""
     tags: Mapping[str, str]
     """Tags for the account."""
+    private_endpoints: PrivateEndpointsSpec
+    """Private endpoints (subnet, DNS zone ids, groups) - amlplatform.privatelink."""
 
 
 class WorkspaceStorage(pulumi.ComponentResource):
@@ -106,6 +109,10 @@ class WorkspaceStorage(pulumi.ComponentResource):
             cors={"cors_rules": STUDIO_CORS_RULES},
             opts=child(self),
         )
+        # --- private endpoints (blob, file; queue/table opt-in): amlplatform.privatelink
+        self.private_links = declare_private_endpoints(
+            self, name, resource_id=account.id, resource_name=account_name, spec=args.get("private_endpoints"),
+            resource_group_name=args["resource_group_name"], location=args["location"], tags=args.get("tags"))
         self.id = account.id
         self.name = account.name
         self.register_outputs({"id": self.id, "name": self.name})

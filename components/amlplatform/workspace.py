@@ -1,6 +1,6 @@
 """The Azure Machine Learning workspace resource and its diagnostic settings."""
 
-from typing import Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
@@ -9,9 +9,40 @@ from typing_extensions import Required, TypedDict
 from amlplatform import naming
 from amlplatform._component import child, token
 from amlplatform.diagnostics import send_to_log_analytics
+from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints
 
 # Properties the service will not change after creation: a change means a new workspace.
 CREATE_ONLY = ("storageAccount", "keyVault", "hbiWorkspace", "kind", "identity.type", "workspaceName")
+ISOLATION_MODES = ("Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound")
+RULE_TYPES = ("FQDN", "ServiceTag", "PrivateEndpoint")
+
+
+def managed_network_settings(mode: str, outbound_rules: Optional[Mapping[str, Mapping[str, Any]]] = None,
+                             firewall_sku: Optional[str] = None) -> Dict[str, Any]:
+    """The workspace's ``managedNetwork`` (learn.microsoft.com/azure/machine-learning/how-to-managed-network).
+
+    Under AllowOnlyApprovedOutbound Azure adds the required rules itself (service tags, private
+    endpoints to the workspace's storage, key vault and registry); ``outbound_rules`` are the
+    user-defined ones. FQDN rules exist only under AllowOnlyApprovedOutbound and are carried out by
+    an Azure Firewall the managed network deploys (``firewall_sku``, Standard by default).
+    """
+    if mode not in ISOLATION_MODES:
+        raise ValueError(f"managed network isolation mode must be one of {', '.join(ISOLATION_MODES)}, got {mode!r}")
+    rules = dict(outbound_rules or {})
+    bad = sorted(n for n, r in rules.items() if r.get("type") not in RULE_TYPES)
+    if bad:
+        raise ValueError(f"outbound rules {', '.join(bad)}: type must be one of {', '.join(RULE_TYPES)}")
+    fqdn = [n for n, r in rules.items() if r["type"] == "FQDN"]
+    if rules and mode == "Disabled":
+        raise ValueError("outbound rules need a managed network (isolation mode is Disabled)")
+    if fqdn and mode != "AllowOnlyApprovedOutbound":
+        raise ValueError(f"FQDN outbound rules ({', '.join(sorted(fqdn))}) exist only under AllowOnlyApprovedOutbound")
+    out: Dict[str, Any] = {"isolation_mode": mode}
+    if rules:
+        out["outbound_rules"] = {n: dict(r) for n, r in rules.items()}
+    if fqdn:
+        out["firewall_sku"] = firewall_sku or "Standard"
+    return out
 
 
 class WorkspaceArgs(TypedDict, total=False):
@@ -39,6 +70,17 @@ class WorkspaceArgs(TypedDict, total=False):
     """Enabled or Disabled (default)."""
     managed_network: str
     """Disabled, AllowInternetOutbound (default) or AllowOnlyApprovedOutbound."""
+    outbound_rules: Mapping[str, dict]
+    """User-defined managed network outbound rules by name: {type: FQDN, category: UserDefined,
+    destination: host} | {type: ServiceTag, destination: {service_tag, protocol, port_ranges, action}} |
+    {type: PrivateEndpoint, destination: {service_resource_id, subresource_target, spark_enabled}}."""
+    firewall_sku: str
+    """Standard (default) or Basic: the managed Azure Firewall FQDN rules need."""
+    provision_network_now: bool
+    """Provision the managed network with the workspace instead of on the first compute (default True
+    with a managed network: the first compute would otherwise wait ~30 min for it)."""
+    private_endpoints: PrivateEndpointsSpec
+    """Private endpoint(s) of the workspace (group amlworkspace) - amlplatform.privatelink."""
     hbi_workspace: bool
     """High business impact (create-only); default False."""
     system_datastores_auth_mode: str
@@ -79,6 +121,11 @@ class Workspace(pulumi.ComponentResource):
             primary_identity = args["user_assigned_identity_id"]
             identity["user_assigned_identities"] = [primary_identity]
         registry_mode = args.get("registry_mode", "auto")
+        mode = args.get("managed_network", "AllowInternetOutbound")
+        managed_network = managed_network_settings(mode, args.get("outbound_rules"), args.get("firewall_sku"))
+        # provisionNetworkNow: "set to trigger the provisioning of the managed VNet ... when creating a
+        # Workspace with the managed VNet enabled, or else it does nothing" (REST API 2025-12-01)
+        provision_now = args.get("provision_network_now", True) if mode != "Disabled" else None
         workspace = ml.Workspace(
             f"{name}-workspace",
             workspace_name=naming.ensure("workspace", args["workspace_name"]),
@@ -94,7 +141,8 @@ class Workspace(pulumi.ComponentResource):
             container_registry=args.get("container_registry_id"),
             public_network_access=args.get("public_network_access", "Disabled"),
             allow_public_access_when_behind_vnet=False,
-            managed_network={"isolation_mode": args.get("managed_network", "AllowInternetOutbound")},
+            managed_network=managed_network,
+            provision_network_now=provision_now or None,
             hbi_workspace=args.get("hbi_workspace", False),
             system_datastores_auth_mode=args.get("system_datastores_auth_mode", "identity"),
             image_build_compute=args.get("image_build_compute"),
@@ -110,6 +158,11 @@ class Workspace(pulumi.ComponentResource):
         if args.get("log_analytics_workspace_id") is not None:
             send_to_log_analytics(self, f"{name}-diagnostics", resource_id=workspace.id,
                                   log_analytics_workspace_id=args["log_analytics_workspace_id"])
+        # --- private endpoint (amlworkspace: api + notebooks zones): amlplatform.privatelink
+        self.private_links = declare_private_endpoints(
+            self, name, resource_id=workspace.id, resource_name=args["workspace_name"],
+            spec=args.get("private_endpoints"), resource_group_name=args["resource_group_name"],
+            location=args["location"], tags=args.get("tags"))
         self.id = workspace.id
         self.name = workspace.name
         self.discovery_url = workspace.discovery_url

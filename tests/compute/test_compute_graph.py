@@ -62,6 +62,7 @@ def attached_graph(tmp_path_factory):
         "config:\n"
         "  amlplatform:location: westeurope\n"
         "  amlplatform:naming: {workload: fraud, environment: att}\n"
+        "  amlplatform:workspace: {public_network_access: Enabled}\n"
         "  amlplatform:kubernetes:\n"
         "    - name: shared\n"
         f"      existing_id: {AKS_ID}\n"
@@ -202,7 +203,7 @@ INLINE_TLS = {"ssl_cert_pem": CERT, "ssl_key_pem": KEY, "ssl_cname": "scoring.ex
 
 
 def test_default_cluster_keeps_local_accounts_for_the_extension(make_stack):
-    project = make_stack({**BASE, "amlplatform:kubernetes": [{"name": "serve", "extension": INLINE_TLS}]})
+    project = make_stack({**BASE, "amlplatform:kubernetes": [{"name": "serve", "api_server_access": "public", "extension": INLINE_TLS}]})
     g = evaluate_stack("fixture", project_dir=project)
     aks = g.one(AKS).inputs
     assert aks["disableLocalAccounts"] is False
@@ -267,24 +268,28 @@ def test_kubernetes_edges(stack_graph):
     (attach,) = computes(g, "Kubernetes")
     reader = g.named("k8s-inference-workspace-reader")
     # Log Analytics only because prod turns Defender on
-    assert dep_types(g, aks) == [LAW, RG]
+    assert dep_types(g, aks) == ["azure-native:network:Subnet", LAW, RG]  # nodes in the stack's subnet
     assert dep_names(g, ext) == ["k8s-inference-aks", "resource-group"]
     assert dep_types(g, reader) == [AKS, MLW]
     # the attach names the endpoints' namespace, which must exist first
+    # ... and, the workspace being private, for its private endpoint and DNS records: the
+    # extension in the cluster reaches the workspace only through them
     assert dep_names(g, attach) == sorted(["k8s-inference-aks", "k8s-inference-extension",
                                            "k8s-inference-namespace",
+                                           "ml-workspace-pe-amlworkspace-dns", "ml-workspace-pe-amlworkspace-endpoint",
                                            "k8s-inference-trusted-access", "k8s-inference-workspace-reader",
                                            "ml-workspace-workspace", "resource-group"])
     provider = g.one(K8S_PROVIDER)
     assert dep_types(g, provider) == [AKS, RG]
+    # without local accounts the deployer's cluster-admin role must exist before any Kubernetes object
     for t in g.of_type(ITYPE):
-        assert dep_names(g, t) == ["k8s-inference-attach"]
+        assert dep_names(g, t) == ["k8s-inference-attach", "k8s-inference-deployer-cluster-admin"]
         assert t.provider.split("::")[-1].startswith(provider.urn.split("::")[-1])
-    assert dep_types(g, g.one(NS)) == []  # through its provider only
+    assert dep_names(g, g.one(NS)) == ["k8s-inference-deployer-cluster-admin"]
 
 
 def test_insecure_scoring_sends_no_certificate_and_node_port_no_load_balancer(make_stack):
-    project = make_stack({**BASE, "amlplatform:kubernetes": [{"name": "serve", "extension": {
+    project = make_stack({**BASE, "amlplatform:kubernetes": [{"name": "serve", "api_server_access": "public", "extension": {
         "allow_insecure_connections": True, "inference_router_service_type": "NodePort"}}]})
     g = evaluate_stack("fixture", project_dir=project)
     ext = g.one(EXT).inputs
@@ -299,16 +304,17 @@ def test_insecure_scoring_sends_no_certificate_and_node_port_no_load_balancer(ma
 def test_aks_dns_prefix_is_derived_from_the_name(make_stack):
     name = "aks_fraud_" + "x" * 44 + "-tail"  # 59 characters with '_': not a valid DNS prefix
     project = make_stack({**BASE, "amlplatform:kubernetes": [
-        {"name": "serve", "aks_name": name, "extension": INLINE_TLS}]})
+        {"name": "serve", "api_server_access": "public", "aks_name": name, "extension": INLINE_TLS}]})
     aks = evaluate_stack("fixture", project_dir=project).one(AKS).inputs
     assert aks["resourceName"] == name
     assert aks["dnsPrefix"] == ("aks-fraud-" + "x" * 44)[:54]
 
 
-def test_prod_aks_api_server_has_an_allow_list(stack_graph):
-    # Azure ML comes in through Trusted Access, which the allow list does not block
+def test_prod_aks_api_server_is_private(stack_graph):
+    # Azure ML comes in through Trusted Access; the deployer from a runner in (or peered to) the VNet
     aks = stack_graph("prod").one(AKS).inputs
-    assert aks["apiServerAccessProfile"]["authorizedIPRanges"] == ["203.0.113.0/24"]
+    assert aks["apiServerAccessProfile"] == {"enablePrivateCluster": True, "privateDNSZone": "system",
+                                             "enablePrivateClusterPublicFQDN": False}
     assert aks["dnsPrefix"] == aks["resourceName"]  # a shipped name is its own prefix: no replacement
 
 
@@ -442,7 +448,7 @@ def test_app_insights_retention_comes_from_log_analytics(stack_graph):
 
 def test_exec_kubeconfig_is_converted_to_a_non_interactive_login(project_root, monkeypatch, make_stack):
     """prod has no local accounts: its exec kubeconfig would ask for a device code (blocking CI)."""
-    from amlplatform import kubernetes
+    from amlplatform import aks as kubernetes
 
     calls = []
     convert = kubernetes.kubeconfig_with_login

@@ -22,7 +22,7 @@ TLS = {"ssl_secret": "azureml-scoring-tls", "ssl_cname": "scoring.fraud.internal
 
 def _error(**fields) -> str:
     with pytest.raises(ValidationError) as err:
-        KubernetesSettings(name="inference", **fields)
+        KubernetesSettings(name="inference", api_server_access="public", **fields)
     return str(err.value)
 
 
@@ -46,7 +46,7 @@ def test_https_scoring_needs_one_certificate_source(extension, message):
     {"install": False},  # the cluster already has the extension: nothing is sent
 ])
 def test_certificate_sources_the_extension_accepts(extension):
-    assert KubernetesSettings(name="inference", extension=extension).extension is not None
+    assert KubernetesSettings(name="inference", api_server_access="public", extension=extension).extension is not None
 
 
 # ---------------------------------------------------------------------------- network plugin/policy
@@ -58,7 +58,7 @@ def test_network_policy_must_suit_the_plugin(plugin, policy):
         ("kubenet", "calico"), ("kubenet", "none"), ("none", "none")}
     assert (policy in NETWORK_POLICIES_BY_PLUGIN[plugin]) == ((plugin, policy) in accepted)
     if (plugin, policy) in accepted:
-        KubernetesSettings(name="inference", extension=TLS, network_plugin=plugin, network_policy=policy)
+        KubernetesSettings(name="inference", api_server_access="public", extension=TLS, network_plugin=plugin, network_policy=policy)
     else:
         text = _error(extension=TLS, network_plugin=plugin, network_policy=policy)
         assert "network_policy" in text and "network_plugin" in text

@@ -14,7 +14,9 @@ from amlplatform.settings.compute import (
 from amlplatform.settings.stack import SECRET_PLACEHOLDER, read_stack_file
 
 BASE = {"amlplatform:location": "westeurope",
-        "amlplatform:naming": {"workload": "fraud", "environment": "tst"}}
+        "amlplatform:naming": {"workload": "fraud", "environment": "tst"},
+        # public: these tests are about compute; private stacks need amlplatform:network (tests/network)
+        "amlplatform:workspace": {"public_network_access": "Enabled"}}
 USER = "3f1c9a52-6d7e-4b8f-a012-5c6d7e8f9a0b"
 AKS_ID = ("/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-shared"
           "/providers/Microsoft.ContainerService/managedClusters/aks-shared")
@@ -57,7 +59,7 @@ def test_instance_and_kubernetes_defaults():
     assert i.names("fraud/dev") == [i.instance_name(i.users[0], "fraud/dev")]
     # instance names are unique per region across workspaces: the same user in two stacks
     assert i.instance_name(i.users[0], "fraud/dev") != i.instance_name(i.users[0], "fraud/prod")
-    k = KubernetesSettings(name="inference", extension=TLS)
+    k = KubernetesSettings(name="inference", api_server_access="public", extension=TLS)
     assert k.creates_cluster and k.attach
     assert k.disable_local_accounts is False  # the extension needs local accounts
     assert (k.upgrade_channel, k.network_policy, k.sku_tier) == ("stable", "azure", "Standard")
@@ -90,14 +92,14 @@ def test_compute_names_are_unique_across_clusters_instances_and_kubernetes():
         **BASE,
         "amlplatform:clusters": [{"name": "cpu"}, {"name": "CPU"}],
         "amlplatform:instances": {"users": [{"object_id": USER, "name": "serve"}]},
-        "amlplatform:kubernetes": [{"name": "serve", "extension": TLS}, {"name": "other", "extension": TLS}],
+        "amlplatform:kubernetes": [{"name": "serve", "api_server_access": "public", "extension": TLS}, {"name": "other", "api_server_access": "public", "extension": TLS}],
     })
     assert problems[0].startswith("clusters: compute name 'CPU' of clusters[1] is already used by clusters[0]")
     problems, _ = _problems({
         **BASE,
         "amlplatform:clusters": [{"name": "cpu"}],
         "amlplatform:instances": {"users": [{"object_id": USER, "name": "cpu"}]},
-        "amlplatform:kubernetes": [{"name": "cpu", "extension": TLS}, {"name": "other", "extension": TLS}],
+        "amlplatform:kubernetes": [{"name": "cpu", "api_server_access": "public", "extension": TLS}, {"name": "other", "api_server_access": "public", "extension": TLS}],
     })
     assert problems == [
         "instances: compute name 'cpu' of instances.users[0] is already used by clusters[0]",
@@ -127,7 +129,7 @@ def test_kubernetes_and_environment_rules():
         {"name": "inference", "existing_id": AKS_ID, "extension": TLS}]})
     assert problems and "kubeconfig is required with existing_id" in problems[0]
     problems, _ = _problems({**BASE, "amlplatform:kubernetes": [
-        {"name": "inference", "disable_local_accounts": True, "extension": TLS}]})
+        {"name": "inference", "api_server_access": "public", "disable_local_accounts": True, "extension": TLS}]})
     assert problems == ["kubernetes[0].disable_local_accounts: needs trusted_access: true (the Azure ML "
                         "extension reaches the cluster through local accounts otherwise), got True"]
 
@@ -140,7 +142,7 @@ def test_needs_images_only_for_builds_and_kubernetes():
     assert not needs(clusters=[{"name": "cpu"}], instances={"users": [{"object_id": USER}]})
     assert not needs(environments=[{"name": "ready", "image": "mcr.microsoft.com/azureml/x:1"}])
     assert needs(environments=[{"name": "built", "conda_file": "env/conda.yml"}])
-    assert needs(kubernetes=[{"name": "inference", "extension": TLS}])
+    assert needs(kubernetes=[{"name": "inference", "api_server_access": "public", "extension": TLS}])
     env = EnvironmentSettings(name="built", conda_file="conda.yml")
     assert env.builds_image and env.base_image is None  # the program fills the default base image
 
@@ -190,6 +192,6 @@ def test_node_counts_are_valid_exactly_when_min_does_not_exceed_max(low, high):
 
 
 def test_endpoints_namespace_is_not_the_extension_namespace():
-    problems, _ = _problems({**BASE, "amlplatform:kubernetes": [{"name": "inference", "namespace": "azureml"}]})
+    problems, _ = _problems({**BASE, "amlplatform:kubernetes": [{"name": "inference", "api_server_access": "public", "namespace": "azureml"}]})
     assert problems == ["kubernetes[0].namespace: must not be 'azureml': the extension's own components "
                         "live there, got 'azureml'"]

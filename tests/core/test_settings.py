@@ -11,7 +11,10 @@ from amlplatform.settings.core import WorkspaceSettings
 from amlplatform.settings.stack import SCHEMA_PATH, json_schema, schema_text
 
 BASE = {"amlplatform:location": "westeurope",
-        "amlplatform:naming": {"workload": "fraud", "environment": "dev"}}
+        "amlplatform:naming": {"workload": "fraud", "environment": "dev"},
+        # the secure defaults (a private workspace) need an inbound path: a VNet for private endpoints
+        "amlplatform:network": {"vnet": {"address_space": ["10.50.0.0/24"],
+                                         "private_endpoints_subnet": "10.50.0.0/26"}}}
 
 
 def problems_of(config):
@@ -46,7 +49,8 @@ def test_unknown_keys_are_errors_not_ignored():
 
 def test_other_namespaces_are_left_alone_and_azure_native_location_is_the_fallback():
     s = settings_from_config({"azure-native:location": "northeurope", "aws:region": "x",
-                              "amlplatform:naming": {"workload": "fraud", "environment": "dev"}})
+                              "amlplatform:naming": {"workload": "fraud", "environment": "dev"},
+                              "amlplatform:network": BASE["amlplatform:network"]})
     assert s.location == "northeurope"
 
 
@@ -178,6 +182,7 @@ def test_component_argument_errors_reach_the_user_as_run_errors(mocker):
 
     mocker.patch.object(program, "declare", side_effect=ValueError("ml-registry: something is off"))
     config = {"amlplatform:location": "westeurope",
-              "amlplatform:naming": json.dumps({"workload": "fraud", "environment": "dev"})}
+              "amlplatform:naming": json.dumps({"workload": "fraud", "environment": "dev"}),
+              "amlplatform:network": json.dumps(BASE["amlplatform:network"])}
     with pytest.raises(pulumi.RunError, match="invalid settings: ml-registry: something is off"):
         evaluate(program.run, project="amlplatform", stack="t", config=config)

@@ -22,7 +22,10 @@ DIAG = "azure-native:monitor:DiagnosticSetting"
 ROLE = "azure-native:authorization:RoleAssignment"
 
 BASE = {"amlplatform:location": "westeurope",
-        "amlplatform:naming": {"workload": "fraud", "environment": "tst"}}
+        "amlplatform:naming": {"workload": "fraud", "environment": "tst"},
+        # the secure defaults (a private workspace) need an inbound path: a VNet for private endpoints
+        "amlplatform:network": {"vnet": {"address_space": ["10.50.0.0/24"],
+                                         "private_endpoints_subnet": "10.50.0.0/26"}}}
 
 
 def dep_types(graph, res):
@@ -94,7 +97,8 @@ def test_workspace_settings_and_references(stack_graph):
     g = stack_graph("prod")
     ws = g.one(MLW).inputs
     assert ws["publicNetworkAccess"] == "Disabled"
-    assert ws["managedNetwork"] == {"isolationMode": "AllowOnlyApprovedOutbound"}
+    assert ws["managedNetwork"]["isolationMode"] == "AllowOnlyApprovedOutbound"
+    assert ws["provisionNetworkNow"] is True and ws["imageBuildCompute"] == "cpu"
     assert ws["hbiWorkspace"] is True
     assert ws["identity"] == {"type": "SystemAssigned"}
     assert ws["systemDatastoresAuthMode"] == "identity"
@@ -114,7 +118,8 @@ def test_dependency_edges_are_exactly_the_data_dependencies(stack_graph):
     for diag in g.of_type(DIAG):
         assert LAW in dep_types(g, diag)
     for role in g.of_type(ROLE):
-        assert set(dep_types(g, role)) & {MLW, RG}
+        # on the workspace or resource group; the AKS roles (workspace reader, deployer) on the cluster
+        assert set(dep_types(g, role)) & {MLW, RG, "azure-native:containerservice:ManagedCluster"}
 
 
 def test_diagnostics_send_workspace_and_key_vault_logs(stack_graph):
@@ -153,7 +158,9 @@ def test_registry_modes(make_stack, mode, registry_count):
     acr_id = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/shared/providers/Microsoft.ContainerRegistry/registries/crshared"
     if mode == "existing":
         registry["existing_id"] = acr_id
-    project = make_stack({**BASE, "amlplatform:registry": registry})
+    extra = {"amlplatform:clusters": [{"name": "build"}],
+             "amlplatform:workspace": {"image_build_compute": "build"}} if mode == "create" else {}
+    project = make_stack({**BASE, "amlplatform:registry": registry, **extra})
     g = evaluate_stack("fixture", project_dir=project)
     assert len(g.of_type(ACR)) == registry_count
     ws = g.one(MLW)
@@ -237,7 +244,11 @@ def _normalised(graph, settings, environment):
     text = json.dumps([(r.urn, inputs(r), r.dependencies, r.protect) for r in graph.resources], sort_keys=True)
     # the workspace's managed identity (granted roles on the AKS cluster) is derived from its id
     text = text.replace(graph.outputs["workspace_principal_id"], "<workspace_principal>")
-    for kind, value in sorted(list(vars(names).items()) + [(f"instance{i}", n) for i, n in enumerate(extra)],
+    from amlplatform import naming
+
+    net = vars(naming.network_names(settings.naming.workload, environment))
+    for kind, value in sorted(list(vars(names).items()) + [(f"instance{i}", n) for i, n in enumerate(extra)]
+                              + [(k, v) for k, v in net.items() if environment in v],
                               key=lambda kv: -len(kv[1])):
         text = text.replace(value, f"<{kind}>")
     return json.loads(text.replace(f'"environment": "{environment}"', '"environment": "<env>"')

@@ -68,11 +68,13 @@ def test_prod_checkov_scans_every_exported_resource(prod_report):
 
 
 @needs_checkov
-def test_prod_passes_checkov_with_at_most_three_known_fault_skips(prod_report):
+def test_prod_passes_checkov_with_at_most_four_known_fault_skips(prod_report):
     failed = sorted((f.rule, f.resource) for f in prod_report.findings if f.scanner == "checkov" and f.result == "FAILED")
     assert failed == [], "prod fails checkov: fix the component default (or add a reasoned exception to the stack)"
     skipped = [f for f in prod_report.findings if f.scanner == "checkov" and f.result == "SKIPPED"]
-    assert len(skipped) <= 3
+    # the fourth: CKV_AZURE_6 counts only authorized ranges, and prod's cluster is private (it
+    # used to pass on a documentation range that blocked every real pipeline)
+    assert len(skipped) <= 4
     faults = {f.check_id for f in arm.KNOWN_CHECKOV_FAULTS}
     for f in skipped:
         assert f.rule in faults and f.reason.startswith("checkov fault:")

@@ -82,6 +82,23 @@ TYPES: Dict[str, ArmType] = {t.token: t for t in (
        "{scope}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}"),
     _t("azure-native:monitor:DiagnosticSetting", "Microsoft.Insights/diagnosticSettings",
        "{resourceUri}/providers/Microsoft.Insights/diagnosticSettings/{name}"),
+    # network (amlplatform.network, amlplatform.privatelink)
+    _t("azure-native:network:VirtualNetwork", "Microsoft.Network/virtualNetworks",
+       RG + "/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}"),
+    _t("azure-native:network:Subnet", "Microsoft.Network/virtualNetworks/subnets",
+       RG + "/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}/subnets/{subnetName}"),
+    _t("azure-native:network:NetworkSecurityGroup", "Microsoft.Network/networkSecurityGroups",
+       RG + "/providers/Microsoft.Network/networkSecurityGroups/{networkSecurityGroupName}"),
+    _t("azure-native:network:PrivateEndpoint", "Microsoft.Network/privateEndpoints",
+       RG + "/providers/Microsoft.Network/privateEndpoints/{privateEndpointName}"),
+    _t("azure-native:network:PrivateDnsZoneGroup", "Microsoft.Network/privateEndpoints/privateDnsZoneGroups",
+       RG + "/providers/Microsoft.Network/privateEndpoints/{privateEndpointName}"
+       "/privateDnsZoneGroups/{privateDnsZoneGroupName}"),
+    _t("azure-native:privatedns:PrivateZone", "Microsoft.Network/privateDnsZones",
+       RG + "/providers/Microsoft.Network/privateDnsZones/{privateZoneName}"),
+    _t("azure-native:privatedns:VirtualNetworkLink", "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
+       RG + "/providers/Microsoft.Network/privateDnsZones/{privateZoneName}"
+       "/virtualNetworkLinks/{virtualNetworkLinkName}"),
     _t("azure-native:managedidentity:UserAssignedIdentity",
        "Microsoft.ManagedIdentity/userAssignedIdentities",
        RG + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}"),

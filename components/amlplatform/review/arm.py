@@ -88,6 +88,33 @@ RENAMES: Dict[str, Dict[str, str]] = {
     },
 }
 
+# List entries that azure-native flattens but ARM nests under their own "properties" (everything
+# but the listed keys moves there), per type and first-level property. Verified against the REST
+# specs (Microsoft.Network 2024-05-01: PrivateLinkServiceConnection{name, properties{privateLinkServiceId,
+# groupIds, requestMessage}}, PrivateDnsZoneConfig{name, properties{privateDnsZoneId}}).
+NESTED_PROPERTIES: Dict[str, Dict[str, Tuple[str, ...]]] = {
+    "azure-native:network:PrivateEndpoint": {
+        "privateLinkServiceConnections": ("name", "id"),
+        "manualPrivateLinkServiceConnections": ("name", "id"),
+    },
+    "azure-native:network:PrivateDnsZoneGroup": {"privateDnsZoneConfigs": ("name",)},
+}
+
+
+def _nest(entries: Any, keep: Tuple[str, ...]) -> Any:
+    if not isinstance(entries, list):
+        return entries
+    out = []
+    for e in entries:
+        if isinstance(e, dict):
+            top = {k: v for k, v in e.items() if k in keep}
+            inner = {k: v for k, v in e.items() if k not in keep}
+            out.append({**top, "properties": inner} if inner else top)
+        else:
+            out.append(e)
+    return out
+
+
 # Inputs that exist only for azure-native (besides the id template's placeholders).
 DROP = frozenset({"azureApiVersion"})
 # per type: inputs that are part of the resource's address, not its body
@@ -195,6 +222,12 @@ KNOWN_CHECKOV_FAULTS: Tuple[KnownFault, ...] = (
         "checkov fault: wants an explicit kubeDashboard addon set to false; the dashboard addon was "
         "removed from AKS (Kubernetes 1.19+), so a cluster that does not declare it has none",
         lambda r: not isinstance(_get(r, "properties.addonProfiles.kubeDashboard"), dict)),
+    KnownFault(
+        "CKV_AZURE_6", "Microsoft.ContainerService/managedClusters",
+        "checkov fault: counts only authorized IP ranges; a private cluster's API server has no public "
+        "endpoint at all, and AKS does not take authorized ranges on it "
+        "(learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges, limitations)",
+        lambda r: _get(r, "properties.apiServerAccessProfile.enablePrivateCluster") is True),
     KnownFault(
         "CKV_AZURE_243", "Microsoft.MachineLearningServices/workspaces",
         "checkov fault: passes only with a user-defined PrivateEndpoint outbound rule; a managed "
@@ -320,7 +353,8 @@ def arm_resource(res: Any, exceptions: Sequence[Exception_] = ()) -> Optional[Di
         elif key in top_keys:
             out[key] = value
         else:
-            properties[renames.get(key, key)] = value
+            nested = NESTED_PROPERTIES.get(res.type, {})
+            properties[renames.get(key, key)] = _nest(value, nested[key]) if key in nested else value
     if properties:
         out["properties"] = properties
     out = arm_value(out)

@@ -35,6 +35,18 @@ KINDS: Dict[str, Tuple[str, str, str]] = {
     "azure-native:machinelearningservices:EnvironmentContainer": ("computes", "Environment", "compute.ImageVersions"),
     "azure-native:containerservice:ManagedCluster": ("kubernetes", "AKS cluster", "compute.KubernetesServices"),
     "azure-native:kubernetesconfiguration:Extension": ("kubernetes", "AzureML extension", "general.Extensions"),
+    # inbound network (amlplatform.network, amlplatform.privatelink)
+    "azure-native:network:VirtualNetwork": ("network", "Virtual network", "network.VirtualNetworks"),
+    "azure-native:network:Subnet": ("network", "Subnet", "network.Subnets"),
+    "azure-native:network:PrivateEndpoint": ("network", "Private endpoint", "network.PrivateEndpoint"),
+    "azure-native:privatedns:PrivateZone": ("network", "Private DNS zone", "network.DNSPrivateZones"),
+}
+# folded into the node of a resource of the given type they are tied to: an NSG into the subnet it
+# guards (the subnet waits for it), a DNS zone group into its endpoint, a VNet link into its zone
+FOLD_INTO_TYPE = {
+    "azure-native:network:NetworkSecurityGroup": ("azure-native:network:Subnet", "dependents"),
+    "azure-native:network:PrivateDnsZoneGroup": ("azure-native:network:PrivateEndpoint", "dependencies"),
+    "azure-native:privatedns:VirtualNetworkLink": ("azure-native:privatedns:PrivateZone", "dependencies"),
 }
 COMPUTE_KINDS = {
     "AmlCompute": ("computes", "Compute cluster", "compute.VMScaleSets"),
@@ -50,7 +62,8 @@ FOLD_INTO = {
     "kubernetes:core/v1:Namespace": "parent",
 }
 GROUP_TITLES = {"monitoring": "Monitoring", "computes": "Computes and environments",
-                "kubernetes": "Kubernetes inference target"}
+                "kubernetes": "Kubernetes inference target", "network": "Network: private endpoints and DNS"}
+GROUPS = ("network", "deps", "monitoring", "workspace", "computes", "kubernetes")
 
 
 @dataclass
@@ -133,6 +146,31 @@ def build_model(graph: Any) -> Model:
         deps_cache[urn] = list(dict.fromkeys(out))
         return deps_cache[urn]
 
+    # network resources tied to one node of a given type
+    for urn, res in custom.items():
+        rule = FOLD_INTO_TYPE.get(res.type)
+        if rule is None:
+            continue
+        host_type, direction = rule
+        if direction == "dependencies":
+            candidates = [d for d in graph.resource_dependencies(res) if d in custom and custom[d].type == host_type]
+        else:
+            candidates = [u for u, r in custom.items() if r.type == host_type and urn in graph.resource_dependencies(r)]
+        if candidates and candidates[0] in node_of:
+            host = model.nodes[node_of[candidates[0]]]
+            host.members.append(res.name)
+            if res.type == "azure-native:network:NetworkSecurityGroup":
+                host.extra.append(f"NSG {res.physical_name or res.name}")
+            node_of[urn] = host.id
+    for urn, res in custom.items():
+        if res.type == "azure-native:network:PrivateEndpoint" and urn in node_of:
+            conns = res.inputs.get("privateLinkServiceConnections") or [{}]
+            groups = ", ".join(g for c in conns for g in (c.get("groupIds") or []))
+            if groups:
+                model.nodes[node_of[urn]].extra.append(f"group {groups}")
+        elif res.type == "azure-native:network:Subnet" and urn in node_of and res.inputs.get("addressPrefix"):
+            model.nodes[node_of[urn]].extra.append(str(res.inputs["addressPrefix"]))
+
     # fold small resources into the node they depend on
     access: List[str] = []
     for urn, res in custom.items():
@@ -141,7 +179,7 @@ def build_model(graph: Any) -> Model:
         if res.type == "azure-native:authorization:RoleAssignment":
             access.append(urn)
             continue
-        if res.type == "azure-native:monitor:DiagnosticSetting":
+        if res.type == "azure-native:monitor:DiagnosticSetting" or res.type in FOLD_INTO_TYPE:
             continue
         targets = shown_deps(urn)
         if targets:
@@ -160,11 +198,17 @@ def build_model(graph: Any) -> Model:
 
     # edges: dependency -> dependent
     for urn, res in custom.items():
-        if urn not in node_of or res.type in FOLD_INTO:
+        if urn not in node_of or res.type in FOLD_INTO or res.type in FOLD_INTO_TYPE:
             continue
         for dep in shown_deps(urn):
             if dep != node_of[urn]:
                 model.edges.append((dep, node_of[urn], "dep"))
+    # a folded zone group ties its zones to the endpoint; a folded VNet link its VNet to the zone
+    for urn, res in custom.items():
+        if res.type in FOLD_INTO_TYPE and urn in node_of:
+            for dep in shown_deps(urn):
+                if dep != node_of[urn]:
+                    model.edges.append((dep, node_of[urn], "dep"))
     # diagnostic settings: resource -> Log Analytics, dashed
     logs = [n for n in model.nodes.values() if n.caption == "Log Analytics"]
     for urn, res in custom.items():
@@ -197,7 +241,7 @@ def to_mermaid(model: Model) -> str:
     if model.resource_group:
         lines.append(f'  subgraph rg["resource group {model.resource_group}"]')
         indent = "    "
-    for group in ("deps", "monitoring", "workspace", "computes", "kubernetes"):
+    for group in GROUPS:
         members = [n for n in model.nodes.values() if n.group == group]
         if not members:
             continue
@@ -270,7 +314,7 @@ def to_image(model: Model, fmt: str) -> bytes:
                 drawn[n.id] = cls(n.label, tooltip="Pulumi: " + ", ".join(n.members))
 
             def groups() -> None:
-                for group in ("deps", "monitoring", "workspace", "computes", "kubernetes"):
+                for group in GROUPS:
                     members = [n for n in model.nodes.values() if n.group == group]
                     if not members:
                         continue

@@ -32,6 +32,32 @@ CREATE_ONLY: Dict[str, Tuple[str, ...]] = {
 }
 CREATE_ONLY_EVERYWHERE = ("location",)
 
+MANAGED_MODES = ("AllowInternetOutbound", "AllowOnlyApprovedOutbound")
+
+
+def _isolation_change(before: Any, after: Any) -> Optional[str]:
+    """Why a change of a workspace's managed network isolation mode cannot be taken back, or None.
+
+    learn.microsoft.com/azure/machine-learning/how-to-managed-network: once a managed virtual network
+    is enabled it cannot be disabled, and its isolation mode is a one-way choice."""
+    was = before if isinstance(before, str) else "Disabled"
+    now = after if isinstance(after, str) else "Disabled"
+    if was == now:
+        return None
+    if was == "Disabled" and now in MANAGED_MODES:
+        return "enables a managed network: it can never be disabled again"
+    if was in MANAGED_MODES and now == "Disabled":
+        return "Azure refuses this: a managed network cannot be disabled once enabled"
+    if was in MANAGED_MODES and now in MANAGED_MODES:
+        return f"changes the isolation mode {was} → {now}: a one-way change, plan it"
+    return None
+
+
+# token -> dotted input path -> (before, after) -> why the change is one-way (None: it is not)
+ONE_WAY: Dict[str, Dict[str, Any]] = {
+    "azure-native:machinelearningservices:Workspace": {"managedNetwork.isolationMode": _isolation_change},
+}
+
 
 @dataclass
 class PropertyChange:
@@ -40,6 +66,7 @@ class PropertyChange:
     after: Any
     create_only: bool = False
     ignored: bool = False  # under ignore_changes: Pulumi will not apply it
+    one_way: str = ""  # why the change cannot be taken back (empty: it can)
 
 
 @dataclass
@@ -70,11 +97,16 @@ class PlanDiff:
     def has_replacements(self) -> bool:
         return bool(self.of("replace"))
 
+    @property
+    def one_way_changes(self) -> List[Tuple[str, PropertyChange]]:
+        return [(r.name, c) for r in self.resources for c in r.changes if c.one_way]
+
     def to_dict(self) -> Dict[str, Any]:
         from dataclasses import asdict
 
         return {"earlier_stack": self.earlier_stack, "current_stack": self.current_stack,
-                "has_replacements": self.has_replacements, "resources": [asdict(r) for r in self.resources]}
+                "has_replacements": self.has_replacements, "has_one_way_changes": bool(self.one_way_changes),
+                "resources": [asdict(r) for r in self.resources]}
 
     def render(self) -> str:
         head = (f"Plan diff of stack {self.current_stack} against the earlier plan"
@@ -96,9 +128,14 @@ class PlanDiff:
             for c in r.changes:
                 tag = "  [create-only: forces replacement]" if c.create_only else (
                     "  [ignore_changes: not applied]" if c.ignored else "")
+                if c.one_way:
+                    tag += f"  [ONE-WAY: {c.one_way}]"
                 lines.append(f"      {c.path}: {_show(c.before)} → {_show(c.after)}{tag}")
             if r.note:
                 lines.append(f"      note: {r.note}")
+        if self.one_way_changes:
+            lines += ["", "WARNING: one-way changes cannot be taken back by another deploy: "
+                          + "; ".join(f"{name} {c.path}" for name, c in self.one_way_changes) + "."]
         if self.has_replacements:
             lines += ["", "WARNING: a replacement deletes the resource and creates a new one: data, history "
                           "and soft-deleted names may be lost. Check the create-only changes above."]
@@ -192,8 +229,11 @@ def diff_plans(earlier: Mapping[str, Any], current: Any) -> PlanDiff:
             if a == b:
                 continue
             ignored = _covered(path, ignore)
+            why = ONE_WAY.get(new["type"], {}).get(path)
             changes.append(PropertyChange(path, a, b, create_only=_covered(path, create_only) and not ignored,
-                                          ignored=ignored))
+                                          ignored=ignored,
+                                          one_way=(why(None if a is _MISSING else a, None if b is _MISSING else b)
+                                                   or "") if why and not ignored else ""))
         if not changes:
             continue
         effective = [c for c in changes if not c.ignored]

@@ -30,14 +30,25 @@ PROVISIONING_SECONDS: Dict[str, Tuple[int, str]] = {
     "azure-native:managedidentity:UserAssignedIdentity": (5, "assumption"),
     "kubernetes:amlarc.azureml.com/v1alpha1:InstanceType": (2, "assumption: a Kubernetes object"),
     "kubernetes:core/v1:Namespace": (2, "assumption: a Kubernetes object"),
+    # network (no published figures: assumptions, labelled as such)
+    "azure-native:network:VirtualNetwork": (10, "assumption: a VNet without gateways (~10 s)"),
+    "azure-native:network:Subnet": (10, "assumption: a subnet update of its VNet (~10 s)"),
+    "azure-native:network:NetworkSecurityGroup": (10, "assumption: an NSG without rules (~10 s)"),
+    "azure-native:network:PrivateEndpoint": (90, "assumption: NIC, connection approval (~1.5 min)"),
+    "azure-native:network:PrivateDnsZoneGroup": (30, "assumption: the endpoint's A records (~30 s)"),
+    "azure-native:privatedns:PrivateZone": (30, "assumption: a global resource (~30 s)"),
+    "azure-native:privatedns:VirtualNetworkLink": (30, "assumption: link propagation (~30 s)"),
 }
 # per computeType, where it differs from the Compute default above
 COMPUTE_SECONDS: Dict[str, Tuple[int, str]] = {
     "ComputeInstance": (300, "assumption: a VM with its setup (~5 min)"),
     "Kubernetes": (60, "assumption: the attach call (~1 min)"),
 }
-# The first compute in a managed virtual network waits for the network to be provisioned.
+# The first compute in a managed virtual network waits for the network to be provisioned; with
+# provisionNetworkNow the workspace provisions it instead, and the computes do not wait again.
 MANAGED_VNET_FIRST_COMPUTE = (1800, "AML docs: first compute in a managed VNet ~30 min")
+MANAGED_VNET_WITH_WORKSPACE = (330 + 1800, "azure-ai-ml create logs (~5.5 min) + managed VNet provisioned "
+                                           "now (provisionNetworkNow; AML docs ~30 min)")
 DEFAULT_SECONDS = (10, "assumption: an unknown type")
 
 LABELS: Dict[str, str] = {
@@ -59,6 +70,13 @@ LABELS: Dict[str, str] = {
     "azure-native:managedidentity:UserAssignedIdentity": "identity",
     "kubernetes:amlarc.azureml.com/v1alpha1:InstanceType": "instance type",
     "kubernetes:core/v1:Namespace": "namespace",
+    "azure-native:network:VirtualNetwork": "VNet",
+    "azure-native:network:Subnet": "subnet",
+    "azure-native:network:NetworkSecurityGroup": "NSG",
+    "azure-native:network:PrivateEndpoint": "private endpoint",
+    "azure-native:network:PrivateDnsZoneGroup": "private DNS records",
+    "azure-native:privatedns:PrivateZone": "private DNS zone",
+    "azure-native:privatedns:VirtualNetworkLink": "DNS zone link",
 }
 COMPUTE_LABELS = {"AmlCompute": "cluster", "ComputeInstance": "instance", "Kubernetes": "attach"}
 
@@ -105,10 +123,11 @@ def _compute_type(inputs: Mapping[str, Any]) -> Optional[str]:
 
 
 def _managed_workspaces(graph: Any) -> set:
+    """Workspaces whose managed network is provisioned lazily, by the first compute."""
     out = set()
     for r in graph.of_type("azure-native:machinelearningservices:Workspace"):
         mode = (r.inputs.get("managedNetwork") or {}).get("isolationMode")
-        if mode in ("AllowInternetOutbound", "AllowOnlyApprovedOutbound"):
+        if mode in ("AllowInternetOutbound", "AllowOnlyApprovedOutbound") and not r.inputs.get("provisionNetworkNow"):
             out.add(r.inputs.get("workspaceName"))
     return out
 
@@ -117,6 +136,10 @@ def duration(res: Any, managed_workspaces: set = frozenset()) -> Tuple[int, str]
     """Seconds ``res`` takes to provision, and where the number comes from."""
     if res.type.startswith("pulumi:providers:"):
         return 0, "a provider: no cloud work"
+    if res.type == "azure-native:machinelearningservices:Workspace" and res.inputs.get("provisionNetworkNow"):
+        mode = (res.inputs.get("managedNetwork") or {}).get("isolationMode")
+        if mode in ("AllowInternetOutbound", "AllowOnlyApprovedOutbound"):
+            return MANAGED_VNET_WITH_WORKSPACE
     if res.type == "azure-native:machinelearningservices:Compute":
         kind = _compute_type(res.inputs)
         if kind in ("AmlCompute", "ComputeInstance") and res.inputs.get("workspaceName") in managed_workspaces:

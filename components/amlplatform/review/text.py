@@ -20,22 +20,33 @@ KEY_SETTINGS: Dict[str, List[tuple]] = {
         ("sku", "sku.name"), ("admin", "adminUserEnabled"), ("public", "publicNetworkAccess")],
     "azure-native:machinelearningservices:Workspace": [
         ("public", "publicNetworkAccess"), ("managed network", "managedNetwork.isolationMode"),
-        ("hbi", "hbiWorkspace"), ("identity", "identity.type")],
+        ("provision network now", "provisionNetworkNow"), ("firewall", "managedNetwork.firewallSku"),
+        ("image build compute", "imageBuildCompute"), ("hbi", "hbiWorkspace"), ("identity", "identity.type")],
     "azure-native:machinelearningservices:Compute": [
         ("type", "properties.computeType"), ("vm", "properties.properties.vmSize"),
         ("nodes", "properties.properties.scaleSettings.maxNodeCount"),
         ("idle shutdown", "properties.properties.idleTimeBeforeShutdown")],
     "azure-native:containerservice:ManagedCluster": [
         ("kubernetes", "kubernetesVersion"), ("upgrade", "autoUpgradeProfile.upgradeChannel"),
-        ("local accounts disabled", "disableLocalAccounts")],
+        ("local accounts disabled", "disableLocalAccounts"),
+        ("private API server", "apiServerAccessProfile.enablePrivateCluster"),
+        ("network", "networkProfile.networkPluginMode")],
     "azure-native:containerservice:AgentPool": [("vm", "vmSize"), ("mode", "mode"), ("nodes", "count")],
     "azure-native:authorization:RoleAssignment": [("principal", "principalId")],
+    "azure-native:network:VirtualNetwork": [("address space", "addressSpace.addressPrefixes")],
+    "azure-native:network:Subnet": [("prefix", "addressPrefix"),
+                                    ("endpoint policies", "privateEndpointNetworkPolicies")],
+    "azure-native:network:PrivateEndpoint": [("group", "privateLinkServiceConnections.0.groupIds")],
+    "azure-native:privatedns:VirtualNetworkLink": [("auto-registration", "registrationEnabled")],
 }
 
 
 def _get(inputs: Dict[str, Any], path: str) -> Any:
     value: Any = inputs
     for part in path.split("."):
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+            continue
         if not isinstance(value, dict) or part not in value:
             return None
         value = value[part]

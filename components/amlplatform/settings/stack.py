@@ -24,6 +24,7 @@ from amlplatform.errors import UserError, validation_problems
 from amlplatform.settings.compute import (
     ClusterSettings, EnvironmentSettings, InstancesSettings, KubernetesSettings, repeated_compute_names,
 )
+from amlplatform.settings.network import NetworkSettings, stack_problems as network_problems
 from amlplatform.settings.core import (
     DiagnosticsSettings, KeyVaultSettings, Location, Model, MonitoringSettings, NamingSettings,
     PolicyException, RegistrySettings, ResourceGroupSettings, RoleAssignmentSettings,
@@ -74,6 +75,9 @@ class StackSettings(Model):
     key_vault: KeyVaultSettings = KeyVaultSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     registry: RegistrySettings = RegistrySettings()
+    network: NetworkSettings = Field(
+        NetworkSettings(), description="VNet (or existing subnets), private DNS zones and the managed "
+        "network's outbound rules (settings/network.py)")
     role_assignments: Annotated[List[RoleAssignmentSettings], AfterValidator(_no_repeats)] = Field(
         default_factory=list, description="Roles on the workspace or its resource group")
     diagnostics: DiagnosticsSettings = DiagnosticsSettings()
@@ -153,6 +157,14 @@ class StackSettings(Model):
                 f"registry.sku: a registry without public network access needs Premium, got {reg.sku!r} "
                 "(registry.public_network_access follows workspace.public_network_access, Disabled); "
                 "set registry.sku: Premium, or registry.public_network_access: Enabled")
+        return self
+
+    @model_validator(mode="after")
+    def _network_paths(self) -> "StackSettings":
+        # every private resource has an inbound path, subnets fit, ... (settings/network.py)
+        problems = network_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def needs_images(self) -> bool:

@@ -1,0 +1,191 @@
+"""The recorded graph of the network: what `plan --stack prod` must show (issue 10), the
+hub-and-spoke variant with existing subnets and zones, the deployer's cluster role, the ARM wire
+shape of private endpoints and the one-way managed network changes in `plan --diff`."""
+
+import json
+
+import pytest
+
+from amlplatform.offline.engine import OFFLINE_CLIENT, evaluate_stack
+from amlplatform.review import arm, diff
+from amlplatform.settings.network import GROUP_ZONES
+
+VNET = "azure-native:network:VirtualNetwork"
+SUBNET = "azure-native:network:Subnet"
+NSG = "azure-native:network:NetworkSecurityGroup"
+PE = "azure-native:network:PrivateEndpoint"
+ZG = "azure-native:network:PrivateDnsZoneGroup"
+ZONE = "azure-native:privatedns:PrivateZone"
+LINK = "azure-native:privatedns:VirtualNetworkLink"
+AKS = "azure-native:containerservice:ManagedCluster"
+MLW = "azure-native:machinelearningservices:Workspace"
+ROLE = "azure-native:authorization:RoleAssignment"
+CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+
+HUB = "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-spoke/providers/Microsoft.Network"
+DNS = "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-dns/providers/Microsoft.Network"
+
+
+def endpoints_by_group(graph):
+    out = {}
+    for pe in graph.of_type(PE):
+        (conn,) = pe.inputs["privateLinkServiceConnections"]
+        (group,) = conn["groupIds"]
+        out[group] = pe
+    return out
+
+
+@pytest.mark.parametrize("stack", ["prod", "staging"])
+def test_private_stacks_have_vnet_endpoints_zones_and_links(stack_graph, stack):
+    g = stack_graph(stack)
+    vnet = g.one(VNET)
+    subnets = {s.inputs["subnetName"]: s for s in g.of_type(SUBNET)}
+    assert set(subnets) == {"snet-private-endpoints", "snet-aks"}
+    nsgs = {n.id for n in g.of_type(NSG)}
+    for s in subnets.values():
+        assert s.inputs["virtualNetworkName"] == vnet.inputs["virtualNetworkName"]
+        assert s.inputs["networkSecurityGroup"]["id"] in nsgs  # every subnet guarded by its own NSG
+        assert s.inputs["defaultOutboundAccess"] is False
+    assert subnets["snet-private-endpoints"].inputs["privateEndpointNetworkPolicies"] == "Enabled"
+
+    by_group = endpoints_by_group(g)
+    assert set(by_group) == {"amlworkspace", "blob", "file", "vault", "registry"}
+    targets = {"amlworkspace": g.one(MLW).id, "blob": g.one("azure-native:storage:StorageAccount").id,
+               "file": g.one("azure-native:storage:StorageAccount").id, "vault": g.one("azure-native:keyvault:Vault").id,
+               "registry": g.one("azure-native:containerregistry:Registry").id}
+    zones = {z.inputs["privateZoneName"]: z for z in g.of_type(ZONE)}
+    for group, pe in by_group.items():
+        assert pe.inputs["subnet"]["id"] == subnets["snet-private-endpoints"].id
+        assert pe.inputs["privateLinkServiceConnections"][0]["privateLinkServiceId"] == targets[group]
+        (zg,) = [z for z in g.of_type(ZG) if z.inputs["privateEndpointName"] == pe.inputs["privateEndpointName"]]
+        assert sorted(c["privateDnsZoneId"] for c in zg.inputs["privateDnsZoneConfigs"]) == sorted(
+            zones[z].id for z in GROUP_ZONES[group])
+    assert set(zones) == {z for gr in by_group for z in GROUP_ZONES[gr]}
+    links = g.of_type(LINK)
+    assert sorted(l.inputs["privateZoneName"] for l in links) == sorted(zones)
+    for link in links:  # every zone resolves inside the stack's VNet (and does not register VMs)
+        assert link.inputs["virtualNetwork"]["id"] == vnet.id and link.inputs["registrationEnabled"] is False
+
+    aks = g.one(AKS).inputs
+    for pool in aks["agentPoolProfiles"]:
+        assert pool["vnetSubnetID"] == subnets["snet-aks"].id
+        assert pool["enableEncryptionAtHost"] is True  # the stack says the feature is registered
+    assert aks["networkProfile"]["networkPluginMode"] == "overlay"
+    assert aks["apiServerAccessProfile"]["enablePrivateCluster"] is True
+    assert aks["aadProfile"]["adminGroupObjectIDs"]  # staging too: real admins
+
+    ws = g.one(MLW).inputs
+    assert ws["imageBuildCompute"] == "cpu" and ws["provisionNetworkNow"] is True
+    rules = ws["managedNetwork"]["outboundRules"]
+    assert {r["destination"] for r in rules.values()} >= {"pypi.org", "*.pythonhosted.org", "*.anaconda.org"}
+    assert ws["managedNetwork"]["firewallSku"] in ("Standard", "Basic")
+
+
+def test_dev_stays_public_and_cheap(stack_graph):
+    g = stack_graph("dev")
+    assert not [r for r in g.resources if r.type.startswith(("azure-native:network:", "azure-native:privatedns:"))]
+    ws = g.one(MLW).inputs
+    assert "provisionNetworkNow" not in ws and ws["managedNetwork"] == {"isolationMode": "Disabled"}
+
+
+def test_deployer_gets_cluster_admin_before_any_kubernetes_object(stack_graph):
+    g = stack_graph("prod")
+    role = g.named("k8s-inference-deployer-cluster-admin")
+    assert role.inputs["scope"] == g.one(AKS).id
+    assert role.inputs["roleDefinitionId"].endswith("/" + CLUSTER_ADMIN)
+    # from authorization.getClientConfig in the program: whoever runs `pulumi up`
+    assert role.inputs["principalId"] == OFFLINE_CLIENT and role.inputs["principalType"] == "ServicePrincipal"
+
+
+def test_deployer_from_settings_and_clusters_with_local_accounts_need_none(make_stack, project_root):
+    import yaml
+
+    config = yaml.safe_load((project_root / "stacks" / "Pulumi.prod.yaml").read_text())["config"]
+    config["amlplatform:kubernetes"][0]["deployer_object_id"] = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    config["amlplatform:kubernetes"][0]["deployer_principal_type"] = "User"
+    g = evaluate_stack("dep", project_dir=make_stack(config, name="dep"))
+    role = g.named("k8s-inference-deployer-cluster-admin").inputs
+    assert role["principalId"] == "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    assert role["principalType"] == "User"
+    config["amlplatform:kubernetes"][0].update(disable_local_accounts=False, trusted_access=False)
+    g = evaluate_stack("dep2", project_dir=make_stack(config, name="dep2"))
+    assert not [r for r in g.resources if r.name.endswith("deployer-cluster-admin")]  # admin kubeconfig
+
+
+def test_hub_and_spoke_uses_existing_subnets_and_central_zones(make_stack):
+    config = {
+        "amlplatform:location": "westeurope", "amlplatform:naming": {"workload": "fraud", "environment": "hub"},
+        "amlplatform:network": {
+            "existing_subnets": {"private_endpoints": f"{HUB}/virtualNetworks/vnet-spoke/subnets/pe",
+                                 "aks": f"{HUB}/virtualNetworks/vnet-spoke/subnets/aks"},
+            "private_dns": {"existing_zone_ids": {
+                "privatelink.blob.core.windows.net": f"{DNS}/privateDnsZones/privatelink.blob.core.windows.net"}},
+            "storage_groups": ["blob", "file", "table"],
+        },
+    }
+    g = evaluate_stack("hub", project_dir=make_stack(config, name="hub"))
+    assert not g.of_type(VNET) and not g.of_type(SUBNET) and not g.of_type(NSG)
+    by_group = endpoints_by_group(g)
+    assert set(by_group) == {"amlworkspace", "blob", "file", "table", "vault"}  # no registry: nothing needs images
+    for pe in by_group.values():
+        assert pe.inputs["subnet"]["id"] == f"{HUB}/virtualNetworks/vnet-spoke/subnets/pe"
+    zones = {z.inputs["privateZoneName"] for z in g.of_type(ZONE)}
+    assert "privatelink.blob.core.windows.net" not in zones  # central zone, not created
+    (blob_group,) = [z for z in g.of_type(ZG) if z.inputs["privateEndpointName"].endswith("-blob")]
+    assert blob_group.inputs["privateDnsZoneConfigs"][0]["privateDnsZoneId"].startswith(DNS)
+    for link in g.of_type(LINK):  # created zones are linked to the spoke VNet of the given subnets
+        assert link.inputs["virtualNetwork"]["id"] == f"{HUB}/virtualNetworks/vnet-spoke"
+
+
+def test_arm_export_nests_connection_properties_as_arm_does(stack_graph):
+    template = arm.to_arm_template(stack_graph("prod"), exceptions=[])
+    pes = [r for r in template["resources"] if r["type"] == "Microsoft.Network/privateEndpoints"]
+    assert len(pes) == 5
+    for r in pes:
+        (conn,) = r["properties"]["privateLinkServiceConnections"]
+        assert set(conn) == {"name", "properties"}
+        assert set(conn["properties"]) == {"privateLinkServiceId", "groupIds"}
+    groups = [r for r in template["resources"] if r["type"] == "Microsoft.Network/privateEndpoints/privateDnsZoneGroups"]
+    assert groups and all(r["name"].endswith("/default") for r in groups)
+    for r in groups:
+        for c in r["properties"]["privateDnsZoneConfigs"]:
+            assert set(c) == {"name", "properties"} and "privateDnsZoneId" in c["properties"]
+    types = {r["type"] for r in template["resources"]}
+    assert {"Microsoft.Network/virtualNetworks", "Microsoft.Network/virtualNetworks/subnets",
+            "Microsoft.Network/networkSecurityGroups", "Microsoft.Network/privateDnsZones",
+            "Microsoft.Network/privateDnsZones/virtualNetworkLinks"} <= types
+
+
+def _with_mode(plan, mode):
+    plan = json.loads(json.dumps(plan))
+    for r in plan["resources"]:
+        if r["type"] == MLW:
+            r["inputs"]["managedNetwork"] = {"isolationMode": mode}
+    return plan
+
+
+@pytest.mark.parametrize("before,after,expected", [
+    ("Disabled", "AllowInternetOutbound", "enables a managed network"),
+    ("AllowInternetOutbound", "AllowOnlyApprovedOutbound", "changes the isolation mode"),
+    ("AllowOnlyApprovedOutbound", "Disabled", "Azure refuses this"),
+])
+def test_plan_diff_flags_one_way_managed_network_changes(stack_graph, before, after, expected):
+    plan = stack_graph("dev").to_dict()
+    result = diff.diff_plans(_with_mode(plan, before), _with_mode(plan, after))
+    (name, change), = result.one_way_changes
+    assert name == "ml-workspace-workspace" and change.path == "managedNetwork.isolationMode"
+    assert expected in change.one_way and not change.create_only
+    text = result.render()
+    assert "[ONE-WAY: " in text and "WARNING: one-way changes" in text
+    assert result.to_dict()["has_one_way_changes"] is True
+    assert not diff.diff_plans(plan, plan).one_way_changes
+
+
+def test_estimate_puts_the_private_path_on_the_critical_path(stack_graph):
+    from amlplatform.review.estimate import estimate
+
+    path = estimate(stack_graph("staging")).critical_path
+    assert path[path.index("workspace") + 1:path.index("attach")] == ["private endpoint", "private DNS records"]
+    steps = {s.label: s for s in estimate(stack_graph("prod")).steps}
+    assert "provisionNetworkNow" in steps["workspace"].source  # computes no longer wait for the network
+    assert not any(s.label.startswith("cluster") and s.seconds >= 1800 for s in estimate(stack_graph("prod")).steps)
