@@ -78,8 +78,13 @@ class RunStore:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
         return f"{experiment}_{stamp}_{secrets.token_hex(3)}"
 
+    def _check_root(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(f"runs folder {self.root} is a file, not a folder (--runs-dir / $AMLPLATFORM_RUNS_DIR)")
+
     def create(self, record: dict[str, Any]) -> dict[str, Any]:
         """Give the record a unique name (its folder is created exclusively) and save it."""
+        self._check_root()
         self.root.mkdir(parents=True, exist_ok=True)
         for _ in range(20):
             name = record.get("name") or self.new_name(record.get("experiment") or "default")
@@ -116,13 +121,18 @@ class RunStore:
     def load(self, name: str) -> dict[str, Any]:
         path = self.run_dir(name) / RECORD
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise UserError(f"no run named {name!r} under {self.root}") from None
         except (OSError, ValueError) as exc:
             raise UserError(f"run record {path} cannot be read: {exc}") from None
+        if not isinstance(data, dict):
+            raise UserError(f"run record {path} is not a run record: expected a JSON object, got "
+                            f"{type(data).__name__}")
+        return data
 
     def names(self) -> list[str]:
+        self._check_root()
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir() if (p / RECORD).is_file())
@@ -137,7 +147,7 @@ class RunStore:
                 continue
             if experiment is None or rec.get("experiment") == experiment:
                 out.append(rec)
-        out.sort(key=lambda r: (r.get("created_at") or "", r.get("name") or ""))
+        out.sort(key=lambda r: (str(r.get("created_at") or ""), str(r.get("name") or "")))
         return iter(out)
 
     def resolve(self, ref: str) -> dict[str, Any]:
