@@ -25,7 +25,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from typing_extensions import Required, TypedDict
 
 from amlplatform import naming
-from amlplatform._component import child, token
+from amlplatform._component import check_args, child, token
 from amlplatform.access import assignment_guid, role_definition_id
 from amlplatform.settings.compute import extension_problems
 
@@ -327,6 +327,7 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KubernetesInferenceTargetArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("KubernetesInferenceTarget", args, KubernetesInferenceTargetArgs)
         super().__init__(token("KubernetesInferenceTarget"), name, None, opts)
         compute_name = naming.compute_name(args["compute_name"])
         tags = dict(args.get("tags") or {})
