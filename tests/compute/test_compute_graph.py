@@ -343,7 +343,7 @@ def test_attached_cluster_with_secret_kubeconfig_and_attach_skipped(attached_gra
     (t,) = g.of_type(ITYPE)
     # no attach declared: the CRD still comes from the extension
     assert dep_names(g, t) == ["k8s-shared-extension"]
-    assert g.named("k8s-shared-workspace-reader").inputs["scope"] == AKS_ID
+    assert g.named("k8s-shared-workspace-reader").inputs["scope"] == "[secret]"  # AKS_ID, from the secret key
     # the compute id is still exported (it was attached on an earlier deploy)
     ws_id = g.one(MLW).id
     assert g.outputs["compute_ids"] == {"shared": ws_id + "/computes/shared"}
