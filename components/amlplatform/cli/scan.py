@@ -48,9 +48,10 @@ def run_scan(args: argparse.Namespace) -> int:
     if args.output is not None:
         write_output(text, args.output)
     if args.policy_pack_config is not None:
-        from amlplatform.review.arm import stack_exceptions
+        from amlplatform.offline.engine import stack_policy_exceptions
+        from amlplatform.review.arm import _as_exceptions
         from amlplatform.review.policies import policy_pack_config
 
-        config = policy_pack_config(stack_exceptions(args.stack, folder))
+        config = policy_pack_config(_as_exceptions(stack_policy_exceptions(args.stack, folder)))
         write_output(json.dumps(config, indent=2) + "\n", args.policy_pack_config, "--policy-pack-config")
     return 0 if report.ok else 1

@@ -530,7 +530,9 @@ def stack_program_config(stack: str, project_dir: Path,
     """
     from amlplatform.errors import field_path
     from amlplatform.settings.pulumi_yaml import program_config, read_stack_config
-    from amlplatform.settings.stack import NAMESPACE, check_namespaces, settings_from_strings
+    from amlplatform.settings.stack import (
+        NAMESPACE, check_namespaces, policy_exceptions_from_strings, settings_from_strings, uses_stack_settings,
+    )
 
     doc = _project_file(project_dir)
     path = stack_file(project_dir, stack)
@@ -547,8 +549,10 @@ def stack_program_config(stack: str, project_dir: Path,
             strings = program_config(config)
         except ValueError as exc:
             raise UserError(f"{path}: {exc}") from None
-        if not any(k.startswith(NAMESPACE + ":") for k in strings):
-            check_namespaces(strings, source=str(path))  # a program of its own: only misspelt namespaces
+        if not uses_stack_settings(strings):
+            # a program of its own: only misspelt namespaces and its policy exceptions are checked
+            check_namespaces(strings, source=str(path))
+            policy_exceptions_from_strings(strings, source=str(path))
             return strings, read.secret_keys
         secret_paths = [field_path((key.partition(":")[2], *p)) for key, p in read.secret_paths]
         try:
@@ -560,6 +564,15 @@ def stack_program_config(stack: str, project_dir: Path,
                 raise
     assert last is not None
     raise last
+
+
+def stack_policy_exceptions(stack: str, project_dir: Path) -> List[Any]:
+    """The ``amlplatform:policy_exceptions`` of ``stack`` (of the amlplatform program or one of its
+    own); :class:`UserError` when the stack's settings are bad."""
+    from amlplatform.settings.stack import policy_exceptions_from_strings
+
+    strings, _ = stack_program_config(stack, project_dir)
+    return policy_exceptions_from_strings(strings, source=str(stack_file(project_dir, stack)))
 
 
 def evaluate_stack(stack: str, *, project_dir: Optional[Path] = None,

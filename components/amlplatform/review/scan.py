@@ -257,10 +257,10 @@ def _same_rule(finding_rule: str, exception_rule: str) -> bool:
 
 def scan_stack(stack: str, *, project_dir: Optional[Path] = None, checkov: Optional[str] = None,
                require_checkov: bool = True) -> ScanReport:
-    from amlplatform.offline.engine import evaluate_stack, find_project_dir
+    from amlplatform.offline.engine import evaluate_stack, project_dir_arg, stack_policy_exceptions
 
-    folder = project_dir or find_project_dir()
+    folder = project_dir_arg(project_dir)
     graph = evaluate_stack(stack, project_dir=folder)
-    exceptions = arm.stack_exceptions(stack, folder)
+    exceptions = stack_policy_exceptions(stack, folder)
     binary = find_checkov(checkov, folder) if require_checkov else None
     return scan_graph(graph, checkov=binary, exceptions=exceptions)

@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Tuple, Union, get_args, get_origin
 
-from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, TypeAdapter, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from typing_extensions import Annotated
 
 from amlplatform.errors import UserError, closest, validation_problems
@@ -285,6 +285,33 @@ def check_namespaces(config: Mapping[str, Any], *, source: str = "stack config")
         raise UserError(f"invalid settings in {source}:", problems)
 
 
+# The one amlplatform key a program of its own may have: the exceptions `amlplatform scan` honours.
+PROGRAM_KEYS = ("policy_exceptions",)
+
+
+def uses_stack_settings(config: Mapping[str, Any]) -> bool:
+    """True when the config is for the amlplatform program: it has amlplatform keys other than
+    the ones a program of its own may have (:data:`PROGRAM_KEYS`)."""
+    prefix = NAMESPACE + ":"
+    return any(k.startswith(prefix) and k[len(prefix):] not in PROGRAM_KEYS for k in config)
+
+
+def policy_exceptions_from_strings(config: Mapping[str, str], *, source: str = "stack config") -> List[PolicyException]:
+    """``amlplatform:policy_exceptions`` alone (for a program of its own); :class:`UserError` when bad."""
+    text = config.get(f"{NAMESPACE}:policy_exceptions")
+    if text is None:
+        return []
+    try:
+        data = _decode("object", text)
+    except ValueError as exc:
+        raise UserError(f"invalid settings in {source}:", [f"policy_exceptions: {exc}"]) from None
+    try:
+        return _EXCEPTIONS.validate_python(data, strict=True)
+    except ValidationError as exc:
+        raise UserError(f"invalid settings in {source}:", validation_problems(exc, prefix="policy_exceptions",
+                                                                            model=None)) from None
+
+
 def settings_from_strings(config: Mapping[str, str], *, source: str = "stack config",
                           secret_paths: Iterable[str] = ()) -> StackSettings:
     """Validate the config as the Pulumi CLI hands it to a program (``PULUMI_CONFIG``: key -> text).
@@ -440,6 +467,8 @@ def json_schema() -> Dict[str, Any]:
         "$defs": defs,
     }
 
+
+_EXCEPTIONS = TypeAdapter(List[PolicyException])
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "stack-config.schema.json"
 
