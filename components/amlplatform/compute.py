@@ -187,7 +187,7 @@ class ComputeInstance(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         check_args("ComputeInstance", args, ComputeInstanceArgs)
         super().__init__(token("ComputeInstance"), name, None, opts)
-        compute_name = naming.compute_name(args["compute_name"])
+        compute_name = naming.compute_name(args["compute_name"], "instance")
         subnet = args.get("subnet_id")
         properties: dict = {
             "vm_size": args.get("vm_size", "Standard_DS3_v2"),

@@ -329,7 +329,7 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         check_args("KubernetesInferenceTarget", args, KubernetesInferenceTargetArgs)
         super().__init__(token("KubernetesInferenceTarget"), name, None, opts)
-        compute_name = naming.compute_name(args["compute_name"])
+        compute_name = naming.compute_name(args["compute_name"], "kubernetes")
         tags = dict(args.get("tags") or {})
         location = args["location"]
 

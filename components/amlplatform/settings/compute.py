@@ -21,14 +21,19 @@ from amlplatform.settings.core import Guid, Model, arm_id
 # ---------------------------------------------------------------------------- value types
 
 
-def _compute_name(value: str) -> str:
-    problems = naming.check("compute", value)
-    if problems:
-        raise ValueError("; ".join(problems))
-    return value
+def _compute_name(kind: str):
+    def check(value: str) -> str:
+        problems = naming.compute_name_problems(value, kind)  # one rule per kind (naming.COMPUTE_RULES)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    return AfterValidator(check)
 
 
-ComputeName = Annotated[str, AfterValidator(_compute_name)]
+ComputeName = Annotated[str, _compute_name("cluster")]
+InstanceName = Annotated[str, _compute_name("instance")]
+KubernetesComputeName = Annotated[str, _compute_name("kubernetes")]
 
 _VM_SIZE = re.compile(r"Standard_[A-Za-z0-9_]+")
 
@@ -154,7 +159,7 @@ def _max_not_below_min(min_field: str):
 class ClusterSettings(Model):
     """An AmlCompute cluster: scales to zero, no public SSH, Entra ID only."""
 
-    name: ComputeName = Field(description="Compute name: 3-16 letters, digits and '-', starting with a letter")
+    name: ComputeName = Field(description="Compute name: 2-16 letters, digits and '-', starting with a letter")
     vm_size: VmSize = "Standard_DS3_v2"
     """VM size: `Standard_` + letters, digits, `_`"""
     priority: Literal["Dedicated", "LowPriority"] = "Dedicated"
@@ -229,7 +234,7 @@ class InstanceUser(Model):
 
     object_id: Guid = Field(description="Entra object id of the user")
     tenant_id: Optional[Guid] = Field(None, description="Defaults to the stack's tenant")
-    name: Optional[ComputeName] = Field(None, description="Instance name; default <prefix>-<hash of the user>")
+    name: Optional[InstanceName] = Field(None, description="Instance name (3-24 characters); default <prefix>-<hash of the user>")
     vm_size: Optional[VmSize] = Field(None, description="Overrides instances.vm_size")
 
 
@@ -441,7 +446,7 @@ NETWORK_POLICIES_BY_PLUGIN = {
 class KubernetesSettings(Model):
     """A Kubernetes inference target: a new AKS cluster, or an existing one by id."""
 
-    name: ComputeName = Field(description="Name of the Kubernetes compute in the workspace")
+    name: KubernetesComputeName = Field(description="Name of the Kubernetes compute in the workspace (2-16 characters)")
     existing_id: Annotated[Optional[str], arm_id("Microsoft.ContainerService/managedClusters")] = Field(
         None, description="Attach this cluster instead of creating one")
     kubeconfig: Optional[str] = Field(
