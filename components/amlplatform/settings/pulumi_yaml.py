@@ -117,6 +117,18 @@ def resolve_plain(text: str) -> Any:
     return text  # timestamps included: decoded into any they stay strings (decode.go)
 
 
+class GoKey(str):
+    """A mapping key that was not text in the YAML (a number, boolean or null), as Go's ``%v``
+    writes it; ``original`` is the decoded value."""
+
+    original: Any
+
+    def __new__(cls, text: str, original: Any) -> "GoKey":
+        obj = super().__new__(cls, text)
+        obj.original = original
+        return obj
+
+
 class _Resolver(yaml.resolver.BaseResolver):
     """Every plain scalar is resolved by :func:`resolve_plain` (tag ``!v3``); quoted ones are strings."""
 
@@ -141,12 +153,32 @@ class _Constructor(yaml.constructor.SafeConstructor):
                                        f"{'list' if isinstance(key_node, SequenceNode) else 'mapping'}",
                                        key_node.start_mark)
             key = self.construct_object(key_node)
-            hashable = (type(key).__name__, key)
+            hashable = (type(key).__name__, key if not isinstance(key, float) or key == key else "nan")
             if hashable in seen:
                 raise ConstructorError(None, None, f"mapping key {key_node.value!r} already defined at line "
                                        f"{seen[hashable] + 1}", key_node.start_mark)
             seen[hashable] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
+        self.flatten_mapping(node)
+        out: Dict[str, Any] = {}
+        raw: Dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str):
+                # Go keeps 1 and true apart (map[any]any) and the config layer turns them into text
+                # with %v (object.go); Python would merge 1 and True, so they become text here
+                key = GoKey(_go_text(key), key)
+            if key in raw and type(raw[key]) is not type(getattr(key, "original", key)):
+                raise ConstructorError(None, None, f"the keys {raw[key]!r} and {getattr(key, 'original', key)!r} "
+                                       "are the same key once read as text", key_node.start_mark)
+            raw[key] = getattr(key, "original", key)
+            out.pop(key, None)
+            out[key] = self.construct_object(value_node, deep=deep)
+        return out
+
+    def construct_yaml_map(self, node: MappingNode):  # type: ignore[override]
+        data: Dict[str, Any] = {}
+        yield data
+        data.update(self.construct_mapping(node))
 
     def flatten_mapping(self, node: MappingNode) -> None:
         # merge keys resolve to "!v3" here; give them the merge tag SafeConstructor expects
@@ -160,6 +192,7 @@ class _Constructor(yaml.constructor.SafeConstructor):
 
 
 _Constructor.add_constructor("!v3", _Constructor.construct_v3)
+_Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_yaml_map)
 _Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
 
 
@@ -298,7 +331,7 @@ def _value(value: Any, where: str, path: Tuple[Any, ...], secrets: List[Tuple[An
             return stand_in
         out: Dict[str, Any] = {}
         for k, v in value.items():
-            text = k if isinstance(k, str) else _go_text(k)
+            text = str(k) if isinstance(k, str) else _go_text(k)
             if text in out:
                 raise UserError(f"{where}: the keys {text!r} and {k!r} are the same key once read as text")
             out[text] = _value(v, f"{where}.{text}", path + (text,), secrets, stand_in)
@@ -320,9 +353,9 @@ def stack_config(doc: Any, *, source: str, project: Optional[str] = None,
         return StackConfig({})
     if not isinstance(doc, dict):
         raise UserError(f"{source}: expected a mapping (config:, secretsprovider:, ...), got {_kind(doc)}")
-    bad = [k for k in doc if not isinstance(k, str)]
+    bad = [k for k in doc if isinstance(k, GoKey)]
     if bad:
-        raise UserError(f"{source}: expected only string keys, got {_go_text(bad[0])!r}")
+        raise UserError(f"{source}: expected only string keys, got {str(bad[0])!r}")
     raw = doc.get("config")
     if raw is None:
         return StackConfig({})
@@ -330,8 +363,8 @@ def stack_config(doc: Any, *, source: str, project: Optional[str] = None,
         raise UserError(f"{source}: 'config' must be a mapping of settings, got {_kind(raw)}")
     out = StackConfig({})
     for key, value in raw.items():
-        if not isinstance(key, str):
-            raise UserError(f"{source}: config key {_go_text(key)!r} is not text (keys are '<namespace>:<name>')")
+        if isinstance(key, GoKey):
+            raise UserError(f"{source}: config key {str(key)!r} is not text (keys are '<namespace>:<name>')")
         if ":" not in key and project:
             key = f"{project}:{key}"  # stackConfigNamespacedWithProject
         parsed = parse_key(key)
