@@ -219,6 +219,28 @@ def _secret_if_contains(value: Any, secrets: Sequence[str]) -> Any:
     return value
 
 
+def _wrap_secrets(value: Any, secrets: Sequence[str]) -> Any:
+    """``value`` with each part that holds a secret text made a secret Output, the rest untouched
+    (a secret tenant id hides the vault's tenantId, not all of its properties)."""
+    if isinstance(value, pulumi.Output):
+        return _secret_if_contains(value, secrets)
+    if not _holds_secret(value, secrets):
+        return value
+    if isinstance(value, str):
+        return pulumi.Output.secret(value)
+    if isinstance(value, Mapping):
+        return {k: _wrap_secrets(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_wrap_secrets(v, secrets) for v in value]
+    if _is_input_type(value):
+        import copy
+
+        clone = copy.copy(value)
+        clone.__dict__.update({k: _wrap_secrets(v, secrets) for k, v in vars(value).items()})
+        return clone
+    return pulumi.Output.secret(value)
+
+
 def mark_secrets(secrets: Sequence[str]) -> None:
     """Every resource input that holds the text of a secret config value becomes a Pulumi secret.
 
@@ -226,8 +248,9 @@ def mark_secrets(secrets: Sequence[str]) -> None:
     program receives its plain text; settings are plain values, so the secret-ness is restored
     where the values reach resources: a stack transformation wraps each input property that
     holds a secret text (equal to it, or containing it when it is at least 8 characters) in
-    ``pulumi.Output.secret`` - so it is encrypted in the state and masked in previews. Nothing is
-    registered when the stack has no secrets.
+    ``pulumi.Output.secret`` (only the parts of a structured input that hold it) - so it is
+    encrypted in the state and masked in previews. Nothing is registered when the stack has no
+    secrets.
     """
     texts = [s for s in secrets if s]
     if not texts:
@@ -238,7 +261,7 @@ def mark_secrets(secrets: Sequence[str]) -> None:
         changed = False
         for key, value in props.items():
             if isinstance(value, pulumi.Output) or _holds_secret(value, texts):
-                props[key] = _secret_if_contains(value, texts)
+                props[key] = _wrap_secrets(value, texts)
                 changed = True
         return pulumi.ResourceTransformationResult(props, args.opts) if changed else None
 

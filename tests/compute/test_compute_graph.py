@@ -339,7 +339,8 @@ def test_attached_cluster_with_secret_kubeconfig_and_attach_skipped(attached_gra
     assert ext.inputs["configurationProtectedSettings"] == "[secret]"
     # Pulumi keeps secrets per key: amlplatform:kubernetes holds a secret, so every input made from
     # its values is a secret too (settings/pulumi_yaml.py, program.mark_secrets)
-    assert ext.inputs["configurationSettings"] == "[secret]"
+    assert ext.inputs["configurationSettings"]["sslCname"] == "[secret]"
+    assert ext.inputs["configurationSettings"]["location"] == "westeurope"  # only what holds it
     (t,) = g.of_type(ITYPE)
     # no attach declared: the CRD still comes from the extension
     assert dep_names(g, t) == ["k8s-shared-extension"]
