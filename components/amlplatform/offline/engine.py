@@ -556,7 +556,7 @@ def stack_program_config(stack: str, project_dir: Path,
             return strings, read.secret_keys
         secret_paths = [field_path((key.partition(":")[2], *p)) for key, p in read.secret_paths]
         try:
-            settings_from_strings(strings, source=str(path), secret_paths=secret_paths)
+            settings_from_strings(strings, source=str(path), secret_paths=secret_paths, typed=config)
             return strings, read.secret_keys
         except UserError as exc:
             last = exc

@@ -312,8 +312,38 @@ def policy_exceptions_from_strings(config: Mapping[str, str], *, source: str = "
                                                                             model=None)) from None
 
 
+_KIND_TYPES = {"str": (str,), "bool": (bool,), "int": (int,), "float": (int, float), "object": (dict, list)}
+_KIND_WORDS = {"str": "text", "bool": "true or false", "int": "a whole number", "float": "a number",
+               "object": "a mapping or a list"}
+
+
+def typed_problems(values: Mapping[str, Any]) -> List[str]:
+    """Top-level values of a stack file whose YAML type does not fit the setting.
+
+    The program cannot tell ``location: true`` from ``location: "true"`` (both reach it as the text
+    ``true``), but the stack file can: offline, a top-level value must already have the setting's
+    type (quote a text that looks like a number or a boolean)."""
+    out: List[str] = []
+    fields = StackSettings.model_fields
+    for full_key, value in values.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != NAMESPACE or key not in fields or value is None:
+            continue
+        kind = _field_kind(fields[key].annotation)
+        ok = isinstance(value, _KIND_TYPES[kind]) and not (kind in ("int", "float") and isinstance(value, bool))
+        if not ok:
+            out.append(f"{key}: must be {_KIND_WORDS[kind]}, got {value!r} ({_yaml_kind(value)})"
+                       + (" - quote it to mean the text" if kind == "str" else ""))
+    return out
+
+
+def _yaml_kind(value: Any) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "text", dict: "a mapping",
+            list: "a list"}.get(type(value), type(value).__name__)
+
+
 def settings_from_strings(config: Mapping[str, str], *, source: str = "stack config",
-                          secret_paths: Iterable[str] = ()) -> StackSettings:
+                          secret_paths: Iterable[str] = (), typed: Optional[Mapping[str, Any]] = None) -> StackSettings:
     """Validate the config as the Pulumi CLI hands it to a program (``PULUMI_CONFIG``: key -> text).
 
     Keys in the ``amlplatform`` namespace must each be a setting; a namespace that looks like a
@@ -321,10 +351,13 @@ def settings_from_strings(config: Mapping[str, str], *, source: str = "stack con
     read the way pulumi.Config reads it for the setting's type (:func:`_decode`), then checked
     strictly (``max_nodes: true`` is not 1). Raises :class:`UserError` listing every bad field.
     """
-    problems: List[str] = []
+    problems: List[str] = typed_problems(typed) if typed is not None else []
+    typed_bad = {p.split(":")[0] for p in problems}
     data: Dict[str, Any] = {}
     fields = StackSettings.model_fields
     for full_key, text in config.items():
+        if full_key.partition(":")[0] == NAMESPACE and full_key.partition(":")[2] in typed_bad:
+            continue
         namespace, _, key = full_key.partition(":")
         if namespace != NAMESPACE:
             problem = _namespace_problem(namespace)
@@ -370,7 +403,7 @@ def settings_from_config(config: Mapping[str, Any], *, source: str = "stack conf
         strings = program_config(dict(config))
     except ValueError as exc:
         raise UserError(f"invalid settings in {source}: {exc}") from None
-    return settings_from_strings(strings, source=source)
+    return settings_from_strings(strings, source=source, typed=config)
 
 
 def read_stack_file(path: Path, project: Optional[str] = NAMESPACE) -> Tuple[Dict[str, Any], List[str]]:
