@@ -8,7 +8,7 @@ import pulumi
 from pulumi_azure_native import authorization
 from typing_extensions import Required, TypedDict
 
-from amlplatform._component import child, token
+from amlplatform._component import check_args, child, token
 
 # Role assignment names are GUIDs; deriving them from (scope, principal, role) makes a redeploy
 # find the same assignment instead of failing with "RoleAssignmentExists" (AVM does the same).
@@ -54,6 +54,7 @@ class WorkspaceAccess(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WorkspaceAccessArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("WorkspaceAccess", args, WorkspaceAccessArgs)
         super().__init__(token("WorkspaceAccess"), name, None, opts)
         scope = pulumi.Output.from_input(args["scope"])
         subscription = pulumi.Output.from_input(args["subscription_id"])

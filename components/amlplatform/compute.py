@@ -13,7 +13,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from typing_extensions import Required, TypedDict
 
 from amlplatform import naming
-from amlplatform._component import child, token
+from amlplatform._component import check_args, child, token
 
 
 def _identity(kind: str, user_assigned_identity_id: Optional[str]) -> Optional[dict]:
@@ -77,6 +77,7 @@ class ComputeCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ComputeClusterArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("ComputeCluster", args, ComputeClusterArgs)
         super().__init__(token("ComputeCluster"), name, None, opts)
         compute_name = naming.compute_name(args["compute_name"])
         min_nodes, max_nodes = args.get("min_nodes", 0), args.get("max_nodes", 4)
@@ -184,8 +185,9 @@ class ComputeInstance(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ComputeInstanceArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("ComputeInstance", args, ComputeInstanceArgs)
         super().__init__(token("ComputeInstance"), name, None, opts)
-        compute_name = naming.compute_name(args["compute_name"])
+        compute_name = naming.compute_name(args["compute_name"], "instance")
         subnet = args.get("subnet_id")
         properties: dict = {
             "vm_size": args.get("vm_size", "Standard_DS3_v2"),

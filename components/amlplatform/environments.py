@@ -14,7 +14,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from typing_extensions import Required, TypedDict
 
 from amlplatform import naming
-from amlplatform._component import child, token
+from amlplatform._component import check_args, child, token
 
 # Properties the service refuses to change on an existing version.
 VERSION_CREATE_ONLY = ("properties.image", "properties.condaFile", "properties.build", "properties.osType")
@@ -53,6 +53,7 @@ class Environment(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EnvironmentArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("Environment", args, EnvironmentArgs)
         super().__init__(token("Environment"), name, None, opts)
         env_name = naming.ensure("environment_asset", args["environment_name"])
         image, conda = args.get("image"), args.get("conda_file")

@@ -39,7 +39,55 @@ def field_path(loc: Iterable[Any]) -> str:
     return out or "(root)"
 
 
-def validation_problems(exc: Any, prefix: str = "") -> list[str]:
+def _known_names(model: Any, loc: list) -> list[str]:
+    """Field names of the model found at ``loc`` (the parent of an unknown key) inside ``model``."""
+    import typing
+
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        fields = getattr(current, "model_fields", None)
+        if isinstance(part, int):
+            args = [a for a in typing.get_args(current) if a is not type(None)]
+            current = args[-1] if args else None
+        elif fields is not None and part in fields:
+            current = fields[part].annotation
+        elif typing.get_origin(current) in (dict, typing.Dict):
+            current = typing.get_args(current)[-1]
+        else:
+            return []
+    current = _unwrap(current)
+    return list(getattr(current, "model_fields", {}) or {})
+
+
+def _unwrap(annotation: Any) -> Any:
+    import typing
+
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(members) != 1:
+                return annotation
+            annotation = members[0]
+        else:
+            return annotation
+
+
+def closest(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the choice nearest ``word``, or nothing."""
+    import difflib
+
+    names = sorted(choices)
+    match = difflib.get_close_matches(str(word), names, n=1, cutoff=0.5)
+    if match:
+        return f" (did you mean {match[0]!r}?)"
+    return f" (known: {', '.join(names)})" if names else ""
+
+
+def validation_problems(exc: Any, prefix: str = "", model: Any = None) -> list[str]:
     """Turn a pydantic ``ValidationError`` into lines ``field: rule, got value``.
 
     Union members and model-level ("after") validators are folded so each bad field is named
@@ -56,7 +104,9 @@ def validation_problems(exc: Any, prefix: str = "") -> list[str]:
         if msg.startswith("Input should be "):
             msg = "must be " + msg[len("Input should be "):]
         if err.get("type") == "extra_forbidden":
-            msg = "is not a known setting (check its spelling)"
+            known = _known_names(model, loc[:-1]) if model is not None else []
+            hint = closest(loc[-1], known) if known else ""
+            msg = "is not a known setting" + (hint or " (check its spelling)")
         elif err.get("type") == "missing":
             msg = "is required"
         key = (path, msg)

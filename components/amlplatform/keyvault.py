@@ -7,7 +7,7 @@ from pulumi_azure_native import keyvault
 from typing_extensions import Required, TypedDict
 
 from amlplatform import naming
-from amlplatform._component import child, token
+from amlplatform._component import check_args, child, token
 from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints
 from amlplatform.diagnostics import send_to_log_analytics
 
@@ -49,6 +49,7 @@ class WorkspaceKeyVault(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WorkspaceKeyVaultArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("WorkspaceKeyVault", args, WorkspaceKeyVaultArgs)
         super().__init__(token("WorkspaceKeyVault"), name, None, opts)
         vault_name = naming.ensure("key_vault", args["vault_name"])
         properties = {

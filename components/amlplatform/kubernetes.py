@@ -26,7 +26,7 @@ from pulumi_azure_native import authorization, containerservice
 from typing_extensions import Required, TypedDict
 
 from amlplatform import naming
-from amlplatform._component import child, token
+from amlplatform._component import check_args, child, token
 from amlplatform.access import assignment_guid, role_definition_id
 from amlplatform.aks import (  # noqa: F401  (re-exported: the module's public names before the split)
     KUBELOGIN_MODES, ClusterSpec, cluster_kubeconfig, declare_cluster, dns_prefix, kubeconfig_with_login,
@@ -123,8 +123,9 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KubernetesInferenceTargetArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("KubernetesInferenceTarget", args, KubernetesInferenceTargetArgs)
         super().__init__(token("KubernetesInferenceTarget"), name, None, opts)
-        compute_name = naming.compute_name(args["compute_name"])
+        compute_name = naming.compute_name(args["compute_name"], "kubernetes")
         tags = dict(args.get("tags") or {})
         location = args["location"]
 

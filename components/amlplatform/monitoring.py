@@ -7,7 +7,7 @@ from pulumi_azure_native import applicationinsights, operationalinsights
 from typing_extensions import Required, TypedDict
 
 from amlplatform import naming
-from amlplatform._component import child, token
+from amlplatform._component import check_args, child, token
 
 
 class WorkspaceMonitoringArgs(TypedDict, total=False):
@@ -44,6 +44,7 @@ class WorkspaceMonitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WorkspaceMonitoringArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("WorkspaceMonitoring", args, WorkspaceMonitoringArgs)
         super().__init__(token("WorkspaceMonitoring"), name, None, opts)
         tags = dict(args.get("tags") or {})
         ingestion = args.get("public_ingestion", "Enabled")

@@ -236,9 +236,47 @@ def private_endpoint_name(resource_name: str, group: str) -> str:
     return ensure("private_endpoint", name)
 
 
-def compute_name(name: str) -> str:
-    """A compute (cluster, instance, attached Kubernetes) name, checked."""
-    return ensure("compute", name)
+# One name rule per compute kind, as the Azure ML service states it in its errors:
+# - AmlCompute clusters and attached computes (Kubernetes, AKS): "It can include letters, digits and
+#   dashes. It must start with a letter, end with a letter or digit, and be between 2 and 16
+#   characters in length" (the service's 400 answer, quoted in MicrosoftDocs/azure-docs#55961 for an
+#   AKS attach and in MicrosoftLearning/DP100#50 for a cluster).
+# - Compute instances: "must be between 3 and 24 characters in length and must use only numbers,
+#   letters and minus symbol (-), must start with letters. Numbers cannot be the ending of the name
+#   if the previous character is a minus symbol (-)" (quoted in MicrosoftDocs/pipelines-azureml#19;
+#   the 24 also in hashicorp/terraform-provider-azurerm#15364, which lifted its 16 for instances).
+# A job names its compute without saying which kind it is: it is checked against the union
+# ("any"), the stack against the kind it declares.
+_COMPUTE_CHARS = r"[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?"
+COMPUTE_RULES: Dict[str, NameRule] = {
+    "cluster": NameRule("compute cluster", 2, 16, _COMPUTE_CHARS,
+                        "letters, digits and hyphens; starts with a letter, ends with a letter or digit",
+                        extra=_hyphen_followed_by_letter),
+    "kubernetes": NameRule("attached compute", 2, 16, _COMPUTE_CHARS,
+                           "letters, digits and hyphens; starts with a letter, ends with a letter or digit"),
+    "instance": NameRule("compute instance", 3, 24, _COMPUTE_CHARS,
+                         "letters, digits and hyphens; starts with a letter; no digits right after the "
+                         "last hyphen at the end", extra=_hyphen_followed_by_letter),
+    "any": NameRule("compute", 2, 24, _COMPUTE_CHARS,
+                    "letters, digits and hyphens; starts with a letter, ends with a letter or digit"),
+}
+
+
+def compute_name_problems(name: str, kind: str = "any") -> List[str]:
+    """Problems with ``name`` as the name of a compute of ``kind`` (cluster, instance, kubernetes,
+    or ``any`` when the kind is not known, as in a job); empty when Azure accepts it. Pure: the
+    runtime shim may import it (no Pulumi)."""
+    if kind not in COMPUTE_RULES:
+        raise ValueError(f"unknown compute kind {kind!r} (known: {', '.join(COMPUTE_RULES)})")
+    return COMPUTE_RULES[kind].problems(name)
+
+
+def compute_name(name: str, kind: str = "cluster") -> str:
+    """A compute name, checked against its kind's rule (``ValueError`` naming the rule)."""
+    problems = compute_name_problems(name, kind)
+    if problems:
+        raise ValueError(f"{COMPUTE_RULES[kind].kind} name {name!r}: " + "; ".join(problems))
+    return name
 
 
 def instance_name(prefix: str, user_key: str) -> str:

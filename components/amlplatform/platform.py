@@ -12,7 +12,7 @@ from typing import List, Mapping, Optional
 import pulumi
 from typing_extensions import Required, TypedDict
 
-from amlplatform._component import child, token
+from amlplatform._component import check_args, child, token
 from amlplatform.access import RoleAssignmentSpec, WorkspaceAccess
 from amlplatform.keyvault import WorkspaceKeyVault
 from amlplatform.monitoring import WorkspaceMonitoring
@@ -28,6 +28,11 @@ class Names(TypedDict, total=False):
     workspace: Required[str]
     log_analytics: Required[str]
     app_insights: Required[str]
+    resource_group: str
+    """Not used by MLWorkspace (the group is given by resource_group_name); accepted so that
+    ``vars(naming.generate(...))`` can be passed as it is."""
+    aks: str
+    """Not used by MLWorkspace (Kubernetes targets take their own names); accepted like resource_group."""
 
 
 class MLWorkspaceArgs(TypedDict, total=False):
@@ -91,6 +96,7 @@ class MLWorkspace(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MLWorkspaceArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("MLWorkspace", args, MLWorkspaceArgs)
         super().__init__(token("MLWorkspace"), name, None, opts)
         rg, location = args["resource_group_name"], args["location"]
         names, tags = args["names"], dict(args.get("tags") or {})

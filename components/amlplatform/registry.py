@@ -11,7 +11,7 @@ from pulumi_azure_native import containerregistry
 from typing_extensions import Required, TypedDict
 
 from amlplatform import naming
-from amlplatform._component import child, token
+from amlplatform._component import check_args, child, token
 from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints
 
 MODES = ("auto", "service", "create", "existing")
@@ -57,6 +57,7 @@ class ContainerRegistry(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ContainerRegistryArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("ContainerRegistry", args, ContainerRegistryArgs)
         super().__init__(token("ContainerRegistry"), name, None, opts)
         sku = args.get("sku", "Premium")
         premium = sku == "Premium"

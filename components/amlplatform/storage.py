@@ -7,7 +7,7 @@ from pulumi_azure_native import storage
 from typing_extensions import Required, TypedDict
 
 from amlplatform import naming
-from amlplatform._component import child, token
+from amlplatform._component import check_args, child, token
 from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints
 
 # Azure ML writes these CORS rules onto its storage account so the studio can read blobs.
@@ -62,6 +62,7 @@ class WorkspaceStorage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WorkspaceStorageArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("WorkspaceStorage", args, WorkspaceStorageArgs)
         super().__init__(token("WorkspaceStorage"), name, None, opts)
         account_name = naming.ensure("storage_account", args["account_name"])
         shared_key = args.get("allow_shared_key_access", False)

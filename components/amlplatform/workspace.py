@@ -7,7 +7,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from typing_extensions import Required, TypedDict
 
 from amlplatform import naming
-from amlplatform._component import child, token
+from amlplatform._component import check_args, child, token
 from amlplatform.diagnostics import send_to_log_analytics
 from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints
 
@@ -111,6 +111,7 @@ class Workspace(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WorkspaceArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("Workspace", args, WorkspaceArgs)
         super().__init__(token("Workspace"), name, None, opts)
         identity_type = args.get("identity", "SystemAssigned")
         identity: dict = {"type": identity_type}

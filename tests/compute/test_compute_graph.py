@@ -343,11 +343,14 @@ def test_attached_cluster_with_secret_kubeconfig_and_attach_skipped(attached_gra
     assert g.one(K8S_PROVIDER).inputs["kubeconfig"] == "[secret]"
     # the certificate from stack secrets: protected settings, a secret in the state
     assert ext.inputs["configurationProtectedSettings"] == "[secret]"
-    assert ext.inputs["configurationSettings"]["sslCname"] == "scoring.shared.internal"
+    # Pulumi keeps secrets per key: amlplatform:kubernetes holds a secret, so every input made from
+    # its values is a secret too (settings/pulumi_yaml.py, program.mark_secrets)
+    assert ext.inputs["configurationSettings"]["sslCname"] == "[secret]"
+    assert ext.inputs["configurationSettings"]["location"] == "westeurope"  # only what holds it
     (t,) = g.of_type(ITYPE)
     # no attach declared: the CRD still comes from the extension
     assert dep_names(g, t) == ["k8s-shared-extension"]
-    assert g.named("k8s-shared-workspace-reader").inputs["scope"] == AKS_ID
+    assert g.named("k8s-shared-workspace-reader").inputs["scope"] == "[secret]"  # AKS_ID, from the secret key
     # the compute id is still exported (it was attached on an earlier deploy)
     ws_id = g.one(MLW).id
     assert g.outputs["compute_ids"] == {"shared": ws_id + "/computes/shared"}

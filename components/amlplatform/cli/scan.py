@@ -19,27 +19,39 @@ def register(sub: "argparse._SubParsersAction") -> None:
     scan.add_argument("--checkov", default=None, metavar="PATH",
                       help="checkov executable (default: $AMLPLATFORM_CHECKOV, <project>/.venv-scan/bin/checkov, "
                            "then checkov on PATH)")
-    scan.add_argument("--output", "-o", type=Path, default=None, help="also write the report to this file")
+    scan.add_argument("--output", "-o", type=Path, default=None,
+                      help="also write the report to this file (a new file in an existing folder)")
     scan.add_argument("--policy-pack-config", type=Path, default=None, metavar="FILE",
                       help="write the stack's exceptions as a `pulumi preview --policy-pack-config` file")
+    scan.add_argument("--force", action="store_true", help="replace existing --output/--policy-pack-config files")
     scan.set_defaults(func=run_scan)
 
 
 def run_scan(args: argparse.Namespace) -> int:
+    from amlplatform.cli.plan import check_output, write_output
+    from amlplatform.errors import UserError
+    from amlplatform.offline.engine import project_dir_arg
     from amlplatform.review.scan import scan_stack
 
-    report = scan_stack(args.stack, project_dir=args.project_dir, checkov=args.checkov)
+    folder = project_dir_arg(args.project_dir)
+    if args.force and args.output is None and args.policy_pack_config is None:
+        raise UserError("--force needs --output or --policy-pack-config")
+    for flag, path in (("--output", args.output), ("--policy-pack-config", args.policy_pack_config)):
+        if path is not None:
+            check_output(path, project_dir=folder, force=args.force, flag=flag)
+    if args.output is not None and args.policy_pack_config is not None and \
+            args.output.resolve() == args.policy_pack_config.resolve():
+        raise UserError("--output and --policy-pack-config name the same file")
+    report = scan_stack(args.stack, project_dir=folder, checkov=args.checkov)
     text = json.dumps(report.to_dict(), indent=2) + "\n" if args.format == "json" else report.render()
     sys.stdout.write(text)
     if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
+        write_output(text, args.output)
     if args.policy_pack_config is not None:
-        from amlplatform.offline.engine import find_project_dir
-        from amlplatform.review.arm import stack_exceptions
+        from amlplatform.offline.engine import stack_policy_exceptions
+        from amlplatform.review.arm import _as_exceptions
         from amlplatform.review.policies import policy_pack_config
 
-        folder = args.project_dir or find_project_dir()
-        config = policy_pack_config(stack_exceptions(args.stack, folder))
-        args.policy_pack_config.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        config = policy_pack_config(_as_exceptions(stack_policy_exceptions(args.stack, folder)))
+        write_output(json.dumps(config, indent=2) + "\n", args.policy_pack_config, "--policy-pack-config")
     return 0 if report.ok else 1

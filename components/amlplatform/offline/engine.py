@@ -473,39 +473,119 @@ def find_project_dir(start: Optional[Path] = None) -> Path:
                     "or pass --project-dir")
 
 
-def _project_file(project_dir: Path) -> Dict[str, Any]:
-    from amlplatform.settings.stack import load_yaml
+def project_dir_arg(project_dir: Optional[Path]) -> Path:
+    """``--project-dir`` checked (it must be a folder with a Pulumi.yaml), or the found project."""
+    if project_dir is None:
+        return find_project_dir()
+    if not project_dir.exists():
+        raise UserError(f"--project-dir: {project_dir} does not exist")
+    if not project_dir.is_dir():
+        raise UserError(f"--project-dir: {project_dir} is not a folder")
+    if not (project_dir / "Pulumi.yaml").is_file():
+        raise UserError(f"--project-dir: no Pulumi.yaml in {project_dir} (a Pulumi project folder has one)")
+    return project_dir
 
-    doc = load_yaml((project_dir / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
-    if not isinstance(doc, dict) or not doc.get("name"):
-        raise UserError(f"{project_dir / 'Pulumi.yaml'}: needs a 'name'")
+
+def _project_file(project_dir: Path) -> Dict[str, Any]:
+    from amlplatform.settings.pulumi_yaml import parse
+
+    path = project_dir / "Pulumi.yaml"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"no Pulumi.yaml in {project_dir}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read it ({exc})") from None
+    doc = parse(text, str(path)) or {}
+    if not isinstance(doc, dict) or not isinstance(doc.get("name"), str) or not doc.get("name"):
+        raise UserError(f"{path}: needs a 'name' (text)")
+    for key in ("main", "stackConfigDir"):
+        if key in doc and not isinstance(doc[key], str):
+            raise UserError(f"{path}: '{key}' must be a path (text), got {doc[key]!r}")
     return doc
 
 
 def stack_file(project_dir: Path, stack: str) -> Path:
+    if not stack or "/" in stack or "\\" in stack or stack in (".", "..") or "\x00" in stack:
+        raise UserError(f"--stack: {stack!r} is not a stack name")
     doc = _project_file(project_dir)
     config_dir = project_dir / doc.get("stackConfigDir", ".")
     path = config_dir / f"Pulumi.{stack}.yaml"
     if not path.is_file():
-        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in config_dir.glob("Pulumi.*.yaml"))
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in config_dir.glob("Pulumi.*.yaml")
+                       if p.name != "Pulumi.yaml") if config_dir.is_dir() else []
         raise UserError(f"no stack {stack!r}: {path} does not exist (stacks here: {', '.join(known) or 'none'})")
     return path
+
+
+# A secret read offline stands in as this text; where a setting needs a GUID, as the second.
+SECRET_STAND_INS = ("[secret]", "00000000-0000-0000-0000-00005ec7e700")
+
+
+def stack_program_config(stack: str, project_dir: Path,
+                         config_overrides: Optional[Mapping[str, Any]] = None) -> "tuple[Dict[str, str], List[str]]":
+    """What the Pulumi CLI would hand the program of ``project_dir`` for ``stack``: ``PULUMI_CONFIG``
+    (key -> text) and the secret keys, with every secret as an offline stand-in. The amlplatform
+    settings (any ``amlplatform:`` key) are validated first: :class:`UserError` lists every bad field.
+    """
+    from amlplatform.errors import field_path
+    from amlplatform.settings.pulumi_yaml import program_config, read_stack_config
+    from amlplatform.settings.stack import (
+        NAMESPACE, check_namespaces, policy_exceptions_from_strings, settings_from_strings, uses_stack_settings,
+    )
+
+    doc = _project_file(project_dir)
+    path = stack_file(project_dir, stack)
+    last: Optional[UserError] = None
+    for stand_in in SECRET_STAND_INS:
+        read = read_stack_config(path, project=doc["name"], secret_stand_in=stand_in)
+        config = dict(read.values)
+        config.update(config_overrides or {})
+        empty = [k for k in read.empty_keys if k.startswith(NAMESPACE + ":")]
+        if empty:
+            raise UserError(f"{path}: no value for {', '.join(empty)} (Pulumi reads an empty key as the text "
+                            "\"\"): give it a value or remove the line")
+        try:
+            strings = program_config(config)
+        except ValueError as exc:
+            raise UserError(f"{path}: {exc}") from None
+        if not uses_stack_settings(strings):
+            # a program of its own: only misspelt namespaces and its policy exceptions are checked
+            check_namespaces(strings, source=str(path))
+            policy_exceptions_from_strings(strings, source=str(path))
+            return strings, read.secret_keys
+        secret_paths = [field_path((key.partition(":")[2], *p)) for key, p in read.secret_paths]
+        try:
+            settings_from_strings(strings, source=str(path), secret_paths=secret_paths, typed=config)
+            return strings, read.secret_keys
+        except UserError as exc:
+            last = exc
+            if not read.secret_paths:
+                raise
+    assert last is not None
+    raise last
+
+
+def stack_policy_exceptions(stack: str, project_dir: Path) -> List[Any]:
+    """The ``amlplatform:policy_exceptions`` of ``stack`` (of the amlplatform program or one of its
+    own); :class:`UserError` when the stack's settings are bad."""
+    from amlplatform.settings.stack import policy_exceptions_from_strings
+
+    strings, _ = stack_program_config(stack, project_dir)
+    return policy_exceptions_from_strings(strings, source=str(stack_file(project_dir, stack)))
 
 
 def evaluate_stack(stack: str, *, project_dir: Optional[Path] = None,
                    config_overrides: Optional[Mapping[str, Any]] = None) -> Graph:
     """Run the project's real program (``main`` of Pulumi.yaml) for ``stack``, offline.
 
-    Settings are validated first: bad settings raise :class:`UserError` before the program runs.
+    Any Pulumi Python program works: the amlplatform program, or a team's own that imports the
+    components. Settings are validated first: bad settings raise :class:`UserError` before the
+    program runs.
     """
-    from amlplatform.settings.stack import config_for_engine, read_stack_file, settings_from_config
-
-    project_dir = project_dir or find_project_dir()
+    project_dir = project_dir_arg(project_dir)
     doc = _project_file(project_dir)
-    path = stack_file(project_dir, stack)
-    config, secrets = read_stack_file(path)
-    config.update(config_overrides or {})
-    settings_from_config(config, source=str(path))  # every bad field, before any resource
+    strings, secret_keys = stack_program_config(stack, project_dir, config_overrides)
     main = project_dir / doc.get("main", ".")
     entry = main / "__main__.py" if main.is_dir() else main
     if not entry.is_file():
@@ -520,7 +600,6 @@ def evaluate_stack(stack: str, *, project_dir: Optional[Path] = None,
             sys.path[:] = sys_path
 
     try:
-        return evaluate(program, project=doc["name"], stack=stack,
-                        config=config_for_engine(config), secret_keys=secrets)
+        return evaluate(program, project=doc["name"], stack=stack, config=strings, secret_keys=secret_keys)
     except pulumi.RunError as exc:
         raise UserError(str(exc)) from None

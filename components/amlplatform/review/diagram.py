@@ -66,6 +66,13 @@ GROUP_TITLES = {"monitoring": "Monitoring", "computes": "Computes and environmen
 GROUPS = ("network", "deps", "monitoring", "workspace", "computes", "kubernetes")
 
 
+def node_range(scale: Any) -> Optional[str]:
+    """``min-max`` of a cluster's scale settings (``0-8``), as the text plan and the picture say it."""
+    if not isinstance(scale, dict) or scale.get("maxNodeCount") is None:
+        return None
+    return f"{scale.get('minNodeCount', 0)}-{scale['maxNodeCount']}"
+
+
 @dataclass
 class Node:
     id: str
@@ -120,9 +127,9 @@ def build_model(graph: Any) -> Model:
         if res.type == "azure-native:machinelearningservices:Compute":
             inner = (res.inputs.get("properties") or {}).get("properties") or {}
             bits = [str(inner[k]) for k in ("vmSize",) if inner.get(k)]
-            scale = inner.get("scaleSettings") or {}
-            if scale.get("maxNodeCount") is not None:
-                bits.append(f"{scale.get('minNodeCount', 0)}-{scale['maxNodeCount']} nodes")
+            nodes = node_range(inner.get("scaleSettings"))
+            if nodes is not None:
+                bits.append(f"{nodes} nodes")
             node.extra.extend(bits)
         model.nodes[node.id] = node
         node_of[urn] = node.id
@@ -182,10 +189,18 @@ def build_model(graph: Any) -> Model:
         if res.type == "azure-native:monitor:DiagnosticSetting" or res.type in FOLD_INTO_TYPE:
             continue
         targets = shown_deps(urn)
+        if targets and len(targets) > 1 and res.type not in FOLD_INTO:
+            # it waits for several drawn resources: folded into one of them, its other dependencies
+            # would become edges into that one (a workspace -> AKS edge for the trusted-access
+            # binding, which the cluster itself does not have); drawn as a node of its own instead
+            host_node = model.nodes[targets[0]]
+            node = Node(_node_id(res.name), host_node.group, res.type.split(":")[-1],
+                        res.physical_name or res.name, host_node.icon, [res.name])
+            model.nodes[node.id] = node
+            node_of[urn] = node.id
+            continue
         if targets:
-            host = model.nodes[targets[0]] if res.type in FOLD_INTO else None
-            if host is None:  # prefer the same group as the kind of resource (instance types -> attach)
-                host = model.nodes[targets[0]]
+            host = model.nodes[targets[0]]
             host.members.append(res.name)
             if res.type == "kubernetes:amlarc.azureml.com/v1alpha1:InstanceType":
                 meta = res.inputs.get("metadata") or {}

@@ -65,9 +65,14 @@ class ScanReport:
         return {f.rule for f in self.findings
                 if (scanner is None or f.scanner == scanner) and (result is None or f.result == result)}
 
+    def stale_exceptions(self) -> int:
+        """Policy exceptions the stack lists although nothing breaks their rule (remove them)."""
+        return sum(1 for f in self.findings if f.title == STALE_EXCEPTION)
+
     def to_dict(self) -> Dict[str, Any]:
         return {
             "stack": self.stack, "ok": self.ok, "exported_resources": self.exported,
+            "stale_exceptions": self.stale_exceptions(),
             "checkov": {"scanned_resources": self.checkov_scanned, "version": self.checkov_version,
                         **{r.lower(): self.count("checkov", r) for r in (PASSED, FAILED, SKIPPED, EXCEPTED)}},
             "policy": {"resources": self.policy_resources,
@@ -100,6 +105,8 @@ class ScanReport:
             lines.append(f"error: {err}")
         summary = ", ".join(f"{sum(1 for f in self.findings if f.result == r)} {r.lower()}"
                             for r in (FAILED, EXCEPTED, SKIPPED, ADVISORY, PASSED))
+        stale = self.stale_exceptions()
+        summary += f", {stale} stale exception{'s' if stale != 1 else ''}"
         lines.append(("FAIL: " if not self.ok else "OK: ") + summary)
         return "\n".join(lines) + "\n"
 
@@ -243,8 +250,11 @@ def scan_graph(graph: Any, *, checkov: Optional[str], exceptions: Iterable[Any] 
                    for f in report.findings):
             report.findings.append(Finding("scan", e.rule, e.resource, PASSED,
                                            f"exception not needed, nothing breaks the rule: {e.reason}",
-                                           "unused policy exception"))
+                                           STALE_EXCEPTION))
     return report
+
+
+STALE_EXCEPTION = "unused policy exception"
 
 
 def _same_rule(finding_rule: str, exception_rule: str) -> bool:
@@ -257,10 +267,10 @@ def _same_rule(finding_rule: str, exception_rule: str) -> bool:
 
 def scan_stack(stack: str, *, project_dir: Optional[Path] = None, checkov: Optional[str] = None,
                require_checkov: bool = True) -> ScanReport:
-    from amlplatform.offline.engine import evaluate_stack, find_project_dir
+    from amlplatform.offline.engine import evaluate_stack, project_dir_arg, stack_policy_exceptions
 
-    folder = project_dir or find_project_dir()
+    folder = project_dir_arg(project_dir)
     graph = evaluate_stack(stack, project_dir=folder)
-    exceptions = arm.stack_exceptions(stack, folder)
+    exceptions = stack_policy_exceptions(stack, folder)
     binary = find_checkov(checkov, folder) if require_checkov else None
     return scan_graph(graph, checkov=binary, exceptions=exceptions)

@@ -24,7 +24,7 @@ KEY_SETTINGS: Dict[str, List[tuple]] = {
         ("image build compute", "imageBuildCompute"), ("hbi", "hbiWorkspace"), ("identity", "identity.type")],
     "azure-native:machinelearningservices:Compute": [
         ("type", "properties.computeType"), ("vm", "properties.properties.vmSize"),
-        ("nodes", "properties.properties.scaleSettings.maxNodeCount"),
+        ("nodes", "properties.properties.scaleSettings"),  # min-max, as the picture (diagram.node_range)
         ("idle shutdown", "properties.properties.idleTimeBeforeShutdown")],
     "azure-native:containerservice:ManagedCluster": [
         ("kubernetes", "kubernetesVersion"), ("upgrade", "autoUpgradeProfile.upgradeChannel"),
@@ -68,6 +68,10 @@ def _describe(res: Any) -> str:
     settings = []
     for label, path in KEY_SETTINGS.get(res.type, []):
         value = _get(res.inputs, path)
+        if path.endswith("scaleSettings"):
+            from amlplatform.review.diagram import node_range
+
+            value = node_range(value)
         if value is not None:
             settings.append(f"{label}={json.dumps(value) if not isinstance(value, str) else value}")
     line = "  ".join(bits)

@@ -166,6 +166,8 @@ class RunStore:
         return f"{experiment}_{stamp}_{secrets.token_hex(3)}"
 
     def _ensure_root(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(f"runs folder {self.root} is a file, not a folder (--runs-dir / $AMLPLATFORM_RUNS_DIR)")
         if (self.root / ".gitignore").is_file():
             return
         self.root.mkdir(parents=True, exist_ok=True)
@@ -271,6 +273,8 @@ class RunStore:
             return fresh
 
     def names(self) -> list[str]:
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(f"runs folder {self.root} is a file, not a folder (--runs-dir / $AMLPLATFORM_RUNS_DIR)")
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir() if (p / RECORD).is_file())

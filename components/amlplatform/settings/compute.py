@@ -25,7 +25,7 @@ from amlplatform.settings.kubernetes import (  # noqa: F401
     KubernetesSettings, NodePoolSettings, cpu_millicores, extension_problems, memory_bytes,
 )
 from amlplatform.settings.values import (  # noqa: F401
-    ComputeName, Cron, IdentityId, IdleShutdown, K8sName, ScaleDownDelay, SubnetId, Taints, VmSize,
+    ComputeName, Cron, IdentityId, InstanceName, IdleShutdown, K8sName, ScaleDownDelay, SubnetId, Taints, VmSize,
     _max_not_below_min, cron_problems, duration_seconds,
 )
 
@@ -34,7 +34,7 @@ from amlplatform.settings.values import (  # noqa: F401
 class ClusterSettings(Model):
     """An AmlCompute cluster: scales to zero, no public SSH, Entra ID only."""
 
-    name: ComputeName = Field(description="Compute name: 3-16 letters, digits and '-', starting with a letter")
+    name: ComputeName = Field(description="Compute name: 2-16 letters, digits and '-', starting with a letter")
     vm_size: VmSize = "Standard_DS3_v2"
     """VM size: `Standard_` + letters, digits, `_`"""
     priority: Literal["Dedicated", "LowPriority"] = "Dedicated"
@@ -109,7 +109,7 @@ class InstanceUser(Model):
 
     object_id: Guid = Field(description="Entra object id of the user")
     tenant_id: Optional[Guid] = Field(None, description="Defaults to the stack's tenant")
-    name: Optional[ComputeName] = Field(None, description="Instance name; default <prefix>-<hash of the user>")
+    name: Optional[InstanceName] = Field(None, description="Instance name (3-24 characters); default <prefix>-<hash of the user>")
     vm_size: Optional[VmSize] = Field(None, description="Overrides instances.vm_size")
 
 

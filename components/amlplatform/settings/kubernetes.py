@@ -12,7 +12,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 from amlplatform import naming
 from amlplatform.settings import cidr
 from amlplatform.settings.core import Guid, Model, arm_id
-from amlplatform.settings.values import ComputeName, K8sName, SubnetId, Taints, VmSize, _max_not_below_min
+from amlplatform.settings.values import K8sName, KubernetesComputeName, SubnetId, Taints, VmSize, _max_not_below_min
 
 # ---------------------------------------------------------------------------- Kubernetes
 
@@ -199,7 +199,7 @@ NETWORK_POLICIES_BY_PLUGIN = {
 class KubernetesSettings(Model):
     """A Kubernetes inference target: a new AKS cluster, or an existing one by id."""
 
-    name: ComputeName = Field(description="Name of the Kubernetes compute in the workspace")
+    name: KubernetesComputeName = Field(description="Name of the Kubernetes compute in the workspace (2-16 characters)")
     existing_id: Annotated[Optional[str], arm_id("Microsoft.ContainerService/managedClusters")] = Field(
         None, description="Attach this cluster instead of creating one")
     kubeconfig: Optional[str] = Field(

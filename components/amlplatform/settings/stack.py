@@ -12,35 +12,34 @@ key is an error. Reading and validating happen before any resource is declared, 
 field is reported at once.
 """
 
+import difflib
 import json
+import math
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Tuple, Union, get_args, get_origin
 
-import yaml
-from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, TypeAdapter, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from typing_extensions import Annotated
 
-from amlplatform.errors import UserError, validation_problems
+from amlplatform.errors import UserError, closest, validation_problems
+from amlplatform.settings.pulumi_yaml import SECRET_STAND_IN, parse, program_config, read_stack_config
 from amlplatform.settings.compute import (
     ClusterSettings, EnvironmentSettings, InstancesSettings, KubernetesSettings, repeated_compute_names,
 )
 from amlplatform.settings.network import NetworkSettings, stack_problems as network_problems
 from amlplatform.settings.core import (
-    DiagnosticsSettings, KeyVaultSettings, Location, Model, MonitoringSettings, NamingSettings,
+    DiagnosticsSettings, Guid, KeyVaultSettings, Location, Model, MonitoringSettings, NamingSettings,
     PolicyException, RegistrySettings, ResourceGroupSettings, RoleAssignmentSettings,
     StorageSettings, Tags, WorkspaceSettings,
 )
 
 NAMESPACE = "amlplatform"
-# libyaml where PyYAML has it: the pure-Python loader is a visible share of an offline plan
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SECRET_PLACEHOLDER = SECRET_STAND_IN
 
 
-def load_yaml(text: str) -> Any:
-    """Parse YAML safely (``yaml.YAMLError`` on bad input)."""
-    return yaml.load(text, Loader=_YAML_LOADER)
-
-SECRET_PLACEHOLDER = "[secret]"
+def load_yaml(text: str, source: str = "the YAML") -> Any:
+    """Parse YAML the way the Pulumi CLI does (:class:`UserError` on bad input)."""
+    return parse(text, source)
 
 
 def _no_repeats(assignments: List[RoleAssignmentSettings]) -> List[RoleAssignmentSettings]:
@@ -63,7 +62,7 @@ class StackSettings(Model):
     """Everything a stack can set. Field names are the keys after ``amlplatform:``."""
 
     location: Location = Field(description="Azure region; defaults to azure-native:location")
-    tenant_id: Optional[str] = Field(
+    tenant_id: Optional[Guid] = Field(
         None, description="Entra tenant for the key vault; defaults to the deploying identity's tenant")
     naming: NamingSettings
     resource_group: ResourceGroupSettings = ResourceGroupSettings()
@@ -167,6 +166,35 @@ class StackSettings(Model):
             raise ValueError("; ".join(problems))
         return self
 
+    @model_validator(mode="after")
+    def _only_what_applies(self) -> "StackSettings":
+        """A setting the chosen mode or SKU ignores is an error, not silently dropped."""
+        problems: List[str] = []
+        reg = self.registry
+        given = reg.model_fields_set
+        if reg.mode in ("existing", "service"):
+            unused = sorted(given & {"sku", "public_network_access", "zone_redundancy", "untagged_retention_days"})
+            if unused:
+                problems.append(f"registry.{unused[0]}: does not apply with registry.mode {reg.mode!r} "
+                                f"(nothing is created); remove {', '.join('registry.' + u for u in unused)}")
+        elif reg.sku != "Premium":
+            # learn.microsoft.com/azure/container-registry/container-registry-skus: zone redundancy and
+            # retention policies are Premium features
+            for name in ("zone_redundancy", "untagged_retention_days"):
+                if name in given and not (name == "zone_redundancy" and not reg.zone_redundancy):
+                    problems.append(f"registry.{name}: is a Premium feature, registry.sku is {reg.sku!r}; "
+                                    "set registry.sku: Premium or remove it")
+        for block, label in ((self.storage, "storage"), (self.key_vault, "key_vault")):
+            if block.existing_id:
+                unused = sorted(block.model_fields_set - {"existing_id"})
+                if unused:
+                    problems.append(f"{label}.{unused[0]}: does not apply with {label}.existing_id (the "
+                                    f"existing resource is used as it is); remove "
+                                    f"{', '.join(label + '.' + u for u in unused)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     def needs_images(self) -> bool:
         """True when something declared needs a container registry (registry mode ``auto``):
         an environment Azure ML builds (a conda file on a base image), or any Kubernetes inference
@@ -179,101 +207,281 @@ class StackSettings(Model):
                 "managed-by": "amlplatform", **self.tags}
 
 
-def settings_from_config(config: Mapping[str, Any], *, source: str = "stack config") -> StackSettings:
-    """Validate ``config`` (``namespace:key`` -> value, values already parsed) as stack settings.
+def _closest(word: str, choices: Iterable[str]) -> str:
+    return closest(word, choices)
 
-    Raises :class:`UserError` listing every bad field.
-    """
-    data: Dict[str, Any] = {}
-    for full_key, value in config.items():
-        namespace, _, key = full_key.partition(":")
-        if namespace == NAMESPACE and key:
-            data[key] = value
-    if "location" not in data and config.get("azure-native:location"):
-        data["location"] = config["azure-native:location"]
+
+def _field_kind(annotation: Any) -> str:
+    """How Pulumi's config hands a program this field's value: 'str', 'bool', 'int', 'float' (a
+    top-level scalar is text the program parses with get_bool/get_int/get_float) or 'object'
+    (JSON, read with get_object)."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin is Union:
+            members = [a for a in get_args(annotation) if a is not type(None)]
+            if len(members) != 1:
+                return "object"
+            annotation = members[0]
+        else:
+            break
+    if get_origin(annotation) is Literal:
+        values = get_args(annotation)
+        return "str" if all(isinstance(v, str) for v in values) else "object"
+    if annotation is str:
+        return "str"
+    if annotation is bool:
+        return "bool"
+    if annotation is int:
+        return "int"
+    if annotation is float:
+        return "float"
+    return "object"
+
+
+def _decode(kind: str, text: str) -> Any:
+    """``text`` as pulumi.Config reads it for ``kind`` (sdk/python/lib/pulumi/config.py: _get_bool
+    accepts true/True/false/False, _get_int is int(), _get_float float(), _get_object json.loads)."""
+    if kind == "str":
+        return text
+    if kind == "bool":
+        if text in ("true", "True"):
+            return True
+        if text in ("false", "False"):
+            return False
+        raise ValueError(f"must be true or false, got {text!r}")
+    if kind == "int":
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"must be a whole number, got {text!r}") from None
+    if kind == "float":
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"must be a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise ValueError(f"must be a finite number, got {text!r}")
+        return value
     try:
-        return StackSettings.model_validate(data)
+        return json.loads(text, parse_constant=_no_constant)
+    except ValueError:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise ValueError("must be a mapping or a list (Pulumi passes structured values as JSON), "
+                         f"got {shown!r}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a value")
+
+
+def _namespace_problem(namespace: str) -> Optional[str]:
+    if namespace == NAMESPACE:
+        return None
+    lowered = namespace.lower().replace("-", "").replace("_", "")
+    if lowered == NAMESPACE or difflib.SequenceMatcher(None, lowered, NAMESPACE).ratio() >= 0.8:
+        return f"namespace {namespace!r} is not {NAMESPACE!r}: a misspelling?"
+    return None
+
+
+def check_namespaces(config: Mapping[str, Any], *, source: str = "stack config") -> None:
+    """Only the namespaces that look like a misspelt ``amlplatform`` (for programs of their own)."""
+    problems = []
+    for full_key in config:
+        namespace, _, key = full_key.partition(":")
+        problem = _namespace_problem(namespace)
+        if problem:
+            problems.append(f"{full_key}: {problem}")
+    if problems:
+        raise UserError(f"invalid settings in {source}:", problems)
+
+
+# The one amlplatform key a program of its own may have: the exceptions `amlplatform scan` honours.
+PROGRAM_KEYS = ("policy_exceptions",)
+
+
+def uses_stack_settings(config: Mapping[str, Any]) -> bool:
+    """True when the config is for the amlplatform program: it has amlplatform keys other than
+    the ones a program of its own may have (:data:`PROGRAM_KEYS`)."""
+    prefix = NAMESPACE + ":"
+    return any(k.startswith(prefix) and k[len(prefix):] not in PROGRAM_KEYS for k in config)
+
+
+def policy_exceptions_from_strings(config: Mapping[str, str], *, source: str = "stack config") -> List[PolicyException]:
+    """``amlplatform:policy_exceptions`` alone (for a program of its own); :class:`UserError` when bad."""
+    text = config.get(f"{NAMESPACE}:policy_exceptions")
+    if text is None:
+        return []
+    try:
+        data = _decode("object", text)
+    except ValueError as exc:
+        raise UserError(f"invalid settings in {source}:", [f"policy_exceptions: {exc}"]) from None
+    try:
+        return _EXCEPTIONS.validate_python(data, strict=True)
     except ValidationError as exc:
-        problems = [p + " (amlplatform:location or azure-native:location)" if p == "location: is required" else p
-                    for p in validation_problems(exc)]
-        raise UserError(f"invalid settings in {source} ({len(problems)} problem"
-                        f"{'s' if len(problems) != 1 else ''}):", problems) from None
+        raise UserError(f"invalid settings in {source}:", validation_problems(exc, prefix="policy_exceptions",
+                                                                            model=None)) from None
 
 
-def read_stack_file(path: Path) -> Tuple[Dict[str, Any], List[str]]:
+_KIND_TYPES = {"str": (str,), "bool": (bool,), "int": (int,), "float": (int, float), "object": (dict, list)}
+_KIND_WORDS = {"str": "text", "bool": "true or false", "int": "a whole number", "float": "a number",
+               "object": "a mapping or a list"}
+
+
+def typed_problems(values: Mapping[str, Any]) -> List[str]:
+    """Top-level values of a stack file whose YAML type does not fit the setting.
+
+    The program cannot tell ``location: true`` from ``location: "true"`` (both reach it as the text
+    ``true``), but the stack file can: offline, a top-level value must already have the setting's
+    type (quote a text that looks like a number or a boolean)."""
+    out: List[str] = []
+    fields = StackSettings.model_fields
+    for full_key, value in values.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != NAMESPACE or key not in fields or value is None:
+            continue
+        kind = _field_kind(fields[key].annotation)
+        ok = isinstance(value, _KIND_TYPES[kind]) and not (kind in ("int", "float") and isinstance(value, bool))
+        if not ok:
+            out.append(f"{key}: must be {_KIND_WORDS[kind]}, got {value!r} ({_yaml_kind(value)})"
+                       + (" - quote it to mean the text" if kind == "str" else ""))
+    return out
+
+
+def _yaml_kind(value: Any) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "text", dict: "a mapping",
+            list: "a list"}.get(type(value), type(value).__name__)
+
+
+def settings_from_strings(config: Mapping[str, str], *, source: str = "stack config",
+                          secret_paths: Iterable[str] = (), typed: Optional[Mapping[str, Any]] = None) -> StackSettings:
+    """Validate the config as the Pulumi CLI hands it to a program (``PULUMI_CONFIG``: key -> text).
+
+    Keys in the ``amlplatform`` namespace must each be a setting; a namespace that looks like a
+    misspelt ``amlplatform`` is an error; every other namespace passes untouched. Each value is
+    read the way pulumi.Config reads it for the setting's type (:func:`_decode`), then checked
+    strictly (``max_nodes: true`` is not 1). Raises :class:`UserError` listing every bad field.
+    """
+    problems: List[str] = typed_problems(typed) if typed is not None else []
+    typed_bad = {p.split(":")[0] for p in problems}
+    data: Dict[str, Any] = {}
+    fields = StackSettings.model_fields
+    for full_key, text in config.items():
+        if full_key.partition(":")[0] == NAMESPACE and full_key.partition(":")[2] in typed_bad:
+            continue
+        namespace, _, key = full_key.partition(":")
+        if namespace != NAMESPACE:
+            problem = _namespace_problem(namespace)
+            if problem:
+                problems.append(f"{full_key}: {problem}" + (f" (did you mean '{NAMESPACE}:{key}'?)"
+                                                             if key in fields else ""))
+            continue
+        if key not in fields:
+            problems.append(f"{full_key}: is not a known setting{_closest(key, fields)}")
+            continue
+        if not isinstance(text, str):
+            problems.append(f"{key}: the config value must be text, got {type(text).__name__}")
+            continue
+        try:
+            data[key] = _decode(_field_kind(fields[key].annotation), text)
+        except ValueError as exc:
+            problems.append(f"{key}: {exc}")
+    if "location" not in data and "location" not in {p.split(":")[0] for p in problems}:
+        location = config.get("azure-native:location")
+        if isinstance(location, str) and location:
+            data["location"] = location
+    try:
+        settings = StackSettings.model_validate(data, strict=True)
+        if not problems:
+            return settings
+    except ValidationError as exc:
+        bad_keys = {p.split(":")[0] for p in problems}
+        problems += [p + " (amlplatform:location or azure-native:location)" if p == "location: is required"
+                     else p for p in validation_problems(exc, model=StackSettings)
+                     if not (p.endswith(": is required") and p.split(":")[0] in bad_keys)]
+    secrets = set(secret_paths)
+    problems = [p + " (a secret: offline it reads as a stand-in, so only its shape can be checked)"
+                if p.split(":")[0] in secrets else p for p in problems]
+    raise UserError(f"invalid settings in {source} ({len(problems)} problem"
+                    f"{'s' if len(problems) != 1 else ''}):", problems)
+
+
+def settings_from_config(config: Mapping[str, Any], *, source: str = "stack config") -> StackSettings:
+    """Validate ``config`` (``namespace:key`` -> value as decoded from a stack file) as stack
+    settings: the values are first turned into the text the Pulumi CLI passes to the program,
+    so offline and ``pulumi up`` read them the same way. Raises :class:`UserError`."""
+    try:
+        strings = program_config(dict(config))
+    except ValueError as exc:
+        raise UserError(f"invalid settings in {source}: {exc}") from None
+    return settings_from_strings(strings, source=source, typed=config)
+
+
+def read_stack_file(path: Path, project: Optional[str] = NAMESPACE) -> Tuple[Dict[str, Any], List[str]]:
     """The ``config:`` map of a ``Pulumi.<stack>.yaml`` file and the keys that are secrets.
 
-    Secrets (``{secure: ...}``) cannot be decrypted without the Pulumi CLI; offline they read as
-    a placeholder.
+    Read as the Pulumi CLI reads it (:mod:`amlplatform.settings.pulumi_yaml`). Secrets
+    (``{secure: ...}``) cannot be decrypted without the Pulumi CLI; offline they read as a
+    placeholder, and a key with a secret anywhere inside is secret as a whole.
     """
-    try:
-        doc = load_yaml(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise UserError(f"no stack file {path}") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
-        raise UserError(f"{path}: expected a mapping with a 'config:' mapping")
-    config = dict(doc.get("config") or {})
-    secrets = []
-    for key, value in config.items():
-        masked = _mask_secrets(value)
-        if masked is not value:
-            # a secret anywhere in a structured value (pulumi config set --path --secret) makes
-            # the whole key secret, as the Pulumi CLI does
-            config[key] = masked
-            secrets.append(key)
-    return config, secrets
+    read = read_stack_config(path, project=project)
+    if read.empty_keys:
+        raise UserError(f"{path}: no value for {', '.join(read.empty_keys)} (Pulumi reads an empty key as "
+                        "the text \"\"): give it a value or remove the line")
+    return read.values, read.secret_keys
 
 
-def _mask_secrets(value: Any) -> Any:
-    """``value`` with every ``{secure: ...}`` replaced by the placeholder; ``value`` itself when it
-    holds none."""
-    if isinstance(value, dict):
-        if set(value) == {"secure"}:
-            return SECRET_PLACEHOLDER
-        masked = {k: _mask_secrets(v) for k, v in value.items()}
-        return value if all(masked[k] is value[k] for k in value) else masked
-    if isinstance(value, list):
-        masked_list = [_mask_secrets(v) for v in value]
-        return value if all(m is v for m, v in zip(masked_list, value)) else masked_list
-    return value
-
-
-def load_stack_settings(path: Path) -> StackSettings:
-    config, _ = read_stack_file(path)
+def load_stack_settings(path: Path, project: Optional[str] = NAMESPACE) -> StackSettings:
+    config, _ = read_stack_file(path, project)
     return settings_from_config(config, source=str(path))
 
 
-def settings_from_pulumi() -> StackSettings:
-    """Read the running Pulumi program's configuration (the CLI passes it as strings)."""
+def settings_from_pulumi() -> Tuple[StackSettings, List[str]]:
+    """The running program's settings and the plain text of its secret values.
+
+    The CLI passes the config as ``PULUMI_CONFIG`` (key -> text) and the secret keys as
+    ``PULUMI_CONFIG_SECRET_KEYS``; the Python SDK reads the first but not the second, so the
+    program reads both (offline, the mock engine's ``set_all_config`` provides them instead).
+    """
     from pulumi.runtime import config as runtime_config
 
     raw: Dict[str, Any] = {}
     raw.update(runtime_config.get_config_env())
     raw.update(runtime_config.CONFIG.get())
-    parsed = {}
-    for key, value in raw.items():
-        if isinstance(value, str):
+    secret_keys = set(runtime_config.get_config_secret_keys_env()) | set(runtime_config._SECRET_KEYS.get())
+    settings = settings_from_strings(raw, source="the stack's configuration")
+    return settings, secret_texts({k: v for k, v in raw.items() if k in secret_keys})
+
+
+def secret_texts(secret_config: Mapping[str, Any]) -> List[str]:
+    """Every text a secret key holds: the whole value, and each string inside a structured one.
+    A resource input containing one of them is marked secret (see program.mark_secrets)."""
+    out: List[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+        elif isinstance(value, str) and value and value not in out:
+            out.append(value)
+
+    for text in secret_config.values():
+        walk(text)
+        if isinstance(text, str):
             try:
-                value = json.loads(value)
+                walk(json.loads(text))
             except ValueError:
-                pass  # a plain string setting
-        parsed[key] = value
-    return settings_from_config(parsed, source="the stack's configuration")
+                pass
+    return out
 
 
 def config_for_engine(config: Mapping[str, Any]) -> Dict[str, str]:
-    """Config values as the Pulumi CLI hands them to a program: strings, objects as JSON."""
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, (dict, list)):
-            out[key] = json.dumps(value)
-        elif isinstance(value, bool):
-            out[key] = "true" if value else "false"
-        else:
-            out[key] = str(value)
-    return out
+    """Config values as the Pulumi CLI hands them to a program (see pulumi_yaml.program_config)."""
+    return program_config(dict(config))
 
 
 def json_schema() -> Dict[str, Any]:
@@ -304,6 +512,8 @@ def json_schema() -> Dict[str, Any]:
         "$defs": defs,
     }
 
+
+_EXCEPTIONS = TypeAdapter(List[PolicyException])
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "stack-config.schema.json"
 

@@ -13,15 +13,19 @@ from amlplatform import naming
 from amlplatform.settings.core import arm_id
 
 
+def _compute_name(kind: str):
+    def check(value: str) -> str:
+        problems = naming.compute_name_problems(value, kind)  # one rule per kind (naming.COMPUTE_RULES)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
-def _compute_name(value: str) -> str:
-    problems = naming.check("compute", value)
-    if problems:
-        raise ValueError("; ".join(problems))
-    return value
+    return AfterValidator(check)
 
 
-ComputeName = Annotated[str, AfterValidator(_compute_name)]
+ComputeName = Annotated[str, _compute_name("cluster")]
+InstanceName = Annotated[str, _compute_name("instance")]
+KubernetesComputeName = Annotated[str, _compute_name("kubernetes")]
 
 _VM_SIZE = re.compile(r"Standard_[A-Za-z0-9_]+")
 

@@ -1,0 +1,121 @@
+"""Unknown means error; strict types; settings that do not apply are errors (issue 13, item 2)."""
+
+import json
+
+import pytest
+
+from amlplatform.errors import UserError
+from amlplatform.settings.stack import settings_from_config, settings_from_strings
+
+BASE = {"amlplatform:location": "westeurope", "amlplatform:naming": {"workload": "fraud", "environment": "dev"}}
+
+
+def problems(config) -> list:
+    with pytest.raises(UserError) as info:
+        settings_from_config({**BASE, **config})
+    return info.value.problems
+
+
+def test_unknown_project_key_names_the_closest_setting():
+    assert problems({"amlplatform:unexpected_key": 1})[0].startswith("amlplatform:unexpected_key: is not a known setting")
+    assert problems({"amlplatform:clustres": []}) == [
+        "amlplatform:clustres: is not a known setting (did you mean 'clusters'?)"]
+
+
+def test_unknown_key_without_a_close_one_lists_the_known_ones():
+    (line,) = problems({"amlplatform:zzzzzzzz": 1})
+    assert "(known: " in line and "clusters" in line and "workspace" in line
+
+
+@pytest.mark.parametrize("namespace", ["amlplatfrom", "amlpltform", "AmlPlatform", "aml-platform", "amlplatforms"])
+def test_misspelt_namespace_is_an_error(namespace):
+    (line,) = problems({f"{namespace}:location": "westeurope"})
+    assert line.startswith(f"{namespace}:location: namespace {namespace!r} is not 'amlplatform'")
+    assert "did you mean 'amlplatform:location'" in line
+
+
+@pytest.mark.parametrize("key", ["azure-native:location", "pulumi:disable-default-providers", "myteam:owner",
+                                 "azure:clientId", "kubernetes:context"])
+def test_other_namespaces_pass_untouched(key):
+    settings_from_config({**BASE, key: "anything"})
+
+
+def test_unknown_nested_keys_name_the_closest(tmp_path):
+    lines = problems({"amlplatform:workspace": {"frendly_name": "x"},
+                      "amlplatform:clusters": [{"name": "cpu", "vm_size": "Standard_DS3_v2", "max_nodse": 2}],
+                      "amlplatform:naming": {"workload": "fraud", "environment": "dev", "overrides": {"storage": "x"}}})
+    text = "\n".join(lines)
+    assert "workspace.frendly_name: is not a known setting (did you mean 'friendly_name'?)" in text
+    assert "clusters[0].max_nodse: is not a known setting (did you mean 'max_nodes'?)" in text
+    assert "naming.overrides.storage: is not a known setting (did you mean 'storage_account'?)" in text
+
+
+@pytest.mark.parametrize("config,field", [
+    ({"amlplatform:clusters": [{"name": "cpu", "vm_size": "Standard_DS3_v2", "max_nodes": True}]}, "clusters[0].max_nodes"),
+    ({"amlplatform:clusters": [{"name": "cpu", "vm_size": "Standard_DS3_v2", "max_nodes": "4"}]}, "clusters[0].max_nodes"),
+    ({"amlplatform:clusters": [{"name": "cpu", "vm_size": "Standard_DS3_v2", "max_nodes": 4.5}]}, "clusters[0].max_nodes"),
+    ({"amlplatform:storage": {"versioning": "yes"}}, "storage.versioning"),
+    ({"amlplatform:storage": {"versioning": 1}}, "storage.versioning"),
+    ({"amlplatform:tags": {"a": 1}}, "tags.a"),
+    ({"amlplatform:protect": "yes"}, "protect"),
+    ({"amlplatform:protect": "on"}, "protect"),
+    ({"amlplatform:tenant_id": None}, "tenant_id"),
+    ({"amlplatform:tenant_id": "None"}, "tenant_id"),
+    ({"amlplatform:naming": "fraud"}, "naming"),
+    ({"amlplatform:monitoring": {"daily_quota_gb": "1"}}, "monitoring.daily_quota_gb"),
+])
+def test_strict_types(config, field):
+    assert any(p.startswith(field + ":") for p in problems(config)), problems(config)
+
+
+def test_plain_strings_are_not_json_decoded():
+    # the program receives "123"/"true"/"null" as text and a text setting keeps them as text
+    s = settings_from_config({**BASE, "amlplatform:tags": {"a": "123", "b": "true", "c": "null"},
+                              "amlplatform:workspace": {"friendly_name": "123", "description": "null"}})
+    assert s.tags == {"a": "123", "b": "true", "c": "null"}
+    assert s.workspace.friendly_name == "123" and s.workspace.description == "null"
+
+
+def test_top_level_scalars_are_read_as_pulumi_config_reads_them():
+    # pulumi.Config: get_bool accepts true/True/false/False, get_int int(), get_object json.loads
+    strings = {"amlplatform:location": "westeurope", "amlplatform:naming": '{"workload":"fraud","environment":"dev"}',
+               "amlplatform:protect": "True"}
+    assert settings_from_strings(strings).protect is True
+    with pytest.raises(UserError, match="protect: must be true or false, got 'yes'"):
+        settings_from_strings({**strings, "amlplatform:protect": "yes"})
+    with pytest.raises(UserError, match="naming: must be a mapping or a list"):
+        settings_from_strings({**strings, "amlplatform:naming": "fraud"})
+    with pytest.raises(UserError, match="naming: must be a mapping or a list"):
+        settings_from_strings({**strings, "amlplatform:naming": '{"workload": Infinity}'})
+
+
+@pytest.mark.parametrize("registry,field", [
+    ({"mode": "create", "sku": "Basic", "zone_redundancy": True, "public_network_access": "Enabled"},
+     "registry.zone_redundancy"),
+    ({"mode": "create", "sku": "Standard", "untagged_retention_days": 3, "public_network_access": "Enabled"},
+     "registry.untagged_retention_days"),
+    ({"mode": "existing", "existing_id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/r/"
+      "providers/Microsoft.ContainerRegistry/registries/crx", "sku": "Premium"}, "registry.sku"),
+    ({"mode": "service", "zone_redundancy": True}, "registry.zone_redundancy"),
+])
+def test_settings_that_do_not_apply_are_errors(registry, field):
+    lines = problems({"amlplatform:registry": registry})
+    assert any(field + ":" in p for p in lines), lines
+
+
+def test_existing_storage_and_vault_take_no_other_settings():
+    sid = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/r/providers/"
+           "Microsoft.Storage/storageAccounts/stx")
+    lines = problems({"amlplatform:storage": {"existing_id": sid, "sku": "Standard_LRS"}})
+    assert any("storage.sku: does not apply with storage.existing_id" in p for p in lines), lines
+
+
+def test_premium_registry_keeps_its_settings():
+    s = settings_from_config({**BASE, "amlplatform:registry": {"mode": "create", "zone_redundancy": True,
+                                                                "untagged_retention_days": 3}})
+    assert s.registry.zone_redundancy and s.registry.untagged_retention_days == 3
+
+
+def test_every_problem_at_once():
+    lines = problems({"amlplatform:workspce": {}, "amlplatform:storage": {"skuu": "x"}, "amlplatfrom:x": 1})
+    assert len(lines) == 3, lines
