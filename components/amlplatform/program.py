@@ -11,13 +11,15 @@ from typing import Any, Dict, List, Mapping, Optional
 import pulumi
 from pulumi_azure_native import authorization, resources
 
-from amlplatform.access import RoleAssignmentSpec
+from amlplatform.access import IdentityAccess, RoleAssignmentSpec, WorkspaceAccess
 from amlplatform.compute import ComputeCluster, ComputeInstance
 from amlplatform.environments import Environment
 from amlplatform.errors import UserError
 from amlplatform.kubernetes import KubernetesInferenceTarget
 from amlplatform.platform import MLWorkspace
+from amlplatform.registry import registry_needed
 from amlplatform.settings import StackSettings, derived_network, settings_from_pulumi
+from amlplatform.settings.access import ROLE_GUIDS, STORAGE_DATA_ROLES
 from amlplatform.settings.compute import DEFAULT_BASE_IMAGE, ClusterSettings, KubernetesSettings
 
 PLATFORM_NAME = "ml"
@@ -25,10 +27,21 @@ PLATFORM_NAME = "ml"
 
 def _role_specs(settings: StackSettings, scope: str) -> List[RoleAssignmentSpec]:
     out: List[RoleAssignmentSpec] = []
+    if scope == "workspace":
+        # access.data_scientists: the workspace role, under the same logical names a role_assignments
+        # entry had (moving an entry from role_assignments to access keeps its URN)
+        for person in settings.access.data_scientists:
+            spec: RoleAssignmentSpec = {
+                "principal_id": person.principal_id, "principal_type": person.principal_type,
+                "role_definition_guid": ROLE_GUIDS["AzureML Data Scientist"], "role_name": "AzureML Data Scientist",
+            }
+            if person.description:
+                spec["description"] = person.description
+            out.append(spec)
     for ra in settings.role_assignments:
         if ra.scope != scope:
             continue
-        spec: RoleAssignmentSpec = {
+        spec = {
             "principal_id": ra.principal_id, "principal_type": ra.principal_type,
             "role_definition_guid": ra.role_definition_guid(), "role_name": ra.role,
         }
@@ -142,6 +155,7 @@ def declare(settings: StackSettings, files: Optional[Mapping[str, str]] = None) 
         settings, resource_group_name=resource_group_name, resource_group_id=resource_group_id,
         tenant_id=tenant_id, subscription_id=client.subscription_id))
 
+    declare_data_access(settings, platform, subscription_id=client.subscription_id)
     if files is None:
         files = read_project_files(settings, project_dir())
     compute_ids = declare_compute(settings, platform, files=files, resource_group_name=resource_group_name,
@@ -180,6 +194,58 @@ def run() -> None:
         raise pulumi.RunError(f"invalid settings: {exc}") from None
     for key, value in outputs.items():
         pulumi.export(key, value)
+
+
+# ------------------------------------------------------------------------------- data access
+
+def storage_role_specs(settings: StackSettings) -> List[RoleAssignmentSpec]:
+    """Data-plane roles of people on the storage account (pure): data scientists, and each compute
+    instance user (notebooks live on the account's file share). One entry per (principal, role)."""
+    people: Dict[str, Dict[str, Any]] = {}
+    for person in settings.access.data_scientists:
+        people.setdefault(person.principal_id, {"type": person.principal_type,
+                                                "description": person.description or "data scientist"})
+    if settings.access.instance_users and settings.instances:
+        for user in settings.instances.users:
+            people.setdefault(user.object_id, {"type": "User", "description": "compute instance user (notebooks)"})
+    out: List[RoleAssignmentSpec] = []
+    for principal, info in people.items():
+        for role in STORAGE_DATA_ROLES:
+            out.append({"principal_id": principal, "principal_type": info["type"],
+                        "role_definition_guid": ROLE_GUIDS[role], "role_name": role,
+                        "description": info["description"]})
+    return out
+
+
+def has_registry(settings: StackSettings) -> bool:
+    reg = settings.registry
+    return reg.mode == "existing" or registry_needed(reg.mode, settings.needs_images())
+
+
+def declare_data_access(settings: StackSettings, platform: MLWorkspace, *,
+                        subscription_id: pulumi.Input[str]) -> None:
+    """People's data-plane roles on the storage account (settings/access.py says why)."""
+    specs = storage_role_specs(settings)
+    if specs:
+        WorkspaceAccess("storage-access", {"scope": platform.storage_account_id,
+                                           "subscription_id": subscription_id, "assignments": specs})
+
+
+def compute_identity_grants(settings: StackSettings, platform: MLWorkspace) -> List[Dict[str, Any]]:
+    """What a compute's managed identity needs for jobs: blob data on the storage account, AcrPull on
+    the registry (learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication)."""
+    grants: List[Dict[str, Any]] = [{
+        "scope": platform.storage_account_id, "scope_label": "storage",
+        "roles": [{"principal_id": "", "principal_type": "ServicePrincipal",
+                   "role_definition_guid": ROLE_GUIDS["Storage Blob Data Contributor"],
+                   "role_name": "Storage Blob Data Contributor",
+                   "description": "jobs read and write the workspace's data with the compute's identity"}]}]
+    if has_registry(settings):
+        grants.append({"scope": platform.container_registry_id, "scope_label": "registry",
+                       "roles": [{"principal_id": "", "principal_type": "ServicePrincipal",
+                                  "role_definition_guid": ROLE_GUIDS["AcrPull"], "role_name": "AcrPull",
+                                  "description": "computes pull environment images with their identity"}]})
+    return grants
 
 
 # ------------------------------------------------------------------------------------ compute
@@ -354,6 +420,11 @@ def declare_compute(settings: StackSettings, platform: MLWorkspace, *, files: Ma
         created = ComputeCluster(f"cluster-{cluster.name.lower()}",
                                  {**ws, "location": location, **cluster_args(settings, cluster)})
         compute_ids[cluster.name] = created.id
+        if settings.access.compute_identities and cluster.identity == "SystemAssigned":
+            IdentityAccess(f"cluster-{cluster.name.lower()}-access", {
+                "subscription_id": subscription_id,
+                "identities": [{"label": cluster.name, "principal_id": created.principal_id}],
+                "grants": compute_identity_grants(settings, platform)})
     for args in instance_args(settings, files):
         args.setdefault("user_tenant_id", tenant_id)
         ComputeInstance(f"instance-{args['compute_name'].lower()}", {**ws, "location": location, **args})

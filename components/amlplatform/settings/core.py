@@ -203,6 +203,15 @@ class KeyVaultSettings(Model):
         None, description="Firewall default; derived like storage's")
     public_network_access: Optional[NetworkAccess] = Field(
         None, description="Defaults to the workspace's public_network_access")
+    create_mode: Literal["default", "recover"] = Field(
+        "default", description="recover: the next `pulumi up` recovers the soft-deleted vault of the same name "
+        "(with its keys and secrets) instead of failing on the name; set it back to default afterwards")
+
+    @model_validator(mode="after")
+    def _check(self) -> "KeyVaultSettings":
+        if self.create_mode == "recover" and self.existing_id:
+            raise ValueError("create_mode recover applies to the vault this stack creates, not to existing_id")
+        return self
 
 
 class MonitoringSettings(Model):
