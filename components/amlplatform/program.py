@@ -13,6 +13,7 @@ from pulumi_azure_native import authorization, resources
 
 from amlplatform.access import IdentityAccess, RoleAssignmentSpec, WorkspaceAccess
 from amlplatform.compute import ComputeCluster, ComputeInstance
+from amlplatform.diagnostics import AKS_LOG_CATEGORIES, send_to_log_analytics
 from amlplatform.environments import Environment
 from amlplatform.errors import UserError
 from amlplatform.kubernetes import KubernetesInferenceTarget
@@ -75,7 +76,7 @@ def platform_args(settings: StackSettings, *, resource_group_name: pulumi.Input[
     else:
         key_vault = {
             "sku": kv.sku, "purge_protection": kv.purge_protection,
-            "soft_delete_retention_days": kv.soft_delete_retention_days,
+            "soft_delete_retention_days": kv.soft_delete_retention_days, "create_mode": kv.create_mode,
             "network_default_action": derived_network(ws, kv.network_default_action, "default_action"),
             "public_network_access": derived_network(ws, kv.public_network_access, "public_access"),
         }
@@ -129,7 +130,32 @@ def platform_args(settings: StackSettings, *, resource_group_name: pulumi.Input[
         "role_assignments": _role_specs(settings, "workspace"),
         "resource_group_role_assignments": _role_specs(settings, "resource_group"),
         "diagnostics": settings.diagnostics.enabled,
+        "customer_managed_key": cmk_args(settings),
+        "locks": lock_args(settings),
     }
+
+
+def cmk_args(settings: StackSettings) -> Dict[str, Any]:
+    """CustomerManagedKeyArgs without the vault coordinates; empty when the stack has no CMK (pure)."""
+    enc = settings.encryption
+    if not enc.customer_managed_key:
+        return {}
+    # a premium vault keeps the key in an HSM (RSA-HSM); standard vaults offer software keys only
+    out: Dict[str, Any] = {"key_name": enc.key_name, "key_size": enc.key_size,
+                           "hsm": settings.key_vault.sku == "premium"}
+    if enc.identity_id:
+        out["existing_identity_id"] = enc.identity_id
+    else:
+        out["identity_name"] = f"id-{settings.naming.workload}-{settings.naming.environment}-cmk"
+    return out
+
+
+def lock_args(settings: StackSettings) -> Dict[str, Any]:
+    """Which created resources get a CanNotDelete lock (pure)."""
+    locks = settings.locks
+    if not locks.enabled:
+        return {}
+    return {**{r: True for r in locks.resources}, "notes": locks.notes}
 
 
 def declare(settings: StackSettings, files: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
@@ -435,13 +461,19 @@ def declare_compute(settings: StackSettings, platform: MLWorkspace, *, files: Ma
             args["workspace_principal_id"] = platform.principal_id
         if target.trusted_access:
             args["workspace_id"] = platform.workspace_id
+        mon = settings.monitoring
+        has_log_analytics = mon.existing_app_insights_id is None or mon.existing_log_analytics_id is not None
         if "cluster" in args:
             args["cluster"]["tenant_id"] = tenant_id
-            mon = settings.monitoring
-            has_log_analytics = mon.existing_app_insights_id is None or mon.existing_log_analytics_id is not None
             if has_log_analytics and (target.defender or target.container_insights):
                 args["cluster"]["log_analytics_workspace_id"] = platform.log_analytics_id
         created_target = KubernetesInferenceTarget(f"k8s-{target.name.lower()}", args)
+        if "cluster" in args and settings.diagnostics.enabled and has_log_analytics:
+            # control-plane logs of the created cluster (diagnostics.AKS_LOG_CATEGORIES says which)
+            send_to_log_analytics(created_target, f"k8s-{target.name.lower()}-diagnostics",
+                                  resource_id=created_target.cluster_id,
+                                  log_analytics_workspace_id=platform.log_analytics_id,
+                                  log_categories=AKS_LOG_CATEGORIES)
         if target.attach:
             compute_ids[target.name] = created_target.compute_id
         else:

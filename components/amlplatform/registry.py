@@ -43,6 +43,8 @@ class ContainerRegistryArgs(TypedDict, total=False):
     """Only forget the registry, never delete it (and its images), when it leaves the program."""
     tags: Mapping[str, str]
     """Tags for the registry."""
+    log_analytics_workspace_id: pulumi.Input[str]
+    """When given, the registry's resource logs (logins, repository events) and metrics go there."""
 
 
 class ContainerRegistry(pulumi.ComponentResource):
@@ -77,6 +79,11 @@ class ContainerRegistry(pulumi.ComponentResource):
             tags=dict(args.get("tags") or {}),
             opts=child(self, retain_on_delete=args.get("retain_on_delete", False) or None),
         )
+        if args.get("log_analytics_workspace_id") is not None:
+            from amlplatform.diagnostics import send_to_log_analytics
+
+            send_to_log_analytics(self, f"{name}-diagnostics", resource_id=registry.id,
+                                  log_analytics_workspace_id=args["log_analytics_workspace_id"])
         self.id = registry.id
         self.name = registry.name
         self.login_server = registry.login_server

@@ -49,9 +49,21 @@ class EncryptionSettings(Model):
 class LocksSettings(Model):
     """Management locks (CanNotDelete) on the resources that hold data."""
 
+    @field_validator("resources")
+    @classmethod
+    def _distinct(cls, value: List[str]) -> List[str]:
+        repeated = sorted({r for r in value if value.count(r) > 1})
+        if repeated:
+            raise ValueError(f"repeats {', '.join(repeated)}")
+        return value
+
     enabled: bool = Field(
         False, description="CanNotDelete locks on the storage account, key vault and workspace: nobody deletes them "
         "(portal, CLI, pipelines) until the lock is removed. In addition to protect, which only stops Pulumi")
+    resources: List[Literal["storage", "key_vault", "workspace"]] = Field(
+        default_factory=lambda: ["storage", "key_vault", "workspace"],
+        description="Which resources get a lock. A lock on the workspace also refuses deleting its computes "
+        "through Resource Manager (locks apply to child resources)")
     notes: str = Field("Holds the data of the Azure ML platform; remove this lock on purpose only",
                        max_length=512, description="Shown on each lock (at most 512 characters)")
 
