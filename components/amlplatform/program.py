@@ -146,7 +146,8 @@ def cmk_args(settings: StackSettings) -> Dict[str, Any]:
     if enc.identity_id:
         out["existing_identity_id"] = enc.identity_id
     else:
-        out["identity_name"] = f"id-{settings.naming.workload}-{settings.naming.environment}-cmk"
+        # derived from the workspace's name (CAF prefix id-), so it follows a workspace name override
+        out["identity_name"] = f"id-{settings.naming.names().workspace}-cmk"
     return out
 
 
@@ -449,7 +450,7 @@ def declare_compute(settings: StackSettings, platform: MLWorkspace, *, files: Ma
         if settings.access.compute_identities and cluster.identity == "SystemAssigned":
             IdentityAccess(f"cluster-{cluster.name.lower()}-access", {
                 "subscription_id": subscription_id,
-                "identities": [{"label": cluster.name, "principal_id": created.principal_id}],
+                "principal_id": created.principal_id,
                 "grants": compute_identity_grants(settings, platform)})
     for args in instance_args(settings, files):
         args.setdefault("user_tenant_id", tenant_id)
