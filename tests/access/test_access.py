@@ -250,3 +250,12 @@ def test_create_only_properties_are_recorded_and_shown_as_replacements(stack_gra
     flags = {c.path: c.create_only for c in change.changes}
     assert flags["properties.properties.vmSize"] is True
     assert flags["properties.properties.scaleSettings.maxNodeCount"] is False
+
+
+@given(st.sampled_from(["storage", "keyvault", "workspace"]), st.sampled_from(["storage", "keyvault", "workspace"]))
+def test_lock_names_are_distinct_per_kind_and_valid(a, b):
+    from amlplatform.locks import lock_name
+
+    assert (lock_name(a) == lock_name(b)) == (a == b)
+    # ARM lock names: at most 260 characters, none of < > * % & : \ ? / +
+    assert len(lock_name(a)) <= 260 and not set(lock_name(a)) & set('<>*%&:\\?/+')

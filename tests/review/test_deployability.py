@@ -334,3 +334,45 @@ def run_rules_of(project):
     from amlplatform.offline.engine import evaluate_stack
 
     return run_rules(evaluate_stack("unusable", project_dir=project))
+
+
+# ------------------------------------------------------------------ pure helpers (properties)
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+segment = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12)
+arm_ids = st.lists(segment, min_size=2, max_size=8).map(lambda parts: "/subscriptions/" + "/".join(parts))
+
+
+@given(arm_ids, st.lists(segment, max_size=4))
+def test_a_scope_covers_itself_and_what_is_below_it_in_any_casing(scope, below):
+    target = "/".join([scope] + below)
+    assert dg.covers(scope, target)
+    assert dg.covers(scope.upper(), target.lower() + "/")
+    assert dg.same_id(target, target.upper())
+
+
+@given(arm_ids, segment)
+def test_a_scope_does_not_cover_a_sibling_with_a_longer_name(scope, extra):
+    assert not dg.covers(scope, scope + extra)
+    assert not dg.covers(scope + "/" + extra, scope)
+
+
+@given(segment, segment, segment)
+def test_vnet_of_a_subnet_id(rg, vnet, subnet):
+    vnet_id = f"/subscriptions/s/resourceGroups/{rg}/providers/Microsoft.Network/virtualNetworks/{vnet}"
+    assert dg.vnet_of(f"{vnet_id}/subnets/{subnet}") == vnet_id.lower()
+    assert dg.vnet_of(vnet_id) is None and dg.vnet_of(None) is None
+
+
+@given(st.uuids().map(str))
+def test_role_guid_is_the_last_segment_lower_case(guid):
+    assert dg.role_guid(f"/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/{guid.upper()}") == guid
+
+
+@given(segment, st.lists(segment, max_size=3))
+def test_logical_name_of_a_urn_or_a_name(name, types):
+    urn = "urn:pulumi:s::p::" + "$".join(types or ["t"]) + "::" + name
+    assert Finding("AMLD-001", urn, "m").logical_name == name
+    assert Finding("AMLD-001", name, "m").logical_name == name
