@@ -346,7 +346,8 @@ class DiagnosticsSettings(Model):
 class PolicyException(Model):
     """A security rule this stack breaks on purpose, with the reason (shown in scan reports)."""
 
-    rule: str = Field(description="Policy or check id, e.g. CKV_AZURE_35 or an Azure Policy GUID")
+    rule: str = Field(description="Policy or check id, e.g. CKV_AZURE_35, an Azure Policy GUID, or a "
+                      "deployability rule id (AMLD-007)")
     resource: str = Field("*", description="Logical resource name it applies to, or * for all")
     reason: str = Field(min_length=10, description="Why this stack accepts it")
 
