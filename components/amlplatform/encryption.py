@@ -82,9 +82,11 @@ class CustomerManagedKey(pulumi.ComponentResource):
                     "lifetime_actions": [{"action": {"type": "rotate"}, "trigger": {"time_after_create": "P1Y"}}],
                 },
             },
-            # a key cannot be recreated under the same name while its deleted predecessor is kept
-            # (purge protection): never replace it, and keep it when the stack forgets it
-            opts=child(self, retain_on_delete=True),
+            # ARM's "create if not exist" never updates an existing key (learn.microsoft.com/rest/api/
+            # keyvault/keyvault/keys/create-if-not-exist): a change of its properties is declared as a
+            # replacement so previews do not pretend an update; a different key needs a new key_name.
+            # Keep the key when the stack forgets it: data encrypted with it stays readable.
+            opts=child(self, retain_on_delete=True, replace_on_changes=["properties"]),
         )
         self.depends_on_access: list = []
         if args.get("existing_identity_id"):

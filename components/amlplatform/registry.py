@@ -77,7 +77,11 @@ class ContainerRegistry(pulumi.ComponentResource):
                 "retention_policy": {"status": "enabled", "days": args.get("untagged_retention_days", 7)},
             } if premium else None,
             tags=dict(args.get("tags") or {}),
-            opts=child(self, retain_on_delete=args.get("retain_on_delete", False) or None),
+            # zone redundancy is create-only: previews show a replacement, not an update Azure refuses
+            # (no delete_before_replace: the images are never deleted first; azure-native refuses to
+            # create over the existing registry, so the deploy stops for a deliberate migration)
+            opts=child(self, retain_on_delete=args.get("retain_on_delete", False) or None,
+                       replace_on_changes=["zoneRedundancy"]),
         )
         if args.get("log_analytics_workspace_id") is not None:
             from amlplatform.diagnostics import send_to_log_analytics
