@@ -5,6 +5,8 @@ cloud work)::
 
     Log Analytics -> Application Insights
     storage, key vault, Application Insights, [registry] -> workspace -> role assignments
+    with a customer-managed key: key vault -> key, identity -> key role -> storage, workspace
+    (both must not exist before their identity can use the key)
 """
 
 from typing import List, Mapping, Optional
