@@ -77,3 +77,54 @@ class WorkspaceAccess(pulumi.ComponentResource):
             ids.append(assignment.id)
         self.assignment_ids = pulumi.Output.all(*ids) if ids else pulumi.Output.from_input([])
         self.register_outputs({"assignment_ids": self.assignment_ids})
+
+
+class ScopeGrant(TypedDict, total=False):
+    scope: Required[pulumi.Input[str]]
+    """ARM id the roles are granted on."""
+    scope_label: Required[str]
+    """Short stable name of the scope (storage, registry, key-vault), used in logical names."""
+    roles: Required[List[RoleAssignmentSpec]]
+    """role_definition_guid, role_name and description of each role (principal fields are ignored)."""
+
+
+class IdentityAccessArgs(TypedDict, total=False):
+    subscription_id: Required[pulumi.Input[str]]
+    """Subscription of the role definitions."""
+    principal_id: Required[pulumi.Input[str]]
+    """Object id of the managed identity (an output of a compute or an identity)."""
+    grants: Required[List[ScopeGrant]]
+    """Which roles on which scopes the identity gets."""
+
+
+class IdentityAccess(pulumi.ComponentResource):
+    """Roles for one managed identity whose object id is an output (a compute's, an identity's).
+
+    Logical names come from the component's name and the scope's label (the object id is unknown
+    at plan time); the assignment GUID still derives from (scope, principal, role), so a
+    redeploy finds the same assignment."""
+
+    def __init__(self, name: str, args: IdentityAccessArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(token("IdentityAccess"), name, None, opts)
+        subscription = pulumi.Output.from_input(args["subscription_id"])
+        principal = pulumi.Output.from_input(args["principal_id"])
+        self.assignments: List[authorization.RoleAssignment] = []
+        for grant in args["grants"]:
+            scope = pulumi.Output.from_input(grant["scope"])
+            for spec in grant["roles"]:
+                role = spec["role_definition_guid"]
+                self.assignments.append(authorization.RoleAssignment(
+                    f"{name}-{grant['scope_label']}-{slug(spec.get('role_name') or role)}",
+                    scope=scope,
+                    principal_id=principal,
+                    principal_type="ServicePrincipal",
+                    role_definition_id=subscription.apply(lambda sub, r=role: role_definition_id(sub, r)),
+                    role_assignment_name=pulumi.Output.all(scope, principal).apply(
+                        lambda sp, r=role: assignment_guid(sp[0], sp[1], r)),
+                    description=spec.get("description"),
+                    opts=child(self),
+                ))
+        self.assignment_ids = (pulumi.Output.all(*[a.id for a in self.assignments])
+                               if self.assignments else pulumi.Output.from_input([]))
+        self.register_outputs({"assignment_ids": self.assignment_ids})

@@ -16,6 +16,12 @@ from amlplatform import naming
 from amlplatform._component import check_args, child, token
 
 
+# AmlCompute inputs (wire names) that cannot change in place: a change replaces the cluster
+CLUSTER_REPLACE_ON_CHANGES = ["properties.computeType", "properties.properties.vmSize",
+                              "properties.properties.vmPriority", "properties.properties.subnet",
+                              "properties.properties.osType"]
+
+
 def _identity(kind: str, user_assigned_identity_id: Optional[str]) -> Optional[dict]:
     if kind == "None":
         return None
@@ -113,7 +119,11 @@ class ComputeCluster(pulumi.ComponentResource):
                 "properties": properties,
             }),
             tags=dict(args.get("tags") or {}),
-            opts=child(self),
+            # --- create-only properties: Azure ML ignores (or refuses) changing a cluster's VM size, VM
+            # priority and subnet in place ("you can't change the VM size of a compute cluster after
+            # creation", learn.microsoft.com/azure/machine-learning/how-to-create-attach-compute-cluster);
+            # declared so previews show the replacement. The name is fixed, so the old one goes first.
+            opts=child(self, replace_on_changes=CLUSTER_REPLACE_ON_CHANGES, delete_before_replace=True),
         )
         self.id = compute.id
         self.name = compute.name

@@ -10,6 +10,7 @@ from amlplatform import naming
 from amlplatform._component import check_args, child, token
 from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints
 from amlplatform.diagnostics import send_to_log_analytics
+from amlplatform.locks import lock
 
 
 class WorkspaceKeyVaultArgs(TypedDict, total=False):
@@ -35,6 +36,12 @@ class WorkspaceKeyVaultArgs(TypedDict, total=False):
     """When given, the vault's audit logs go to this Log Analytics workspace."""
     protect: bool
     """Protect the vault from deletion by Pulumi."""
+    create_mode: str
+    """default, or recover: recover the soft-deleted vault of the same name (after a destroy)."""
+    lock: bool
+    """A CanNotDelete management lock on the vault (in addition to protect)."""
+    lock_notes: str
+    """Notes on the lock."""
     tags: Mapping[str, str]
     """Tags for the vault."""
     private_endpoints: PrivateEndpointsSpec
@@ -67,6 +74,11 @@ class WorkspaceKeyVault(pulumi.ComponentResource):
                 "bypass": "AzureServices",
             },
         }
+        if args.get("create_mode", "default") == "recover":
+            # Key Vault soft delete: a vault deleted by `pulumi destroy` keeps its name for the retention
+            # period; createMode recover brings it back (keys, secrets) instead of failing on the name
+            # (learn.microsoft.com/azure/key-vault/general/soft-delete-overview)
+            properties["create_mode"] = "recover"
         if args.get("purge_protection", True):
             # the service rejects an explicit false; leaving it out is how it stays off
             properties["enable_purge_protection"] = True
@@ -86,6 +98,9 @@ class WorkspaceKeyVault(pulumi.ComponentResource):
         self.private_links = declare_private_endpoints(
             self, name, resource_id=vault.id, resource_name=vault_name, spec=args.get("private_endpoints"),
             resource_group_name=args["resource_group_name"], location=args["location"], tags=args.get("tags"))
+        if args.get("lock"):
+            lock(self, f"{name}-lock", kind="keyvault", resource_id=vault.id,
+                 **({"notes": args["lock_notes"]} if args.get("lock_notes") else {}))
         self.id = vault.id
         self.name = vault.name
         self.register_outputs({"id": self.id, "name": self.name})

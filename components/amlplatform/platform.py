@@ -5,6 +5,8 @@ cloud work)::
 
     Log Analytics -> Application Insights
     storage, key vault, Application Insights, [registry] -> workspace -> role assignments
+    with a customer-managed key: key vault -> key, identity -> key role -> storage, workspace
+    (both must not exist before their identity can use the key)
 """
 
 from typing import List, Mapping, Optional
@@ -14,6 +16,7 @@ from typing_extensions import Required, TypedDict
 
 from amlplatform._component import check_args, child, token
 from amlplatform.access import RoleAssignmentSpec, WorkspaceAccess
+from amlplatform.encryption import CustomerManagedKey
 from amlplatform.keyvault import WorkspaceKeyVault
 from amlplatform.monitoring import WorkspaceMonitoring
 from amlplatform.registry import ContainerRegistry, registry_needed
@@ -72,11 +75,16 @@ class MLWorkspaceArgs(TypedDict, total=False):
     resource_group_id: pulumi.Input[str]
     """Needed when resource_group_role_assignments is not empty."""
     diagnostics: bool
-    """Send workspace and key vault logs to Log Analytics (default True)."""
+    """Send workspace, key vault, storage (blob service) and registry logs to Log Analytics (default True)."""
     private_endpoints: dict
     """{'subnet_id': ..., 'dns_zone_ids': {zone: id}, 'groups': {'workspace': ['amlworkspace'],
     'storage': ['blob', 'file'], 'key_vault': ['vault'], 'registry': ['registry']}}: private
     endpoints of the created resources (amlplatform.privatelink); leave out for none."""
+    customer_managed_key: dict
+    """CustomerManagedKeyArgs without the vault coordinates ({'key_name', 'key_size', 'identity_name' or
+    'existing_identity_id'}): encrypt the workspace and storage with a key in the created vault."""
+    locks: dict
+    """{'storage': bool, 'key_vault': bool, 'workspace': bool, 'notes': str}: CanNotDelete locks."""
 
 
 class MLWorkspace(pulumi.ComponentResource):
@@ -124,16 +132,9 @@ class MLWorkspace(pulumi.ComponentResource):
             app_insights_id, log_analytics_id = mon.app_insights_id, mon.log_analytics_id
         diagnostics_target = log_analytics_id if args.get("diagnostics", True) else None
 
-        storage = dict(args.get("storage") or {})
-        if storage.get("existing_id"):
-            storage_id = pulumi.Output.from_input(storage["existing_id"])
-        else:
-            storage_id = WorkspaceStorage(f"{name}-storage", {
-                **common, **storage, "account_name": names["storage_account"], "protect": protect,
-                **endpoints_of("storage"),
-            }, opts=child(self)).id
-
+        locks = dict(args.get("locks") or {})
         key_vault = dict(args.get("key_vault") or {})
+        vault: Optional[WorkspaceKeyVault] = None
         if key_vault.get("existing_id"):
             key_vault_id = pulumi.Output.from_input(key_vault["existing_id"])
         else:
@@ -141,7 +142,37 @@ class MLWorkspace(pulumi.ComponentResource):
                        "tenant_id": args["tenant_id"], "protect": protect, **endpoints_of("key_vault")}
             if diagnostics_target is not None:
                 kv_args["log_analytics_workspace_id"] = diagnostics_target
-            key_vault_id = WorkspaceKeyVault(f"{name}-keyvault", kv_args, opts=child(self)).id
+            if locks.get("key_vault"):
+                kv_args.update(lock=True, lock_notes=locks.get("notes", ""))
+            vault = WorkspaceKeyVault(f"{name}-keyvault", kv_args, opts=child(self))
+            key_vault_id = vault.id
+
+        # --- customer-managed key (amlplatform.encryption): created before storage and workspace
+        cmk_args = dict(args.get("customer_managed_key") or {})
+        cmk: Optional[CustomerManagedKey] = None
+        if cmk_args:
+            if vault is None:
+                raise ValueError(f"{name}: customer_managed_key needs the key vault this component creates")
+            cmk = CustomerManagedKey(f"{name}-cmk", {
+                "resource_group_name": rg, "location": location, "vault_name": vault.name,
+                "vault_id": vault.id, "subscription_id": args["subscription_id"], "tags": tags, **cmk_args,
+            }, opts=child(self))
+
+        storage = dict(args.get("storage") or {})
+        if storage.get("existing_id"):
+            storage_id = pulumi.Output.from_input(storage["existing_id"])
+        else:
+            st_args = {**common, **storage, "account_name": names["storage_account"], "protect": protect,
+                       **endpoints_of("storage")}
+            if cmk is not None:
+                st_args.update(customer_managed_key={"key_name": cmk.key_name, "key_vault_uri": cmk.vault_uri,
+                                                     "identity_id": cmk.identity_id},
+                               depends_on=cmk.depends_on_access)
+            if locks.get("storage"):
+                st_args.update(lock=True, lock_notes=locks.get("notes", ""))
+            if diagnostics_target is not None:
+                st_args["log_analytics_workspace_id"] = diagnostics_target
+            storage_id = WorkspaceStorage(f"{name}-storage", st_args, opts=child(self)).id
 
         mode = args.get("registry_mode", "auto")
         registry = dict(args.get("registry") or {})
@@ -160,6 +191,7 @@ class MLWorkspace(pulumi.ComponentResource):
                 # (the preview says delete[retain]). Pin mode 'create' once it exists.
                 "retain_on_delete": mode == "auto",
                 **endpoints_of("registry"),
+                **({"log_analytics_workspace_id": diagnostics_target} if diagnostics_target is not None else {}),
             }, opts=child(self))
             registry_id, login_server = created.id, created.login_server
 
@@ -171,6 +203,13 @@ class MLWorkspace(pulumi.ComponentResource):
             ws_args["container_registry_id"] = registry_id
         if diagnostics_target is not None:
             ws_args["log_analytics_workspace_id"] = diagnostics_target
+        if cmk is not None:
+            ws_args.update(customer_managed_key={"key_vault_id": key_vault_id, "key_identifier": cmk.key_uri_with_version,
+                                                 "identity_id": cmk.identity_id,
+                                                 "identity_client_id": cmk.identity_client_id},
+                           depends_on=cmk.depends_on_access)
+        if locks.get("workspace"):
+            ws_args.update(lock=True, lock_notes=locks.get("notes", ""))
         workspace = Workspace(f"{name}-workspace", ws_args, opts=child(self))
 
         if args.get("role_assignments"):

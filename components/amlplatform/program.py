@@ -11,14 +11,17 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import pulumi
 from pulumi_azure_native import authorization, resources
 
-from amlplatform.access import RoleAssignmentSpec
+from amlplatform.access import IdentityAccess, RoleAssignmentSpec, WorkspaceAccess
 from amlplatform.compute import ComputeCluster, ComputeInstance
+from amlplatform.diagnostics import AKS_LOG_CATEGORIES, send_to_log_analytics
 from amlplatform.environments import Environment
 from amlplatform.errors import UserError
 from amlplatform.kubernetes import KubernetesInferenceTarget
 from amlplatform.network import PlatformNetwork
 from amlplatform.platform import MLWorkspace
+from amlplatform.registry import registry_needed
 from amlplatform.settings import StackSettings, derived_network, settings_from_pulumi
+from amlplatform.settings.access import ROLE_GUIDS, STORAGE_DATA_ROLES
 from amlplatform.settings.compute import DEFAULT_BASE_IMAGE, ClusterSettings, KubernetesSettings
 from amlplatform.settings.network import GROUP_ZONES, private_endpoint_groups
 from amlplatform import naming
@@ -28,10 +31,21 @@ PLATFORM_NAME = "ml"
 
 def _role_specs(settings: StackSettings, scope: str) -> List[RoleAssignmentSpec]:
     out: List[RoleAssignmentSpec] = []
+    if scope == "workspace":
+        # access.data_scientists: the workspace role, under the same logical names a role_assignments
+        # entry had (moving an entry from role_assignments to access keeps its URN)
+        for person in settings.access.data_scientists:
+            spec: RoleAssignmentSpec = {
+                "principal_id": person.principal_id, "principal_type": person.principal_type,
+                "role_definition_guid": ROLE_GUIDS["AzureML Data Scientist"], "role_name": "AzureML Data Scientist",
+            }
+            if person.description:
+                spec["description"] = person.description
+            out.append(spec)
     for ra in settings.role_assignments:
         if ra.scope != scope:
             continue
-        spec: RoleAssignmentSpec = {
+        spec = {
             "principal_id": ra.principal_id, "principal_type": ra.principal_type,
             "role_definition_guid": ra.role_definition_guid(), "role_name": ra.role,
         }
@@ -97,7 +111,7 @@ def platform_args(settings: StackSettings, *, resource_group_name: pulumi.Input[
     else:
         key_vault = {
             "sku": kv.sku, "purge_protection": kv.purge_protection,
-            "soft_delete_retention_days": kv.soft_delete_retention_days,
+            "soft_delete_retention_days": kv.soft_delete_retention_days, "create_mode": kv.create_mode,
             "network_default_action": derived_network(ws, kv.network_default_action, "default_action"),
             "public_network_access": derived_network(ws, kv.public_network_access, "public_access"),
         }
@@ -161,7 +175,33 @@ def platform_args(settings: StackSettings, *, resource_group_name: pulumi.Input[
         "diagnostics": settings.diagnostics.enabled,
         **({"private_endpoints": {**private_endpoints, "groups": private_endpoint_groups(settings)}}
            if private_endpoints else {}),
+        "customer_managed_key": cmk_args(settings),
+        "locks": lock_args(settings),
     }
+
+
+def cmk_args(settings: StackSettings) -> Dict[str, Any]:
+    """CustomerManagedKeyArgs without the vault coordinates; empty when the stack has no CMK (pure)."""
+    enc = settings.encryption
+    if not enc.customer_managed_key:
+        return {}
+    # a premium vault keeps the key in an HSM (RSA-HSM); standard vaults offer software keys only
+    out: Dict[str, Any] = {"key_name": enc.key_name, "key_size": enc.key_size,
+                           "hsm": settings.key_vault.sku == "premium"}
+    if enc.identity_id:
+        out["existing_identity_id"] = enc.identity_id
+    else:
+        # derived from the workspace's name (CAF prefix id-), so it follows a workspace name override
+        out["identity_name"] = f"id-{settings.naming.names().workspace}-cmk"
+    return out
+
+
+def lock_args(settings: StackSettings) -> Dict[str, Any]:
+    """Which created resources get a CanNotDelete lock (pure)."""
+    locks = settings.locks
+    if not locks.enabled:
+        return {}
+    return {**{r: True for r in locks.resources}, "notes": locks.notes}
 
 
 def declare(settings: StackSettings, files: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
@@ -191,6 +231,7 @@ def declare(settings: StackSettings, files: Optional[Mapping[str, str]] = None) 
         settings, resource_group_name=resource_group_name, resource_group_id=resource_group_id,
         tenant_id=tenant_id, subscription_id=client.subscription_id, private_endpoints=endpoints))
 
+    declare_data_access(settings, platform, subscription_id=client.subscription_id)
     if files is None:
         files = read_project_files(settings, project_dir())
     compute_ids = declare_compute(settings, platform, files=files, resource_group_name=resource_group_name,
@@ -319,6 +360,58 @@ def mark_secrets(secrets: Sequence[str]) -> None:
         return pulumi.ResourceTransformationResult(props, args.opts) if changed else None
 
     pulumi.runtime.register_stack_transformation(transform)
+
+
+# ------------------------------------------------------------------------------- data access
+
+def storage_role_specs(settings: StackSettings) -> List[RoleAssignmentSpec]:
+    """Data-plane roles of people on the storage account (pure): data scientists, and each compute
+    instance user (notebooks live on the account's file share). One entry per (principal, role)."""
+    people: Dict[str, Dict[str, Any]] = {}
+    for person in settings.access.data_scientists:
+        people.setdefault(person.principal_id, {"type": person.principal_type,
+                                                "description": person.description or "data scientist"})
+    if settings.access.instance_users and settings.instances:
+        for user in settings.instances.users:
+            people.setdefault(user.object_id, {"type": "User", "description": "compute instance user (notebooks)"})
+    out: List[RoleAssignmentSpec] = []
+    for principal, info in people.items():
+        for role in STORAGE_DATA_ROLES:
+            out.append({"principal_id": principal, "principal_type": info["type"],
+                        "role_definition_guid": ROLE_GUIDS[role], "role_name": role,
+                        "description": info["description"]})
+    return out
+
+
+def has_registry(settings: StackSettings) -> bool:
+    reg = settings.registry
+    return reg.mode == "existing" or registry_needed(reg.mode, settings.needs_images())
+
+
+def declare_data_access(settings: StackSettings, platform: MLWorkspace, *,
+                        subscription_id: pulumi.Input[str]) -> None:
+    """People's data-plane roles on the storage account (settings/access.py says why)."""
+    specs = storage_role_specs(settings)
+    if specs:
+        WorkspaceAccess("storage-access", {"scope": platform.storage_account_id,
+                                           "subscription_id": subscription_id, "assignments": specs})
+
+
+def compute_identity_grants(settings: StackSettings, platform: MLWorkspace) -> List[Dict[str, Any]]:
+    """What a compute's managed identity needs for jobs: blob data on the storage account, AcrPull on
+    the registry (learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication)."""
+    grants: List[Dict[str, Any]] = [{
+        "scope": platform.storage_account_id, "scope_label": "storage",
+        "roles": [{"principal_id": "", "principal_type": "ServicePrincipal",
+                   "role_definition_guid": ROLE_GUIDS["Storage Blob Data Contributor"],
+                   "role_name": "Storage Blob Data Contributor",
+                   "description": "jobs read and write the workspace's data with the compute's identity"}]}]
+    if has_registry(settings):
+        grants.append({"scope": platform.container_registry_id, "scope_label": "registry",
+                       "roles": [{"principal_id": "", "principal_type": "ServicePrincipal",
+                                  "role_definition_guid": ROLE_GUIDS["AcrPull"], "role_name": "AcrPull",
+                                  "description": "computes pull environment images with their identity"}]})
+    return grants
 
 
 # ------------------------------------------------------------------------------------ compute
@@ -497,6 +590,11 @@ def declare_compute(settings: StackSettings, platform: MLWorkspace, *, files: Ma
         created = ComputeCluster(f"cluster-{cluster.name.lower()}",
                                  {**ws, "location": location, **cluster_args(settings, cluster)})
         compute_ids[cluster.name] = created.id
+        if settings.access.compute_identities and cluster.identity == "SystemAssigned":
+            IdentityAccess(f"cluster-{cluster.name.lower()}-access", {
+                "subscription_id": subscription_id,
+                "principal_id": created.principal_id,
+                "grants": compute_identity_grants(settings, platform)})
     for args in instance_args(settings, files):
         args.setdefault("user_tenant_id", tenant_id)
         ComputeInstance(f"instance-{args['compute_name'].lower()}", {**ws, "location": location, **args})
@@ -507,6 +605,8 @@ def declare_compute(settings: StackSettings, platform: MLWorkspace, *, files: Ma
             args["workspace_principal_id"] = platform.principal_id
         if target.trusted_access:
             args["workspace_id"] = platform.workspace_id
+        mon = settings.monitoring
+        has_log_analytics = mon.existing_app_insights_id is None or mon.existing_log_analytics_id is not None
         if "cluster" in args:
             args["cluster"]["tenant_id"] = tenant_id
             if "subnet_id" not in args["cluster"] and aks_subnet_id is not None:
@@ -517,13 +617,17 @@ def declare_compute(settings: StackSettings, platform: MLWorkspace, *, files: Ma
                 # does not match the principal (UnmatchedPrincipalType): the kind is a setting, default
                 # ServicePrincipal (a pipeline); a person running `pulumi up` sets User
                 args["deployer_principal_type"] = target.deployer_principal_type
-        if platform.workspace_private_path:
-            args["attach_waits_for"] = list(platform.workspace_private_path)
-            mon = settings.monitoring
-            has_log_analytics = mon.existing_app_insights_id is None or mon.existing_log_analytics_id is not None
             if has_log_analytics and (target.defender or target.container_insights):
                 args["cluster"]["log_analytics_workspace_id"] = platform.log_analytics_id
+        if platform.workspace_private_path:
+            args["attach_waits_for"] = list(platform.workspace_private_path)
         created_target = KubernetesInferenceTarget(f"k8s-{target.name.lower()}", args)
+        if "cluster" in args and settings.diagnostics.enabled and has_log_analytics:
+            # control-plane logs of the created cluster (diagnostics.AKS_LOG_CATEGORIES says which)
+            send_to_log_analytics(created_target, f"k8s-{target.name.lower()}-diagnostics",
+                                  resource_id=created_target.cluster_id,
+                                  log_analytics_workspace_id=platform.log_analytics_id,
+                                  log_categories=AKS_LOG_CATEGORIES)
         if target.attach:
             compute_ids[target.name] = created_target.compute_id
         else:

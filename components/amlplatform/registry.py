@@ -46,6 +46,8 @@ class ContainerRegistryArgs(TypedDict, total=False):
     """Tags for the registry."""
     private_endpoints: PrivateEndpointsSpec
     """Private endpoints (subnet, DNS zone ids, groups) - amlplatform.privatelink."""
+    log_analytics_workspace_id: pulumi.Input[str]
+    """When given, the registry's resource logs (logins, repository events) and metrics go there."""
 
 
 class ContainerRegistry(pulumi.ComponentResource):
@@ -80,7 +82,11 @@ class ContainerRegistry(pulumi.ComponentResource):
                 "retention_policy": {"status": "enabled", "days": args.get("untagged_retention_days", 7)},
             } if premium else None,
             tags=dict(args.get("tags") or {}),
-            opts=child(self, retain_on_delete=args.get("retain_on_delete", False) or None),
+            # zone redundancy is create-only: previews show a replacement, not an update Azure refuses
+            # (no delete_before_replace: the images are never deleted first; azure-native refuses to
+            # create over the existing registry, so the deploy stops for a deliberate migration)
+            opts=child(self, retain_on_delete=args.get("retain_on_delete", False) or None,
+                       replace_on_changes=["zoneRedundancy"]),
         )
         # --- private endpoint (registry; Premium only): amlplatform.privatelink
         if args.get("private_endpoints") and not premium:
@@ -88,6 +94,11 @@ class ContainerRegistry(pulumi.ComponentResource):
         self.private_links = declare_private_endpoints(
             self, name, resource_id=registry.id, resource_name=registry_name, spec=args.get("private_endpoints"),
             resource_group_name=args["resource_group_name"], location=args["location"], tags=args.get("tags"))
+        if args.get("log_analytics_workspace_id") is not None:
+            from amlplatform.diagnostics import send_to_log_analytics
+
+            send_to_log_analytics(self, f"{name}-diagnostics", resource_id=registry.id,
+                                  log_analytics_workspace_id=args["log_analytics_workspace_id"])
         self.id = registry.id
         self.name = registry.name
         self.login_server = registry.login_server

@@ -1,6 +1,6 @@
 """The workspace's default storage account: where datastores, code snapshots and outputs live."""
 
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 from pulumi_azure_native import storage
@@ -9,6 +9,8 @@ from typing_extensions import Required, TypedDict
 from amlplatform import naming
 from amlplatform._component import check_args, child, token
 from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints
+from amlplatform.diagnostics import STORAGE_SERVICE_METRICS, send_to_log_analytics
+from amlplatform.locks import lock
 
 # Azure ML writes these CORS rules onto its storage account so the studio can read blobs.
 # Declaring them keeps a redeploy from deleting them (a known drift: see architecture.md).
@@ -51,6 +53,18 @@ class WorkspaceStorageArgs(TypedDict, total=False):
     """Tags for the account."""
     private_endpoints: PrivateEndpointsSpec
     """Private endpoints (subnet, DNS zone ids, groups) - amlplatform.privatelink."""
+    # --- customer-managed key, lock, diagnostics (amlplatform.encryption, .locks, .diagnostics)
+    customer_managed_key: Mapping[str, Any]
+    """{'key_name', 'key_vault_uri', 'identity_id'}: encrypt with this key (no key version: the account
+    follows the key's rotation). Create the account only after the identity can use the key."""
+    depends_on: Sequence[pulumi.Resource]
+    """What the account must wait for (the key role assignment, with a customer-managed key)."""
+    lock: bool
+    """A CanNotDelete management lock on the account (in addition to protect)."""
+    lock_notes: str
+    """Notes on the lock."""
+    log_analytics_workspace_id: pulumi.Input[str]
+    """When given, the blob service's resource logs and transaction metrics go there."""
 
 
 class WorkspaceStorage(pulumi.ComponentResource):
@@ -66,6 +80,19 @@ class WorkspaceStorage(pulumi.ComponentResource):
         super().__init__(token("WorkspaceStorage"), name, None, opts)
         account_name = naming.ensure("storage_account", args["account_name"])
         shared_key = args.get("allow_shared_key_access", False)
+        services = {k: {"enabled": True, "key_type": "Account"} for k in ("blob", "file", "queue", "table")}
+        encryption: dict = {"key_source": "Microsoft.Storage", "require_infrastructure_encryption": True,
+                            "services": services}
+        identity = None
+        cmk = args.get("customer_managed_key")
+        if cmk:
+            # Storage "customer-managed keys for a new account": a user-assigned identity reads the key
+            encryption.update({
+                "key_source": "Microsoft.Keyvault",
+                "key_vault_properties": {"key_name": cmk["key_name"], "key_vault_uri": cmk["key_vault_uri"]},
+                "encryption_identity": {"encryption_user_assigned_identity": cmk["identity_id"]},
+            })
+            identity = {"type": "UserAssigned", "user_assigned_identities": [cmk["identity_id"]]}
         account = storage.StorageAccount(
             f"{name}-account",
             account_name=account_name,
@@ -85,20 +112,14 @@ class WorkspaceStorage(pulumi.ComponentResource):
                 "default_action": args.get("network_default_action", "Deny"),
                 "bypass": "AzureServices",
             },
-            encryption={
-                "key_source": "Microsoft.Storage",
-                "require_infrastructure_encryption": True,
-                "services": {
-                    "blob": {"enabled": True, "key_type": "Account"},
-                    "file": {"enabled": True, "key_type": "Account"},
-                    "queue": {"enabled": True, "key_type": "Account"},
-                    "table": {"enabled": True, "key_type": "Account"},
-                },
-            },
+            encryption=encryption,
+            identity=identity,
             tags=dict(args.get("tags") or {}),
-            opts=child(self, protect=args.get("protect", False)),
+            opts=child(self, protect=args.get("protect", False), depends_on=args.get("depends_on"),
+                       # infrastructure encryption is create-only (Storage "infrastructure encryption")
+                       replace_on_changes=["encryption.requireInfrastructureEncryption"]),
         )
-        storage.BlobServiceProperties(
+        blob = storage.BlobServiceProperties(
             f"{name}-blob",
             account_name=account.name,
             resource_group_name=args["resource_group_name"],
@@ -114,6 +135,15 @@ class WorkspaceStorage(pulumi.ComponentResource):
         self.private_links = declare_private_endpoints(
             self, name, resource_id=account.id, resource_name=account_name, spec=args.get("private_endpoints"),
             resource_group_name=args["resource_group_name"], location=args["location"], tags=args.get("tags"))
+        # --- lock and diagnostics
+        if args.get("lock"):
+            lock(self, f"{name}-lock", kind="storage", resource_id=account.id,
+                 **({"notes": args["lock_notes"]} if args.get("lock_notes") else {}))
+        if args.get("log_analytics_workspace_id") is not None:
+            # resource logs live on the blob service, not on the account
+            send_to_log_analytics(self, f"{name}-blob-diagnostics", resource_id=blob.id,
+                                  log_analytics_workspace_id=args["log_analytics_workspace_id"],
+                                  metric_categories=STORAGE_SERVICE_METRICS)
         self.id = account.id
         self.name = account.name
         self.register_outputs({"id": self.id, "name": self.name})

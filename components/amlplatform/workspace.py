@@ -1,6 +1,6 @@
 """The Azure Machine Learning workspace resource and its diagnostic settings."""
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
@@ -9,6 +9,7 @@ from typing_extensions import Required, TypedDict
 from amlplatform import naming
 from amlplatform._component import check_args, child, token
 from amlplatform.diagnostics import send_to_log_analytics
+from amlplatform.locks import lock
 from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints
 
 # Properties the service will not change after creation: a change means a new workspace.
@@ -43,6 +44,14 @@ def managed_network_settings(mode: str, outbound_rules: Optional[Mapping[str, Ma
     if fqdn:
         out["firewall_sku"] = firewall_sku or "Standard"
     return out
+
+
+# Declared as replace_on_changes, so `pulumi preview` (and `plan --diff`) show a replacement instead
+# of an update the service rejects. Encryption: "the customer-managed key ... can only be updated
+# to another key in the original key vault" and cannot be turned on or off after creation
+# (learn.microsoft.com/azure/machine-learning/concept-customer-managed-keys, limitations).
+REPLACE_ON_CHANGES = ["storageAccount", "keyVault", "hbiWorkspace", "kind", "identity.type",
+                      "encryption.status", "encryption.keyVaultProperties.keyVaultArmId"]
 
 
 class WorkspaceArgs(TypedDict, total=False):
@@ -97,6 +106,16 @@ class WorkspaceArgs(TypedDict, total=False):
     """Protect the workspace from deletion by Pulumi."""
     tags: Mapping[str, str]
     """Tags for the workspace."""
+    # --- customer-managed key and lock (amlplatform.encryption, amlplatform.locks)
+    customer_managed_key: Mapping[str, Any]
+    """{'key_vault_id', 'key_identifier', 'identity_id', 'identity_client_id'}: encrypt the workspace's
+    data with this key, through this user-assigned identity (create-only)."""
+    depends_on: Sequence[pulumi.Resource]
+    """What the workspace must wait for (the key role assignment, with a customer-managed key)."""
+    lock: bool
+    """A CanNotDelete management lock on the workspace (it also refuses deleting its computes)."""
+    lock_notes: str
+    """Notes on the lock."""
 
 
 class Workspace(pulumi.ComponentResource):
@@ -121,6 +140,18 @@ class Workspace(pulumi.ComponentResource):
                 raise ValueError(f"{name}: user_assigned_identity_id is required with identity UserAssigned")
             primary_identity = args["user_assigned_identity_id"]
             identity["user_assigned_identities"] = [primary_identity]
+        # --- customer-managed key: the identity that reads the key joins the workspace's identities
+        cmk = args.get("customer_managed_key")
+        encryption = None
+        if cmk:
+            identity["type"] = "SystemAssigned,UserAssigned" if identity_type == "SystemAssigned" else "UserAssigned"
+            identity["user_assigned_identities"] = list(identity.get("user_assigned_identities") or []) + [
+                cmk["identity_id"]]
+            key_vault_properties = {"key_vault_arm_id": cmk["key_vault_id"], "key_identifier": cmk["key_identifier"]}
+            if cmk.get("identity_client_id") is not None:
+                key_vault_properties["identity_client_id"] = cmk["identity_client_id"]
+            encryption = {"status": "Enabled", "key_vault_properties": key_vault_properties,
+                          "identity": {"user_assigned_identity": cmk["identity_id"]}}
         registry_mode = args.get("registry_mode", "auto")
         mode = args.get("managed_network", "AllowInternetOutbound")
         managed_network = managed_network_settings(mode, args.get("outbound_rules"), args.get("firewall_sku"))
@@ -150,12 +181,17 @@ class Workspace(pulumi.ComponentResource):
             friendly_name=args.get("friendly_name"),
             description=args.get("description"),
             v1_legacy_mode=False,
+            encryption=encryption,
             tags=dict(args.get("tags") or {}),
             # With 'service' Azure ML sets the registry on the first image build; without this,
             # every later preview would propose removing it.
             opts=child(self, protect=args.get("protect", False),
-                       ignore_changes=["containerRegistry"] if registry_mode == "service" else None),
+                       ignore_changes=["containerRegistry"] if registry_mode == "service" else None,
+                       depends_on=args.get("depends_on"), replace_on_changes=REPLACE_ON_CHANGES),
         )
+        if args.get("lock"):
+            lock(self, f"{name}-lock", kind="workspace", resource_id=workspace.id,
+                 **({"notes": args["lock_notes"]} if args.get("lock_notes") else {}))
         if args.get("log_analytics_workspace_id") is not None:
             send_to_log_analytics(self, f"{name}-diagnostics", resource_id=workspace.id,
                                   log_analytics_workspace_id=args["log_analytics_workspace_id"])

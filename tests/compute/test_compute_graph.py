@@ -438,7 +438,13 @@ def test_compute_instances_are_replaced_never_updated(project_root, monkeypatch)
     (instance,) = computes(g, "ComputeInstance")
     assert seen[instance.name] == (["properties"], True)
     (cluster,) = computes(g, "AmlCompute")
-    assert seen[cluster.name] == ([], False)  # cluster scale settings update in place
+    # a cluster's VM size, priority, subnet (and type, OS) are create-only; its scale settings update
+    # in place, so they are not among the replacement paths
+    replace, delete_first = seen[cluster.name]
+    assert {"properties.properties.vmSize", "properties.properties.vmPriority",
+            "properties.properties.subnet"} <= set(replace) and delete_first
+    assert not any(p.startswith("properties.properties.scaleSettings") or p == "properties.properties"
+                   for p in replace)
 
 
 def test_app_insights_retention_comes_from_log_analytics(stack_graph):

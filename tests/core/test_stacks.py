@@ -100,7 +100,9 @@ def test_workspace_settings_and_references(stack_graph):
     assert ws["managedNetwork"]["isolationMode"] == "AllowOnlyApprovedOutbound"
     assert ws["provisionNetworkNow"] is True and ws["imageBuildCompute"] == "cpu"
     assert ws["hbiWorkspace"] is True
-    assert ws["identity"] == {"type": "SystemAssigned"}
+    # prod encrypts with a customer-managed key: its identity joins the workspace's identities
+    uai = g.one("azure-native:managedidentity:UserAssignedIdentity")
+    assert ws["identity"] == {"type": "SystemAssigned,UserAssigned", "userAssignedIdentities": [uai.id]}
     assert ws["systemDatastoresAuthMode"] == "identity"
     assert ws["storageAccount"] == g.one(SA).id
     assert ws["keyVault"] == g.one(KV).id
@@ -109,26 +111,37 @@ def test_workspace_settings_and_references(stack_graph):
 
 def test_dependency_edges_are_exactly_the_data_dependencies(stack_graph):
     g = stack_graph("prod")
-    assert dep_types(g, g.one(SA)) == [RG]
+    # prod has a customer-managed key: storage and workspace wait for the key, its identity and the
+    # identity's role on the vault (created before the identity can use the key, they fail)
+    cmk = {"azure-native:keyvault:Key", "azure-native:managedidentity:UserAssignedIdentity", ROLE}
+    assert set(dep_types(g, g.one(SA))) == {RG} | cmk
     assert dep_types(g, g.one(KV)) == [RG]
     assert dep_types(g, g.one(LAW)) == [RG]
     assert dep_types(g, g.one(APPI)) == sorted([RG, LAW])
-    expected_ws = {RG, SA, KV, APPI} | ({ACR} if g.of_type(ACR) else set())
+    expected_ws = {RG, SA, KV, APPI} | cmk | ({ACR} if g.of_type(ACR) else set())
     assert set(dep_types(g, g.one(MLW))) == expected_ws
     for diag in g.of_type(DIAG):
         assert LAW in dep_types(g, diag)
+    by_id = {r.id.lower(): r for r in g.custom_resources() if r.id}
     for role in g.of_type(ROLE):
         # on the workspace or resource group; the AKS roles (workspace reader, deployer) on the cluster
         assert set(dep_types(g, role)) & {MLW, RG, "azure-native:containerservice:ManagedCluster"}
+        # every role assignment waits for the resource it is granted on
+        assert by_id[role.inputs["scope"].lower()].urn in g.resource_dependencies(role), role.name
 
 
 def test_diagnostics_send_workspace_and_key_vault_logs(stack_graph):
     g = stack_graph("prod")
     targets = {d.inputs["resourceUri"] for d in g.of_type(DIAG)}
     assert {g.one(MLW).id, g.one(KV).id} <= targets
+    aks = {r.id for r in g.of_type("azure-native:containerservice:ManagedCluster")}
     for d in g.of_type(DIAG):
         assert d.inputs["workspaceId"] == g.one(LAW).id
-        assert d.inputs["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
+        if d.inputs["resourceUri"] in aks:  # AKS: named categories, kube-audit (every read) left out
+            assert {"category": "kube-audit-admin", "enabled": True} in d.inputs["logs"]
+            assert all(entry.get("category") != "kube-audit" for entry in d.inputs["logs"])
+        else:
+            assert d.inputs["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
 
 
 def test_protect_only_on_data_resources_in_prod(stack_graph):
@@ -239,7 +252,19 @@ def _normalised(graph, settings, environment):
     extra = settings.instances.names(settings.naming.scope()) if settings.instances else []
     def inputs(r):
         # a role assignment's GUID name is derived from its scope id, which holds the names
-        return {**r.inputs, "roleAssignmentName": "<guid>"} if r.type == ROLE else r.inputs
+        if r.type == MLW and "encryption" in r.inputs:
+            # the mock derives the key version and the identity's client id from resource ids too
+            enc = json.loads(json.dumps(r.inputs["encryption"]))
+            props = enc["keyVaultProperties"]
+            props["identityClientId"] = "<derived client id>"
+            props["keyIdentifier"] = props["keyIdentifier"].rsplit("/", 1)[0] + "/<version>"
+            return {**r.inputs, "encryption": enc}
+        if r.type != ROLE:
+            return r.inputs
+        # ... and a compute's managed identity (its principal id) from the compute's id
+        derived = bool((r.property_dependencies or {}).get("principalId"))
+        return {**r.inputs, "roleAssignmentName": "<guid>",
+                **({"principalId": "<derived principal>"} if derived else {})}
 
     text = json.dumps([(r.urn, inputs(r), r.dependencies, r.protect) for r in graph.resources], sort_keys=True)
     # the workspace's managed identity (granted roles on the AKS cluster) is derived from its id

@@ -8,10 +8,11 @@ from pathlib import Path
 
 def register(sub: "argparse._SubParsersAction") -> None:
     scan = sub.add_parser(
-        "scan", help="security scan of a stack, offline: checkov on its ARM export + the policy pack",
+        "scan", help="security and deployability scan of a stack, offline: checkov on its ARM export, the policy "
+             "pack, and the deployability rules (AMLD-...)",
         description="Evaluate the stack offline, export it as an ARM template, scan it with checkov "
-                    "(from its own virtualenv) and run the amlplatform policy pack over the recorded "
-                    "resources. Exits 1 on a failure, 0 when everything passes or is a reasoned exception.")
+                    "(from its own virtualenv), run the amlplatform policy pack over the recorded "
+                    "resources and the deployability rules (would the stack work on Azure?) over the graph. Exits 1 on a failure, 0 when everything passes or is a reasoned exception.")
     scan.add_argument("--stack", "-s", required=True, help="stack name (stacks/Pulumi.<stack>.yaml)")
     scan.add_argument("--project-dir", type=Path, default=None,
                       help="folder with Pulumi.yaml (default: the current folder or a parent)")

@@ -99,6 +99,10 @@ TYPES: Dict[str, ArmType] = {t.token: t for t in (
     _t("azure-native:privatedns:VirtualNetworkLink", "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
        RG + "/providers/Microsoft.Network/privateDnsZones/{privateZoneName}"
        "/virtualNetworkLinks/{virtualNetworkLinkName}"),
+    _t("azure-native:keyvault:Key", "Microsoft.KeyVault/vaults/keys",
+       RG + "/providers/Microsoft.KeyVault/vaults/{vaultName}/keys/{keyName}"),
+    _t("azure-native:authorization:ManagementLockByScope", "Microsoft.Authorization/locks",
+       "{scope}/providers/Microsoft.Authorization/locks/{lockName}"),
     _t("azure-native:managedidentity:UserAssignedIdentity",
        "Microsoft.ManagedIdentity/userAssignedIdentities",
        RG + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}"),

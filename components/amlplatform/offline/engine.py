@@ -64,6 +64,7 @@ class RecordedResource:
     provider: Optional[str]
     id: Optional[str] = None
     retain_on_delete: bool = False
+    replace_on_changes: List[str] = field(default_factory=list)  # what `pulumi preview` shows as a replacement
 
     @property
     def physical_name(self) -> Optional[str]:
@@ -242,6 +243,10 @@ COMPUTED_OUTPUTS: Dict[str, Callable[[Dict[str, Any], str], Dict[str, Any]]] = {
         lambda i, rid: {"principalId": _uuid_for(rid, "principal"), "clientId": _uuid_for(rid, "client"),
                         "tenantId": OFFLINE_TENANT},
     "azure-native:machinelearningservices:Compute": _compute_outputs,
+    "azure-native:keyvault:Key":
+        lambda i, rid: {"keyUri": f"https://{i.get('vaultName')}.vault.azure.net/keys/{i.get('keyName')}",
+                        "keyUriWithVersion": f"https://{i.get('vaultName')}.vault.azure.net/keys/{i.get('keyName')}/"
+                                             + _uuid_for(rid, "version").replace("-", "")},
     "azure-native:kubernetesconfiguration:Extension":
         lambda i, rid: {"aksAssignedIdentity": {"principalId": _uuid_for(rid, "aks-identity"),
                                                 "tenantId": OFFLINE_TENANT, "type": "SystemAssigned"},
@@ -286,6 +291,12 @@ class OfflineMocks(pulumi.runtime.Mocks):
         extra = COMPUTED_OUTPUTS.get(args.typ)
         if extra is not None:
             state.update(extra(inputs, rid))
+        identity = state.get("identity")
+        if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
+            # inputs list the identity ids; ARM answers a map id -> {principalId, clientId}
+            state["identity"] = {**identity, "userAssignedIdentities": {
+                uid: {"principalId": _uuid_for(str(uid), "principal"), "clientId": _uuid_for(str(uid), "client")}
+                for uid in identity["userAssignedIdentities"]}}
         return rid, state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -354,6 +365,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             provider=request.provider or None,
             id=response.id or None,
             retain_on_delete=bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
+            replace_on_changes=list(request.replaceOnChanges),
         ))
         return response
 

@@ -47,6 +47,7 @@ TOP_LEVEL_BY_TYPE: Dict[str, Tuple[str, ...]] = {
     "azure-native:applicationinsights:Component": ("location", "tags", "kind", "etag"),
     # role assignments and diagnostic settings are proxy resources: nothing but properties
     "azure-native:authorization:RoleAssignment": (),
+    "azure-native:authorization:ManagementLockByScope": (),
     "azure-native:monitor:DiagnosticSetting": (),
     "azure-native:storage:BlobServiceProperties": (),
     "azure-native:containerservice:AgentPool": (),
@@ -57,6 +58,7 @@ TOP_LEVEL_BY_TYPE: Dict[str, Tuple[str, ...]] = {
 # inputs are top-level ARM fields). azure-native flattens "properties" for the other types.
 ENVELOPE = frozenset({
     "azure-native:keyvault:Vault",
+    "azure-native:keyvault:Key",
     "azure-native:machinelearningservices:Compute",
     "azure-native:machinelearningservices:EnvironmentContainer",
     "azure-native:machinelearningservices:EnvironmentVersion",
@@ -130,6 +132,7 @@ DROP_BY_TYPE: Dict[str, frozenset] = {
 # silently counts two settings as one.
 EXTENSION_SCOPE: Dict[str, str] = {
     "azure-native:authorization:RoleAssignment": "scope",
+    "azure-native:authorization:ManagementLockByScope": "scope",
     "azure-native:kubernetesconfiguration:Extension": "",  # built from clusterRp/clusterResourceName/clusterName
 }
 

@@ -221,7 +221,8 @@ def diff_plans(earlier: Mapping[str, Any], current: Any) -> PlanDiff:
             result.resources.append(ResourceChange(urn, new["name"], new["type"], "add"))
             continue
         old_flat, new_flat = flatten(old.get("inputs") or {}), flatten(new.get("inputs") or {})
-        create_only = create_only_paths(new["type"], new.get("inputs") or {})
+        # plus what the program declares as replace_on_changes (recorded by the engine)
+        create_only = create_only_paths(new["type"], new.get("inputs") or {}) + tuple(new.get("replace_on_changes") or ())
         ignore = [p.replace("[", ".").replace("]", "") for p in (new.get("ignore_changes") or [])]
         changes = []
         for path in sorted(set(old_flat) | set(new_flat)):

@@ -1,11 +1,16 @@
 """``amlplatform scan``: checkov over the exported ARM template + the policy pack over the recorded
-resources, one report.
+resources + the deployability rules over the recorded graph, one report.
 
 checkov runs from its own virtualenv (it pins ``packaging<24``, Pulumi needs ``>=26``) as a
 subprocess: ``checkov -f template.json --framework arm -o json --skip-download``. Its scanned
 resource count must equal the number of exported resources: checkov skips what it does not
 recognise without a word (a missing ``$schema``, a lower-cased type, two resources with the same
 type and name), so a mismatch is a failure of the scan itself.
+
+Deployability rules (:mod:`amlplatform.review.deployability`, ids ``AMLD-...``) are the third
+family: cross-resource constraints under which a stack declared secure would deploy and then be
+unusable (a private resource without a private endpoint, shared keys off without data roles...).
+Each rule that finds nothing is one PASSED line; each finding is FAILED unless the stack excepts it.
 
 Results: PASSED, FAILED, ADVISORY (an advisory policy is not met), SKIPPED (a known checkov fault,
 with the reason), EXCEPTED (the stack breaks the rule on purpose: ``policy_exceptions``, with
@@ -30,7 +35,7 @@ CHECKOV_ENV = "AMLPLATFORM_CHECKOV"
 
 @dataclass
 class Finding:
-    scanner: str  # checkov | policy | scan
+    scanner: str  # checkov | policy | deployability | scan
     rule: str  # CKV_... or Azure Policy id
     resource: str  # logical name (Pulumi) or type.name (ARM) when no logical name is known
     result: str
@@ -49,6 +54,7 @@ class ScanReport:
     findings: List[Finding] = field(default_factory=list)
     errors: List[str] = field(default_factory=list)
     not_arm: List[str] = field(default_factory=list)
+    deployability_rules: int = 0
 
     @property
     def failed(self) -> List[Finding]:
@@ -77,6 +83,8 @@ class ScanReport:
                         **{r.lower(): self.count("checkov", r) for r in (PASSED, FAILED, SKIPPED, EXCEPTED)}},
             "policy": {"resources": self.policy_resources,
                        **{r.lower(): self.count("policy", r) for r in (PASSED, FAILED, ADVISORY, EXCEPTED)}},
+            "deployability": {"rules": self.deployability_rules,
+                              **{r.lower(): self.count("deployability", r) for r in (PASSED, FAILED, EXCEPTED)}},
             "not_arm_resources": self.not_arm,
             "errors": self.errors,
             "findings": [asdict(f) for f in self.findings],
@@ -89,6 +97,9 @@ class ScanReport:
         lines.append(f"checkov {self.checkov_version or '?'}: scanned {scanned} of {self.exported} exported "
                      f"ARM resources{match}")
         lines.append(f"policy pack: evaluated {self.policy_resources} recorded resources")
+        found = self.count("deployability", FAILED) + self.count("deployability", EXCEPTED)
+        lines.append(f"deployability: {self.deployability_rules} rules, {found} finding{'s' if found != 1 else ''} "
+                     f"({self.count('deployability', FAILED)} failed, {self.count('deployability', EXCEPTED)} excepted)")
         if self.not_arm:
             lines.append(f"not ARM resources (policy pack and picture only): {', '.join(self.not_arm)}")
         lines.append("")
@@ -96,10 +107,12 @@ class ScanReport:
         rows = sorted(self.findings, key=lambda f: (order.get(f.result, 9), f.scanner, f.resource, f.rule))
         width_res = max([len(f.resource) for f in rows] + [8])
         width_rule = max([len(f.rule) for f in rows] + [4])
-        lines.append(f"{'RESULT':<9} {'SCANNER':<8} {'RULE':<{width_rule}} {'RESOURCE':<{width_res}} DETAIL")
+        width_scanner = max([len(f.scanner) for f in rows] + [8])
+        lines.append(f"{'RESULT':<9} {'SCANNER':<{width_scanner}} {'RULE':<{width_rule}} {'RESOURCE':<{width_res}} DETAIL")
         for f in rows:
             detail = f.reason or f.title
-            lines.append(f"{f.result:<9} {f.scanner:<8} {f.rule:<{width_rule}} {f.resource:<{width_res}} {detail}")
+            lines.append(f"{f.result:<9} {f.scanner:<{width_scanner}} {f.rule:<{width_rule}} {f.resource:<{width_res}} "
+                         f"{detail}")
         lines.append("")
         for err in self.errors:
             lines.append(f"error: {err}")
@@ -217,6 +230,29 @@ def policy_findings(graph: Any, exceptions: Sequence[arm.Exception_]) -> Tuple[L
     return out, len(graph.custom_resources())
 
 
+# ----------------------------------------------------------------------------- deployability
+
+def deployability_findings(graph: Any, exceptions: Sequence[arm.Exception_]) -> Tuple[List[Finding], int]:
+    """One FAILED (or EXCEPTED) finding per deployability finding; one PASSED line per rule that
+    found nothing. Returns the findings and the number of rules run."""
+    from amlplatform.review import deployability
+
+    out: List[Finding] = []
+    found = deployability.run_rules(graph)
+    for rule_id, spec in sorted(deployability.RULES.items()):
+        mine = [f for f in found if f.rule_id == rule_id]
+        if not mine:
+            out.append(Finding("deployability", rule_id, "(stack)", PASSED, "", spec.reason))
+        for f in mine:
+            ex = next((e for e in exceptions if e.rule == rule_id and e.applies_to(f.logical_name)), None)
+            if ex is not None:
+                out.append(Finding("deployability", rule_id, f.logical_name, EXCEPTED, ex.reason, f.message))
+            else:
+                out.append(Finding("deployability", rule_id, f.logical_name, FAILED,
+                                   f"{f.message} ({spec.doc})", spec.reason))
+    return out, len(deployability.RULES)
+
+
 # ----------------------------------------------------------------------------- the scan
 
 def scan_graph(graph: Any, *, checkov: Optional[str], exceptions: Iterable[Any] = (),
@@ -245,6 +281,9 @@ def scan_graph(graph: Any, *, checkov: Optional[str], exceptions: Iterable[Any] 
     found, count = policy_findings(graph, excepted)
     report.findings += found
     report.policy_resources = count
+    found, count = deployability_findings(graph, excepted)
+    report.findings += found
+    report.deployability_rules = count
     for e in excepted:
         if not any(f.result == EXCEPTED and f.reason == e.reason and _same_rule(f.rule, e.rule)
                    for f in report.findings):

@@ -203,6 +203,15 @@ class KeyVaultSettings(Model):
         None, description="Firewall default; derived like storage's")
     public_network_access: Optional[NetworkAccess] = Field(
         None, description="Defaults to the workspace's public_network_access")
+    create_mode: Literal["default", "recover"] = Field(
+        "default", description="recover: the next `pulumi up` recovers the soft-deleted vault of the same name "
+        "(with its keys and secrets) instead of failing on the name; set it back to default afterwards")
+
+    @model_validator(mode="after")
+    def _check(self) -> "KeyVaultSettings":
+        if self.create_mode == "recover" and self.existing_id:
+            raise ValueError("create_mode recover applies to the vault this stack creates, not to existing_id")
+        return self
 
 
 class MonitoringSettings(Model):
@@ -337,7 +346,8 @@ class DiagnosticsSettings(Model):
 class PolicyException(Model):
     """A security rule this stack breaks on purpose, with the reason (shown in scan reports)."""
 
-    rule: str = Field(description="Policy or check id, e.g. CKV_AZURE_35 or an Azure Policy GUID")
+    rule: str = Field(description="Policy or check id, e.g. CKV_AZURE_35, an Azure Policy GUID, or a "
+                      "deployability rule id (AMLD-007)")
     resource: str = Field("*", description="Logical resource name it applies to, or * for all")
     reason: str = Field(min_length=10, description="Why this stack accepts it")
 

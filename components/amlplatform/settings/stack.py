@@ -22,6 +22,7 @@ from pydantic import AfterValidator, TypeAdapter, Field, ValidationError, Valida
 from typing_extensions import Annotated
 
 from amlplatform.errors import UserError, closest, validation_problems
+from amlplatform.settings.access import STORAGE_DATA_ROLE_GUIDS, AccessSettings
 from amlplatform.settings.pulumi_yaml import SECRET_STAND_IN, parse, program_config, read_stack_config
 from amlplatform.settings.compute import (
     ClusterSettings, EnvironmentSettings, InstancesSettings, KubernetesSettings, repeated_compute_names,
@@ -32,6 +33,7 @@ from amlplatform.settings.core import (
     PolicyException, RegistrySettings, ResourceGroupSettings, RoleAssignmentSettings,
     StorageSettings, Tags, WorkspaceSettings,
 )
+from amlplatform.settings.protection import EncryptionSettings, LocksSettings
 
 NAMESPACE = "amlplatform"
 SECRET_PLACEHOLDER = SECRET_STAND_IN
@@ -80,6 +82,10 @@ class StackSettings(Model):
     role_assignments: Annotated[List[RoleAssignmentSettings], AfterValidator(_no_repeats)] = Field(
         default_factory=list, description="Roles on the workspace or its resource group")
     diagnostics: DiagnosticsSettings = DiagnosticsSettings()
+    # data-plane access, customer-managed keys and locks (settings/access.py, settings/protection.py)
+    access: AccessSettings = AccessSettings()
+    encryption: EncryptionSettings = EncryptionSettings()
+    locks: LocksSettings = LocksSettings()
     policy_exceptions: List[PolicyException] = Field(
         default_factory=list, description="Security rules this stack breaks on purpose, with reasons")
     # compute (settings/compute.py); each later block checks its names against the earlier ones, so
@@ -191,6 +197,43 @@ class StackSettings(Model):
                     problems.append(f"{label}.{unused[0]}: does not apply with {label}.existing_id (the "
                                     f"existing resource is used as it is); remove "
                                     f"{', '.join(label + '.' + u for u in unused)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _access_is_coherent(self) -> "StackSettings":
+        from amlplatform.settings.access import ROLE_GUIDS
+
+        problems = []
+        scientists = {p.principal_id for p in self.access.data_scientists}
+        for i, ra in enumerate(self.role_assignments):
+            if (ra.scope == "workspace" and ra.principal_id in scientists
+                    and ra.role_definition_guid() == ROLE_GUIDS["AzureML Data Scientist"]):
+                problems.append(f"role_assignments[{i}] repeats access.data_scientists ({ra.principal_id} gets "
+                                "AzureML Data Scientist from there): remove one")
+        # Shared keys off: the storage account accepts Entra ID only, and workspace roles carry no data
+        # actions. People the stack gives the workspace to must get data roles, or they cannot upload
+        # code or read data (learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage).
+        shared_keys_off = self.storage.existing_id is None and not self.storage.allow_shared_key_access
+        people = [ra for ra in self.role_assignments if ra.principal_type in ("User", "Group")]
+        instance_users = bool(self.instances and self.instances.users)
+        data_access = (bool(scientists) or (instance_users and self.access.instance_users)
+                       or any(ra.role_definition_guid() in STORAGE_DATA_ROLE_GUIDS for ra in self.role_assignments))
+        if shared_keys_off and (people or instance_users) and not data_access:
+            problems.append(
+                "access.data_scientists: storage.allow_shared_key_access is false (Entra ID only) and the stack gives "
+                "the workspace to people (role_assignments, instances), but nobody gets data-plane access: list the "
+                "data scientists under access.data_scientists (blob and file data roles on the storage account), "
+                "or keep access.instance_users on")
+        enc = self.encryption
+        if enc.customer_managed_key:
+            if self.key_vault.existing_id:
+                problems.append("encryption.customer_managed_key: the key is created in the stack's own key vault; "
+                                "key_vault.existing_id cannot be used with it")
+            if self.storage.existing_id:
+                problems.append("encryption.customer_managed_key: encrypts the storage account this stack creates; "
+                                "storage.existing_id cannot be used with it")
         if problems:
             raise ValueError("; ".join(problems))
         return self

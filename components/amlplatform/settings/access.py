@@ -1,0 +1,78 @@
+"""Data-plane access: who may read and write the workspace's data, not only manage it.
+
+With shared key access off (the default: identity-based datastores), the storage account
+accepts Entra ID only, and *control-plane* roles on the workspace (AzureML Data Scientist) do not
+include data actions. So (sources: Azure ML "Use your storage account without shared keys",
+learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage; "Set up
+authentication between Azure ML and other services",
+learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication):
+
+* data scientists need AzureML Data Scientist on the workspace, Storage Blob Data Contributor
+  (code snapshots, data, outputs) and Storage File Data Privileged Contributor (the notebooks
+  file share) on the storage account;
+* each compute instance's user needs the same two storage roles to use notebooks;
+* cluster and instance managed identities need Storage Blob Data Contributor on the storage
+  account and AcrPull on the registry (images are pulled with the compute's identity when the
+  registry's admin user is off);
+* the workspace's own system-assigned identity gets its roles on storage, key vault and registry
+  from Azure ML when the workspace is created: declaring the same assignments again would fail
+  with RoleAssignmentExists, so they are not declared. A user-assigned workspace identity must
+  hold them beforehand (workspace.user_assigned_identity_id).
+
+Pure: no Pulumi imports.
+"""
+
+from typing import List, Literal, Optional
+
+from pydantic import Field, field_validator
+
+from amlplatform.settings.core import Guid, Model
+
+ROLE_GUIDS = {
+    "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
+    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+    "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    "Storage File Data Privileged Contributor": "69566ab7-960f-475b-8e7c-b3118f30c6bd",
+    "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+    "Key Vault Crypto Service Encryption User": "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+}
+STORAGE_DATA_ROLES = ("Storage Blob Data Contributor", "Storage File Data Privileged Contributor")
+STORAGE_DATA_ROLE_GUIDS = frozenset(ROLE_GUIDS[r] for r in (
+    "Storage Blob Data Contributor", "Storage Blob Data Reader", "Storage Blob Data Owner",
+    "Storage File Data Privileged Contributor"))
+
+
+class Principal(Model):
+    """A user, group or service principal."""
+
+    principal_id: Guid = Field(description="Entra object id")
+    principal_type: Literal["User", "Group", "ServicePrincipal"] = Field("Group", description="Kind of principal")
+    description: Optional[str] = Field(None, description="Who this is and why they have access")
+
+
+class AccessSettings(Model):
+    """Data-plane access: people and compute identities get the roles working with the workspace needs."""
+
+    data_scientists: List[Principal] = Field(
+        default_factory=list,
+        description="AzureML Data Scientist on the workspace, plus Storage Blob Data Contributor and Storage File "
+        "Data Privileged Contributor on its storage account")
+    instance_users: bool = Field(
+        True, description="Each compute instance user gets the two storage data roles (notebooks and data)")
+    compute_identities: bool = Field(
+        True, description="Each cluster and instance with a system-assigned identity gets Storage Blob Data "
+        "Contributor on the storage account and AcrPull on the registry (what jobs need)")
+
+    @field_validator("data_scientists")
+    @classmethod
+    def _distinct(cls, value: List[Principal]) -> List[Principal]:
+        seen = {}
+        for i, p in enumerate(value):
+            if p.principal_id in seen:
+                raise ValueError(f"entry {i} repeats entry {seen[p.principal_id]} (same principal_id)")
+            seen[p.principal_id] = i
+        return value
+
+
+__all__ = ["AccessSettings", "Principal", "ROLE_GUIDS", "STORAGE_DATA_ROLES", "STORAGE_DATA_ROLE_GUIDS"]

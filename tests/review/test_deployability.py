@@ -1,0 +1,378 @@
+"""Deployability rules (amlplatform.review.deployability): each fires on the unusable fixture, each
+is quiet once the stack declares what Azure needs, and the scan reports them as a third family."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from amlplatform.review import deployability, scan
+from amlplatform.review.deployability import Finding, rule, run_rules
+from amlplatform.review.deployability import _graph as dg
+from tests.review.graphs import RG_ID, graph, res
+
+ROOT = Path(__file__).resolve().parents[2]
+UNUSABLE = ROOT / "tests" / "fixtures" / "unusable" / "Pulumi.unusable.yaml"
+PLATFORM_RULES = {f"AMLD-{i:03d}" for i in range(1, 14)}
+
+
+@pytest.fixture(scope="module")
+def unusable_project(tmp_path_factory):
+    project = tmp_path_factory.mktemp("unusable")
+    (project / "stacks").mkdir()
+    shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    shutil.copytree(ROOT / "infra", project / "infra")
+    shutil.copy(UNUSABLE, project / "stacks" / UNUSABLE.name)
+    return project
+
+
+@pytest.fixture(scope="module")
+def unusable_graph(unusable_project):
+    from amlplatform.offline.engine import evaluate_stack
+
+    return evaluate_stack("unusable", project_dir=unusable_project)
+
+
+# ------------------------------------------------------------------ the rules and their fixture
+
+def test_every_rule_has_an_id_a_one_line_reason_and_an_azure_doc():
+    assert PLATFORM_RULES <= set(deployability.RULES)
+    for rule_id, spec in deployability.RULES.items():
+        assert deployability.RULE_ID.match(rule_id)
+        assert spec.reason and "\n" not in spec.reason and len(spec.reason) > 40
+        assert spec.doc.startswith("https://learn.microsoft.com/"), rule_id
+
+
+def test_the_unusable_fixture_fires_every_registered_rule(unusable_graph):
+    fired = {f.rule_id for f in run_rules(unusable_graph)}
+    missing = sorted(set(deployability.RULES) - fired)
+    assert not missing, f"rules the unusable fixture does not fire (add a line that trips them): {missing}"
+
+
+def test_the_unusable_fixture_passes_settings_validation_and_is_declared_secure(unusable_graph):
+    # what makes it unusable is invisible to checks of single resources: the policy pack's
+    # mandatory public-access and shared-key rules pass on it
+    from amlplatform.review import policies
+
+    failed = {r.rule.rule_id for r in policies.evaluate(unusable_graph) if not r.passed and r.rule.mandatory}
+    assert "438c38d2-3772-465a-a9cc-7a6666a275ce" not in failed
+    assert "8c6a50c6-9ffd-4ae7-986f-5fa6111f9a54" not in failed
+
+
+def test_findings_name_the_resource_and_how_to_fix_it(unusable_graph):
+    by_rule = {}
+    for f in run_rules(unusable_graph):
+        by_rule.setdefault(f.rule_id, []).append(f)
+    names = {r.name for r in unusable_graph.resources}
+    for findings in by_rule.values():
+        for f in findings:
+            assert f.resource in names
+    assert any("'amlworkspace'" in f.message for f in by_rule["AMLD-001"])
+    assert {f.resource for f in by_rule["AMLD-001"]} == {
+        "ml-workspace-workspace", "ml-storage-account", "ml-keyvault-vault", "ml-registry-registry"}
+    assert "'nosuch'" in by_rule["AMLD-006"][0].message
+    assert "az feature register" in by_rule["AMLD-011"][0].message
+
+
+def test_dev_has_no_deployability_findings(stack_graph):
+    assert run_rules(stack_graph("dev")) == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_shipped_stacks_have_zero_deployability_findings(stack_graph, stack):
+    """The shipped stacks must be usable on Azure, not only declared secure."""
+    findings = [(f.rule_id, f.resource) for f in run_rules(stack_graph(stack))]
+    assert findings == []
+
+
+def test_prod_customer_managed_key_rules_pass(stack_graph):
+    g = stack_graph("prod")
+    assert g.of_type(dg.KEY), "prod has a customer-managed key"
+    assert run_rules(g, ["AMLD-012", "AMLD-013"]) == []
+
+
+# ------------------------------------------------------------------ each rule is quiet when met
+
+WS_TYPE, ST_TYPE = dg.WORKSPACE, dg.STORAGE
+VNET = f"{RG_ID}/providers/Microsoft.Network/virtualNetworks/vnet"
+
+
+def _workspace(**inputs):
+    return res(WS_TYPE, "ws", {"workspaceName": "mlw", "publicNetworkAccess": "Disabled", **inputs})
+
+
+def _pe(name, target, group, subnet="pe"):
+    pe = res(dg.PRIVATE_ENDPOINT, name, {
+        "privateEndpointName": name, "subnet": {"id": f"{VNET}/subnets/{subnet}"},
+        "privateLinkServiceConnections": [{"privateLinkServiceId": target.id, "groupIds": [group]}]})
+    pe.id = f"{RG_ID}/providers/Microsoft.Network/privateEndpoints/{name}"
+    return pe
+
+
+def _zone_group(pe, *zones):
+    return res(dg.DNS_ZONE_GROUP, f"{pe.name}-dns", {
+        "privateEndpointName": pe.inputs["privateEndpointName"], "privateDnsZoneGroupName": "default",
+        "privateDnsZoneConfigs": [{"name": z, "privateDnsZoneId": f"{RG_ID}/providers/Microsoft.Network/"
+                                   f"privateDnsZones/{z}"} for z in zones]}, deps=[pe])
+
+
+def test_amld_001_private_endpoint_with_both_workspace_zones_passes():
+    ws = _workspace()
+    pe = _pe("pe-ws", ws, "amlworkspace")
+    ok = graph(ws, pe, _zone_group(pe, "privatelink.api.azureml.ms", "privatelink.notebooks.azure.net"))
+    assert run_rules(ok, ["AMLD-001"]) == []
+    one_zone = graph(ws, pe, _zone_group(pe, "privatelink.api.azureml.ms"))
+    (f,) = run_rules(one_zone, ["AMLD-001"])
+    assert "privatelink.notebooks.azure.net" in f.message
+    (f,) = run_rules(graph(ws, pe), ["AMLD-001"])
+    assert "no private DNS zone group" in f.message
+    wrong_group = _pe("pe-ws", ws, "blob")
+    (f,) = run_rules(graph(ws, wrong_group, _zone_group(wrong_group, "privatelink.blob.core.windows.net")),
+                     ["AMLD-001"])
+    assert "'amlworkspace'" in f.message
+    public = _workspace(publicNetworkAccess="Enabled")
+    assert run_rules(graph(public), ["AMLD-001"]) == []
+
+
+def test_amld_001_storage_needs_blob_and_file():
+    st = res(ST_TYPE, "st", {"accountName": "st1", "publicNetworkAccess": "Disabled"})
+    blob = _pe("pe-blob", st, "blob")
+    g = graph(st, blob, _zone_group(blob, "privatelink.blob.core.windows.net"))
+    (f,) = run_rules(g, ["AMLD-001"])
+    assert "'file'" in f.message
+    file_ = _pe("pe-file", st, "file")
+    g = graph(st, blob, _zone_group(blob, "privatelink.blob.core.windows.net"),
+              file_, _zone_group(file_, "privatelink.file.core.windows.net"))
+    assert run_rules(g, ["AMLD-001"]) == []
+
+
+def _role(name, scope, role_guid, principal, ptype="Group", source=None):
+    r = res(dg.ROLE_ASSIGNMENT, name, {
+        "scope": scope, "principalId": principal, "principalType": ptype,
+        "roleDefinitionId": f"/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"})
+    if source is not None:
+        r.property_dependencies = {"principalId": [source.urn]}
+    return r
+
+
+def test_amld_002_003_people_need_contributor_and_file_roles():
+    st = res(ST_TYPE, "st", {"accountName": "st1", "allowSharedKeyAccess": False})
+    inst = res(dg.COMPUTE, "ci", {"workspaceName": "mlw", "computeName": "ci",
+                                   "properties": {"computeType": "ComputeInstance"}})
+    reader = _role("r", RG_ID, dg.STORAGE_BLOB_DATA_READER, "p1")
+    assert {f.rule_id for f in run_rules(graph(st, inst, reader), ["AMLD-002", "AMLD-003"])} == {
+        "AMLD-002", "AMLD-003"}
+    contributor = _role("c", st.id, dg.STORAGE_BLOB_DATA_CONTRIBUTOR, "p1")
+    files = _role("f", st.id, dg.STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR, "p1")
+    assert run_rules(graph(st, inst, contributor, files), ["AMLD-002", "AMLD-003"]) == []
+    # a role for a managed identity does not make the account usable for people
+    sp = _role("c", st.id, dg.STORAGE_BLOB_DATA_CONTRIBUTOR, "p1", ptype="ServicePrincipal")
+    assert [f.rule_id for f in run_rules(graph(st, sp), ["AMLD-002"])] == ["AMLD-002"]
+    shared = res(ST_TYPE, "st", {"accountName": "st1", "allowSharedKeyAccess": True})
+    assert run_rules(graph(shared, inst), ["AMLD-002", "AMLD-003"]) == []
+
+
+def test_amld_004_005_the_computes_own_identity_needs_the_roles():
+    st = res(ST_TYPE, "st", {"accountName": "st1", "allowSharedKeyAccess": False})
+    reg = res(dg.REGISTRY, "cr", {"registryName": "cr1", "adminUserEnabled": False})
+    cluster = res(dg.COMPUTE, "cpu", {"workspaceName": "mlw", "computeName": "cpu",
+                                      "identity": {"type": "SystemAssigned"},
+                                      "properties": {"computeType": "AmlCompute"}})
+    other = res(dg.COMPUTE, "gpu", {"workspaceName": "mlw", "computeName": "gpu",
+                                    "identity": {"type": "SystemAssigned"},
+                                    "properties": {"computeType": "AmlCompute"}})
+    # roles of another compute's identity do not count
+    roles = [_role("b", st.id, dg.STORAGE_BLOB_DATA_CONTRIBUTOR, "x", "ServicePrincipal", source=other),
+             _role("a", reg.id, dg.ACR_PULL, "x", "ServicePrincipal", source=other)]
+    found = {(f.rule_id, f.resource) for f in run_rules(graph(st, reg, cluster, other, *roles),
+                                                         ["AMLD-004", "AMLD-005"])}
+    assert found == {("AMLD-004", "cpu"), ("AMLD-005", "cpu")}
+
+
+def test_amld_006_image_build_compute_names_a_cluster():
+    reg = res(dg.REGISTRY, "cr", {"registryName": "cr1", "publicNetworkAccess": "Disabled"})
+    cluster = res(dg.COMPUTE, "cpu", {"workspaceName": "mlw", "computeName": "cpu",
+                                      "properties": {"computeType": "AmlCompute"}})
+    ws = _workspace(containerRegistry=reg.id, imageBuildCompute="cpu")
+    assert run_rules(graph(ws, reg, cluster), ["AMLD-006"]) == []
+    assert run_rules(graph(_workspace(containerRegistry=reg.id), reg, cluster), ["AMLD-006"])
+
+
+def test_amld_007_008_managed_network_needs_package_rules_and_provisioning():
+    cluster = res(dg.COMPUTE, "cpu", {"workspaceName": "mlw", "computeName": "cpu",
+                                      "properties": {"computeType": "AmlCompute"}})
+    ws = _workspace(provisionNetworkNow=True, managedNetwork={
+        "isolationMode": "AllowOnlyApprovedOutbound",
+        "outboundRules": {"pypi": {"type": "FQDN", "destination": "pypi.org", "category": "UserDefined"},
+                          "pythonhosted": {"type": "FQDN", "destination": "files.pythonhosted.org"}}})
+    assert run_rules(graph(ws, cluster), ["AMLD-007", "AMLD-008"]) == []
+    lazy = _workspace(managedNetwork={"isolationMode": "AllowInternetOutbound"})
+    assert [f.rule_id for f in run_rules(graph(lazy, cluster), ["AMLD-007", "AMLD-008"])] == ["AMLD-008"]
+    # no compute yet: nothing waits for the network
+    assert run_rules(graph(lazy), ["AMLD-008"]) == []
+
+
+def _aks(**inputs):
+    return res(dg.AKS, "aks", {"resourceName": "aks1", **inputs})
+
+
+def test_amld_009_nodes_in_the_vnet_of_the_workspace_endpoint():
+    ws = _workspace()
+    pe = _pe("pe-ws", ws, "amlworkspace")
+    aks = _aks(agentPoolProfiles=[{"name": "system", "vnetSubnetID": f"{VNET}/subnets/aks"}])
+    attach = res(dg.COMPUTE, "attach", {"workspaceName": "mlw", "computeName": "k8s",
+                                         "properties": {"computeType": "Kubernetes", "resourceId": aks.id}})
+    assert run_rules(graph(ws, pe, aks, attach), ["AMLD-009"]) == []
+    elsewhere = _aks(agentPoolProfiles=[{"name": "system",
+                                          "vnetSubnetID": f"{RG_ID}/providers/Microsoft.Network/virtualNetworks/other/subnets/aks"}])
+    (f,) = run_rules(graph(ws, pe, elsewhere, attach), ["AMLD-009"])
+    assert "virtual network" in f.message
+
+
+def test_amld_010_011_kubernetes_deployer_role_and_host_encryption_feature():
+    aks = _aks(disableLocalAccounts=True, aadProfile={"enableAzureRBAC": True},
+               agentPoolProfiles=[{"name": "system", "enableEncryptionAtHost": True}])
+    ns = res("kubernetes:core/v1:Namespace", "ns", {"metadata": {"name": "azureml"}})
+    admin = _role("admin", aks.id, dg.AKS_RBAC_CLUSTER_ADMIN, "deployer", "ServicePrincipal")
+    feature = res(dg.FEATURE_REGISTRATION, "feature", {"providerNamespace": "Microsoft.Compute",
+                                                       "featureName": "EncryptionAtHost"})
+    assert run_rules(graph(aks, ns, admin, feature), ["AMLD-010", "AMLD-011"]) == []
+    assert [f.rule_id for f in run_rules(graph(aks, ns), ["AMLD-010", "AMLD-011"])] == ["AMLD-010", "AMLD-011"]
+    # nothing runs the Kubernetes provider: no data-plane role needed
+    assert run_rules(graph(aks), ["AMLD-010"]) == []
+
+
+# ------------------------------------------------------------------ the API other modules use
+
+def test_rule_ids_and_reasons_are_checked():
+    with pytest.raises(ValueError, match="AMLD-001"):
+        rule("X-1", reason="why", doc="https://learn.microsoft.com/x")
+    with pytest.raises(ValueError, match="one line"):
+        rule("AMLD-098", reason="two\nlines", doc="https://learn.microsoft.com/x")
+    with pytest.raises(ValueError, match="https"):
+        rule("AMLD-098", reason="why", doc="learn.microsoft.com/x")
+
+
+def test_a_second_rule_under_a_taken_id_is_refused():
+    with pytest.raises(ValueError, match="registered twice"):
+        @rule("AMLD-001", reason="another rule", doc="https://learn.microsoft.com/x")
+        def other(graph):  # pragma: no cover - never registered
+            return []
+
+
+def test_a_rule_returning_another_id_is_an_error(monkeypatch):
+    spec = deployability.Rule("AMLD-099", "why", "https://learn.microsoft.com/x",
+                              lambda g: [Finding("AMLD-001", "x", "y")])
+    monkeypatch.setitem(deployability.RULES, "AMLD-099", spec)
+    with pytest.raises(ValueError, match="AMLD-099"):
+        run_rules(graph(), ["AMLD-099"])
+
+
+def test_a_finding_about_a_urn_is_excepted_by_its_logical_name():
+    f = Finding("AMLD-001", "urn:pulumi:prod::amlplatform::a$b::ml-workspace-workspace", "m")
+    assert f.logical_name == "ml-workspace-workspace"
+
+
+# ------------------------------------------------------------------ in the scan
+
+def test_scan_reports_deployability_as_a_third_family(unusable_graph):
+    report = scan.scan_graph(unusable_graph, checkov=None)
+    failed = report.ids("deployability", "FAILED")
+    assert set(deployability.RULES) <= failed
+    assert not report.ok
+    text = report.render()
+    assert f"deployability: {len(deployability.RULES)} rules" in text
+    assert "FAILED    deployability AMLD-001" in text
+    data = report.to_dict()
+    assert data["deployability"]["rules"] == len(deployability.RULES)
+    assert data["deployability"]["failed"] == len(run_rules(unusable_graph))
+    assert any(f["scanner"] == "deployability" and f["rule"] == "AMLD-006" for f in data["findings"])
+
+
+def test_a_rule_that_finds_nothing_is_one_passed_line(stack_graph):
+    report = scan.scan_graph(stack_graph("dev"), checkov=None)
+    passed = [f for f in report.findings if f.scanner == "deployability" and f.result == "PASSED"]
+    assert {f.rule for f in passed} == set(deployability.RULES)
+    assert all(f.resource == "(stack)" for f in passed)
+
+
+def test_stack_exceptions_apply_to_deployability_ids(unusable_graph):
+    exceptions = [
+        {"rule": "AMLD-007", "resource": "ml-workspace-workspace",
+         "reason": "images carry every package: no internet packages on purpose"},
+        {"rule": "AMLD-011", "resource": "*", "reason": "EncryptionAtHost registered on the subscription by the platform team"},
+        {"rule": "AMLD-050", "resource": "*", "reason": "an exception nothing needs at all"},
+    ]
+    report = scan.scan_graph(unusable_graph, checkov=None, exceptions=exceptions)
+    excepted = {(f.rule, f.resource, f.reason) for f in report.findings if f.result == "EXCEPTED"}
+    assert ("AMLD-007", "ml-workspace-workspace",
+            "images carry every package: no internet packages on purpose") in excepted
+    assert "AMLD-007" not in report.ids("deployability", "FAILED")
+    assert "AMLD-011" not in report.ids("deployability", "FAILED")
+    unused = [f.rule for f in report.findings if f.scanner == "scan"]
+    assert unused == ["AMLD-050"]
+
+
+def test_cli_scan_json_has_the_deployability_section_and_fails(unusable_project, capsys):
+    from amlplatform.cli import main
+    from amlplatform.errors import UserError
+
+    try:
+        checkov = scan.find_checkov(None, ROOT)
+    except UserError:
+        pytest.skip("checkov is not installed")
+    code = main(["scan", "--stack", "unusable", "--project-dir", str(unusable_project), "--format", "json",
+                 "--checkov", checkov])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert out["deployability"]["failed"] == len(run_rules_of(unusable_project))
+    assert out["ok"] is False
+
+
+def run_rules_of(project):
+    from amlplatform.offline.engine import evaluate_stack
+
+    return run_rules(evaluate_stack("unusable", project_dir=project))
+
+
+# ------------------------------------------------------------------ pure helpers (properties)
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+segment = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12)
+arm_ids = st.lists(segment, min_size=2, max_size=8).map(lambda parts: "/subscriptions/" + "/".join(parts))
+
+
+@given(arm_ids, st.lists(segment, max_size=4))
+def test_a_scope_covers_itself_and_what_is_below_it_in_any_casing(scope, below):
+    target = "/".join([scope] + below)
+    assert dg.covers(scope, target)
+    assert dg.covers(scope.upper(), target.lower() + "/")
+    assert dg.same_id(target, target.upper())
+
+
+@given(arm_ids, segment)
+def test_a_scope_does_not_cover_a_sibling_with_a_longer_name(scope, extra):
+    assert not dg.covers(scope, scope + extra)
+    assert not dg.covers(scope + "/" + extra, scope)
+
+
+@given(segment, segment, segment)
+def test_vnet_of_a_subnet_id(rg, vnet, subnet):
+    vnet_id = f"/subscriptions/s/resourceGroups/{rg}/providers/Microsoft.Network/virtualNetworks/{vnet}"
+    assert dg.vnet_of(f"{vnet_id}/subnets/{subnet}") == vnet_id.lower()
+    assert dg.vnet_of(vnet_id) is None and dg.vnet_of(None) is None
+
+
+@given(st.uuids().map(str))
+def test_role_guid_is_the_last_segment_lower_case(guid):
+    assert dg.role_guid(f"/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/{guid.upper()}") == guid
+
+
+@given(segment, st.lists(segment, max_size=3))
+def test_logical_name_of_a_urn_or_a_name(name, types):
+    urn = "urn:pulumi:s::p::" + "$".join(types or ["t"]) + "::" + name
+    assert Finding("AMLD-001", urn, "m").logical_name == name
+    assert Finding("AMLD-001", name, "m").logical_name == name
