@@ -230,45 +230,50 @@ class OnlineEndpoint(pulumi.ComponentResource):
         self.register_outputs({"id": self.id, "name": self.name, "deployment_ids": self.deployment_ids})
 
 
-def _probe(p: Mapping) -> dict:
-    return {"initial_delay": p.get("initial_delay", "PT10S"), "period": p.get("period", "PT10S"),
-            "timeout": p.get("timeout", "PT2S"), "failure_threshold": int(p.get("failure_threshold", 30)),
-            "success_threshold": int(p.get("success_threshold", 1))}
+def _probe(p: Mapping) -> ml.ProbeSettingsArgs:
+    return ml.ProbeSettingsArgs(
+        initial_delay=p.get("initial_delay", "PT10S"), period=p.get("period", "PT10S"),
+        timeout=p.get("timeout", "PT2S"), failure_threshold=int(p.get("failure_threshold", 30)),
+        success_threshold=int(p.get("success_threshold", 1)))
 
 
-def _online_deployment(d: Mapping, kubernetes: bool) -> dict:
+def _online_deployment(d: Mapping, kubernetes: bool):
+    """The deployment's typed properties (the SDK does not translate a plain dict's keys for this
+    union type: typed args make the wire names right)."""
     request = dict(d.get("request") or {})
+    scale = d.get("scale")
+    if scale:
+        scale_settings = ml.TargetUtilizationScaleSettingsArgs(
+            scale_type="TargetUtilization", min_instances=int(scale.get("min_instances", 1)),
+            max_instances=int(scale.get("max_instances", 1)),
+            target_utilization_percentage=int(scale.get("target_utilization_percentage", 70)),
+            polling_interval=scale.get("polling_interval", "PT1S"))
+    else:
+        scale_settings = ml.DefaultScaleSettingsArgs(scale_type="Default")
     props: dict = {
-        "endpoint_compute_type": "Kubernetes" if kubernetes else "Managed",
         "model": d["model"],
         "app_insights_enabled": bool(d.get("app_insights", True)),
         "liveness_probe": _probe(d.get("liveness_probe") or {}),
         "readiness_probe": _probe(d.get("readiness_probe") or {}),
-        "request_settings": {
-            "request_timeout": request.get("request_timeout", "PT5S"),
-            "max_concurrent_requests_per_instance": int(request.get("max_concurrent_requests_per_instance", 1))},
+        "request_settings": ml.OnlineRequestSettingsArgs(
+            request_timeout=request.get("request_timeout", "PT5S"),
+            max_concurrent_requests_per_instance=int(request.get("max_concurrent_requests_per_instance", 1))),
+        "scale_settings": scale_settings,
     }
-    scale = d.get("scale")
-    if scale:
-        props["scale_settings"] = {
-            "scale_type": "TargetUtilization", "min_instances": int(scale.get("min_instances", 1)),
-            "max_instances": int(scale.get("max_instances", 1)),
-            "target_utilization_percentage": int(scale.get("target_utilization_percentage", 70)),
-            "polling_interval": scale.get("polling_interval", "PT1S")}
-    else:
-        props["scale_settings"] = {"scale_type": "Default"}
     for key in ("instance_type", "environment_id", "description"):
         if d.get(key) is not None:
             props[key] = d[key]
     if d.get("code_id") is not None:
-        props["code_configuration"] = {"code_id": d["code_id"], "scoring_script": d["scoring_script"]}
+        props["code_configuration"] = ml.CodeConfigurationArgs(code_id=d["code_id"], scoring_script=d["scoring_script"])
     if d.get("environment_variables"):
         props["environment_variables"] = dict(d["environment_variables"])
-    if d.get("egress_public_network_access") is not None:
-        if kubernetes:
+    if kubernetes:
+        if d.get("egress_public_network_access") is not None:
             raise ValueError(f"deployment {d['name']}: egress_public_network_access is for managed endpoints only")
+        return ml.KubernetesOnlineDeploymentArgs(endpoint_compute_type="Kubernetes", **props)
+    if d.get("egress_public_network_access") is not None:
         props["egress_public_network_access"] = d["egress_public_network_access"]
-    return props
+    return ml.ManagedOnlineDeploymentArgs(endpoint_compute_type="Managed", **props)
 
 
 def _second_write(owner: pulumi.Resource, name: str, resource_type: str, arm_token: str,

@@ -108,6 +108,10 @@ EXTENSION_SCOPE: Dict[str, str] = {
 
 DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
 
+# Second writes of a resource the template already has under its own type (endpoints.py: the
+# online endpoint's traffic, the batch endpoint's default deployment): one ARM resource, exported once.
+SECOND_WRITES = frozenset({armtypes.GENERIC_RESOURCE})
+
 
 def nested_diagnostic_setting(res: Any) -> Tuple[str, str]:
     """(type, name) of a diagnostic setting in ARM's nested form, from its ``resourceUri``."""
@@ -260,8 +264,13 @@ def arm_name(res: Any, arm: armtypes.ArmType) -> str:
     if arm.token in EXTENSION_SCOPE:
         return str(res.inputs.get(arm.name_input) or res.name)
     own_path = arm.id_template.rsplit("/providers/", 1)[-1]
-    names = _PLACEHOLDER.findall(own_path)
-    values = [str(res.inputs.get(n, "")) for n in names]
+    # every second segment after the namespace is a name: a placeholder, or a literal such as the
+    # "default" of blobServices/default/containers/{containerName}
+    segments = own_path.split("/")[2::2]
+    values = []
+    for segment in segments:
+        placeholder = _PLACEHOLDER.fullmatch(segment)
+        values.append(str(res.inputs.get(placeholder.group(1), "")) if placeholder else segment)
     if not all(values):
         # fall back to the recorded id (the mock engine gives every ARM resource its real id)
         _, pairs = _split_id(res.id or "")
@@ -292,7 +301,7 @@ def _id_inputs(arm: armtypes.ArmType) -> set:
 def arm_resource(res: Any, exceptions: Sequence[Exception_] = ()) -> Optional[Dict[str, Any]]:
     """The ARM form of one recorded custom resource (None for non-ARM resources)."""
     arm = armtypes.lookup(res.type)
-    if arm is None or res.type == RESOURCE_GROUP:
+    if arm is None or res.type == RESOURCE_GROUP or res.type in SECOND_WRITES:
         return None
     drop = _id_inputs(arm) | DROP | DROP_BY_TYPE.get(res.type, frozenset())
     top_keys = TOP_LEVEL_BY_TYPE.get(res.type, TOP_LEVEL)
@@ -350,7 +359,7 @@ def exported_resources(graph: Any) -> List[Any]:
     """The recorded resources that become template resources, in the template's order."""
     out = []
     for res in graph.custom_resources():
-        if armtypes.lookup(res.type) is not None and res.type != RESOURCE_GROUP:
+        if armtypes.lookup(res.type) is not None and res.type != RESOURCE_GROUP and res.type not in SECOND_WRITES:
             out.append(res)
     return out
 

@@ -36,6 +36,17 @@ KINDS: Dict[str, Tuple[str, str, str]] = {
     "azure-native:containerservice:ManagedCluster": ("kubernetes", "AKS cluster", "compute.KubernetesServices"),
     "azure-native:kubernetesconfiguration:Extension": ("kubernetes", "AzureML extension", "general.Extensions"),
 }
+SERVING_FOLD = ("azure-native:machinelearningservices:OnlineDeployment",
+                "azure-native:machinelearningservices:BatchDeployment", "azure-native:resources:Resource")
+SERVING_HOSTS = ("azure-native:machinelearningservices:OnlineEndpoint",
+                 "azure-native:machinelearningservices:BatchEndpoint")
+# datastores and serving (endpoints engineer): drawn with the computes; deployments, the traffic
+# write and containers fold into their endpoint / datastore
+KINDS.update({
+    "azure-native:machinelearningservices:Datastore": ("computes", "Datastore", "storage.DataLakeStorage"),
+    "azure-native:machinelearningservices:OnlineEndpoint": ("computes", "Online endpoint", "ml.MachineLearningServiceWorkspaces"),
+    "azure-native:machinelearningservices:BatchEndpoint": ("computes", "Batch endpoint", "ml.BatchAI"),
+})
 COMPUTE_KINDS = {
     "AmlCompute": ("computes", "Compute cluster", "compute.VMScaleSets"),
     "ComputeInstance": ("computes", "Compute instance", "compute.VM"),
@@ -48,6 +59,9 @@ FOLD_INTO = {
     "azure-native:containerservice:AgentPool": "parent",
     "kubernetes:amlarc.azureml.com/v1alpha1:InstanceType": "parent",
     "kubernetes:core/v1:Namespace": "parent",
+    "azure-native:machinelearningservices:OnlineDeployment": "parent",
+    "azure-native:machinelearningservices:BatchDeployment": "parent",
+    "azure-native:resources:Resource": "parent",
 }
 GROUP_TITLES = {"monitoring": "Monitoring", "computes": "Computes and environments",
                 "kubernetes": "Kubernetes inference target"}
@@ -146,6 +160,10 @@ def build_model(graph: Any) -> Model:
         targets = shown_deps(urn)
         if targets:
             host = model.nodes[targets[0]] if res.type in FOLD_INTO else None
+            if res.type in SERVING_FOLD:  # into the endpoint of the same component, not the workspace
+                sibling = next((node_of[u] for u, r in custom.items()
+                                if u in node_of and r.parent == res.parent and r.type in SERVING_HOSTS), None)
+                host = model.nodes[sibling] if sibling else host
             if host is None:  # prefer the same group as the kind of resource (instance types -> attach)
                 host = model.nodes[targets[0]]
             host.members.append(res.name)
@@ -156,6 +174,8 @@ def build_model(graph: Any) -> Model:
                 host.extra.append(f"pool {res.inputs.get('agentPoolName')}: {res.inputs.get('vmSize', '')}")
             elif res.type == "azure-native:machinelearningservices:EnvironmentVersion":
                 host.extra.append(f"version {res.inputs.get('version')}")
+            elif res.type in SERVING_FOLD[:2]:
+                host.extra.append(f"deployment {res.inputs.get('deploymentName')}")
             node_of[urn] = host.id
 
     # edges: dependency -> dependent

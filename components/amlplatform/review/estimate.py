@@ -30,6 +30,17 @@ PROVISIONING_SECONDS: Dict[str, Tuple[int, str]] = {
     "azure-native:managedidentity:UserAssignedIdentity": (5, "assumption"),
     "kubernetes:amlarc.azureml.com/v1alpha1:InstanceType": (2, "assumption: a Kubernetes object"),
     "kubernetes:core/v1:Namespace": (2, "assumption: a Kubernetes object"),
+    # datastores and serving (endpoints engineer)
+    "azure-native:storage:BlobContainer": (5, "assumption: a container is a metadata write"),
+    "azure-native:storage:FileShare": (5, "assumption: a share is a metadata write"),
+    "azure-native:machinelearningservices:Datastore": (5, "assumption: a datastore is a metadata write"),
+    "azure-native:machinelearningservices:OnlineEndpoint": (90, "assumption: no sourced number (~1.5 min)"),
+    "azure-native:machinelearningservices:OnlineDeployment": (
+        900, "AML docs (how-to-deploy-online-endpoints): 'might take up to 15 minutes' when the image is built first"),
+    "azure-native:machinelearningservices:BatchEndpoint": (60, "assumption: no sourced number (~1 min)"),
+    "azure-native:machinelearningservices:BatchDeployment": (
+        60, "assumption: no compute is started until a job runs (~1 min)"),
+    "azure-native:resources:Resource": (60, "assumption: an endpoint update (traffic/default) ~1 min"),
 }
 # per computeType, where it differs from the Compute default above
 COMPUTE_SECONDS: Dict[str, Tuple[int, str]] = {
@@ -59,6 +70,14 @@ LABELS: Dict[str, str] = {
     "azure-native:managedidentity:UserAssignedIdentity": "identity",
     "kubernetes:amlarc.azureml.com/v1alpha1:InstanceType": "instance type",
     "kubernetes:core/v1:Namespace": "namespace",
+    "azure-native:storage:BlobContainer": "container",
+    "azure-native:storage:FileShare": "file share",
+    "azure-native:machinelearningservices:Datastore": "datastore",
+    "azure-native:machinelearningservices:OnlineEndpoint": "online endpoint",
+    "azure-native:machinelearningservices:OnlineDeployment": "online deployment",
+    "azure-native:machinelearningservices:BatchEndpoint": "batch endpoint",
+    "azure-native:machinelearningservices:BatchDeployment": "batch deployment",
+    "azure-native:resources:Resource": "endpoint traffic/default",
 }
 COMPUTE_LABELS = {"AmlCompute": "cluster", "ComputeInstance": "instance", "Kubernetes": "attach"}
 
