@@ -114,7 +114,8 @@ def test_dependency_edges_are_exactly_the_data_dependencies(stack_graph):
     for diag in g.of_type(DIAG):
         assert LAW in dep_types(g, diag)
     for role in g.of_type(ROLE):
-        assert set(dep_types(g, role)) & {MLW, RG}
+        # datastore data roles are scoped to (and wait for) their container or file share
+        assert set(dep_types(g, role)) & {MLW, RG, "azure-native:storage:BlobContainer", "azure-native:storage:FileShare"}
 
 
 def test_diagnostics_send_workspace_and_key_vault_logs(stack_graph):
