@@ -60,6 +60,12 @@ ENVELOPE = frozenset({
     "azure-native:machinelearningservices:Compute",
     "azure-native:machinelearningservices:EnvironmentContainer",
     "azure-native:machinelearningservices:EnvironmentVersion",
+    # datastores and serving (endpoints engineer)
+    "azure-native:machinelearningservices:Datastore",
+    "azure-native:machinelearningservices:OnlineEndpoint",
+    "azure-native:machinelearningservices:OnlineDeployment",
+    "azure-native:machinelearningservices:BatchEndpoint",
+    "azure-native:machinelearningservices:BatchDeployment",
 })
 
 # azure-native input name -> ARM property name, per type (first level of "properties"). Verified
