@@ -44,7 +44,8 @@ def parse_account_id(account_id: str) -> Mapping[str, str]:
 
 def data_scope(account_id: str, kind: str, container: str) -> str:
     """The narrowest ARM scope a data role can be granted on: the container (blob, ADLS Gen2 file
-    system) or the file share."""
+    system) or the file share (``.../fileServices/default/fileshares/<share>``, the scope Azure Files
+    documents for share-level roles: https://learn.microsoft.com/azure/storage/files/storage-files-identity-assign-share-level-permissions)."""
     if kind == "file_share":
         return f"{account_id}/fileServices/default/fileshares/{container}"
     return f"{account_id}/blobServices/default/containers/{container}"
@@ -125,7 +126,10 @@ class Datastore(pulumi.ComponentResource):
                 share = storage.FileShare(
                     f"{name}-share", account_name=account["name"], resource_group_name=account["resource_group"],
                     share_name=args["container"], opts=child(self))
-                container_name, scope_of_data = share.name, share.id
+                # role scope in the form Azure Files documents (fileshares), waiting for the share
+                container_name = share.name
+                scope_of_data = pulumi.Output.all(account_id, share.name).apply(
+                    lambda an: data_scope(an[0], kind, an[1]))
             else:
                 container = storage.BlobContainer(
                     f"{name}-container", account_name=account["name"],

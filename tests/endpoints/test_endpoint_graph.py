@@ -285,3 +285,35 @@ def test_outputs_are_plain_pulumi_outputs():
     for cls in (OnlineEndpoint, BatchEndpoint):
         assert {"id", "name", "deployment_ids"} <= set(cls.__annotations__)
     assert pulumi.ComponentResource in OnlineEndpoint.__mro__
+
+
+def test_file_share_and_adls_gen2_datastores(make_stack):
+    lake = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-lake/providers/"
+            "Microsoft.Storage/storageAccounts/stlake")
+    group = "5b3c0a1e-7d2f-4e8a-9c61-2f4d8e9a0b13"
+    project = make_stack({
+        "amlplatform:location": "westeurope", "amlplatform:naming": {"workload": "fraud", "environment": "tst"},
+        "amlplatform:datastores": [
+            {"name": "notebooks", "kind": "file_share", "container": "notebooks",
+             "readers": [{"principal_id": group}], "writable": True},
+            {"name": "lake", "kind": "adls_gen2", "container": "curated", "storage_account_id": lake,
+             "readers": [{"principal_id": group}]},
+        ]}, name="datastores")
+    g = evaluate_stack("datastores", project_dir=project)
+    stores = {r.inputs["name"]: r.inputs["properties"] for r in g.of_type(DATASTORE)}
+    assert stores["notebooks"]["datastoreType"] == "AzureFile"
+    assert stores["notebooks"]["fileShareName"] == "notebooks"
+    assert stores["lake"]["datastoreType"] == "AzureDataLakeGen2"
+    assert stores["lake"]["filesystem"] == "curated"
+    assert stores["lake"]["accountName"] == "stlake" and stores["lake"]["resourceGroup"] == "rg-lake"
+    share = g.one("azure-native:storage:FileShare")
+    assert share.inputs["shareName"] == "notebooks"
+    assert not g.of_type(CONTAINER)  # the lake's file system belongs to the lake's owners
+    roles = {r.inputs["scope"]: [] for r in g.of_type(ROLE)}
+    for r in g.of_type(ROLE):
+        roles[r.inputs["scope"]].append(r.inputs["roleDefinitionId"].rsplit("/", 1)[-1])
+    # file share: File Data Privileged Contributor for the writable readers, Reader for the workspace
+    share_scope = share.id.replace("/default/shares/", "/default/fileshares/")
+    assert "datastore-notebooks-share" in deps(g, next(r for r in g.of_type(ROLE) if r.inputs["scope"] == share_scope))
+    assert sorted(roles[share_scope]) == ["69566ab7-960f-475b-8e7c-b3118f30c6bd", "b8eda974-7b85-4f76-af95-65846b26df6d"]
+    assert sorted(roles[f"{lake}/blobServices/default/containers/curated"]) == [BLOB_READER, BLOB_READER]
