@@ -390,7 +390,7 @@ def datastore_secret(settings: StackSettings, index: int) -> Optional[pulumi.Out
     """The credential of ``datastores[index]`` from Pulumi *secret* configuration (None when the
     datastore is identity-based). A missing key, or one that is not a secret, is refused naming the
     setting: a credential never comes from plain configuration."""
-    from pulumi.runtime.config import get_config_secret_keys_env, is_config_secret
+    from pulumi.runtime.config import get_config, get_config_secret_keys_env, is_config_secret
 
     ds = settings.datastores[index]
     if ds.auth == "identity" or ds.secret_config_key is None:
@@ -398,7 +398,7 @@ def datastore_secret(settings: StackSettings, index: int) -> Optional[pulumi.Out
     key = ds.secret_config_key
     namespace, _, name = key.partition(":")
     field = f"datastores[{index}].secret_config_key"
-    if pulumi.Config(namespace).get(name) is None:
+    if get_config(key) is None:  # (Config.get would read a secret in the clear)
         raise ValueError(f"{field}: the stack has no config key {key!r}; set it with "
                          f"`pulumi config set --secret {key} <value>`")
     if not (is_config_secret(key) or key in get_config_secret_keys_env()):
@@ -434,7 +434,10 @@ def datastore_args(settings: StackSettings, index: int) -> Dict[str, Any]:
 
 def _egress(settings: StackSettings, explicit: Optional[str]) -> Optional[str]:
     """A managed deployment's egress flag: not sent with a workspace managed network (outbound follows
-    its rules; the flag no longer applies), else the workspace's public access (legacy isolation)."""
+    its rules; "the egress_public_network_access flag for the deployment no longer applies",
+    https://learn.microsoft.com/azure/machine-learning/concept-secure-network-traffic-flow; the SDK
+    then records its own default, Enabled, which the service ignores), else the workspace's public
+    access (the legacy per-deployment isolation)."""
     if explicit is not None:
         return explicit
     if settings.workspace.managed_network != "Disabled":

@@ -232,3 +232,51 @@ def test_schema_lists_the_new_blocks():
     props = json_schema()["properties"]["config"]["properties"]
     assert {"amlplatform:datastores", "amlplatform:online_endpoints", "amlplatform:batch_endpoints"} <= set(props)
     assert re.search("3-32", str(json_schema()["$defs"]["OnlineEndpointSettings"]))
+
+
+# ----------------------------------------------------------------------------- pure helpers of the components
+
+@st.composite
+def splits(draw):
+    """Deployment names and a split of 100 percent over some of them."""
+    names = draw(st.lists(st.from_regex(r"[a-z][a-z0-9]{2,8}", fullmatch=True), min_size=1, max_size=5, unique=True))
+    chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=len(names), unique=True))
+    cuts = sorted(draw(st.lists(st.integers(0, 100), min_size=len(chosen) - 1, max_size=len(chosen) - 1)))
+    parts = [b - a for a, b in zip([0] + cuts, cuts + [100])]
+    return names, dict(zip(chosen, parts))
+
+
+@given(splits())
+def test_a_split_of_100_over_own_deployments_is_valid(case):
+    from amlplatform.endpoints import traffic_problems
+
+    names, traffic = case
+    assert traffic_problems(traffic, {}, names, kubernetes=False) == []
+    assert traffic_problems(traffic, {}, names, kubernetes=True) == []
+
+
+@given(splits(), st.integers(1, 99))
+def test_a_split_that_is_off_or_names_others_is_refused(case, delta):
+    from amlplatform.endpoints import traffic_problems
+
+    names, traffic = case
+    first = next(iter(traffic))
+    off = {**traffic, first: traffic[first] + delta}
+    assert any("must sum to 100" in p for p in traffic_problems(off, {}, names, kubernetes=False))
+    assert any("not deployments" in p for p in traffic_problems({**traffic, "zzzz-other": 0}, {}, names,
+                                                                kubernetes=False))
+    assert any("Kubernetes" in p for p in traffic_problems(traffic, {names[0]: 0}, names, kubernetes=True))
+
+
+@given(st.from_regex(r"[a-z0-9]{3,24}", fullmatch=True), st.from_regex(r"[a-z0-9][a-z0-9-]{1,20}[a-z0-9]", fullmatch=True),
+       st.sampled_from(["blob", "adls_gen2", "file_share"]))
+def test_data_scopes_are_inside_their_account(account, container, kind):
+    from amlplatform.datastores import data_scope, parse_account_id
+
+    account_id = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-x/providers/"
+                  f"Microsoft.Storage/storageAccounts/{account}")
+    assert parse_account_id(account_id) == {"subscription": "00000000-0000-0000-0000-000000000000",
+                                            "resource_group": "rg-x", "name": account}
+    scope = data_scope(account_id, kind, container)
+    assert scope.startswith(account_id + "/") and scope.endswith("/" + container)
+    assert ("/fileServices/default/fileshares/" in scope) == (kind == "file_share")
