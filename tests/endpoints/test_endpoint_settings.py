@@ -6,6 +6,8 @@ import re
 import pytest
 from hypothesis import given, strategies as st
 
+from amlplatform.datastores import data_scope, parse_account_id
+from amlplatform.endpoints import traffic_problems
 from amlplatform.errors import UserError
 from amlplatform.settings.datastores import DatastoreSettings, secret_key_problems
 from amlplatform.settings.endpoints import (
@@ -248,8 +250,6 @@ def splits(draw):
 
 @given(splits())
 def test_a_split_of_100_over_own_deployments_is_valid(case):
-    from amlplatform.endpoints import traffic_problems
-
     names, traffic = case
     assert traffic_problems(traffic, {}, names, kubernetes=False) == []
     assert traffic_problems(traffic, {}, names, kubernetes=True) == []
@@ -257,8 +257,6 @@ def test_a_split_of_100_over_own_deployments_is_valid(case):
 
 @given(splits(), st.integers(1, 99))
 def test_a_split_that_is_off_or_names_others_is_refused(case, delta):
-    from amlplatform.endpoints import traffic_problems
-
     names, traffic = case
     first = next(iter(traffic))
     off = {**traffic, first: traffic[first] + delta}
@@ -271,8 +269,6 @@ def test_a_split_that_is_off_or_names_others_is_refused(case, delta):
 @given(st.from_regex(r"[a-z0-9]{3,24}", fullmatch=True), st.from_regex(r"[a-z0-9][a-z0-9-]{1,20}[a-z0-9]", fullmatch=True),
        st.sampled_from(["blob", "adls_gen2", "file_share"]))
 def test_data_scopes_are_inside_their_account(account, container, kind):
-    from amlplatform.datastores import data_scope, parse_account_id
-
     account_id = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-x/providers/"
                   f"Microsoft.Storage/storageAccounts/{account}")
     assert parse_account_id(account_id) == {"subscription": "00000000-0000-0000-0000-000000000000",
