@@ -275,7 +275,9 @@ def test_text_plan_estimate_and_picture_cover_them(stack_graph):
     assert node.caption == "Online endpoint"
     assert {"online-fraud-aks-prod-blue", "online-fraud-aks-prod-traffic"} <= set(node.members)
     assert any(n.caption == "Datastore" for n in model.nodes.values())
-    assert any(n.caption == "Batch endpoint" for n in model.nodes.values())
+    batch = next(n for n in model.nodes.values() if n.caption == "Batch endpoint")
+    cluster = next(n for n in model.nodes.values() if n.caption == "Compute cluster" and n.name == "cpu")
+    assert (cluster.id, batch.id, "dep") in model.edges  # its deployments run on the cluster
 
 
 def test_outputs_are_plain_pulumi_outputs():

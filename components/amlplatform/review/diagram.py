@@ -185,6 +185,12 @@ def build_model(graph: Any) -> Model:
         for dep in shown_deps(urn):
             if dep != node_of[urn]:
                 model.edges.append((dep, node_of[urn], "dep"))
+    # a deployment folded into its endpoint still shows what it runs on (batch: the cluster)
+    for urn, res in custom.items():
+        if res.type in SERVING_FOLD and urn in node_of:
+            for dep in shown_deps(urn):
+                if dep != node_of[urn]:
+                    model.edges.append((dep, node_of[urn], "dep"))
     # diagnostic settings: resource -> Log Analytics, dashed
     logs = [n for n in model.nodes.values() if n.caption == "Log Analytics"]
     for urn, res in custom.items():
