@@ -276,3 +276,12 @@ def test_data_scopes_are_inside_their_account(account, container, kind):
     scope = data_scope(account_id, kind, container)
     assert scope.startswith(account_id + "/") and scope.endswith("/" + container)
     assert ("/fileServices/default/fileshares/" in scope) == (kind == "file_share")
+
+
+def test_an_invalid_target_is_reported_once_not_again_by_its_endpoints():
+    problems = problems_of({
+        "amlplatform:kubernetes": [{**K8S_TARGET, "namespace": "azureml"}],
+        "amlplatform:online_endpoints": [{"name": "fraud-k8s", "kind": "kubernetes", "compute": "inference",
+                                          "deployments": [{"name": "blue", "model": "azureml:m:1"}]}]})
+    assert any(p.startswith("kubernetes[0].namespace") for p in problems)
+    assert not any("not one of the stack's kubernetes targets" in p for p in problems), problems

@@ -152,8 +152,10 @@ class StackSettings(Model):
     @field_validator("datastores")
     @classmethod
     def _datastores_across(cls, value: List[DatastoreSettings], info: ValidationInfo) -> List[DatastoreSettings]:
-        storage = info.data.get("storage")
-        problems = datastores_problems(value, shared_key_access=bool(storage and storage.allow_shared_key_access))
+        if "storage" not in info.data:
+            return value  # storage itself is invalid (reported there): nothing to check against
+        storage = info.data["storage"]
+        problems = datastores_problems(value, shared_key_access=storage.allow_shared_key_access)
         if problems:
             raise ValueError("; ".join(problems))
         return value
@@ -161,10 +163,13 @@ class StackSettings(Model):
     @field_validator("batch_endpoints")
     @classmethod
     def _serving_across(cls, value: List[BatchEndpointSettings], info: ValidationInfo) -> List[BatchEndpointSettings]:
-        targets = info.data.get("kubernetes") or []
+        # a block that is itself invalid (reported there) is not checked against: no second error
+        if not {"kubernetes", "clusters"} <= set(info.data):
+            return value
+        targets = info.data["kubernetes"]
         problems = serving_problems(
             info.data.get("online_endpoints") or [], value,
-            clusters=[c.name for c in info.data.get("clusters") or []],
+            clusters=[c.name for c in info.data["clusters"]],
             kubernetes={k.name: [t.name for t in k.instance_types] for k in targets},
             default_instance_types={k.name: k.default_instance_type or (k.instance_types[0].name if k.instance_types
                                                                         else None) for k in targets})
