@@ -14,7 +14,7 @@ from amlplatform.review.deployability import RULES, Finding, evaluate as review,
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "deployability"
-RULE_IDS = [f"AMLD-{n}" for n in range(101, 109)]
+RULE_IDS = [f"AMLD-{n}" for n in range(101, 110)]
 
 
 def _programs():

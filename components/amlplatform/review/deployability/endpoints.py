@@ -236,3 +236,52 @@ def credential_needs_shared_key(graph: Any) -> Iterable[Finding]:
         if account is not None and account.inputs.get("allowSharedKeyAccess") is False:
             yield Finding("AMLD-108", ds.name, f"datastore {ds.inputs.get('name')!r} uses {kind} credentials on storage "
                           f"account {account.inputs.get('accountName')!r}, which refuses shared keys")
+
+
+# roles that let an identity read a container (blob, ADLS Gen2) or a share (built-in role ids)
+_BLOB_READ = {"2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+              "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"}  # Storage Blob Data Reader / Contributor / Owner
+_FILE_READ = {"b8eda974-7b85-4f76-af95-65846b26df6d", "69566ab7-960f-475b-8e7c-b3118f30c6bd"}
+ROLE = "azure-native:authorization:RoleAssignment"
+
+
+def _data_scope(props: Dict[str, Any]) -> Optional[str]:
+    try:
+        account = (f"/subscriptions/{props['subscriptionId']}/resourceGroups/{props['resourceGroup']}/providers/"
+                   f"Microsoft.Storage/storageAccounts/{props['accountName']}")
+    except KeyError:
+        return None
+    if props.get("datastoreType") == "AzureFile":
+        return f"{account}/fileServices/default/fileshares/{props.get('fileShareName')}"
+    return f"{account}/blobServices/default/containers/{props.get('containerName') or props.get('filesystem')}"
+
+
+@rule("AMLD-109", reason="an identity-based datastore previews data in the studio with the workspace identity, "
+      "which needs a data-reader role on the container or share",
+      doc="https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication")
+def workspace_identity_reads_datastore(graph: Any) -> Iterable[Finding]:
+    workspaces = _workspaces(graph)
+    accounts = {str(s.inputs.get("accountName")).lower(): s for s in graph.of_type(STORAGE)}
+    roles = graph.of_type(ROLE)
+    for ds in graph.of_type(DATASTORE):
+        props = ds.inputs.get("properties") or {}
+        ws = workspaces.get(str(ds.inputs.get("workspaceName")))
+        if (_get(props, "credentials.credentialsType") != "None" or ws is None
+                or props.get("serviceDataAccessAuthIdentity") != "WorkspaceSystemAssignedIdentity"
+                or "SystemAssigned" not in str(_get(ws.inputs, "identity.type"))):
+            continue
+        account = accounts.get(str(props.get("accountName")).lower())
+        # only accounts this graph declares, other than the workspace's own storage (the service grants
+        # the workspace identity its roles there; elsewhere they may be granted outside this stack)
+        if account is None or str(ws.inputs.get("storageAccount", "")).lower() == str(account.id).lower():
+            continue
+        scope = _data_scope(props)
+        wanted = _FILE_READ if props.get("datastoreType") == "AzureFile" else _BLOB_READ
+        granted = any(ws.urn in r.dependencies
+                      and str(r.inputs.get("roleDefinitionId", "")).rsplit("/", 1)[-1].lower() in wanted
+                      and scope is not None and scope.lower().startswith(str(r.inputs.get("scope", "")).lower())
+                      for r in roles)
+        if not granted:
+            yield Finding("AMLD-109", ds.name, f"identity-based datastore {ds.inputs.get('name')!r} on storage account "
+                          f"{props.get('accountName')!r}: the workspace identity has no data-reader role on it, so the "
+                          "studio cannot preview its data (grant Storage Blob Data Reader on the container)")
