@@ -238,6 +238,8 @@ def declare(settings: StackSettings, files: Optional[Mapping[str, str]] = None) 
                                   tenant_id=tenant_id, subscription_id=client.subscription_id,
                                   aks_subnet_id=network.aks_subnet_id if network is not None else None,
                                   deployer_object_id=client.object_id)
+    serving = declare_serving(settings, platform, compute_ids, resource_group_name=resource_group_name,
+                              tenant_id=tenant_id, subscription_id=client.subscription_id)
 
     return {
         "location": settings.location,
@@ -256,6 +258,7 @@ def declare(settings: StackSettings, files: Optional[Mapping[str, str]] = None) 
         "compute_ids": compute_ids,
         **({"vnet_id": network.vnet_id, "private_endpoints_subnet_id": network.private_endpoints_subnet_id}
            if network is not None else {}),
+        **serving,
     }
 
 
@@ -636,3 +639,195 @@ def declare_compute(settings: StackSettings, platform: MLWorkspace, *, files: Ma
     for args in environment_args(settings, files):
         Environment(f"env-{args['environment_name'].lower()}", {**ws, **args})
     return compute_ids
+
+
+# ------------------------------------------------------------------------ datastores and serving
+
+def datastore_secret(settings: StackSettings, index: int) -> Optional[pulumi.Output]:
+    """The credential of ``datastores[index]`` from Pulumi *secret* configuration (None when the
+    datastore is identity-based). A missing key, or one that is not a secret, is refused naming the
+    setting: a credential never comes from plain configuration."""
+    from pulumi.runtime.config import get_config, get_config_secret_keys_env, is_config_secret
+
+    ds = settings.datastores[index]
+    if ds.auth == "identity" or ds.secret_config_key is None:
+        return None
+    key = ds.secret_config_key
+    namespace, _, name = key.partition(":")
+    field = f"datastores[{index}].secret_config_key"
+    if get_config(key) is None:  # (Config.get would read a secret in the clear)
+        raise ValueError(f"{field}: the stack has no config key {key!r}; set it with "
+                         f"`pulumi config set --secret {key} <value>`")
+    if not (is_config_secret(key) or key in get_config_secret_keys_env()):
+        raise ValueError(f"{field}: config key {key!r} is not a secret; plain values are refused, set it with "
+                         f"`pulumi config set --secret {key} <value>`")
+    return pulumi.Config(namespace).require_secret(name)
+
+
+def datastore_args(settings: StackSettings, index: int) -> Dict[str, Any]:
+    """``DatastoreArgs`` of ``datastores[index]`` without workspace coordinates, storage id, principal
+    and secret (pure mapping)."""
+    from amlplatform.settings.datastores import ROLES
+
+    ds = settings.datastores[index]
+    args: Dict[str, Any] = {
+        "datastore_name": ds.name, "kind": ds.kind, "container": ds.container,
+        "create_container": ds.creates_container,
+        "credentials": "none" if ds.auth == "identity" else ds.auth,
+        "service_identity": ("WorkspaceSystemAssignedIdentity" if settings.workspace.identity == "SystemAssigned"
+                             else "WorkspaceUserAssignedIdentity"),
+        "tags": {**ds.tags},
+        "readers": [{"principal_id": r.principal_id, "principal_type": r.principal_type,
+                     "role_definition_guid": ROLES[ds.reader_role()], "role_name": ds.reader_role(),
+                     **({"description": r.description} if r.description else {})} for r in ds.readers],
+    }
+    if ds.auth == "identity" and ds.workspace_preview:
+        args["workspace_role_guid"] = ROLES[ds.workspace_role()]
+    for optional in ("client_id", "description"):
+        if getattr(ds, optional) is not None:
+            args[optional] = getattr(ds, optional)
+    return args
+
+
+def _egress(settings: StackSettings, explicit: Optional[str]) -> Optional[str]:
+    """A managed deployment's egress flag: not sent with a workspace managed network (outbound follows
+    its rules; "the egress_public_network_access flag for the deployment no longer applies",
+    https://learn.microsoft.com/azure/machine-learning/concept-secure-network-traffic-flow; the SDK
+    then records its own default, Enabled, which the service ignores), else the workspace's public
+    access (the legacy per-deployment isolation)."""
+    if explicit is not None:
+        return explicit
+    if settings.workspace.managed_network != "Disabled":
+        return None
+    return settings.workspace.public_network_access
+
+
+def online_endpoint_args(settings: StackSettings, index: int, workspace_id: str) -> Dict[str, Any]:
+    """``OnlineEndpointArgs`` of ``online_endpoints[index]`` without workspace coordinates and compute
+    id (pure mapping; asset references resolved against ``workspace_id``)."""
+    from amlplatform.settings.endpoints import asset_id
+
+    ep = settings.online_endpoints[index]
+    target = next((k for k in settings.kubernetes if k.name == ep.compute), None)
+    default_type = None
+    if target is not None:
+        default_type = target.default_instance_type or (target.instance_types[0].name if target.instance_types else None)
+    deployments = []
+    for d in ep.deployments:
+        spec: Dict[str, Any] = {
+            "name": d.name, "model": asset_id(d.model, workspace_id, "models"),
+            "instance_count": d.instance_count, "app_insights": d.app_insights,
+            "liveness_probe": d.liveness_probe.model_dump(), "readiness_probe": d.readiness_probe.model_dump(),
+            "request": d.request.model_dump(), "instance_type": d.instance_type or default_type,
+        }
+        if d.scale is not None:
+            spec["scale"] = d.scale.model_dump()
+        if d.environment:
+            spec["environment_id"] = asset_id(d.environment, workspace_id, "environments")
+        if d.code:
+            spec["code_id"] = asset_id(d.code, workspace_id, "codes")
+            spec["scoring_script"] = d.scoring_script
+        if d.environment_variables:
+            spec["environment_variables"] = dict(d.environment_variables)
+        if d.description:
+            spec["description"] = d.description
+        if ep.kind == "managed":
+            egress = _egress(settings, d.egress_public_network_access)
+            if egress is not None:
+                spec["egress_public_network_access"] = egress
+        deployments.append(spec)
+    args: Dict[str, Any] = {
+        "endpoint_name": ep.name, "kind": ep.kind, "auth_mode": ep.effective_auth_mode,
+        "public_network_access": ep.public_network_access or settings.workspace.public_network_access,
+        "tags": {**settings.all_tags(), **ep.tags}, "deployments": deployments,
+        "traffic": ep.effective_traffic, "mirror_traffic": dict(ep.mirror_traffic),
+    }
+    for optional in ("key_auth_reason", "description"):
+        if getattr(ep, optional) is not None:
+            args[optional] = getattr(ep, optional)
+    return args
+
+
+def batch_endpoint_args(settings: StackSettings, index: int, workspace_id: str) -> Dict[str, Any]:
+    """``BatchEndpointArgs`` of ``batch_endpoints[index]`` without workspace coordinates and cluster ids."""
+    from amlplatform.settings.endpoints import asset_id
+
+    ep = settings.batch_endpoints[index]
+    deployments = []
+    for d in ep.deployments:
+        spec: Dict[str, Any] = {"name": d.name, "kind": d.kind, "compute_name": d.compute}
+        if d.kind == "pipeline":
+            spec["component_id"] = asset_id(d.component or "", workspace_id, "components")
+            if d.settings:
+                spec["settings"] = dict(d.settings)
+        else:
+            spec.update({"model": asset_id(d.model or "", workspace_id, "models"),
+                         "instance_count": d.instance_count,
+                         "max_concurrency_per_instance": d.max_concurrency_per_instance,
+                         "mini_batch_size": d.mini_batch_size, "retries": d.retries,
+                         "retry_timeout": d.retry_timeout, "error_threshold": d.error_threshold,
+                         "output_action": d.output_action})
+            if d.environment:
+                spec["environment_id"] = asset_id(d.environment, workspace_id, "environments")
+            if d.code:
+                spec["code_id"] = asset_id(d.code, workspace_id, "codes")
+                spec["scoring_script"] = d.scoring_script
+        if d.description:
+            spec["description"] = d.description
+        deployments.append(spec)
+    args: Dict[str, Any] = {"endpoint_name": ep.name, "tags": {**settings.all_tags(), **ep.tags},
+                            "deployments": deployments}
+    if ep.effective_default:
+        args["default_deployment"] = ep.effective_default
+    if ep.description:
+        args["description"] = ep.description
+    return args
+
+
+def declare_serving(settings: StackSettings, platform: MLWorkspace, compute_ids: Mapping[str, pulumi.Output[str]], *,
+                    resource_group_name: pulumi.Input[str], tenant_id: pulumi.Input[str],
+                    subscription_id: pulumi.Input[str]) -> Dict[str, Any]:
+    """Datastores, online and batch endpoints; returns their stack outputs (empty when none)."""
+    from amlplatform.datastores import Datastore
+    from amlplatform.endpoints import BatchEndpoint, OnlineEndpoint
+
+    if not (settings.datastores or settings.online_endpoints or settings.batch_endpoints):
+        return {}
+    ws = {"resource_group_name": resource_group_name, "workspace_name": platform.workspace_name}
+    datastores: Dict[str, pulumi.Output[str]] = {}
+    for i, ds in enumerate(settings.datastores):
+        args = {**ws, "subscription_id": subscription_id, **datastore_args(settings, i),
+                "storage_account_id": ds.storage_account_id or platform.storage_account_id}
+        if "workspace_role_guid" in args and settings.workspace.identity == "SystemAssigned":
+            args["workspace_principal_id"] = platform.principal_id
+        else:
+            args.pop("workspace_role_guid", None)  # a user-assigned identity brings its own roles
+        secret = datastore_secret(settings, i)
+        if secret is not None:
+            args["secret"] = secret
+        if ds.auth == "service_principal":
+            args["tenant_id"] = ds.tenant_id or tenant_id
+        datastores[ds.name] = Datastore(f"datastore-{ds.name.lower()}", args).id
+
+    online: Dict[str, pulumi.Output[str]] = {}
+    for i, ep in enumerate(settings.online_endpoints):
+        # asset ids are resolved inside an apply of the workspace id (plain strings, no resources)
+        args = online_endpoint_args(settings, i, "{workspace}")
+        for spec in args["deployments"]:
+            for key in ("model", "environment_id", "code_id"):
+                if isinstance(spec.get(key), str) and spec[key].startswith("{workspace}"):
+                    spec[key] = platform.workspace_id.apply(lambda w, v=spec[key]: v.replace("{workspace}", w))
+        if ep.kind == "kubernetes":
+            args["compute_id"] = compute_ids[ep.compute or ""]
+        online[ep.name] = OnlineEndpoint(f"online-{ep.name.lower()}", {**ws, "location": settings.location,
+                                                                       **args}).id
+    batch: Dict[str, pulumi.Output[str]] = {}
+    for i, ep in enumerate(settings.batch_endpoints):
+        args = batch_endpoint_args(settings, i, "{workspace}")
+        for spec in args["deployments"]:
+            for key in ("model", "environment_id", "code_id", "component_id"):
+                if isinstance(spec.get(key), str) and spec[key].startswith("{workspace}"):
+                    spec[key] = platform.workspace_id.apply(lambda w, v=spec[key]: v.replace("{workspace}", w))
+            spec["compute_id"] = compute_ids[spec.pop("compute_name")]
+        batch[ep.name] = BatchEndpoint(f"batch-{ep.name.lower()}", {**ws, "location": settings.location, **args}).id
+    return {"datastore_ids": datastores, "online_endpoint_ids": online, "batch_endpoint_ids": batch}

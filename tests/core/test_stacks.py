@@ -124,8 +124,6 @@ def test_dependency_edges_are_exactly_the_data_dependencies(stack_graph):
         assert LAW in dep_types(g, diag)
     by_id = {r.id.lower(): r for r in g.custom_resources() if r.id}
     for role in g.of_type(ROLE):
-        # on the workspace or resource group; the AKS roles (workspace reader, deployer) on the cluster
-        assert set(dep_types(g, role)) & {MLW, RG, "azure-native:containerservice:ManagedCluster"}
         # every role assignment waits for the resource it is granted on
         assert by_id[role.inputs["scope"].lower()].urn in g.resource_dependencies(role), role.name
 

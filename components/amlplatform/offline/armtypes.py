@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Dict, Mapping, Optional
 
 RG = "/subscriptions/{subscription}/resourceGroups/{resourceGroupName}"
+GENERIC_RESOURCE = "azure-native:resources:Resource"
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,31 @@ TYPES: Dict[str, ArmType] = {t.token: t for t in (
        RG + "/providers/Microsoft.KeyVault/vaults/{vaultName}/keys/{keyName}"),
     _t("azure-native:authorization:ManagementLockByScope", "Microsoft.Authorization/locks",
        "{scope}/providers/Microsoft.Authorization/locks/{lockName}"),
+    # datastores and serving (datastores.py, endpoints.py)
+    _t("azure-native:storage:BlobContainer", "Microsoft.Storage/storageAccounts/blobServices/containers",
+       RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}/blobServices/default/containers/{containerName}"),
+    _t("azure-native:storage:FileShare", "Microsoft.Storage/storageAccounts/fileServices/shares",
+       RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}/fileServices/default/shares/{shareName}"),
+    _t("azure-native:machinelearningservices:Datastore", "Microsoft.MachineLearningServices/workspaces/datastores",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/datastores/{name}"),
+    _t("azure-native:machinelearningservices:OnlineEndpoint",
+       "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/onlineEndpoints/{endpointName}"),
+    _t("azure-native:machinelearningservices:OnlineDeployment",
+       "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/onlineEndpoints/{endpointName}"
+       "/deployments/{deploymentName}"),
+    _t("azure-native:machinelearningservices:BatchEndpoint",
+       "Microsoft.MachineLearningServices/workspaces/batchEndpoints",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/batchEndpoints/{endpointName}"),
+    _t("azure-native:machinelearningservices:BatchDeployment",
+       "Microsoft.MachineLearningServices/workspaces/batchEndpoints/deployments",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/batchEndpoints/{endpointName}"
+       "/deployments/{deploymentName}"),
+    # a generic resource: a second write of a resource declared under its own type (the endpoints'
+    # traffic and default deployment); review/arm.py leaves it out of the template
+    _t(GENERIC_RESOURCE, "(generic: {resourceProviderNamespace}/{parentResourcePath}/{resourceType})",
+       RG + "/providers/{resourceProviderNamespace}/{parentResourcePath}/{resourceType}/{resourceName}"),
     _t("azure-native:managedidentity:UserAssignedIdentity",
        "Microsoft.ManagedIdentity/userAssignedIdentities",
        RG + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}"),

@@ -62,6 +62,12 @@ ENVELOPE = frozenset({
     "azure-native:machinelearningservices:Compute",
     "azure-native:machinelearningservices:EnvironmentContainer",
     "azure-native:machinelearningservices:EnvironmentVersion",
+    # datastores and serving (endpoints engineer)
+    "azure-native:machinelearningservices:Datastore",
+    "azure-native:machinelearningservices:OnlineEndpoint",
+    "azure-native:machinelearningservices:OnlineDeployment",
+    "azure-native:machinelearningservices:BatchEndpoint",
+    "azure-native:machinelearningservices:BatchDeployment",
 })
 
 # azure-native input name -> ARM property name, per type (first level of "properties"). Verified
@@ -137,6 +143,10 @@ EXTENSION_SCOPE: Dict[str, str] = {
 }
 
 DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
+
+# Second writes of a resource the template already has under its own type (endpoints.py: the
+# online endpoint's traffic, the batch endpoint's default deployment): one ARM resource, exported once.
+SECOND_WRITES = frozenset({armtypes.GENERIC_RESOURCE})
 
 
 def nested_diagnostic_setting(res: Any) -> Tuple[str, str]:
@@ -296,8 +306,13 @@ def arm_name(res: Any, arm: armtypes.ArmType) -> str:
     if arm.token in EXTENSION_SCOPE:
         return str(res.inputs.get(arm.name_input) or res.name)
     own_path = arm.id_template.rsplit("/providers/", 1)[-1]
-    names = _PLACEHOLDER.findall(own_path)
-    values = [str(res.inputs.get(n, "")) for n in names]
+    # every second segment after the namespace is a name: a placeholder, or a literal such as the
+    # "default" of blobServices/default/containers/{containerName}
+    segments = own_path.split("/")[2::2]
+    values = []
+    for segment in segments:
+        placeholder = _PLACEHOLDER.fullmatch(segment)
+        values.append(str(res.inputs.get(placeholder.group(1), "")) if placeholder else segment)
     if not all(values):
         # fall back to the recorded id (the mock engine gives every ARM resource its real id)
         _, pairs = _split_id(res.id or "")
@@ -328,7 +343,7 @@ def _id_inputs(arm: armtypes.ArmType) -> set:
 def arm_resource(res: Any, exceptions: Sequence[Exception_] = ()) -> Optional[Dict[str, Any]]:
     """The ARM form of one recorded custom resource (None for non-ARM resources)."""
     arm = armtypes.lookup(res.type)
-    if arm is None or res.type == RESOURCE_GROUP:
+    if arm is None or res.type == RESOURCE_GROUP or res.type in SECOND_WRITES:
         return None
     drop = _id_inputs(arm) | DROP | DROP_BY_TYPE.get(res.type, frozenset())
     top_keys = TOP_LEVEL_BY_TYPE.get(res.type, TOP_LEVEL)
@@ -387,7 +402,7 @@ def exported_resources(graph: Any) -> List[Any]:
     """The recorded resources that become template resources, in the template's order."""
     out = []
     for res in graph.custom_resources():
-        if armtypes.lookup(res.type) is not None and res.type != RESOURCE_GROUP:
+        if armtypes.lookup(res.type) is not None and res.type != RESOURCE_GROUP and res.type not in SECOND_WRITES:
             out.append(res)
     return out
 

@@ -48,6 +48,17 @@ FOLD_INTO_TYPE = {
     "azure-native:network:PrivateDnsZoneGroup": ("azure-native:network:PrivateEndpoint", "dependencies"),
     "azure-native:privatedns:VirtualNetworkLink": ("azure-native:privatedns:PrivateZone", "dependencies"),
 }
+SERVING_FOLD = ("azure-native:machinelearningservices:OnlineDeployment",
+                "azure-native:machinelearningservices:BatchDeployment", "azure-native:resources:Resource")
+SERVING_HOSTS = ("azure-native:machinelearningservices:OnlineEndpoint",
+                 "azure-native:machinelearningservices:BatchEndpoint")
+# datastores and serving (endpoints engineer): drawn with the computes; deployments, the traffic
+# write and containers fold into their endpoint / datastore
+KINDS.update({
+    "azure-native:machinelearningservices:Datastore": ("computes", "Datastore", "storage.DataLakeStorage"),
+    "azure-native:machinelearningservices:OnlineEndpoint": ("computes", "Online endpoint", "ml.MachineLearningServiceWorkspaces"),
+    "azure-native:machinelearningservices:BatchEndpoint": ("computes", "Batch endpoint", "ml.BatchAI"),
+})
 COMPUTE_KINDS = {
     "AmlCompute": ("computes", "Compute cluster", "compute.VMScaleSets"),
     "ComputeInstance": ("computes", "Compute instance", "compute.VM"),
@@ -60,6 +71,9 @@ FOLD_INTO = {
     "azure-native:containerservice:AgentPool": "parent",
     "kubernetes:amlarc.azureml.com/v1alpha1:InstanceType": "parent",
     "kubernetes:core/v1:Namespace": "parent",
+    "azure-native:machinelearningservices:OnlineDeployment": "parent",
+    "azure-native:machinelearningservices:BatchDeployment": "parent",
+    "azure-native:resources:Resource": "parent",
 }
 GROUP_TITLES = {"monitoring": "Monitoring", "computes": "Computes and environments",
                 "kubernetes": "Kubernetes inference target", "network": "Network: private endpoints and DNS"}
@@ -200,7 +214,13 @@ def build_model(graph: Any) -> Model:
             node_of[urn] = node.id
             continue
         if targets:
-            host = model.nodes[targets[0]]
+            host = model.nodes[targets[0]] if res.type in FOLD_INTO else None
+            if res.type in SERVING_FOLD:  # into the endpoint of the same component, not the workspace
+                sibling = next((node_of[u] for u, r in custom.items()
+                                if u in node_of and r.parent == res.parent and r.type in SERVING_HOSTS), None)
+                host = model.nodes[sibling] if sibling else host
+            if host is None:  # prefer the same group as the kind of resource (instance types -> attach)
+                host = model.nodes[targets[0]]
             host.members.append(res.name)
             if res.type == "kubernetes:amlarc.azureml.com/v1alpha1:InstanceType":
                 meta = res.inputs.get("metadata") or {}
@@ -209,6 +229,8 @@ def build_model(graph: Any) -> Model:
                 host.extra.append(f"pool {res.inputs.get('agentPoolName')}: {res.inputs.get('vmSize', '')}")
             elif res.type == "azure-native:machinelearningservices:EnvironmentVersion":
                 host.extra.append(f"version {res.inputs.get('version')}")
+            elif res.type in SERVING_FOLD[:2]:
+                host.extra.append(f"deployment {res.inputs.get('deploymentName')}")
             node_of[urn] = host.id
 
     # edges: dependency -> dependent
@@ -218,9 +240,10 @@ def build_model(graph: Any) -> Model:
         for dep in shown_deps(urn):
             if dep != node_of[urn]:
                 model.edges.append((dep, node_of[urn], "dep"))
-    # a folded zone group ties its zones to the endpoint; a folded VNet link its VNet to the zone
+    # a folded zone group ties its zones to the endpoint; a folded VNet link its VNet to the zone;
+    # a deployment folded into its endpoint still shows what it runs on (batch: the cluster)
     for urn, res in custom.items():
-        if res.type in FOLD_INTO_TYPE and urn in node_of:
+        if (res.type in FOLD_INTO_TYPE or res.type in SERVING_FOLD) and urn in node_of:
             for dep in shown_deps(urn):
                 if dep != node_of[urn]:
                     model.edges.append((dep, node_of[urn], "dep"))

@@ -38,6 +38,17 @@ PROVISIONING_SECONDS: Dict[str, Tuple[int, str]] = {
     "azure-native:network:PrivateDnsZoneGroup": (30, "assumption: the endpoint's A records (~30 s)"),
     "azure-native:privatedns:PrivateZone": (30, "assumption: a global resource (~30 s)"),
     "azure-native:privatedns:VirtualNetworkLink": (30, "assumption: link propagation (~30 s)"),
+    # datastores and serving (endpoints engineer)
+    "azure-native:storage:BlobContainer": (5, "assumption: a container is a metadata write"),
+    "azure-native:storage:FileShare": (5, "assumption: a share is a metadata write"),
+    "azure-native:machinelearningservices:Datastore": (5, "assumption: a datastore is a metadata write"),
+    "azure-native:machinelearningservices:OnlineEndpoint": (90, "assumption: no sourced number (~1.5 min)"),
+    "azure-native:machinelearningservices:OnlineDeployment": (
+        900, "AML docs (how-to-deploy-online-endpoints): 'might take up to 15 minutes' when the image is built first"),
+    "azure-native:machinelearningservices:BatchEndpoint": (60, "assumption: no sourced number (~1 min)"),
+    "azure-native:machinelearningservices:BatchDeployment": (
+        60, "assumption: no compute is started until a job runs (~1 min)"),
+    "azure-native:resources:Resource": (60, "assumption: an endpoint update (traffic/default) ~1 min"),
 }
 # per computeType, where it differs from the Compute default above
 COMPUTE_SECONDS: Dict[str, Tuple[int, str]] = {
@@ -77,6 +88,14 @@ LABELS: Dict[str, str] = {
     "azure-native:network:PrivateDnsZoneGroup": "private DNS records",
     "azure-native:privatedns:PrivateZone": "private DNS zone",
     "azure-native:privatedns:VirtualNetworkLink": "DNS zone link",
+    "azure-native:storage:BlobContainer": "container",
+    "azure-native:storage:FileShare": "file share",
+    "azure-native:machinelearningservices:Datastore": "datastore",
+    "azure-native:machinelearningservices:OnlineEndpoint": "online endpoint",
+    "azure-native:machinelearningservices:OnlineDeployment": "online deployment",
+    "azure-native:machinelearningservices:BatchEndpoint": "batch endpoint",
+    "azure-native:machinelearningservices:BatchDeployment": "batch deployment",
+    "azure-native:resources:Resource": "endpoint traffic/default",
 }
 COMPUTE_LABELS = {"AmlCompute": "cluster", "ComputeInstance": "instance", "Kubernetes": "attach"}
 

@@ -38,6 +38,25 @@ KEY_SETTINGS: Dict[str, List[tuple]] = {
                                     ("endpoint policies", "privateEndpointNetworkPolicies")],
     "azure-native:network:PrivateEndpoint": [("group", "privateLinkServiceConnections.0.groupIds")],
     "azure-native:privatedns:VirtualNetworkLink": [("auto-registration", "registrationEnabled")],
+    # datastores and serving (endpoints engineer)
+    "azure-native:machinelearningservices:Datastore": [
+        ("type", "properties.datastoreType"), ("credentials", "properties.credentials.credentialsType"),
+        ("container", "properties.containerName"), ("file system", "properties.filesystem"),
+        ("share", "properties.fileShareName")],
+    "azure-native:storage:BlobContainer": [("public access", "publicAccess")],
+    "azure-native:machinelearningservices:OnlineEndpoint": [
+        ("auth", "properties.authMode"), ("public", "properties.publicNetworkAccess"),
+        ("compute", "properties.compute")],
+    "azure-native:machinelearningservices:OnlineDeployment": [
+        ("type", "properties.endpointComputeType"), ("instance type", "properties.instanceType"),
+        ("instances", "sku.capacity"), ("scale", "properties.scaleSettings.scaleType")],
+    "azure-native:resources:Resource": [
+        ("traffic", "properties.traffic"), ("mirror", "properties.mirrorTraffic"),
+        ("default deployment", "properties.defaults.deploymentName")],
+    "azure-native:machinelearningservices:BatchEndpoint": [("auth", "properties.authMode")],
+    "azure-native:machinelearningservices:BatchDeployment": [
+        ("kind", "properties.deploymentConfiguration.deploymentConfigurationType"),
+        ("instances", "properties.resources.instanceCount")],
 }
 
 

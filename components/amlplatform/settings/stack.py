@@ -28,6 +28,8 @@ from amlplatform.settings.compute import (
     ClusterSettings, EnvironmentSettings, InstancesSettings, KubernetesSettings, repeated_compute_names,
 )
 from amlplatform.settings.network import NetworkSettings, stack_problems as network_problems
+from amlplatform.settings.datastores import DatastoreSettings, datastores_problems
+from amlplatform.settings.endpoints import BatchEndpointSettings, OnlineEndpointSettings, serving_problems
 from amlplatform.settings.core import (
     DiagnosticsSettings, Guid, KeyVaultSettings, Location, Model, MonitoringSettings, NamingSettings,
     PolicyException, RegistrySettings, ResourceGroupSettings, RoleAssignmentSettings,
@@ -97,6 +99,13 @@ class StackSettings(Model):
         default_factory=list, description="Kubernetes inference targets: new AKS clusters or attached ones")
     environments: List[EnvironmentSettings] = Field(
         default_factory=list, description="Environments: an image as is, or a conda file on a base image")
+    # serving and data (settings/datastores.py, settings/endpoints.py)
+    datastores: List[DatastoreSettings] = Field(
+        default_factory=list, description="Datastores: blob containers, ADLS Gen2 file systems, file shares")
+    online_endpoints: List[OnlineEndpointSettings] = Field(
+        default_factory=list, description="Online endpoints (managed or on a kubernetes target) with deployments")
+    batch_endpoints: List[BatchEndpointSettings] = Field(
+        default_factory=list, validate_default=True, description="Batch endpoints with model and pipeline-component deployments")
 
     @field_validator("clusters")
     @classmethod
@@ -147,6 +156,34 @@ class StackSettings(Model):
         if repeated:
             raise ValueError(f"environment names repeat: {', '.join(repeated)} (one entry per name; "
                              "a new version is a change of 'version')")
+        return value
+
+    @field_validator("datastores")
+    @classmethod
+    def _datastores_across(cls, value: List[DatastoreSettings], info: ValidationInfo) -> List[DatastoreSettings]:
+        if "storage" not in info.data:
+            return value  # storage itself is invalid (reported there): nothing to check against
+        storage = info.data["storage"]
+        problems = datastores_problems(value, shared_key_access=storage.allow_shared_key_access)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("batch_endpoints")
+    @classmethod
+    def _serving_across(cls, value: List[BatchEndpointSettings], info: ValidationInfo) -> List[BatchEndpointSettings]:
+        # a block that is itself invalid (reported there) is not checked against: no second error
+        if not {"kubernetes", "clusters"} <= set(info.data):
+            return value
+        targets = info.data["kubernetes"]
+        problems = serving_problems(
+            info.data.get("online_endpoints") or [], value,
+            clusters=[c.name for c in info.data["clusters"]],
+            kubernetes={k.name: [t.name for t in k.instance_types] for k in targets},
+            default_instance_types={k.name: k.default_instance_type or (k.instance_types[0].name if k.instance_types
+                                                                        else None) for k in targets})
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
     @model_validator(mode="after")
