@@ -239,6 +239,9 @@ def _normalised(graph, settings, environment):
     extra = settings.instances.names(settings.naming.scope()) if settings.instances else []
     def inputs(r):
         # a role assignment's GUID name is derived from its scope id, which holds the names
+        if r.type == ROLE and r.name.endswith("subnet-network-contributor"):
+            # the AKS cluster's own identity, derived from the cluster's id (which holds the names)
+            return {**r.inputs, "roleAssignmentName": "<guid>", "principalId": "<aks_principal>"}
         return {**r.inputs, "roleAssignmentName": "<guid>"} if r.type == ROLE else r.inputs
 
     text = json.dumps([(r.urn, inputs(r), r.dependencies, r.protect) for r in graph.resources], sort_keys=True)

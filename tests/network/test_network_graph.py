@@ -189,3 +189,13 @@ def test_estimate_puts_the_private_path_on_the_critical_path(stack_graph):
     steps = {s.label: s for s in estimate(stack_graph("prod")).steps}
     assert "provisionNetworkNow" in steps["workspace"].source  # computes no longer wait for the network
     assert not any(s.label.startswith("cluster") and s.seconds >= 1800 for s in estimate(stack_graph("prod")).steps)
+
+
+def test_cluster_identity_may_use_the_stack_subnet_before_the_router_takes_an_address(stack_graph):
+    g = stack_graph("prod")
+    role = g.named("k8s-inference-subnet-network-contributor").inputs
+    aks_subnet = [s for s in g.of_type(SUBNET) if s.inputs["subnetName"] == "snet-aks"][0]
+    assert role["scope"] == aks_subnet.id
+    assert role["roleDefinitionId"].endswith("/4d97b98b-1d4f-4787-a291-c67834d212e7")
+    ext = g.one("azure-native:kubernetesconfiguration:Extension")
+    assert g.named("k8s-inference-subnet-network-contributor").urn in g.resource_dependencies(ext)
