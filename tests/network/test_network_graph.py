@@ -199,3 +199,13 @@ def test_cluster_identity_may_use_the_stack_subnet_before_the_router_takes_an_ad
     assert role["roleDefinitionId"].endswith("/4d97b98b-1d4f-4787-a291-c67834d212e7")
     ext = g.one("azure-native:kubernetesconfiguration:Extension")
     assert g.named("k8s-inference-subnet-network-contributor").urn in g.resource_dependencies(ext)
+
+
+def test_plan_diff_replaces_an_endpoint_moved_to_another_subnet(stack_graph):
+    plan = stack_graph("prod").to_dict()
+    moved = json.loads(json.dumps(plan))
+    for r in moved["resources"]:
+        if r["type"] == PE:
+            r["inputs"]["subnet"] = {"id": r["inputs"]["subnet"]["id"].replace("snet-private-endpoints", "snet-other")}
+    result = diff.diff_plans(plan, moved)
+    assert sorted(r.name for r in result.of("replace")) == sorted(r.name for r in stack_graph("prod").of_type(PE))
