@@ -152,6 +152,7 @@ class PlatformNetwork(pulumi.ComponentResource):
                 )
 
         self.zone_id_inputs = zone_ids  # zone name -> Input[str], for the endpoints' zone groups
+        self.aks_subnet_input = aks_subnet  # None when there is no AKS subnet (known at declaration)
         self.private_endpoints_subnet_id = pulumi.Output.from_input(pe_subnet_id)
         self.aks_subnet_id = pulumi.Output.from_input(aks_subnet)
         self.vnet_id = pulumi.Output.from_input(vnet_id)

@@ -209,3 +209,16 @@ def test_plan_diff_replaces_an_endpoint_moved_to_another_subnet(stack_graph):
             r["inputs"]["subnet"] = {"id": r["inputs"]["subnet"]["id"].replace("snet-private-endpoints", "snet-other")}
     result = diff.diff_plans(plan, moved)
     assert sorted(r.name for r in result.of("replace")) == sorted(r.name for r in stack_graph("prod").of_type(PE))
+
+
+def test_a_network_without_an_aks_subnet_leaves_a_public_stacks_cluster_alone(make_stack):
+    config = {"amlplatform:location": "westeurope", "amlplatform:naming": {"workload": "fraud", "environment": "pub"},
+              "amlplatform:workspace": {"public_network_access": "Enabled"},
+              "amlplatform:network": {"vnet": {"address_space": ["10.70.0.0/24"], "private_endpoints_subnet": "10.70.0.0/26"}},
+              "amlplatform:kubernetes": [{"name": "serve", "api_server_access": "public", "extension": {
+                  "allow_insecure_connections": True}}]}
+    g = evaluate_stack("pub", project_dir=make_stack(config, name="pub"))
+    assert all("vnetSubnetID" not in p for p in g.one(AKS).inputs["agentPoolProfiles"])
+    assert not [r for r in g.resources if r.name.endswith("subnet-network-contributor")]
+    # with a network, public resources get endpoints too: workspace, blob, file, vault, registry (AKS needs images)
+    assert len(g.of_type(PE)) == 5
