@@ -6,7 +6,7 @@ CLI (``AzureMLKubernetes.py``) derive them.
 """
 
 import base64
-from typing import Dict, Mapping, Optional
+from typing import Dict, List, Mapping, Optional
 
 import pulumi
 from pulumi_azure_native import kubernetesconfiguration
@@ -80,7 +80,8 @@ def extension_protected_settings(extension: Mapping) -> Optional[pulumi.Output]:
 
 def declare_extension(parent: pulumi.Resource, name: str, *, extension: Mapping, extension_name: str,
                       cluster_rg: pulumi.Input[str], cluster_name: pulumi.Input[str],
-                      cluster_id: pulumi.Input[str], location: pulumi.Input[str]) -> kubernetesconfiguration.Extension:
+                      cluster_id: pulumi.Input[str], location: pulumi.Input[str],
+                      waits: Optional[List[pulumi.Resource]] = None) -> kubernetesconfiguration.Extension:
     """The extension resource (logical name ``<name>-extension``), a child of ``parent``."""
     return kubernetesconfiguration.Extension(
         f"{name}-extension",
@@ -97,5 +98,5 @@ def declare_extension(parent: pulumi.Resource, name: str, *, extension: Mapping,
         configuration_settings=extension_settings(
             extension, cluster_id=cluster_id, cluster_name=cluster_name, location=location),
         configuration_protected_settings=extension_protected_settings(extension),
-        opts=child(parent),
+        opts=child(parent, depends_on=waits),
     )

@@ -46,6 +46,10 @@ READER_ROLE = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 # deployer needs to create the namespace and the InstanceType objects once local accounts are off
 # (learn.microsoft.com/azure/aks/manage-azure-rbac).
 CLUSTER_ADMIN_ROLE = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+# "Network Contributor": a cluster in a subnet it does not own needs it on that subnet for its
+# system-assigned identity (learn.microsoft.com/azure/aks/use-managed-identity, "Add role
+# assignment": only the az CLI grants it by itself; templates and SDKs must grant it)
+NETWORK_CONTRIBUTOR_ROLE = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 # AKS Trusted Access role through which Azure ML reaches a cluster without local accounts
 TRUSTED_ACCESS_ROLE = "Microsoft.MachineLearningServices/workspaces/mlworkload"
 
@@ -142,6 +146,7 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
         if existing and args.get("cluster"):
             raise ValueError(f"{name}: give cluster or existing_cluster_id, not both")
         local_accounts = True
+        network_role = None
         if existing:
             parsed = parse_cluster_id(existing)
             if args.get("kubeconfig") is None:
@@ -153,6 +158,13 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
         elif args.get("cluster"):
             aks = declare_cluster(self, name, args["cluster"], args["resource_group_name"], location, tags)
             cluster_id, cluster_name, cluster_rg = aks.id, aks.name, args["resource_group_name"]
+            subnet_id = args["cluster"].get("subnet_id")
+            if subnet_id is not None:
+                cluster_principal = aks.identity.apply(lambda i: i.principal_id if i else None)
+                network_role = self._role(f"{name}-subnet-network-contributor", subnet_id,
+                           pulumi.Output.from_input(args["subscription_id"]), cluster_principal, "ServicePrincipal",
+                           NETWORK_CONTRIBUTOR_ROLE, "the AKS cluster manages its nodes' and load balancers' "
+                           "addresses in the stack's subnet")
             local_accounts = not args["cluster"].get("disable_local_accounts", False)
             kubeconfig = cluster_kubeconfig(args["resource_group_name"], aks.name,
                                             admin=local_accounts, login=kubelogin_mode)
@@ -163,7 +175,9 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
         if args.get("install_extension", True):
             extension = declare_extension(
                 self, name, extension=extension_args, extension_name=args.get("extension_name", "azureml"),
-                cluster_rg=cluster_rg, cluster_name=cluster_name, cluster_id=cluster_id, location=location)
+                cluster_rg=cluster_rg, cluster_name=cluster_name, cluster_id=cluster_id, location=location,
+                # the inference router's internal load balancer takes an address in the subnet
+                waits=[network_role] if network_role is not None else None)
 
         subscription = pulumi.Output.from_input(args["subscription_id"])
         reader = None
@@ -244,7 +258,7 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
         self.register_outputs({"cluster_id": self.cluster_id, "cluster_name": self.cluster_name,
                                "compute_id": self.compute_id, "extension_id": self.extension_id})
 
-    def _role(self, logical: str, cluster_id: pulumi.Input[str], subscription: pulumi.Output,
+    def _role(self, logical: str, cluster_id: pulumi.Input[str], subscription: pulumi.Output,  # scope
               principal: pulumi.Input[str], principal_type: Optional[str], role: str,
               description: str) -> authorization.RoleAssignment:
         scope = pulumi.Output.from_input(cluster_id)

@@ -95,8 +95,9 @@ class PlatformNetwork(pulumi.ComponentResource):
                 resource_group_name=rg,
                 location=location,
                 address_space={"address_prefixes": list(spec["address_space"])},
-                # subnets are separate resources below; azure-native keeps subnets it is not told
-                # about on a VNet update instead of deleting them
+                # subnets are separate resources below. A VNet PUT without `subnets` keeps the existing
+                # ones (Network API 2023-09-01 and later: Azure/azure-quickstart-templates#2786), and
+                # azure-native reads them back when the property is unset (pulumi-azure-native#611)
                 tags=tags,
                 opts=child(self),
             )
@@ -151,6 +152,7 @@ class PlatformNetwork(pulumi.ComponentResource):
                 )
 
         self.zone_id_inputs = zone_ids  # zone name -> Input[str], for the endpoints' zone groups
+        self.aks_subnet_input = aks_subnet  # None when there is no AKS subnet (known at declaration)
         self.private_endpoints_subnet_id = pulumi.Output.from_input(pe_subnet_id)
         self.aks_subnet_id = pulumi.Output.from_input(aks_subnet)
         self.vnet_id = pulumi.Output.from_input(vnet_id)

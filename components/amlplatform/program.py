@@ -236,7 +236,7 @@ def declare(settings: StackSettings, files: Optional[Mapping[str, str]] = None) 
         files = read_project_files(settings, project_dir())
     compute_ids = declare_compute(settings, platform, files=files, resource_group_name=resource_group_name,
                                   tenant_id=tenant_id, subscription_id=client.subscription_id,
-                                  aks_subnet_id=network.aks_subnet_id if network is not None else None,
+                                  aks_subnet_id=network.aks_subnet_input if network is not None else None,
                                   deployer_object_id=client.object_id)
     serving = declare_serving(settings, platform, compute_ids, resource_group_name=resource_group_name,
                               tenant_id=tenant_id, subscription_id=client.subscription_id)

@@ -269,7 +269,7 @@ def test_kubernetes_edges(stack_graph):
     reader = g.named("k8s-inference-workspace-reader")
     # Log Analytics only because prod turns Defender on
     assert dep_types(g, aks) == ["azure-native:network:Subnet", LAW, RG]  # nodes in the stack's subnet
-    assert dep_names(g, ext) == ["k8s-inference-aks", "resource-group"]
+    assert dep_names(g, ext) == ["k8s-inference-aks", "k8s-inference-subnet-network-contributor", "resource-group"]
     assert dep_types(g, reader) == [AKS, MLW]
     # the attach names the endpoints' namespace, which must exist first
     # ... and, the workspace being private, for its private endpoint and DNS records: the

@@ -189,3 +189,36 @@ def test_estimate_puts_the_private_path_on_the_critical_path(stack_graph):
     steps = {s.label: s for s in estimate(stack_graph("prod")).steps}
     assert "provisionNetworkNow" in steps["workspace"].source  # computes no longer wait for the network
     assert not any(s.label.startswith("cluster") and s.seconds >= 1800 for s in estimate(stack_graph("prod")).steps)
+
+
+def test_cluster_identity_may_use_the_stack_subnet_before_the_router_takes_an_address(stack_graph):
+    g = stack_graph("prod")
+    role = g.named("k8s-inference-subnet-network-contributor").inputs
+    aks_subnet = [s for s in g.of_type(SUBNET) if s.inputs["subnetName"] == "snet-aks"][0]
+    assert role["scope"] == aks_subnet.id
+    assert role["roleDefinitionId"].endswith("/4d97b98b-1d4f-4787-a291-c67834d212e7")
+    ext = g.one("azure-native:kubernetesconfiguration:Extension")
+    assert g.named("k8s-inference-subnet-network-contributor").urn in g.resource_dependencies(ext)
+
+
+def test_plan_diff_replaces_an_endpoint_moved_to_another_subnet(stack_graph):
+    plan = stack_graph("prod").to_dict()
+    moved = json.loads(json.dumps(plan))
+    for r in moved["resources"]:
+        if r["type"] == PE:
+            r["inputs"]["subnet"] = {"id": r["inputs"]["subnet"]["id"].replace("snet-private-endpoints", "snet-other")}
+    result = diff.diff_plans(plan, moved)
+    assert sorted(r.name for r in result.of("replace")) == sorted(r.name for r in stack_graph("prod").of_type(PE))
+
+
+def test_a_network_without_an_aks_subnet_leaves_a_public_stacks_cluster_alone(make_stack):
+    config = {"amlplatform:location": "westeurope", "amlplatform:naming": {"workload": "fraud", "environment": "pub"},
+              "amlplatform:workspace": {"public_network_access": "Enabled"},
+              "amlplatform:network": {"vnet": {"address_space": ["10.70.0.0/24"], "private_endpoints_subnet": "10.70.0.0/26"}},
+              "amlplatform:kubernetes": [{"name": "serve", "api_server_access": "public", "extension": {
+                  "allow_insecure_connections": True}}]}
+    g = evaluate_stack("pub", project_dir=make_stack(config, name="pub"))
+    assert all("vnetSubnetID" not in p for p in g.one(AKS).inputs["agentPoolProfiles"])
+    assert not [r for r in g.resources if r.name.endswith("subnet-network-contributor")]
+    # with a network, public resources get endpoints too: workspace, blob, file, vault, registry (AKS needs images)
+    assert len(g.of_type(PE)) == 5

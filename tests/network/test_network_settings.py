@@ -59,6 +59,12 @@ def test_with_a_network_every_created_resource_gets_its_endpoints():
                                           "key_vault": ["vault"], "registry": ["registry"]}
 
 
+def test_a_public_standard_registry_gets_no_endpoint():
+    config = {**prod_config(), "amlplatform:registry": {"sku": "Standard", "public_network_access": "Enabled"}}
+    config["amlplatform:policy_exceptions"] = []
+    assert "registry" not in private_endpoint_groups(settings_from_config(config))
+
+
 def test_existing_dependencies_get_no_endpoint_from_this_stack():
     kv = "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/shared/providers/Microsoft.KeyVault/vaults/kv-shared"
     s = settings_from_config({**BASE, "amlplatform:network": VNET, "amlplatform:key_vault": {"existing_id": kv}})

@@ -25,7 +25,16 @@ CREATE_ONLY: Dict[str, Tuple[str, ...]] = {
         "properties.computeType", "properties.properties.vmSize", "properties.properties.subnet",
         "properties.properties.vmPriority"),
     "azure-native:storage:StorageAccount": ("isHnsEnabled",),
-    "azure-native:containerservice:ManagedCluster": ("dnsPrefix", "nodeResourceGroup"),
+    # AKS: the pod and service ranges are fixed at creation (learn.microsoft.com/azure/aks/azure-cni-overlay),
+    # and a public API server does not become private in place (learn.microsoft.com/azure/aks/private-clusters)
+    "azure-native:containerservice:ManagedCluster": (
+        "dnsPrefix", "nodeResourceGroup", "networkProfile.podCidr", "networkProfile.serviceCidr",
+        "networkProfile.dnsServiceIP", "apiServerAccessProfile.enablePrivateCluster"),
+    # a private endpoint stays in its subnet and connected to its resource
+    # (learn.microsoft.com/azure/private-link/private-endpoint-overview: "cannot be moved");
+    # a zone link to another VNet is another link
+    "azure-native:network:PrivateEndpoint": ("subnet", "privateLinkServiceConnections", "customNetworkInterfaceName"),
+    "azure-native:privatedns:VirtualNetworkLink": ("virtualNetwork",),
     "azure-native:containerservice:AgentPool": ("vmSize", "osType", "osDiskType", "osDiskSizeGB"),
     "azure-native:kubernetesconfiguration:Extension": ("extensionType",),
     "azure-native:authorization:RoleAssignment": ("principalId", "roleDefinitionId", "scope"),

@@ -314,7 +314,10 @@ def private_endpoint_groups(settings: Any) -> Dict[str, List[str]]:
         out["storage"] = list(net.storage_groups)
     if not settings.key_vault.existing_id:
         out["key_vault"] = ["vault"]
-    if creates_registry(settings):
+    if creates_registry(settings) and settings.registry.sku == "Premium":
+        # private link is a Premium feature (learn.microsoft.com/azure/container-registry/
+        # container-registry-private-link); a Basic/Standard registry is public, which the settings
+        # allow only with public access Enabled
         out["registry"] = ["registry"]
     return out
 
