@@ -25,6 +25,11 @@ DEFAULT_POD_CIDR = "10.244.0.0/16"
 DEFAULT_SERVICE_CIDR = "10.0.0.0/16"
 DEFAULT_DNS_SERVICE_IP = "10.0.0.10"
 API_SERVER_ACCESS = ("private", "authorized_ranges", "public")
+# Host-based encryption needs the subscription feature Microsoft.Compute/EncryptionAtHost registered
+# (learn.microsoft.com/azure/aks/enable-host-encryption, "Before you begin"); a subscription feature
+# is not a resource of the stack, so a cluster whose stack states it is registered carries this tag
+# (value "registered"). The deployability rule AMLD-011 reads it from the recorded graph.
+ENCRYPTION_AT_HOST_TAG = "amlplatform.io/encryption-at-host-feature"
 
 _CLUSTER_ID = re.compile(
     r"/subscriptions/[^/]+/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.ContainerService"
@@ -202,12 +207,17 @@ class ClusterSpec(TypedDict, total=False):
     """name, vm_size, min_count, max_count, labels, taints, zones, os_disk_size_gb."""
     inference_pool: Required[dict]
     """Same keys: the user pool that runs the models."""
+    encryption_at_host_registered: bool
+    """The subscription has Microsoft.Compute/EncryptionAtHost registered: the cluster carries
+    :data:`ENCRYPTION_AT_HOST_TAG` (what a pool's ``encryption_at_host`` needs)."""
 
 
 def declare_cluster(parent: pulumi.Resource, name: str, spec: ClusterSpec, resource_group_name: pulumi.Input[str],
                     location: pulumi.Input[str], tags: dict) -> containerservice.ManagedCluster:
     """The AKS cluster (logical name ``<name>-aks``), a child of ``parent``."""
     aks_name = naming.ensure("aks", spec["aks_name"])
+    if spec.get("encryption_at_host_registered"):
+        tags = {**tags, ENCRYPTION_AT_HOST_TAG: "registered"}
     subnet = spec.get("subnet_id")
     network: dict = {"network_plugin": spec.get("network_plugin", "azure"), "load_balancer_sku": "standard",
                      "outbound_type": "loadBalancer"}

@@ -555,6 +555,7 @@ def kubernetes_args(settings: StackSettings, target: KubernetesSettings) -> Dict
             "dns_service_ip": target.dns_service_ip, "defender": target.defender,
             "azure_policy": target.azure_policy, "container_insights": target.container_insights,
             "key_vault_secrets_provider": target.key_vault_secrets_provider, **pools,
+            "encryption_at_host_registered": target.encryption_at_host_registered,
         }
         for optional in ("kubernetes_version", "subnet_id"):
             if getattr(target, optional) is not None:

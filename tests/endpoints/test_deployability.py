@@ -1,4 +1,4 @@
-"""The deployability rules AMLD-101..108: each fixture stack fires its rule (and only the rule it
+"""The deployability rules AMLD-101..109: each fixture stack fires its rule (and only the rule it
 is about), each corrected twin passes, the shipped stacks have no findings, and a stack's reasoned
 exception is carried through."""
 
@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from amlplatform.offline.engine import evaluate, evaluate_stack
-from amlplatform.review.deployability import RULES, Finding, evaluate as review, load_rules, rule
+from amlplatform.review.deployability import RULES, Finding, evaluate as review, rule
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "deployability"
@@ -28,18 +28,19 @@ PROGRAMS = _programs()
 
 
 def fired(graph, exceptions=()):
-    return sorted({r.finding.rule_id for r in review(graph, exceptions) if r.excepted is None})
+    """The endpoint rules that fire (the fixture programs declare no complete platform, so the
+    platform rules AMLD-0xx, which tests/review covers, are not asked here)."""
+    return sorted({r.finding.rule_id for r in review(graph, exceptions, RULE_IDS) if r.excepted is None})
 
 
 def test_every_rule_is_registered_with_reason_and_doc():
-    rules = load_rules()
+    rules = RULES
     for rule_id in RULE_IDS:
         assert rule_id in rules, rule_id
         assert rules[rule_id].reason and rules[rule_id].doc.startswith("https://learn.microsoft.com/")
 
 
 def test_a_rule_id_cannot_be_registered_twice():
-    load_rules()
     with pytest.raises(ValueError, match="AMLD-101 is registered twice"):
         rule("AMLD-101", reason="x", doc="https://learn.microsoft.com/x")(lambda graph: [])
 

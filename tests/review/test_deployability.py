@@ -2,7 +2,6 @@
 is quiet once the stack declares what Azure needs, and the scan reports them as a third family."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,18 +12,14 @@ from amlplatform.review.deployability import _graph as dg
 from tests.review.graphs import RG_ID, graph, res
 
 ROOT = Path(__file__).resolve().parents[2]
-UNUSABLE = ROOT / "tests" / "fixtures" / "unusable" / "Pulumi.unusable.yaml"
+UNUSABLE = ROOT / "tests" / "fixtures" / "unusable"  # a project: stack file and its own program
 PLATFORM_RULES = {f"AMLD-{i:03d}" for i in range(1, 14)}
+ENDPOINT_RULES = {f"AMLD-{i}" for i in range(101, 110)}
 
 
 @pytest.fixture(scope="module")
-def unusable_project(tmp_path_factory):
-    project = tmp_path_factory.mktemp("unusable")
-    (project / "stacks").mkdir()
-    shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
-    shutil.copytree(ROOT / "infra", project / "infra")
-    shutil.copy(UNUSABLE, project / "stacks" / UNUSABLE.name)
-    return project
+def unusable_project():
+    return UNUSABLE
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +40,7 @@ def test_every_rule_has_an_id_a_one_line_reason_and_an_azure_doc():
 
 
 def test_the_unusable_fixture_fires_every_registered_rule(unusable_graph):
+    assert PLATFORM_RULES | ENDPOINT_RULES <= set(deployability.RULES)
     fired = {f.rule_id for f in run_rules(unusable_graph)}
     missing = sorted(set(deployability.RULES) - fired)
     assert not missing, f"rules the unusable fixture does not fire (add a line that trips them): {missing}"
@@ -68,11 +64,17 @@ def test_findings_name_the_resource_and_how_to_fix_it(unusable_graph):
     for findings in by_rule.values():
         for f in findings:
             assert f.resource in names
+    # the stack's own resources have their private endpoints (the settings refuse less); the
+    # fixture program's hand-declared private workspace and registry have none
     assert any("'amlworkspace'" in f.message for f in by_rule["AMLD-001"])
-    assert {f.resource for f in by_rule["AMLD-001"]} == {
-        "ml-workspace-workspace", "ml-storage-account", "ml-keyvault-vault", "ml-registry-registry"}
-    assert "'nosuch'" in by_rule["AMLD-006"][0].message
+    found = {f.resource for f in by_rule["AMLD-001"]}
+    assert {"own-workspace", "own-registry"} <= found
+    assert not {r for r in found if r.startswith("ml-")}
+    assert "no imageBuildCompute" in by_rule["AMLD-006"][0].message
+    assert [f.resource for f in by_rule["AMLD-009"]] == ["own-aks"]
     assert "az feature register" in by_rule["AMLD-011"][0].message
+    assert [f.resource for f in by_rule["AMLD-011"]] == ["own-aks"]  # the stack's cluster has no host encryption
+    assert [f.resource for f in by_rule["AMLD-101"]] == ["online-unusable-public-endpoint"]
 
 
 def test_dev_has_no_deployability_findings(stack_graph):
@@ -241,6 +243,25 @@ def test_amld_010_011_kubernetes_deployer_role_and_host_encryption_feature():
     assert [f.rule_id for f in run_rules(graph(aks, ns), ["AMLD-010", "AMLD-011"])] == ["AMLD-010", "AMLD-011"]
     # nothing runs the Kubernetes provider: no data-plane role needed
     assert run_rules(graph(aks), ["AMLD-010"]) == []
+    # the stack states the feature is registered: the cluster carries the marker tag
+    tagged = _aks(tags={dg.ENCRYPTION_AT_HOST_TAG: "registered"},
+                  agentPoolProfiles=[{"name": "system", "enableEncryptionAtHost": True}])
+    assert run_rules(graph(tagged), ["AMLD-011"]) == []
+    wrong = _aks(tags={dg.ENCRYPTION_AT_HOST_TAG: "true"},
+                 agentPoolProfiles=[{"name": "system", "enableEncryptionAtHost": True}])
+    assert [f.rule_id for f in run_rules(graph(wrong), ["AMLD-011"])] == ["AMLD-011"]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_a_stack_stating_the_host_encryption_feature_tags_its_cluster(stack_graph, stack):
+    """kubernetes[].encryption_at_host_registered is what AMLD-011 reads: the program tags the
+    cluster with the marker the rule checks, and the pools then use encryption at host."""
+    from amlplatform import aks as aks_module
+
+    assert aks_module.ENCRYPTION_AT_HOST_TAG == dg.ENCRYPTION_AT_HOST_TAG
+    [cluster] = stack_graph(stack).of_type(dg.AKS)
+    assert cluster.inputs["tags"][dg.ENCRYPTION_AT_HOST_TAG] == "registered"
+    assert all(p["enableEncryptionAtHost"] is True for p in cluster.inputs["agentPoolProfiles"])
 
 
 # ------------------------------------------------------------------ the API other modules use
@@ -303,6 +324,8 @@ def test_stack_exceptions_apply_to_deployability_ids(unusable_graph):
          "reason": "images carry every package: no internet packages on purpose"},
         {"rule": "AMLD-011", "resource": "*", "reason": "EncryptionAtHost registered on the subscription by the platform team"},
         {"rule": "AMLD-050", "resource": "*", "reason": "an exception nothing needs at all"},
+        {"rule": "AMLD-101", "resource": "online-unusable-public-endpoint",
+         "reason": "partner scoring from their own network until the VPN is live"},
     ]
     report = scan.scan_graph(unusable_graph, checkov=None, exceptions=exceptions)
     excepted = {(f.rule, f.resource, f.reason) for f in report.findings if f.result == "EXCEPTED"}
@@ -310,6 +333,10 @@ def test_stack_exceptions_apply_to_deployability_ids(unusable_graph):
             "images carry every package: no internet packages on purpose") in excepted
     assert "AMLD-007" not in report.ids("deployability", "FAILED")
     assert "AMLD-011" not in report.ids("deployability", "FAILED")
+    # endpoint rules are excepted by the same family (not reported as unused)
+    assert "AMLD-101" not in report.ids("deployability", "FAILED")
+    assert ("AMLD-101", "online-unusable-public-endpoint",
+            "partner scoring from their own network until the VPN is live") in excepted
     unused = [f.rule for f in report.findings if f.scanner == "scan"]
     assert unused == ["AMLD-050"]
 

@@ -238,15 +238,15 @@ def deployability_findings(graph: Any, exceptions: Sequence[arm.Exception_]) -> 
     from amlplatform.review import deployability
 
     out: List[Finding] = []
-    found = deployability.run_rules(graph)
+    results = deployability.evaluate(graph, exceptions)
     for rule_id, spec in sorted(deployability.RULES.items()):
-        mine = [f for f in found if f.rule_id == rule_id]
+        mine = [r for r in results if r.finding.rule_id == rule_id]
         if not mine:
             out.append(Finding("deployability", rule_id, "(stack)", PASSED, "", spec.reason))
-        for f in mine:
-            ex = next((e for e in exceptions if e.rule == rule_id and e.applies_to(f.logical_name)), None)
-            if ex is not None:
-                out.append(Finding("deployability", rule_id, f.logical_name, EXCEPTED, ex.reason, f.message))
+        for r in mine:
+            f = r.finding
+            if r.excepted is not None:
+                out.append(Finding("deployability", rule_id, f.logical_name, EXCEPTED, r.excepted, f.message))
             else:
                 out.append(Finding("deployability", rule_id, f.logical_name, FAILED,
                                    f"{f.message} ({spec.doc})", spec.reason))

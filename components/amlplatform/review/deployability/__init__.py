@@ -16,15 +16,17 @@ rules register themselves)::
         yield Finding("AMLD-001", "ml-workspace-workspace", "what is wrong and how to fix it")
 
 Ids: ``AMLD-001``..``AMLD-099`` platform (workspace, storage, key vault, registry, computes, AKS),
-``AMLD-1xx`` online endpoints. A stack that breaks a rule on purpose lists the id under
-``policy_exceptions`` with its reason (the scan shows it as EXCEPTED).
+``AMLD-1xx`` datastores and endpoints (:mod:`.endpoints`). A stack that breaks a rule on purpose
+lists the id under ``policy_exceptions`` with its reason: :func:`evaluate` applies those exceptions
+(the one place they are applied; the scan shows such a finding as EXCEPTED). :func:`run_rules`
+gives the raw findings.
 """
 
 import importlib
 import pkgutil
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 RULE_ID = re.compile(r"^AMLD-\d{3}$")
 
@@ -89,6 +91,34 @@ def run_rules(graph: Any, rule_ids: Iterable[str] = ()) -> List[Finding]:
     return sorted(out, key=lambda f: (f.rule_id, f.resource, f.message))
 
 
+@dataclass(frozen=True)
+class Result:
+    """A finding, and the reason of the stack's exception that accepts it (None: not excepted)."""
+
+    finding: Finding
+    excepted: Optional[str] = None
+
+
+def excepting(finding: Finding, exceptions: Iterable[Any]) -> Optional[Any]:
+    """The first exception (anything with ``rule``, ``resource``, ``reason``: a stack's
+    ``policy_exceptions`` entry) naming the finding's rule id and its logical resource name or ``*``."""
+    for e in exceptions:
+        if getattr(e, "rule", None) == finding.rule_id and getattr(e, "resource", "*") in ("*", finding.logical_name):
+            return e
+    return None
+
+
+def evaluate(graph: Any, exceptions: Iterable[Any] = (), rule_ids: Iterable[str] = ()) -> List[Result]:
+    """:func:`run_rules` with the stack's reasoned exceptions applied: each finding carries the
+    reason of the exception that accepts it."""
+    exceptions = list(exceptions)
+    out = []
+    for finding in run_rules(graph, rule_ids):
+        accepted = excepting(finding, exceptions)
+        out.append(Result(finding, accepted.reason if accepted is not None else None))
+    return out
+
+
 def _import_rule_modules() -> None:
     for info in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{info.name}")
@@ -96,4 +126,4 @@ def _import_rule_modules() -> None:
 
 _import_rule_modules()
 
-__all__ = ["Finding", "Rule", "RULES", "rule", "run_rules"]
+__all__ = ["Finding", "Result", "Rule", "RULES", "evaluate", "excepting", "rule", "run_rules"]

@@ -38,6 +38,10 @@ OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 
 UNKNOWN = "[unknown]"
 
+# A cluster whose stack states the subscription has Microsoft.Compute/EncryptionAtHost registered
+# carries this tag with the value "registered" (written by amlplatform.aks.declare_cluster)
+ENCRYPTION_AT_HOST_TAG = "amlplatform.io/encryption-at-host-feature"
+
 
 def get(data: Any, path: str) -> Any:
     for part in path.split("."):

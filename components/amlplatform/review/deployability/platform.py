@@ -282,12 +282,16 @@ def encryption_at_host_feature_is_registered(graph: Any) -> Iterable[Finding]:
     if registered:
         return
     for aks in graph.of_type(g.AKS):
+        # the stack states the feature is registered (kubernetes[].encryption_at_host_registered)
+        if (aks.inputs.get("tags") or {}).get(g.ENCRYPTION_AT_HOST_TAG) == "registered":
+            continue
         pools = list(aks.inputs.get("agentPoolProfiles") or [])
         pools += [p.inputs for p in graph.of_type(g.AGENT_POOL) if p.inputs.get("resourceName") == aks.inputs.get("resourceName")]
         if any(p.get("enableEncryptionAtHost") is True for p in pools):
             yield Finding("AMLD-011", aks.name,
                           "node pools use encryption at host but the stack neither registers the subscription feature "
-                          "Microsoft.Compute/EncryptionAtHost nor states it is registered: "
+                          "Microsoft.Compute/EncryptionAtHost nor states it is registered (kubernetes[]."
+                          f"encryption_at_host_registered, which tags the cluster {g.ENCRYPTION_AT_HOST_TAG}): "
                           "`az feature register --namespace Microsoft.Compute --name EncryptionAtHost`, then "
                           "`az provider register -n Microsoft.Compute`")
 
