@@ -13,7 +13,10 @@ from amlplatform.settings import settings_from_config
 from amlplatform.settings.access import ROLE_GUIDS
 from amlplatform.settings.protection import after_destroy_steps
 
-BASE = {"amlplatform:location": "westeurope", "amlplatform:naming": {"workload": "fraud", "environment": "tst"}}
+# private by default: the workspace, storage and key vault need an inbound path (a VNet for their
+# private endpoints), which is not what these tests are about
+BASE = {"amlplatform:location": "westeurope", "amlplatform:naming": {"workload": "fraud", "environment": "tst"},
+        "amlplatform:network": {"vnet": {"address_space": ["10.50.0.0/24"], "private_endpoints_subnet": "10.50.0.0/26"}}}
 GROUP = "5b3c0a1e-7d2f-4e8a-9c61-2f4d8e9a0b13"
 USER = "3f1c9a52-6d7e-4b8f-a012-5c6d7e8f9a0b"
 ROLE = "azure-native:authorization:RoleAssignment"
@@ -102,7 +105,8 @@ guids = st.uuids().map(str)
 def test_storage_role_specs_give_each_person_both_roles_once(scientists, users, instance_users):
     s = settings(access={"data_scientists": [{"principal_id": p} for p in dict.fromkeys(scientists)],
                          "instance_users": instance_users},
-                 instances={"users": [{"object_id": u} for u in dict.fromkeys(users)]} if users else None,
+                 # no instances key without users (a stack value must have its setting's type: no null)
+                 **({"instances": {"users": [{"object_id": u} for u in dict.fromkeys(users)]}} if users else {}),
                  **({} if instance_users or not users or scientists else {"storage": {"allow_shared_key_access": True}}))
     specs = program.storage_role_specs(s)
     people = set(scientists) | (set(users) if instance_users else set())

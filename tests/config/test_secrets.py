@@ -15,6 +15,8 @@ from conftest import ROOT
 
 TENANT = "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b"  # the plaintext a real `pulumi up` would pass
 KV = "azure-native:keyvault:Vault"
+# private by default: an inbound path (a VNet for the private endpoints; tests/network)
+NETWORK = {"vnet": {"address_space": ["10.50.0.0/24"], "private_endpoints_subnet": "10.50.0.0/26"}}
 
 
 def program():
@@ -25,7 +27,7 @@ def pulumi_config(**extra):
     """PULUMI_CONFIG as the CLI builds it for this stack (values as text, objects as JSON)."""
     return {"amlplatform:location": "westeurope",
             "amlplatform:naming": json.dumps({"workload": "fraud", "environment": "sec"}),
-            "amlplatform:tenant_id": TENANT, **extra}
+            "amlplatform:tenant_id": TENANT, "amlplatform:network": json.dumps(NETWORK), **extra}
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +83,7 @@ def test_program_reads_pulumi_config_secret_keys(monkeypatch):
 def test_secure_value_in_a_stack_file_plans_offline(make_stack, capsys):
     project = make_stack({"amlplatform:location": "westeurope",
                           "amlplatform:naming": {"workload": "fraud", "environment": "sec"},
+                          "amlplatform:network": NETWORK,
                           "amlplatform:tenant_id": {"secure": "v1:AAAAsomeciphertext"}}, name="sec")
     graph = evaluate_stack("sec", project_dir=project)
     # the offline stand-in (a GUID, since tenant_id must be one) is marked secret where it lands
@@ -103,6 +106,7 @@ def test_secret_nested_in_a_structured_value_makes_the_key_secret(make_stack):
 
     project = make_stack({"amlplatform:location": "westeurope",
                           "amlplatform:naming": {"workload": "fraud", "environment": "sec"},
+                          "amlplatform:network": NETWORK,
                           "amlplatform:workspace": {"friendly_name": {"secure": "v1:xyz"}}}, name="nested")
     read = read_stack_config(project / "stacks" / "Pulumi.nested.yaml")
     assert read.secret_keys == ["amlplatform:workspace"]

@@ -7,7 +7,11 @@ import pytest
 from amlplatform.errors import UserError
 from amlplatform.settings.stack import settings_from_config, settings_from_strings
 
-BASE = {"amlplatform:location": "westeurope", "amlplatform:naming": {"workload": "fraud", "environment": "dev"}}
+# private by default: the workspace and its dependencies need an inbound path (a VNet for their
+# private endpoints; tests/network), which is not what these tests are about
+NETWORK = {"vnet": {"address_space": ["10.50.0.0/24"], "private_endpoints_subnet": "10.50.0.0/26"}}
+BASE = {"amlplatform:location": "westeurope", "amlplatform:naming": {"workload": "fraud", "environment": "dev"},
+        "amlplatform:network": NETWORK}
 
 
 def problems(config) -> list:
@@ -79,7 +83,7 @@ def test_plain_strings_are_not_json_decoded():
 def test_top_level_scalars_are_read_as_pulumi_config_reads_them():
     # pulumi.Config: get_bool accepts true/True/false/False, get_int int(), get_object json.loads
     strings = {"amlplatform:location": "westeurope", "amlplatform:naming": '{"workload":"fraud","environment":"dev"}',
-               "amlplatform:protect": "True"}
+               "amlplatform:network": json.dumps(NETWORK), "amlplatform:protect": "True"}
     assert settings_from_strings(strings).protect is True
     with pytest.raises(UserError, match="protect: must be true or false, got 'yes'"):
         settings_from_strings({**strings, "amlplatform:protect": "yes"})
@@ -111,8 +115,11 @@ def test_existing_storage_and_vault_take_no_other_settings():
 
 
 def test_premium_registry_keeps_its_settings():
+    # a private registry (it follows the workspace) needs a cluster to build images on (tests/network)
     s = settings_from_config({**BASE, "amlplatform:registry": {"mode": "create", "zone_redundancy": True,
-                                                                "untagged_retention_days": 3}})
+                                                                "untagged_retention_days": 3},
+                              "amlplatform:clusters": [{"name": "cpu", "vm_size": "Standard_DS3_v2"}],
+                              "amlplatform:workspace": {"image_build_compute": "cpu"}})
     assert s.registry.zone_redundancy and s.registry.untagged_retention_days == 3
 
 
