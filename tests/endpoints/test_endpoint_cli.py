@@ -6,6 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+# private by default: the workspace and its dependencies need an inbound path (a VNet for their
+# private endpoints, and one for AKS nodes; tests/network), which is not what these tests are about
+NETWORK = {"vnet": {"address_space": ["10.50.0.0/22"], "private_endpoints_subnet": "10.50.0.0/26",
+                    "aks_subnet": "10.50.1.0/24"}}
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -18,7 +23,7 @@ def amlplatform(*args, cwd):
 def test_bad_serving_settings_give_one_readable_error(make_stack):
     project = make_stack({
         "amlplatform:location": "westeurope",
-        "amlplatform:naming": {"workload": "fraud", "environment": "tst"},
+        "amlplatform:naming": {"workload": "fraud", "environment": "tst"}, "amlplatform:network": NETWORK,
         "amlplatform:clusters": [{"name": "cpu"}],
         "amlplatform:datastores": [{"name": "lake", "kind": "adls_gen2", "container": "curated"}],
         "amlplatform:online_endpoints": [{
@@ -41,7 +46,7 @@ def test_bad_serving_settings_give_one_readable_error(make_stack):
 def test_a_plain_datastore_secret_is_refused_before_anything_is_declared(make_stack):
     project = make_stack({
         "amlplatform:location": "westeurope",
-        "amlplatform:naming": {"workload": "fraud", "environment": "tst"},
+        "amlplatform:naming": {"workload": "fraud", "environment": "tst"}, "amlplatform:network": NETWORK,
         "amlplatform:datastores": [{
             "name": "landing", "container": "landing", "auth": "sas", "secret_config_key": "datastores:sas",
             "storage_account_id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"

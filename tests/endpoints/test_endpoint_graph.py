@@ -8,6 +8,11 @@ import pytest
 from amlplatform.errors import UserError
 from amlplatform.offline.engine import SECRET, evaluate, evaluate_stack
 
+# private by default: the workspace and its dependencies need an inbound path (a VNet for their
+# private endpoints, and one for AKS nodes; tests/network), which is not what these tests are about
+NETWORK = {"vnet": {"address_space": ["10.50.0.0/22"], "private_endpoints_subnet": "10.50.0.0/26",
+                    "aks_subnet": "10.50.1.0/24"}}
+
 DATASTORE = "azure-native:machinelearningservices:Datastore"
 CONTAINER = "azure-native:storage:BlobContainer"
 ROLE = "azure-native:authorization:RoleAssignment"
@@ -69,6 +74,7 @@ def test_a_credential_comes_from_secret_config_only(make_stack):
     account = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-data/providers/"
                "Microsoft.Storage/storageAccounts/stlanding")
     base = {"amlplatform:location": "westeurope", "amlplatform:naming": {"workload": "fraud", "environment": "tst"},
+            "amlplatform:network": NETWORK,
             "amlplatform:datastores": [{"name": "landing", "container": "landing", "storage_account_id": account,
                                         "auth": "account_key", "secret_config_key": "datastores:landing-key"}]}
     project = make_stack({**base, "datastores:landing-key": {"secure": "v1:AAAAencrypted"}}, name="secret")
@@ -171,6 +177,7 @@ def test_dev_has_a_managed_endpoint_that_follows_its_public_workspace(stack_grap
 def test_key_auth_records_its_reason(make_stack):
     project = make_stack({
         "amlplatform:location": "westeurope", "amlplatform:naming": {"workload": "fraud", "environment": "tst"},
+        "amlplatform:network": NETWORK,
         "amlplatform:online_endpoints": [{"name": "fraud-keys", "auth_mode": "Key",
                                           "key_auth_reason": "the partner's client can only send static keys"}]},
         name="keys")
@@ -295,6 +302,7 @@ def test_file_share_and_adls_gen2_datastores(make_stack):
     group = "5b3c0a1e-7d2f-4e8a-9c61-2f4d8e9a0b13"
     project = make_stack({
         "amlplatform:location": "westeurope", "amlplatform:naming": {"workload": "fraud", "environment": "tst"},
+        "amlplatform:network": NETWORK,
         "amlplatform:datastores": [
             {"name": "notebooks", "kind": "file_share", "container": "notebooks",
              "readers": [{"principal_id": group}], "writable": True},

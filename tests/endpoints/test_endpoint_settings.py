@@ -15,14 +15,22 @@ from amlplatform.settings.endpoints import (
 )
 from amlplatform.settings.stack import settings_from_config
 
-BASE = {"amlplatform:location": "westeurope", "amlplatform:naming": {"workload": "fraud", "environment": "tst"}}
+# private by default: the workspace and its dependencies need an inbound path (a VNet for their
+# private endpoints, and one for AKS nodes; tests/network), which is not what these tests are about
+NETWORK = {"vnet": {"address_space": ["10.50.0.0/22"], "private_endpoints_subnet": "10.50.0.0/26",
+                    "aks_subnet": "10.50.1.0/24"}}
+BASE = {"amlplatform:location": "westeurope", "amlplatform:naming": {"workload": "fraud", "environment": "tst"},
+        "amlplatform:network": NETWORK}
 WS = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/" \
      "Microsoft.MachineLearningServices/workspaces/mlw"
 ACCOUNT = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/" \
           "Microsoft.Storage/storageAccounts/stother"
 MANAGED = {"name": "blue", "model": "azureml:credit-default:1", "instance_type": "Standard_DS3_v2"}
-K8S_TARGET = {"name": "inference", "extension": {"allow_insecure_connections": True},
+K8S_TARGET = {"name": "inference", "api_server_access": "private", "extension": {"allow_insecure_connections": True},
               "instance_types": [{"name": "cpu-small"}, {"name": "cpu-large"}]}
+# a Kubernetes target brings a registry, private like the workspace: images are built on a cluster
+BUILD_CLUSTER = {"amlplatform:clusters": [{"name": "cpu", "vm_size": "Standard_DS3_v2"}],
+                 "amlplatform:workspace": {"image_build_compute": "cpu"}}
 
 
 def problems_of(config):
@@ -134,7 +142,7 @@ def test_deployment_settings_fields():
 def test_kubernetes_endpoint_rules():
     base = {"name": "fraud-k8s", "kind": "kubernetes", "compute": "inference",
             "deployments": [{"name": "blue", "model": "azureml:m:1", "instance_type": "cpu-small"}]}
-    config = {"amlplatform:kubernetes": [K8S_TARGET]}
+    config = {"amlplatform:kubernetes": [K8S_TARGET], **BUILD_CLUSTER}
     settings_from_config({**BASE, **config, "amlplatform:online_endpoints": [base]})  # valid
     assert "AADToken is supported on managed online endpoints only" in one_problem(
         {**config, "amlplatform:online_endpoints": [{**base, "auth_mode": "AADToken"}]}, "online_endpoints[0]")
@@ -148,13 +156,14 @@ def test_kubernetes_endpoint_rules():
 def test_kubernetes_deployment_needs_an_instance_type_of_its_target():
     endpoint = {"name": "fraud-k8s", "kind": "kubernetes", "compute": "inference",
                 "deployments": [{"name": "blue", "model": "azureml:m:1", "instance_type": "gpu-large"}]}
-    text = one_problem({"amlplatform:kubernetes": [K8S_TARGET], "amlplatform:online_endpoints": [endpoint]},
-                       "batch_endpoints")
+    text = one_problem({"amlplatform:kubernetes": [K8S_TARGET], "amlplatform:online_endpoints": [endpoint],
+                        **BUILD_CLUSTER}, "batch_endpoints")
     assert "online_endpoints[0].deployments[0].instance_type: 'gpu-large' is not an instance type of kubernetes " \
            "target 'inference' (cpu-small, cpu-large)" in text
     # no instance type named: the target's default (its first) is used, and it exists
     endpoint["deployments"][0].pop("instance_type")
-    settings_from_config({**BASE, "amlplatform:kubernetes": [K8S_TARGET], "amlplatform:online_endpoints": [endpoint]})
+    settings_from_config({**BASE, "amlplatform:kubernetes": [K8S_TARGET], "amlplatform:online_endpoints": [endpoint],
+                          **BUILD_CLUSTER})
 
 
 def test_kubernetes_endpoint_needs_a_declared_target():
