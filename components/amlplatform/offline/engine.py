@@ -603,3 +603,12 @@ def evaluate_stack(stack: str, *, project_dir: Optional[Path] = None,
         return evaluate(program, project=doc["name"], stack=stack, config=strings, secret_keys=secret_keys)
     except pulumi.RunError as exc:
         raise UserError(str(exc)) from None
+    except UserError:
+        raise
+    except Exception as exc:  # the program's own failure: where in the program, not our traceback
+        import traceback
+
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve().is_relative_to(
+            project_dir.resolve())]
+        where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+        raise UserError(f"the program {entry} failed{where}: {type(exc).__name__}: {exc}") from None
