@@ -251,8 +251,9 @@ def parse(text: str, source: str = "the YAML") -> Any:
                         "is a few KiB)")
     if text.startswith("\ufeff"):
         text = text[1:]  # readFileStripUTF8BOM
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -265,7 +266,8 @@ def parse(text: str, source: str = "the YAML") -> Any:
     except RecursionError:
         raise UserError(f"{source}: the YAML is nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 # --------------------------------------------------------------------------- the config layout
