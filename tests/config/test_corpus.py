@@ -185,3 +185,18 @@ def test_sample_as_subprocess(case, project, tmp_path):
                            "-o", str(tmp_path / "out.txt")], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2 and done.stderr.startswith("error: ") and name in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "out.txt").exists()
+
+
+CLI_SUBPROCESS_SAMPLE = CLI_CASES[::25]
+
+
+@pytest.mark.parametrize("case", CLI_SUBPROCESS_SAMPLE, ids=[c[0] for c in CLI_SUBPROCESS_SAMPLE])
+def test_command_line_sample_as_subprocess(case, project, scratch):
+    _, argv, name = case
+    before = _snapshot(project, scratch)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "components")}
+    done = subprocess.run([sys.executable, "-m", "amlplatform.cli", *_fill(argv, project, scratch)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2 and "error:" in done.stderr and name in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert _snapshot(project, scratch) == before
