@@ -204,3 +204,14 @@ def test_resolve_plain_is_total():
     # any text resolves to something (never raises)
     for text in ["-", "+", ".", "0b", "0o", "-0x", "1_", "_1", "0_7", "١٢"]:
         resolve_plain(text)
+
+
+def test_stack_file_keys():
+    # workspace/project.go:1229 ProjectStack: config, secretsprovider, encryptedkey, encryptionsalt,
+    # environment. The CLI ignores other keys; a misspelt 'config' would drop every setting, so
+    # unknown keys are errors here.
+    read = config_of("secretsprovider: passphrase\nencryptionsalt: v1:x\nencryptedkey: k\nenvironment: [e]\n"
+                     "config:\n  a:b: 1\n")
+    assert read.values == {"a:b": 1}
+    with pytest.raises(UserError, match="'confg' is not a stack file key \\(did you mean 'config'\\?\\)"):
+        config_of("confg:\n  a:b: 1\n")

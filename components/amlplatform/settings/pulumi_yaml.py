@@ -323,6 +323,8 @@ class StackConfig:
 
 
 SECRET_STAND_IN = "[secret]"
+# the fields of a stack file (workspace/project.go:1229, type ProjectStack)
+STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
 
 
 def _value(value: Any, where: str, path: Tuple[Any, ...], secrets: List[Tuple[Any, ...]],
@@ -358,6 +360,15 @@ def stack_config(doc: Any, *, source: str, project: Optional[str] = None,
     bad = [k for k in doc if isinstance(k, GoKey)]
     if bad:
         raise UserError(f"{source}: expected only string keys, got {str(bad[0])!r}")
+    unknown = [k for k in doc if k not in STACK_FILE_KEYS]
+    if unknown:
+        # the CLI ignores them (yaml.v3 without KnownFields); a misspelt 'config:' would silently
+        # drop every setting, so here they are errors
+        import difflib
+
+        near = difflib.get_close_matches(unknown[0], STACK_FILE_KEYS, n=1, cutoff=0.5)
+        raise UserError(f"{source}: {unknown[0]!r} is not a stack file key"
+                        + (f" (did you mean {near[0]!r}?)" if near else f" (known: {', '.join(STACK_FILE_KEYS)})"))
     raw = doc.get("config")
     if raw is None:
         return StackConfig({})

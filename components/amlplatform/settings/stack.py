@@ -509,8 +509,10 @@ def json_schema() -> Dict[str, Any]:
             },
             "secretsprovider": {"type": "string"},
             "encryptedkey": {"type": "string"},
+            "encryptionsalt": {"type": "string"},
             "environment": {},
         },
+        "additionalProperties": False,
         "$defs": defs,
     }
 
