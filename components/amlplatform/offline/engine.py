@@ -529,7 +529,7 @@ def stack_program_config(stack: str, project_dir: Path,
     settings (any ``amlplatform:`` key) are validated first: :class:`UserError` lists every bad field.
     """
     from amlplatform.errors import field_path
-    from amlplatform.settings.pulumi_yaml import program_config, read_stack_config
+    from amlplatform.settings.pulumi_yaml import apply_project_config, program_config, read_stack_config
     from amlplatform.settings.stack import (
         NAMESPACE, check_namespaces, policy_exceptions_from_strings, settings_from_strings, uses_stack_settings,
     )
@@ -537,8 +537,10 @@ def stack_program_config(stack: str, project_dir: Path,
     doc = _project_file(project_dir)
     path = stack_file(project_dir, stack)
     last: Optional[UserError] = None
+    project_file = str(project_dir / "Pulumi.yaml")
     for stand_in in SECRET_STAND_INS:
         read = read_stack_config(path, project=doc["name"], secret_stand_in=stand_in)
+        read = apply_project_config(doc, read, stack=stack, source=project_file)
         config = dict(read.values)
         config.update(config_overrides or {})
         empty = [k for k in read.empty_keys if k.startswith(NAMESPACE + ":")]
