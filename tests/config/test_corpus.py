@@ -124,6 +124,8 @@ def _cli_cases():
         cases.append((f"scan -o {tid}", ["scan", "-s", "dev", "--project-dir", p, "-o", target], name))
         cases.append((f"scan --policy-pack-config {tid}",
                       ["scan", "-s", "dev", "--project-dir", p, "--policy-pack-config", target], name))
+    cases.append(("plan -o the --diff input", ["plan", "-s", "dev", "--project-dir", p, "--diff", f"{t}/plan.json",
+                                                "-o", f"{t}/plan.json", "--force"], "--diff input"))
     cases.append(("scan same output twice", ["scan", "-s", "dev", "--project-dir", p, "-o", f"{t}/a.txt",
                                              "--policy-pack-config", f"{t}/a.txt"], "same file"))
     return cases
