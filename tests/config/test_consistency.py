@@ -156,3 +156,10 @@ def test_sample_workflow_fails_through_pipes():
         run = step.get("run", "")
         if "| tee" in run:
             assert "set -o pipefail" in run.split("| tee")[0], step["name"]
+
+
+@given(st.text(alphabet="abcXYZ019-_", min_size=0, max_size=30))
+def test_the_generic_compute_rule_is_the_intersection(name):
+    every = all(naming.compute_name_problems(name, k) == [] for k in ("cluster", "instance", "kubernetes"))
+    if naming.check("compute", name) == []:
+        assert every
