@@ -266,3 +266,17 @@ def test_a_secret_project_key_must_be_encrypted_in_the_stack():
 def test_default_and_value_together_are_refused():
     with pytest.raises(UserError, match="cannot have both a 'default' and 'value'"):
         merged("name: own\nconfig:\n  k: {default: 1, value: 2}\n", "config: {}\n")
+
+
+def test_yaml11_collection_tags_decode_as_what_they_are_written_as():
+    # yaml.v3 knows no !!set/!!omap/!!pairs: a set is the mapping it is written as (null values),
+    # an ordered map the list of one-key mappings
+    assert parse("a: !!set {x, y}") == {"a": {"x": None, "y": None}}
+    assert parse("a: !!omap [{x: 1}, {y: 2}]") == {"a": [{"x": 1}, {"y": 2}]}
+    assert parse("a: !!pairs [{x: 1}]") == {"a": [{"x": 1}]}
+    assert program_config(config_of("config:\n  a:b: !!set {x}\n").values) == {"a:b": '{"x":null}'}
+
+
+def test_unknown_tags_are_a_clear_error():
+    with pytest.raises(UserError, match="could not determine a constructor for the tag '!foo'"):
+        parse("a: !foo x")

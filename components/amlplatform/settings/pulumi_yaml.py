@@ -193,6 +193,10 @@ class _Constructor(yaml.constructor.SafeConstructor):
 
 _Constructor.add_constructor("!v3", _Constructor.construct_v3)
 _Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_yaml_map)
+# yaml.v3 has no sets, ordered maps or pairs: they decode as the mapping or list they are written as
+_Constructor.add_constructor("tag:yaml.org,2002:set", _Constructor.construct_yaml_map)
+_Constructor.add_constructor("tag:yaml.org,2002:omap", _Constructor.construct_yaml_seq)
+_Constructor.add_constructor("tag:yaml.org,2002:pairs", _Constructor.construct_yaml_seq)
 _Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
 
 
@@ -347,6 +351,8 @@ def _value(value: Any, where: str, path: Tuple[Any, ...], secrets: List[Tuple[An
                         "infinity or NaN)")
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")  # !!binary decoded into any: its bytes as text
+    if value is not None and not isinstance(value, (str, bool, int, float)):
+        raise UserError(f"{where}: a {type(value).__name__} is not a value Pulumi config can hold")
     return value
 
 
