@@ -59,3 +59,18 @@ def test_any_text_is_a_stack_file_or_a_clear_error(text):
         stack_config(parse(text, "f.yaml"), source="f.yaml", project="p")
     except UserError as exc:
         assert str(exc)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(
+    st.sampled_from(["amlplatform:" + k for k in __import__("amlplatform.settings.stack", fromlist=["x"])
+                     .StackSettings.model_fields] + ["amlplatform:x", "azure-native:location", "amlplatfrm:y"]),
+    JSON, max_size=6))
+def test_any_config_is_settings_or_a_clear_error(config):
+    from amlplatform.settings.stack import StackSettings, settings_from_config
+
+    base = {"amlplatform:location": "westeurope", "amlplatform:naming": {"workload": "fraud", "environment": "dev"}}
+    try:
+        assert isinstance(settings_from_config({**base, **config}), StackSettings)
+    except UserError as exc:
+        assert exc.problems or str(exc)
