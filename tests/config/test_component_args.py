@@ -69,3 +69,13 @@ def test_every_component_checks_its_args():
     for component in (ContainerRegistry, WorkspaceStorage, MLWorkspace, ComputeCluster):
         with pytest.raises(ComponentArgsError):
             evaluate(lambda: component("x", {"no_such_argument": 1}), project="p", stack="s")
+
+
+def test_mlworkspace_refuses_settings_an_existing_resource_would_ignore():
+    sid = "/subscriptions/0/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/stx"
+    args = {"resource_group_name": "rg", "location": "westeurope", "tenant_id": "t", "subscription_id": "s",
+            "names": {"storage_account": "stx", "key_vault": "kv-x", "container_registry": "crx12345",
+                      "workspace": "mlw-x", "log_analytics": "log-x", "app_insights": "appi-x"},
+            "storage": {"existing_id": sid, "sku": "Standard_LRS"}}
+    with pytest.raises(ComponentArgsError, match="args.storage: with existing_id nothing is created, so sku"):
+        evaluate(lambda: MLWorkspace("x", args), project="p", stack="s")
