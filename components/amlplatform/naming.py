@@ -74,6 +74,8 @@ RULES: Dict[str, NameRule] = {
                  "no % & \\ ? / < > characters; must not end with a space or '.'"),
         NameRule("aks", 1, 63, r"[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?",
                  "letters, digits, '_' and '-'; starts and ends with a letter or digit"),
+        # a name every compute kind accepts (the intersection of COMPUTE_RULES below); the
+        # per-kind rules are what settings and components check
         NameRule("compute", 3, 16, r"[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]",
                  "letters, digits and hyphens; starts with a letter, ends with a letter or digit",
                  extra=_hyphen_followed_by_letter),
@@ -291,4 +293,4 @@ def instance_name(prefix: str, user_key: str) -> str:
         base = "ci" + base
         base = base[: 16 - len(h) - 1]
     # a hyphen must be followed later by a letter ("ci-12345" is invalid): drop it when the hash has none
-    return ensure("compute", f"{base}-{h}" if re.search(r"[a-z]", h) else f"{base}{h}")
+    return compute_name(f"{base}-{h}" if re.search(r"[a-z]", h) else f"{base}{h}", "instance")

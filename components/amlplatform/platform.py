@@ -14,7 +14,7 @@ from typing import List, Mapping, Optional
 import pulumi
 from typing_extensions import Required, TypedDict
 
-from amlplatform._component import check_args, child, token
+from amlplatform._component import ComponentArgsError, check_args, child, token
 from amlplatform.access import RoleAssignmentSpec, WorkspaceAccess
 from amlplatform.encryption import CustomerManagedKey
 from amlplatform.keyvault import WorkspaceKeyVault
@@ -132,6 +132,12 @@ class MLWorkspace(pulumi.ComponentResource):
             app_insights_id, log_analytics_id = mon.app_insights_id, mon.log_analytics_id
         diagnostics_target = log_analytics_id if args.get("diagnostics", True) else None
 
+        for part in ("storage", "key_vault", "registry"):
+            given = dict(args.get(part) or {})
+            if given.get("existing_id") and len(given) > 1:
+                raise ComponentArgsError(f"MLWorkspace: args.{part}: with existing_id nothing is created, so "
+                                         f"{', '.join(sorted(set(given) - {'existing_id'}))} would be ignored; "
+                                         "remove them")
         locks = dict(args.get("locks") or {})
         key_vault = dict(args.get("key_vault") or {})
         vault: Optional[WorkspaceKeyVault] = None

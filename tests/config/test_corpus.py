@@ -124,6 +124,8 @@ def _cli_cases():
         cases.append((f"scan -o {tid}", ["scan", "-s", "dev", "--project-dir", p, "-o", target], name))
         cases.append((f"scan --policy-pack-config {tid}",
                       ["scan", "-s", "dev", "--project-dir", p, "--policy-pack-config", target], name))
+    cases.append(("plan -o the --diff input", ["plan", "-s", "dev", "--project-dir", p, "--diff", f"{t}/plan.json",
+                                                "-o", f"{t}/plan.json", "--force"], "--diff input"))
     cases.append(("scan same output twice", ["scan", "-s", "dev", "--project-dir", p, "-o", f"{t}/a.txt",
                                              "--policy-pack-config", f"{t}/a.txt"], "same file"))
     return cases
@@ -185,3 +187,18 @@ def test_sample_as_subprocess(case, project, tmp_path):
                            "-o", str(tmp_path / "out.txt")], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2 and done.stderr.startswith("error: ") and name in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "out.txt").exists()
+
+
+CLI_SUBPROCESS_SAMPLE = CLI_CASES[::25]
+
+
+@pytest.mark.parametrize("case", CLI_SUBPROCESS_SAMPLE, ids=[c[0] for c in CLI_SUBPROCESS_SAMPLE])
+def test_command_line_sample_as_subprocess(case, project, scratch):
+    _, argv, name = case
+    before = _snapshot(project, scratch)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "components")}
+    done = subprocess.run([sys.executable, "-m", "amlplatform.cli", *_fill(argv, project, scratch)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2 and "error:" in done.stderr and name in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert _snapshot(project, scratch) == before

@@ -204,3 +204,79 @@ def test_resolve_plain_is_total():
     # any text resolves to something (never raises)
     for text in ["-", "+", ".", "0b", "0o", "-0x", "1_", "_1", "0_7", "١٢"]:
         resolve_plain(text)
+
+
+def test_stack_file_keys():
+    # workspace/project.go:1229 ProjectStack: config, secretsprovider, encryptedkey, encryptionsalt,
+    # environment. The CLI ignores other keys; a misspelt 'config' would drop every setting, so
+    # unknown keys are errors here.
+    read = config_of("secretsprovider: passphrase\nencryptionsalt: v1:x\nencryptedkey: k\nenvironment: [e]\n"
+                     "config:\n  a:b: 1\n")
+    assert read.values == {"a:b": 1}
+    with pytest.raises(UserError, match="'confg' is not a stack file key \\(did you mean 'config'\\?\\)"):
+        config_of("confg:\n  a:b: 1\n")
+
+
+# ------------------------------------------------------------------ project config (Pulumi.yaml)
+
+from amlplatform.settings.pulumi_yaml import apply_project_config  # noqa: E402
+
+
+def merged(project_yaml: str, stack_yaml: str):
+    doc = parse(project_yaml)
+    return apply_project_config(doc, config_of(stack_yaml, project=doc["name"]), stack="dev", source="Pulumi.yaml")
+
+
+def test_project_defaults_fill_what_the_stack_lacks():
+    # pkg/workspace/config.go mergeConfig; project.go:486 shorthand: a plain value is the default of
+    # a project key and the value of another namespace's key
+    read = merged("name: own\nconfig:\n  size: 3\n  aws:region: eu\n  tier: {type: string, default: gold}\n",
+                  "config:\n  own:size: 5\n")
+    assert read.values == {"own:size": 5, "aws:region": "eu", "own:tier": "gold"}
+
+
+def test_a_project_key_without_default_is_missing():
+    # config.go missingStackConfigurationKeysError
+    with pytest.raises(UserError, match="Stack 'dev' is missing configuration value 'region'"):
+        merged("name: own\nconfig:\n  region: {type: string}\n", "config: {}\n")
+
+
+@pytest.mark.parametrize("type_,value,ok", [
+    # a top-level number reaches the check as its text (MarshalString), so it passes as a string
+    ("string", "x", True), ("string", 3, True), ("string", "[1]", False), ("integer", 3, True), ("integer", "'3'", True),
+    ("integer", "x", False), ("boolean", "true", True), ("boolean", "yes", False), ("object", "{a: 1}", True),
+    ("object", "[1]", False),
+])
+def test_explicit_types_are_checked(type_, value, ok):
+    # project.go:771 ValidateConfigValue
+    project = f"name: own\nconfig:\n  k: {{type: {type_}}}\n"
+    if ok:
+        merged(project, f"config:\n  own:k: {value}\n")
+    else:
+        with pytest.raises(UserError, match=f"must be of type '{type_}'"):
+            merged(project, f"config:\n  own:k: {value}\n")
+
+
+def test_a_secret_project_key_must_be_encrypted_in_the_stack():
+    with pytest.raises(UserError, match="must be encrypted as it's secret"):
+        merged("name: own\nconfig:\n  pw: {type: string, secret: true}\n", "config:\n  own:pw: plain\n")
+    merged("name: own\nconfig:\n  pw: {type: string, secret: true}\n", "config:\n  own:pw: {secure: v1:x}\n")
+
+
+def test_default_and_value_together_are_refused():
+    with pytest.raises(UserError, match="cannot have both a 'default' and 'value'"):
+        merged("name: own\nconfig:\n  k: {default: 1, value: 2}\n", "config: {}\n")
+
+
+def test_yaml11_collection_tags_decode_as_what_they_are_written_as():
+    # yaml.v3 knows no !!set/!!omap/!!pairs: a set is the mapping it is written as (null values),
+    # an ordered map the list of one-key mappings
+    assert parse("a: !!set {x, y}") == {"a": {"x": None, "y": None}}
+    assert parse("a: !!omap [{x: 1}, {y: 2}]") == {"a": [{"x": 1}, {"y": 2}]}
+    assert parse("a: !!pairs [{x: 1}]") == {"a": [{"x": 1}]}
+    assert program_config(config_of("config:\n  a:b: !!set {x}\n").values) == {"a:b": '{"x":null}'}
+
+
+def test_unknown_tags_are_a_clear_error():
+    with pytest.raises(UserError, match="could not determine a constructor for the tag '!foo'"):
+        parse("a: !foo x")

@@ -126,3 +126,19 @@ def test_premium_registry_keeps_its_settings():
 def test_every_problem_at_once():
     lines = problems({"amlplatform:workspce": {}, "amlplatform:storage": {"skuu": "x"}, "amlplatfrom:x": 1})
     assert len(lines) == 3, lines
+
+
+def test_monitoring_settings_that_do_not_apply():
+    la = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/r/providers/"
+          "Microsoft.OperationalInsights/workspaces/log-x")
+    ai = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/r/providers/"
+          "Microsoft.Insights/components/appi-x")
+    lines = problems({"amlplatform:monitoring": {"existing_log_analytics_id": la, "retention_days": 60}})
+    assert any("monitoring.retention_days: does not apply with monitoring.existing_log_analytics_id" in p
+               for p in lines), lines
+    lines = problems({"amlplatform:monitoring": {"existing_app_insights_id": ai, "public_query": "Disabled"}})
+    assert any("monitoring.public_query: does not apply with monitoring.existing_app_insights_id" in p
+               for p in lines), lines
+    # what applies is kept
+    settings_from_config({**BASE, "amlplatform:monitoring": {"existing_log_analytics_id": la,
+                                                              "public_query": "Disabled"}})

@@ -89,6 +89,8 @@ def run_plan(args: argparse.Namespace) -> int:
 
     project_dir = project_dir_arg(args.project_dir)
     if args.output is not None:
+        if args.diff is not None and args.output.resolve() == args.diff.resolve():
+            raise UserError(f"--output: {args.output} is the --diff input: an output never replaces an input")
         check_output(args.output, project_dir=project_dir, force=args.force)
     earlier = _read_plan(args.diff) if args.diff is not None else None
     args.project_dir = project_dir

@@ -541,7 +541,7 @@ def stack_program_config(stack: str, project_dir: Path,
     settings (any ``amlplatform:`` key) are validated first: :class:`UserError` lists every bad field.
     """
     from amlplatform.errors import field_path
-    from amlplatform.settings.pulumi_yaml import program_config, read_stack_config
+    from amlplatform.settings.pulumi_yaml import apply_project_config, program_config, read_stack_config
     from amlplatform.settings.stack import (
         NAMESPACE, check_namespaces, policy_exceptions_from_strings, settings_from_strings, uses_stack_settings,
     )
@@ -549,8 +549,10 @@ def stack_program_config(stack: str, project_dir: Path,
     doc = _project_file(project_dir)
     path = stack_file(project_dir, stack)
     last: Optional[UserError] = None
+    project_file = str(project_dir / "Pulumi.yaml")
     for stand_in in SECRET_STAND_INS:
         read = read_stack_config(path, project=doc["name"], secret_stand_in=stand_in)
+        read = apply_project_config(doc, read, stack=stack, source=project_file)
         config = dict(read.values)
         config.update(config_overrides or {})
         empty = [k for k in read.empty_keys if k.startswith(NAMESPACE + ":")]
@@ -615,3 +617,12 @@ def evaluate_stack(stack: str, *, project_dir: Optional[Path] = None,
         return evaluate(program, project=doc["name"], stack=stack, config=strings, secret_keys=secret_keys)
     except pulumi.RunError as exc:
         raise UserError(str(exc)) from None
+    except UserError:
+        raise
+    except Exception as exc:  # the program's own failure: where in the program, not our traceback
+        import traceback
+
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve().is_relative_to(
+            project_dir.resolve())]
+        where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+        raise UserError(f"the program {entry} failed{where}: {type(exc).__name__}: {exc}") from None

@@ -180,15 +180,14 @@ class Exception_:
 def stack_exceptions(stack: str, project_dir: Optional[Path] = None) -> List[Exception_]:
     """The ``policy_exceptions`` of ``stacks/Pulumi.<stack>.yaml`` (empty when there is no file)."""
     from amlplatform.errors import UserError
-    from amlplatform.offline.engine import find_project_dir, stack_file
-    from amlplatform.settings.stack import load_stack_settings
+    from amlplatform.offline.engine import find_project_dir, stack_policy_exceptions
 
     try:
         folder = project_dir or find_project_dir()
-        settings = load_stack_settings(stack_file(folder, stack))
+        found = stack_policy_exceptions(stack, folder)  # the amlplatform program's or a program of its own
     except UserError:
         return []
-    return [Exception_(e.rule, e.resource, e.reason) for e in settings.policy_exceptions]
+    return [Exception_(e.rule, e.resource, e.reason) for e in found]
 
 
 def _as_exceptions(items: Optional[Iterable[Any]]) -> List[Exception_]:

@@ -193,6 +193,10 @@ class _Constructor(yaml.constructor.SafeConstructor):
 
 _Constructor.add_constructor("!v3", _Constructor.construct_v3)
 _Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_yaml_map)
+# yaml.v3 has no sets, ordered maps or pairs: they decode as the mapping or list they are written as
+_Constructor.add_constructor("tag:yaml.org,2002:set", _Constructor.construct_yaml_map)
+_Constructor.add_constructor("tag:yaml.org,2002:omap", _Constructor.construct_yaml_seq)
+_Constructor.add_constructor("tag:yaml.org,2002:pairs", _Constructor.construct_yaml_seq)
 _Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
 
 
@@ -251,8 +255,9 @@ def parse(text: str, source: str = "the YAML") -> Any:
                         "is a few KiB)")
     if text.startswith("\ufeff"):
         text = text[1:]  # readFileStripUTF8BOM
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -265,7 +270,8 @@ def parse(text: str, source: str = "the YAML") -> Any:
     except RecursionError:
         raise UserError(f"{source}: the YAML is nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 # --------------------------------------------------------------------------- the config layout
@@ -321,6 +327,8 @@ class StackConfig:
 
 
 SECRET_STAND_IN = "[secret]"
+# the fields of a stack file (workspace/project.go:1229, type ProjectStack)
+STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
 
 
 def _value(value: Any, where: str, path: Tuple[Any, ...], secrets: List[Tuple[Any, ...]],
@@ -343,6 +351,8 @@ def _value(value: Any, where: str, path: Tuple[Any, ...], secrets: List[Tuple[An
                         "infinity or NaN)")
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")  # !!binary decoded into any: its bytes as text
+    if value is not None and not isinstance(value, (str, bool, int, float)):
+        raise UserError(f"{where}: a {type(value).__name__} is not a value Pulumi config can hold")
     return value
 
 
@@ -356,6 +366,15 @@ def stack_config(doc: Any, *, source: str, project: Optional[str] = None,
     bad = [k for k in doc if isinstance(k, GoKey)]
     if bad:
         raise UserError(f"{source}: expected only string keys, got {str(bad[0])!r}")
+    unknown = [k for k in doc if k not in STACK_FILE_KEYS]
+    if unknown:
+        # the CLI ignores them (yaml.v3 without KnownFields); a misspelt 'config:' would silently
+        # drop every setting, so here they are errors
+        import difflib
+
+        near = difflib.get_close_matches(unknown[0], STACK_FILE_KEYS, n=1, cutoff=0.5)
+        raise UserError(f"{source}: {unknown[0]!r} is not a stack file key"
+                        + (f" (did you mean {near[0]!r}?)" if near else f" (known: {', '.join(STACK_FILE_KEYS)})"))
     raw = doc.get("config")
     if raw is None:
         return StackConfig({})
@@ -448,3 +467,94 @@ def _go_numbers(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
         return int(value)
     return value
+
+
+# ----------------------------------------------------------------- project config (Pulumi.yaml)
+
+_TYPES = ("string", "integer", "boolean", "array", "object")
+
+
+def _project_config_types(doc: Dict[str, Any], source: str) -> Dict[str, Dict[str, Any]]:
+    """``config:`` of Pulumi.yaml as ProjectConfigType entries (project.go:282), the shorthand
+    rewritten like ``RewriteShorthandConfigValues`` (project.go:486): a plain value or a list is the
+    default of a project key, the value of any other namespace's key."""
+    project = doc["name"]
+    raw = doc.get("config")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise UserError(f"{source}: 'config' must be a mapping of configuration keys")
+    out: Dict[str, Dict[str, Any]] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or isinstance(key, GoKey):
+            raise UserError(f"{source}: config key {str(key)!r} is not text")
+        own = ":" not in key or key.startswith(project + ":")
+        if isinstance(value, (str, int, bool, list)) and not isinstance(value, float):
+            out[key] = {"default": value} if own else {"value": value}
+            continue
+        if not isinstance(value, dict):
+            raise UserError(f"{source}: config.{key} must be a value or a mapping (type, default, ...)")
+        unknown = sorted(set(value) - {"type", "description", "items", "default", "value", "secret"})
+        if unknown:
+            raise UserError(f"{source}: config.{key}.{unknown[0]} is not a project config attribute "
+                            "(type, description, items, default, value, secret)")
+        if "default" in value and "value" in value:
+            raise UserError(f"{source}: project config '{key}' cannot have both a 'default' and 'value' attribute")
+        if value.get("type") is not None and value["type"] not in _TYPES:
+            raise UserError(f"{source}: config.{key}.type must be one of {', '.join(_TYPES)}")
+        out[key] = value
+    return out
+
+
+def _valid_for(type_name: str, items: Any, value: Any) -> bool:
+    """``ValidateConfigValue`` (project.go:771)."""
+    if type_name == "string":
+        return isinstance(value, str)
+    if type_name == "integer":
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+            return True
+        return isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value) is not None
+    if type_name == "boolean":
+        return isinstance(value, bool) or value in ("true", "false")
+    if type_name == "object":
+        return isinstance(value, dict)
+    if not isinstance(value, list) or not isinstance(items, dict):
+        return False
+    return all(_valid_for(items.get("type"), items.get("items"), item) for item in value)
+
+
+def apply_project_config(doc: Dict[str, Any], read: StackConfig, *, stack: str, source: str) -> StackConfig:
+    """Merge Pulumi.yaml's ``config:`` into a stack's config as the CLI does (pkg/workspace/config.go
+    ``mergeConfig``): a key the stack lacks takes the project's default or value; a project key with
+    neither is missing (an error); an explicitly typed key must have that type, and a ``secret: true``
+    key must be a secret in the stack file."""
+    project = doc["name"]
+    types = _project_config_types(doc, source)
+    missing: List[str] = []
+    for raw_key, spec in sorted(types.items()):
+        key = raw_key if ":" in raw_key else f"{project}:{raw_key}"
+        if parse_key(key) is None:
+            raise UserError(f"{source}: could not parse {raw_key!r} as a configuration key")
+        if key not in read.values:
+            if "default" in spec or "value" in spec:
+                read.values[key] = _value(spec.get("default", spec.get("value")), key, (), [], SECRET_STAND_IN)
+            elif key.split(":")[0] == project:
+                missing.append(raw_key)
+    if missing:
+        names = " ".join(f"'{k}'" for k in missing)
+        raise UserError(f"Stack '{stack}' is missing configuration value{'s' if len(missing) > 1 else ''} {names} "
+                        f"(declared in {source} without a default)")
+    for raw_key, spec in sorted(types.items()):
+        key = raw_key if ":" in raw_key else f"{project}:{raw_key}"
+        if spec.get("secret") and key not in read.secret_keys:
+            raise UserError(f"Stack '{stack}' with configuration key '{raw_key}' must be encrypted as it's secret "
+                            f"(`pulumi config set --secret {key} ...`)")
+        if spec.get("type") is not None and key in read.values:
+            value = read.values[key]
+            content = value if isinstance(value, (dict, list)) else program_config({key: value})[key]
+            if not _valid_for(spec["type"], spec.get("items"), content):
+                raise UserError(f"Stack '{stack}' with configuration key '{raw_key}' must be of type "
+                                f"'{spec['type']}'")
+    return read

@@ -234,6 +234,20 @@ class StackSettings(Model):
                     problems.append(f"{label}.{unused[0]}: does not apply with {label}.existing_id (the "
                                     f"existing resource is used as it is); remove "
                                     f"{', '.join(label + '.' + u for u in unused)}")
+        mon = self.monitoring
+        given = mon.model_fields_set
+        if mon.existing_app_insights_id:
+            # nothing is created: the existing component (and its Log Analytics) are used as they are
+            unused = sorted(given - {"existing_app_insights_id", "existing_log_analytics_id"})
+            if unused:
+                problems.append(f"monitoring.{unused[0]}: does not apply with monitoring.existing_app_insights_id "
+                                f"(no monitoring is created); remove {', '.join('monitoring.' + u for u in unused)}")
+        elif mon.existing_log_analytics_id:
+            unused = sorted(given & {"retention_days", "daily_quota_gb"})
+            if unused:
+                problems.append(f"monitoring.{unused[0]}: does not apply with monitoring.existing_log_analytics_id "
+                                "(retention and quota belong to the Log Analytics workspace, which exists); remove "
+                                f"{', '.join('monitoring.' + u for u in unused)}")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -587,8 +601,10 @@ def json_schema() -> Dict[str, Any]:
             },
             "secretsprovider": {"type": "string"},
             "encryptedkey": {"type": "string"},
+            "encryptionsalt": {"type": "string"},
             "environment": {},
         },
+        "additionalProperties": False,
         "$defs": defs,
     }
 
