@@ -106,6 +106,7 @@ class IdentityAccess(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: IdentityAccessArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("IdentityAccess", args, IdentityAccessArgs)
         super().__init__(token("IdentityAccess"), name, None, opts)
         subscription = pulumi.Output.from_input(args["subscription_id"])
         principal = pulumi.Output.from_input(args["principal_id"])

@@ -25,7 +25,7 @@ from pulumi_azure_native import authorization, storage
 from pulumi_azure_native import machinelearningservices as ml
 from typing_extensions import Required, TypedDict
 
-from amlplatform._component import child, token
+from amlplatform._component import check_args, child, token
 from amlplatform.access import RoleAssignmentSpec, WorkspaceAccess, assignment_guid, role_definition_id
 
 DATASTORE_TYPES = {"blob": "AzureBlob", "adls_gen2": "AzureDataLakeGen2", "file_share": "AzureFile"}
@@ -99,6 +99,11 @@ class Datastore(pulumi.ComponentResource):
     uri: pulumi.Output[str]
 
     def __init__(self, name: str, args: DatastoreArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        if args.get("secret") is not None and not isinstance(args.get("secret"), pulumi.Output):
+            # before the generic argument check: say why a plain value is wrong, not only its type
+            raise ValueError(f"{name}: the datastore secret must be a Pulumi secret Output (read it with "
+                             "pulumi.Config(...).require_secret); plain values are refused")
+        check_args("Datastore", args, DatastoreArgs)
         super().__init__(token("Datastore"), name, None, opts)
         ds_name = args["datastore_name"]
         if not _DATASTORE_NAME.fullmatch(ds_name):

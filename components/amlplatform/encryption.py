@@ -20,7 +20,7 @@ import pulumi
 from pulumi_azure_native import keyvault, managedidentity
 from typing_extensions import Required, TypedDict
 
-from amlplatform._component import child, token
+from amlplatform._component import check_args, child, token
 from amlplatform.access import assignment_guid, role_definition_id
 
 CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
@@ -64,6 +64,7 @@ class CustomerManagedKey(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CustomerManagedKeyArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("CustomerManagedKey", args, CustomerManagedKeyArgs)
         super().__init__(token("CustomerManagedKey"), name, None, opts)
         size = args.get("key_size", 3072)
         if size not in (2048, 3072, 4096):

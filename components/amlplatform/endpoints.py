@@ -28,7 +28,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import resources
 from typing_extensions import Required, TypedDict
 
-from amlplatform._component import child, token
+from amlplatform._component import check_args, child, token
 from amlplatform.offline.armtypes import api_version
 from amlplatform.settings.endpoints import endpoint_name_problems
 
@@ -154,6 +154,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
     deployment_ids: pulumi.Output[Dict[str, str]]
 
     def __init__(self, name: str, args: OnlineEndpointArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("OnlineEndpoint", args, OnlineEndpointArgs)
         super().__init__(token("OnlineEndpoint"), name, None, opts)
         ep_name = args["endpoint_name"]
         _check_name(name, "endpoint name", ep_name)
@@ -357,6 +358,7 @@ class BatchEndpoint(pulumi.ComponentResource):
     deployment_ids: pulumi.Output[Dict[str, str]]
 
     def __init__(self, name: str, args: BatchEndpointArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("BatchEndpoint", args, BatchEndpointArgs)
         super().__init__(token("BatchEndpoint"), name, None, opts)
         ep_name = args["endpoint_name"]
         _check_name(name, "endpoint name", ep_name)

@@ -22,7 +22,7 @@ from pulumi_azure_native import network, privatedns
 from typing_extensions import Required, TypedDict
 
 from amlplatform import naming
-from amlplatform._component import child, token
+from amlplatform._component import check_args, child, token
 
 
 class SubnetSpec(TypedDict, total=False):
@@ -79,6 +79,7 @@ class PlatformNetwork(pulumi.ComponentResource):
     dns_zone_ids: pulumi.Output[Dict[str, str]]
 
     def __init__(self, name: str, args: PlatformNetworkArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("PlatformNetwork", args, PlatformNetworkArgs)
         super().__init__(token("PlatformNetwork"), name, None, opts)
         rg, location = args["resource_group_name"], args["location"]
         tags = dict(args.get("tags") or {})

@@ -15,7 +15,7 @@ from pulumi_azure_native import network
 from typing_extensions import Required, TypedDict
 
 from amlplatform import naming
-from amlplatform._component import child, token
+from amlplatform._component import check_args, child, token
 from amlplatform.settings.network import GROUP_ZONES
 
 ZONE_GROUP_NAME = "default"
@@ -63,6 +63,7 @@ class PrivateLink(pulumi.ComponentResource):
     zone_group_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: PrivateLinkArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("PrivateLink", args, PrivateLinkArgs)
         super().__init__(token("PrivateLink"), name, None, opts)
         group = args["group_id"]
         zones = zones_for(group)

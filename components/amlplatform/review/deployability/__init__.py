@@ -26,7 +26,7 @@ import importlib
 import pkgutil
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
 RULE_ID = re.compile(r"^AMLD-\d{3}$")
 
@@ -100,10 +100,12 @@ class Result:
 
 
 def excepting(finding: Finding, exceptions: Iterable[Any]) -> Optional[Any]:
-    """The first exception (anything with ``rule``, ``resource``, ``reason``: a stack's
-    ``policy_exceptions`` entry) naming the finding's rule id and its logical resource name or ``*``."""
+    """The first exception (a stack's ``policy_exceptions`` entry: an object or a mapping with
+    ``rule``, ``resource`` (default ``*``) and ``reason``) naming the finding's rule id and its
+    logical resource name or ``*``."""
     for e in exceptions:
-        if getattr(e, "rule", None) == finding.rule_id and getattr(e, "resource", "*") in ("*", finding.logical_name):
+        field = e.get if isinstance(e, Mapping) else (lambda key, default=None, e=e: getattr(e, key, default))
+        if field("rule") == finding.rule_id and field("resource", "*") in ("*", finding.logical_name):
             return e
     return None
 
@@ -115,7 +117,9 @@ def evaluate(graph: Any, exceptions: Iterable[Any] = (), rule_ids: Iterable[str]
     out = []
     for finding in run_rules(graph, rule_ids):
         accepted = excepting(finding, exceptions)
-        out.append(Result(finding, accepted.reason if accepted is not None else None))
+        reason = None if accepted is None else (
+            accepted["reason"] if isinstance(accepted, Mapping) else accepted.reason)
+        out.append(Result(finding, reason))
     return out
 
 
