@@ -126,6 +126,11 @@ def _check_value(value: Any, annotation: Any, where: str, problems: List[str]) -
                  if not (a is pulumi.Output or typing.get_origin(a) in (pulumi.Output, collections.abc.Awaitable))]
         _check_value(value, plain[0] if len(plain) == 1 else Union[tuple(plain)], where, problems)
         return
+    if annotation is pulumi.Output or origin is pulumi.Output:
+        # an Output and only an Output (e.g. a secret read with require_secret)
+        if not _is_output(value):
+            problems.append(f"{where}: must be a pulumi.Output, got {_shown(value)}")
+        return
     if _is_output(value):
         problems.append(f"{where}: must be a plain value here (it is checked before anything is deployed), "
                         "got a pulumi.Output")

@@ -48,6 +48,18 @@ def test_outputs_only_where_azure_takes_values_from_other_resources():
     assert "args.registry_name: must be a plain value" in line
 
 
+def test_an_output_only_argument_takes_an_output_and_nothing_else():
+    # DatastoreArgs.secret is pulumi.Output: a credential read with require_secret, never plain text
+    from amlplatform.datastores import DatastoreArgs
+
+    args = {"resource_group_name": "rg", "workspace_name": "mlw", "subscription_id": "0",
+            "datastore_name": "landing", "storage_account_id": "/subscriptions/0/x", "container": "landing",
+            "credentials": "account_key"}
+    check_args("Datastore", {**args, "secret": pulumi.Output.secret("key")}, DatastoreArgs)
+    (line,) = problems({**args, "secret": "plain-key"}, DatastoreArgs)
+    assert line.startswith("args.secret: must be a pulumi.Output")
+
+
 def test_nested_typed_dicts_are_checked():
     args = {"resource_group_name": "rg", "location": "x", "workspace_name": "w", "compute_name": "cpu",
             "vm_size": "Standard_DS3_v2", "max_nodes": "4"}

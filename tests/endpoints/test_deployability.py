@@ -94,6 +94,10 @@ def test_a_reasoned_exception_excepts_the_finding(public_endpoint_graph):
     assert result.excepted == exception.reason
     other = PolicyException(rule="AMLD-101", resource="something-else", reason="does not apply to this one")
     assert review(public_endpoint_graph, [other])[0].excepted is None
+    # as the stack file writes it (a mapping; resource defaults to every resource)
+    [result] = review(public_endpoint_graph, [{"rule": "AMLD-101", "reason": "every endpoint, on purpose"}])
+    assert result.excepted == "every endpoint, on purpose"
+    assert review(public_endpoint_graph, [{"rule": "AMLD-102", "reason": "another rule"}])[0].excepted is None
 
 
 def test_shipped_stacks_have_no_deployability_findings(stack_graph):
