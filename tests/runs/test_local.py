@@ -65,20 +65,18 @@ class Buf:
 
 @pytest.fixture
 def project(tmp_path):
+    """The train example with a secret and an ignored data folder added."""
     src = tmp_path / "proj"
     shutil.copytree(EXAMPLE, src)
-    (src / "run.yaml").unlink(missing_ok=True)  # the old run spec, if the example still has it
     (src / ".env").write_text("SECRET=1\n")
     (src / "data").mkdir()
     (src / "data" / "big.csv").write_text("x\n")
-    job_yaml(tmp_path, "python train.py --epochs 3 --lr 0.1", code="./proj", experiment_name="example-train",
-             environment_variables={"TRAIN_MODE": "demo"}, tags={"project": "amlplatform-example"})
     return src
 
 
 def test_submit_local_through_main_records_a_completed_run_with_metrics(project, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    rc = run_cli("submit", str(tmp_path / "job.yml"), "--env", "EXTRA=1", "--tag", "who=test")
+    rc = run_cli("submit", str(project / "job.yml"), "--env", "EXTRA=1", "--tag", "who=test")
     out = capsys.readouterr()
     assert rc == 0, out.err
     assert "epoch 3" in out.out  # streamed live to the terminal
@@ -86,8 +84,9 @@ def test_submit_local_through_main_records_a_completed_run_with_metrics(project,
     rec = only_run(store_dir)
     assert rec["status"] == "Completed" and rec["exit_code"] == 0
     assert [h["status"] for h in rec["status_history"]] == ["NotStarted", "Preparing", "Running", "Completed"]
-    assert rec["command"] == "python train.py --epochs 3 --lr 0.1"
-    assert rec["files"] == [".amlignore", "train.py"]  # no .env, no data/
+    assert rec["command"] == "python train.py --epochs ${{inputs.epochs}} --lr ${{inputs.lr}}"
+    assert rec["command_resolved"] == "python train.py --epochs 3 --lr 0.1"
+    assert rec["files"] == [".amlignore", "job.yml", "train.py"]  # no .env, no data/
     assert {e["relpath"] for e in rec["excluded"]} == {".env", "data/"}
     assert rec["tags"] == {"project": "amlplatform-example", "who": "test"}
     assert rec["environment_variables"] == {"TRAIN_MODE": "demo", "EXTRA": "1"}
@@ -124,7 +123,7 @@ def test_real_subprocess_of_the_installed_command(project, tmp_path):
     if not exe.exists():
         pytest.skip("amlplatform console script not installed in this interpreter's venv")
     env = {**os.environ, "AMLPLATFORM_RUNS_DIR": str(tmp_path / "runs"), "PYTHONPATH": str(REPO / "components")}
-    proc = subprocess.run([str(exe), "submit", str(tmp_path / "job.yml"), "--set", "command=python train.py --epochs 2"],
+    proc = subprocess.run([str(exe), "submit", str(project / "job.yml"), "--set", "inputs.epochs=2"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     rec = only_run(tmp_path / "runs")
