@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from amlplatform.errors import UserError
 from amlplatform.runs.local import command_problems
@@ -511,3 +512,35 @@ def test_blob_locations(url, expected):
     loc = blob_location(url)
     assert (loc.account_url, loc.account, loc.container, loc.prefix) == expected
     assert blob_location("https://example.com/file.csv") is None
+
+
+_path_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_path_text, _path_text)
+def test_substituted_paths_are_one_shell_word_each(a, b):
+    ins = {"a": Materialized("a", "uri_folder", a, kind="local")}
+    outs = {"b": Materialized("b", "uri_folder", b, kind="output")}
+    import shlex
+
+    assert shlex.split(substitute("python x.py --in ${{inputs.a}} --out ${{outputs.b}}", ins, outs)) == [
+        "python", "x.py", "--in", a, "--out", b]
+
+
+_name = st.from_regex(r"[a-z0-9]{3,12}", fullmatch=True)
+_blob = st.lists(st.from_regex(r"[A-Za-z0-9_.-]{1,10}", fullmatch=True).filter(lambda s: s not in (".", "..")),
+                 min_size=0, max_size=4).map("/".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_name, _name, _blob, st.sampled_from(["virtual-host", "path-style"]))
+def test_blob_locations_round_trip(account, container, blob, style):
+    if style == "virtual-host":
+        base = f"https://{account}.blob.core.windows.net"
+        url = f"{base}/{container}" + (f"/{blob}" if blob else "")
+    else:
+        base = f"http://127.0.0.1:10000/{account}"
+        url = f"{base}/{container}" + (f"/{blob}" if blob else "")
+    loc = blob_location(url)
+    assert (loc.account_url, loc.account, loc.container, loc.prefix) == (base, account, container, blob)

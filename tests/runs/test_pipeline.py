@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from amlplatform.errors import UserError
 from amlplatform.runs.job import load_job
@@ -343,3 +344,28 @@ def test_pipeline_runs_are_listed(example, tmp_path, capsys):
     assert run_cli("runs", "list", "--runs-dir", str(tmp_path / "runs")) == 0
     listed = capsys.readouterr().out
     assert rec["name"] in listed and all(v["run"] in listed for v in rec["steps"].values())
+
+
+_parts = st.fixed_dictionaries({
+    "code": st.sampled_from(["c1", "c2"]), "command": st.sampled_from(["x", "y"]),
+    "environment": st.sampled_from([{"ref": "e:1"}, {"ref": "e:2"}]), "environment_variables": st.just({}),
+    "timeout": st.sampled_from([None, 5]), "outputs": st.just({}),
+    "inputs": st.dictionaries(st.sampled_from(["a", "b", "c"]), st.sampled_from(["h1", "h2"])),
+})
+
+
+@settings(max_examples=80, deadline=None)
+@given(_parts, _parts)
+def test_why_rerun_names_exactly_what_changed(old, new):
+    from amlplatform.runs.pipeline import _why_rerun
+
+    why = _why_rerun(old, new)
+    labels = {"code": "code", "command": "command", "environment": "environment", "timeout": "limits.timeout"}
+    expected = [label for key, label in labels.items() if old[key] != new[key]]
+    expected += [f"input {n}" for n in sorted(set(old["inputs"]) | set(new["inputs"]))
+                 if old["inputs"].get(n) != new["inputs"].get(n)]
+    if expected:
+        assert why == "changed since the last run: " + ", ".join(expected)
+    else:
+        assert "gone" in why
+    assert _why_rerun(None, new) == "no earlier run of this step"

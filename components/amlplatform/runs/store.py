@@ -34,6 +34,7 @@ KILLED=5 as in ``mlflow.entities.RunStatus``), so a script's plain ``mlflow.star
 import hashlib
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -361,15 +362,33 @@ MLFLOW_STATUS = {"RUNNING": 1, "SCHEDULED": 2, "FINISHED": 3, "FAILED": 4, "KILL
 _mlflow_lock = threading.Lock()
 
 
+_YAML_PRINTABLE = re.compile("[\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _yaml_quote(text: str) -> str:
+    """A YAML double-quoted scalar: printable characters as they are, the rest escaped (``\\uXXXX`` /
+    ``\\UXXXXXXXX``, which YAML has and JSON lacks for characters beyond the BMP)."""
+    out = ['"']
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch in "\t\n\r\x85\u2028\u2029\ufeff" or not _YAML_PRINTABLE.fullmatch(ch):  # line breaks and BOM too
+            code = ord(ch)
+            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
 def _yaml_scalar(value: Any) -> str:
-    """A YAML scalar: JSON strings are valid YAML double-quoted scalars; None is null."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    return json.dumps(str(value))
+    return _yaml_quote(str(value))
 
 
 def _write_meta(folder: Path, fields: Mapping[str, Any]) -> None:
@@ -381,23 +400,15 @@ def _write_meta(folder: Path, fields: Mapping[str, Any]) -> None:
 
 
 def _read_meta_field(path: Path, key: str) -> Optional[str]:
-    """One top-level scalar of a meta.yaml written by mlflow (yaml.safe_dump) or by us (JSON strings)."""
+    """One top-level scalar of a meta.yaml (written by mlflow's yaml.safe_dump or by us), as text."""
+    import yaml
+
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return None
-    for line in lines:
-        if line.startswith(key + ":"):
-            raw = line[len(key) + 1:].strip()
-            if raw.startswith('"'):
-                try:
-                    return json.loads(raw)
-                except ValueError:
-                    return raw.strip('"')
-            if raw.startswith("'") and raw.endswith("'"):
-                return raw[1:-1].replace("''", "'")
-            return raw
-    return None
+    value = data.get(key) if isinstance(data, dict) else None
+    return None if value is None else str(value)
 
 
 def _now_ms() -> int:
