@@ -561,7 +561,8 @@ class FakeAML:
         parts = uri.path[len(service.path):].strip("/").split("/", 1) if uri.path.startswith(service.path) else []
         container = parts[0] if parts else ""
         folder = parts[1] if len(parts) > 1 else ""
-        if (uri.hostname, uri.port or {"https": 443, "http": 80}.get(uri.scheme)) != (service.hostname, service.port) \
+        default = {"https": 443, "http": 80}
+        if (uri.hostname, uri.port or default.get(uri.scheme)) != (service.hostname, service.port or default.get(service.scheme)) \
                 or container not in set(self.pending.values()):
             raise _Reject(400, "UserError", f"codeUri {props.get('codeUri')!r} is not a pending upload of this workspace")
         if self.verify_code_blobs and not self.blob_names(folder + "/" if folder else "", container=container):
