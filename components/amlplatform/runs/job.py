@@ -808,17 +808,17 @@ def _command_job(d: Mapping[str, Any], path: str, base_dir: Path, source: Option
     meta = _metadata(d, path, problems)
     if not in_pipeline and meta["experiment_name"] is None:
         meta["experiment_name"] = default_experiment_name()
-    if command is None or env is None:
-        return None
-    return CommandJob(
-        source=source, base_dir=base_dir, command=command, environment=env, **meta,
+    rest = dict(  # every field is checked, so all problems are listed at once
         code=_code(d.get("code"), _join(path, "code"), base_dir, problems),
-        inputs=inputs, outputs=outputs, environment_variables=env_vars,
         compute=_compute(d.get("compute"), _join(path, "compute"), problems),
         resources=_resources(d.get("resources"), _join(path, "resources"), problems),
         distribution=_distribution(d.get("distribution"), _join(path, "distribution"), problems),
-        timeout=timeout, identity=_identity(d.get("identity"), _join(path, "identity"), problems),
+        identity=_identity(d.get("identity"), _join(path, "identity"), problems),
     )
+    if command is None or env is None:
+        return None
+    return CommandJob(source=source, base_dir=base_dir, command=command, environment=env, **meta, inputs=inputs,
+                      outputs=outputs, environment_variables=env_vars, timeout=timeout, **rest)
 
 
 def default_experiment_name() -> str:
