@@ -369,3 +369,41 @@ def test_why_rerun_names_exactly_what_changed(old, new):
     else:
         assert "gone" in why
     assert _why_rerun(None, new) == "no earlier run of this step"
+
+
+def test_sigkill_of_a_pipeline_is_found_and_its_steps_ended(tmp_path, capsys):
+    """The supervisor killed outright: the next runs list marks the pipeline and its running steps
+    Failed, and ends the steps' orphaned process groups."""
+    root = tmp_path / "p"
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    loop = f"python -c 'import os,time; open(\"{pids}/\"+str(os.getpid()),\"w\").close(); time.sleep(60)'"
+    shell_pipeline(root, {"a": {"command": loop}, "b": {"command": loop}})
+    code = ("from amlplatform.runs.job import load_job; from amlplatform.runs.pipeline import run_pipeline_job;"
+            "from amlplatform.runs.store import RunStore;"
+            f"run_pipeline_job(load_job({str(root / 'pipeline.yml')!r}), store=RunStore({str(tmp_path / 'runs')!r}))")
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    started = [(int(p.name), process_start_time(int(p.name))) for p in pids.iterdir()]
+    assert len(started) == 2, proc.stderr.read().decode() if proc.poll() is not None else "steps did not start"
+    time.sleep(0.3)  # the step records say Running
+    proc.kill()
+    proc.wait(timeout=10)
+    try:
+        assert all(process_alive(p, t) for p, t in started)  # orphans, until someone notices
+        assert run_cli("runs", "list", "--runs-dir", str(tmp_path / "runs")) == 0
+        err = capsys.readouterr().err
+        assert err.count("marked Failed") == 3, err  # the pipeline and its two steps
+        store = RunStore(tmp_path / "runs", warn=lambda m: None)
+        assert {r["status"] for r in store.records()} == {"Failed"}
+        deadline = time.monotonic() + 5
+        while any(process_alive(p, t) for p, t in started) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(process_alive(p, t) for p, t in started)
+    finally:
+        for p, t in started:
+            if process_alive(p, t):
+                os.kill(p, signal.SIGKILL)
