@@ -51,6 +51,7 @@ ENV_CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
 INPUTS_FOLDER = "inputs"
 OUTPUTS_FOLDER = "named-outputs"
 FILE_TYPES = ("uri_file",)
+FOLDER_TYPES = ("uri_folder", "mltable")
 
 # azureml://datastores/<name>/paths/<path> and the workspace-qualified form
 # azureml://subscriptions/<s>/resourcegroups/<rg>/workspaces/<ws>/datastores/<name>/paths/<path>
@@ -452,7 +453,7 @@ def materialize_input(inp: Any, name: str, run_dir: Path, *, where: str,
             raise UserError(f"{where}.path: {path!r} does not exist ({local})")
         if typ in FILE_TYPES and not local.is_file():
             raise UserError(f"{where}.path: {path!r} is a folder, but the input's type is uri_file")
-        if typ not in FILE_TYPES and not local.is_dir():
+        if typ in FOLDER_TYPES and not local.is_dir():  # model types may be a file or a folder
             raise UserError(f"{where}.path: {path!r} is a file, but the input's type is {typ} (a folder)")
         return Materialized(name, typ, str(local), source=path, kind="local", mode=mode)
     if not isinstance(path, str):
