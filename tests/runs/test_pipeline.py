@@ -407,3 +407,48 @@ def test_sigkill_of_a_pipeline_is_found_and_its_steps_ended(tmp_path, capsys):
         for p, t in started:
             if process_alive(p, t):
                 os.kill(p, signal.SIGKILL)
+
+
+from azurite import ACCOUNT_KEY, ACCOUNT_NAME, azurite  # noqa: E402,F401 - session fixture
+
+
+def test_a_changed_blob_input_reruns_the_step_without_a_download_to_decide(azurite, tmp_path, monkeypatch):
+    from azure.storage.blob import BlobServiceClient
+
+    svc = BlobServiceClient(account_url=azurite.service_url, credential={"account_name": ACCOUNT_NAME, "account_key": ACCOUNT_KEY})
+    container = svc.get_container_client("pipelinedata")
+    container.create_container()
+    container.upload_blob("raw/a.csv", b"1\n2\n")
+    monkeypatch.setenv("AMLPLATFORM_DATASTORES", json.dumps({"workspaceblobstore": f"{azurite.service_url}/pipelinedata"}))
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    root = tmp_path / "p"
+    write(root / "pipeline.yml", f"""type: pipeline
+compute: local
+inputs:
+  raw:
+    type: uri_folder
+    path: azureml://datastores/workspaceblobstore/paths/raw
+jobs:
+  count:
+    type: command
+    command: echo count >> {root}/ran.txt; cat ${{{{inputs.data}}}}/a.csv | wc -l > ${{{{outputs.out}}}}/n
+    environment: azureml:AzureML-sklearn-1.5@latest
+    inputs:
+      data: ${{{{parent.inputs.raw}}}}
+    outputs:
+      out:
+        type: uri_folder
+""")
+    store = RunStore(tmp_path / "runs")
+    first, _, _ = run(root / "pipeline.yml", store)
+    assert first["status"] == "Completed", first
+    out = Path(store.load(first["steps"]["count"]["run"])["named_outputs"]["out"]["value"])
+    assert out.joinpath("n").read_text().strip() == "2"
+    again, _, _ = run(root / "pipeline.yml", store)
+    assert again["reused_steps"] == ["count"]
+    container.upload_blob("raw/a.csv", b"1\n2\n3\n", overwrite=True)
+    third, _, _ = run(root / "pipeline.yml", store)
+    assert third["steps"]["count"]["why"] == "changed since the last run: input data"
+    out = Path(store.load(third["steps"]["count"]["run"])["named_outputs"]["out"]["value"])
+    assert out.joinpath("n").read_text().strip() == "3"
+    assert ran(root) == ["count", "count"]
