@@ -226,3 +226,17 @@ def test_runs_folder_never_marks_the_repository_dirty(tmp_path, capsys):
     recs = sorted((json.loads((p / "run.json").read_text()) for p in runs.iterdir() if (p / "run.json").is_file()),
                   key=lambda r: r["created_at"])
     assert [r["git"]["azureml.git.dirty"] for r in recs] == ["False", "False"]  # the first run's record did not dirty it
+
+
+def test_an_explicit_run_name_is_used_once(tmp_path, capsys):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "ok.py").write_text("print('ok')\n")
+    job = job_file(tmp_path, "python ok.py")
+    assert run_cli("submit", job, "--name", "my-run_1", "--runs-dir", str(tmp_path / "r")) == 0
+    assert only_record(tmp_path / "r")["name"] == "my-run_1"
+    capsys.readouterr()
+    assert run_cli("submit", job, "--name", "my-run_1", "--runs-dir", str(tmp_path / "r")) == 2
+    assert "a run named 'my-run_1' already exists" in capsys.readouterr().err
+    assert run_cli("submit", job, "--name", "../escape", "--runs-dir", str(tmp_path / "r")) == 2
+    assert "is not a valid" in capsys.readouterr().err
+    assert not (tmp_path / "escape").exists()

@@ -56,6 +56,7 @@ LOG = "output.log"
 TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
 ACTIVE = frozenset({"NotStarted", "Preparing", "Running"})
 _RECORD_KEYS = ("name", "status")
+_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")  # Azure ML job names; also a safe folder name
 
 
 def now_iso() -> str:
@@ -184,11 +185,18 @@ class RunStore:
         The supervisor (this process) is recorded unless the record already names one."""
         self._ensure_root()
         record.setdefault("supervisor", this_process())
+        explicit = record.get("name")
+        if explicit is not None and (not isinstance(explicit, str) or not _RUN_NAME.fullmatch(explicit)):
+            raise UserError(f"name: {explicit!r} is not a valid run name (letters, digits, '-' and '_', "
+                            "starting with a letter or digit; at most 255)")
         for _ in range(20):
             name = record.get("name") or self.new_name(record.get("experiment") or "default")
             try:
                 self.run_dir(name).mkdir()
             except FileExistsError:
+                if explicit is not None:  # as on Azure ML, a job name is used once
+                    raise UserError(f"name: a run named {explicit!r} already exists under {self.root}; "
+                                    "give another name (or leave name out for a fresh one)") from None
                 record["name"] = None
                 continue
             record["name"] = name
