@@ -276,9 +276,10 @@ def test_a_failed_step_stops_what_depends_on_it(tmp_path):
     assert rec["status"] == "Failed" and rec["exit_code"] == 3 and rec["reason"] == "step bad: exit code 3"
     assert rec["steps"]["after"]["status"] == "Skipped" and rec["steps"]["other"]["status"] == "Completed"
     assert "after" not in ran(root)
-    # a failed step is never reused
+    # a failed step is never reused, and says so
     rec, _, _ = run(root / "pipeline.yml", store)
     assert rec["steps"]["bad"]["reused"] is False
+    assert rec["steps"]["bad"]["why"] == "the last run with these settings did not complete (Failed)"
 
 
 def test_fail_fast_cancels_running_steps(tmp_path):
@@ -452,3 +453,17 @@ jobs:
     out = Path(store.load(third["steps"]["count"]["run"])["named_outputs"]["out"]["value"])
     assert out.joinpath("n").read_text().strip() == "3"
     assert ran(root) == ["count", "count"]
+
+
+def test_summary_lines_say_reused_or_why(tmp_path):
+    from amlplatform.runs.pipeline import summary_lines
+
+    root = tmp_path / "p"
+    shell_pipeline(root, {"a": {"command": "true"}, "b": {"command": "exit 4"}}, settings="continue_on_step_failure: true")
+    store = RunStore(tmp_path / "runs")
+    run(root / "pipeline.yml", store)
+    rec, _, _ = run(root / "pipeline.yml", store)
+    a, b = summary_lines(rec)
+    assert a.startswith("a  Completed") and f"(reused {rec['steps']['a']['reused_from']})" in a
+    assert b.startswith("b  Failed") and "exit code 4" in b
+    assert "(the last run with these settings did not complete (Failed); exit code 4)" in b

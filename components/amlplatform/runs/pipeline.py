@@ -105,7 +105,8 @@ def step_key_parts(step: Any, snapshot: Any, bound: Mapping[str, Path], env: Opt
     }
 
 
-def _why_rerun(previous: Optional[dict[str, Any]], parts: dict[str, Any]) -> str:
+def _why_rerun(previous: Optional[dict[str, Any]], parts: dict[str, Any], previous_status: Optional[str] = None) -> str:
+    """Why a step runs instead of being reused, from the key parts of the last run of the same step."""
     if previous is None:
         return "no earlier run of this step"
     changed = []
@@ -119,6 +120,8 @@ def _why_rerun(previous: Optional[dict[str, Any]], parts: dict[str, Any]) -> str
         if old_in.get(name) != new_in.get(name):
             changed.append(f"input {name}")
     if not changed:
+        if previous_status not in (None, "Completed"):
+            return f"the last run with these settings did not complete ({previous_status})"
         return "the earlier run with these settings is gone, failed, or lost its outputs"
     return "changed since the last run: " + ", ".join(changed)
 
@@ -151,16 +154,18 @@ class _Reuse:
     def _step_file(self, identity: str) -> Path:
         return self.root / "steps" / f"{hashlib.sha256(identity.encode()).hexdigest()[:32]}.json"
 
-    def last_parts(self, identity: str) -> Optional[dict[str, Any]]:
+    def last(self, identity: str) -> tuple[Optional[dict[str, Any]], Optional[str]]:
+        """The key parts and the status of the last run of this step of this pipeline file."""
         try:
-            return json.loads(self._step_file(identity).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
+            entry = json.loads(self._step_file(identity).read_text(encoding="utf-8"))
+            return entry["parts"], entry.get("status")
+        except (OSError, ValueError, KeyError, TypeError):
+            return None, None
 
-    def remember_parts(self, identity: str, parts: dict[str, Any]) -> None:
+    def remember_parts(self, identity: str, parts: dict[str, Any], status: str) -> None:
         path = self._step_file(identity)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, parts)
+        write_json_atomic(path, {"parts": parts, "status": status})
 
 
 def _pipeline_record(job: Any, name: Optional[str]) -> dict[str, Any]:
@@ -272,7 +277,7 @@ def run_pipeline_job(
         parts = step_key_parts(step, snapshot, bound)
         key = _digest(parts)
         identity = f"{record.get('job_file') or job.base_dir}#{sname}"
-        previous = reuse.last_parts(identity)
+        previous, previous_status = reuse.last(identity)
         earlier = None
         if force:
             why = "settings.force_rerun is true"
@@ -280,7 +285,7 @@ def run_pipeline_job(
             why = "is_deterministic is false"
         else:
             earlier = reuse.lookup(key)
-            why = None if earlier is not None else _why_rerun(previous, parts)
+            why = None if earlier is not None else _why_rerun(previous, parts, previous_status)
         extra = {"pipeline": record["name"], "step": sname, "reuse_key": key, "is_deterministic": step.is_deterministic,
                  "experiment": record["experiment"]}  # step runs belong to the pipeline's experiment, as on Azure ML
         name = f"{record['name']}_{sname}"
@@ -293,7 +298,7 @@ def run_pipeline_job(
                                                       f"since run {earlier['name']}"})
             save()
             step_note(f"step {sname}: reused run {earlier['name']}")
-            reuse.remember_parts(identity, parts)
+            reuse.remember_parts(identity, parts, "Completed")
             return rec
         with lock:
             record["steps"][sname].update({"status": "Running", "run": name, "reused": False, "why": why})
@@ -310,10 +315,9 @@ def run_pipeline_job(
                                         extra={**extra, "name": name}, mlflow_tags=tags, where=f"jobs.{sname}")
         finally:
             sink.close_line()
-        if rec["status"] == "Completed":
-            if step.is_deterministic:
-                reuse.remember(key, rec["name"])
-            reuse.remember_parts(identity, parts)
+        if rec["status"] == "Completed" and step.is_deterministic:
+            reuse.remember(key, rec["name"])
+        reuse.remember_parts(identity, parts, rec["status"])
         return rec
 
     on_main = threading.current_thread() is threading.main_thread()
@@ -485,3 +489,23 @@ def _reused_record(store: RunStore, step: Any, snapshot: Any, git: dict[str, str
     store.create(rec)
     store.transition(rec, "Completed", f"reused run {earlier['name']} (same code, command, environment and inputs)")
     return rec
+
+
+def summary_lines(record: dict[str, Any]) -> list[str]:
+    """One line per step of a pipeline record, for ``runs show``: status, run, reused or why it ran."""
+    lines = []
+    steps = record.get("steps") or {}
+    width = max((len(s) for s in steps), default=0)
+    for name, step in steps.items():
+        if not isinstance(step, dict):
+            continue
+        status = step.get("status", "?")
+        if step.get("reused"):
+            detail = f"reused {step.get('reused_from')}"
+        else:
+            detail = step.get("why") or ""
+            if step.get("reason"):
+                detail = f"{detail}; {step['reason']}" if detail else step["reason"]
+        run = step.get("run") or "-"
+        lines.append(f"{name.ljust(width)}  {status:<10} {run}" + (f"  ({detail})" if detail else ""))
+    return lines
