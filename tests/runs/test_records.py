@@ -240,3 +240,20 @@ def test_an_explicit_run_name_is_used_once(tmp_path, capsys):
     assert run_cli("submit", job, "--name", "../escape", "--runs-dir", str(tmp_path / "r")) == 2
     assert "is not a valid" in capsys.readouterr().err
     assert not (tmp_path / "escape").exists()
+
+
+def test_concurrent_readers_mark_a_dead_supervisor_once(tmp_path):
+    """Several `runs list` processes at once: one transition to Failed, not one per reader."""
+    store = RunStore(tmp_path, warn=lambda m: None)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    rec = store.create({"experiment": "e", "status": "Running", "status_history": [{"status": "Running", "time": "t"}],
+                        "supervisor": {"pid": dead.pid, "start_time": -1, "host": this_process()["host"]}})  # -1: a reused pid differs too
+    env = {**os.environ, "PYTHONPATH": str(COMPONENTS)}
+    readers = [subprocess.Popen([sys.executable, "-m", "amlplatform.cli", "runs", "list", "--runs-dir", str(tmp_path)],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    outs = [r.communicate(timeout=60) for r in readers]
+    assert all(r.returncode == 0 for r in readers), outs
+    saved = json.loads((tmp_path / rec["name"] / "run.json").read_text())
+    assert [h["status"] for h in saved["status_history"]] == ["Running", "Failed"]
+    assert all(b"Failed" in out for out, _ in outs)

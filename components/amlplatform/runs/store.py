@@ -259,7 +259,14 @@ class RunStore:
             return record  # run by another machine sharing this folder: we cannot tell
         if process_alive(sup["pid"], sup.get("start_time")):
             return record
+        marker = self.run_dir(record["name"]) / ".supervisor-gone"
         with self._lock:
+            try:  # one reader marks it, even when several `runs list` run at once
+                os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            except FileExistsError:
+                return self._wait_marked(record)
+            except OSError:
+                return record  # a read-only runs folder: report it as it is
             try:
                 fresh = self._read(record["name"])
             except UserError:
@@ -278,6 +285,18 @@ class RunStore:
             self.transition(fresh, "Failed", reason)
             self.warn(f"run {fresh['name']} was left {record['status']}: {reason}; marked Failed")
             return fresh
+
+    def _wait_marked(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Another reader is marking this record: give it a moment, then read what it wrote."""
+        for _ in range(40):
+            try:
+                fresh = self._read(record["name"])
+            except UserError:
+                return record
+            if fresh.get("status") not in ACTIVE:
+                return fresh
+            time.sleep(0.05)
+        return record
 
     def names(self) -> list[str]:
         if not self.root.is_dir():
