@@ -544,3 +544,23 @@ def test_blob_locations_round_trip(account, container, blob, style):
         url = f"{base}/{container}" + (f"/{blob}" if blob else "")
     loc = blob_location(url)
     assert (loc.account_url, loc.account, loc.container, loc.prefix) == (base, account, container, blob)
+
+
+def test_a_sas_token_is_never_recorded(azurite, tmp_path, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    upload(azurite, "sas1", {"d/rows.csv": b"s\nr\n"})
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    sas = generate_container_sas(ACCOUNT_NAME, "sas1", account_key=ACCOUNT_KEY,
+                                 permission=ContainerSasPermissions(read=True, list=True),
+                                 expiry=datetime.now(timezone.utc) + timedelta(hours=1))
+    path = command_job(tmp_path, f"{azurite.service_url}/sas1/d?{sas}")
+    store = RunStore(tmp_path / "runs")
+    rec = run_command_job(load_job(path), store=store, out=Buf(), notes=Buf())
+    assert rec["status"] == "Completed", rec
+    assert Path(rec["inputs"]["raw"]["value"], "rows.csv").read_bytes() == b"s\nr\n"  # the SAS was used
+    assert rec["inputs"]["raw"]["path"] == f"{azurite.service_url}/sas1/d?<redacted>"
+    sig = [p for p in sas.split("&") if p.startswith("sig=")][0]
+    assert sig not in (store.run_dir(rec["name"]) / "run.json").read_text()

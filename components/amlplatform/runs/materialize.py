@@ -64,6 +64,16 @@ PLACEHOLDER = re.compile(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z_][A-Za-z0-9_]*)\s
 OPTIONAL_BLOCK = re.compile(r"\$\[\[(.*?)\]\]", re.S)
 
 
+def redact(url: Optional[str]) -> Optional[str]:
+    """A URL safe to record: a query string (a SAS token: ``sig=...``) is replaced, user:password dropped."""
+    if not url or "://" not in url:
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    query = "<redacted>" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
 @dataclass
 class Materialized:
     """One input or output as the local command sees it."""
@@ -79,9 +89,10 @@ class Materialized:
     notes: list[str] = field(default_factory=list)
 
     def as_record(self) -> dict[str, Any]:
-        out = {"type": self.type, "value": self.value, "kind": self.kind}
+        value = redact(self.value) if self.kind == "direct" else self.value
+        out = {"type": self.type, "value": value, "kind": self.kind}
         if self.source is not None:
-            out["path"] = self.source
+            out["path"] = redact(self.source)  # never a SAS token in run.json
         if self.mode:
             out["mode"] = self.mode
         if self.kind == "download":
@@ -373,7 +384,7 @@ def _remote(path: str, where: str, env: Mapping[str, str]) -> tuple[Optional[Blo
         url = urlunsplit((split.scheme, split.netloc, split.path + "/" + m.group("path").lstrip("/"), split.query, ""))
         loc = blob_location(url)
         if loc is None:
-            raise UserError(f"{where}: {ENV_DATASTORES}[{store!r}] = {base!r} is not a blob container URL")
+            raise UserError(f"{where}: {ENV_DATASTORES}[{store!r}] = {redact(base)!r} is not a blob container URL")
         return loc, False
     if path.startswith("azureml://"):
         raise UserError(f"{where}: {path}: only azureml://datastores/<name>/paths/<path> URIs can be read locally")
@@ -473,7 +484,7 @@ def materialize_input(inp: Any, name: str, run_dir: Path, *, where: str,
     dest = run_dir / INPUTS_FOLDER / name
     if loc is None:
         if typ not in FILE_TYPES:
-            raise UserError(f"{where}.path: {path} is not a blob storage URL; only a uri_file can be fetched from "
+            raise UserError(f"{where}.path: {redact(path)} is not a blob storage URL; only a uri_file can be fetched from "
                             "another web address")
         return _fetch_url(path, name, typ, dest, mode, where)
     is_file = typ in FILE_TYPES
@@ -498,7 +509,7 @@ def _fetch_url(url: str, name: str, typ: str, dest: Path, mode: Optional[str], w
                 fh.write(chunk)
                 size += len(chunk)
     except OSError as exc:
-        raise UserError(f"{where}.path: cannot fetch {url}: {exc}") from None
+        raise UserError(f"{where}.path: cannot fetch {redact(url)}: {exc}") from None
     return Materialized(name, typ, str(target), source=url, kind="download", mode=mode, files=1, bytes=size)
 
 
