@@ -141,6 +141,7 @@ def test_example_pipeline_runs_then_is_reused(example, tmp_path):
         reused = store.load(v["run"])
         assert reused["reused_from"] == rec["steps"][s]["run"]
         assert reused["named_outputs"] == steps[s]["named_outputs"]  # the earlier outputs
+        assert (store.run_dir(v["run"]) / "output.log").read_text() == (store.run_dir(v["reused_from"]) / "output.log").read_text()
     assert again["named_outputs"] == rec["named_outputs"]
     assert "step train: reused run" in notes2.text
 

@@ -38,6 +38,7 @@ import concurrent.futures as cf
 import hashlib
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -46,7 +47,7 @@ from typing import Any, BinaryIO, Mapping, Optional
 
 from amlplatform.errors import UserError
 from amlplatform.runs import local
-from amlplatform.runs.store import RunStore, create_mlflow_run, end_mlflow_run, now_iso, write_json_atomic
+from amlplatform.runs.store import LOG, RunStore, create_mlflow_run, end_mlflow_run, now_iso, write_json_atomic
 
 REUSE_DIR = "reuse"
 EXIT_FAILED = 1
@@ -487,6 +488,16 @@ def _reused_record(store: RunStore, step: Any, snapshot: Any, git: dict[str, str
     rec["status"] = "NotStarted"
     rec["status_history"] = [{"status": "NotStarted", "time": rec["created_at"]}]
     store.create(rec)
+    earlier_log = store.run_dir(earlier["name"]) / LOG
+    if earlier_log.is_file():  # `runs logs <reused step>` shows the output that made these outputs
+        try:
+            os.link(earlier_log, store.run_dir(rec["name"]) / LOG)
+        except OSError:
+            try:
+                shutil.copyfile(earlier_log, store.run_dir(rec["name"]) / LOG)
+            except OSError:
+                pass
+    rec["log"] = str(store.run_dir(rec["name"]) / LOG)
     store.transition(rec, "Completed", f"reused run {earlier['name']} (same code, command, environment and inputs)")
     return rec
 
