@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from amlplatform.runs.store import RunStore, process_alive, process_start_time, this_process
 
@@ -159,6 +160,10 @@ def test_failed_command_exit_code_in_the_record_equals_the_cli(tmp_path):
     ("[1, 2, 3]", "a JSON list, not an object"),
     ('{"hello": "world"}', "not a run record of amlplatform"),
     ('{"name": "someone-else", "status": "Completed"}', "names another run"),
+    ('{"name": "bad_run", "status": "Completed", "status_history": [{"status": 1}]}', "status_history is not a list"),
+    ('{"name": "bad_run", "status": "Completed", "duration_seconds": "long"}', "duration_seconds is not a number"),
+    ('{"name": "bad_run", "status": "Completed", "metrics": {"loss": 3}}', "metrics are not {value, step}"),
+    ('{"name": "bad_run", "status": ["Completed"]}', "status is not text"),
     ("", "cannot be read"),
 ])
 def test_corrupt_or_foreign_records_are_skipped_with_a_warning(tmp_path, capsys, content, why):
@@ -257,3 +262,30 @@ def test_concurrent_readers_mark_a_dead_supervisor_once(tmp_path):
     saved = json.loads((tmp_path / rec["name"] / "run.json").read_text())
     assert [h["status"] for h in saved["status_history"]] == ["Running", "Failed"]
     assert all(b"Failed" in out for out, _ in outs)
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False) | st.text(max_size=5),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                     max_leaves=8)
+_KEYS = ["status", "status_history", "created_at", "duration_seconds", "exit_code", "metrics", "params", "git",
+         "mlflow", "tags", "experiment", "reason", "command", "source", "outputs", "warnings", "total_bytes",
+         "files_count", "display_name", "compute", "code_hash", "ignore_file", "log"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(_KEYS), _json, max_size=8),
+       st.sampled_from(["Running", "Completed", "Failed"]))
+def test_no_run_json_makes_runs_list_or_show_trace_back(tmp_path_factory, fields, status):
+    """Whatever a run.json holds, `runs list` and `runs show` answer (the record, or skipped / an error)."""
+    import contextlib
+    import io
+
+    root = tmp_path_factory.mktemp("runs")
+    (root / "odd_run").mkdir()
+    (root / "odd_run" / "run.json").write_text(json.dumps({"status": status, **fields, "name": "odd_run"}))
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        assert run_cli("runs", "list", "--runs-dir", str(root)) == 0
+        assert run_cli("runs", "list", "--json", "--runs-dir", str(root)) == 0
+        assert run_cli("runs", "show", "odd_run", "--runs-dir", str(root)) in (0, 2)
+        assert run_cli("runs", "show", "odd_run", "--json", "--runs-dir", str(root)) in (0, 2)

@@ -93,6 +93,51 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def record_shape_problems(data: Mapping[str, Any]) -> list[str]:
+    """What in a parsed ``run.json`` does not have the shape readers rely on (empty: a usable record)."""
+    bad = []
+    if not isinstance(data.get("status"), str):
+        bad.append("status is not text")
+    history = data.get("status_history", [])
+    if not isinstance(history, list) or not all(
+            isinstance(h, dict) and isinstance(h.get("status"), str) and isinstance(h.get("time"), str) for h in history):
+        bad.append("status_history is not a list of {status, time}")
+    for key in ("duration_seconds",):
+        if data.get(key) is not None and not _is_num(data[key]):
+            bad.append(f"{key} is not a number")
+    if data.get("exit_code") is not None and not (isinstance(data["exit_code"], int) and not isinstance(data["exit_code"], bool)):
+        bad.append("exit_code is not a whole number")
+    for key in ("metrics", "params", "git", "mlflow", "tags"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            bad.append(f"{key} is not an object")
+    metrics = data.get("metrics") or {}
+    if isinstance(metrics, dict) and not all(
+            isinstance(m, dict) and _is_num(m.get("value")) and isinstance(m.get("step"), int)
+            and not isinstance(m.get("step"), bool) for m in metrics.values()):
+        bad.append("metrics are not {value, step}")
+    mlf = data.get("mlflow") or {}
+    if isinstance(mlf, dict) and any(mlf.get(k) is not None and not isinstance(mlf[k], str)
+                                     for k in ("run_id", "run_dir", "tracking_uri", "experiment_id")):
+        bad.append("mlflow is not {run_id, run_dir, tracking_uri} text")
+    elif isinstance(mlf, dict) and mlf.get("run_id") and not isinstance(mlf.get("tracking_uri"), str):
+        bad.append("mlflow has a run_id but no tracking_uri")
+    for key in ("total_bytes", "files_count"):
+        if data.get(key) is not None and not _is_num(data[key]):
+            bad.append(f"{key} is not a number")
+    if "experiment" in data and not isinstance(data["experiment"], str):
+        bad.append("experiment is not text")
+    for key in ("created_at", "reason", "command", "source", "outputs"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            bad.append(f"{key} is not text")
+    if data.get("warnings") is not None and not isinstance(data["warnings"], list):
+        bad.append("warnings is not a list")
+    return bad
+
+
 def _default_warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
@@ -240,8 +285,9 @@ class RunStore:
             raise UserError(f"run record {path} is not a run record of amlplatform (no {', '.join(missing)})")
         if data.get("name") != name:
             raise UserError(f"run record {path} names another run ({data.get('name')!r}, folder {name!r})")
-        if not isinstance(data.get("status_history", []), list) or not isinstance(data.get("status"), str):
-            raise UserError(f"run record {path} is not a run record of amlplatform (status/status_history)")
+        bad = record_shape_problems(data)
+        if bad:
+            raise UserError(f"run record {path} is not a run record of amlplatform ({'; '.join(bad)})")
         return data
 
     def load(self, name: str) -> dict[str, Any]:
