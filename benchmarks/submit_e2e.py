@@ -50,7 +50,11 @@ experiment_name: bench
 OURS = r"""
 import json, sys
 sys.path.insert(0, {tests!r})
-from fake_aml import FakeCredential
+from azure.core.credentials import AccessToken
+class FakeCredential:
+    def get_token(self, *scopes, **kw):
+        import time
+        return AccessToken({token!r}, int(time.time()) + 3600)
 from azure.core.pipeline.transport import RequestsTransport
 import amlplatform.cli.runs as cli_runs
 from amlplatform.runs import azure as az
@@ -172,7 +176,7 @@ def main() -> int:
                     (tmp / "proj" / "job.yml").write_text(JOB.format(name=f"{tool}-{attempt}"))
                     if tool == "ours":
                         script = OURS.format(tests=str(TESTS), endpoint=fake.endpoint, ca=str(fake.ca_file),
-                                             blob=azurite.service_url, outputs=str(outputs))
+                                             blob=azurite.service_url, outputs=str(outputs), token=TOKEN)
                         wall, out = run([c.python(), "-c", script], tmp / "proj", env)
                     else:
                         script = THEIRS.format(blob=azurite.service_url, token=TOKEN, sub=SUBSCRIPTION,

@@ -670,18 +670,29 @@ class AzureMLClient:
     def upload_data(self, data: Any, *, datastore: str = jobbody.DEFAULT_DATASTORE,
                     progress: Optional[_PROGRESS] = None) -> DataResult:
         """Upload a local data input to ``LocalUpload/<hash>/<name>`` of the datastore (skipped when there)."""
-        from azure.storage.blob import ContainerClient
-
         url, container_name, credential = self.datastore(datastore)
-        container = ContainerClient(url, container_name, credential=credential, **self.blob_options)
         if data.is_file:
             items = [(f"{data.upload_prefix}", data.files[0])]
         else:
             items = [(f"{data.upload_prefix}/{f.relpath}", f) for f in data.files]
+        uri = f"azureml://datastores/{datastore}/paths/{data.upload_prefix}" + ("" if data.is_file else "/")
+        if isinstance(credential, dict) and not self.blob_options:
+            # the common case, an unchanged input: one signed HEAD, no azure-storage-blob import
+            from amlplatform.runs.blobput import blob_metadata_shared_key
+
+            indicator = sorted(items, key=lambda x: str(x[1].path))[0][0]
+            meta = blob_metadata_shared_key(url, container_name, indicator, credential["account_name"],
+                                            credential["account_key"])
+            if meta is not None and UPLOAD_CONFIRMATION.items() <= meta.items():
+                result = DataResult(uri, reused=True)
+                self.uploads.append(result)
+                return result
+        from azure.storage.blob import ContainerClient
+
+        container = ContainerClient(url, container_name, credential=credential, **self.blob_options)
         sent, reused = self._upload_files(container, items, metadata={"name": str(uuid.uuid4()),
                                                                       "version": str(uuid.uuid4())},
                                           progress=progress, what=f"data {data.source}")
-        uri = f"azureml://datastores/{datastore}/paths/{data.upload_prefix}" + ("" if data.is_file else "/")
         result = DataResult(uri, reused=reused, files=0 if reused else len(items), bytes=sent)
         self.uploads.append(result)
         return result
