@@ -150,7 +150,7 @@ class _Reuse:
 
     def remember(self, key: str, run_name: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.root / f"{key}.json", {"run": run_name, "time": now_iso()})
+        write_json_atomic(self.root / f"{key}.json", {"run": run_name, "time": now_iso()}, durable=False)
 
     def _step_file(self, identity: str) -> Path:
         return self.root / "steps" / f"{hashlib.sha256(identity.encode()).hexdigest()[:32]}.json"
@@ -166,7 +166,7 @@ class _Reuse:
     def remember_parts(self, identity: str, parts: dict[str, Any], status: str) -> None:
         path = self._step_file(identity)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, {"parts": parts, "status": status})
+        write_json_atomic(path, {"parts": parts, "status": status}, durable=False)
 
 
 def _pipeline_record(job: Any, name: Optional[str]) -> dict[str, Any]:
