@@ -339,6 +339,10 @@ def run_pipeline_job(
                     old_handlers[sig] = signal.signal(sig, on_signal)
         store.transition(record, "Running")
         step_note(f"running {len(pending)} steps (at most {max_parallel} at a time)")
+        elsewhere = sorted(f"{s} ({job.jobs[s].job.compute})" for s in pending
+                           if job.jobs[s].job.compute not in (None, "local"))
+        if elsewhere:
+            local._note(notes, f"note: steps with their own compute run here too: {', '.join(elsewhere)}")
         while pending or running:
             if not cancel.is_set():
                 for sname in list(pending):
