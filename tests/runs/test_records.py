@@ -92,16 +92,17 @@ def test_sigkill_of_submit_is_found_by_the_next_runs_list(tmp_path, capsys):
             os.kill(child, signal.SIGKILL)
 
 
-def test_sighup_of_submit_ends_the_command_group_and_records_it(tmp_path):
+@pytest.mark.parametrize("sig,reason", [(signal.SIGHUP, "hangup (SIGHUP"), (signal.SIGTERM, "terminated (SIGTERM)")])
+def test_sighup_or_sigterm_of_submit_ends_the_command_group_and_records_it(tmp_path, sig, reason):
     proc, marker = start_submit(tmp_path, "")
     child = int(marker.read_text())
     child_start = process_start_time(child)
-    proc.send_signal(signal.SIGHUP)
+    proc.send_signal(sig)
     try:
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 130, err
         rec = only_record(tmp_path / "r")
-        assert rec["status"] == "Canceled" and rec["reason"].startswith("hangup (SIGHUP")
+        assert rec["status"] == "Canceled" and rec["reason"].startswith(reason)
         assert rec["exit_code"] == proc.returncode == 130
         assert wait_dead(child, child_start)
     finally:
