@@ -187,12 +187,11 @@ def test_local_compute_is_not_an_azure_job():
 @pytest.mark.parametrize(
     "env, expected",
     [
-        ("sklearn-env:3", "azureml:sklearn-env:3"),
         ("azureml:sklearn-env:3", "azureml:sklearn-env:3"),
         ("azureml:my-env@latest", "azureml:my-env@latest"),
-        ("AzureML-sklearn-1.5@latest", "azureml://registries/azureml/environments/AzureML-sklearn-1.5/labels/latest"),
-        ("AzureML-sklearn-1.5", "azureml://registries/azureml/environments/AzureML-sklearn-1.5/labels/latest"),
-        ("my-env", "azureml:my-env@latest"),
+        ("azureml:AzureML-sklearn-1.5@latest", "azureml://registries/azureml/environments/AzureML-sklearn-1.5/labels/latest"),
+        ("azureml:AzureML-sklearn-1.5", "azureml://registries/azureml/environments/AzureML-sklearn-1.5/labels/latest"),
+        ("azureml:my-env", "azureml:my-env@latest"),
         (COORDS.workspace_id + "/environments/e/versions/2", COORDS.workspace_id + "/environments/e/versions/2"),
         ("azureml:" + COORDS.workspace_id + "/environments/e/versions/2", COORDS.workspace_id + "/environments/e/versions/2"),
         ("azureml://registries/azureml/environments/x/versions/4", "azureml://registries/azureml/environments/x/versions/4"),
