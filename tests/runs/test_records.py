@@ -290,3 +290,26 @@ def test_no_run_json_makes_runs_list_or_show_trace_back(tmp_path_factory, fields
         assert run_cli("runs", "list", "--json", "--runs-dir", str(root)) == 0
         assert run_cli("runs", "show", "odd_run", "--runs-dir", str(root)) in (0, 2)
         assert run_cli("runs", "show", "odd_run", "--json", "--runs-dir", str(root)) in (0, 2)
+
+
+def test_a_record_left_running_by_an_older_amlplatform_is_finished(tmp_path):
+    """Records written before supervisors were recorded kept the command's pid only: once it is gone,
+    the record is marked Failed instead of staying Running for ever."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        for name, pid in (("old_dead", dead.pid), ("old_alive", alive.pid)):
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "run.json").write_text(json.dumps(
+                {"name": name, "experiment": "e", "status": "Running", "pid": pid,
+                 "status_history": [{"status": "Running", "time": "2026-01-01T00:00:00.000Z"}]}))
+        warnings = []
+        store = RunStore(tmp_path, warn=warnings.append)
+        if not process_alive(dead.pid, None):  # (the pid was not reused in between)
+            assert store.load("old_dead")["status"] == "Failed"
+            assert "older amlplatform" in store.load("old_dead")["reason"]
+        assert store.load("old_alive")["status"] == "Running"
+    finally:
+        alive.kill()
+        alive.wait()

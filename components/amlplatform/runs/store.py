@@ -306,11 +306,21 @@ class RunStore:
             return record
         sup = record.get("supervisor")
         if not isinstance(sup, dict) or not isinstance(sup.get("pid"), int):
-            return record  # an older record: nothing to check it against
+            # a record of an older amlplatform: it kept only the command's pid ("pid"); when that
+            # process is gone, the run is over and nobody is going to finish the record
+            legacy = record.get("pid")
+            if isinstance(legacy, int) and not isinstance(legacy, bool) and not process_alive(legacy, None):
+                return self._mark_dead(record, f"the command (pid {legacy}) ended and the record was never finished "
+                                               "(written by an older amlplatform whose process was killed?)")
+            return record
         if sup.get("host") not in (None, socket.gethostname()):
             return record  # run by another machine sharing this folder: we cannot tell
         if process_alive(sup["pid"], sup.get("start_time")):
             return record
+        return self._mark_dead(record, None)
+
+    def _mark_dead(self, record: dict[str, Any], why: Optional[str]) -> dict[str, Any]:
+        sup = record.get("supervisor") or {}
         marker = self.run_dir(record["name"]) / ".supervisor-gone"
         with self._lock:
             try:  # one reader marks it, even when several `runs list` run at once
@@ -325,7 +335,7 @@ class RunStore:
                 return record
             if fresh.get("status") not in ACTIVE:
                 return fresh  # it finished while we looked
-            reason = f"the supervisor (amlplatform, pid {sup['pid']}) ended without finishing the record (killed?)"
+            reason = why or f"the supervisor (amlplatform, pid {sup.get('pid')}) ended without finishing the record (killed?)"
             child = fresh.get("child")
             if isinstance(child, dict) and isinstance(child.get("pid"), int):
                 if process_alive(child["pid"], child.get("start_time")):
