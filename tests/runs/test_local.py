@@ -434,6 +434,11 @@ def upload(azurite, container: str, blobs: dict, public: bool = False) -> None:
 def test_datastore_folder_input_is_downloaded_from_azurite(azurite, tmp_path, monkeypatch):
     upload(azurite, "datastore1", {"raw/v1/rows.csv": b"z,9\ny,8\nx,7\n", "raw/v1/sub/deep.txt": b"x",
                                    "raw/v10/rows.csv": b"not me\n"})
+    from azure.storage.blob import BlobServiceClient
+
+    svc = BlobServiceClient(account_url=azurite.service_url, credential={"account_name": ACCOUNT_NAME, "account_key": ACCOUNT_KEY})
+    # a folder marker as hierarchical-namespace accounts and blobfuse write them: not a file to download
+    svc.get_blob_client("datastore1", "raw/v1/sub").upload_blob(b"", metadata={"hdi_isfolder": "true"})
     monkeypatch.setenv("AMLPLATFORM_DATASTORES", json.dumps({"workspaceblobstore": f"{azurite.service_url}/datastore1"}))
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     path = command_job(tmp_path, "azureml://datastores/workspaceblobstore/paths/raw/v1")

@@ -309,6 +309,13 @@ def _with_blob_client(loc: BlobLocation, env: Mapping[str, str], anonymous_first
                     f"{detail.splitlines()[0] if detail else last!r}")
 
 
+def _is_folder_marker(blob: Any) -> bool:
+    """A zero-length blob standing for a folder: ``hdi_isfolder=true`` metadata (hierarchical-namespace
+    accounts, blobfuse) or a name ending in ``/``. It has no content to download."""
+    meta = getattr(blob, "metadata", None) or {}
+    return blob.name.endswith("/") or str(meta.get("hdi_isfolder", "")).lower() == "true"
+
+
 def _list_blobs(loc: BlobLocation, is_file: bool, env: Mapping[str, str], anonymous_first: bool,
                 what: str) -> list[tuple[str, int, str]]:
     """``[(blob name, size, etag)]`` of the file, or of every blob under the folder."""
@@ -319,7 +326,8 @@ def _list_blobs(loc: BlobLocation, is_file: bool, env: Mapping[str, str], anonym
             return [(loc.prefix, int(props.size), str(props.etag))]
         prefix = loc.prefix.rstrip("/")
         prefix = prefix + "/" if prefix else ""
-        return sorted((b.name, int(b.size), str(b.etag)) for b in client.list_blobs(name_starts_with=prefix))
+        return sorted((b.name, int(b.size), str(b.etag)) for b in client.list_blobs(name_starts_with=prefix, include=["metadata"])
+                      if not _is_folder_marker(b))
 
     blobs = _with_blob_client(loc, env, anonymous_first, what, run)
     if not blobs:
