@@ -6,7 +6,8 @@ Two scripts, each measured both ways in the same run:
 - ``train.py``: ``mlflow.start_run()`` + three ``log_metric`` calls (the MLflow contract: directly it
   logs into a fresh file store; through submit it attaches to the run created for it).
 
-- ours:     ``amlplatform submit --source P --command "python S" --compute local --runs-dir R``
+- ours:     ``amlplatform submit --file job.yml --runs-dir R`` (a command job YAML: ``code: .``,
+            ``command: python S``, ``compute: local``)
             (snapshot, run folder, run record, the MLflow run written to the file store, the child
             process, outputs moved back, metrics read, record finished)
 - baseline: ``python S`` in the same folder, with the same interpreter.
@@ -55,8 +56,10 @@ def main() -> int:
                       "MLFLOW_ALLOW_FILE_STORE": "true"}
         rows, overheads = [], []
         for script in ("hello.py", "train.py"):
-            ours = c.time_cmd([str(amlplatform), "submit", "--source", str(project), "--command", f"python {script}",
-                               "--compute", "local", "--runs-dir", str(runs)], reps, cwd=project)
+            job = tmp / f"{script}.job.yml"
+            job.write_text(f"type: command\ncode: ./project\ncommand: python {script}\ncompute: local\n"
+                           "environment: azureml:AzureML-sklearn-1.5@latest\nexperiment_name: bench\n")
+            ours = c.time_cmd([str(amlplatform), "submit", "--file", str(job), "--runs-dir", str(runs)], reps, cwd=project)
             direct = c.time_cmd([py, script], reps, cwd=project, env=direct_env)
             ratio = c.median(ours) / c.median(direct)
             overhead = c.median(ours) - c.median(direct)
@@ -69,7 +72,8 @@ def main() -> int:
         print()
         for script, overhead in overheads:
             ok = "met" if overhead <= TARGET_OVERHEAD_S else "MISSED"
-            print(f"overhead per local run of {script}: {c.fmt_s(overhead)} -- {ok} (target <= {TARGET_OVERHEAD_S} s)")
+            shown = c.fmt_s(overhead) if overhead >= 0 else f"-{c.fmt_s(-overhead)} (below the noise of this machine)"
+            print(f"overhead per local run of {script}: {shown} -- {ok} (target <= {TARGET_OVERHEAD_S} s)")
         print(f"({n_runs} runs recorded)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -89,7 +89,7 @@ def main() -> int:
         submit = [str(amlplatform), "submit", str(root / "pipeline.yml"), "--runs-dir", str(runs)]
         full = once(submit, root)
         reused = c.time_cmd(submit, reps, warmup=0, cwd=root)
-        one = [once(submit + ["--set", f"jobs.evaluate_b.inputs.tag=v{i + 2}"], root) for i in range(max(1, reps // 3))]
+        one = [once(submit + ["--set", f"jobs.evaluate_b.inputs.tag=v{i + 2}"], root) for i in range(max(2, reps // 3))]
         base = c.time_cmd([py, "-c", "pass"], reps, cwd=root)
         records = [json.loads((d / "run.json").read_text()) for d in runs.iterdir() if (d / "run.json").is_file()]
         pipelines = sorted((r for r in records if r.get("type") == "pipeline"), key=lambda r: r["created_at"])

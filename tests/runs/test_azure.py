@@ -187,12 +187,11 @@ def test_local_compute_is_not_an_azure_job():
 @pytest.mark.parametrize(
     "env, expected",
     [
-        ("sklearn-env:3", "azureml:sklearn-env:3"),
         ("azureml:sklearn-env:3", "azureml:sklearn-env:3"),
         ("azureml:my-env@latest", "azureml:my-env@latest"),
-        ("AzureML-sklearn-1.5@latest", "azureml://registries/azureml/environments/AzureML-sklearn-1.5/labels/latest"),
-        ("AzureML-sklearn-1.5", "azureml://registries/azureml/environments/AzureML-sklearn-1.5/labels/latest"),
-        ("my-env", "azureml:my-env@latest"),
+        ("azureml:AzureML-sklearn-1.5@latest", "azureml://registries/azureml/environments/AzureML-sklearn-1.5/labels/latest"),
+        ("azureml:AzureML-sklearn-1.5", "azureml://registries/azureml/environments/AzureML-sklearn-1.5/labels/latest"),
+        ("azureml:my-env", "azureml:my-env@latest"),
         (COORDS.workspace_id + "/environments/e/versions/2", COORDS.workspace_id + "/environments/e/versions/2"),
         ("azureml:" + COORDS.workspace_id + "/environments/e/versions/2", COORDS.workspace_id + "/environments/e/versions/2"),
         ("azureml://registries/azureml/environments/x/versions/4", "azureml://registries/azureml/environments/x/versions/4"),
@@ -779,3 +778,54 @@ def test_imports_stay_light():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------- data inputs: uploaded once, recognised by a signed HEAD
+
+
+def test_unchanged_data_is_recognised_without_uploading(fake_aml, tmp_path):
+    from amlplatform.runs.blobput import blob_metadata_shared_key
+
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "a.csv").write_text("x\n1\n")
+    (data / "sub" / "b.csv").write_text("x\n2\n")
+    snap = take_data_snapshot(data)
+    with client_for(fake_aml, blob_options={}) as client:  # no blob options: the lean HEAD path
+        first = client.upload_data(snap)
+        second = client.upload_data(take_data_snapshot(data))
+    assert not first.reused and first.bytes == snap.total_bytes and second.reused and second.bytes == 0
+    assert first.uri == second.uri == f"azureml://datastores/workspaceblobstore/paths/{snap.upload_prefix}/"
+    assert fake_aml.data_blob_names() == [f"{snap.upload_prefix}/a.csv", f"{snap.upload_prefix}/sub/b.csv"]
+    # the Shared Key signature is accepted by the storage service and reads the same metadata
+    from azurite import ACCOUNT_KEY, ACCOUNT_NAME
+
+    meta = blob_metadata_shared_key(fake_aml.blobs.service_url, fake_aml.datastore_container,
+                                    f"{snap.upload_prefix}/a.csv", ACCOUNT_NAME, ACCOUNT_KEY)
+    assert meta == fake_aml.blob_metadata(fake_aml.datastore_container, f"{snap.upload_prefix}/a.csv")
+    assert blob_metadata_shared_key(fake_aml.blobs.service_url, fake_aml.datastore_container, "nope",
+                                    ACCOUNT_NAME, ACCOUNT_KEY) is None
+    with pytest.raises(UserError, match="403"):
+        blob_metadata_shared_key(fake_aml.blobs.service_url, fake_aml.datastore_container, "nope", ACCOUNT_NAME,
+                                 "AAAA" + ACCOUNT_KEY[4:])
+    (data / "a.csv").write_text("x\n1\n3\n")  # changed data: a new folder
+    with client_for(fake_aml, blob_options={}) as client:
+        third = client.upload_data(take_data_snapshot(data))
+    assert not third.reused and third.uri != first.uri
+
+
+def test_a_lost_put_blob_answer_is_not_a_failure(fake_aml, tmp_path):
+    """Create-only Put Blob retried after its answer was lost meets 409 BlobAlreadyExists: done, not failed."""
+    from amlplatform.runs.blobput import SasBlobPutter
+
+    container = "lost-answer-test"
+    fake_aml._container(container)
+    url = f"{fake_aml.blobs.service_url}/{container}?{fake_aml._sas(container)}"
+    with SasBlobPutter(url) as putter:
+        putter.put("f/x.txt", b"one", overwrite=False)
+        putter.put("f/x.txt", b"one", overwrite=False)  # the retry of an upload that already landed
+        putter.put("f/x.txt", b"two", overwrite=True)
+    assert fake_aml.read_blob("f/x.txt", container=container) == b"two"
+    with SasBlobPutter(url.replace("sig=", "sig=AAAA")) as putter:
+        with pytest.raises(UserError, match="Put Blob f/y.txt: 403"):
+            putter.put("f/y.txt", b"one", overwrite=False)

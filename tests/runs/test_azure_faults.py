@@ -15,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from azurite import azurite  # noqa: E402,F401 - session fixture
 from fake_aml import Fault, client_for, fake_aml  # noqa: E402,F401
 
-from amlplatform.runs.azure import SUBMISSION_PROPERTY, job_name_for  # noqa: E402
-from amlplatform.runs.snapshot import take_snapshot  # noqa: E402
-from amlplatform.runs.spec import RunSpec  # noqa: E402
+from amlplatform.runs.azure import SUBMISSION_PROPERTY, job_name_for, make_plan  # noqa: E402
+from amlplatform.runs.job import parse_job  # noqa: E402
+from amlplatform.runs.snapshot import take_data_snapshot, take_snapshot  # noqa: E402
 
 SUBMISSIONS = 100
 FAULT_RATE = 0.3
@@ -66,8 +66,11 @@ def test_hundred_submissions_through_faults(fake_aml, tmp_path, existing_job):
     (root / "pkg" / "model.py").write_text("W = 2\n" * 100)
     (root / "pkg" / "empty.txt").write_text("")
     snap = take_snapshot(root)
-    spec = RunSpec(source=root, compute="cpu-cluster", command="python train.py", environment="sklearn-env:3",
-                   experiment="faults")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "rows.csv").write_text("a,b\n1,2\n" * 50)
+    spec = parse_job({"code": ".", "compute": "azureml:cpu-cluster", "command": "python train.py ${{inputs.d}}",
+                      "environment": "azureml:sklearn-env:3", "experiment_name": "faults",
+                      "inputs": {"d": {"type": "uri_folder", "path": "../data"}}}, base_dir=root)
     fake_aml.existing_job = existing_job
     fake_aml.status_script = ("Completed",)
     plan = RandomFaults(5 if existing_job == "conflict" else 6, fake_aml)
@@ -78,7 +81,9 @@ def test_hundred_submissions_through_faults(fake_aml, tmp_path, existing_job):
 
     def submit(name: str) -> dict:
         with client_for(fake_aml) as client:  # one client per submission, like one CLI run each
-            return client.submit(spec, snap, {"mlflow.source.git.commit": "c" * 40}, job_name=name)
+            plan = make_plan(spec, job_name=name, snapshot=lambda p: snap, data_snapshot=take_data_snapshot,
+                             git={"mlflow.source.git.commit": "c" * 40}, workspace_id=fake_aml.workspace_id)
+            return client.submit(plan)
 
     first = submit(names[0])  # the code goes up once ...
     with ThreadPoolExecutor(max_workers=4) as pool:  # ... and the other 99 reuse it, 4 at a time
@@ -100,7 +105,11 @@ def test_hundred_submissions_through_faults(fake_aml, tmp_path, existing_job):
     (code,) = fake_aml.codes.values()
     assert {j["properties"]["codeId"] for j in fake_aml.jobs.values()} == {code["id"]}
     blobs = fake_aml.blob_names()
-    folder = code["properties"]["codeUri"].split(f"/{fake_aml.blobs.container}/", 1)[1]
-    folders = {"/".join(b.split("/")[:3]) for b in blobs}  # LocalUpload/<upload id>/<code name>/...
-    assert folders == {folder}
+    folders = {"/".join(b.split("/")[:2]) for b in blobs}  # <pending container>/<code folder>/...
+    assert {f"{fake_aml.blobs.service_url}/{f}" for f in folders} == {code["properties"]["codeUri"]}
     assert len(blobs) == len(snap.files)
+    # the data input too: one LocalUpload/<hash>/data folder, every job pointing at it
+    data = fake_aml.data_blob_names()
+    assert len(data) == 1 and data[0].startswith("LocalUpload/") and data[0].endswith("/data/rows.csv")
+    uris = {j["properties"]["inputs"]["d"]["uri"] for j in fake_aml.jobs.values()}
+    assert uris == {"azureml://datastores/workspaceblobstore/paths/" + data[0].rsplit("/", 1)[0] + "/"}

@@ -18,8 +18,8 @@ from amlplatform.runs import azure as az  # noqa: E402
 from amlplatform.runs import azure_logs  # noqa: E402
 from amlplatform.runs.azure_logs import ML_SCOPE, history_endpoint, streamed_logs  # noqa: E402
 from amlplatform.runs.coordinates import WorkspaceCoordinates  # noqa: E402
-from amlplatform.runs.snapshot import take_snapshot  # noqa: E402
-from amlplatform.runs.spec import RunSpec  # noqa: E402
+from amlplatform.runs.job import parse_job  # noqa: E402
+from amlplatform.runs.snapshot import take_data_snapshot, take_snapshot  # noqa: E402
 
 STD = "user_logs/std_log.txt"
 SUB = "00000000-1111-2222-3333-444444444444"
@@ -29,10 +29,12 @@ def make_job(fake, tmp_path: Path, name: str = "logs-1") -> dict:
     root = tmp_path / "proj"
     root.mkdir(exist_ok=True)
     (root / "train.py").write_text("print('hi')\n")
-    spec = RunSpec(source=root, compute="cpu-cluster", command="python train.py", environment="sklearn-env:3",
-                   experiment="logs")
+    job = parse_job({"code": ".", "compute": "azureml:cpu-cluster", "command": "python train.py",
+                     "environment": "azureml:sklearn-env:3", "experiment_name": "logs"}, base_dir=root)
     with client_for(fake) as client:
-        return client.submit(spec, take_snapshot(root), {}, job_name=name)
+        plan = az.make_plan(job, job_name=name, snapshot=take_snapshot, data_snapshot=take_data_snapshot, git={},
+                            workspace_id=fake.workspace_id)
+        return client.submit(plan)
 
 
 class RangeSpy:
@@ -255,6 +257,7 @@ def cli_env(fake_aml, tmp_path, monkeypatch):
     project = tmp_path / "proj"
     project.mkdir()
     (project / "train.py").write_text("print('hello from the cluster')\n")
+    (project / "job.yml").write_text("code: .\ncommand: python train.py\nenvironment: azureml:sklearn-env:3\n")
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"workspace_id": fake_aml.workspace_id, "location": "westeurope"}))
     monkeypatch.chdir(project)
@@ -281,8 +284,8 @@ def test_cli_submit_stream_prints_the_logs(cli_env, fake_aml, capsys):
     project, outputs = cli_env
     fake_aml.status_script = ("Queued", "Running", "Running", "Completed")
     fake_aml.on_details = _writer(fake_aml, [b"", b"hello from the cluster\n", b"epoch 1\n", b"bye\n"])
-    code = main(["submit", "--compute", "cpu-cluster", "--environment", "sklearn-env:3", "--outputs-file",
-                 str(outputs), "--script", "train.py", "--stream"])
+    code = main(["submit", "--file", "job.yml", "--compute", "cpu-cluster", "--outputs-file",
+                 str(outputs), "--stream"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert captured.out.endswith("hello from the cluster\nepoch 1\nbye\n") and f"Streaming {STD}" in captured.out
@@ -298,8 +301,8 @@ def test_cli_submit_stream_reports_a_failed_job(cli_env, fake_aml, capsys):
     project, outputs = cli_env
     fake_aml.status_script = ("Running", "Failed")
     fake_aml.on_details = _writer(fake_aml, [b"Traceback: boom\n"])
-    code = main(["submit", "--compute", "cpu-cluster", "--environment", "sklearn-env:3", "--outputs-file",
-                 str(outputs), "--script", "train.py", "--stream"])
+    code = main(["submit", "--file", "job.yml", "--compute", "cpu-cluster", "--outputs-file",
+                 str(outputs), "--stream"])
     captured = capsys.readouterr()
     assert code == 1
     assert "Traceback: boom" in captured.out and "Failed: UserError: the script exited with code 1" in captured.err

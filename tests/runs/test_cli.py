@@ -28,64 +28,75 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
-def test_dry_run_local_lists_files_and_exclusions_and_runs_nothing(tmp_path, capsys, no_network, monkeypatch):
+def test_dry_run_local_lists_files_and_runs_nothing(tmp_path, capsys, no_network, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "t.py").write_text("open('ran', 'w')\n")
     (tmp_path / "src" / "id_rsa").write_text("key")
-    assert run_cli("submit", "--source", "src", "--script", "t.py", "--dry-run") == 0
-    out = capsys.readouterr().out
-    assert "snapshot:  1 files" in out and "id_rsa  (deny-list: private key)" in out and "+ t.py" in out
+    (tmp_path / "job.yml").write_text("code: src\ncommand: python t.py\nenvironment: azureml:e:1\ncompute: local\n")
+    assert run_cli("submit", "--file", "job.yml", "--dry-run", "--format", "json") == 0
+    (step,) = json.loads(capsys.readouterr().out)["steps"]
+    assert step["files"] == ["t.py"] and step["command"] == "python t.py"  # the private key stays behind
+    assert run_cli("submit", "job.yml", "--dry-run") == 0
+    assert "compute:   local (this machine; nothing was run)" in capsys.readouterr().out
     assert not (tmp_path / "src" / "ran").exists() and not (tmp_path / ".amlplatform").exists()
 
 
-def test_dry_run_for_a_cluster_shows_the_job_body(tmp_path, capsys, no_network, monkeypatch):
+def test_dry_run_for_a_cluster_shows_the_requests(tmp_path, capsys, no_network, monkeypatch):
     for k, v in WS_ENV.items():
         monkeypatch.setenv(k, v)
     monkeypatch.chdir(tmp_path)
-    rc = run_cli("submit", str(EXAMPLE / "run.yaml"), "--compute", "cpu-cluster",
-                 "--environment", "azureml:AzureML-sklearn-1.5@latest", "--dry-run")
+    rc = run_cli("submit", "--file", str(EXAMPLE / "job.yml"), "--compute", "cpu-cluster", "--dry-run",
+                 "--format", "json", "--name", "dry")
     out = capsys.readouterr().out
     assert rc == 0, out
-    body = json.loads(out[out.index("{"):out.rindex("}") + 1])
-    props = body["properties"]
-    hash_line = next(line for line in out.splitlines() if line.startswith("code hash:"))
-    content_hash = hash_line.split()[2]
+    requests = json.loads(out)["requests"]
+    assert [r["method"] for r in requests] == ["GET", "POST", "PUT", "PUT", "PUT"]
+    content_hash = requests[0]["url"].split("hash=")[1].split("&")[0]
+    props = requests[-1]["body"]["properties"]
+    assert requests[-1]["url"].split("?")[0].endswith("/workspaces/mlw-dev/jobs/dry")
     assert props["codeId"].endswith(f"/codes/amlplatform-{content_hash}/versions/1")
     assert props["computeId"].endswith("/workspaces/mlw-dev/computes/cpu-cluster")
-    assert props["command"] == "python train.py --epochs 3 --lr 0.1"
+    assert props["command"] == "python train.py --epochs ${{inputs.epochs}} --lr ${{inputs.lr}}"
+    assert props["inputs"]["epochs"] == {"jobInputType": "literal", "value": "3"}
+    assert props["environmentId"] == "azureml://registries/azureml/environments/AzureML-sklearn-1.5/labels/latest"
     assert props["properties"]["amlplatform.code_hash"] == content_hash
-    assert "nothing was sent" in out
+    assert run_cli("submit", "--file", str(EXAMPLE / "job.yml"), "--compute", "cpu-cluster", "--dry-run") == 0
+    assert "nothing was sent" in capsys.readouterr().out
 
 
-def test_every_bad_flag_and_spec_field_in_one_error(tmp_path, capsys, monkeypatch):
+def test_every_bad_flag_and_field_in_one_error(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    rc = run_cli("submit", "--command", "x", "--env", "NOEQUALS", "--compute", "x", "--experiment", "a b")
+    (tmp_path / "job.yml").write_text("command: x\nenvironment: azureml:e:1\n")
+    rc = run_cli("submit", "--file", "job.yml", "--set", "resources.instance_count=two", "--set", "limits.timeout=x",
+                 "--set", "colour=blue")
     err = capsys.readouterr().err
     assert rc == 2
-    assert "--env: expected KEY=VALUE" in err and "compute:" in err and "experiment:" in err
-    assert "Traceback" not in err
+    assert "resources.instance_count: Not a valid integer." in err and "limits.timeout: Not a valid integer." in err
+    assert "colour: Unknown field." in err and "Traceback" not in err
+    assert run_cli("submit", "--file", "job.yml", "--env", "NOEQUALS") == 2
+    assert "--env: expected KEY=VALUE" in capsys.readouterr().err
 
 
-def test_script_arguments_after_double_dash(tmp_path, capsys, monkeypatch):
+def test_a_job_file_is_required(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "t.py").write_text("")
-    assert run_cli("submit", "--script", "t.py", "--dry-run", "--", "--epochs", "3", "--dry-run") == 0
-    assert "command:   python t.py --epochs 3 --dry-run" in capsys.readouterr().out
-    assert run_cli("submit", "--dry-run", "--", "--epochs", "3") == 2
-    assert "need --script or --command" in capsys.readouterr().err
+    assert run_cli("submit", "--dry-run") == 2
+    assert "give the job YAML" in capsys.readouterr().err
 
 
 def test_cluster_flags_with_local_compute_are_refused(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert run_cli("submit", "--command", "true", "--no-wait") == 2
+    (tmp_path / "job.yml").write_text("command: 'true'\nenvironment: azureml:e:1\ncompute: local\n")
+    assert run_cli("submit", "--file", "job.yml", "--no-wait") == 2
     assert "--no-wait is for a cluster" in capsys.readouterr().err
 
 
-def test_missing_source_folder_is_a_clear_error(tmp_path, capsys, monkeypatch):
+def test_missing_code_folder_is_a_clear_error(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert run_cli("submit", "--source", "nope", "--command", "true") == 2
-    assert "source folder" in capsys.readouterr().err and not (tmp_path / ".amlplatform").exists()
+    (tmp_path / "job.yml").write_text("code: nope\ncommand: 'true'\nenvironment: azureml:e:1\n")
+    assert run_cli("submit", "--file", "job.yml") == 2
+    assert "code: code path 'nope' does not exist" in capsys.readouterr().err
+    assert not (tmp_path / ".amlplatform").exists()
 
 
 def test_logs_follow_prints_until_the_run_ends(tmp_path, capsysbinary):

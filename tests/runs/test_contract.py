@@ -105,8 +105,8 @@ def test_every_file_azure_ai_ml_accepts_we_accept(oracle, path):
 
 @pytest.mark.parametrize("path", STRICTER, ids=lambda p: p.stem)
 def test_files_we_refuse_earlier_than_azure_ai_ml(oracle, path):
-    assert verdict(oracle, path)["ok"]  # azure-ai-ml loads it and fails at submit
-    with pytest.raises(UserError, match="does not exist"):
+    assert verdict(oracle, path)["ok"]  # azure-ai-ml loads it; it fails at submit
+    with pytest.raises(UserError):
         load_job(path)
 
 

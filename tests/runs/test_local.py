@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from amlplatform.errors import UserError
 from amlplatform.runs.local import command_problems
@@ -65,20 +66,18 @@ class Buf:
 
 @pytest.fixture
 def project(tmp_path):
+    """The train example with a secret and an ignored data folder added."""
     src = tmp_path / "proj"
     shutil.copytree(EXAMPLE, src)
-    (src / "run.yaml").unlink(missing_ok=True)  # the old run spec, if the example still has it
     (src / ".env").write_text("SECRET=1\n")
     (src / "data").mkdir()
     (src / "data" / "big.csv").write_text("x\n")
-    job_yaml(tmp_path, "python train.py --epochs 3 --lr 0.1", code="./proj", experiment_name="example-train",
-             environment_variables={"TRAIN_MODE": "demo"}, tags={"project": "amlplatform-example"})
     return src
 
 
 def test_submit_local_through_main_records_a_completed_run_with_metrics(project, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    rc = run_cli("submit", str(tmp_path / "job.yml"), "--env", "EXTRA=1", "--tag", "who=test")
+    rc = run_cli("submit", str(project / "job.yml"), "--env", "EXTRA=1", "--tag", "who=test")
     out = capsys.readouterr()
     assert rc == 0, out.err
     assert "epoch 3" in out.out  # streamed live to the terminal
@@ -86,8 +85,9 @@ def test_submit_local_through_main_records_a_completed_run_with_metrics(project,
     rec = only_run(store_dir)
     assert rec["status"] == "Completed" and rec["exit_code"] == 0
     assert [h["status"] for h in rec["status_history"]] == ["NotStarted", "Preparing", "Running", "Completed"]
-    assert rec["command"] == "python train.py --epochs 3 --lr 0.1"
-    assert rec["files"] == [".amlignore", "train.py"]  # no .env, no data/
+    assert rec["command"] == "python train.py --epochs ${{inputs.epochs}} --lr ${{inputs.lr}}"
+    assert rec["command_resolved"] == "python train.py --epochs 3 --lr 0.1"
+    assert rec["files"] == [".amlignore", "job.yml", "train.py"]  # no .env, no data/
     assert {e["relpath"] for e in rec["excluded"]} == {".env", "data/"}
     assert rec["tags"] == {"project": "amlplatform-example", "who": "test"}
     assert rec["environment_variables"] == {"TRAIN_MODE": "demo", "EXTRA": "1"}
@@ -124,7 +124,7 @@ def test_real_subprocess_of_the_installed_command(project, tmp_path):
     if not exe.exists():
         pytest.skip("amlplatform console script not installed in this interpreter's venv")
     env = {**os.environ, "AMLPLATFORM_RUNS_DIR": str(tmp_path / "runs"), "PYTHONPATH": str(REPO / "components")}
-    proc = subprocess.run([str(exe), "submit", str(tmp_path / "job.yml"), "--set", "command=python train.py --epochs 2"],
+    proc = subprocess.run([str(exe), "submit", str(project / "job.yml"), "--set", "inputs.epochs=2"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     rec = only_run(tmp_path / "runs")
@@ -434,6 +434,11 @@ def upload(azurite, container: str, blobs: dict, public: bool = False) -> None:
 def test_datastore_folder_input_is_downloaded_from_azurite(azurite, tmp_path, monkeypatch):
     upload(azurite, "datastore1", {"raw/v1/rows.csv": b"z,9\ny,8\nx,7\n", "raw/v1/sub/deep.txt": b"x",
                                    "raw/v10/rows.csv": b"not me\n"})
+    from azure.storage.blob import BlobServiceClient
+
+    svc = BlobServiceClient(account_url=azurite.service_url, credential={"account_name": ACCOUNT_NAME, "account_key": ACCOUNT_KEY})
+    # a folder marker as hierarchical-namespace accounts and blobfuse write them: not a file to download
+    svc.get_blob_client("datastore1", "raw/v1/sub").upload_blob(b"", metadata={"hdi_isfolder": "true"})
     monkeypatch.setenv("AMLPLATFORM_DATASTORES", json.dumps({"workspaceblobstore": f"{azurite.service_url}/datastore1"}))
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     path = command_job(tmp_path, "azureml://datastores/workspaceblobstore/paths/raw/v1")
@@ -512,3 +517,55 @@ def test_blob_locations(url, expected):
     loc = blob_location(url)
     assert (loc.account_url, loc.account, loc.container, loc.prefix) == expected
     assert blob_location("https://example.com/file.csv") is None
+
+
+_path_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_path_text, _path_text)
+def test_substituted_paths_are_one_shell_word_each(a, b):
+    ins = {"a": Materialized("a", "uri_folder", a, kind="local")}
+    outs = {"b": Materialized("b", "uri_folder", b, kind="output")}
+    import shlex
+
+    assert shlex.split(substitute("python x.py --in ${{inputs.a}} --out ${{outputs.b}}", ins, outs)) == [
+        "python", "x.py", "--in", a, "--out", b]
+
+
+_name = st.from_regex(r"[a-z0-9]{3,12}", fullmatch=True)
+_blob = st.lists(st.from_regex(r"[A-Za-z0-9_.-]{1,10}", fullmatch=True).filter(lambda s: s not in (".", "..")),
+                 min_size=0, max_size=4).map("/".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_name, _name, _blob, st.sampled_from(["virtual-host", "path-style"]))
+def test_blob_locations_round_trip(account, container, blob, style):
+    if style == "virtual-host":
+        base = f"https://{account}.blob.core.windows.net"
+        url = f"{base}/{container}" + (f"/{blob}" if blob else "")
+    else:
+        base = f"http://127.0.0.1:10000/{account}"
+        url = f"{base}/{container}" + (f"/{blob}" if blob else "")
+    loc = blob_location(url)
+    assert (loc.account_url, loc.account, loc.container, loc.prefix) == (base, account, container, blob)
+
+
+def test_a_sas_token_is_never_recorded(azurite, tmp_path, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    upload(azurite, "sas1", {"d/rows.csv": b"s\nr\n"})
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    sas = generate_container_sas(ACCOUNT_NAME, "sas1", account_key=ACCOUNT_KEY,
+                                 permission=ContainerSasPermissions(read=True, list=True),
+                                 expiry=datetime.now(timezone.utc) + timedelta(hours=1))
+    path = command_job(tmp_path, f"{azurite.service_url}/sas1/d?{sas}")
+    store = RunStore(tmp_path / "runs")
+    rec = run_command_job(load_job(path), store=store, out=Buf(), notes=Buf())
+    assert rec["status"] == "Completed", rec
+    assert Path(rec["inputs"]["raw"]["value"], "rows.csv").read_bytes() == b"s\nr\n"  # the SAS was used
+    assert rec["inputs"]["raw"]["path"] == f"{azurite.service_url}/sas1/d?<redacted>"
+    sig = [p for p in sas.split("&") if p.startswith("sig=")][0]
+    assert sig not in (store.run_dir(rec["name"]) / "run.json").read_text()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from amlplatform.errors import UserError
 from amlplatform.runs.job import load_job
@@ -140,6 +141,7 @@ def test_example_pipeline_runs_then_is_reused(example, tmp_path):
         reused = store.load(v["run"])
         assert reused["reused_from"] == rec["steps"][s]["run"]
         assert reused["named_outputs"] == steps[s]["named_outputs"]  # the earlier outputs
+        assert (store.run_dir(v["run"]) / "output.log").read_text() == (store.run_dir(v["reused_from"]) / "output.log").read_text()
     assert again["named_outputs"] == rec["named_outputs"]
     assert "step train: reused run" in notes2.text
 
@@ -275,9 +277,10 @@ def test_a_failed_step_stops_what_depends_on_it(tmp_path):
     assert rec["status"] == "Failed" and rec["exit_code"] == 3 and rec["reason"] == "step bad: exit code 3"
     assert rec["steps"]["after"]["status"] == "Skipped" and rec["steps"]["other"]["status"] == "Completed"
     assert "after" not in ran(root)
-    # a failed step is never reused
+    # a failed step is never reused, and says so
     rec, _, _ = run(root / "pipeline.yml", store)
     assert rec["steps"]["bad"]["reused"] is False
+    assert rec["steps"]["bad"]["why"] == "the last run with these settings did not complete (Failed)"
 
 
 def test_fail_fast_cancels_running_steps(tmp_path):
@@ -343,3 +346,125 @@ def test_pipeline_runs_are_listed(example, tmp_path, capsys):
     assert run_cli("runs", "list", "--runs-dir", str(tmp_path / "runs")) == 0
     listed = capsys.readouterr().out
     assert rec["name"] in listed and all(v["run"] in listed for v in rec["steps"].values())
+
+
+_parts = st.fixed_dictionaries({
+    "code": st.sampled_from(["c1", "c2"]), "command": st.sampled_from(["x", "y"]),
+    "environment": st.sampled_from([{"ref": "e:1"}, {"ref": "e:2"}]), "environment_variables": st.just({}),
+    "timeout": st.sampled_from([None, 5]), "outputs": st.just({}),
+    "inputs": st.dictionaries(st.sampled_from(["a", "b", "c"]), st.sampled_from(["h1", "h2"])),
+})
+
+
+@settings(max_examples=80, deadline=None)
+@given(_parts, _parts)
+def test_why_rerun_names_exactly_what_changed(old, new):
+    from amlplatform.runs.pipeline import _why_rerun
+
+    why = _why_rerun(old, new)
+    labels = {"code": "code", "command": "command", "environment": "environment", "timeout": "limits.timeout"}
+    expected = [label for key, label in labels.items() if old[key] != new[key]]
+    expected += [f"input {n}" for n in sorted(set(old["inputs"]) | set(new["inputs"]))
+                 if old["inputs"].get(n) != new["inputs"].get(n)]
+    if expected:
+        assert why == "changed since the last run: " + ", ".join(expected)
+    else:
+        assert "gone" in why
+    assert _why_rerun(None, new) == "no earlier run of this step"
+
+
+def test_sigkill_of_a_pipeline_is_found_and_its_steps_ended(tmp_path, capsys):
+    """The supervisor killed outright: the next runs list marks the pipeline and its running steps
+    Failed, and ends the steps' orphaned process groups."""
+    root = tmp_path / "p"
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    loop = f"python -c 'import os,time; open(\"{pids}/\"+str(os.getpid()),\"w\").close(); time.sleep(60)'"
+    shell_pipeline(root, {"a": {"command": loop}, "b": {"command": loop}})
+    code = ("from amlplatform.runs.job import load_job; from amlplatform.runs.pipeline import run_pipeline_job;"
+            "from amlplatform.runs.store import RunStore;"
+            f"run_pipeline_job(load_job({str(root / 'pipeline.yml')!r}), store=RunStore({str(tmp_path / 'runs')!r}))")
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    started = [(int(p.name), process_start_time(int(p.name))) for p in pids.iterdir()]
+    assert len(started) == 2, proc.stderr.read().decode() if proc.poll() is not None else "steps did not start"
+    time.sleep(0.3)  # the step records say Running
+    proc.kill()
+    proc.wait(timeout=10)
+    try:
+        assert all(process_alive(p, t) for p, t in started)  # orphans, until someone notices
+        assert run_cli("runs", "list", "--runs-dir", str(tmp_path / "runs")) == 0
+        err = capsys.readouterr().err
+        assert err.count("marked Failed") == 3, err  # the pipeline and its two steps
+        store = RunStore(tmp_path / "runs", warn=lambda m: None)
+        assert {r["status"] for r in store.records()} == {"Failed"}
+        deadline = time.monotonic() + 5
+        while any(process_alive(p, t) for p, t in started) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(process_alive(p, t) for p, t in started)
+    finally:
+        for p, t in started:
+            if process_alive(p, t):
+                os.kill(p, signal.SIGKILL)
+
+
+from azurite import ACCOUNT_KEY, ACCOUNT_NAME, azurite  # noqa: E402,F401 - session fixture
+
+
+def test_a_changed_blob_input_reruns_the_step_without_a_download_to_decide(azurite, tmp_path, monkeypatch):
+    from azure.storage.blob import BlobServiceClient
+
+    svc = BlobServiceClient(account_url=azurite.service_url, credential={"account_name": ACCOUNT_NAME, "account_key": ACCOUNT_KEY})
+    container = svc.get_container_client("pipelinedata")
+    container.create_container()
+    container.upload_blob("raw/a.csv", b"1\n2\n")
+    monkeypatch.setenv("AMLPLATFORM_DATASTORES", json.dumps({"workspaceblobstore": f"{azurite.service_url}/pipelinedata"}))
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    root = tmp_path / "p"
+    write(root / "pipeline.yml", f"""type: pipeline
+compute: local
+inputs:
+  raw:
+    type: uri_folder
+    path: azureml://datastores/workspaceblobstore/paths/raw
+jobs:
+  count:
+    type: command
+    command: echo count >> {root}/ran.txt; cat ${{{{inputs.data}}}}/a.csv | wc -l > ${{{{outputs.out}}}}/n
+    environment: azureml:AzureML-sklearn-1.5@latest
+    inputs:
+      data: ${{{{parent.inputs.raw}}}}
+    outputs:
+      out:
+        type: uri_folder
+""")
+    store = RunStore(tmp_path / "runs")
+    first, _, _ = run(root / "pipeline.yml", store)
+    assert first["status"] == "Completed", first
+    out = Path(store.load(first["steps"]["count"]["run"])["named_outputs"]["out"]["value"])
+    assert out.joinpath("n").read_text().strip() == "2"
+    again, _, _ = run(root / "pipeline.yml", store)
+    assert again["reused_steps"] == ["count"]
+    container.upload_blob("raw/a.csv", b"1\n2\n3\n", overwrite=True)
+    third, _, _ = run(root / "pipeline.yml", store)
+    assert third["steps"]["count"]["why"] == "changed since the last run: input data"
+    out = Path(store.load(third["steps"]["count"]["run"])["named_outputs"]["out"]["value"])
+    assert out.joinpath("n").read_text().strip() == "3"
+    assert ran(root) == ["count", "count"]
+
+
+def test_summary_lines_say_reused_or_why(tmp_path):
+    from amlplatform.runs.pipeline import summary_lines
+
+    root = tmp_path / "p"
+    shell_pipeline(root, {"a": {"command": "true"}, "b": {"command": "exit 4"}}, settings="continue_on_step_failure: true")
+    store = RunStore(tmp_path / "runs")
+    run(root / "pipeline.yml", store)
+    rec, _, _ = run(root / "pipeline.yml", store)
+    a, b = summary_lines(rec)
+    assert a.startswith("a  Completed") and f"(reused {rec['steps']['a']['reused_from']})" in a
+    assert b.startswith("b  Failed") and "exit code 4" in b
+    assert "(the last run with these settings did not complete (Failed); exit code 4)" in b

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from amlplatform.runs.store import RunStore, process_alive, process_start_time, this_process
 
@@ -91,16 +92,17 @@ def test_sigkill_of_submit_is_found_by_the_next_runs_list(tmp_path, capsys):
             os.kill(child, signal.SIGKILL)
 
 
-def test_sighup_of_submit_ends_the_command_group_and_records_it(tmp_path):
+@pytest.mark.parametrize("sig,reason", [(signal.SIGHUP, "hangup (SIGHUP"), (signal.SIGTERM, "terminated (SIGTERM)")])
+def test_sighup_or_sigterm_of_submit_ends_the_command_group_and_records_it(tmp_path, sig, reason):
     proc, marker = start_submit(tmp_path, "")
     child = int(marker.read_text())
     child_start = process_start_time(child)
-    proc.send_signal(signal.SIGHUP)
+    proc.send_signal(sig)
     try:
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 130, err
         rec = only_record(tmp_path / "r")
-        assert rec["status"] == "Canceled" and rec["reason"].startswith("hangup (SIGHUP")
+        assert rec["status"] == "Canceled" and rec["reason"].startswith(reason)
         assert rec["exit_code"] == proc.returncode == 130
         assert wait_dead(child, child_start)
     finally:
@@ -159,6 +161,10 @@ def test_failed_command_exit_code_in_the_record_equals_the_cli(tmp_path):
     ("[1, 2, 3]", "a JSON list, not an object"),
     ('{"hello": "world"}', "not a run record of amlplatform"),
     ('{"name": "someone-else", "status": "Completed"}', "names another run"),
+    ('{"name": "bad_run", "status": "Completed", "status_history": [{"status": 1}]}', "status_history is not a list"),
+    ('{"name": "bad_run", "status": "Completed", "duration_seconds": "long"}', "duration_seconds is not a number"),
+    ('{"name": "bad_run", "status": "Completed", "metrics": {"loss": 3}}', "metrics are not {value, step}"),
+    ('{"name": "bad_run", "status": ["Completed"]}', "status is not text"),
     ("", "cannot be read"),
 ])
 def test_corrupt_or_foreign_records_are_skipped_with_a_warning(tmp_path, capsys, content, why):
@@ -226,3 +232,84 @@ def test_runs_folder_never_marks_the_repository_dirty(tmp_path, capsys):
     recs = sorted((json.loads((p / "run.json").read_text()) for p in runs.iterdir() if (p / "run.json").is_file()),
                   key=lambda r: r["created_at"])
     assert [r["git"]["azureml.git.dirty"] for r in recs] == ["False", "False"]  # the first run's record did not dirty it
+
+
+def test_an_explicit_run_name_is_used_once(tmp_path, capsys):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "ok.py").write_text("print('ok')\n")
+    job = job_file(tmp_path, "python ok.py")
+    assert run_cli("submit", job, "--name", "my-run_1", "--runs-dir", str(tmp_path / "r")) == 0
+    assert only_record(tmp_path / "r")["name"] == "my-run_1"
+    capsys.readouterr()
+    assert run_cli("submit", job, "--name", "my-run_1", "--runs-dir", str(tmp_path / "r")) == 2
+    assert "a run named 'my-run_1' already exists" in capsys.readouterr().err
+    assert run_cli("submit", job, "--name", "../escape", "--runs-dir", str(tmp_path / "r")) == 2
+    assert "is not a valid" in capsys.readouterr().err
+    assert not (tmp_path / "escape").exists()
+
+
+def test_concurrent_readers_mark_a_dead_supervisor_once(tmp_path):
+    """Several `runs list` processes at once: one transition to Failed, not one per reader."""
+    store = RunStore(tmp_path, warn=lambda m: None)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    rec = store.create({"experiment": "e", "status": "Running", "status_history": [{"status": "Running", "time": "t"}],
+                        "supervisor": {"pid": dead.pid, "start_time": -1, "host": this_process()["host"]}})  # -1: a reused pid differs too
+    env = {**os.environ, "PYTHONPATH": str(COMPONENTS)}
+    readers = [subprocess.Popen([sys.executable, "-m", "amlplatform.cli", "runs", "list", "--runs-dir", str(tmp_path)],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    outs = [r.communicate(timeout=60) for r in readers]
+    assert all(r.returncode == 0 for r in readers), outs
+    saved = json.loads((tmp_path / rec["name"] / "run.json").read_text())
+    assert [h["status"] for h in saved["status_history"]] == ["Running", "Failed"]
+    assert all(b"Failed" in out for out, _ in outs)
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False) | st.text(max_size=5),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                     max_leaves=8)
+_KEYS = ["status", "status_history", "created_at", "duration_seconds", "exit_code", "metrics", "params", "git",
+         "mlflow", "tags", "experiment", "reason", "command", "source", "outputs", "warnings", "total_bytes",
+         "files_count", "display_name", "compute", "code_hash", "ignore_file", "log"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(_KEYS), _json, max_size=8),
+       st.sampled_from(["Running", "Completed", "Failed"]))
+def test_no_run_json_makes_runs_list_or_show_trace_back(tmp_path_factory, fields, status):
+    """Whatever a run.json holds, `runs list` and `runs show` answer (the record, or skipped / an error)."""
+    import contextlib
+    import io
+
+    root = tmp_path_factory.mktemp("runs")
+    (root / "odd_run").mkdir()
+    (root / "odd_run" / "run.json").write_text(json.dumps({"status": status, **fields, "name": "odd_run"}))
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        assert run_cli("runs", "list", "--runs-dir", str(root)) == 0
+        assert run_cli("runs", "list", "--json", "--runs-dir", str(root)) == 0
+        assert run_cli("runs", "show", "odd_run", "--runs-dir", str(root)) in (0, 2)
+        assert run_cli("runs", "show", "odd_run", "--json", "--runs-dir", str(root)) in (0, 2)
+
+
+def test_a_record_left_running_by_an_older_amlplatform_is_finished(tmp_path):
+    """Records written before supervisors were recorded kept the command's pid only: once it is gone,
+    the record is marked Failed instead of staying Running for ever."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        for name, pid in (("old_dead", dead.pid), ("old_alive", alive.pid)):
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "run.json").write_text(json.dumps(
+                {"name": name, "experiment": "e", "status": "Running", "pid": pid,
+                 "status_history": [{"status": "Running", "time": "2026-01-01T00:00:00.000Z"}]}))
+        warnings = []
+        store = RunStore(tmp_path, warn=warnings.append)
+        if not process_alive(dead.pid, None):  # (the pid was not reused in between)
+            assert store.load("old_dead")["status"] == "Failed"
+            assert "older amlplatform" in store.load("old_dead")["reason"]
+        assert store.load("old_alive")["status"] == "Running"
+    finally:
+        alive.kill()
+        alive.wait()

@@ -1,7 +1,7 @@
 """The MLflow UI the README documents serves local runs: the command is started (loopback only),
 asked for the experiment, the runs and their metrics, and stopped.
 
-    MLFLOW_ALLOW_FILE_STORE=true mlflow server --backend-store-uri .amlplatform/runs/mlruns --host 127.0.0.1
+    MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri .amlplatform/runs/mlruns --host 127.0.0.1
 """
 
 import json
@@ -47,7 +47,7 @@ def get(url: str, body=None):
         return resp.status, data
 
 
-def test_mlflow_server_shows_local_runs(tmp_path):
+def test_mlflow_ui_shows_local_runs(tmp_path):
     mlflow_cli = VENV_BIN / "mlflow"
     if not mlflow_cli.exists() or shutil.which("mlflow", path=str(VENV_BIN)) is None:
         pytest.skip("the mlflow command is not installed in this venv (pip install mlflow: the UI is not in mlflow-skinny)")
@@ -64,7 +64,7 @@ def test_mlflow_server_shows_local_runs(tmp_path):
     port = free_port()
     env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
     # exactly the documented command, from the project folder, loopback only
-    server = subprocess.Popen([str(mlflow_cli), "server", "--backend-store-uri", ".amlplatform/runs/mlruns",
+    server = subprocess.Popen([str(mlflow_cli), "ui", "--backend-store-uri", ".amlplatform/runs/mlruns",
                                "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
                               cwd=proj, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               start_new_session=True)

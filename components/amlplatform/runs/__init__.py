@@ -3,10 +3,13 @@
 Nothing here imports Pulumi, and module imports stay light (``amlplatform submit`` starts fast):
 azure, mlflow and yaml are imported inside the functions that need them.
 
-- ``spec``: the run spec (YAML file + CLI flags), validated with one error listing every bad field.
-- ``snapshot``: which files of the source folder are sent, and the azure-ai-ml compatible content hash.
+- ``job``: Azure ML CLI v2 job YAML (command and pipeline jobs) + ``--set`` overrides, validated like
+  azure-ai-ml validates it, with one error listing every bad field.
+- ``snapshot``: which files of the code folder are sent, and the azure-ai-ml compatible content hashes
+  (code: hash version 202208; local data inputs: azure-ai-ml's object hash).
 - ``gitinfo``: git properties recorded on the run.
 - ``local``: the local backend; ``store``: run records under ``.amlplatform/runs``.
-- ``coordinates`` / ``azure``: the Azure ML backend (workspace from the stack's outputs, REST calls).
+- ``coordinates`` / ``azure`` / ``jobbody`` / ``blobput``: the Azure ML backend (workspace from the
+  stack's outputs, the request bodies azure-ai-ml would send, the REST and blob calls).
 The command line for these lives in ``amlplatform.cli.runs``.
 """

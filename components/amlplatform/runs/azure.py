@@ -523,7 +523,7 @@ class AzureMLClient:
         client = ContainerClient.from_container_url(sas_uri, **self.blob_options)
         total, _reused = self._upload_files(client, [(f"{prefix}/{f.relpath}", f) for f in snapshot.files],
                                             metadata={"name": name, "version": version}, progress=progress,
-                                            what=f"the code to {_redact(container)}")
+                                            what=f"the code to {_redact(container)}", sas_uri=sas_uri)
         # azure-ai-ml: full_storage_path = urljoin(storage_account_url=blobUri, f"{container}/{relative_path}")
         container_name = urlsplit(container).path.strip("/").split("/")[-1]
         code_uri = urljoin(blob_uri, f"{container_name}/{prefix}")
@@ -554,13 +554,18 @@ class AzureMLClient:
         return need(answer.body, "id", f"read the existing code version (GET {base})")
 
     def _upload_files(self, container: Any, items: list[tuple[str, Any]], *, metadata: Mapping[str, str],
-                      progress: Optional[_PROGRESS], what: str) -> tuple[int, bool]:
+                      progress: Optional[_PROGRESS], what: str, sas_uri: Optional[str] = None) -> tuple[int, bool]:
         """Upload ``(blob name, SnapshotFile)`` items the way azure-ai-ml's ``BlobStorageClient.upload`` does:
         the first blob (in sorted order) is the indicator; if it carries ``upload_status=completed`` the
         content is already there (nothing is sent); if it exists unconfirmed (a broken earlier upload)
         blobs are overwritten; else each is created with ``If-None-Match: *``. The indicator then gets
-        ``{upload_status: completed, name, version}``. Returns (bytes sent, reused)."""
+        ``{upload_status: completed, name, version}``. Returns (bytes sent, reused).
+
+        With a container SAS (code uploads) the Put Blob calls go through ``blobput.SasBlobPutter``
+        (the same requests, less Python per call)."""
         from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        from amlplatform.runs.blobput import MAX_SINGLE_PUT, SasBlobPutter
 
         items = sorted(items, key=lambda x: str(x[1].path))
         indicator = items[0][0]
@@ -574,6 +579,7 @@ class AzureMLClient:
             except ResourceNotFoundError:
                 overwrite = False
             total = sum(int(f.size) for _n, f in items)
+            putter = SasBlobPutter(sas_uri, pool_size=self.upload_concurrency) if sas_uri else None
             report = progress if progress is not None else ByteProgress()
             done = 0
             lock = threading.Lock()
@@ -589,8 +595,16 @@ class AzureMLClient:
                 if size != f.size:
                     raise UserError(f"upload of {f.relpath}: the file changed while submitting ({f.size} -> {size} "
                                     "bytes); nothing was registered, submit again")
-                with open(f.path, "rb") as fh:
-                    container.upload_blob(blob_name, fh, length=size, overwrite=overwrite, max_concurrency=1)
+                if putter is not None and size <= MAX_SINGLE_PUT:
+                    with open(f.path, "rb") as fh:
+                        data = fh.read()
+                    if len(data) != size:
+                        raise UserError(f"upload of {f.relpath}: the file changed while submitting; nothing was "
+                                        "registered, submit again")
+                    putter.put(blob_name, data, overwrite=overwrite)
+                else:
+                    with open(f.path, "rb") as fh:
+                        container.upload_blob(blob_name, fh, length=size, overwrite=overwrite, max_concurrency=1)
                 with lock:
                     done += size
                     current = done
@@ -609,8 +623,14 @@ class AzureMLClient:
         except AzureError as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise UserError(f"upload of {what} failed: {first}; nothing was registered") from None
+        except UserError as exc:
+            if str(exc).startswith("upload of "):
+                raise
+            raise UserError(f"upload of {what} failed: {exc}; nothing was registered") from None
         finally:
             container.close()
+            if "putter" in locals() and putter is not None:
+                putter.close()
         return total, False
 
     # ---- data
@@ -650,18 +670,29 @@ class AzureMLClient:
     def upload_data(self, data: Any, *, datastore: str = jobbody.DEFAULT_DATASTORE,
                     progress: Optional[_PROGRESS] = None) -> DataResult:
         """Upload a local data input to ``LocalUpload/<hash>/<name>`` of the datastore (skipped when there)."""
-        from azure.storage.blob import ContainerClient
-
         url, container_name, credential = self.datastore(datastore)
-        container = ContainerClient(url, container_name, credential=credential, **self.blob_options)
         if data.is_file:
             items = [(f"{data.upload_prefix}", data.files[0])]
         else:
             items = [(f"{data.upload_prefix}/{f.relpath}", f) for f in data.files]
+        uri = f"azureml://datastores/{datastore}/paths/{data.upload_prefix}" + ("" if data.is_file else "/")
+        if isinstance(credential, dict) and not self.blob_options:
+            # the common case, an unchanged input: one signed HEAD, no azure-storage-blob import
+            from amlplatform.runs.blobput import blob_metadata_shared_key
+
+            indicator = sorted(items, key=lambda x: str(x[1].path))[0][0]
+            meta = blob_metadata_shared_key(url, container_name, indicator, credential["account_name"],
+                                            credential["account_key"])
+            if meta is not None and UPLOAD_CONFIRMATION.items() <= meta.items():
+                result = DataResult(uri, reused=True)
+                self.uploads.append(result)
+                return result
+        from azure.storage.blob import ContainerClient
+
+        container = ContainerClient(url, container_name, credential=credential, **self.blob_options)
         sent, reused = self._upload_files(container, items, metadata={"name": str(uuid.uuid4()),
                                                                       "version": str(uuid.uuid4())},
                                           progress=progress, what=f"data {data.source}")
-        uri = f"azureml://datastores/{datastore}/paths/{data.upload_prefix}" + ("" if data.is_file else "/")
         result = DataResult(uri, reused=reused, files=0 if reused else len(items), bytes=sent)
         self.uploads.append(result)
         return result

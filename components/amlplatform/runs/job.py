@@ -74,8 +74,9 @@ PIPELINE_SCHEMA = "https://azuremlschemas.azureedge.net/latest/pipelineJob.schem
 
 # azure.ai.ml.constants._common.AssetTypes / InputOutputModes (azure-ai-ml 1.35)
 DATA_TYPES = ("uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model", "triton_model")
-INPUT_MODES = ("ro_mount", "rw_mount", "download", "direct", "eval_mount", "eval_download", "mount")
-OUTPUT_MODES = ("rw_mount", "upload", "direct", "mount")
+INPUT_MODES = ("ro_mount", "download", "direct")  # DataInputSchema / ModelInputSchema
+MLTABLE_INPUT_MODES = ("download", "ro_mount", "eval_mount", "eval_download", "direct")  # MLTableInputSchema
+OUTPUT_MODES = ("mount", "upload", "rw_mount", "direct")  # OutputSchema
 LITERAL_TYPES = ("string", "integer", "number", "boolean")
 DISTRIBUTION_TYPES = ("pytorch", "mpi", "tensorflow")
 IDENTITY_TYPES = ("user_identity", "managed", "managed_identity", "aml_token")
@@ -537,7 +538,7 @@ def _input(name: str, v: Any, path: str, base_dir: Path, problems: _Problems, *,
         return JobInput(name=name, type="literal", value=val, description=v.get("description"))
     _unknown(v, ("type", "path", "mode", "description", "datastore", "optional", "path_on_compute"), path, problems)
     t = _enum(typ if typ is not None else "uri_folder", DATA_TYPES, _join(path, "type"), problems)
-    mode = _enum(v.get("mode"), INPUT_MODES, _join(path, "mode"), problems)
+    mode = _enum(v.get("mode"), MLTABLE_INPUT_MODES if t == "mltable" else INPUT_MODES, _join(path, "mode"), problems)
     raw = v.get("path")
     if raw is None:
         if bindable:
@@ -630,15 +631,15 @@ def _environment(v: Any, path: str, base_dir: Path, problems: _Problems) -> Opti
         if m and (m.group("version") or m.group("label")):
             return Environment(kind="asset", ref=v, name=m.group("name"), version=m.group("version"),
                                label=m.group("label"))
-        if not v.startswith("azureml:"):
-            # azure-ai-ml ArmVersionedStr "can deserialize any string into azureml:<origin>"
-            return _environment("azureml:" + v, path, base_dir, problems)
         if m:
             # azure-ai-ml ArmVersionedStr (allow_default_version): a bare name means @latest
             name = m.group("name")
             return Environment(kind="asset", ref=f"azureml:{name}@latest", name=name, label="latest")
-        problems.add(path, f"{v!r}: give azureml:<name>:<version>, azureml:<name>@latest, an ARM id, "
-                     "azureml://registries/..., or a mapping with image / conda_file")
+        # azure-ai-ml's message (ArmVersionedStr): a registered environment needs the azureml: prefix
+        problems.add(path, f"In order to specify an existing environments, please provide either of the following "
+                     f"prefixed with 'azureml:' - azureml:<name>:<version> or azureml:<name>@latest; "
+                     f"or a registry path prefixed with 'azureml://', or a mapping with image / conda_file "
+                     f"(got {v!r})")
         return None
     if not isinstance(v, Mapping):
         problems.add(path, "Invalid input type.")
@@ -808,17 +809,17 @@ def _command_job(d: Mapping[str, Any], path: str, base_dir: Path, source: Option
     meta = _metadata(d, path, problems)
     if not in_pipeline and meta["experiment_name"] is None:
         meta["experiment_name"] = default_experiment_name()
-    if command is None or env is None:
-        return None
-    return CommandJob(
-        source=source, base_dir=base_dir, command=command, environment=env, **meta,
+    rest = dict(  # every field is checked, so all problems are listed at once
         code=_code(d.get("code"), _join(path, "code"), base_dir, problems),
-        inputs=inputs, outputs=outputs, environment_variables=env_vars,
         compute=_compute(d.get("compute"), _join(path, "compute"), problems),
         resources=_resources(d.get("resources"), _join(path, "resources"), problems),
         distribution=_distribution(d.get("distribution"), _join(path, "distribution"), problems),
-        timeout=timeout, identity=_identity(d.get("identity"), _join(path, "identity"), problems),
+        identity=_identity(d.get("identity"), _join(path, "identity"), problems),
     )
+    if command is None or env is None:
+        return None
+    return CommandJob(source=source, base_dir=base_dir, command=command, environment=env, **meta, inputs=inputs,
+                      outputs=outputs, environment_variables=env_vars, timeout=timeout, **rest)
 
 
 def default_experiment_name() -> str:

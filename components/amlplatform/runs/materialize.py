@@ -51,6 +51,7 @@ ENV_CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
 INPUTS_FOLDER = "inputs"
 OUTPUTS_FOLDER = "named-outputs"
 FILE_TYPES = ("uri_file",)
+FOLDER_TYPES = ("uri_folder", "mltable")
 
 # azureml://datastores/<name>/paths/<path> and the workspace-qualified form
 # azureml://subscriptions/<s>/resourcegroups/<rg>/workspaces/<ws>/datastores/<name>/paths/<path>
@@ -61,6 +62,16 @@ DATASTORE_URI = re.compile(
 ASSET_REF = re.compile(r"^azureml:(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?::(?P<version>[^:@/]+)|@(?P<label>[^:@/]+))?$")
 PLACEHOLDER = re.compile(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 OPTIONAL_BLOCK = re.compile(r"\$\[\[(.*?)\]\]", re.S)
+
+
+def redact(url: Optional[str]) -> Optional[str]:
+    """A URL safe to record: a query string (a SAS token: ``sig=...``) is replaced, user:password dropped."""
+    if not url or "://" not in url:
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    query = "<redacted>" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 @dataclass
@@ -78,9 +89,10 @@ class Materialized:
     notes: list[str] = field(default_factory=list)
 
     def as_record(self) -> dict[str, Any]:
-        out = {"type": self.type, "value": self.value, "kind": self.kind}
+        value = redact(self.value) if self.kind == "direct" else self.value
+        out = {"type": self.type, "value": value, "kind": self.kind}
         if self.source is not None:
-            out["path"] = self.source
+            out["path"] = redact(self.source)  # never a SAS token in run.json
         if self.mode:
             out["mode"] = self.mode
         if self.kind == "download":
@@ -297,6 +309,13 @@ def _with_blob_client(loc: BlobLocation, env: Mapping[str, str], anonymous_first
                     f"{detail.splitlines()[0] if detail else last!r}")
 
 
+def _is_folder_marker(blob: Any) -> bool:
+    """A zero-length blob standing for a folder: ``hdi_isfolder=true`` metadata (hierarchical-namespace
+    accounts, blobfuse) or a name ending in ``/``. It has no content to download."""
+    meta = getattr(blob, "metadata", None) or {}
+    return blob.name.endswith("/") or str(meta.get("hdi_isfolder", "")).lower() == "true"
+
+
 def _list_blobs(loc: BlobLocation, is_file: bool, env: Mapping[str, str], anonymous_first: bool,
                 what: str) -> list[tuple[str, int, str]]:
     """``[(blob name, size, etag)]`` of the file, or of every blob under the folder."""
@@ -307,7 +326,8 @@ def _list_blobs(loc: BlobLocation, is_file: bool, env: Mapping[str, str], anonym
             return [(loc.prefix, int(props.size), str(props.etag))]
         prefix = loc.prefix.rstrip("/")
         prefix = prefix + "/" if prefix else ""
-        return sorted((b.name, int(b.size), str(b.etag)) for b in client.list_blobs(name_starts_with=prefix))
+        return sorted((b.name, int(b.size), str(b.etag)) for b in client.list_blobs(name_starts_with=prefix, include=["metadata"])
+                      if not _is_folder_marker(b))
 
     blobs = _with_blob_client(loc, env, anonymous_first, what, run)
     if not blobs:
@@ -372,7 +392,7 @@ def _remote(path: str, where: str, env: Mapping[str, str]) -> tuple[Optional[Blo
         url = urlunsplit((split.scheme, split.netloc, split.path + "/" + m.group("path").lstrip("/"), split.query, ""))
         loc = blob_location(url)
         if loc is None:
-            raise UserError(f"{where}: {ENV_DATASTORES}[{store!r}] = {base!r} is not a blob container URL")
+            raise UserError(f"{where}: {ENV_DATASTORES}[{store!r}] = {redact(base)!r} is not a blob container URL")
         return loc, False
     if path.startswith("azureml://"):
         raise UserError(f"{where}: {path}: only azureml://datastores/<name>/paths/<path> URIs can be read locally")
@@ -452,7 +472,7 @@ def materialize_input(inp: Any, name: str, run_dir: Path, *, where: str,
             raise UserError(f"{where}.path: {path!r} does not exist ({local})")
         if typ in FILE_TYPES and not local.is_file():
             raise UserError(f"{where}.path: {path!r} is a folder, but the input's type is uri_file")
-        if typ not in FILE_TYPES and not local.is_dir():
+        if typ in FOLDER_TYPES and not local.is_dir():  # model types may be a file or a folder
             raise UserError(f"{where}.path: {path!r} is a file, but the input's type is {typ} (a folder)")
         return Materialized(name, typ, str(local), source=path, kind="local", mode=mode)
     if not isinstance(path, str):
@@ -472,7 +492,7 @@ def materialize_input(inp: Any, name: str, run_dir: Path, *, where: str,
     dest = run_dir / INPUTS_FOLDER / name
     if loc is None:
         if typ not in FILE_TYPES:
-            raise UserError(f"{where}.path: {path} is not a blob storage URL; only a uri_file can be fetched from "
+            raise UserError(f"{where}.path: {redact(path)} is not a blob storage URL; only a uri_file can be fetched from "
                             "another web address")
         return _fetch_url(path, name, typ, dest, mode, where)
     is_file = typ in FILE_TYPES
@@ -497,7 +517,7 @@ def _fetch_url(url: str, name: str, typ: str, dest: Path, mode: Optional[str], w
                 fh.write(chunk)
                 size += len(chunk)
     except OSError as exc:
-        raise UserError(f"{where}.path: cannot fetch {url}: {exc}") from None
+        raise UserError(f"{where}.path: cannot fetch {redact(url)}: {exc}") from None
     return Materialized(name, typ, str(target), source=url, kind="download", mode=mode, files=1, bytes=size)
 
 

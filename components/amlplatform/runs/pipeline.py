@@ -38,6 +38,7 @@ import concurrent.futures as cf
 import hashlib
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -46,7 +47,7 @@ from typing import Any, BinaryIO, Mapping, Optional
 
 from amlplatform.errors import UserError
 from amlplatform.runs import local
-from amlplatform.runs.store import RunStore, create_mlflow_run, end_mlflow_run, now_iso, write_json_atomic
+from amlplatform.runs.store import LOG, RunStore, create_mlflow_run, end_mlflow_run, now_iso, write_json_atomic
 
 REUSE_DIR = "reuse"
 EXIT_FAILED = 1
@@ -105,7 +106,8 @@ def step_key_parts(step: Any, snapshot: Any, bound: Mapping[str, Path], env: Opt
     }
 
 
-def _why_rerun(previous: Optional[dict[str, Any]], parts: dict[str, Any]) -> str:
+def _why_rerun(previous: Optional[dict[str, Any]], parts: dict[str, Any], previous_status: Optional[str] = None) -> str:
+    """Why a step runs instead of being reused, from the key parts of the last run of the same step."""
     if previous is None:
         return "no earlier run of this step"
     changed = []
@@ -119,6 +121,8 @@ def _why_rerun(previous: Optional[dict[str, Any]], parts: dict[str, Any]) -> str
         if old_in.get(name) != new_in.get(name):
             changed.append(f"input {name}")
     if not changed:
+        if previous_status not in (None, "Completed"):
+            return f"the last run with these settings did not complete ({previous_status})"
         return "the earlier run with these settings is gone, failed, or lost its outputs"
     return "changed since the last run: " + ", ".join(changed)
 
@@ -146,21 +150,23 @@ class _Reuse:
 
     def remember(self, key: str, run_name: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.root / f"{key}.json", {"run": run_name, "time": now_iso()})
+        write_json_atomic(self.root / f"{key}.json", {"run": run_name, "time": now_iso()}, durable=False)
 
     def _step_file(self, identity: str) -> Path:
         return self.root / "steps" / f"{hashlib.sha256(identity.encode()).hexdigest()[:32]}.json"
 
-    def last_parts(self, identity: str) -> Optional[dict[str, Any]]:
+    def last(self, identity: str) -> tuple[Optional[dict[str, Any]], Optional[str]]:
+        """The key parts and the status of the last run of this step of this pipeline file."""
         try:
-            return json.loads(self._step_file(identity).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
+            entry = json.loads(self._step_file(identity).read_text(encoding="utf-8"))
+            return entry["parts"], entry.get("status")
+        except (OSError, ValueError, KeyError, TypeError):
+            return None, None
 
-    def remember_parts(self, identity: str, parts: dict[str, Any]) -> None:
+    def remember_parts(self, identity: str, parts: dict[str, Any], status: str) -> None:
         path = self._step_file(identity)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, parts)
+        write_json_atomic(path, {"parts": parts, "status": status}, durable=False)
 
 
 def _pipeline_record(job: Any, name: Optional[str]) -> dict[str, Any]:
@@ -272,7 +278,7 @@ def run_pipeline_job(
         parts = step_key_parts(step, snapshot, bound)
         key = _digest(parts)
         identity = f"{record.get('job_file') or job.base_dir}#{sname}"
-        previous = reuse.last_parts(identity)
+        previous, previous_status = reuse.last(identity)
         earlier = None
         if force:
             why = "settings.force_rerun is true"
@@ -280,7 +286,7 @@ def run_pipeline_job(
             why = "is_deterministic is false"
         else:
             earlier = reuse.lookup(key)
-            why = None if earlier is not None else _why_rerun(previous, parts)
+            why = None if earlier is not None else _why_rerun(previous, parts, previous_status)
         extra = {"pipeline": record["name"], "step": sname, "reuse_key": key, "is_deterministic": step.is_deterministic,
                  "experiment": record["experiment"]}  # step runs belong to the pipeline's experiment, as on Azure ML
         name = f"{record['name']}_{sname}"
@@ -293,7 +299,7 @@ def run_pipeline_job(
                                                       f"since run {earlier['name']}"})
             save()
             step_note(f"step {sname}: reused run {earlier['name']}")
-            reuse.remember_parts(identity, parts)
+            reuse.remember_parts(identity, parts, "Completed")
             return rec
         with lock:
             record["steps"][sname].update({"status": "Running", "run": name, "reused": False, "why": why})
@@ -310,10 +316,9 @@ def run_pipeline_job(
                                         extra={**extra, "name": name}, mlflow_tags=tags, where=f"jobs.{sname}")
         finally:
             sink.close_line()
-        if rec["status"] == "Completed":
-            if step.is_deterministic:
-                reuse.remember(key, rec["name"])
-            reuse.remember_parts(identity, parts)
+        if rec["status"] == "Completed" and step.is_deterministic:
+            reuse.remember(key, rec["name"])
+        reuse.remember_parts(identity, parts, rec["status"])
         return rec
 
     on_main = threading.current_thread() is threading.main_thread()
@@ -334,6 +339,10 @@ def run_pipeline_job(
                     old_handlers[sig] = signal.signal(sig, on_signal)
         store.transition(record, "Running")
         step_note(f"running {len(pending)} steps (at most {max_parallel} at a time)")
+        elsewhere = sorted(f"{s} ({job.jobs[s].job.compute})" for s in pending
+                           if job.jobs[s].job.compute not in (None, "local"))
+        if elsewhere:
+            local._note(notes, f"note: steps with their own compute run here too: {', '.join(elsewhere)}")
         while pending or running:
             if not cancel.is_set():
                 for sname in list(pending):
@@ -483,5 +492,35 @@ def _reused_record(store: RunStore, step: Any, snapshot: Any, git: dict[str, str
     rec["status"] = "NotStarted"
     rec["status_history"] = [{"status": "NotStarted", "time": rec["created_at"]}]
     store.create(rec)
+    earlier_log = store.run_dir(earlier["name"]) / LOG
+    if earlier_log.is_file():  # `runs logs <reused step>` shows the output that made these outputs
+        try:
+            os.link(earlier_log, store.run_dir(rec["name"]) / LOG)
+        except OSError:
+            try:
+                shutil.copyfile(earlier_log, store.run_dir(rec["name"]) / LOG)
+            except OSError:
+                pass
+    rec["log"] = str(store.run_dir(rec["name"]) / LOG)
     store.transition(rec, "Completed", f"reused run {earlier['name']} (same code, command, environment and inputs)")
     return rec
+
+
+def summary_lines(record: dict[str, Any]) -> list[str]:
+    """One line per step of a pipeline record, for ``runs show``: status, run, reused or why it ran."""
+    lines = []
+    steps = record.get("steps") or {}
+    width = max((len(s) for s in steps), default=0)
+    for name, step in steps.items():
+        if not isinstance(step, dict):
+            continue
+        status = step.get("status", "?")
+        if step.get("reused"):
+            detail = f"reused {step.get('reused_from')}"
+        else:
+            detail = step.get("why") or ""
+            if step.get("reason"):
+                detail = f"{detail}; {step['reason']}" if detail else step["reason"]
+        run = step.get("run") or "-"
+        lines.append(f"{name.ljust(width)}  {status:<10} {run}" + (f"  ({detail})" if detail else ""))
+    return lines

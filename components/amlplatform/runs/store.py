@@ -34,6 +34,7 @@ KILLED=5 as in ``mlflow.entities.RunStatus``), so a script's plain ``mlflow.star
 import hashlib
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -55,6 +56,7 @@ LOG = "output.log"
 TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
 ACTIVE = frozenset({"NotStarted", "Preparing", "Running"})
 _RECORD_KEYS = ("name", "status")
+_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")  # Azure ML job names; also a safe folder name
 
 
 def now_iso() -> str:
@@ -74,14 +76,19 @@ def runs_dir(explicit: Optional[Path] = None, env: Optional[Mapping[str, str]] =
     return chosen if chosen.is_absolute() else cwd / chosen
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+def write_json_atomic(path: Path, data: Any, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` as JSON: a reader sees the old or the new file, never half.
+
+    ``durable`` also fsyncs the data before the rename (survives a power cut); intermediate states
+    skip it (each fsync costs ~10 ms, and a record lost to a power cut is skipped with a warning)."""
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=2, sort_keys=False)
             fh.write("\n")
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -89,6 +96,51 @@ def write_json_atomic(path: Path, data: Any) -> None:
         except OSError:
             pass
         raise
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def record_shape_problems(data: Mapping[str, Any]) -> list[str]:
+    """What in a parsed ``run.json`` does not have the shape readers rely on (empty: a usable record)."""
+    bad = []
+    if not isinstance(data.get("status"), str):
+        bad.append("status is not text")
+    history = data.get("status_history", [])
+    if not isinstance(history, list) or not all(
+            isinstance(h, dict) and isinstance(h.get("status"), str) and isinstance(h.get("time"), str) for h in history):
+        bad.append("status_history is not a list of {status, time}")
+    for key in ("duration_seconds",):
+        if data.get(key) is not None and not _is_num(data[key]):
+            bad.append(f"{key} is not a number")
+    if data.get("exit_code") is not None and not (isinstance(data["exit_code"], int) and not isinstance(data["exit_code"], bool)):
+        bad.append("exit_code is not a whole number")
+    for key in ("metrics", "params", "git", "mlflow", "tags"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            bad.append(f"{key} is not an object")
+    metrics = data.get("metrics") or {}
+    if isinstance(metrics, dict) and not all(
+            isinstance(m, dict) and _is_num(m.get("value")) and isinstance(m.get("step"), int)
+            and not isinstance(m.get("step"), bool) for m in metrics.values()):
+        bad.append("metrics are not {value, step}")
+    mlf = data.get("mlflow") or {}
+    if isinstance(mlf, dict) and any(mlf.get(k) is not None and not isinstance(mlf[k], str)
+                                     for k in ("run_id", "run_dir", "tracking_uri", "experiment_id")):
+        bad.append("mlflow is not {run_id, run_dir, tracking_uri} text")
+    elif isinstance(mlf, dict) and mlf.get("run_id") and not isinstance(mlf.get("tracking_uri"), str):
+        bad.append("mlflow has a run_id but no tracking_uri")
+    for key in ("total_bytes", "files_count"):
+        if data.get(key) is not None and not _is_num(data[key]):
+            bad.append(f"{key} is not a number")
+    if "experiment" in data and not isinstance(data["experiment"], str):
+        bad.append("experiment is not text")
+    for key in ("created_at", "reason", "command", "source", "outputs"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            bad.append(f"{key} is not text")
+    if data.get("warnings") is not None and not isinstance(data["warnings"], list):
+        bad.append("warnings is not a list")
+    return bad
 
 
 def _default_warn(message: str) -> None:
@@ -185,11 +237,18 @@ class RunStore:
         The supervisor (this process) is recorded unless the record already names one."""
         self._ensure_root()
         record.setdefault("supervisor", this_process())
+        explicit = record.get("name")
+        if explicit is not None and (not isinstance(explicit, str) or not _RUN_NAME.fullmatch(explicit)):
+            raise UserError(f"name: {explicit!r} is not a valid run name (letters, digits, '-' and '_', "
+                            "starting with a letter or digit; at most 255)")
         for _ in range(20):
             name = record.get("name") or self.new_name(record.get("experiment") or "default")
             try:
                 self.run_dir(name).mkdir()
             except FileExistsError:
+                if explicit is not None:  # as on Azure ML, a job name is used once
+                    raise UserError(f"name: a run named {explicit!r} already exists under {self.root}; "
+                                    "give another name (or leave name out for a fresh one)") from None
                 record["name"] = None
                 continue
             record["name"] = name
@@ -198,7 +257,8 @@ class RunStore:
         raise UserError(f"could not pick a free run name under {self.root}")
 
     def save(self, record: dict[str, Any]) -> None:
-        write_json_atomic(self.run_dir(record["name"]) / RECORD, record)
+        """Write the record; fsynced once it is terminal (see ``write_json_atomic``)."""
+        write_json_atomic(self.run_dir(record["name"]) / RECORD, record, durable=record.get("status") in TERMINAL)
 
     def transition(self, record: dict[str, Any], status: str, reason: Optional[str] = None) -> None:
         entry = {"status": status, "time": now_iso()}
@@ -233,8 +293,9 @@ class RunStore:
             raise UserError(f"run record {path} is not a run record of amlplatform (no {', '.join(missing)})")
         if data.get("name") != name:
             raise UserError(f"run record {path} names another run ({data.get('name')!r}, folder {name!r})")
-        if not isinstance(data.get("status_history", []), list) or not isinstance(data.get("status"), str):
-            raise UserError(f"run record {path} is not a run record of amlplatform (status/status_history)")
+        bad = record_shape_problems(data)
+        if bad:
+            raise UserError(f"run record {path} is not a run record of amlplatform ({'; '.join(bad)})")
         return data
 
     def load(self, name: str) -> dict[str, Any]:
@@ -247,19 +308,36 @@ class RunStore:
             return record
         sup = record.get("supervisor")
         if not isinstance(sup, dict) or not isinstance(sup.get("pid"), int):
-            return record  # an older record: nothing to check it against
+            # a record of an older amlplatform: it kept only the command's pid ("pid"); when that
+            # process is gone, the run is over and nobody is going to finish the record
+            legacy = record.get("pid")
+            if isinstance(legacy, int) and not isinstance(legacy, bool) and not process_alive(legacy, None):
+                return self._mark_dead(record, f"the command (pid {legacy}) ended and the record was never finished "
+                                               "(written by an older amlplatform whose process was killed?)")
+            return record
         if sup.get("host") not in (None, socket.gethostname()):
             return record  # run by another machine sharing this folder: we cannot tell
         if process_alive(sup["pid"], sup.get("start_time")):
             return record
+        return self._mark_dead(record, None)
+
+    def _mark_dead(self, record: dict[str, Any], why: Optional[str]) -> dict[str, Any]:
+        sup = record.get("supervisor") or {}
+        marker = self.run_dir(record["name"]) / ".supervisor-gone"
         with self._lock:
+            try:  # one reader marks it, even when several `runs list` run at once
+                os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            except FileExistsError:
+                return self._wait_marked(record)
+            except OSError:
+                return record  # a read-only runs folder: report it as it is
             try:
                 fresh = self._read(record["name"])
             except UserError:
                 return record
             if fresh.get("status") not in ACTIVE:
                 return fresh  # it finished while we looked
-            reason = f"the supervisor (amlplatform, pid {sup['pid']}) ended without finishing the record (killed?)"
+            reason = why or f"the supervisor (amlplatform, pid {sup.get('pid')}) ended without finishing the record (killed?)"
             child = fresh.get("child")
             if isinstance(child, dict) and isinstance(child.get("pid"), int):
                 if process_alive(child["pid"], child.get("start_time")):
@@ -271,6 +349,18 @@ class RunStore:
             self.transition(fresh, "Failed", reason)
             self.warn(f"run {fresh['name']} was left {record['status']}: {reason}; marked Failed")
             return fresh
+
+    def _wait_marked(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Another reader is marking this record: give it a moment, then read what it wrote."""
+        for _ in range(40):
+            try:
+                fresh = self._read(record["name"])
+            except UserError:
+                return record
+            if fresh.get("status") not in ACTIVE:
+                return fresh
+            time.sleep(0.05)
+        return record
 
     def names(self) -> list[str]:
         if self.root.exists() and not self.root.is_dir():
@@ -365,15 +455,33 @@ MLFLOW_STATUS = {"RUNNING": 1, "SCHEDULED": 2, "FINISHED": 3, "FAILED": 4, "KILL
 _mlflow_lock = threading.Lock()
 
 
+_YAML_PRINTABLE = re.compile("[\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _yaml_quote(text: str) -> str:
+    """A YAML double-quoted scalar: printable characters as they are, the rest escaped (``\\uXXXX`` /
+    ``\\UXXXXXXXX``, which YAML has and JSON lacks for characters beyond the BMP)."""
+    out = ['"']
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch in "\t\n\r\x85\u2028\u2029\ufeff" or not _YAML_PRINTABLE.fullmatch(ch):  # line breaks and BOM too
+            code = ord(ch)
+            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
 def _yaml_scalar(value: Any) -> str:
-    """A YAML scalar: JSON strings are valid YAML double-quoted scalars; None is null."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    return json.dumps(str(value))
+    return _yaml_quote(str(value))
 
 
 def _write_meta(folder: Path, fields: Mapping[str, Any]) -> None:
@@ -385,23 +493,15 @@ def _write_meta(folder: Path, fields: Mapping[str, Any]) -> None:
 
 
 def _read_meta_field(path: Path, key: str) -> Optional[str]:
-    """One top-level scalar of a meta.yaml written by mlflow (yaml.safe_dump) or by us (JSON strings)."""
+    """One top-level scalar of a meta.yaml (written by mlflow's yaml.safe_dump or by us), as text."""
+    import yaml
+
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return None
-    for line in lines:
-        if line.startswith(key + ":"):
-            raw = line[len(key) + 1:].strip()
-            if raw.startswith('"'):
-                try:
-                    return json.loads(raw)
-                except ValueError:
-                    return raw.strip('"')
-            if raw.startswith("'") and raw.endswith("'"):
-                return raw[1:-1].replace("''", "'")
-            return raw
-    return None
+    value = data.get(key) if isinstance(data, dict) else None
+    return None if value is None else str(value)
 
 
 def _now_ms() -> int:
