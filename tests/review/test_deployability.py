@@ -192,6 +192,22 @@ def test_amld_004_005_the_computes_own_identity_needs_the_roles():
     assert found == {("AMLD-004", "cpu"), ("AMLD-005", "cpu")}
 
 
+def test_amld_004_a_compute_needs_roles_on_its_own_workspaces_storage_only():
+    # two workspaces, each with its storage (examples/shared-registry): a cluster of the first does
+    # not read the second's data, so it needs no role there; on its own storage it does
+    mine = res(ST_TYPE, "st-a", {"accountName": "sta", "allowSharedKeyAccess": False})
+    theirs = res(ST_TYPE, "st-b", {"accountName": "stb", "allowSharedKeyAccess": False})
+    ws_a = _workspace(storageAccount=mine.id)
+    ws_b = res(WS_TYPE, "ws-b", {"workspaceName": "mlw-b", "storageAccount": theirs.id})
+    cluster = res(dg.COMPUTE, "cpu", {"workspaceName": "mlw", "computeName": "cpu",
+                                      "identity": {"type": "SystemAssigned"},
+                                      "properties": {"computeType": "AmlCompute"}})
+    granted = _role("blob", mine.id, dg.STORAGE_BLOB_DATA_CONTRIBUTOR, "x", "ServicePrincipal", source=cluster)
+    assert run_rules(graph(mine, theirs, ws_a, ws_b, cluster, granted), ["AMLD-004"]) == []
+    found = run_rules(graph(mine, theirs, ws_a, ws_b, cluster), ["AMLD-004"])
+    assert [(f.resource, "st-a" in f.message) for f in found] == [("cpu", True)]
+
+
 def test_amld_006_image_build_compute_names_a_cluster():
     reg = res(dg.REGISTRY, "cr", {"registryName": "cr1", "publicNetworkAccess": "Disabled"})
     cluster = res(dg.COMPUTE, "cpu", {"workspaceName": "mlw", "computeName": "cpu",

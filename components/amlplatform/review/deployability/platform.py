@@ -84,24 +84,34 @@ def people_have_blob_data_access(graph: Any) -> Iterable[Finding]:
       "account without shared keys)",
       doc="https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage")
 def instance_users_have_file_access(graph: Any) -> Iterable[Finding]:
-    instances = [c for c in graph.of_type(g.COMPUTE) if g.compute_type(c) == "ComputeInstance"]
-    if not instances:
-        return
     for st in _shared_key_off(graph):
-        if not g.grants(graph, g.resource_id(st), (g.STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR, g.OWNER),
+        instances = [c for c in graph.of_type(g.COMPUTE)
+                     if g.compute_type(c) == "ComputeInstance" and _uses(graph, c, st, "storageAccount")]
+        if instances and not g.grants(graph, g.resource_id(st), (g.STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR, g.OWNER),
                         principal_types=("User", "Group")):
             yield Finding("AMLD-003", st.name,
                           f"{len(instances)} compute instance(s) but no user or group holds Storage File Data "
                           "Privileged Contributor on this account: notebooks cannot mount the file share")
 
 
+def _uses(graph: Any, compute: Any, target: Any, link: str) -> bool:
+    """The compute's workspace uses ``target`` (its ``link`` input: storageAccount,
+    containerRegistry). When that is not known (the workspace is not in the graph, or the input
+    is not a recorded id), the compute may use anything: the rule stays strict."""
+    ws = g.workspace_of(graph, compute)
+    ref = ws.inputs.get(link) if ws is not None else None
+    return not (isinstance(ref, str) and ref.startswith("/")) or g.same_id(ref, g.resource_id(target))
+
+
 def _compute_identity_grants(graph: Any, rule_id: str, target: Any, roles: Iterable[str],
-                             what: str) -> Iterable[Finding]:
+                             what: str, link: str) -> Iterable[Finding]:
     rid = g.resource_id(target)
     roles = tuple(roles)
     for compute in graph.of_type(g.COMPUTE):
         if g.compute_type(compute) not in ("AmlCompute", "ComputeInstance"):
             continue
+        if not _uses(graph, compute, target, link):
+            continue  # another workspace's storage or registry: jobs here do not read it
         if g.has_system_identity(compute):
             if not g.grants(graph, rid, roles, principal_from=compute):
                 yield Finding(rule_id, compute.name,
@@ -123,7 +133,7 @@ def compute_identities_have_blob_data_access(graph: Any) -> Iterable[Finding]:
     for st in _shared_key_off(graph):
         yield from _compute_identity_grants(graph, "AMLD-004", st,
                                             (g.STORAGE_BLOB_DATA_CONTRIBUTOR, g.STORAGE_BLOB_DATA_OWNER, g.OWNER),
-                                            "Storage Blob Data Contributor")
+                                            "Storage Blob Data Contributor", "storageAccount")
 
 
 @rule("AMLD-005", reason="with the registry's admin user off, computes pull environment images with their "
@@ -134,7 +144,8 @@ def compute_identities_can_pull_images(graph: Any) -> Iterable[Finding]:
     for reg in graph.of_type(g.REGISTRY):
         if reg.inputs.get("adminUserEnabled") is True:
             continue
-        yield from _compute_identity_grants(graph, "AMLD-005", reg, (g.ACR_PULL, g.OWNER), "AcrPull")
+        yield from _compute_identity_grants(graph, "AMLD-005", reg, (g.ACR_PULL, g.OWNER), "AcrPull",
+                                            "containerRegistry")
 
 
 @rule("AMLD-006", reason="a workspace whose registry is behind a private endpoint cannot build environment "
