@@ -419,3 +419,27 @@ def test_logical_name_of_a_urn_or_a_name(name, types):
     urn = "urn:pulumi:s::p::" + "$".join(types or ["t"]) + "::" + name
     assert Finding("AMLD-001", urn, "m").logical_name == name
     assert Finding("AMLD-001", name, "m").logical_name == name
+
+
+def test_the_rules_see_how_the_network_is_declared_in_prod(stack_graph):
+    """Prod is clean because the rules read what the network, workspace and Kubernetes components
+    declare (private endpoints with zone groups, outbound rules, provisionNetworkNow, the nodes'
+    subnet, the deployer's role, the host-encryption marker): take each away and its rule fires."""
+    import copy
+
+    g = copy.deepcopy(stack_graph("prod"))  # the session graph is shared
+    assert run_rules(g) == []
+    ws = g.one(dg.WORKSPACE)
+    [aks] = g.of_type(dg.AKS)
+    admins = {ra.urn for ra in g.of_type(dg.ROLE_ASSIGNMENT)
+              if dg.role_guid(ra.inputs.get("roleDefinitionId")) == dg.AKS_RBAC_CLUSTER_ADMIN}
+    assert admins and g.of_type(dg.DNS_ZONE_GROUP)
+    g.resources = [r for r in g.resources if r.type != dg.DNS_ZONE_GROUP and r.urn not in admins]
+    ws.inputs["managedNetwork"].pop("outboundRules")
+    ws.inputs.pop("provisionNetworkNow")
+    ws.inputs.pop("imageBuildCompute")
+    for pool in aks.inputs["agentPoolProfiles"]:
+        pool.pop("vnetSubnetID")
+    aks.inputs["tags"].pop(dg.ENCRYPTION_AT_HOST_TAG)
+    fired = {f.rule_id for f in run_rules(g)}
+    assert {"AMLD-001", "AMLD-006", "AMLD-007", "AMLD-008", "AMLD-009", "AMLD-010", "AMLD-011"} <= fired
