@@ -59,7 +59,7 @@ def test_train_register_serve_call(tmp_path, monkeypatch, capsys):
     for var in ("AMLPLATFORM_RUNS_DIR", "AMLPLATFORM_MODELS_DIR", "AZUREML_MODEL_DIR"):
         monkeypatch.delenv(var, raising=False)
 
-    assert main(["submit", "run.yaml"]) == 0
+    assert main(["submit", "--file", "job.yml"]) == 0
     capsys.readouterr()  # the training script's own output
     assert main(["model", "register", "--run", "last", "--path", "outputs/model", "--name", "credit-default",
                  "--tag", "team=risk", "--json"]) == 0
