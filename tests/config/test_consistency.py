@@ -47,10 +47,13 @@ def test_generated_instance_names_fit_the_instance_rule():
 
 
 def test_examples_and_stacks_agree_on_compute_names():
-    dev = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())["config"]
-    clusters = {c["name"] for c in dev["amlplatform:clusters"]}
-    text = (ROOT / "examples" / "train" / "run.yaml").read_text()
-    named = set(re.findall(r"--compute (\S+)", text)) - {"local"}
+    clusters = {c["name"] for stack in ("dev", "staging", "prod")
+                for c in yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+                .get("amlplatform:clusters", [])}
+    # every `--compute NAME` the README and the example job files show, and every `compute:` they set
+    texts = [(ROOT / "README.md").read_text()] + [p.read_text() for p in sorted((ROOT / "examples").glob("*/*.yml"))]
+    named = {n for t in texts for n in re.findall(r"--compute (\w[\w-]*)", t)} - {"local", "CLUSTER", "NAME"}
+    named |= {n for t in texts[1:] for n in re.findall(r"^compute: azureml:(\S+)", t, flags=re.M)}
     assert named and named <= clusters, (named, clusters)
 
 
