@@ -76,3 +76,10 @@ def test_pipeline_example_runs_then_reuses_every_step(clone, tmp_path):
     proc, third = submit(clone, "examples/pipeline/pipeline.yml", runs, "--set", "inputs.epochs=50")
     assert third["reused_steps"] == ["prep"]
     assert third["steps"]["train"]["why"] == "changed since the last run: input epochs"
+    # `runs show` of the pipeline says, per step, whether it was reused and why the others ran
+    env = {**os.environ, "PYTHONPATH": str(REPO / "components")}
+    shown = subprocess.run([sys.executable, "-m", "amlplatform.cli", "runs", "show", third["name"], "--runs-dir",
+                            str(runs)], cwd=clone, env=env, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    steps = shown.stdout.split("steps:", 1)[1]
+    assert "prep" in steps and "reused" in steps and "input epochs" in steps

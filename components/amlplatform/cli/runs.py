@@ -594,6 +594,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     p(f"code hash:   {record.get('code_hash')} ({record.get('files_count')} files, "
       f"{format_bytes(record.get('total_bytes') or 0)}; ignore file: {record.get('ignore_file') or 'none'})")
     p(f"source:      {record.get('source')}")
+    if record.get("type") == "pipeline":
+        from amlplatform.runs.pipeline import summary_lines
+
+        p("steps:")
+        for line in summary_lines(record):
+            p(f"  {line}")
     p("history:")
     for h in record.get("status_history", []):
         p(f"  {h['time']}  {h['status']}" + (f"  ({h['reason']})" if h.get("reason") else ""))
