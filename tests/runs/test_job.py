@@ -233,3 +233,11 @@ def test_anonymous_environment_version_is_a_sha256_function_of_its_inputs(image,
     assert re.fullmatch(r"[0-9a-f]{64}", v) and v == jobbody.anonymous_environment_version(image, conda)
     if conda is not None:
         assert v != jobbody.anonymous_environment_version(image, None)
+
+
+def test_a_nul_byte_in_an_environment_variable_is_refused_naming_it(tmp_path):
+    (tmp_path / "job.yml").write_text('type: command\ncommand: echo hi\nenvironment: azureml:x:1\n'
+                                      'environment_variables:\n  BAD: "a\\0b"\n')
+    with pytest.raises(UserError) as err:
+        load_job(tmp_path / "job.yml")
+    assert "environment_variables.BAD: must not contain a NUL byte" in str(err.value)

@@ -388,3 +388,29 @@ def test_copy_holds_exactly_the_snapshot(tmp_path):
     assert not (tmp_path / "copy" / "link.py").is_symlink()
     assert os.access(tmp_path / "copy" / "a.py", os.X_OK)
     assert take_snapshot(tmp_path / "copy").content_hash == s.content_hash
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file: the monkeypatched test below covers it")
+def test_an_unreadable_file_is_a_clear_error_naming_it(tmp_path):
+    (tmp_path / "train.py").write_text("print(1)\n")
+    secret = tmp_path / "locked.csv"
+    secret.write_text("a,b\n")
+    secret.chmod(0)
+    with pytest.raises(UserError, match=r"locked\.csv: cannot be read for the snapshot"):
+        take_snapshot(tmp_path)
+
+
+def test_a_file_that_cannot_be_read_while_hashing_is_a_clear_error(tmp_path, monkeypatch):
+    """What a file without read permission gives a non-root user (the tests run as root here)."""
+    (tmp_path / "train.py").write_text("print(1)\n")
+    (tmp_path / "locked.csv").write_text("a,b\n")
+    real_open = open
+
+    def refusing_open(path, *args, **kwargs):
+        if str(path).endswith("locked.csv"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(snap, "open", refusing_open, raising=False)
+    with pytest.raises(UserError, match=r"locked\.csv: cannot be read for the snapshot \(Permission denied\)"):
+        take_snapshot(tmp_path)

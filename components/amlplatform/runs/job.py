@@ -795,6 +795,9 @@ def _command_job(d: Mapping[str, Any], path: str, base_dir: Path, source: Option
                     problems.add(_join(path, f"environment_variables.{k}"),
                                  "names are letters, digits and '_' not starting with a digit")
                 env_vars[str(k)] = "" if x is None else str(x).lower() if isinstance(x, bool) else str(x)
+                if "\0" in env_vars[str(k)] or "\0" in str(k):
+                    # an OS environment cannot hold a NUL byte (execve's strings end at the first one)
+                    problems.add(_join(path, f"environment_variables.{k}"), "must not contain a NUL byte (\\0)")
     limits = _mapping(d.get("limits"), _join(path, "limits"), problems)
     timeout = None
     if limits is not None:

@@ -187,7 +187,11 @@ def hash_files(items: Sequence[tuple[str, Path, int]]) -> str:
         h.update(str(size).encode())
     buf = bytearray(CHUNK_SIZE)
     for relpath, path, size in items:
-        read = _update_from_file(h, path, buf)
+        try:
+            read = _update_from_file(h, path, buf)
+        except OSError as exc:  # unreadable (permissions), gone, or not a regular file any more
+            raise UserError(f"{relpath}: cannot be read for the snapshot ({exc.strerror or exc}); "
+                            "fix its permissions or leave it out with .amlignore") from None
         if read != size:
             raise UserError(f"{relpath} changed while it was being snapshotted ({size} bytes, then {read}); try again")
     return h.hexdigest()
