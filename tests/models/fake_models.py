@@ -7,8 +7,10 @@ registering a model twice in a real workspace): a container GET of an unknown na
 against the recorded request's fields and the spec's ``ModelVersion`` properties (``violations``).
 
 ``modelUri`` must name files that are really there: the blob folder of a code version of this
-workspace (an upload through ``startPendingUpload``) with blobs under it in Azurite, or an Azure
-job's output (``azureml://jobs/<job>/outputs/artifacts/paths/...`` whose job is ``jobName``).
+workspace (an upload through ``startPendingUpload``, which the base fake answers as the service does: a
+fresh container per pending upload) with blobs under it in Azurite, a path on the default datastore
+(``workspaceblobstore``, the base fake's ``datastore_get``) with blobs there, or an Azure job's output
+(``azureml://jobs/<job>/outputs/artifacts/paths/...`` whose job is ``jobName``).
 """
 
 import copy
@@ -34,7 +36,6 @@ _DATASTORE_URI = re.compile(r"^azureml://subscriptions/(?P<sub>[^/]+)/resourcegr
 _JOB_URI = re.compile(r"^azureml://jobs/(?P<job>[A-Za-z0-9_-]+)/outputs/artifacts/paths/(?P<path>.+)$")
 
 _MODEL_ROUTES = [
-    ("GET", re.compile(r"^/datastores/(?P<name>[^/]+)$"), "datastore_get"),
     ("GET", re.compile(r"^/models$"), "model_container_list"),
     ("GET", re.compile(r"^/models/(?P<name>[^/]+)$"), "model_container_get"),
     ("GET", re.compile(r"^/models/(?P<name>[^/]+)/versions$"), "model_version_list"),
@@ -58,19 +59,9 @@ class FakeModelsAML(FakeAML):
         super().__init__(*args, **kwargs)
         self.models: dict[str, dict[str, dict[str, Any]]] = {}  # name -> version -> stored answer
 
-    # ---- the default datastore (its container is where pending uploads land, as in a workspace)
-
-    def op_datastore_get(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
-        if p["name"] != "workspaceblobstore":
-            raise _Reject(404, "UserError", f"datastore {p['name']} not found")
-        answer = _recorded("GET", 200, "/datastores/workspaceblobstore")["response"]
-        answer.update(id=f"{self.workspace_id}/datastores/workspaceblobstore")
-        answer["properties"].update(accountName=self.blobs.account_name, containerName=self.blobs.container)
-        return 200, answer, {}
-
     # ---- containers
 
-    def _container(self, name: str) -> dict[str, Any]:
+    def _model_container(self, name: str) -> dict[str, Any]:
         body = _recorded("GET", 200, "/models/test_238148868107")["response"]
         versions = self.models[name]
         numbers = [int(v) for v in versions if v.isdigit()]
@@ -84,10 +75,10 @@ class FakeModelsAML(FakeAML):
             answer = _recorded("GET", 404)["response"]
             answer["error"]["details"][0]["message"] = f"Model container with name: {p['name']} not found."
             return 404, answer, {}
-        return 200, self._container(p["name"]), {}
+        return 200, self._model_container(p["name"]), {}
 
     def op_model_container_list(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
-        return 200, {"value": [self._container(n) for n in sorted(self.models)]}, {}
+        return 200, {"value": [self._model_container(n) for n in sorted(self.models)]}, {}
 
     # ---- versions
 
@@ -133,19 +124,18 @@ class FakeModelsAML(FakeAML):
         d = _DATASTORE_URI.match(uri)
         if d:
             if (d["sub"], d["rg"].lower(), d["ws"].lower(), d["ds"]) != (
-                    base.SUBSCRIPTION, base.RESOURCE_GROUP.lower(), base.WORKSPACE.lower(), "workspaceblobstore"):
+                    base.SUBSCRIPTION, base.RESOURCE_GROUP.lower(), base.WORKSPACE.lower(), base.DATASTORE):
                 raise _Reject(400, "UserError", f"modelUri {uri!r} is not on this workspace's default datastore")
-            inner = d["path"].rstrip("/")
-            if not any(n == inner or n.startswith(inner + "/") for n in self.blob_names(inner)):
+            inner = d["path"].rstrip("/")  # the default datastore's container (the base fake's datastore_get)
+            if not any(n == inner or n.startswith(inner + "/") for n in self.data_blob_names(inner)):
                 raise _Reject(400, "UserError", f"modelUri {uri!r}: nothing was uploaded there")
             return
         for code in self.codes.values():
             folder = code["properties"]["codeUri"].rstrip("/")
             if uri.startswith(folder + "/"):
-                prefix = folder[len(f"{self.blobs.service_url}/{self.blobs.container}/"):]
-                inner = uri[len(folder) + 1:]
-                names = self.blob_names(f"{prefix}/{inner}")
-                if not any(n == f"{prefix}/{inner}" or n.startswith(f"{prefix}/{inner}/") for n in names):
+                # <service>/<pending upload container>/<folder>/<inner>: blob_names() spells "<container>/<blob>"
+                where = uri[len(self.blobs.service_url) + 1:].rstrip("/")
+                if not any(n == where or n.startswith(where + "/") for n in self.blob_names()):
                     raise _Reject(400, "UserError", f"modelUri {uri!r}: nothing was uploaded there")
                 return
         raise _Reject(400, "UserError", f"modelUri {uri!r} is neither an uploaded folder of this workspace nor a job output")

@@ -54,13 +54,13 @@ def test_register_uploads_once_and_increments_versions(fake_models, tmp_path):
     props = first["properties"]
     assert props["modelType"] == "mlflow_model" and props["tags"] == {"team": "risk"} and props["description"] == "first"
     assert props["properties"][m.HASH_PROPERTY] == snap.content_hash
-    # the model's files are really in the blob store, under the model's own name; .env is not
-    code = next(iter(fake_models.codes.values()))["properties"]["codeUri"]
-    prefix = code.split(f"/{fake_models.blobs.container}/", 1)[1].rstrip("/")
-    # a path on the default datastore, as azure-ai-ml writes a workspace model's path
-    assert props["modelUri"] == (f"azureml://subscriptions/{fake_models.coords().subscription_id}/resourcegroups/"
-                                 f"rg-aml-dev/workspaces/mlw-dev/datastores/workspaceblobstore/paths/{prefix}/model")
-    names = fake_models.blob_names(prefix + "/")
+    # the model's files are really in the blob store, under the model's own name; .env is not.
+    # The service puts a pending upload in a fresh container, not the default datastore's, so the
+    # model's path is the uploaded code folder's blob URI + the model's name
+    code = next(iter(fake_models.codes.values()))["properties"]["codeUri"].rstrip("/")
+    assert props["modelUri"] == f"{code}/model"
+    prefix = code[len(fake_models.blobs.service_url) + 1:]  # <pending container>/<folder>
+    names = [n for n in fake_models.blob_names() if n.startswith(prefix + "/")]
     assert sorted(n[len(prefix) + 1:] for n in names) == ["model/MLmodel", "model/model.pkl"]
     assert fake_models.read_blob(f"{prefix}/model/model.pkl") == b"\x80\x04not-really-a-pickle"
     # the request body has the recorded request's shape
@@ -217,17 +217,18 @@ def test_cli_registers_a_local_runs_output_in_the_workspace(fake_models, tmp_pat
                  "--runs-dir", str(tmp_path / "runs"), "--outputs-file", str(outputs), "--json"]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["properties"][m.RUN_PROPERTY] == "train_1" and rec["type"] == "mlflow_model"
-    assert rec["model_uri"].startswith("azureml://subscriptions/") and rec["model_uri"].endswith("/model")
+    code = next(iter(fake_models.codes.values()))["properties"]["codeUri"].rstrip("/")
+    assert rec["model_uri"] == f"{code}/model"
 
 
-def test_blob_outside_the_default_datastore_keeps_its_blob_uri(fake_models, tmp_path):
-    """When the upload did not land in the default datastore's container, the model's path is the blob URI."""
-    folder = _model_folder(tmp_path)
-    fake_models.answer_hook = lambda op, status, body: (
-        (status, {**body, "properties": {**body["properties"], "containerName": "another-container"}})
-        if op == "datastore_get" else (status, body))
+def test_a_blob_in_the_default_datastore_is_written_as_a_datastore_path(fake_models, tmp_path):
+    """A blob in the default datastore's container becomes azure-ai-ml's long datastore path; a blob in
+    another container (a pending upload's) keeps its blob URI; both read the datastore's real answer."""
     with client_for(fake_models) as client:
-        got = m.WorkspaceModels(client).register("m1", model_type=m.MLFLOW_MODEL, snapshot=m.model_snapshot(folder),
-                                                 basename="model", progress=lambda d, t: None)
-    code = next(iter(fake_models.codes.values()))["properties"]["codeUri"]
-    assert got["properties"]["modelUri"] == code.rstrip("/") + "/model"
+        ws = m.WorkspaceModels(client)
+        inside = f"{fake_models.blobs.service_url}/{fake_models.datastore_container}/LocalUpload/abc/model"
+        assert ws.datastore_uri(inside) == (
+            f"azureml://subscriptions/{fake_models.coords().subscription_id}/resourcegroups/rg-aml-dev/workspaces/"
+            "mlw-dev/datastores/workspaceblobstore/paths/LocalUpload/abc/model")
+        assert ws.datastore_uri(f"{fake_models.blobs.service_url}/another-container/x/model") is None
+    assert [c.op for c in fake_models.calls] == ["datastore_get", "datastore_get"]

@@ -36,10 +36,11 @@ The workspace side (:class:`WorkspaceModels`) follows azure-ai-ml's ``ModelOpera
    do), and identical content is uploaded once, whichever of code or model sent it first;
 3. ``PUT W/models/{name}/versions/{version}`` with ``{"properties": {"modelType", "modelUri",
    "isAnonymous": false, "isArchived": false, "tags", "properties", "description"?, "jobName"?}}``
-   (the recorded body); ``modelUri`` is the uploaded folder + ``/<basename>`` as a path on the default
-   datastore (``GET W/datastores/workspaceblobstore``; ``azureml://subscriptions/.../datastores/
-   workspaceblobstore/paths/...`` as azure-ai-ml's ``Model._update_path`` writes it; the blob URI when the
-   upload landed in another container), or for an
+   (the recorded body); ``modelUri`` is the uploaded folder + ``/<basename>``: its blob URI, since the
+   service answers ``startPendingUpload`` with a fresh container of its own (tests/runs/fake_aml.py
+   follows that answer), or, when the blob is in the default datastore's container
+   (``GET W/datastores/workspaceblobstore``), the path ``azureml://subscriptions/.../datastores/
+   workspaceblobstore/paths/...`` as azure-ai-ml's ``Model._update_path`` writes it; or for an
    Azure job's output ``azureml://jobs/<job>/outputs/artifacts/paths/<path>`` (the form Azure ML
    documents for registering a job output: learn.microsoft.com/azure/machine-learning/how-to-manage-models).
 
