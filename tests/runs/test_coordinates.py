@@ -48,7 +48,11 @@ def test_outputs_file_gives_every_coordinate(tmp_path):
     assert coords.location == "westeurope"
     assert coords.mlflow_tracking_uri.startswith("azureml://")
     assert coords.compute_id("cpu-cluster") == OUTPUTS["compute_ids"]["cpu-cluster"]
-    assert coords.compute_id("gpu-cluster") == WS_ID + "/computes/gpu-cluster"  # built when not exported
+    # the stack exports its computes: another name is refused, naming the ones it has; a compute made
+    # outside the stack is given by its ARM id
+    with pytest.raises(UserError, match=r"compute 'gpu-cluster' is not one of the stack's computes \(cpu-cluster\)"):
+        coords.compute_id("gpu-cluster")
+    assert coords.compute_id(WS_ID + "/computes/gpu-cluster") == WS_ID + "/computes/gpu-cluster"
 
 
 def test_relative_outputs_file_is_relative_to_cwd(tmp_path):
@@ -102,6 +106,8 @@ def test_env_vars(tmp_path):
     assert coords.workspace_id.endswith("/resourceGroups/rg-env/providers/Microsoft.MachineLearningServices/workspaces/mlw-env")
     assert coords.location == "northeurope"
     assert coords.source == "environment variables"
+    # no list of computes to check against: the name is addressed under the workspace
+    assert coords.compute_id("gpu") == coords.workspace_id + "/computes/gpu"
 
 
 def test_env_outputs_file(tmp_path):

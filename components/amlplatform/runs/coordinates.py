@@ -78,9 +78,19 @@ class WorkspaceCoordinates:
         )
 
     def compute_id(self, name: str) -> str:
-        """ARM id of a cluster: the stack's own output when it exports one, else built from the workspace id."""
+        """ARM id of a cluster: the stack's own output when it exports one, else built from the workspace id.
+
+        A stack that exports its computes (``compute_ids``) is the list of what exists: another name
+        is refused before anything is sent (a typo would otherwise surface as a failed job). A
+        compute made outside the stack is addressed by its full ARM id."""
         if name in self.compute_ids:
             return self.compute_ids[name]
+        if name.lower().startswith("/subscriptions/") and "/computes/" in name.lower():
+            return name
+        if self.compute_ids:
+            known = ", ".join(sorted(self.compute_ids))
+            raise UserError(f"compute {name!r} is not one of the stack's computes ({known}); name one of them, "
+                            "or give the full ARM id of a compute made outside the stack")
         if not _COMPUTE.match(name):
             raise UserError(f"compute name {name!r} is not a valid Azure ML compute name")
         return f"{self.workspace_id}/computes/{name}"
