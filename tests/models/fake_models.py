@@ -6,11 +6,12 @@ registering a model twice in a real workspace): a container GET of an unknown na
 ``nextVersion``; a version PUT answers 201 with the recorded envelope. Request bodies are checked
 against the recorded request's fields and the spec's ``ModelVersion`` properties (``violations``).
 
-``modelUri`` must name files that are really there: the blob folder of a code version of this
-workspace (an upload through ``startPendingUpload``, which the base fake answers as the service does: a
-fresh container per pending upload) with blobs under it in Azurite, a path on the default datastore
-(``workspaceblobstore``, the base fake's ``datastore_get``) with blobs there, or an Azure job's output
-(``azureml://jobs/<job>/outputs/artifacts/paths/...`` whose job is ``jobName``).
+``modelUri`` must name files that are really there: a path on the default datastore
+(``workspaceblobstore``, the base fake's ``datastore_get``, in azure-ai-ml's long form
+``azureml://subscriptions/.../resourcegroups/.../workspaces/.../datastores/workspaceblobstore/paths/...``,
+the form of the recorded request) with blobs there in Azurite, or an Azure job's output
+(``azureml://jobs/<job>/outputs/artifacts/paths/...`` whose job is ``jobName``). The answer spells the
+datastore path's ``resourcegroups`` as ``resourceGroups``, as the recorded answer does.
 """
 
 import copy
@@ -130,15 +131,7 @@ class FakeModelsAML(FakeAML):
             if not any(n == inner or n.startswith(inner + "/") for n in self.data_blob_names(inner)):
                 raise _Reject(400, "UserError", f"modelUri {uri!r}: nothing was uploaded there")
             return
-        for code in self.codes.values():
-            folder = code["properties"]["codeUri"].rstrip("/")
-            if uri.startswith(folder + "/"):
-                # <service>/<pending upload container>/<folder>/<inner>: blob_names() spells "<container>/<blob>"
-                where = uri[len(self.blobs.service_url) + 1:].rstrip("/")
-                if not any(n == where or n.startswith(where + "/") for n in self.blob_names()):
-                    raise _Reject(400, "UserError", f"modelUri {uri!r}: nothing was uploaded there")
-                return
-        raise _Reject(400, "UserError", f"modelUri {uri!r} is neither an uploaded folder of this workspace nor a job output")
+        raise _Reject(400, "UserError", f"modelUri {uri!r} is neither a path on this workspace's default datastore nor a job output")
 
     def op_model_version_put(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
         problems = self._check_version_body(body)
@@ -148,15 +141,18 @@ class FakeModelsAML(FakeAML):
         props = body["properties"]
         self._check_uri(props)
         name, version = p["name"], p["version"]
+        # the recorded answer echoes the datastore path with ARM's spelling "resourceGroups"
+        stored_uri = re.sub(r"^(azureml://subscriptions/[^/]+/)resourcegroups/", r"\1resourceGroups/", props["modelUri"])
         existing = self.models.get(name, {}).get(version)
         if existing is not None:
-            if existing["properties"]["modelUri"] != props["modelUri"]:
+            if existing["properties"]["modelUri"] != stored_uri:
                 raise _Reject(409, "UserError", "Asset paths cannot be updated.")
             existing["properties"].update(tags=props["tags"], description=props.get("description"))
             return 200, existing, {}
         answer = _recorded("PUT", 201, "/versions/1")["response"]
         answer.update(id=f"{self.workspace_id}/models/{name}/versions/{version}", name=version)
         answer["properties"].update({k: v for k, v in props.items()})
+        answer["properties"]["modelUri"] = stored_uri
         answer["properties"].setdefault("description", None)
         answer["properties"].setdefault("jobName", None)
         answer["properties"]["flavors"] = props.get("flavors", {})

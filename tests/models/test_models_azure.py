@@ -1,7 +1,8 @@
 """The workspace model registry against the fake workspace (recorded answers) and a real Azurite.
 
-The client, the code upload (content hash, ``startPendingUpload``, blob upload) and the REST calls
-are the real ones; only the endpoint, the token and the trusted certificate are redirected."""
+The client, the upload (the data upload to the default datastore: ``listSecrets``, blobs under
+``LocalUpload/<hash>/<name>``, skipped when already there) and the REST calls are the real ones; only the
+endpoint, the token and the trusted certificate are redirected."""
 
 import json
 import sys
@@ -32,42 +33,101 @@ def _model_folder(root: Path) -> Path:
     return folder
 
 
+def _long_uri(fake, inner: str) -> str:
+    """azure-ai-ml's ``LONG_URI_FORMAT`` (constants/_common.py) on this workspace's default datastore."""
+    c = fake.coords()
+    return (f"azureml://subscriptions/{c.subscription_id}/resourcegroups/{c.resource_group}/workspaces/"
+            f"{c.workspace_name}/datastores/workspaceblobstore/paths/{inner}")
+
+
 def test_register_uploads_once_and_increments_versions(fake_models, tmp_path):
+    from amlplatform.runs.snapshot import take_data_snapshot
+
     folder = _model_folder(tmp_path)
     snap = m.model_snapshot(folder)
+    prefix = take_data_snapshot(folder).upload_prefix  # where azure-ai-ml puts this folder: LocalUpload/<hash>/model
     with client_for(fake_models) as client:
         ws = m.WorkspaceModels(client)
         first = ws.register("credit-default", model_type=m.check_type(folder, None), snapshot=snap, basename="model",
                             tags={"team": "risk"}, description="first", progress=lambda d, t: None)
         calls_after_first = fake_models.ops()
-        second = ws.register("credit-default", model_type=m.MLFLOW_MODEL, snapshot=snap, basename="model",
-                             progress=lambda d, t: None)
+        blobs_after_first = fake_models.data_blob_names()
+        second = ws.register("credit-default", model_type=m.MLFLOW_MODEL, snapshot=m.model_snapshot(folder),
+                             basename="model", progress=lambda d, t: None)
+        uploads = list(client.uploads)
 
-    # upload (or find by hash) first, then the recorded sequence: container 404 -> version PUT 1;
-    # container 200 (nextVersion 2) -> PUT 2. The second registration finds the files by hash: no upload.
-    assert calls_after_first == ["code_list", "pending", "code_put", "code_get", "datastore_get", "model_container_get",
-                                 "model_version_put"]
-    assert fake_models.ops()[len(calls_after_first):] == ["code_list", "code_get", "datastore_get", "model_container_get",
-                                                          "model_version_put"]
+    # the files go to the default datastore first (its GET, listSecrets), then the recorded sequence:
+    # container 404 -> version PUT 1; container 200 (nextVersion 2) -> PUT 2. No code upload at all.
+    assert calls_after_first == ["datastore_get", "datastore_secrets", "model_container_get", "model_version_put"]
+    assert fake_models.ops()[len(calls_after_first):] == ["model_container_get", "model_version_put"]
+    # the second registration found the files by their hash: nothing was sent again
+    assert [(u.reused, u.files) for u in uploads] == [(False, 2), (True, 0)]
+    assert fake_models.data_blob_names() == blobs_after_first == [f"{prefix}/MLmodel", f"{prefix}/model.pkl"]
+    assert fake_models.read_blob(f"{prefix}/model.pkl", container=fake_models.datastore_container) == \
+        b"\x80\x04not-really-a-pickle"  # and .env is not there (the deny-list, as for code)
     assert first["name"] == "1" and second["name"] == "2"
     assert first["id"].endswith("/models/credit-default/versions/1")
     props = first["properties"]
     assert props["modelType"] == "mlflow_model" and props["tags"] == {"team": "risk"} and props["description"] == "first"
     assert props["properties"][m.HASH_PROPERTY] == snap.content_hash
-    # the model's files are really in the blob store, under the model's own name; .env is not.
-    # The service puts a pending upload in a fresh container, not the default datastore's, so the
-    # model's path is the uploaded code folder's blob URI + the model's name
-    code = next(iter(fake_models.codes.values()))["properties"]["codeUri"].rstrip("/")
-    assert props["modelUri"] == f"{code}/model"
-    prefix = code[len(fake_models.blobs.service_url) + 1:]  # <pending container>/<folder>
-    names = [n for n in fake_models.blob_names() if n.startswith(prefix + "/")]
-    assert sorted(n[len(prefix) + 1:] for n in names) == ["model/MLmodel", "model/model.pkl"]
-    assert fake_models.read_blob(f"{prefix}/model/model.pkl") == b"\x80\x04not-really-a-pickle"
+    # the request's modelUri is azure-ai-ml's long datastore path, no trailing "/" (Model._update_path);
+    # the service answers it with ARM's "resourceGroups" (the recorded answer)
+    put = [c for c in fake_models.calls if c.op == "model_version_put"]
+    assert put[0].body["properties"]["modelUri"] == put[1].body["properties"]["modelUri"] == _long_uri(fake_models, prefix)
+    assert props["modelUri"] == _long_uri(fake_models, prefix).replace("/resourcegroups/", "/resourceGroups/")
     # the request body has the recorded request's shape
-    put = [c for c in fake_models.calls if c.op == "model_version_put"][0]
     recorded = next(e for e in RECORDING["entries"] if e["method"] == "PUT")["request"]["properties"]
-    assert set(recorded) <= set(put.body["properties"])
-    assert put.query["api-version"] == client.api_version
+    assert set(recorded) <= set(put[0].body["properties"])
+    assert put[0].query["api-version"] == client.api_version
+
+
+def test_a_single_file_model_has_the_recorded_uri_form(fake_models, tmp_path):
+    """One file goes to ``LocalUpload/<hash>/<file name>`` and the modelUri names that blob: the form of the
+    recorded real request (``.../datastores/workspaceblobstore/paths/LocalUpload/<hash>/model.pkl``)."""
+    import re
+
+    from amlplatform.runs.snapshot import take_data_snapshot
+
+    pkl = tmp_path / "model.pkl"
+    pkl.write_bytes(b"pickled")
+    with client_for(fake_models) as client:
+        got = m.WorkspaceModels(client).register("clf", model_type=m.CUSTOM_MODEL, snapshot=m.model_snapshot(pkl),
+                                                 basename="model.pkl", progress=lambda d, t: None)
+    prefix = take_data_snapshot(pkl).upload_prefix
+    assert fake_models.data_blob_names() == [prefix]
+    assert fake_models.read_blob(prefix, container=fake_models.datastore_container) == b"pickled"
+    sent = [c for c in fake_models.calls if c.op == "model_version_put"][0].body["properties"]["modelUri"]
+    recorded = next(e for e in RECORDING["entries"] if e["method"] == "PUT")["request"]["properties"]["modelUri"]
+    shape = re.compile(r"^azureml://subscriptions/[^/]+/resourcegroups/[^/]+/workspaces/[^/]+/datastores/"
+                       r"workspaceblobstore/paths/LocalUpload/[0-9a-f]+/model\.pkl$")
+    assert shape.match(recorded) and shape.match(sent) and sent == _long_uri(fake_models, prefix)
+    assert got["properties"]["modelUri"].endswith(f"/paths/{prefix}")
+
+
+def test_a_failed_upload_registers_nothing(fake_models, tmp_path):
+    from fake_aml import Fault
+
+    folder = _model_folder(tmp_path)
+    fake_models.faults = lambda method, op: Fault("status", 403) if op == "datastore_secrets" else None
+    with client_for(fake_models) as client:
+        with pytest.raises(UserError, match="403"):
+            m.WorkspaceModels(client).register("m1", model_type=m.MLFLOW_MODEL, snapshot=m.model_snapshot(folder),
+                                               basename="model", progress=lambda d, t: None)
+    assert "model_version_put" not in fake_models.ops() and fake_models.models == {}
+
+
+def test_datastore_snapshot_lays_the_files_out_under_the_models_name(tmp_path):
+    from amlplatform.runs.snapshot import take_data_snapshot
+
+    folder = _model_folder(tmp_path)
+    data = m.datastore_snapshot(m.model_snapshot(folder), "model")
+    same = take_data_snapshot(folder)
+    assert (data.is_file, data.upload_prefix, sorted(f.relpath for f in data.files)) == \
+        (False, same.upload_prefix, ["MLmodel", "model.pkl"])
+    (folder / "model.pkl").write_bytes(b"changed")
+    assert m.datastore_snapshot(m.model_snapshot(folder), "model").upload_prefix != same.upload_prefix
+    with pytest.raises(UserError, match="not all under 'other'"):
+        m.datastore_snapshot(m.model_snapshot(folder), "other")
 
 
 def test_job_output_is_referenced_not_uploaded(fake_models):
@@ -124,7 +184,8 @@ def test_cli_register_list_show_against_the_workspace(fake_models, tmp_path, mon
 
     def aimed(coords, **kwargs):
         kwargs.update(endpoint=fake_models.endpoint, credential=FakeCredential(), retry=FAST_RETRY,
-                      transport=RequestsTransport(connection_verify=str(fake_models.ca_file)))
+                      transport=RequestsTransport(connection_verify=str(fake_models.ca_file)),
+                      storage_url=lambda account, endpoint, protocol: fake_models.blobs.service_url)
         return original(coords, **kwargs)
 
     monkeypatch.setattr(az, "AzureMLClient", aimed)
@@ -206,7 +267,8 @@ def test_cli_registers_a_local_runs_output_in_the_workspace(fake_models, tmp_pat
     original = az.AzureMLClient
     monkeypatch.setattr(az, "AzureMLClient", lambda coords, **kw: original(coords, **{
         **kw, "endpoint": fake_models.endpoint, "credential": FakeCredential(), "retry": FAST_RETRY,
-        "transport": RequestsTransport(connection_verify=str(fake_models.ca_file))}))
+        "transport": RequestsTransport(connection_verify=str(fake_models.ca_file)),
+        "storage_url": lambda account, endpoint, protocol: fake_models.blobs.service_url}))
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"workspace_id": fake_models.workspace_id, "location": "westeurope"}))
     store = RunStore(tmp_path / "runs")
@@ -217,18 +279,8 @@ def test_cli_registers_a_local_runs_output_in_the_workspace(fake_models, tmp_pat
                  "--runs-dir", str(tmp_path / "runs"), "--outputs-file", str(outputs), "--json"]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["properties"][m.RUN_PROPERTY] == "train_1" and rec["type"] == "mlflow_model"
-    code = next(iter(fake_models.codes.values()))["properties"]["codeUri"].rstrip("/")
-    assert rec["model_uri"] == f"{code}/model"
+    from amlplatform.runs.snapshot import take_data_snapshot
 
-
-def test_a_blob_in_the_default_datastore_is_written_as_a_datastore_path(fake_models, tmp_path):
-    """A blob in the default datastore's container becomes azure-ai-ml's long datastore path; a blob in
-    another container (a pending upload's) keeps its blob URI; both read the datastore's real answer."""
-    with client_for(fake_models) as client:
-        ws = m.WorkspaceModels(client)
-        inside = f"{fake_models.blobs.service_url}/{fake_models.datastore_container}/LocalUpload/abc/model"
-        assert ws.datastore_uri(inside) == (
-            f"azureml://subscriptions/{fake_models.coords().subscription_id}/resourcegroups/rg-aml-dev/workspaces/"
-            "mlw-dev/datastores/workspaceblobstore/paths/LocalUpload/abc/model")
-        assert ws.datastore_uri(f"{fake_models.blobs.service_url}/another-container/x/model") is None
-    assert [c.op for c in fake_models.calls] == ["datastore_get", "datastore_get"]
+    prefix = take_data_snapshot(store.run_dir(record["name"]) / "outputs" / "model").upload_prefix
+    assert rec["model_uri"] == _long_uri(fake_models, prefix).replace("/resourcegroups/", "/resourceGroups/")
+    assert "pending" not in fake_models.ops() and f"{prefix}/model.pkl" in fake_models.data_blob_names()

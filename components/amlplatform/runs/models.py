@@ -30,19 +30,27 @@ The workspace side (:class:`WorkspaceModels`) follows azure-ai-ml's ``ModelOpera
 
 1. ``GET W/models/{name}`` - 404 ``ModelNotFound`` for a new name (version 1), else the container with
    ``properties.nextVersion`` (``_get_next_version_from_container``);
-2. the files go up with the code upload the run shim already has (``AzureMLClient.upload_code``: look
-   up by content hash, ``startPendingUpload``, blob upload, anonymous code version) - workspace model
-   versions have no ``startPendingUpload`` of their own in the REST spec (only registry model versions
-   do), and identical content is uploaded once, whichever of code or model sent it first;
+2. the files go up as azure-ai-ml uploads a local model path, with the run shim's data upload
+   (``AzureMLClient.upload_data``, the one upload of local files to a datastore): ``create_or_update``
+   calls ``_check_and_upload_path(artifact=model, sas_uri=None)`` for a workspace (a SAS only for a
+   registry), which calls ``_upload_to_datastore`` -> ``upload_artifact`` on the model's datastore, ``None``
+   -> ``workspaceblobstore`` (``_get_datastore_name``), with the credential ``get_datastore_info`` gets
+   (``listSecrets`` with ``expirable_secret=True``, else the caller's own token: identity-based
+   datastores, shared keys off); the blobs land under ``LocalUpload/<object hash>/<model file or folder
+   name>`` (``BlobStorageClient.upload``: ``generate_asset_id(hash, include_directory=True)`` + the source
+   name; the hash is ``get_object_hash``, here ``snapshot.object_hash`` shared with data inputs - note
+   azure-ai-ml's is MD5, 32 hex digits as in the recording, where ``object_hash`` is SHA-256: the folder
+   name is ours, the layout and the ``modelUri`` form are azure-ai-ml's); a model whose first blob already carries
+   ``upload_status=completed`` is not uploaded again (``check_blob_exists``);
 3. ``PUT W/models/{name}/versions/{version}`` with ``{"properties": {"modelType", "modelUri",
    "isAnonymous": false, "isArchived": false, "tags", "properties", "description"?, "jobName"?}}``
-   (the recorded body); ``modelUri`` is the uploaded folder + ``/<basename>``: its blob URI, since the
-   service answers ``startPendingUpload`` with a fresh container of its own (tests/runs/fake_aml.py
-   follows that answer), or, when the blob is in the default datastore's container
-   (``GET W/datastores/workspaceblobstore``), the path ``azureml://subscriptions/.../datastores/
-   workspaceblobstore/paths/...`` as azure-ai-ml's ``Model._update_path`` writes it; or for an
-   Azure job's output ``azureml://jobs/<job>/outputs/artifacts/paths/<path>`` (the form Azure ML
-   documents for registering a job output: learn.microsoft.com/azure/machine-learning/how-to-manage-models).
+   (the recorded body); ``modelUri`` is ``Model._update_path``'s ``LONG_URI_FORMAT``
+   (``azure/ai/ml/constants/_common.py``) over the datastore ARM id and ``ArtifactStorageInfo.relative_path``:
+   ``azureml://subscriptions/{sub}/resourcegroups/{rg}/workspaces/{ws}/datastores/workspaceblobstore/paths/
+   LocalUpload/<hash>/<name>`` (no trailing ``/``; the recorded request sends exactly this form), which
+   ``resolve_short_datastore_url`` leaves as it is; or for an Azure job's output
+   ``azureml://jobs/<job>/outputs/artifacts/paths/<path>`` (the form Azure ML documents for registering a
+   job output: learn.microsoft.com/azure/machine-learning/how-to-manage-models).
 
 Heavy modules (yaml, azure) are imported inside the functions that need them; nothing imports Pulumi.
 """
@@ -53,7 +61,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
 from amlplatform.errors import UserError
 from amlplatform.runs.snapshot import (
@@ -66,6 +74,9 @@ from amlplatform.runs.snapshot import (
     walk,
 )
 from amlplatform.runs.store import now_iso, write_json_atomic
+
+if TYPE_CHECKING:
+    from amlplatform.runs.snapshot import DataSnapshot
 
 ENV_MODELS_DIR = "AMLPLATFORM_MODELS_DIR"
 DEFAULT_MODELS_DIR = Path(".amlplatform") / "models"
@@ -532,6 +543,25 @@ def version_body(
     return {"properties": props}
 
 
+def datastore_snapshot(snap: Snapshot, basename: str) -> "DataSnapshot":
+    """The model's files (``model_snapshot``: ``<basename>/<relative path>``, or ``<basename>`` for one file)
+    as the data upload takes them: relative to the model folder, under azure-ai-ml's object hash of the
+    model path (``get_object_hash``), so the blobs go to ``LocalUpload/<hash>/<basename>`` (pure but for
+    reading the files to hash them)."""
+    from amlplatform.runs.snapshot import DataSnapshot, object_hash
+
+    source = Path(snap.root) / basename
+    if len(snap.files) == 1 and snap.files[0].relpath == basename:
+        f = snap.files[0]
+        return DataSnapshot(source, True, [f], list(snap.excluded), snap.total_bytes,
+                            object_hash(Path(snap.root), [f], single_file=True))
+    prefix = f"{basename}/"
+    if not snap.files or not all(f.relpath.startswith(prefix) for f in snap.files):
+        raise UserError(f"model files are not all under {basename!r}; nothing was uploaded")
+    files = [SnapshotFile(f.relpath[len(prefix):], f.path, f.size) for f in snap.files]
+    return DataSnapshot(source, False, files, list(snap.excluded), snap.total_bytes, object_hash(source, files))
+
+
 def summarize_version(body: Mapping[str, Any]) -> dict[str, Any]:
     """One workspace model version answer as the local record's fields (for list/show output)."""
     props = body.get("properties") or {}
@@ -552,7 +582,7 @@ def summarize_version(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class WorkspaceModels:
-    """Model versions of one workspace over the run shim's ARM pipeline and code upload."""
+    """Model versions of one workspace over the run shim's ARM pipeline and data upload."""
 
     def __init__(self, client: Any) -> None:
         self.client = client  # an ``amlplatform.runs.azure.AzureMLClient``
@@ -626,47 +656,24 @@ class WorkspaceModels:
                 raise UserError(f"no version {version!r} of model {name!r} in workspace {self.client.coords.workspace_name}") from None
             raise
 
-    def upload(self, snap: Snapshot, *, progress: Any = None) -> str:
-        """Upload (or find by content hash) the model's files; the blob URI of the folder holding them."""
-        from amlplatform.runs.rest import need
+    def upload(self, snap: Snapshot, basename: str, *, progress: Any = None) -> str:
+        """Upload the model's files to the default datastore (nothing is sent when they are already there)
+        and return the ``modelUri`` azure-ai-ml 1.35 writes for a local model path.
 
-        code_id = self.client.upload_code(snap, progress=progress)
-        answer = self.pipeline.call("read the uploaded files' location", "GET", code_id)
-        return need(answer.body, "properties.codeUri", f"read the uploaded files' location (GET {code_id})").rstrip("/")
-
-    def datastore_uri(self, blob_uri: str) -> Optional[str]:
-        """The blob URI as a path on the workspace's default blob datastore, the form azure-ai-ml gives a
-        workspace model (``Model._update_path``: ``azureml://subscriptions/{sub}/resourcegroups/{rg}/
-        workspaces/{ws}/datastores/{datastore}/paths/{path}``); ``None`` when the blob is not in that
-        datastore's container (then the blob URI itself is the model's path)."""
-        from urllib.parse import unquote, urlsplit
-
-        from amlplatform.runs.rest import ServerError
-
-        path = f"{self._w}/datastores/{DEFAULT_DATASTORE}"
-        try:
-            props = (self.pipeline.call("read the default datastore", "GET", path).body or {}).get("properties") or {}
-        except ServerError as exc:
-            if exc.status in (403, 404):
-                return None
-            raise
-        account, container = props.get("accountName"), props.get("containerName")
-        if not account or not container:
-            return None
-        parts = urlsplit(blob_uri)
-        segments = [unquote(x) for x in parts.path.strip("/").split("/") if x]
-        host = (parts.hostname or "").lower()
-        if host.startswith(f"{account.lower()}.blob."):
-            rest = segments
-        elif segments[:1] == [account]:  # path-style URL (emulators, some private endpoints)
-            rest = segments[1:]
-        else:
-            return None
-        if len(rest) < 2 or rest[0] != container:
-            return None
+        sdk/ml/azure-ai-ml/azure/ai/ml/operations/_model_operations.py ``create_or_update``:
+        ``_check_and_upload_path(artifact=model, asset_operations=self, sas_uri=sas_uri, ...)`` with
+        ``sas_uri`` set only ``if self._registry_name``; _artifacts/_artifact_utilities.py
+        ``_upload_to_datastore`` -> ``upload_artifact`` (``datastore_name`` ``None`` -> ``WORKSPACE_BLOB_STORE``;
+        ``relative_path`` = ``artifact_info["remote path"]`` = ``LocalUpload/<hash>/<source name>``);
+        entities/_assets/_artifacts/model.py ``Model._update_path``:
+        ``LONG_URI_FORMAT.format(sub, rg, ws, datastore, relative_path)``, constants/_common.py
+        ``LONG_URI_FORMAT = "azureml://subscriptions/{}/resourcegroups/{}/workspaces/{}/datastores/{}/paths/{}"``.
+        """
+        data = datastore_snapshot(snap, basename)
+        self.client.upload_data(data, datastore=DEFAULT_DATASTORE, progress=progress)
         c = self.client.coords
         return (f"azureml://subscriptions/{c.subscription_id}/resourcegroups/{c.resource_group}/workspaces/"
-                f"{c.workspace_name}/datastores/{DEFAULT_DATASTORE}/paths/{'/'.join(rest[1:])}")
+                f"{c.workspace_name}/datastores/{DEFAULT_DATASTORE}/paths/{data.upload_prefix}")
 
     def register(
         self,
@@ -697,8 +704,9 @@ class WorkspaceModels:
                      properties=props, job_name=job_name)
         if snapshot is not None:
             props.update({HASH_PROPERTY: snapshot.content_hash, HASH_VERSION_PROPERTY: HASH_VERSION})
-            blob = f"{self.upload(snapshot, progress=progress)}/{basename}"
-            model_uri = self.datastore_uri(blob) or blob
+            if not basename:
+                raise UserError("register a local model: the model's file or folder name is missing")
+            model_uri = self.upload(snapshot, basename, progress=progress)
         if not model_uri:
             raise UserError("nothing to register: give a local path, --run or --job")
         body = version_body(model_type=model_type, model_uri=model_uri, description=description, tags=tags,
