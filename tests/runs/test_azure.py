@@ -829,3 +829,17 @@ def test_a_lost_put_blob_answer_is_not_a_failure(fake_aml, tmp_path):
     with SasBlobPutter(url.replace("sig=", "sig=AAAA")) as putter:
         with pytest.raises(UserError, match="Put Blob f/y.txt: 403"):
             putter.put("f/y.txt", b"one", overwrite=False)
+
+
+def test_unreachable_storage_is_a_clear_error_not_a_traceback():
+    """A storage account that does not answer (a closed port here) is reported, naming the host."""
+    import socket
+
+    from amlplatform.runs.blobput import blob_metadata_shared_key
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(UserError, match=rf"Get Blob Properties a\.csv: no answer from 127\.0\.0\.1:{port}"):
+        blob_metadata_shared_key(f"http://127.0.0.1:{port}/devstoreaccount1", "data", "a.csv", "devstoreaccount1",
+                                 "a2V5", timeout=2)

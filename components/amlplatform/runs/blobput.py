@@ -117,6 +117,9 @@ def blob_metadata_shared_key(account_url: str, container: str, blob_name: str, a
                                                      allowed_methods=None), timeout=timeout)
     try:
         r = http.request("HEAD", url, headers=headers)
+    except urllib3.exceptions.HTTPError as exc:  # unreachable after the retries: DNS, refused, TLS, timeout
+        reason = getattr(exc, "reason", None) or exc
+        raise UserError(f"Get Blob Properties {blob_name}: no answer from {urlsplit(url).netloc} ({reason})") from None
     finally:
         http.clear()
     if r.status == 404:
