@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from amlplatform.offline import armtypes
+from amlplatform.review.paths import get_path as _get
 
 SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 CONTENT_VERSION = "1.0.0.0"
@@ -203,13 +204,6 @@ def _as_exceptions(items: Optional[Iterable[Any]]) -> List[Exception_]:
 
 
 # ----------------------------------------------------------------------------- checkov's faults
-
-def _get(data: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(data, dict) or part not in data:
-            return None
-        data = data[part]
-    return data
 
 
 @dataclass(frozen=True)

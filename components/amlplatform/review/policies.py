@@ -30,6 +30,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from amlplatform.review.paths import get_path as _get
+
 WORKSPACE = "azure-native:machinelearningservices:Workspace"
 COMPUTE = "azure-native:machinelearningservices:Compute"
 APP_INSIGHTS = "azure-native:applicationinsights:Component"
@@ -42,14 +44,6 @@ DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
 
 MANAGED_NETWORK_MODES = ("AllowInternetOutbound", "AllowOnlyApprovedOutbound")
 PACK_NAME = "amlplatform"
-
-
-def _get(data: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(data, Mapping) or part not in data:
-            return None
-        data = data[part]
-    return data
 
 
 def _compute_type(props: Mapping[str, Any]) -> Optional[str]:

@@ -3,6 +3,8 @@
 import json
 from typing import Any, Dict, List, Optional
 
+from amlplatform.review.paths import get_path as _get
+
 # What the tree shows of each type: (label, dotted input path)
 KEY_SETTINGS: Dict[str, List[tuple]] = {
     "azure-native:storage:StorageAccount": [
@@ -58,18 +60,6 @@ KEY_SETTINGS: Dict[str, List[tuple]] = {
         ("kind", "properties.deploymentConfiguration.deploymentConfigurationType"),
         ("instances", "properties.resources.instanceCount")],
 }
-
-
-def _get(inputs: Dict[str, Any], path: str) -> Any:
-    value: Any = inputs
-    for part in path.split("."):
-        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-            continue
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
 
 
 def _short_type(type_: str) -> str:

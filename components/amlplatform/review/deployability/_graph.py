@@ -8,6 +8,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 from amlplatform.offline import armtypes
 from amlplatform.offline.engine import OFFLINE_SUBSCRIPTION
+from amlplatform.review.paths import get_path as get
 
 WORKSPACE = "azure-native:machinelearningservices:Workspace"
 COMPUTE = "azure-native:machinelearningservices:Compute"
@@ -41,14 +42,6 @@ UNKNOWN = "[unknown]"
 # A cluster whose stack states the subscription has Microsoft.Compute/EncryptionAtHost registered
 # carries this tag with the value "registered" (written by amlplatform.aks.declare_cluster)
 ENCRYPTION_AT_HOST_TAG = "amlplatform.io/encryption-at-host-feature"
-
-
-def get(data: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(data, Mapping) or part not in data:
-            return None
-        data = data[part]
-    return data
 
 
 def resource_id(res: Any) -> Optional[str]:

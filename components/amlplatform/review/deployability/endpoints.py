@@ -9,6 +9,7 @@ directly gets no such check. Sources are on each rule.
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from amlplatform.review.deployability import Finding, rule
+from amlplatform.review.paths import get_path as _get
 
 WORKSPACE = "azure-native:machinelearningservices:Workspace"
 COMPUTE = "azure-native:machinelearningservices:Compute"
@@ -20,14 +21,6 @@ DATASTORE = "azure-native:machinelearningservices:Datastore"
 STORAGE = "azure-native:storage:StorageAccount"
 GENERIC = "azure-native:resources:Resource"
 KEY_REASON_TAG = "amlplatform.io/key-auth-reason"  # written by amlplatform.endpoints
-
-
-def _get(data: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(data, dict) or part not in data:
-            return None
-        data = data[part]
-    return data
 
 
 def _workspaces(graph: Any) -> Dict[str, Any]:
