@@ -63,7 +63,7 @@ ENVELOPE = frozenset({
     "azure-native:machinelearningservices:Compute",
     "azure-native:machinelearningservices:EnvironmentContainer",
     "azure-native:machinelearningservices:EnvironmentVersion",
-    # datastores and serving (endpoints engineer)
+    # datastores and serving
     "azure-native:machinelearningservices:Datastore",
     "azure-native:machinelearningservices:OnlineEndpoint",
     "azure-native:machinelearningservices:OnlineDeployment",

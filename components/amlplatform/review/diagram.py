@@ -52,7 +52,7 @@ SERVING_FOLD = ("azure-native:machinelearningservices:OnlineDeployment",
                 "azure-native:machinelearningservices:BatchDeployment", "azure-native:resources:Resource")
 SERVING_HOSTS = ("azure-native:machinelearningservices:OnlineEndpoint",
                  "azure-native:machinelearningservices:BatchEndpoint")
-# datastores and serving (endpoints engineer): drawn with the computes; deployments, the traffic
+# datastores and serving: drawn with the computes; deployments, the traffic
 # write and containers fold into their endpoint / datastore
 KINDS.update({
     "azure-native:machinelearningservices:Datastore": ("computes", "Datastore", "storage.DataLakeStorage"),

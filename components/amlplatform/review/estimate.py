@@ -38,7 +38,7 @@ PROVISIONING_SECONDS: Dict[str, Tuple[int, str]] = {
     "azure-native:network:PrivateDnsZoneGroup": (30, "assumption: the endpoint's A records (~30 s)"),
     "azure-native:privatedns:PrivateZone": (30, "assumption: a global resource (~30 s)"),
     "azure-native:privatedns:VirtualNetworkLink": (30, "assumption: link propagation (~30 s)"),
-    # datastores and serving (endpoints engineer)
+    # datastores and serving
     "azure-native:storage:BlobContainer": (5, "assumption: a container is a metadata write"),
     "azure-native:storage:FileShare": (5, "assumption: a share is a metadata write"),
     "azure-native:machinelearningservices:Datastore": (5, "assumption: a datastore is a metadata write"),

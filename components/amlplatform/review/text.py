@@ -40,7 +40,7 @@ KEY_SETTINGS: Dict[str, List[tuple]] = {
                                     ("endpoint policies", "privateEndpointNetworkPolicies")],
     "azure-native:network:PrivateEndpoint": [("group", "privateLinkServiceConnections.0.groupIds")],
     "azure-native:privatedns:VirtualNetworkLink": [("auto-registration", "registrationEnabled")],
-    # datastores and serving (endpoints engineer)
+    # datastores and serving
     "azure-native:machinelearningservices:Datastore": [
         ("type", "properties.datastoreType"), ("credentials", "properties.credentials.credentialsType"),
         ("container", "properties.containerName"), ("file system", "properties.filesystem"),
