@@ -46,6 +46,60 @@ WORKSPACE = "mlw-dev"
 TOKEN = "fake-token-for-tests"
 # statuses after which a job never changes (azure-ai-ml RunHistoryConstants.TERMINAL_STATUSES)
 TERMINAL = ("Completed", "Failed", "Canceled", "NotResponding", "Paused")
+# recorded real answers (azure-sdk-for-python test recordings, see recordings/README.md)
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
+
+
+def recorded(name: str) -> dict[str, Any]:
+    return json.loads((RECORDINGS / name).read_text(encoding="utf-8"))
+
+
+def recorded_code_answer(code: dict[str, Any]) -> dict[str, Any]:
+    """A code version as the service answers a PUT (recordings/command_job_builder.json): ``description``
+    null and ``tags`` {} filled in, and ``isAnonymous`` false although the request sent true."""
+    answer = copy.deepcopy(code)
+    props = answer["properties"]
+    answer["properties"] = {"description": None, "tags": {}, **props, "isAnonymous": False}
+    return answer
+
+
+def recorded_job_answer(job: dict[str, Any]) -> dict[str, Any]:
+    """A job as the service answers its PUT (recordings/command_job_builder.json): the run properties the
+    service adds (``_azureml.ComputeTargetType``, ``ContentSnapshotId``), every service entry with
+    ``port``/``status``/``errorMessage``/``properties`` null, a command job's unset fields filled
+    (``componentId``/``limits``/``identity`` null, ``parameters`` {}, default ``resources``), inputs with
+    ``description`` null and the default ``mode`` ReadOnlyMount, and the ``default`` artifact output."""
+    answer = copy.deepcopy(job)
+    props = answer["properties"]
+    props.setdefault("description", None)
+    props.setdefault("tags", {})
+    run_props = props.setdefault("properties", {})
+    if props.get("computeId"):
+        run_props.setdefault("_azureml.ComputeTargetType", "amlctrain")
+    run_props.setdefault("ContentSnapshotId", str(uuid.uuid5(uuid.NAMESPACE_URL, answer.get("id", ""))))
+    for service in (props.get("services") or {}).values():
+        for key in ("port", "status", "errorMessage", "properties"):
+            service.setdefault(key, None)
+    if props.get("jobType") == "Command":
+        for key in ("componentId", "limits", "identity"):
+            props.setdefault(key, None)
+        props.setdefault("parameters", {})
+        props.setdefault("environmentVariables", {})
+        props["resources"] = {"instanceCount": 1, "instanceType": None, "properties": None, "shmSize": "2g",
+                              "dockerArgs": None, **(props.get("resources") or {})}
+        for inp in (props.get("inputs") or {}).values():
+            if inp.get("jobInputType") != "literal":
+                inp.setdefault("description", None)
+                inp.setdefault("mode", "ReadOnlyMount")
+        outputs = props.setdefault("outputs", {}) or {}
+        props["outputs"] = outputs
+        for out in outputs.values():
+            out.setdefault("description", None)
+            out.setdefault("mode", "ReadWriteMount")
+        outputs.setdefault("default", {
+            "description": None, "uri": f"azureml://datastores/workspaceartifactstore/ExperimentRun/dcid.{answer.get('name')}",
+            "mode": "ReadWriteMount", "jobOutputType": "uri_folder"})
+    return answer
 
 
 # ------------------------------------------------------------------------- schema
@@ -518,7 +572,13 @@ class FakeAML:
 
     def handle(self, op: str, params: dict[str, str], query: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
         with self.lock:
-            return getattr(self, f"op_{op}")(params, query, body)
+            status, answer, headers = getattr(self, f"op_{op}")(params, query, body)
+        # the stored request (``jobs``, ``codes``) stays as sent; the answer has the recorded real shape
+        if op in ("job_put", "job_get"):
+            answer = recorded_job_answer(answer)
+        elif op == "code_put":
+            answer = recorded_code_answer(answer)
+        return status, answer, headers
 
     def op_code_list(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
         wanted = q.get("hash")
