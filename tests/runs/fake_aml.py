@@ -55,11 +55,12 @@ def recorded(name: str) -> dict[str, Any]:
 
 
 def recorded_code_answer(code: dict[str, Any]) -> dict[str, Any]:
-    """A code version as the service answers a PUT (recordings/command_job_builder.json): ``description``
-    null and ``tags`` {} filled in, and ``isAnonymous`` false although the request sent true."""
+    """A code version as the service answers a PUT (recordings/command_job_builder.json,
+    code_asset_path_update.json): ``description`` null, ``tags`` {} and ``isArchived`` false filled in, and
+    ``isAnonymous`` false although the request sent true."""
     answer = copy.deepcopy(code)
     props = answer["properties"]
-    answer["properties"] = {"description": None, "tags": {}, **props, "isAnonymous": False}
+    answer["properties"] = {"description": None, "tags": {}, "isArchived": False, **props, "isAnonymous": False}
     return answer
 
 
