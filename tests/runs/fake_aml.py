@@ -65,41 +65,62 @@ def recorded_code_answer(code: dict[str, Any]) -> dict[str, Any]:
 
 
 def recorded_job_answer(job: dict[str, Any]) -> dict[str, Any]:
-    """A job as the service answers its PUT (recordings/command_job_builder.json): the run properties the
-    service adds (``_azureml.ComputeTargetType``, ``ContentSnapshotId``), every service entry with
-    ``port``/``status``/``errorMessage``/``properties`` null, a command job's unset fields filled
-    (``componentId``/``limits``/``identity`` null, ``parameters`` {}, default ``resources``), inputs with
-    ``description`` null and the default ``mode`` ReadOnlyMount, and the ``default`` artifact output."""
+    """A job as the service answers its PUT and GET (recordings/command_job_builder.json,
+    pipeline_job_create.json): every service entry with ``port``/``status``/``errorMessage``/``properties``
+    null (and ``nodes`` for a pipeline), unset top-level fields filled (``componentId``/``identity`` null), each
+    input with ``description`` null (and a non-literal one the default ``mode`` ReadOnlyMount), each output
+    with ``description``/``uri`` null and ``mode`` ReadWriteMount. A command job also gets the run
+    properties ``_azureml.ComputeTargetType`` and ``ContentSnapshotId``, ``limits`` null, ``parameters`` {},
+    the default ``resources`` and the ``default`` artifact output; a pipeline job its ``azureml.*`` run
+    properties (runsource, parameters, default compute and datastore, continue_on_step_failure) and
+    ``sourceJobId`` null."""
     answer = copy.deepcopy(job)
     props = answer["properties"]
+    kind = props.get("jobType")
     props.setdefault("description", None)
     props.setdefault("tags", {})
+    for key in ("componentId", "identity"):
+        props.setdefault(key, None)
     run_props = props.setdefault("properties", {})
-    if props.get("computeId"):
-        run_props.setdefault("_azureml.ComputeTargetType", "amlctrain")
-    run_props.setdefault("ContentSnapshotId", str(uuid.uuid5(uuid.NAMESPACE_URL, answer.get("id", ""))))
     for service in (props.get("services") or {}).values():
-        for key in ("port", "status", "errorMessage", "properties"):
+        for key in ("port", "status", "errorMessage", "properties") + (("nodes",) if kind == "Pipeline" else ()):
             service.setdefault(key, None)
-    if props.get("jobType") == "Command":
-        for key in ("componentId", "limits", "identity"):
-            props.setdefault(key, None)
+    for inp in (props.get("inputs") or {}).values():
+        inp.setdefault("description", None)
+        if inp.get("jobInputType") != "literal":
+            inp.setdefault("mode", "ReadOnlyMount")
+    outputs = props.get("outputs") or {}
+    props["outputs"] = outputs
+    for out in outputs.values():
+        out.setdefault("description", None)
+        out.setdefault("uri", None)
+        out.setdefault("mode", "ReadWriteMount")
+    if kind == "Command":
+        if props.get("computeId"):
+            run_props.setdefault("_azureml.ComputeTargetType", "amlctrain")
+        run_props.setdefault("ContentSnapshotId", str(uuid.uuid5(uuid.NAMESPACE_URL, answer.get("id", ""))))
+        props.setdefault("limits", None)
         props.setdefault("parameters", {})
         props.setdefault("environmentVariables", {})
         props["resources"] = {"instanceCount": 1, "instanceType": None, "properties": None, "shmSize": "2g",
                               "dockerArgs": None, **(props.get("resources") or {})}
-        for inp in (props.get("inputs") or {}).values():
-            if inp.get("jobInputType") != "literal":
-                inp.setdefault("description", None)
-                inp.setdefault("mode", "ReadOnlyMount")
-        outputs = props.setdefault("outputs", {}) or {}
-        props["outputs"] = outputs
-        for out in outputs.values():
-            out.setdefault("description", None)
-            out.setdefault("mode", "ReadWriteMount")
         outputs.setdefault("default", {
             "description": None, "uri": f"azureml://datastores/workspaceartifactstore/ExperimentRun/dcid.{answer.get('name')}",
             "mode": "ReadWriteMount", "jobOutputType": "uri_folder"})
+    elif kind == "Pipeline":
+        settings = props.get("settings") or {}
+        compute = props.get("computeId") or settings.get("default_compute") or ""
+        literals = {k: v.get("value") for k, v in (props.get("inputs") or {}).items() if v.get("jobInputType") == "literal"}
+        run_props.update({
+            "azureml.DevPlatv2": "true", "azureml.runsource": "azureml.PipelineRun", "runSource": "MFE",
+            "runType": "HTTP", "azureml.parameters": json.dumps(literals, separators=(",", ":")),
+            "azureml.continue_on_step_failure": str(bool(settings.get("continue_on_step_failure", False))),
+            "azureml.continue_on_failed_optional_input": "True",
+            "azureml.defaultComputeName": compute.rsplit("/", 1)[-1],
+            "azureml.defaultDataStoreName": settings.get("default_datastore", "").rsplit("/", 1)[-1] or DATASTORE,
+            "azureml.pipelineComponent": "pipelinerun",
+            **run_props})
+        props.setdefault("sourceJobId", None)
     return answer
 
 

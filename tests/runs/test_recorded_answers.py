@@ -151,6 +151,12 @@ def test_the_fake_answers_as_the_recordings_show(fake_aml):
             assert set(got[key]) == set(want[key])
         else:
             assert got[key] == want[key], key
+    pipeline = PIPELINE["entries"][0]
+    stored = {"id": "W/jobs/test_136581382934", "name": "test_136581382934", "type": pipeline["response"]["type"],
+              "properties": {**json.loads(json.dumps(pipeline["request"]["properties"])), "status": "Preparing",
+                             "services": {k: {"jobServiceType": v["jobServiceType"], "endpoint": v["endpoint"]}
+                                          for k, v in pipeline["response"]["properties"]["services"].items()}}}
+    assert recorded_job_answer(stored)["properties"] == pipeline["response"]["properties"]
     code = entry(BUILDER, "PUT", "W/codes/")
     got_code = recorded_code_answer({"id": "x", "properties": code["request"]["properties"]})["properties"]
     assert got_code == code["response"]["properties"]
@@ -172,3 +178,81 @@ def test_a_same_body_code_version_put_is_answered_200_as_recorded(builder_projec
     assert status == second["status"]
     assert set(answer["properties"]) == set(second["response"]["properties"]) | {"provisioningState"}
     assert answer["properties"]["isAnonymous"] is False and path in answer["id"]
+
+
+PIPELINE = recorded("pipeline_job_create.json")
+
+# the recorded pipeline (test_pipeline_job_create, hello world pipeline) as job YAML: the same literals,
+# a local mltable folder in Direct mode, an rw_mount output, continue_on_step_failure, two command steps
+# binding the parent's inputs (inline here: the recording's steps reference a registered component). The
+# recorded job_out_path_1 is bound by no step and the service took it; our job.py refuses an unbound
+# pipeline output, so the second step binds it here.
+PIPELINE_JOB = """\
+$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
+type: pipeline
+description: The hello world pipeline job
+display_name: test_136581382934
+experiment_name: my_first_experiment
+tags: {tag: tagvalue, owner: sdkteam}
+compute: azureml:cpu-cluster
+inputs:
+  job_in_number: 10
+  job_in_other_number: 15
+  job_in_string: a_random_string
+  job_data_path: {type: mltable, path: ./iris-mltable, mode: direct}
+  score_model: ../model/
+outputs:
+  job_out_path_1: {type: uri_folder, mode: rw_mount}
+settings:
+  continue_on_step_failure: true
+jobs:
+  hello_world_component:
+    type: command
+    code: ./src
+    command: echo Hello World & echo ${{inputs.component_in_number}}
+    environment: azureml:sklearn-env:3
+    inputs: {component_in_number: "${{parent.inputs.job_in_number}}"}
+  hello_world_component_2:
+    type: command
+    code: ./src
+    command: echo Hello World & echo ${{inputs.component_in_number}}
+    environment: azureml:sklearn-env:3
+    inputs: {component_in_number: "${{parent.inputs.job_in_other_number}}"}
+    outputs: {out: "${{parent.outputs.job_out_path_1}}"}
+"""
+
+
+def test_pipeline_job_sends_what_azure_ai_ml_sent_and_handles_the_recorded_answer(cli_env, fake_aml, capsys):
+    project, outputs, spy = cli_env
+    (project / "iris-mltable").mkdir()
+    (project / "iris-mltable" / "MLTable").write_text("paths:\n  - file: ./iris.csv\n")
+    (project / "iris-mltable" / "iris.csv").write_text("a,b\n1,2\n")
+    (project / "job.yml").write_text(PIPELINE_JOB)
+    code = main(submit_args(outputs, "--json"))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    rec = PIPELINE["entries"][0]["request"]["properties"]
+    (our_job,) = sent(fake_aml, "job_put")
+    job = shape(our_job["properties"], fake_aml.workspace_id)
+    for field in ("description", "tags", "displayName", "experimentName", "jobType"):
+        assert job[field] == rec[field], field
+    assert job["settings"]["continue_on_step_failure"] is rec["settings"]["continue_on_step_failure"] is True
+    for name in ("job_in_number", "job_in_other_number", "job_in_string", "score_model"):
+        assert job["inputs"][name] == rec["inputs"][name], name
+    data, rec_data = job["inputs"]["job_data_path"], rec["inputs"]["job_data_path"]
+    assert (data["jobInputType"], data["mode"]) == (rec_data["jobInputType"], rec_data["mode"]) == ("mltable", "Direct")
+    table = re.compile(r"azureml://datastores/workspaceblobstore/paths/LocalUpload/[0-9a-f]+/iris-mltable/?")
+    assert table.fullmatch(data["uri"]) and table.fullmatch(rec_data["uri"])
+    assert job["outputs"] == rec["outputs"]
+    assert set(job["jobs"]) == set(rec["jobs"])
+    for step, rec_step in rec["jobs"].items():
+        ours = job["jobs"][step]
+        assert ours["type"] == rec_step["type"] == "command", step
+        assert ours["inputs"] == rec_step["inputs"], step
+        assert re.fullmatch(r"W/components/[^/]+/versions/[^/]+", ours["componentId"]), step
+
+    answer = json.loads(captured.out)
+    assert answer["properties"]["status"] == "Completed"
+    assert answer["properties"]["services"]["Studio"]["nodes"] is None
+    assert answer["properties"]["properties"]["azureml.runsource"] == "azureml.PipelineRun"
+    assert answer["properties"]["outputs"]["job_out_path_1"]["uri"] is None
