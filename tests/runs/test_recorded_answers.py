@@ -256,3 +256,36 @@ def test_pipeline_job_sends_what_azure_ai_ml_sent_and_handles_the_recorded_answe
     assert answer["properties"]["services"]["Studio"]["nodes"] is None
     assert answer["properties"]["properties"]["azureml.runsource"] == "azureml.PipelineRun"
     assert answer["properties"]["outputs"]["job_out_path_1"]["uri"] is None
+
+
+WAIT = recorded("pipeline_job_wait.json")
+
+
+def test_the_recorded_status_sequence_ends_the_wait(cli_env, fake_aml, capsys):
+    """test_pipeline_job_download: the PUT answered Preparing, the next GET Completed (with the added
+    azureml.pipelines.stages run property); submit waits through exactly that sequence and stops."""
+    put, get = WAIT["entries"]
+    sequence = [put["response"]["properties"]["status"], get["response"]["properties"]["status"]]
+    assert sequence == ["Preparing", "Completed"]
+    # the fake's answers have the recorded shape for this job too
+    stored = {"id": put["response"]["id"], "name": put["response"]["name"], "type": put["response"]["type"],
+              "properties": {**json.loads(json.dumps(put["request"]["properties"])), "status": "Preparing",
+                             "services": {k: {"jobServiceType": v["jobServiceType"], "endpoint": v["endpoint"]}
+                                          for k, v in put["response"]["properties"]["services"].items()}}}
+    shaped = recorded_job_answer(stored)["properties"]
+    for key, want in put["response"]["properties"].items():
+        if key != "outputs":  # 2022-12-01-preview adds assetName/assetVersion null to outputs; not in the fake
+            assert shaped[key] == want, key
+    project, outputs, spy = cli_env
+    (project / "iris-mltable").mkdir()
+    (project / "iris-mltable" / "MLTable").write_text("paths:\n  - file: ./iris.csv\n")
+    (project / "iris-mltable" / "iris.csv").write_text("a,b\n1,2\n")
+    (project / "job.yml").write_text(PIPELINE_JOB)
+    fake_aml.status_script = tuple(sequence)
+    code = main(submit_args(outputs, "--json"))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    answer = json.loads(captured.out)
+    assert answer["properties"]["status"] == "Completed"
+    gets = [c for c in fake_aml.calls if c.op == "job_get"]
+    assert len(gets) == 2  # Preparing, then Completed: no poll after the terminal status
