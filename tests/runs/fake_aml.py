@@ -46,6 +46,82 @@ WORKSPACE = "mlw-dev"
 TOKEN = "fake-token-for-tests"
 # statuses after which a job never changes (azure-ai-ml RunHistoryConstants.TERMINAL_STATUSES)
 TERMINAL = ("Completed", "Failed", "Canceled", "NotResponding", "Paused")
+# recorded real answers (azure-sdk-for-python test recordings, see recordings/README.md)
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
+
+
+def recorded(name: str) -> dict[str, Any]:
+    return json.loads((RECORDINGS / name).read_text(encoding="utf-8"))
+
+
+def recorded_code_answer(code: dict[str, Any]) -> dict[str, Any]:
+    """A code version as the service answers a PUT (recordings/command_job_builder.json,
+    code_asset_path_update.json): ``description`` null, ``tags`` {} and ``isArchived`` false filled in, and
+    ``isAnonymous`` false although the request sent true."""
+    answer = copy.deepcopy(code)
+    props = answer["properties"]
+    answer["properties"] = {"description": None, "tags": {}, "isArchived": False, **props, "isAnonymous": False}
+    return answer
+
+
+def recorded_job_answer(job: dict[str, Any]) -> dict[str, Any]:
+    """A job as the service answers its PUT and GET (recordings/command_job_builder.json,
+    pipeline_job_create.json): every service entry with ``port``/``status``/``errorMessage``/``properties``
+    null (and ``nodes`` for a pipeline), unset top-level fields filled (``componentId``/``identity`` null), each
+    input with ``description`` null (and a non-literal one the default ``mode`` ReadOnlyMount), each output
+    with ``description``/``uri`` null and ``mode`` ReadWriteMount. A command job also gets the run
+    properties ``_azureml.ComputeTargetType`` and ``ContentSnapshotId``, ``limits`` null, ``parameters`` {},
+    the default ``resources`` and the ``default`` artifact output; a pipeline job its ``azureml.*`` run
+    properties (runsource, parameters, default compute and datastore, continue_on_step_failure) and
+    ``sourceJobId`` null."""
+    answer = copy.deepcopy(job)
+    props = answer["properties"]
+    kind = props.get("jobType")
+    props.setdefault("description", None)
+    props.setdefault("tags", {})
+    for key in ("componentId", "identity"):
+        props.setdefault(key, None)
+    run_props = props.setdefault("properties", {})
+    for service in (props.get("services") or {}).values():
+        for key in ("port", "status", "errorMessage", "properties") + (("nodes",) if kind == "Pipeline" else ()):
+            service.setdefault(key, None)
+    for inp in (props.get("inputs") or {}).values():
+        inp.setdefault("description", None)
+        if inp.get("jobInputType") != "literal":
+            inp.setdefault("mode", "ReadOnlyMount")
+    outputs = props.get("outputs") or {}
+    props["outputs"] = outputs
+    for out in outputs.values():
+        out.setdefault("description", None)
+        out.setdefault("uri", None)
+        out.setdefault("mode", "ReadWriteMount")
+    if kind == "Command":
+        if props.get("computeId"):
+            run_props.setdefault("_azureml.ComputeTargetType", "amlctrain")
+        run_props.setdefault("ContentSnapshotId", str(uuid.uuid5(uuid.NAMESPACE_URL, answer.get("id", ""))))
+        props.setdefault("limits", None)
+        props.setdefault("parameters", {})
+        props.setdefault("environmentVariables", {})
+        props["resources"] = {"instanceCount": 1, "instanceType": None, "properties": None, "shmSize": "2g",
+                              "dockerArgs": None, **(props.get("resources") or {})}
+        outputs.setdefault("default", {
+            "description": None, "uri": f"azureml://datastores/workspaceartifactstore/ExperimentRun/dcid.{answer.get('name')}",
+            "mode": "ReadWriteMount", "jobOutputType": "uri_folder"})
+    elif kind == "Pipeline":
+        settings = props.get("settings") or {}
+        compute = props.get("computeId") or settings.get("default_compute") or ""
+        literals = {k: v.get("value") for k, v in (props.get("inputs") or {}).items() if v.get("jobInputType") == "literal"}
+        run_props.update({
+            "azureml.DevPlatv2": "true", "azureml.runsource": "azureml.PipelineRun", "runSource": "MFE",
+            "runType": "HTTP", "azureml.parameters": json.dumps(literals, separators=(",", ":")),
+            "azureml.continue_on_step_failure": str(bool(settings.get("continue_on_step_failure", False))),
+            "azureml.continue_on_failed_optional_input": "True",
+            "azureml.defaultComputeName": compute.rsplit("/", 1)[-1],
+            "azureml.defaultDataStoreName": settings.get("default_datastore", "").rsplit("/", 1)[-1] or DATASTORE,
+            "azureml.pipelineComponent": "pipelinerun",
+            **run_props})
+        props.setdefault("sourceJobId", None)
+    return answer
 
 
 # ------------------------------------------------------------------------- schema
@@ -518,7 +594,13 @@ class FakeAML:
 
     def handle(self, op: str, params: dict[str, str], query: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
         with self.lock:
-            return getattr(self, f"op_{op}")(params, query, body)
+            status, answer, headers = getattr(self, f"op_{op}")(params, query, body)
+        # the stored request (``jobs``, ``codes``) stays as sent; the answer has the recorded real shape
+        if op in ("job_put", "job_get"):
+            answer = recorded_job_answer(answer)
+        elif op == "code_put":
+            answer = recorded_code_answer(answer)
+        return status, answer, headers
 
     def op_code_list(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
         wanted = q.get("hash")
