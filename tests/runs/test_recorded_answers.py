@@ -184,9 +184,8 @@ PIPELINE = recorded("pipeline_job_create.json")
 
 # the recorded pipeline (test_pipeline_job_create, hello world pipeline) as job YAML: the same literals,
 # a local mltable folder in Direct mode, an rw_mount output, continue_on_step_failure, two command steps
-# binding the parent's inputs (inline here: the recording's steps reference a registered component). The
-# recorded job_out_path_1 is bound by no step and the service took it; our job.py refuses an unbound
-# pipeline output, so the second step binds it here.
+# binding the parent's inputs (inline here: the recording's steps reference a registered component). As
+# in the recording, job_out_path_1 is bound by no step: the service took it, and so do we.
 PIPELINE_JOB = """\
 $schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
 type: pipeline
@@ -218,7 +217,6 @@ jobs:
     command: echo Hello World & echo ${{inputs.component_in_number}}
     environment: azureml:sklearn-env:3
     inputs: {component_in_number: "${{parent.inputs.job_in_other_number}}"}
-    outputs: {out: "${{parent.outputs.job_out_path_1}}"}
 """
 
 
