@@ -787,7 +787,10 @@ class FakeAML:
         studio = f"https://ml.azure.com/runs/{name}?wsid={self.workspace_id}"
         # the real service names its run history host here: azureml://{location}.api.azureml.ms/mlflow/v1.0/...
         tracking = f"azureml://{urlsplit(self.endpoint).netloc}/mlflow/v1.0{self.workspace_id}?"
-        stored_props = {**props, "status": "NotStarted",
+        # the first status the service answers a job PUT with, as recorded: Starting for a command job,
+        # Preparing for a pipeline (tests/runs/recordings: command_job_builder, pipeline_job_create)
+        first = "Preparing" if props.get("jobType") == "Pipeline" else "Starting"
+        stored_props = {**props, "status": first,
                         "services": {"Studio": {"endpoint": studio, "jobServiceType": "Studio"},
                                      "Tracking": {"endpoint": tracking, "jobServiceType": "Tracking"}}}
         self.jobs[name] = self._envelope("Job/CommandJob/createOrUpdate.json", "201", rid, name, "jobs", stored_props)

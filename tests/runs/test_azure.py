@@ -275,7 +275,7 @@ def test_submit_follows_the_rest_sequence_and_uploads_real_blobs(fake_aml, tmp_p
         "upload_status": "completed", "name": code_name_for(snap.content_hash), "version": "1"}
 
     # the job as stored
-    assert job["name"] == "churn-1" and job["properties"]["status"] == "NotStarted"
+    assert job["name"] == "churn-1" and job["properties"]["status"] == "Starting"  # the recorded first answer
     stored = fake_aml.jobs["churn-1"]["properties"]
     assert stored["codeId"] == code["id"]
     assert stored["environmentId"] == "azureml:sklearn-env:3"
