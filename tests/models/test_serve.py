@@ -241,3 +241,21 @@ def test_a_busy_port_is_a_user_error(trained):
         s.listen()
         with pytest.raises(UserError, match="cannot listen on 127.0.0.1"):
             ScoringServer(scorer, port=s.getsockname()[1]).bind()
+
+
+def test_a_bare_array_is_refused_with_the_accepted_shape(trained):
+    """Azure ML's no-code MLflow scoring script (Azure/azureml-assets,
+    assets/training/model_management/environments/mlflow-model-inference/context/mlflow_score_script.py)
+    declares ``run`` with ``@input_schema("input_data", ...)`` (required; only ``params`` is optional), so
+    the managed deployment takes a JSON object with an ``input_data`` key, not a bare array."""
+    root, model = trained
+    rows = [[52.0, 0.18, 45, 0]]
+    with ScoringServer(load_scorer(m.resolve_local_path(root / "mlflow-model")), port=0) as server:
+        r = _post(server.url, rows)
+        assert r.status_code == 400
+        error = r.json()["error"]
+        assert error["code"] == "MissingInputData"
+        # the message shows the accepted shape with the rows that were sent
+        assert '{"input_data": [[52.0, 0.18, 45, 0]]}' in error["message"]
+        wrapped = _post(server.url, {"input_data": X[:1]})
+        assert wrapped.status_code == 200 and wrapped.json() == model.predict(np.array(X[:1])).tolist()
