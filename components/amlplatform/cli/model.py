@@ -150,12 +150,35 @@ def cmd_register(args: argparse.Namespace) -> int:
     print(f"registered model {ref} ({record['type']}) in {where}", file=sys.stderr)
     if record.get("files") is not None:
         print(f"  {record['files']} files, {record['bytes']} bytes, content hash {record['content_hash'][:12]}", file=sys.stderr)
-    print(f"  serve it:           amlplatform serve {ref}" if ws is None else f"  model uri: {record.get('model_uri')}",
-          file=sys.stderr)
-    print(f"  in a stack deployment: model: azureml:{ref}", file=sys.stderr)
+    if ws is None:
+        print(f"  serve it:           {_serve_command(args, ref)}", file=sys.stderr)
+        # a local version exists only on this machine: a stack deployment's azureml:<name>:<version> resolves
+        # in the workspace's registry, so the same version must be registered there first
+        print(f"  in a stack deployment: register it in the stack's workspace with `--stack <stack> --version "
+              f"{record['version']}` to use `model: azureml:{ref}`", file=sys.stderr)
+    else:
+        print(f"  model uri: {record.get('model_uri')}", file=sys.stderr)
+        print(f"  in a stack deployment: model: azureml:{ref}", file=sys.stderr)
     if args.json:
         print(json.dumps(record, indent=2))
     return 0
+
+
+def _serve_command(args: argparse.Namespace, ref: str) -> str:
+    """The ``amlplatform serve`` command that works for a just-registered local version: with
+    ``--models-dir`` when one was given, and ``--scoring-script`` when the model needs one (a custom model
+    with no score.py inside, which ``serve`` otherwise refuses)."""
+    import shlex
+
+    from amlplatform.runs.serve import needs_scoring_script
+
+    words = ["amlplatform", "serve", ref]
+    if args.models_dir is not None:
+        words += ["--models-dir", str(args.models_dir)]
+    command = shlex.join(words)
+    if needs_scoring_script(_local(args).resolve(ref)):
+        command += " --scoring-script <path to score.py with init() and run(raw_data)>"
+    return command
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -24,7 +24,9 @@ Scoring:
   request shape of Azure ML's no-code MLflow deployments (learn.microsoft.com/azure/machine-learning/
   how-to-deploy-mlflow-models-online-endpoints, "input_data"): ``{"input_data": {"columns": [...],
   "index": [...], "data": [[...]]}}`` (a pandas "split" frame), ``{"input_data": [[...]]}`` (an array)
-  or ``{"input_data": {"name": [...]}}`` (named arrays); the predictions come back as a JSON list.
+  or ``{"input_data": {"name": [...]}}`` (named arrays); the predictions come back as a JSON list. A bare
+  array is refused (400 ``MissingInputData``, the message showing it wrapped in ``input_data``), as Azure's
+  no-code MLflow scoring script declares ``input_data`` a required input.
 
 Auth: with a key (``--key`` / ``--key-env``), ``/score`` and ``/swagger.json`` need
 ``Authorization: Bearer <key>`` (compared in constant time); a missing or wrong key is ``401`` with
@@ -147,9 +149,20 @@ class MlflowScorer:
         except ValueError as exc:
             raise ScoringError(400, "InvalidJson", f"the request body is not JSON: {exc}") from None
         if not isinstance(data, dict) or "input_data" not in data:
-            raise ScoringError(400, "MissingInputData",
-                               'an MLflow deployment takes {"input_data": ...} (a split frame {"columns", "data"}, '
-                               "an array, or named arrays)")
+            # Azure ML's no-code MLflow scoring script (Azure/azureml-assets, assets/training/model_management/
+            # environments/mlflow-model-inference/context/mlflow_score_script.py) declares
+            # ``@input_schema("input_data", ...)`` on run() (required; only "params" is optional): the managed
+            # deployment takes a JSON object with "input_data", never a bare array.
+            shape = ('{"input_data": {"columns": [...], "index": [...], "data": [[...]]}} (a split frame), '
+                     '{"input_data": [[...]]} (an array of rows) or {"input_data": {"name": [...]}} (named arrays)')
+            if isinstance(data, list):
+                rows = json.dumps(data)
+                if len(rows) > 200:
+                    rows = rows[:200] + " ..."
+                raise ScoringError(400, "MissingInputData",
+                                   f'a bare JSON array is not accepted, as on an Azure ML MLflow deployment: send the rows '
+                                   f'as {{"input_data": {rows}}}; the accepted shapes are {shape}')
+            raise ScoringError(400, "MissingInputData", f"an MLflow deployment takes {shape}")
         payload = data["input_data"]
         import numpy as np
 
@@ -173,6 +186,17 @@ class MlflowScorer:
         return self.model.predict(self.model_input(body))
 
 
+def bundled_script(resolved: Resolved) -> Optional[Path]:
+    """The ``score.py`` inside a model folder, used when no ``--scoring-script`` is given; else ``None``."""
+    inside = resolved.model_path / "score.py"
+    return inside if resolved.model_path.is_dir() and inside.is_file() else None
+
+
+def needs_scoring_script(resolved: Resolved) -> bool:
+    """Whether ``serve`` needs ``--scoring-script`` for this model: a custom model with no ``score.py`` inside."""
+    return resolved.model_type != MLFLOW_MODEL and bundled_script(resolved) is None
+
+
 def load_scorer(resolved: Resolved, scoring_script: Optional[Path] = None) -> Any:
     """The scorer for a model: the given script; else MLflow for an MLflow folder; else a
     ``score.py`` inside the model folder; else an error saying what is missing."""
@@ -180,8 +204,8 @@ def load_scorer(resolved: Resolved, scoring_script: Optional[Path] = None) -> An
         return ScriptScorer(Path(scoring_script), resolved.model_dir)
     if resolved.model_type == MLFLOW_MODEL:
         return MlflowScorer(resolved.model_path)
-    inside = resolved.model_path / "score.py" if resolved.model_path.is_dir() else None
-    if inside is not None and inside.is_file():
+    inside = bundled_script(resolved)
+    if inside is not None:
         return ScriptScorer(inside, resolved.model_dir)
     raise UserError(f"{resolved.model_path} is a custom model: give its scoring script with --scoring-script "
                     "(a Python file with init() and run(raw_data), as for an Azure ML deployment)")
