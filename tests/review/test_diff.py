@@ -148,7 +148,8 @@ def test_pools_are_matched_by_name_not_position():
     gpu = {"name": "gpu", "mode": "User", "count": 1, "vmSize": "Standard_NC6s_v3"}
     (aks,) = cluster_diff(POOLS, [POOLS[0], gpu, POOLS[1]]).resources
     assert aks.action == "change"
-    assert {c.path for c in aks.changes} == {f"agentPoolProfiles[name=gpu].{k}" for k in ("name", "mode", "count", "vmSize")}
+    assert {c.path for c in aks.changes} == {f"agentPoolProfiles[name=gpu].{k}"
+                                             for k in ("name", "mode", "count", "vmSize")}
     assert all(c.after == gpu[c.path.rsplit(".", 1)[1]] and not c.create_only for c in aks.changes)
     assert "agentPoolProfiles[name=gpu].vmSize: (unset) → \"Standard_NC6s_v3\"" in cluster_diff(
         POOLS, POOLS + [gpu]).render()
@@ -157,7 +158,8 @@ def test_pools_are_matched_by_name_not_position():
 def test_scalar_lists_diff_by_index_and_zones_are_create_only():
     (aks,) = cluster_diff(POOLS, pools(inference={"availabilityZones": ["1", "2"]})).resources
     (zone,) = aks.changes
-    assert (zone.path, zone.before, zone.create_only) == ("agentPoolProfiles[name=inference].availabilityZones[2]", "3", True)
+    assert (zone.path, zone.before, zone.create_only) == (
+        "agentPoolProfiles[name=inference].availabilityZones[2]", "3", True)
     assert "(unset)" in diff_plans(g.graph(g.aks(agentPoolProfiles=POOLS)).to_dict(),
                                    g.graph(g.aks(agentPoolProfiles=pools(inference={"availabilityZones": ["1", "2"]})))
                                    ).render()
@@ -306,4 +308,7 @@ def test_named_lists_do_not_depend_on_order(pools, rnd):
     shuffled = list(pools)
     rnd.shuffle(shuffled)
     assert flatten({"p": pools}) == flatten({"p": shuffled})
-    assert all(path.startswith("p[name=") for path in flatten({"p": pools})) if pools else flatten({"p": pools}) == {"p": []}
+    if pools:
+        assert all(path.startswith("p[name=") for path in flatten({"p": pools}))
+    else:
+        assert flatten({"p": pools}) == {"p": []}

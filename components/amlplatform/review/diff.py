@@ -1,10 +1,12 @@
 """``amlplatform plan --diff EARLIER.json``: what a change does, resource by resource.
 
-Resources are matched by URN (what Pulumi matches on). For each changed resource the changed
-input paths are listed; a change to a create-only property (the service cannot update it in
-place, so Pulumi deletes and recreates the resource) is flagged REPLACE: the failure users
-fear most, because a replaced workspace, storage account or key vault loses its data, lineage
-or name (soft-deleted names stay taken).
+Resources are matched by URN (what Pulumi matches on). For each changed resource the deepest
+changed input paths are listed, through lists element by element (``availabilityZones[2]``; a list
+of objects that all carry a distinct ``name`` by name: ``agentPoolProfiles[name=inference].vmSize``).
+A change to a create-only property (the service cannot update it in place, so Pulumi deletes and
+recreates the resource) is flagged REPLACE: the failure users fear most, because a replaced workspace, storage account or key vault loses its data, lineage
+or name (soft-deleted names stay taken). A removed resource whose physical identity (its full
+resource id: parent or scope included) matches an added one is flagged as a rename without an alias.
 """
 
 import json
@@ -346,7 +348,8 @@ def diff_plans(earlier: Mapping[str, Any], current: Any) -> PlanDiff:
             continue
         old_leaves, new_leaves = leaves(old.get("inputs") or {}), leaves(new.get("inputs") or {})
         # plus what the program declares as replace_on_changes (recorded by the engine)
-        create_only = create_only_paths(new["type"], new.get("inputs") or {}) + tuple(new.get("replace_on_changes") or ())
+        create_only = (create_only_paths(new["type"], new.get("inputs") or {})
+                       + tuple(new.get("replace_on_changes") or ()))
         ignore = list(new.get("ignore_changes") or [])
         old_elements, new_elements = _elements(old_leaves), _elements(new_leaves)
         changes = []
