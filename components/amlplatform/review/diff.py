@@ -4,8 +4,9 @@ Resources are matched by URN (what Pulumi matches on). For each changed resource
 changed input paths are listed, through lists element by element (``availabilityZones[2]``; a list
 of objects that all carry a distinct ``name`` by name: ``agentPoolProfiles[name=inference].vmSize``).
 A change to a create-only property (the service cannot update it in place, so Pulumi deletes and
-recreates the resource) is flagged REPLACE: the failure users fear most, because a replaced workspace, storage account or key vault loses its data, lineage
-or name (soft-deleted names stay taken). A removed resource whose physical identity (its full
+recreates the resource) is flagged REPLACE: the failure users fear most, because a replaced
+workspace, storage account or key vault loses its data, lineage or name (soft-deleted names stay
+taken). A removed resource whose physical identity (its full
 resource id: parent or scope included) matches an added one is flagged as a rename without an alias.
 """
 
