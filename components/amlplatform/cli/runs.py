@@ -17,6 +17,7 @@ none asks the workspace named by ``AMLPLATFORM_OUTPUTS_FILE`` / ``AMLPLATFORM_SU
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -158,13 +159,23 @@ def _overrides(args: argparse.Namespace) -> list[str]:
         if value is not None:
             items.append(f"{field}={value}")
     if args.compute is not None:
-        compute = args.compute
+        compute = args.compute.strip()
+        bare = compute[len("azureml:"):] if compute.startswith("azureml:") else compute
+        if not bare or ("/" in bare and not COMPUTE_ARM_ID.match(bare)):
+            raise UserError(f"--compute: must be 'local' or a cluster name (azureml: prefix optional), got {args.compute!r}")
         items.append(f"compute={compute if compute == 'local' or compute.startswith('azureml:') else 'azureml:' + compute}")
     if args.name is not None:
         items.append(f"name={args.name}")
     items += [f"environment_variables.{k}={v}" for k, v in env.items()]
     items += [f"tags.{k}={v}" for k, v in tags.items()]
     return items
+
+
+# --compute takes what the job file's compute: takes (runs.job._compute): 'local', a name
+# (azureml: prefix optional) or the compute's ARM id; an empty value or a path is the flag's fault.
+COMPUTE_ARM_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/"
+    r"workspaces/[^/]+/computes/[^/]+$", re.I)
 
 
 def _job_file(args: argparse.Namespace) -> Path:
@@ -183,9 +194,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
     job = load_job(_job_file(args), _overrides(args))
     local = job.is_local or (not isinstance(job, PipelineJob) and job.compute is None
                              and not (args.stack or args.outputs_file))
-    if local and (args.stack or args.outputs_file or args.no_wait or args.stream):
+    if local and (args.stack or args.outputs_file or args.no_wait or args.stream or args.api_version is not None):
         flag = ("--stack" if args.stack else "--outputs-file" if args.outputs_file else
-                "--no-wait" if args.no_wait else "--stream")
+                "--no-wait" if args.no_wait else "--stream" if args.stream else "--api-version")
         raise UserError(f"{flag} is for a cluster; this job's compute is 'local' (give --compute CLUSTER)")
     if local and job.compute is None:
         from dataclasses import replace
@@ -538,7 +549,12 @@ def cmd_list(args: argparse.Namespace) -> int:
                                                    "exit_code", "compute", "code_hash")} for r in records], indent=2))
         return 0
     if not records:
-        print(f"no runs under {store.root}", file=sys.stderr)
+        if args.experiment is not None:
+            known = sorted({str(r.get("experiment")) for r in store.records() if r.get("experiment")})
+            print(f"no runs of experiment {args.experiment!r} under {store.root}"
+                  + (f" (experiments there: {', '.join(known)})" if known else ""), file=sys.stderr)
+        else:
+            print(f"no runs under {store.root}", file=sys.stderr)
         return 0
     rows = [("NAME", "EXPERIMENT", "STATUS", "CREATED (UTC)", "DURATION", "EXIT")]
     for r in records:
