@@ -67,7 +67,7 @@ def test_pipeline_example_runs_then_reuses_every_step(clone, tmp_path):
     proc, rec = submit(clone, "examples/pipeline/pipeline.yml", runs)
     assert rec["type"] == "pipeline" and rec["status"] == "Completed", proc.stderr[-3000:]
     assert list(rec["steps"]) == ["prep", "train", "evaluate"]
-    metrics = json.loads((Path(rec["named_outputs"]["evaluation"]) / "metrics.json").read_text())
+    metrics = json.loads((Path(rec["named_outputs"]["evaluation"]["value"]) / "metrics.json").read_text())
     assert metrics["rows"] == 40
     proc, again = submit(clone, "examples/pipeline/pipeline.yml", runs)
     assert again["reused_steps"] == ["prep", "train", "evaluate"]

@@ -597,25 +597,34 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(json.dumps(record, indent=2))
         return 0
     p = print
+    pipeline = record.get("type") == "pipeline"
     p(f"run:         {record['name']}")
+    if pipeline:
+        p("type:        pipeline")
+    elif record.get("pipeline"):
+        p(f"pipeline:    {record['pipeline']} (step {record.get('step')})")
     p(f"experiment:  {record.get('experiment')}")
     if record.get("display_name"):
         p(f"display:     {record['display_name']}")
     p(f"status:      {record.get('status')}" + (f" ({record['reason']})" if record.get("reason") else ""))
-    p(f"command:     {record.get('command')}")
+    if not pipeline:
+        p(f"command:     {record.get('command')}")
     p(f"compute:     {record.get('compute', 'local')}")
     p(f"exit code:   {'-' if record.get('exit_code') is None else record['exit_code']}")
     if record.get("duration_seconds") is not None:
         p(f"duration:    {record['duration_seconds']:.1f} s")
-    p(f"code hash:   {record.get('code_hash')} ({record.get('files_count')} files, "
-      f"{format_bytes(record.get('total_bytes') or 0)}; ignore file: {record.get('ignore_file') or 'none'})")
-    p(f"source:      {record.get('source')}")
-    if record.get("type") == "pipeline":
+    if not pipeline:
+        p(f"code hash:   {record.get('code_hash')} ({record.get('files_count')} files, "
+          f"{format_bytes(record.get('total_bytes') or 0)}; ignore file: {record.get('ignore_file') or 'none'})")
+        p(f"source:      {record.get('source')}")
+    if pipeline:
         from amlplatform.runs.pipeline import summary_lines
 
         p("steps:")
         for line in summary_lines(record):
             p(f"  {line}")
+    for line in _io_lines(record):
+        p(line)
     p("history:")
     for h in record.get("status_history", []):
         p(f"  {h['time']}  {h['status']}" + (f"  ({h['reason']})" if h.get("reason") else ""))
@@ -625,7 +634,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         for k in sorted(git):
             p(f"  {k}: {git[k]}")
     metrics = record.get("metrics") or {}
-    p("metrics:" + ("" if metrics else "     (none)"))
+    if metrics or not pipeline:
+        p("metrics:" + ("" if metrics else "     (none)"))
     for key, m in sorted(metrics.items()):
         p(f"  {key} = {_num(m['value'])}  (step {m['step']}, {m.get('count', 1)} values)")
     params = record.get("params") or {}
@@ -633,22 +643,48 @@ def cmd_show(args: argparse.Namespace) -> int:
         p("params:")
         for k, v in sorted(params.items()):
             p(f"  {k} = {v}")
-    outputs = Path(record.get("outputs") or store.run_dir(record["name"]) / "outputs")
-    if outputs.is_dir():
-        names = sorted(x.relative_to(outputs).as_posix() for x in outputs.rglob("*") if x.is_file())
-        p(f"outputs:     {outputs} ({len(names)} files)")
-        for n in names[:20]:
-            p(f"  {n}")
+    if not pipeline:
+        outputs = Path(record.get("outputs") or store.run_dir(record["name"]) / "outputs")
+        if outputs.is_dir():
+            names = sorted(x.relative_to(outputs).as_posix() for x in outputs.rglob("*") if x.is_file())
+            p(f"outputs:     {outputs} ({len(names)} files)")
+            for n in names[:20]:
+                p(f"  {n}")
     mlf = record.get("mlflow") or {}
     if mlf.get("run_id"):
         p(f"mlflow:      run {mlf['run_id']} in {mlf['tracking_uri']}")
     for w in record.get("warnings") or []:
         p(f"warning:     {w}")
+    if pipeline:
+        p(f"logs:        amlplatform runs logs {record['name']} (each step's output)")
+        return 0
     tail = _log_tail(log_path, args.tail)
     p(f"log ({log_path}, last {len(tail)} lines):")
     for line in tail:
         p(f"  | {line}")
     return 0
+
+
+def _io_lines(record: dict[str, Any]) -> list[str]:
+    """``inputs:`` and ``named outputs:`` of a run record: name, type, what it resolved to."""
+    lines = []
+    for title, key in (("inputs:", "inputs"), ("named outputs:", "named_outputs")):
+        items = record.get(key) or {}
+        if not isinstance(items, dict) or not items:
+            continue
+        lines.append(title)
+        width = max(len(n) for n in items)
+        for name, item in items.items():
+            if not isinstance(item, dict):
+                lines.append(f"  {name.ljust(width)}  {item}")
+                continue
+            where = item.get("value")
+            if item.get("path") and str(item.get("path")) != str(where):
+                where = f"{where}  (from {item['path']})"
+            if item.get("step"):
+                where = f"{where}  (step {item['step']}: {item.get('step_output')})"
+            lines.append(f"  {name.ljust(width)}  {item.get('type', '?'):<12} {where}")
+    return lines
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
