@@ -192,6 +192,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from amlplatform.runs.job import PipelineJob, load_job
 
     job = load_job(_job_file(args), _overrides(args))
+    if not isinstance(job, PipelineJob):
+        for warning in unused_input_warnings(job.command, job.inputs):
+            print(f"warning: {warning}", file=sys.stderr)
     local = job.is_local or (not isinstance(job, PipelineJob) and job.compute is None
                              and not (args.stack or args.outputs_file))
     if local and (args.stack or args.outputs_file or args.no_wait or args.stream or args.api_version is not None):
@@ -207,6 +210,25 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if local:
         return _submit_local(args, job)
     return _submit_azure(args, job)
+
+
+# ``${{inputs.NAME}}`` in a command (also inside an optional ``$[[ ... ]]`` part).
+INPUT_REF = re.compile(r"\$\{\{\s*inputs\.([A-Za-z0-9_]+)\s*\}\}")
+
+
+def unused_input_warnings(command: Optional[str], inputs: Any) -> list[str]:
+    """Inputs a command job's command never names. Accepted, as ``az ml job create --set`` and
+    azure-ai-ml accept them (a script can still read one from its environment on Azure ML), but
+    most often a misspelt ``--set inputs.NAME=...``: say so."""
+    used = set(INPUT_REF.findall(command or ""))
+    unused = [n for n in inputs if n not in used]
+    out = []
+    for name in unused:
+        near = [u for u in sorted(used) if u not in inputs]
+        hint = f" (the command uses ${{{{inputs.{near[0]}}}}}, which has no value)" if len(near) == 1 else ""
+        out.append(f"inputs.{name} is not used by the command (no ${{{{inputs.{name}}}}} in it); "
+                   f"it is passed to the job anyway{hint}")
+    return out
 
 
 def _print_snapshot(snapshot: Any, git: dict[str, str], out: Any) -> None:
@@ -701,6 +723,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
         if _env_names_a_workspace():
             return _cluster_logs(args)
         raise UserError(f"{exc}\n  a cluster job? add --stack STACK or --outputs-file FILE") from None
+    if record.get("type") == "pipeline":
+        return _pipeline_logs(store, record, follow=args.follow)
     path = store.run_dir(record["name"]) / LOG
     out = sys.stdout.buffer
     pos = 0
@@ -730,3 +754,61 @@ def cmd_logs(args: argparse.Namespace) -> int:
                 pass
             return 0
         time.sleep(0.5)
+
+
+class _Prefixed:
+    """Reads a log file from where it left off and writes its whole lines with a ``[step] `` prefix."""
+
+    def __init__(self, path: Path, prefix: bytes, out: Any) -> None:
+        self.path, self.prefix, self.out = path, prefix, out
+        self.pos = 0
+        self.partial = b""
+
+    def pump(self, final: bool = False) -> None:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.pos)
+                data = fh.read()
+        except FileNotFoundError:
+            data = b""
+        self.pos += len(data)
+        data = self.partial + data
+        lines = data.split(b"\n")
+        self.partial = lines.pop()
+        if final and self.partial:
+            lines.append(self.partial)
+            self.partial = b""
+        for line in lines:
+            self.out.write(self.prefix + line.rstrip(b"\r") + b"\n")
+        self.out.flush()
+
+
+def _pipeline_logs(store: Any, record: dict[str, Any], *, follow: bool) -> int:
+    """Each step's log in the pipeline's step order, every line under ``[step] ``; with ``follow``,
+    a step's log is followed until the step ends, then the next step's, until the pipeline ends."""
+    from amlplatform.runs.store import LOG, TERMINAL
+
+    out = sys.stdout.buffer
+    name = record["name"]
+    order = list((record.get("steps") or {}).keys())
+    width = max((len(s) for s in order), default=0)
+    for sname in order:
+        prefix = f"[{sname}]".ljust(width + 2).encode() + b" "
+        reader: Optional[_Prefixed] = None
+        while True:
+            step = (record.get("steps") or {}).get(sname) or {}
+            run = step.get("run")
+            if run and reader is None:
+                reader = _Prefixed(store.run_dir(run) / LOG, prefix, out)
+            pipeline_over = record.get("status") in TERMINAL
+            step_over = step.get("status") in TERMINAL or step.get("status") == "Skipped"
+            if reader is not None:
+                run_over = step_over or store.load(run).get("status") in TERMINAL
+                reader.pump(final=run_over or not follow)
+                if run_over or not follow:
+                    break
+            elif step_over or pipeline_over or not follow:
+                break  # a step that never ran (skipped, or the pipeline ended first) has no log
+            time.sleep(0.5)
+            record = store.load(name)
+    return 0
