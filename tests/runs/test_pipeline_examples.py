@@ -120,6 +120,7 @@ def test_pipeline_record_show_and_logs(clone, tmp_path):
     evaluation = rec["named_outputs"]["evaluation"]
     assert evaluation["step"] == "evaluate" and evaluation["type"] == "uri_folder"
     assert (Path(evaluation["value"]) / "metrics.json").is_file()
+    assert "log_tail" not in json.loads(cli(clone, "runs", "show", rec["name"], "--json", "--runs-dir", str(runs)).stdout)
     # `last` is the pipeline, not its last step
     shown = cli(clone, "runs", "show", "last", "--runs-dir", str(runs))
     assert shown.returncode == 0, shown.stderr

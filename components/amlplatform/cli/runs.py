@@ -615,7 +615,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     log_path = store.run_dir(record["name"]) / LOG
     if args.json:
         record = dict(record)
-        record["log_tail"] = _log_tail(log_path, args.tail)
+        if record.get("type") != "pipeline":  # a pipeline has no log of its own: runs logs shows its steps'
+            record["log_tail"] = _log_tail(log_path, args.tail)
         print(json.dumps(record, indent=2))
         return 0
     p = print
