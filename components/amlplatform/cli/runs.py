@@ -93,7 +93,8 @@ def _add_runs(subparsers: Any) -> None:
     lst.add_argument("--json", action="store_true")
     lst.add_argument("--runs-dir", type=Path)
     lst.set_defaults(func=cmd_list)
-    show = runs_sub.add_parser("show", help="one run: status history, exit code, git, hash, files, metrics, log tail")
+    show = runs_sub.add_parser("show", help="one run: status history, exit code, inputs, named outputs, git, hash, files, metrics, log tail; "
+                              "a pipeline: its steps (reused or why they ran), inputs and named outputs")
     show.add_argument("run", help="run name, a unique prefix of it, or 'last'")
     show.add_argument("--json", action="store_true")
     show.add_argument("--tail", type=int, default=20, help="log lines to show (default 20)")
@@ -103,7 +104,8 @@ def _add_runs(subparsers: Any) -> None:
         "logs", help="print a run's output (a local run, or a cluster job's logs)",
         description="A local run's combined output, or a cluster job's logs (user_logs/std_log.txt) when --stack "
         "or --outputs-file is given, or when no local run has that name and AMLPLATFORM_OUTPUTS_FILE / "
-        "AMLPLATFORM_SUBSCRIPTION_ID... name a workspace.")
+        "AMLPLATFORM_SUBSCRIPTION_ID... name a workspace. A local pipeline: each step's log, in step order, "
+        "every line under [step].")
     logs.add_argument("run", help="run name, a unique prefix of it, or 'last'; or a cluster job's name")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
     logs.add_argument("--runs-dir", type=Path)

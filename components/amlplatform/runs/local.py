@@ -458,10 +458,7 @@ def _link_outputs(wd: Path, kept: Path) -> Path:
     script prints under ``$AMLPLATFORM_OUTPUTS_DIR`` (or ``./outputs``) stays true after the run
     (the working copy is removed). Where links cannot be made it is a plain folder moved at the end.
     Returns the folder ``$AMLPLATFORM_OUTPUTS_DIR`` names."""
-    link = wd / "outputs"
-    if link.exists():  # the snapshot has an outputs/ folder of its own: keep a plain folder
-        link.mkdir(exist_ok=True)
-        return link
+    link = wd / "outputs"  # never in a snapshot (snapshot.DENY_ROOT_DIRS leaves outputs/ behind)
     kept.mkdir(parents=True, exist_ok=True)
     try:
         os.symlink(kept, link, target_is_directory=True)
