@@ -116,3 +116,64 @@ def test_logs_follow_prints_until_the_run_ends(tmp_path, capsysbinary):
     assert run_cli("runs", "logs", "exp_1", "--follow", "--runs-dir", str(tmp_path)) == 0
     t.join()
     assert capsysbinary.readouterr().out == b"first\nlast\n"
+
+
+def _job(tmp_path, text="command: 'true'\nenvironment: azureml:e:1\ncompute: local\n"):
+    (tmp_path / "job.yml").write_text(text)
+    return "job.yml"
+
+
+@pytest.mark.parametrize("value", ["", "  ", "azureml:", "a/b"])
+def test_a_bad_compute_flag_is_the_flags_fault(tmp_path, capsys, monkeypatch, value):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("submit", "--file", _job(tmp_path), "--compute", value, "--dry-run") == 2
+    err = capsys.readouterr().err
+    assert "--compute: must be 'local' or a cluster name" in err and "job file" not in err
+
+
+def test_compute_flag_takes_a_compute_arm_id(tmp_path, capsys, monkeypatch, no_network):
+    for k, v in WS_ENV.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.chdir(tmp_path)
+    arm = ("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ml/providers/"
+           "Microsoft.MachineLearningServices/workspaces/mlw-dev/computes/cpu")
+    assert run_cli("submit", "--file", str(EXAMPLE / "job.yml"), "--compute", arm, "--dry-run") == 0, capsys.readouterr().err
+
+
+def test_api_version_on_a_local_job_is_refused_like_the_other_cluster_flags(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("submit", "--file", _job(tmp_path), "--api-version", "2024-04-01") == 2
+    assert "--api-version is for a cluster; this job's compute is 'local'" in capsys.readouterr().err
+    assert not (tmp_path / ".amlplatform").exists()
+
+
+def test_an_input_the_command_never_names_is_kept_with_a_warning(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    job = _job(tmp_path, "command: echo ${{inputs.epochs}}\ninputs:\n  epochs: 3\nenvironment: azureml:e:1\ncompute: local\n")
+    assert run_cli("submit", "--file", job, "--set", "inputs.epoch=5", "--dry-run", "--format", "json") == 0
+    captured = capsys.readouterr()
+    assert "warning: inputs.epoch is not used by the command (no ${{inputs.epoch}} in it)" in captured.err
+    assert "inputs.epochs" not in captured.err
+    (step,) = json.loads(captured.out)["steps"]
+    assert {k: str(v) for k, v in step["inputs"].items()} == {"epochs": "3", "epoch": "5"}  # accepted, as az ml job create --set accepts it
+
+
+def test_list_of_an_unknown_experiment_names_the_experiments_there_are(tmp_path, capsys):
+    store = RunStore(tmp_path)
+    store.create({"name": "exp_1", "experiment": "exp", "status": "Completed", "created_at": "t"})
+    assert run_cli("runs", "list", "--experiment", "nosuch", "--runs-dir", str(tmp_path)) == 0
+    err = capsys.readouterr().err
+    assert "no runs of experiment 'nosuch'" in err and "experiments there: exp" in err
+    assert "no runs under" not in err
+
+
+def test_last_is_the_last_top_level_run_not_a_pipeline_step(tmp_path, capsys):
+    store = RunStore(tmp_path)
+    store.create({"name": "p_1", "type": "pipeline", "experiment": "e", "status": "Completed",
+                  "created_at": "2026-01-01T00:00:00.000Z", "steps": {}})
+    store.create({"name": "p_1_b", "pipeline": "p_1", "step": "b", "experiment": "e", "status": "Completed",
+                  "created_at": "2026-01-01T00:00:05.000Z"})
+    assert store.resolve("last")["name"] == "p_1"
+    assert store.resolve("p_1_b")["name"] == "p_1_b"
+    assert run_cli("runs", "show", "last", "--json", "--runs-dir", str(tmp_path)) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "p_1"

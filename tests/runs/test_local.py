@@ -569,3 +569,22 @@ def test_a_sas_token_is_never_recorded(azurite, tmp_path, monkeypatch):
     assert rec["inputs"]["raw"]["path"] == f"{azurite.service_url}/sas1/d?<redacted>"
     sig = [p for p in sas.split("&") if p.startswith("sig=")][0]
     assert sig not in (store.run_dir(rec["name"]) / "run.json").read_text()
+
+
+def test_outputs_dir_names_the_kept_folder_and_dot_outputs_lands_there(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "w.py").write_text(
+        "import os, pathlib\n"
+        "d = pathlib.Path(os.environ['AMLPLATFORM_OUTPUTS_DIR'])\n"
+        "(d / 'a.txt').write_text('a')\n"
+        "pathlib.Path('outputs', 'b.txt').write_text('b')\n"
+        "print(d / 'a.txt')\n")
+    rec = run_job(job_yaml(tmp_path, "python w.py"), store)
+    assert rec["status"] == "Completed"
+    printed = Path((tmp_path / "runs" / rec["name"] / "output.log").read_text().strip())
+    assert printed.read_text() == "a"  # the path the script printed is still there after the run
+    assert printed.parent == Path(rec["outputs"]) and (printed.parent / "b.txt").read_text() == "b"
+    assert not (tmp_path / "runs" / rec["name"] / "wd").exists()
+

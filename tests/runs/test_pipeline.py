@@ -121,7 +121,7 @@ def test_example_pipeline_runs_then_is_reused(example, tmp_path):
     assert {s: v["why"] for s, v in rec["steps"].items()} == {s: "no earlier run of this step" for s in ("prep", "train", "evaluate")}
     out = sink.data.decode()
     assert "[prep] prep: kept 40 rows, dropped 1" in out and "[evaluate] evaluate: mse = " in out
-    metrics = json.loads((Path(rec["named_outputs"]["evaluation"]) / "metrics.json").read_text())
+    metrics = json.loads((Path(rec["named_outputs"]["evaluation"]["value"]) / "metrics.json").read_text())
     assert metrics["rows"] == 40 and metrics["mse"] < 0.2
     steps = {s: store.load(v["run"]) for s, v in rec["steps"].items()}
     assert all(r["pipeline"] == rec["name"] and r["status"] == "Completed" for r in steps.values())

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,7 @@ def test_pipeline_example_runs_then_reuses_every_step(clone, tmp_path):
     proc, rec = submit(clone, "examples/pipeline/pipeline.yml", runs)
     assert rec["type"] == "pipeline" and rec["status"] == "Completed", proc.stderr[-3000:]
     assert list(rec["steps"]) == ["prep", "train", "evaluate"]
-    metrics = json.loads((Path(rec["named_outputs"]["evaluation"]) / "metrics.json").read_text())
+    metrics = json.loads((Path(rec["named_outputs"]["evaluation"]["value"]) / "metrics.json").read_text())
     assert metrics["rows"] == 40
     proc, again = submit(clone, "examples/pipeline/pipeline.yml", runs)
     assert again["reused_steps"] == ["prep", "train", "evaluate"]
@@ -83,3 +84,77 @@ def test_pipeline_example_runs_then_reuses_every_step(clone, tmp_path):
     assert shown.returncode == 0, shown.stderr
     steps = shown.stdout.split("steps:", 1)[1]
     assert "prep" in steps and "reused" in steps and "input epochs" in steps
+
+
+def cli(clone: Path, *argv: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "components"), "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("AMLPLATFORM_RUNS_DIR", None)
+    return subprocess.run([sys.executable, "-m", "amlplatform.cli", *argv], cwd=clone, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_train_example_prints_a_path_that_exists_after_the_run(clone, tmp_path):
+    proc, rec = submit(clone, "examples/train/job.yml", tmp_path / "runs")
+    (saved,) = [line.split(" ", 1)[1] for line in (tmp_path / "runs" / rec["name"] / "output.log").read_text().splitlines()
+                if line.startswith("saved ")]
+    assert json.loads(Path(saved).read_text())["epochs"] == 3
+    assert Path(saved).parent == Path(rec["outputs"]) and not (tmp_path / "runs" / rec["name"] / "wd").exists()
+
+
+def test_show_of_a_command_run_lists_its_inputs_and_named_outputs(clone, tmp_path):
+    runs = tmp_path / "runs"
+    _, rec = submit(clone, "examples/data/job.yml", runs)
+    shown = cli(clone, "runs", "show", rec["name"], "--runs-dir", str(runs))
+    assert shown.returncode == 0, shown.stderr
+    inputs = shown.stdout.split("\ninputs:\n", 1)[1].split("\nnamed outputs:\n")[0]
+    assert "rows" in inputs and "uri_folder" in inputs and str(clone / "examples" / "data" / "rows") in inputs
+    outputs = shown.stdout.split("\nnamed outputs:\n", 1)[1].split("\nhistory:")[0]
+    assert "summary" in outputs and rec["named_outputs"]["summary"]["value"] in outputs
+
+
+def test_pipeline_record_show_and_logs(clone, tmp_path):
+    runs = tmp_path / "runs"
+    _, rec = submit(clone, "examples/pipeline/pipeline.yml", runs)
+    assert rec["inputs"]["epochs"] == {"type": "literal", "value": 200, "kind": "literal"}
+    assert rec["inputs"]["raw_data"]["value"] == str(clone / "examples" / "pipeline" / "data")
+    evaluation = rec["named_outputs"]["evaluation"]
+    assert evaluation["step"] == "evaluate" and evaluation["type"] == "uri_folder"
+    assert (Path(evaluation["value"]) / "metrics.json").is_file()
+    assert "log_tail" not in json.loads(cli(clone, "runs", "show", rec["name"], "--json", "--runs-dir", str(runs)).stdout)
+    # `last` is the pipeline, not its last step
+    shown = cli(clone, "runs", "show", "last", "--runs-dir", str(runs))
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    assert text.startswith(f"run:         {rec['name']}\ntype:        pipeline\n")
+    for absent in ("command:", "code hash:", "source:", "log ("):
+        assert absent not in text
+    assert "\nsteps:\n  prep" in text and "\ninputs:\n" in text and "raw_data" in text and "epochs" in text
+    assert "\nnamed outputs:\n  evaluation" in text and evaluation["value"] in text
+    logs = cli(clone, "runs", "logs", rec["name"], "--runs-dir", str(runs))
+    assert logs.returncode == 0, logs.stderr
+    lines = logs.stdout.splitlines()
+    assert [line.split("]")[0] + "]" for line in lines] == ["[prep]", "[train]", "[evaluate]"]
+    assert lines[0].endswith("prep: kept 40 rows, dropped 1") and "mse" in lines[2]
+
+
+def test_pipeline_logs_follow_prints_every_step_until_the_pipeline_ends(clone, tmp_path):
+    runs = tmp_path / "runs"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "components"), "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("AMLPLATFORM_RUNS_DIR", None)
+    job = subprocess.Popen([sys.executable, "-m", "amlplatform.cli", "submit", "--file", "examples/pipeline/pipeline.yml",
+                            "--name", "followed", "--runs-dir", str(runs)], cwd=clone, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (runs / "followed" / "run.json").is_file():
+            assert time.monotonic() < deadline and job.poll() is None, "the pipeline did not start"
+            time.sleep(0.05)
+        logs = cli(clone, "runs", "logs", "followed", "--follow", "--runs-dir", str(runs))
+        assert job.wait(timeout=120) == 0
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert logs.returncode == 0, logs.stderr
+    lines = logs.stdout.splitlines()
+    assert [line.split("]")[0] + "]" for line in lines] == ["[prep]", "[train]", "[evaluate]"], logs.stdout
+    assert "mse" in lines[-1]

@@ -17,6 +17,7 @@ none asks the workspace named by ``AMLPLATFORM_OUTPUTS_FILE`` / ``AMLPLATFORM_SU
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -92,7 +93,8 @@ def _add_runs(subparsers: Any) -> None:
     lst.add_argument("--json", action="store_true")
     lst.add_argument("--runs-dir", type=Path)
     lst.set_defaults(func=cmd_list)
-    show = runs_sub.add_parser("show", help="one run: status history, exit code, git, hash, files, metrics, log tail")
+    show = runs_sub.add_parser("show", help="one run: status history, exit code, inputs, named outputs, git, hash, files, metrics, log tail; "
+                              "a pipeline: its steps (reused or why they ran), inputs and named outputs")
     show.add_argument("run", help="run name, a unique prefix of it, or 'last'")
     show.add_argument("--json", action="store_true")
     show.add_argument("--tail", type=int, default=20, help="log lines to show (default 20)")
@@ -102,7 +104,8 @@ def _add_runs(subparsers: Any) -> None:
         "logs", help="print a run's output (a local run, or a cluster job's logs)",
         description="A local run's combined output, or a cluster job's logs (user_logs/std_log.txt) when --stack "
         "or --outputs-file is given, or when no local run has that name and AMLPLATFORM_OUTPUTS_FILE / "
-        "AMLPLATFORM_SUBSCRIPTION_ID... name a workspace.")
+        "AMLPLATFORM_SUBSCRIPTION_ID... name a workspace. A local pipeline: each step's log, in step order, "
+        "every line under [step].")
     logs.add_argument("run", help="run name, a unique prefix of it, or 'last'; or a cluster job's name")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
     logs.add_argument("--runs-dir", type=Path)
@@ -158,13 +161,23 @@ def _overrides(args: argparse.Namespace) -> list[str]:
         if value is not None:
             items.append(f"{field}={value}")
     if args.compute is not None:
-        compute = args.compute
+        compute = args.compute.strip()
+        bare = compute[len("azureml:"):] if compute.startswith("azureml:") else compute
+        if not bare or ("/" in bare and not COMPUTE_ARM_ID.match(bare)):
+            raise UserError(f"--compute: must be 'local' or a cluster name (azureml: prefix optional), got {args.compute!r}")
         items.append(f"compute={compute if compute == 'local' or compute.startswith('azureml:') else 'azureml:' + compute}")
     if args.name is not None:
         items.append(f"name={args.name}")
     items += [f"environment_variables.{k}={v}" for k, v in env.items()]
     items += [f"tags.{k}={v}" for k, v in tags.items()]
     return items
+
+
+# --compute takes what the job file's compute: takes (runs.job._compute): 'local', a name
+# (azureml: prefix optional) or the compute's ARM id; an empty value or a path is the flag's fault.
+COMPUTE_ARM_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/"
+    r"workspaces/[^/]+/computes/[^/]+$", re.I)
 
 
 def _job_file(args: argparse.Namespace) -> Path:
@@ -181,11 +194,14 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from amlplatform.runs.job import PipelineJob, load_job
 
     job = load_job(_job_file(args), _overrides(args))
+    if not isinstance(job, PipelineJob):
+        for warning in unused_input_warnings(job.command, job.inputs):
+            print(f"warning: {warning}", file=sys.stderr)
     local = job.is_local or (not isinstance(job, PipelineJob) and job.compute is None
                              and not (args.stack or args.outputs_file))
-    if local and (args.stack or args.outputs_file or args.no_wait or args.stream):
+    if local and (args.stack or args.outputs_file or args.no_wait or args.stream or args.api_version is not None):
         flag = ("--stack" if args.stack else "--outputs-file" if args.outputs_file else
-                "--no-wait" if args.no_wait else "--stream")
+                "--no-wait" if args.no_wait else "--stream" if args.stream else "--api-version")
         raise UserError(f"{flag} is for a cluster; this job's compute is 'local' (give --compute CLUSTER)")
     if local and job.compute is None:
         from dataclasses import replace
@@ -196,6 +212,25 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if local:
         return _submit_local(args, job)
     return _submit_azure(args, job)
+
+
+# ``${{inputs.NAME}}`` in a command (also inside an optional ``$[[ ... ]]`` part).
+INPUT_REF = re.compile(r"\$\{\{\s*inputs\.([A-Za-z0-9_]+)\s*\}\}")
+
+
+def unused_input_warnings(command: Optional[str], inputs: Any) -> list[str]:
+    """Inputs a command job's command never names. Accepted, as ``az ml job create --set`` and
+    azure-ai-ml accept them (a script can still read one from its environment on Azure ML), but
+    most often a misspelt ``--set inputs.NAME=...``: say so."""
+    used = set(INPUT_REF.findall(command or ""))
+    unused = [n for n in inputs if n not in used]
+    out = []
+    for name in unused:
+        near = [u for u in sorted(used) if u not in inputs]
+        hint = f" (the command uses ${{{{inputs.{near[0]}}}}}, which has no value)" if len(near) == 1 else ""
+        out.append(f"inputs.{name} is not used by the command (no ${{{{inputs.{name}}}}} in it); "
+                   f"it is passed to the job anyway{hint}")
+    return out
 
 
 def _print_snapshot(snapshot: Any, git: dict[str, str], out: Any) -> None:
@@ -538,7 +573,12 @@ def cmd_list(args: argparse.Namespace) -> int:
                                                    "exit_code", "compute", "code_hash")} for r in records], indent=2))
         return 0
     if not records:
-        print(f"no runs under {store.root}", file=sys.stderr)
+        if args.experiment is not None:
+            known = sorted({str(r.get("experiment")) for r in store.records() if r.get("experiment")})
+            print(f"no runs of experiment {args.experiment!r} under {store.root}"
+                  + (f" (experiments there: {', '.join(known)})" if known else ""), file=sys.stderr)
+        else:
+            print(f"no runs under {store.root}", file=sys.stderr)
         return 0
     rows = [("NAME", "EXPERIMENT", "STATUS", "CREATED (UTC)", "DURATION", "EXIT")]
     for r in records:
@@ -577,29 +617,39 @@ def cmd_show(args: argparse.Namespace) -> int:
     log_path = store.run_dir(record["name"]) / LOG
     if args.json:
         record = dict(record)
-        record["log_tail"] = _log_tail(log_path, args.tail)
+        if record.get("type") != "pipeline":  # a pipeline has no log of its own: runs logs shows its steps'
+            record["log_tail"] = _log_tail(log_path, args.tail)
         print(json.dumps(record, indent=2))
         return 0
     p = print
+    pipeline = record.get("type") == "pipeline"
     p(f"run:         {record['name']}")
+    if pipeline:
+        p("type:        pipeline")
+    elif record.get("pipeline"):
+        p(f"pipeline:    {record['pipeline']} (step {record.get('step')})")
     p(f"experiment:  {record.get('experiment')}")
     if record.get("display_name"):
         p(f"display:     {record['display_name']}")
     p(f"status:      {record.get('status')}" + (f" ({record['reason']})" if record.get("reason") else ""))
-    p(f"command:     {record.get('command')}")
+    if not pipeline:
+        p(f"command:     {record.get('command')}")
     p(f"compute:     {record.get('compute', 'local')}")
     p(f"exit code:   {'-' if record.get('exit_code') is None else record['exit_code']}")
     if record.get("duration_seconds") is not None:
         p(f"duration:    {record['duration_seconds']:.1f} s")
-    p(f"code hash:   {record.get('code_hash')} ({record.get('files_count')} files, "
-      f"{format_bytes(record.get('total_bytes') or 0)}; ignore file: {record.get('ignore_file') or 'none'})")
-    p(f"source:      {record.get('source')}")
-    if record.get("type") == "pipeline":
+    if not pipeline:
+        p(f"code hash:   {record.get('code_hash')} ({record.get('files_count')} files, "
+          f"{format_bytes(record.get('total_bytes') or 0)}; ignore file: {record.get('ignore_file') or 'none'})")
+        p(f"source:      {record.get('source')}")
+    if pipeline:
         from amlplatform.runs.pipeline import summary_lines
 
         p("steps:")
         for line in summary_lines(record):
             p(f"  {line}")
+    for line in _io_lines(record):
+        p(line)
     p("history:")
     for h in record.get("status_history", []):
         p(f"  {h['time']}  {h['status']}" + (f"  ({h['reason']})" if h.get("reason") else ""))
@@ -609,7 +659,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         for k in sorted(git):
             p(f"  {k}: {git[k]}")
     metrics = record.get("metrics") or {}
-    p("metrics:" + ("" if metrics else "     (none)"))
+    if metrics or not pipeline:
+        p("metrics:" + ("" if metrics else "     (none)"))
     for key, m in sorted(metrics.items()):
         p(f"  {key} = {_num(m['value'])}  (step {m['step']}, {m.get('count', 1)} values)")
     params = record.get("params") or {}
@@ -617,22 +668,48 @@ def cmd_show(args: argparse.Namespace) -> int:
         p("params:")
         for k, v in sorted(params.items()):
             p(f"  {k} = {v}")
-    outputs = Path(record.get("outputs") or store.run_dir(record["name"]) / "outputs")
-    if outputs.is_dir():
-        names = sorted(x.relative_to(outputs).as_posix() for x in outputs.rglob("*") if x.is_file())
-        p(f"outputs:     {outputs} ({len(names)} files)")
-        for n in names[:20]:
-            p(f"  {n}")
+    if not pipeline:
+        outputs = Path(record.get("outputs") or store.run_dir(record["name"]) / "outputs")
+        if outputs.is_dir():
+            names = sorted(x.relative_to(outputs).as_posix() for x in outputs.rglob("*") if x.is_file())
+            p(f"outputs:     {outputs} ({len(names)} files)")
+            for n in names[:20]:
+                p(f"  {n}")
     mlf = record.get("mlflow") or {}
     if mlf.get("run_id"):
         p(f"mlflow:      run {mlf['run_id']} in {mlf['tracking_uri']}")
     for w in record.get("warnings") or []:
         p(f"warning:     {w}")
+    if pipeline:
+        p(f"logs:        amlplatform runs logs {record['name']} (each step's output)")
+        return 0
     tail = _log_tail(log_path, args.tail)
     p(f"log ({log_path}, last {len(tail)} lines):")
     for line in tail:
         p(f"  | {line}")
     return 0
+
+
+def _io_lines(record: dict[str, Any]) -> list[str]:
+    """``inputs:`` and ``named outputs:`` of a run record: name, type, what it resolved to."""
+    lines = []
+    for title, key in (("inputs:", "inputs"), ("named outputs:", "named_outputs")):
+        items = record.get(key) or {}
+        if not isinstance(items, dict) or not items:
+            continue
+        lines.append(title)
+        width = max(len(n) for n in items)
+        for name, item in items.items():
+            if not isinstance(item, dict):
+                lines.append(f"  {name.ljust(width)}  {item}")
+                continue
+            where = item.get("value")
+            if item.get("path") and str(item.get("path")) != str(where):
+                where = f"{where}  (from {item['path']})"
+            if item.get("step"):
+                where = f"{where}  (step {item['step']}: {item.get('step_output')})"
+            lines.append(f"  {name.ljust(width)}  {item.get('type', '?'):<12} {where}")
+    return lines
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -649,6 +726,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
         if _env_names_a_workspace():
             return _cluster_logs(args)
         raise UserError(f"{exc}\n  a cluster job? add --stack STACK or --outputs-file FILE") from None
+    if record.get("type") == "pipeline":
+        return _pipeline_logs(store, record, follow=args.follow)
     path = store.run_dir(record["name"]) / LOG
     out = sys.stdout.buffer
     pos = 0
@@ -678,3 +757,61 @@ def cmd_logs(args: argparse.Namespace) -> int:
                 pass
             return 0
         time.sleep(0.5)
+
+
+class _Prefixed:
+    """Reads a log file from where it left off and writes its whole lines with a ``[step] `` prefix."""
+
+    def __init__(self, path: Path, prefix: bytes, out: Any) -> None:
+        self.path, self.prefix, self.out = path, prefix, out
+        self.pos = 0
+        self.partial = b""
+
+    def pump(self, final: bool = False) -> None:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.pos)
+                data = fh.read()
+        except FileNotFoundError:
+            data = b""
+        self.pos += len(data)
+        data = self.partial + data
+        lines = data.split(b"\n")
+        self.partial = lines.pop()
+        if final and self.partial:
+            lines.append(self.partial)
+            self.partial = b""
+        for line in lines:
+            self.out.write(self.prefix + line.rstrip(b"\r") + b"\n")
+        self.out.flush()
+
+
+def _pipeline_logs(store: Any, record: dict[str, Any], *, follow: bool) -> int:
+    """Each step's log in the pipeline's step order, every line under ``[step] ``; with ``follow``,
+    a step's log is followed until the step ends, then the next step's, until the pipeline ends."""
+    from amlplatform.runs.store import LOG, TERMINAL
+
+    out = sys.stdout.buffer
+    name = record["name"]
+    order = list((record.get("steps") or {}).keys())
+    width = max((len(s) for s in order), default=0)
+    for sname in order:
+        prefix = f"[{sname}]".ljust(width + 2).encode() + b" "
+        reader: Optional[_Prefixed] = None
+        while True:
+            step = (record.get("steps") or {}).get(sname) or {}
+            run = step.get("run")
+            if run and reader is None:
+                reader = _Prefixed(store.run_dir(run) / LOG, prefix, out)
+            pipeline_over = record.get("status") in TERMINAL
+            step_over = step.get("status") in TERMINAL or step.get("status") == "Skipped"
+            if reader is not None:
+                run_over = step_over or store.load(run).get("status") in TERMINAL
+                reader.pump(final=run_over or not follow)
+                if run_over or not follow:
+                    break
+            elif step_over or pipeline_over or not follow:
+                break  # a step that never ran (skipped, or the pipeline ended first) has no log
+            time.sleep(0.5)
+            record = store.load(name)
+    return 0

@@ -7,9 +7,10 @@
 
 - The command runs in a COPY of the snapshot (``<run>/wd``), so files left out by the ignore
   file or the deny-list are missing exactly as they would be on a cluster.
-- Like on Azure ML, the working folder has an ``outputs/`` folder (``$AMLPLATFORM_OUTPUTS_DIR``
-  points at it); it is moved to ``<run>/outputs`` when the command ends. The working copy is
-  then removed.
+- Like on Azure ML, the working folder has an ``outputs/`` folder: a link to the kept
+  ``<run>/outputs`` (``$AMLPLATFORM_OUTPUTS_DIR`` names that kept folder, so paths printed under it
+  stay true); where no link can be made, a plain folder moved to ``<run>/outputs`` when the
+  command ends. The working copy is then removed.
 - MLflow contract (as on Azure ML): the run is created up front in the file store
   ``<runs dir>/mlruns`` (written directly, see ``store.create_mlflow_run``: importing mlflow
   here would add about a second to every run) and ``MLFLOW_TRACKING_URI``, ``MLFLOW_RUN_ID``,
@@ -294,7 +295,7 @@ def execute(
         store.transition(record, "Preparing")
         _note(notes, f"run {record['name']}: preparing ({len(snapshot.files)} files, hash {snapshot.content_hash[:12]})")
         copy_snapshot(snapshot, wd)
-        (wd / "outputs").mkdir(exist_ok=True)
+        outputs_dir = _link_outputs(wd, Path(record["outputs"]))
         (wd / "logs").mkdir(exist_ok=True)
         command = record["command"]
         extra_env: dict[str, str] = {}
@@ -311,7 +312,7 @@ def execute(
             {
                 "AMLPLATFORM_RUN_NAME": record["name"],
                 "AMLPLATFORM_EXPERIMENT": record["experiment"],
-                "AMLPLATFORM_OUTPUTS_DIR": str(wd / "outputs"),
+                "AMLPLATFORM_OUTPUTS_DIR": str(outputs_dir),
                 "AMLPLATFORM_CODE_HASH": snapshot.content_hash,
                 "PYTHONUNBUFFERED": "1",
             }
@@ -452,11 +453,28 @@ def _exit_reason(code: int) -> str:
     return f"exit code {code}"
 
 
+def _link_outputs(wd: Path, kept: Path) -> Path:
+    """The working folder's ``outputs/`` is a link to the run's kept ``<run>/outputs``, so a path a
+    script prints under ``$AMLPLATFORM_OUTPUTS_DIR`` (or ``./outputs``) stays true after the run
+    (the working copy is removed). Where links cannot be made it is a plain folder moved at the end.
+    Returns the folder ``$AMLPLATFORM_OUTPUTS_DIR`` names."""
+    link = wd / "outputs"  # never in a snapshot (snapshot.DENY_ROOT_DIRS leaves outputs/ behind)
+    kept.mkdir(parents=True, exist_ok=True)
+    try:
+        os.symlink(kept, link, target_is_directory=True)
+    except OSError:
+        link.mkdir(exist_ok=True)
+        return link
+    return kept
+
+
 def _finish(store: RunStore, record: dict[str, Any], wd: Path, status: str, reason: Optional[str] = None) -> None:
     """Move outputs back, close the MLflow run, read metrics, record the terminal state."""
     outputs = Path(record["outputs"])
     try:
-        if (wd / "outputs").is_dir():
+        if (wd / "outputs").is_symlink():
+            (wd / "outputs").unlink()  # the files are in the kept folder already
+        elif (wd / "outputs").is_dir():
             if outputs.exists():
                 shutil.rmtree(outputs)
             shutil.move(str(wd / "outputs"), str(outputs))

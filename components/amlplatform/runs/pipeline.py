@@ -189,8 +189,21 @@ def _pipeline_record(job: Any, name: Optional[str]) -> dict[str, Any]:
         "duration_seconds": None,
         "reason": None,
         "metrics": {},
+        "inputs": {n: _pipeline_input(i) for n, i in job.inputs.items()},
+        "named_outputs": {},
         "steps": {},
     }
+
+
+def _pipeline_input(inp: Any) -> dict[str, Any]:
+    """A pipeline-level input as the record shows it (the shape of a step's ``inputs`` entries)."""
+    from amlplatform.runs.materialize import redact
+
+    if inp.local_path is not None:
+        return {"type": inp.type, "value": str(inp.local_path), "kind": "local", "path": redact(str(inp.path or inp.local_path))}
+    if inp.path is not None:
+        return {"type": inp.type, "value": redact(inp.path), "kind": "path"}
+    return {"type": inp.type, "value": inp.value, "kind": "literal"}
 
 
 def run_pipeline_job(
@@ -424,7 +437,8 @@ def run_pipeline_job(
         for sname, step in job.jobs.items():
             for oname, o in step.job.outputs.items():
                 if o.binding is not None and o.binding.name == pname and sname in results:
-                    outputs[pname] = results[sname]["named_outputs"][oname]["value"]
+                    outputs[pname] = {"type": o.type, "value": results[sname]["named_outputs"][oname]["value"],
+                                      "kind": "output", "step": sname, "step_output": oname}
     record["named_outputs"] = outputs
     reused = [s for s, v in record["steps"].items() if v.get("reused")]
     record["reused_steps"] = reused

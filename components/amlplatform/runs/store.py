@@ -384,9 +384,10 @@ class RunStore:
         return iter(out)
 
     def resolve(self, ref: str) -> dict[str, Any]:
-        """A run by full name, unique name prefix, or ``last`` (the newest)."""
+        """A run by full name, unique name prefix, or ``last`` (the newest top-level run: a
+        pipeline, not its last step; a step run is shown by its name)."""
         if ref == "last":
-            recs = list(self.records())
+            recs = [r for r in self.records() if not r.get("pipeline")]
             if not recs:
                 raise UserError(f"no runs under {self.root}")
             return recs[-1]
