@@ -177,9 +177,21 @@ def test_cli_scan_insecure_json_exits_1(insecure_project, capsys):
     assert EXPECTED_CHECKOV <= {f["rule"] for f in data["findings"] if f["result"] == "FAILED"}
 
 
-def test_cli_scan_unknown_stack_is_a_user_error():
-    with pytest.raises(UserError, match="no stack"):
+def test_cli_scan_unknown_stack_of_the_platform_is_empty_config_and_a_user_error(capsys):
+    with pytest.raises(UserError, match="location: is required"):
         _cli(["scan", "--stack", "nope", "--project-dir", str(ROOT)])
+    assert "notice: no stack file " in capsys.readouterr().err
+
+
+@needs_checkov
+def test_cli_scan_example_consumer_without_a_stack_file(capsys):
+    """examples/consumer has no stack file ("no stack settings needed"): scan reads empty config."""
+    consumer = ROOT / "examples" / "consumer"
+    code = _cli(["scan", "--stack", "dev", "--project-dir", str(consumer), "--format", "json", "--checkov", CHECKOV])
+    out, err = capsys.readouterr()
+    data = json.loads(out)
+    assert data["exported_resources"] > 0 and code in (0, 1)
+    assert err.count("notice: no stack file ") == 1 and str(consumer / "Pulumi.dev.yaml") in err
 
 
 def test_failed_graph_check_with_a_stack_exception_is_excepted_not_failed():
