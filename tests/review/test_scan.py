@@ -210,3 +210,17 @@ def test_failed_graph_check_with_a_stack_exception_is_excepted_not_failed():
     assert by_id["CKV2_AZURE_49"].result == EXCEPTED and by_id["CKV2_AZURE_49"].reason == "dev is public"
     assert by_id["CKV_AZURE_243"].result == FAILED
     assert scanned == 1
+
+
+@needs_checkov
+def test_unusable_control_project_scan_has_no_export_or_count_error(capsys):
+    """The unusable control project fails on its deployability rules and checkov findings only: every
+    exported resource is unique and checkov scans all of them (no 'share a type and name' error)."""
+    project = ROOT / "tests" / "fixtures" / "unusable"
+    code = _cli(["scan", "--stack", "unusable", "--project-dir", str(project), "--format", "json",
+                 "--checkov", CHECKOV])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1 and data["errors"] == []
+    assert data["checkov"]["scanned_resources"] == data["exported_resources"]
+    assert data["deployability"]["rules"] == len({f["rule"] for f in data["findings"]
+                                                  if f["scanner"] == "deployability" and f["result"] == "FAILED"})
