@@ -338,9 +338,11 @@ class RoleAssignmentSettings(Model):
 
 
 class DiagnosticsSettings(Model):
-    """Resource logs of the workspace and key vault, sent to the Log Analytics workspace."""
+    """Resource logs and metrics of the workspace, key vault, storage account's blob service, container
+    registry and the AKS clusters the stack creates, sent to the Log Analytics workspace."""
 
-    enabled: bool = Field(True, description="Send workspace and key vault logs to Log Analytics")
+    enabled: bool = Field(True, description="Send the workspace, key vault, blob storage, container registry and "
+                          "created AKS cluster logs to Log Analytics (false: none of them)")
 
 
 class PolicyException(Model):
