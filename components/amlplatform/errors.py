@@ -23,6 +23,15 @@ class UserError(Exception):
         return head + "\n" + "\n".join(f"  - {p}" for p in self.problems)
 
 
+class Problems(ValueError):
+    """Several problems a validator found at once: :func:`validation_problems` reports one line each
+    (``str()`` joins them with "; " for anything that prints the error as a whole)."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = [str(p) for p in problems]
+        super().__init__("; ".join(self.problems))
+
+
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -109,16 +118,19 @@ def validation_problems(exc: Any, prefix: str = "", model: Any = None) -> list[s
             msg = "is not a known setting" + (hint or " (check its spelling)")
         elif err.get("type") == "missing":
             msg = "is required"
-        key = (path, msg)
-        if key in seen:
-            continue
-        seen.add(key)
-        if not loc and not prefix:
-            lines.append(msg)  # a rule across several settings: its message names them
-        elif err.get("type") == "missing" or "input" not in err or isinstance(err["input"], (dict, list)):
-            lines.append(f"{path}: {msg}")
-        else:
-            lines.append(f"{path}: {msg[0].lower() + msg[1:] if msg else msg}, got {_show(err['input'])}")
+        error = (err.get("ctx") or {}).get("error")
+        # a validator that found several problems: one line each, never one line joined with "; "
+        for one in (error.problems if isinstance(error, Problems) else [msg]):
+            key = (path, one)
+            if key in seen:
+                continue
+            seen.add(key)
+            if not loc and not prefix:
+                lines.append(one)  # a rule across several settings: its message names them
+            elif err.get("type") == "missing" or "input" not in err or isinstance(err["input"], (dict, list)):
+                lines.append(f"{path}: {one}")
+            else:
+                lines.append(f"{path}: {one[0].lower() + one[1:] if one else one}, got {_show(err['input'])}")
     return lines
 
 

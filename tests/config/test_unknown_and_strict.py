@@ -142,3 +142,57 @@ def test_monitoring_settings_that_do_not_apply():
     # what applies is kept
     settings_from_config({**BASE, "amlplatform:monitoring": {"existing_log_analytics_id": la,
                                                               "public_query": "Disabled"}})
+
+
+def _prod_config():
+    from pathlib import Path
+
+    from amlplatform.settings.stack import read_stack_file
+
+    config, _ = read_stack_file(Path(__file__).resolve().parents[2] / "stacks" / "Pulumi.prod.yaml")
+    return config
+
+
+@pytest.mark.parametrize("wrong", ["amlplatfrom:workspace", "amlplatform:workspac"])
+def test_a_misspelt_setting_is_one_problem_not_the_cross_setting_errors_its_absence_causes(wrong):
+    """prod without its workspace block breaks network and registry rules: those follow from the typo."""
+    config = _prod_config()
+    config[wrong] = config.pop("amlplatform:workspace")
+    with pytest.raises(UserError) as info:
+        settings_from_config(config)
+    (line,) = info.value.problems
+    assert line.startswith(f"{wrong}: ") and "workspace" in line
+
+
+def test_a_misspelt_setting_keeps_the_problems_of_other_settings():
+    config = _prod_config()
+    config["amlplatfrom:workspace"] = config.pop("amlplatform:workspace")
+    config["amlplatform:storage"] = {**config["amlplatform:storage"], "sku": "Floppy"}
+    with pytest.raises(UserError) as info:
+        settings_from_config(config)
+    assert len(info.value.problems) == 2 and info.value.problems[1].startswith("storage.sku: ")
+
+
+def test_a_validator_with_several_problems_reports_one_line_each():
+    from pydantic import BaseModel, ValidationError, field_validator, model_validator
+
+    from amlplatform.errors import Problems, validation_problems
+
+    class Model(BaseModel):
+        names: list = []
+
+        @field_validator("names")
+        @classmethod
+        def _names(cls, value):
+            raise Problems(["name 'a' repeats", "name 'b' repeats"])
+
+        @model_validator(mode="after")
+        def _across(self):
+            raise Problems(["first; with a semicolon inside", "second"])
+
+    with pytest.raises(ValidationError) as info:
+        Model(names=["a"])
+    assert validation_problems(info.value) == ["names: name 'a' repeats", "names: name 'b' repeats"]
+    with pytest.raises(ValidationError) as info:
+        Model()
+    assert validation_problems(info.value) == ["first; with a semicolon inside", "second"]

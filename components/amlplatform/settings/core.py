@@ -14,6 +14,7 @@ from typing import Annotated, Dict, List, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from amlplatform.errors import Problems
 from amlplatform import naming
 
 
@@ -87,7 +88,7 @@ def _tags(value: Dict[str, str]) -> Dict[str, str]:
         if len(val) > 256:
             problems.append(f"tag {key!r} value must be at most 256 characters")
     if problems:
-        raise ValueError("; ".join(problems))
+        raise Problems(problems)
     return value
 
 
@@ -118,7 +119,7 @@ class NameOverrides(Model):
             for problem in naming.check(kind, name):
                 problems.append(f"{kind} {name!r} {problem}")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return self
 
 
@@ -126,7 +127,7 @@ def _rule(rule: naming.NameRule):
     def check(value: str) -> str:
         problems = rule.problems(value)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return value
     return AfterValidator(check)
 
