@@ -103,8 +103,8 @@ def test_compute_names_are_unique_across_clusters_instances_and_kubernetes():
     })
     assert problems == [
         "instances: compute name 'cpu' of instances.users[0] is already used by clusters[0]",
-        "kubernetes: compute name 'cpu' of kubernetes[0] is already used by clusters[0]; "
-        "kubernetes[1] need an aks_name: only one created cluster can take the default AKS name",
+        "kubernetes: compute name 'cpu' of kubernetes[0] is already used by clusters[0]",
+        "kubernetes: kubernetes[1] need an aks_name: only one created cluster can take the default AKS name",
     ]
 
 
