@@ -131,7 +131,7 @@ def test_kubernetes_and_environment_rules():
     problems, _ = _problems({**BASE, "amlplatform:kubernetes": [
         {"name": "inference", "api_server_access": "public", "disable_local_accounts": True, "extension": TLS}]})
     assert problems == ["kubernetes[0].disable_local_accounts: needs trusted_access: true (the Azure ML "
-                        "extension reaches the cluster through local accounts otherwise), got True"]
+                        "extension reaches the cluster through local accounts otherwise), got true"]
 
 
 def test_needs_images_only_for_builds_and_kubernetes():

@@ -196,3 +196,25 @@ def test_a_validator_with_several_problems_reports_one_line_each():
     with pytest.raises(ValidationError) as info:
         Model()
     assert validation_problems(info.value) == ["first; with a semicolon inside", "second"]
+
+
+def test_a_stack_yaml_syntax_error_names_the_file_and_line(tmp_path):
+    from amlplatform.settings.pulumi_yaml import read_stack_config
+
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text("config:\n  amlplatform:location: westeurope\n  amlplatform:naming: {workload: [}\n")
+    with pytest.raises(UserError) as info:
+        read_stack_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path} is not valid YAML at line 3, column ")
+    assert "unicode string" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("config,line", [
+    ({"amlplatform:storage": [1]}, "storage: must be a mapping of storage settings"),
+    ({"amlplatform:key_vault": [1]}, "key_vault: must be a mapping of key vault settings"),
+    ({"amlplatform:clusters": [{"name": "cpu", "max_nodes": None}]},
+     "clusters[0].max_nodes: must be a valid integer, got null"),
+])
+def test_problems_speak_yaml_not_pydantic(config, line):
+    assert problems(config) == [line]
