@@ -138,3 +138,25 @@ def test_missing_stack_notice_honours_stack_config_dir_and_names_the_siblings(pr
 def test_help_says_where_the_stack_file_lives(project_root):
     done = amlplatform("plan", "--help", cwd=project_root)
     assert "stackConfigDir" in " ".join(done.stdout.split()) and "stacks/Pulumi" not in done.stdout
+
+
+@pytest.mark.parametrize("args,first", [
+    (["plan", "--stack", "dev", "--bogus"], "error: amlplatform plan: unrecognized arguments: --bogus"),
+    (["plan", "--stak", "dev"], "error: amlplatform plan: unrecognized arguments: --stak (did you mean --stack?)"),
+    (["scan", "-s", "dev", "--formt", "json"],
+     "error: amlplatform scan: unrecognized arguments: --formt json (did you mean --format?)"),
+    (["runs", "list", "--bogus"], "error: amlplatform runs list: unrecognized arguments: --bogus"),
+])
+def test_wrong_flags_name_the_sub_command_then_show_its_usage(project_root, args, first):
+    done = amlplatform(*args, cwd=project_root)
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith(first), done.stderr
+    assert lines[1].startswith(f"usage: amlplatform {' '.join(a for a in args[:2] if not a.startswith('-'))} ")
+    assert "Traceback" not in done.stderr
+
+
+def test_a_misspelt_required_flag_is_named_not_only_the_missing_one(project_root):
+    done = amlplatform("plan", "--stak", "dev", cwd=project_root)
+    first = done.stderr.splitlines()[0]
+    assert "--stak" in first and "did you mean --stack?" in first and "required: --stack" in first
