@@ -14,8 +14,8 @@ from typing import Annotated, Dict, List, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from amlplatform.errors import Problems
 from amlplatform import naming
+from amlplatform.errors import Problems
 
 
 class Model(BaseModel):

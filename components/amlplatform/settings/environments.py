@@ -7,8 +7,8 @@ from typing import Annotated, Dict, Literal, Optional
 
 from pydantic import AfterValidator, Field, model_validator
 
-from amlplatform.errors import Problems
 from amlplatform import naming
+from amlplatform.errors import Problems
 from amlplatform.settings.core import Model
 
 # ---------------------------------------------------------------------------- environments

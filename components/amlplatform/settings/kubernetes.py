@@ -9,8 +9,8 @@ from typing import Annotated, Dict, List, Literal, Mapping, Optional
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
-from amlplatform.errors import Problems
 from amlplatform import naming
+from amlplatform.errors import Problems
 from amlplatform.settings import cidr
 from amlplatform.settings.core import Guid, Model, arm_id
 from amlplatform.settings.values import K8sName, KubernetesComputeName, SubnetId, Taints, VmSize, _max_not_below_min

@@ -17,8 +17,8 @@ from typing import Annotated, Any, Dict, List, Literal, Optional, Tuple
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from amlplatform.errors import Problems
 from amlplatform import naming
+from amlplatform.errors import Problems
 from amlplatform.settings import cidr
 from amlplatform.settings.core import Model, arm_id
 

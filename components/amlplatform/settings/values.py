@@ -9,8 +9,8 @@ from typing import Annotated, List, Optional
 
 from pydantic import AfterValidator, ValidationInfo
 
-from amlplatform.errors import Problems
 from amlplatform import naming
+from amlplatform.errors import Problems
 from amlplatform.settings.core import arm_id
 
 
