@@ -3,6 +3,7 @@
 This module imports nothing from Pulumi, so the runtime shim can use it.
 """
 
+import re
 from typing import Any, Iterable
 
 
@@ -23,7 +24,19 @@ class UserError(Exception):
         return head + "\n" + "\n".join(f"  - {p}" for p in self.problems)
 
 
+class Problems(ValueError):
+    """Several problems a validator found at once: :func:`validation_problems` reports one line each
+    (``str()`` joins them with "; " for anything that prints the error as a whole)."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = [str(p) for p in problems]
+        super().__init__("; ".join(self.problems))
+
+
 def _show(value: Any) -> str:
+    """A value as the stack file spells it: YAML's null/true/false, not Python's None/True/False."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -87,6 +100,12 @@ def closest(word: str, choices: Iterable[str]) -> str:
     return f" (known: {', '.join(names)})" if names else ""
 
 
+def _words(class_name: str) -> str:
+    """'StorageSettings' -> 'storage settings', 'KeyVaultSettings' -> 'key vault settings'."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z][a-z0-9]*|[a-z0-9]+", class_name)
+    return " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)
+
+
 def validation_problems(exc: Any, prefix: str = "", model: Any = None) -> list[str]:
     """Turn a pydantic ``ValidationError`` into lines ``field: rule, got value``.
 
@@ -103,22 +122,30 @@ def validation_problems(exc: Any, prefix: str = "", model: Any = None) -> list[s
             msg = msg[len("Value error, "):]
         if msg.startswith("Input should be "):
             msg = "must be " + msg[len("Input should be "):]
+        match = re.fullmatch(r"must be a valid dictionary or instance of (\w+)", msg)
+        if match:  # pydantic's class name is no word of the stack file: say what the mapping holds
+            msg = f"must be a mapping of {_words(match.group(1))}"
+        elif msg == "must be a valid dictionary":
+            msg = "must be a mapping"
         if err.get("type") == "extra_forbidden":
             known = _known_names(model, loc[:-1]) if model is not None else []
             hint = closest(loc[-1], known) if known else ""
             msg = "is not a known setting" + (hint or " (check its spelling)")
         elif err.get("type") == "missing":
             msg = "is required"
-        key = (path, msg)
-        if key in seen:
-            continue
-        seen.add(key)
-        if not loc and not prefix:
-            lines.append(msg)  # a rule across several settings: its message names them
-        elif err.get("type") == "missing" or "input" not in err or isinstance(err["input"], (dict, list)):
-            lines.append(f"{path}: {msg}")
-        else:
-            lines.append(f"{path}: {msg[0].lower() + msg[1:] if msg else msg}, got {_show(err['input'])}")
+        error = (err.get("ctx") or {}).get("error")
+        # a validator that found several problems: one line each, never one line joined with "; "
+        for one in (error.problems if isinstance(error, Problems) else [msg]):
+            key = (path, one)
+            if key in seen:
+                continue
+            seen.add(key)
+            if not loc and not prefix:
+                lines.append(one)  # a rule across several settings: its message names them
+            elif err.get("type") == "missing" or "input" not in err or isinstance(err["input"], (dict, list)):
+                lines.append(f"{path}: {one}")
+            else:
+                lines.append(f"{path}: {one[0].lower() + one[1:] if one else one}, got {_show(err['input'])}")
     return lines
 
 

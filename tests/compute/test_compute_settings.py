@@ -103,8 +103,8 @@ def test_compute_names_are_unique_across_clusters_instances_and_kubernetes():
     })
     assert problems == [
         "instances: compute name 'cpu' of instances.users[0] is already used by clusters[0]",
-        "kubernetes: compute name 'cpu' of kubernetes[0] is already used by clusters[0]; "
-        "kubernetes[1] need an aks_name: only one created cluster can take the default AKS name",
+        "kubernetes: compute name 'cpu' of kubernetes[0] is already used by clusters[0]",
+        "kubernetes: kubernetes[1] need an aks_name: only one created cluster can take the default AKS name",
     ]
 
 
@@ -131,7 +131,7 @@ def test_kubernetes_and_environment_rules():
     problems, _ = _problems({**BASE, "amlplatform:kubernetes": [
         {"name": "inference", "api_server_access": "public", "disable_local_accounts": True, "extension": TLS}]})
     assert problems == ["kubernetes[0].disable_local_accounts: needs trusted_access: true (the Azure ML "
-                        "extension reaches the cluster through local accounts otherwise), got True"]
+                        "extension reaches the cluster through local accounts otherwise), got true"]
 
 
 def test_needs_images_only_for_builds_and_kubernetes():

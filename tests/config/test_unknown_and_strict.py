@@ -142,3 +142,79 @@ def test_monitoring_settings_that_do_not_apply():
     # what applies is kept
     settings_from_config({**BASE, "amlplatform:monitoring": {"existing_log_analytics_id": la,
                                                               "public_query": "Disabled"}})
+
+
+def _prod_config():
+    from pathlib import Path
+
+    from amlplatform.settings.stack import read_stack_file
+
+    config, _ = read_stack_file(Path(__file__).resolve().parents[2] / "stacks" / "Pulumi.prod.yaml")
+    return config
+
+
+@pytest.mark.parametrize("wrong", ["amlplatfrom:workspace", "amlplatform:workspac"])
+def test_a_misspelt_setting_is_one_problem_not_the_cross_setting_errors_its_absence_causes(wrong):
+    """prod without its workspace block breaks network and registry rules: those follow from the typo."""
+    config = _prod_config()
+    config[wrong] = config.pop("amlplatform:workspace")
+    with pytest.raises(UserError) as info:
+        settings_from_config(config)
+    (line,) = info.value.problems
+    assert line.startswith(f"{wrong}: ") and "workspace" in line
+
+
+def test_a_misspelt_setting_keeps_the_problems_of_other_settings():
+    config = _prod_config()
+    config["amlplatfrom:workspace"] = config.pop("amlplatform:workspace")
+    config["amlplatform:storage"] = {**config["amlplatform:storage"], "sku": "Floppy"}
+    with pytest.raises(UserError) as info:
+        settings_from_config(config)
+    assert len(info.value.problems) == 2 and info.value.problems[1].startswith("storage.sku: ")
+
+
+def test_a_validator_with_several_problems_reports_one_line_each():
+    from pydantic import BaseModel, ValidationError, field_validator, model_validator
+
+    from amlplatform.errors import Problems, validation_problems
+
+    class Model(BaseModel):
+        names: list = []
+
+        @field_validator("names")
+        @classmethod
+        def _names(cls, value):
+            raise Problems(["name 'a' repeats", "name 'b' repeats"])
+
+        @model_validator(mode="after")
+        def _across(self):
+            raise Problems(["first; with a semicolon inside", "second"])
+
+    with pytest.raises(ValidationError) as info:
+        Model(names=["a"])
+    assert validation_problems(info.value) == ["names: name 'a' repeats", "names: name 'b' repeats"]
+    with pytest.raises(ValidationError) as info:
+        Model()
+    assert validation_problems(info.value) == ["first; with a semicolon inside", "second"]
+
+
+def test_a_stack_yaml_syntax_error_names_the_file_and_line(tmp_path):
+    from amlplatform.settings.pulumi_yaml import read_stack_config
+
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text("config:\n  amlplatform:location: westeurope\n  amlplatform:naming: {workload: [}\n")
+    with pytest.raises(UserError) as info:
+        read_stack_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path} is not valid YAML at line 3, column ")
+    assert "unicode string" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("config,line", [
+    ({"amlplatform:storage": [1]}, "storage: must be a mapping of storage settings"),
+    ({"amlplatform:key_vault": [1]}, "key_vault: must be a mapping of key vault settings"),
+    ({"amlplatform:clusters": [{"name": "cpu", "max_nodes": None}]},
+     "clusters[0].max_nodes: must be a valid integer, got null"),
+])
+def test_problems_speak_yaml_not_pydantic(config, line):
+    assert problems(config) == [line]

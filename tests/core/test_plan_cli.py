@@ -79,7 +79,7 @@ def test_several_invalid_values_give_one_readable_error(make_stack):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["plan", "--stack", "nope"], "no stack 'nope'"),
+    (["plan", "--stack", "nope"], "notice: no stack file "),
     (["plan", "--stack", "dev", "--diff", "missing.json"], "--diff: no file missing.json"),
     (["plan", "--stack", "dev", "--fail-on-replace"], "--fail-on-replace needs --diff"),
 ])
@@ -111,3 +111,52 @@ def test_unreadable_stack_file(make_stack):
     (project / "stacks" / "Pulumi.empty.yaml").write_text("config: [unclosed")
     done = amlplatform("plan", "--stack", "empty", cwd=project)
     assert done.returncode == 2 and "is not valid YAML" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_example_consumer_plans_without_a_stack_file_with_a_notice(project_root):
+    """The Pulumi CLI runs a stack that has no stack file with empty config: so does plan, and says so."""
+    consumer = project_root / "examples" / "consumer"
+    assert not (consumer / "Pulumi.dev.yaml").exists()
+    done = amlplatform("plan", "-s", "dev", "--project-dir", str(consumer), "--format", "json", cwd=project_root)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["resources"]
+    notices = [line for line in done.stderr.splitlines() if line.startswith("notice:")]
+    assert notices == [f"notice: no stack file {consumer / 'Pulumi.dev.yaml'}: stack 'dev' is read as empty "
+                       "config, as the Pulumi CLI reads a stack without one (stacks here: none)"], done.stderr
+
+
+def test_missing_stack_notice_honours_stack_config_dir_and_names_the_siblings(project_root):
+    """A misspelt stack of the amlplatform project: the notice names stacks/Pulumi.<stack>.yaml and the
+    stacks that do exist."""
+    done = amlplatform("plan", "--stack", "prdo", cwd=project_root)
+    assert done.returncode == 2
+    first = done.stderr.splitlines()[0]
+    assert first.startswith(f"notice: no stack file {project_root / 'stacks' / 'Pulumi.prdo.yaml'}"), first
+    assert "(stacks here: dev, prod, staging)" in first
+
+
+def test_help_says_where_the_stack_file_lives(project_root):
+    done = amlplatform("plan", "--help", cwd=project_root)
+    assert "stackConfigDir" in " ".join(done.stdout.split()) and "stacks/Pulumi" not in done.stdout
+
+
+@pytest.mark.parametrize("args,first", [
+    (["plan", "--stack", "dev", "--bogus"], "error: amlplatform plan: unrecognized arguments: --bogus"),
+    (["plan", "--stak", "dev"], "error: amlplatform plan: unrecognized arguments: --stak (did you mean --stack?)"),
+    (["scan", "-s", "dev", "--formt", "json"],
+     "error: amlplatform scan: unrecognized arguments: --formt json (did you mean --format?)"),
+    (["runs", "list", "--bogus"], "error: amlplatform runs list: unrecognized arguments: --bogus"),
+])
+def test_wrong_flags_name_the_sub_command_then_show_its_usage(project_root, args, first):
+    done = amlplatform(*args, cwd=project_root)
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith(first), done.stderr
+    assert lines[1].startswith(f"usage: amlplatform {' '.join(a for a in args[:2] if not a.startswith('-'))} ")
+    assert "Traceback" not in done.stderr
+
+
+def test_a_misspelt_required_flag_is_named_not_only_the_missing_one(project_root):
+    done = amlplatform("plan", "--stak", "dev", cwd=project_root)
+    first = done.stderr.splitlines()[0]
+    assert "--stak" in first and "did you mean --stack?" in first and "required: --stack" in first

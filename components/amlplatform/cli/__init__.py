@@ -11,7 +11,7 @@ place that turns errors into messages and exit codes (see :func:`main`).
 
 import argparse
 import sys
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from amlplatform.errors import UserError
 
@@ -24,12 +24,72 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with its usage errors printed the way every other error is (``error: ...``, exit 2)."""
+    """argparse, with its usage errors printed the way every other error is: ``error: <command>: ...``
+    first (naming the sub-command, and the closest flag to one it does not know), then that
+    command's usage; exit 2."""
+
+    _given: Sequence[str] = ()
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        self._given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        parsed, extras = self.parse_known_args(args, namespace)
+        command = getattr(parsed, _COMMAND_PARSER, None) or self
+        if hasattr(parsed, _COMMAND_PARSER):
+            delattr(parsed, _COMMAND_PARSER)
+        if extras:
+            command.error(f"unrecognized arguments: {' '.join(extras)}{command._closest_flag(extras)}")
+        return parsed
+
+    def _flags(self) -> List[str]:
+        return [s for action in self._actions for s in action.option_strings if s.startswith("--")]
+
+    def _unknown_flags(self, given: Sequence[str]) -> List[str]:
+        """The ``--flags`` among ``given`` this command does not know (abbreviations argparse accepts
+        are known)."""
+        flags = self._flags()
+        unknown = []
+        for arg in given:
+            if arg == "--":
+                break
+            name = arg.split("=", 1)[0]
+            if name.startswith("--") and not any(f.startswith(name) for f in flags):
+                unknown.append(name)
+        return unknown
+
+    def _closest_flag(self, extras: Sequence[str]) -> str:
+        import difflib
+
+        for arg in extras:
+            name = arg.split("=", 1)[0]
+            if name.startswith("-"):
+                match = difflib.get_close_matches(name, self._flags(), n=1, cutoff=0.6)
+                if match:
+                    return f" (did you mean {match[0]}?)"
+        return ""
 
     def error(self, message: str) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
-        self.print_usage(sys.stderr)
+        unknown = self._unknown_flags(self._given)
+        if unknown and message.startswith("the following arguments are required"):
+            # a misspelt flag leaves a required one missing: name the misspelling first
+            message = f"unrecognized arguments: {' '.join(unknown)}{self._closest_flag(unknown)}; {message}"
         print(f"error: {self.prog}: {message}", file=sys.stderr)
+        self.print_usage(sys.stderr)
         raise SystemExit(EXIT_USAGE)
+
+
+# The namespace key under which each sub-command records its own parser (for its usage in errors).
+_COMMAND_PARSER = "_amlplatform_command_parser"
+
+
+def _mark_commands(parser: argparse.ArgumentParser) -> None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.set_defaults(**{_COMMAND_PARSER: sub})
+                _mark_commands(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.register(sub)
     model.register(sub)
     serve.register(sub)
+    _mark_commands(parser)
     return parser
 
 

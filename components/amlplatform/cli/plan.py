@@ -25,7 +25,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
         "plan", help="show what a stack declares, offline (no cloud, no Pulumi CLI)",
         description="Evaluate the stack's program with Pulumi's mock engine and show what `pulumi up` "
                     "would create.")
-    plan.add_argument("--stack", "-s", required=True, help="stack name (stacks/Pulumi.<stack>.yaml)")
+    plan.add_argument("--stack", "-s", required=True, help="stack name: its file is Pulumi.<stack>.yaml in the project's stack config folder (Pulumi.yaml stackConfigDir, else the project folder); a stack without one is empty config")
     plan.add_argument("--project-dir", type=Path, default=None,
                       help="folder with Pulumi.yaml (default: the current folder or a parent)")
     plan.add_argument("--format", "-f", choices=FORMATS, default="text",

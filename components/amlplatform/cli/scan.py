@@ -13,7 +13,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
         description="Evaluate the stack offline, export it as an ARM template, scan it with checkov "
                     "(from its own virtualenv), run the amlplatform policy pack over the recorded "
                     "resources and the deployability rules (would the stack work on Azure?) over the graph. Exits 1 on a failure, 0 when everything passes or is a reasoned exception.")
-    scan.add_argument("--stack", "-s", required=True, help="stack name (stacks/Pulumi.<stack>.yaml)")
+    scan.add_argument("--stack", "-s", required=True, help="stack name: its file is Pulumi.<stack>.yaml in the project's stack config folder (Pulumi.yaml stackConfigDir, else the project folder); a stack without one is empty config")
     scan.add_argument("--project-dir", type=Path, default=None,
                       help="folder with Pulumi.yaml (default: the current folder or a parent)")
     scan.add_argument("--format", "-f", choices=("text", "json"), default="text", help="report format")

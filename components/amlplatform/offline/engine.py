@@ -518,16 +518,29 @@ def _project_file(project_dir: Path) -> Dict[str, Any]:
 
 
 def stack_file(project_dir: Path, stack: str) -> Path:
+    """Where ``Pulumi.<stack>.yaml`` of ``project_dir`` lives: in Pulumi.yaml's ``stackConfigDir``, else
+    the project folder. The file need not exist (see :func:`missing_stack_notice`)."""
     if not stack or "/" in stack or "\\" in stack or stack in (".", "..") or "\x00" in stack:
         raise UserError(f"--stack: {stack!r} is not a stack name")
     doc = _project_file(project_dir)
     config_dir = project_dir / doc.get("stackConfigDir", ".")
-    path = config_dir / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
-        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in config_dir.glob("Pulumi.*.yaml")
-                       if p.name != "Pulumi.yaml") if config_dir.is_dir() else []
-        raise UserError(f"no stack {stack!r}: {path} does not exist (stacks here: {', '.join(known) or 'none'})")
-    return path
+    return config_dir / f"Pulumi.{stack}.yaml"
+
+
+def known_stacks(config_dir: Path) -> List[str]:
+    """The stacks that have a file in ``config_dir``, sorted."""
+    if not config_dir.is_dir():
+        return []
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in config_dir.glob("Pulumi.*.yaml")
+                  if p.name != "Pulumi.yaml")
+
+
+def missing_stack_notice(stack: str, path: Path) -> str:
+    """The one line said when ``stack`` has no file: the Pulumi CLI runs such a stack with empty config
+    (offline there is no stack registry), so does the offline engine; the other stacks help spot a typo."""
+    known = known_stacks(path.parent)
+    return (f"notice: no stack file {path}: stack {stack!r} is read as empty config, as the Pulumi CLI reads a "
+            f"stack without one (stacks here: {', '.join(known) or 'none'})")
 
 
 # A secret read offline stands in as this text; where a setting needs a GUID, as the second.
@@ -535,23 +548,28 @@ SECRET_STAND_INS = ("[secret]", "00000000-0000-0000-0000-00005ec7e700")
 
 
 def stack_program_config(stack: str, project_dir: Path,
-                         config_overrides: Optional[Mapping[str, Any]] = None) -> "tuple[Dict[str, str], List[str]]":
+                         config_overrides: Optional[Mapping[str, Any]] = None,
+                         notice: bool = True) -> "tuple[Dict[str, str], List[str]]":
     """What the Pulumi CLI would hand the program of ``project_dir`` for ``stack``: ``PULUMI_CONFIG``
     (key -> text) and the secret keys, with every secret as an offline stand-in. The amlplatform
     settings (any ``amlplatform:`` key) are validated first: :class:`UserError` lists every bad field.
+    A stack without a file is empty config, with a one-line notice on stderr when ``notice``.
     """
     from amlplatform.errors import field_path
-    from amlplatform.settings.pulumi_yaml import apply_project_config, program_config, read_stack_config
+    from amlplatform.settings.pulumi_yaml import StackConfig, apply_project_config, program_config, read_stack_config
     from amlplatform.settings.stack import (
         NAMESPACE, check_namespaces, policy_exceptions_from_strings, settings_from_strings, uses_stack_settings,
     )
 
     doc = _project_file(project_dir)
     path = stack_file(project_dir, stack)
+    missing = not path.exists()
+    if missing and notice:
+        print(missing_stack_notice(stack, path), file=sys.stderr)
     last: Optional[UserError] = None
     project_file = str(project_dir / "Pulumi.yaml")
     for stand_in in SECRET_STAND_INS:
-        read = read_stack_config(path, project=doc["name"], secret_stand_in=stand_in)
+        read = StackConfig({}) if missing else read_stack_config(path, project=doc["name"], secret_stand_in=stand_in)
         read = apply_project_config(doc, read, stack=stack, source=project_file)
         config = dict(read.values)
         config.update(config_overrides or {})
@@ -585,7 +603,7 @@ def stack_policy_exceptions(stack: str, project_dir: Path) -> List[Any]:
     own); :class:`UserError` when the stack's settings are bad."""
     from amlplatform.settings.stack import policy_exceptions_from_strings
 
-    strings, _ = stack_program_config(stack, project_dir)
+    strings, _ = stack_program_config(stack, project_dir, notice=False)
     return policy_exceptions_from_strings(strings, source=str(stack_file(project_dir, stack)))
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Dict, List, Literal, Optional
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from amlplatform import naming
+from amlplatform.errors import Problems
 
 
 class Model(BaseModel):
@@ -87,7 +88,7 @@ def _tags(value: Dict[str, str]) -> Dict[str, str]:
         if len(val) > 256:
             problems.append(f"tag {key!r} value must be at most 256 characters")
     if problems:
-        raise ValueError("; ".join(problems))
+        raise Problems(problems)
     return value
 
 
@@ -118,7 +119,7 @@ class NameOverrides(Model):
             for problem in naming.check(kind, name):
                 problems.append(f"{kind} {name!r} {problem}")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return self
 
 
@@ -126,7 +127,7 @@ def _rule(rule: naming.NameRule):
     def check(value: str) -> str:
         problems = rule.problems(value)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return value
     return AfterValidator(check)
 
@@ -338,9 +339,11 @@ class RoleAssignmentSettings(Model):
 
 
 class DiagnosticsSettings(Model):
-    """Resource logs of the workspace and key vault, sent to the Log Analytics workspace."""
+    """Resource logs and metrics of the workspace, key vault, storage account's blob service, container
+    registry and the AKS clusters the stack creates, sent to the Log Analytics workspace."""
 
-    enabled: bool = Field(True, description="Send workspace and key vault logs to Log Analytics")
+    enabled: bool = Field(True, description="Send the workspace, key vault, blob storage, container registry and "
+                          "created AKS cluster logs to Log Analytics (false: none of them)")
 
 
 class PolicyException(Model):

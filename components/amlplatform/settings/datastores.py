@@ -34,6 +34,7 @@ from typing import Annotated, List, Literal, Optional
 
 from pydantic import AfterValidator, Field, model_validator
 
+from amlplatform.errors import Problems
 from amlplatform.settings.core import Guid, Model, Tags, arm_id
 
 # Azure ML datastore names: letters, digits and underscores (the azureml SDK refuses others:
@@ -86,7 +87,7 @@ def secret_key_problems(value: str) -> List[str]:
 def _secret_key(value: str) -> str:
     problems = secret_key_problems(value)
     if problems:
-        raise ValueError("; ".join(problems))
+        raise Problems(problems)
     return value
 
 
@@ -162,7 +163,7 @@ class DatastoreSettings(Model):
         if self.writable and not self.readers:
             problems.append("writable: only used with readers")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return self
 
     @property

@@ -37,6 +37,7 @@ from typing import Annotated, Dict, List, Literal, Mapping, Optional, Sequence
 
 from pydantic import AfterValidator, Field, model_validator
 
+from amlplatform.errors import Problems
 from amlplatform.settings.core import Model, Tags
 
 # ---------------------------------------------------------------------------- value types
@@ -59,7 +60,7 @@ def endpoint_name_problems(value: str) -> List[str]:
 def _endpoint_name(value: str) -> str:
     problems = endpoint_name_problems(value)
     if problems:
-        raise ValueError("; ".join(problems))
+        raise Problems(problems)
     return value
 
 
@@ -249,7 +250,7 @@ class OnlineEndpointSettings(Model):
     def _check(self) -> "OnlineEndpointSettings":
         problems = online_endpoint_problems(self)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return self
 
     @property
@@ -395,7 +396,7 @@ class BatchDeploymentSettings(Model):
                 if getattr(self, f):
                     problems.append(f"{f}: only used with kind model")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return self
 
 
@@ -427,7 +428,7 @@ class BatchEndpointSettings(Model):
             problems.append(f"default_deployment: {self.default_deployment!r} is not a deployment of this endpoint "
                             f"({', '.join(names) or 'none'})")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return self
 
     @property

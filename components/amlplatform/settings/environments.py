@@ -8,6 +8,7 @@ from typing import Annotated, Dict, Literal, Optional
 from pydantic import AfterValidator, Field, model_validator
 
 from amlplatform import naming
+from amlplatform.errors import Problems
 from amlplatform.settings.core import Model
 
 # ---------------------------------------------------------------------------- environments
@@ -15,7 +16,7 @@ from amlplatform.settings.core import Model
 def _asset_name(value: str) -> str:
     problems = naming.check("environment_asset", value)
     if problems:
-        raise ValueError("; ".join(problems))
+        raise Problems(problems)
     return value
 
 

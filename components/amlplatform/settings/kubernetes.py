@@ -10,6 +10,7 @@ from typing import Annotated, Dict, List, Literal, Mapping, Optional
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from amlplatform import naming
+from amlplatform.errors import Problems
 from amlplatform.settings import cidr
 from amlplatform.settings.core import Guid, Model, arm_id
 from amlplatform.settings.values import K8sName, KubernetesComputeName, SubnetId, Taints, VmSize, _max_not_below_min
@@ -281,7 +282,7 @@ class KubernetesSettings(Model):
         if value is not None:
             problems = naming.check("aks", value)
             if problems:
-                raise ValueError("; ".join(problems))
+                raise Problems(problems)
         return value
 
     @field_validator("disable_local_accounts")

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Dict, List, Literal, Optional, Tuple
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from amlplatform import naming
+from amlplatform.errors import Problems
 from amlplatform.settings import cidr
 from amlplatform.settings.core import Model, arm_id
 
@@ -96,7 +97,7 @@ def _name(kind: str):
     def check(value: str) -> str:
         problems = naming.check(kind, value)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return value
     return AfterValidator(check)
 
@@ -136,7 +137,7 @@ class VnetSettings(Model):
         for a, b in cidr.overlapping_pairs(named):
             problems.append(f"{a} and {b} overlap")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return self
 
 
@@ -168,7 +169,7 @@ class PrivateDnsSettings(Model):
             elif zone_id.rsplit("/", 1)[-1].lower() != zone:
                 problems.append(f"{zone}: the id names zone {zone_id.rsplit('/', 1)[-1]!r}")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return value
 
 
@@ -206,7 +207,7 @@ class OutboundRuleSettings(Model):
         problems = [f"{self.type} rules need {f}" for f in missing]
         problems += [f"{f} is not used by {self.type} rules" for f in others]
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return self
 
     def to_args(self) -> Dict[str, Any]:

@@ -248,6 +248,20 @@ else:  # pragma: no cover - PyYAML without libyaml
             _Resolver.__init__(self)
 
 
+def yaml_error(source: str, exc: yaml.YAMLError) -> str:
+    """``source is not valid YAML at line L, column C: problem (context at line N)``: the file and the
+    line, as job files say it, not PyYAML's ``in "<unicode string>"``."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None)
+    if mark is None or not problem:
+        return f"{source} is not valid YAML: {str(exc).replace(chr(10), ' ')}"
+    where = f" at line {mark.line + 1}, column {mark.column + 1}"
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and context != problem:
+        problem += f" ({context}" + (f" at line {context_mark.line + 1}" if context_mark is not None else "") + ")"
+    return f"{source} is not valid YAML{where}: {problem}"
+
+
 def parse(text: str, source: str = "the YAML") -> Any:
     """Parse one YAML document as yaml.v3 decodes it into ``any``; :class:`UserError` on bad input."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
@@ -266,7 +280,7 @@ def parse(text: str, source: str = "the YAML") -> Any:
                             "(a YAML alias bomb?): refusing to read it")
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
-        raise UserError(f"{source} is not valid YAML: {exc}") from None
+        raise UserError(yaml_error(source, exc)) from None
     except RecursionError:
         raise UserError(f"{source}: the YAML is nested too deeply") from None
     finally:

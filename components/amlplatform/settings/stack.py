@@ -15,13 +15,14 @@ field is reported at once.
 import difflib
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Tuple, Union, get_args, get_origin
 
 from pydantic import AfterValidator, TypeAdapter, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from typing_extensions import Annotated
 
-from amlplatform.errors import UserError, closest, validation_problems
+from amlplatform.errors import Problems, UserError, closest, validation_problems
 from amlplatform.settings.access import STORAGE_DATA_ROLE_GUIDS, AccessSettings
 from amlplatform.settings.pulumi_yaml import SECRET_STAND_IN, parse, program_config, read_stack_config
 from amlplatform.settings.compute import (
@@ -112,7 +113,7 @@ class StackSettings(Model):
     def _clusters_distinct(cls, value: List[ClusterSettings]) -> List[ClusterSettings]:
         problems = repeated_compute_names({"clusters": [c.name for c in value]})
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return value
 
     @field_validator("instances")
@@ -125,7 +126,7 @@ class StackSettings(Model):
         groups["instances.users"] = value.names(_scope(info))
         problems = [p for p in repeated_compute_names(groups) if "of instances" in p]
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return value
 
     @field_validator("kubernetes")
@@ -145,7 +146,7 @@ class StackSettings(Model):
         for name in sorted({n for n in aks_names if aks_names.count(n) > 1}):
             problems.append(f"aks_name {name!r} is used by more than one target")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return value
 
     @field_validator("environments")
@@ -166,7 +167,7 @@ class StackSettings(Model):
         storage = info.data["storage"]
         problems = datastores_problems(value, shared_key_access=storage.allow_shared_key_access)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return value
 
     @field_validator("batch_endpoints")
@@ -183,7 +184,7 @@ class StackSettings(Model):
             default_instance_types={k.name: k.default_instance_type or (k.instance_types[0].name if k.instance_types
                                                                         else None) for k in targets})
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return value
 
     @model_validator(mode="after")
@@ -206,7 +207,7 @@ class StackSettings(Model):
         # every private resource has an inbound path, subnets fit, ... (settings/network.py)
         problems = network_problems(self)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return self
 
     @model_validator(mode="after")
@@ -249,7 +250,7 @@ class StackSettings(Model):
                                 "(retention and quota belong to the Log Analytics workspace, which exists); remove "
                                 f"{', '.join('monitoring.' + u for u in unused)}")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return self
 
     @model_validator(mode="after")
@@ -286,7 +287,7 @@ class StackSettings(Model):
                 problems.append("encryption.customer_managed_key: encrypts the storage account this stack creates; "
                                 "storage.existing_id cannot be used with it")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return self
 
     def needs_images(self) -> bool:
@@ -461,6 +462,7 @@ def settings_from_strings(config: Mapping[str, str], *, source: str = "stack con
     typed_bad = {p.split(":")[0] for p in problems}
     data: Dict[str, Any] = {}
     fields = StackSettings.model_fields
+    dropped: List[str] = []  # settings refused for their spelling: what they would have set is unknown
     for full_key, text in config.items():
         if full_key.partition(":")[0] == NAMESPACE and full_key.partition(":")[2] in typed_bad:
             continue
@@ -470,9 +472,15 @@ def settings_from_strings(config: Mapping[str, str], *, source: str = "stack con
             if problem:
                 problems.append(f"{full_key}: {problem}" + (f" (did you mean '{NAMESPACE}:{key}'?)"
                                                              if key in fields else ""))
+                if key in fields:
+                    dropped.append(key)
             continue
         if key not in fields:
-            problems.append(f"{full_key}: is not a known setting{_closest(key, fields)}")
+            hint = _closest(key, fields)
+            problems.append(f"{full_key}: is not a known setting{hint}")
+            match = re.match(r" \(did you mean '([^']+)'\?\)$", hint)
+            if match and match.group(1) in fields:
+                dropped.append(match.group(1))
             continue
         if not isinstance(text, str):
             problems.append(f"{key}: the config value must be text, got {type(text).__name__}")
@@ -493,12 +501,19 @@ def settings_from_strings(config: Mapping[str, str], *, source: str = "stack con
         bad_keys = {p.split(":")[0] for p in problems}
         problems += [p + " (amlplatform:location or azure-native:location)" if p == "location: is required"
                      else p for p in validation_problems(exc, model=StackSettings)
-                     if not (p.endswith(": is required") and p.split(":")[0] in bad_keys)]
+                     if not (p.endswith(": is required") and p.split(":")[0] in bad_keys)
+                     and not _follows_from(p, dropped)]
     secrets = set(secret_paths)
     problems = [p + " (a secret: offline it reads as a stand-in, so only its shape can be checked)"
                 if p.split(":")[0] in secrets else p for p in problems]
     raise UserError(f"invalid settings in {source} ({len(problems)} problem"
                     f"{'s' if len(problems) != 1 else ''}):", problems)
+
+
+def _follows_from(problem: str, dropped: Iterable[str]) -> bool:
+    """True when ``problem`` names a setting that was refused for its spelling: it was checked against
+    that setting's default, so it says nothing until the key is spelt right."""
+    return any(re.search(rf"(?<![\w.]){re.escape(name)}(?:[.:\[]|$)", problem) for name in dropped)
 
 
 def settings_from_config(config: Mapping[str, Any], *, source: str = "stack config") -> StackSettings:

@@ -10,6 +10,7 @@ from typing import Annotated, List, Optional
 from pydantic import AfterValidator, ValidationInfo
 
 from amlplatform import naming
+from amlplatform.errors import Problems
 from amlplatform.settings.core import arm_id
 
 
@@ -17,7 +18,7 @@ def _compute_name(kind: str):
     def check(value: str) -> str:
         problems = naming.compute_name_problems(value, kind)  # one rule per kind (naming.COMPUTE_RULES)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise Problems(problems)
         return value
 
     return AfterValidator(check)
