@@ -41,7 +41,7 @@ def check_refused(project, text, name, capsys, tmp_path):
     stack = project / "stacks" / "Pulumi.case.yaml"
     stack.write_text(text, encoding="utf-8")
     output = tmp_path / "out.json"
-    code, out, err = run_cli(["plan", "-s", "case", "--project-dir", str(project), "-f", "json", "-o", str(output)],
+    code, out, err = run_cli(["plan", "-s", "case", "--project-dir", str(project), "--format", "json", "-o", str(output)],
                              capsys)
     assert code == 2, (code, err)
     assert err.startswith("error: ") and "Traceback" not in err + out, err
@@ -77,12 +77,12 @@ def _cli_cases():
         ("unknown command", ["deploy"], "deploy"),
         ("plan without stack", ["plan"], "--stack"),
         ("scan without stack", ["scan"], "--stack"),
-        ("bad format", ["plan", "-s", "dev", "-f", "pdf"], "--format"),
-        ("scan bad format", ["scan", "-s", "dev", "-f", "svg"], "--format"),
+        ("bad format", ["plan", "-s", "dev", "--format", "pdf"], "--format"),
+        ("scan bad format", ["scan", "-s", "dev", "--format", "svg"], "--format"),
         ("fail-on-replace alone", ["plan", "-s", "dev", "--project-dir", p, "--fail-on-replace"], "--fail-on-replace"),
         ("force alone", ["plan", "-s", "dev", "--project-dir", p, "--force"], "--force"),
         ("scan force alone", ["scan", "-s", "dev", "--project-dir", p, "--force"], "--force"),
-        ("diff with format", ["plan", "-s", "dev", "--project-dir", p, "--diff", f"{t}/plan.json", "-f", "svg"], "--diff"),
+        ("diff with format", ["plan", "-s", "dev", "--project-dir", p, "--diff", f"{t}/plan.json", "--format", "svg"], "--diff"),
         ("diff missing", ["plan", "-s", "dev", "--project-dir", p, "--diff", f"{t}/none.json"], "--diff"),
         ("diff folder", ["plan", "-s", "dev", "--project-dir", p, "--diff", t], "--diff"),
         ("diff not json", ["plan", "-s", "dev", "--project-dir", p, "--diff", f"{t}/notjson.json"], "--diff"),
@@ -118,7 +118,7 @@ def _cli_cases():
                ("any Pulumi stack file", f"{t}/Pulumi.other.yaml", "stack file")]
     for fmt in ("text", "json", "arm", "mermaid", "svg"):
         for tid, target, name in targets:
-            cases.append((f"plan -f {fmt} -o {tid}", ["plan", "-s", "dev", "--project-dir", p, "-f", fmt, "-o", target],
+            cases.append((f"plan --format {fmt} -o {tid}", ["plan", "-s", "dev", "--project-dir", p, "--format", fmt, "-o", target],
                           name))
     for tid, target, name in targets:
         cases.append((f"scan -o {tid}", ["scan", "-s", "dev", "--project-dir", p, "-o", target], name))

@@ -57,9 +57,9 @@ def test_the_example_is_drawn(example_graph):
 
 def test_plan_scan_diff_through_the_cli(tmp_path, capsys):
     out = tmp_path / "plan.json"
-    assert main(["plan", "-s", "dev", "--project-dir", str(EXAMPLE), "-f", "json", "-o", str(out)]) == 0
+    assert main(["plan", "-s", "dev", "--project-dir", str(EXAMPLE), "--format", "json", "-o", str(out)]) == 0
     assert main(["plan", "-s", "dev", "--project-dir", str(EXAMPLE), "--diff", str(out)]) == 0
-    assert main(["plan", "-s", "dev", "--project-dir", str(EXAMPLE), "-f", "svg", "-o", str(tmp_path / "a.svg")]) == 0
+    assert main(["plan", "-s", "dev", "--project-dir", str(EXAMPLE), "--format", "svg", "-o", str(tmp_path / "a.svg")]) == 0
     assert (tmp_path / "a.svg").read_bytes().lstrip().startswith(b"<")
     assert json.loads(out.read_text())["project"] == "sharedml"
 

@@ -95,7 +95,7 @@ def test_secure_value_in_a_stack_file_plans_offline(make_stack, capsys):
     from amlplatform.cli import main
 
     for fmt in ("text", "json", "arm", "mermaid"):
-        assert main(["plan", "-s", "sec", "--project-dir", str(project), "-f", fmt]) == 0
+        assert main(["plan", "-s", "sec", "--project-dir", str(project), "--format", fmt]) == 0
     out = capsys.readouterr().out
     assert "AAAAsomeciphertext" not in out and SECRET_STAND_INS[1] not in out and "[secret]" in out
 

@@ -28,7 +28,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     plan.add_argument("--stack", "-s", required=True, help="stack name: its file is Pulumi.<stack>.yaml in the project's stack config folder (Pulumi.yaml stackConfigDir, else the project folder); a stack without one is empty config")
     plan.add_argument("--project-dir", type=Path, default=None,
                       help="folder with Pulumi.yaml (default: the current folder or a parent)")
-    plan.add_argument("--format", "-f", choices=FORMATS, default="text",
+    plan.add_argument("--format", choices=FORMATS, default="text",
                       help="text tree (default), json graph, arm template, or a picture")
     plan.add_argument("--output", "-o", type=Path, default=None,
                       help="write to this file instead of stdout (a new file in an existing folder; never a "

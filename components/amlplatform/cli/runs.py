@@ -107,7 +107,7 @@ def _add_runs(subparsers: Any) -> None:
         "AMLPLATFORM_SUBSCRIPTION_ID... name a workspace. A local pipeline: each step's log, in step order, "
         "every line under [step].")
     logs.add_argument("run", help="run name, a unique prefix of it, or 'last'; or a cluster job's name")
-    logs.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
+    logs.add_argument("--follow", action="store_true", help="keep printing until the run ends")
     logs.add_argument("--runs-dir", type=Path)
     _add_workspace_flags(logs)
     logs.add_argument("--all-ranks", action="store_true",

@@ -16,7 +16,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     scan.add_argument("--stack", "-s", required=True, help="stack name: its file is Pulumi.<stack>.yaml in the project's stack config folder (Pulumi.yaml stackConfigDir, else the project folder); a stack without one is empty config")
     scan.add_argument("--project-dir", type=Path, default=None,
                       help="folder with Pulumi.yaml (default: the current folder or a parent)")
-    scan.add_argument("--format", "-f", choices=("text", "json"), default="text", help="report format")
+    scan.add_argument("--format", choices=("text", "json"), default="text", help="report format")
     scan.add_argument("--checkov", default=None, metavar="PATH",
                       help="checkov executable (default: $AMLPLATFORM_CHECKOV, <project>/.venv-scan/bin/checkov, "
                            "then checkov on PATH)")
