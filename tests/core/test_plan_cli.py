@@ -113,10 +113,18 @@ def test_unreadable_stack_file(make_stack):
     assert done.returncode == 2 and "is not valid YAML" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_example_consumer_plans_without_a_stack_file_with_a_notice(project_root):
-    """The Pulumi CLI runs a stack that has no stack file with empty config: so does plan, and says so."""
-    consumer = project_root / "examples" / "consumer"
-    assert not (consumer / "Pulumi.dev.yaml").exists()
+def test_own_program_plans_without_a_stack_file_with_a_notice(project_root, tmp_path):
+    """The Pulumi CLI runs a stack that has no stack file with empty config: so does plan, and says so.
+    (A program of its own that needs no settings: examples/consumer now has a stack file.)"""
+    consumer = project = tmp_path / "consumer"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_bytes((project_root / "examples" / "consumer" / "Pulumi.yaml").read_bytes())
+    (project / "__main__.py").write_text(
+        "import pulumi\nfrom pulumi_azure_native import resources\nfrom amlplatform import WorkspaceStorage\n"
+        "from amlplatform.naming import generate\nnames = generate('vision', pulumi.get_stack())\n"
+        "group = resources.ResourceGroup('rg', resource_group_name=names.resource_group, location='northeurope')\n"
+        "WorkspaceStorage('raw', {'resource_group_name': group.name, 'location': 'northeurope',\n"
+        "                         'account_name': names.storage_account})\n")
     done = amlplatform("plan", "-s", "dev", "--project-dir", str(consumer), "--format", "json", cwd=project_root)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["resources"]

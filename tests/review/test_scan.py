@@ -184,9 +184,17 @@ def test_cli_scan_unknown_stack_of_the_platform_is_empty_config_and_a_user_error
 
 
 @needs_checkov
-def test_cli_scan_example_consumer_without_a_stack_file(capsys):
-    """examples/consumer has no stack file ("no stack settings needed"): scan reads empty config."""
-    consumer = ROOT / "examples" / "consumer"
+def test_cli_scan_own_program_without_a_stack_file(capsys, tmp_path):
+    """A program of its own without a stack file (no settings needed): scan reads empty config."""
+    consumer = project = tmp_path / "consumer"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_bytes((ROOT / "examples" / "consumer" / "Pulumi.yaml").read_bytes())
+    (project / "__main__.py").write_text(
+        "import pulumi\nfrom pulumi_azure_native import resources\nfrom amlplatform import WorkspaceStorage\n"
+        "from amlplatform.naming import generate\nnames = generate('vision', pulumi.get_stack())\n"
+        "group = resources.ResourceGroup('rg', resource_group_name=names.resource_group, location='northeurope')\n"
+        "WorkspaceStorage('raw', {'resource_group_name': group.name, 'location': 'northeurope',\n"
+        "                         'account_name': names.storage_account})\n")
     code = _cli(["scan", "--stack", "dev", "--project-dir", str(consumer), "--format", "json", "--checkov", CHECKOV])
     out, err = capsys.readouterr()
     data = json.loads(out)
