@@ -47,7 +47,7 @@ from amlplatform.runs.store import (
     RunStore,
     create_mlflow_run,
     end_mlflow_run,
-    now_iso,
+    fresh_lifecycle,
     process_start_time,
     read_mlflow_metrics,
     read_mlflow_params,
@@ -564,15 +564,7 @@ def job_record(job: Any, snapshot: Snapshot, git: dict[str, str], *, name: Optio
         "files": snapshot.relpaths,
         "excluded": [{"relpath": e.relpath, "reason": e.reason} for e in snapshot.excluded],
         "git": dict(git),
-        "created_at": now_iso(),
-        "status": None,
-        "status_history": [],
-        "exit_code": None,
-        "started_at": None,
-        "ended_at": None,
-        "duration_seconds": None,
-        "reason": None,
-        "metrics": {},
+        **fresh_lifecycle(),
     }
 
 

@@ -47,7 +47,8 @@ from typing import Any, BinaryIO, Mapping, Optional
 
 from amlplatform.errors import UserError
 from amlplatform.runs import local
-from amlplatform.runs.store import LOG, RunStore, create_mlflow_run, end_mlflow_run, now_iso, write_json_atomic
+from amlplatform.runs.store import (LOG, RunStore, create_mlflow_run, end_mlflow_run, fresh_lifecycle, now_iso,
+                                    write_json_atomic)
 
 REUSE_DIR = "reuse"
 EXIT_FAILED = 1
@@ -180,15 +181,7 @@ def _pipeline_record(job: Any, name: Optional[str]) -> dict[str, Any]:
         "compute": "local",
         "command": None,
         "tags": dict(job.tags or {}),
-        "created_at": now_iso(),
-        "status": None,
-        "status_history": [],
-        "exit_code": None,
-        "started_at": None,
-        "ended_at": None,
-        "duration_seconds": None,
-        "reason": None,
-        "metrics": {},
+        **fresh_lifecycle(),
         "inputs": {n: _pipeline_input(i) for n, i in job.inputs.items()},
         "named_outputs": {},
         "steps": {},

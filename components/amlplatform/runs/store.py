@@ -63,6 +63,13 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+
+def fresh_lifecycle() -> dict[str, Any]:
+    """The lifecycle fields every new run record (command, pipeline, step) starts with: created now,
+    no status yet; the store fills them in as the run goes (see ``RunStore.transition``)."""
+    return {"created_at": now_iso(), "status": None, "status_history": [], "exit_code": None,
+            "started_at": None, "ended_at": None, "duration_seconds": None, "reason": None, "metrics": {}}
+
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
