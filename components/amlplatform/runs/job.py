@@ -69,6 +69,10 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 from amlplatform.errors import UserError
 
 LOCAL = "local"
+# ``compute: serverless`` (or ``azureml:serverless``): Azure ML serverless compute; azure-ai-ml sends the literal
+# ``serverless`` as computeId (``azure.ai.ml.constants._common.ComputeType.SERVERLESS``; see
+# https://learn.microsoft.com/azure/machine-learning/how-to-use-serverless-compute)
+SERVERLESS = "serverless"
 COMMAND_SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json"
 PIPELINE_SCHEMA = "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json"
 
@@ -230,6 +234,19 @@ class PipelineSettings:
 
 
 @dataclass(frozen=True)
+class StepNode:
+    """What a pipeline node itself sets over its component (azure-ai-ml ``Command._to_rest_object``: these go
+    on the node, not into the component spec). For an inline step, the step's own values."""
+
+    resources: Optional[Resources] = None
+    distribution: Optional[Distribution] = None
+    timeout: Optional[int] = None
+    environment_variables: Mapping[str, str] = field(default_factory=dict)
+    identity: Optional[Identity] = None
+    tags: Optional[Mapping[str, str]] = None
+
+
+@dataclass(frozen=True)
 class PipelineStep:
     name: str
     job: CommandJob
@@ -242,6 +259,12 @@ class PipelineStep:
     node_inputs: Optional[tuple[str, ...]] = None  # inputs the step's own YAML gives (None: no inputs: key)
     node_outputs: Optional[tuple[str, ...]] = None  # outputs the step's own YAML gives (None: no outputs: key)
     component_schema: Optional[str] = None  # the component file's $schema (azure-ai-ml sends it in the spec)
+    # a component's declared inputs as its spec sends them (type, default, optional, min, max, enum, mode,
+    # description); None for an inline step, whose ports come from its inputs
+    ports: Optional[Mapping[str, Mapping[str, Any]]] = None
+    spec_resources: Optional[Resources] = None  # the component's own resources (its spec)
+    spec_distribution: Optional[Distribution] = None  # the component's own distribution (its spec)
+    node: StepNode = field(default_factory=StepNode)
 
 
 @dataclass(frozen=True)
@@ -464,10 +487,12 @@ def _compute(v: Any, path: str, problems: _Problems) -> Optional[str]:
         return LOCAL
     if s.startswith("azureml:"):
         s = s[len("azureml:"):]
+    if s.lower() == SERVERLESS:
+        return SERVERLESS
     m = re.match(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/"
                  r"workspaces/[^/]+/computes/([^/]+)$", s, re.I)
     if m:
-        return m.group(1)
+        return s  # an ARM id is sent as given (it may name another workspace's compute), as azure-ai-ml does
     if not s or "/" in s:
         problems.add(path, f"{v!r} is not a compute: give 'local', 'azureml:<compute name>' or the compute's ARM id")
         return None
@@ -532,6 +557,10 @@ def _input(name: str, v: Any, path: str, base_dir: Path, problems: _Problems, *,
         problems.add(path, "Invalid input type.")
         return None
     typ = v.get("type")
+    if typ in LITERAL_TYPES and bindable:
+        # azure-ai-ml's node input schema has no typed literal: a step input is a value, a binding or data
+        problems.add(path, f"a pipeline step input of type {typ!r} is given as its value (n: 7), not as a mapping")
+        return None
     if typ in LITERAL_TYPES:
         _unknown(v, ("type", "default", "value", "optional", "description", "min", "max", "enum"), path, problems)
         val = v.get("value", v.get("default"))
@@ -775,7 +804,8 @@ def _metadata(d: Mapping[str, Any], path: str, problems: _Problems) -> dict[str,
 
 
 def _command_job(d: Mapping[str, Any], path: str, base_dir: Path, source: Optional[Path], problems: _Problems, *,
-                 in_pipeline: bool, extra_keys: Sequence[str] = ()) -> Optional[CommandJob]:
+                 in_pipeline: bool, extra_keys: Sequence[str] = (),
+                 declared_inputs: Optional[Mapping[str, Any]] = None) -> Optional[CommandJob]:
     for k, why in _REFUSED.items():
         if k in d:
             problems.add(_join(path, k), why)
@@ -806,7 +836,8 @@ def _command_job(d: Mapping[str, Any], path: str, base_dir: Path, source: Option
         if timeout is not None and timeout <= 0:
             problems.add(_join(path, "limits.timeout"), "Must be greater than 0.")
     if command is not None:
-        declared_in = d.get("inputs") if isinstance(d.get("inputs"), Mapping) else {}
+        declared_in = declared_inputs if declared_inputs is not None else (
+            d.get("inputs") if isinstance(d.get("inputs"), Mapping) else {})
         declared_out = d.get("outputs") if isinstance(d.get("outputs"), Mapping) else {}
         _check_placeholders(command, declared_in, declared_out, _join(path, "command"), problems)
     meta = _metadata(d, path, problems)
@@ -932,8 +963,15 @@ def _step(name: str, raw: Any, base_dir: Path, problems: _Problems) -> Optional[
     comp = raw.get("component")
     if comp is None:
         job = _command_job(raw, path, base_dir, None, problems, in_pipeline=True)
-        return PipelineStep(name=name, job=job, node_inputs=_given(raw, "inputs"),
-                            node_outputs=_given(raw, "outputs")) if job is not None else None
+        if job is None:
+            return None
+        # azure-ai-ml builds the anonymous component from the inline job: resources and distribution go
+        # into its spec and onto the node; limits, environment variables, identity and tags onto the node
+        node = StepNode(resources=job.resources, distribution=job.distribution, timeout=job.timeout,
+                        environment_variables=job.environment_variables, identity=job.identity,
+                        tags=dict(job.tags) if "tags" in raw else None)
+        return PipelineStep(name=name, job=job, node_inputs=_given(raw, "inputs"), node_outputs=_given(raw, "outputs"),
+                            spec_resources=job.resources, spec_distribution=job.distribution, node=node)
     # a node with a component: the node may set inputs/outputs/compute/resources/... over the component's
     node_keys = ("type", "component", "inputs", "outputs", "compute", "resources", "distribution", "limits",
                  "environment_variables", "display_name", "description", "tags", "properties", "identity",
@@ -989,24 +1027,66 @@ def _step(name: str, raw: Any, base_dir: Path, problems: _Problems) -> Optional[
     for k in node_outputs:
         if k not in declared_out:
             problems.add(_join(path, f"outputs.{k}"), "the component has no such output")
-    body = {k: v for k, v in cdata.items() if k in ("command", "code", "environment", "resources", "distribution",
-                                                    "environment_variables")}
+    # A component has no environment variables: azure-ai-ml's CommandComponentSchema excludes them ("component
+    # doesn't have environment variables", _schema/component/command_component.py), so the service never sees
+    # a component file's environment_variables; only the node's are sent (and used locally).
+    body = {k: v for k, v in cdata.items() if k in ("command", "code", "environment", "resources", "distribution")}
     for k in ("compute", "resources", "distribution", "limits", "environment_variables", "display_name", "description",
               "tags", "properties", "identity"):
         if k in raw:
             body[k] = raw[k]
-    body["inputs"] = merged_inputs
+    # a node's local input paths are the pipeline file's (azure-ai-ml resolves them against the pipeline YAML's
+    # folder); the component's own code and environment files are the component file's
+    body["inputs"] = {k: _rebased(x, base_dir) if k in node_inputs else x for k, x in merged_inputs.items()}
     body["outputs"] = merged_outputs
-    # inputs declared in a component with a default keep their declared type
-    job = _command_job(body, path, comp_dir, None, problems, in_pipeline=True)
+    job = _command_job(body, path, comp_dir, None, problems, in_pipeline=True, declared_inputs=declared)
+    # the component's own resources/distribution are its spec's; the node's go on the node (parsed once more
+    # only for what the node overrides: errors in the merged values are reported above)
+    spec_res = _resources(cdata.get("resources"), _join(cpath_s, "resources"),
+                          problems if "resources" in raw else _Problems())
+    spec_dist = _distribution(cdata.get("distribution"), _join(cpath_s, "distribution"),
+                              problems if "distribution" in raw else _Problems())
+    ports = {str(k): _declared_port(decl) for k, decl in declared.items()}
     if job is None:
         return None
+    node = StepNode(resources=job.resources if "resources" in raw else None,
+                    distribution=job.distribution if "distribution" in raw else None,
+                    timeout=job.timeout, environment_variables=job.environment_variables,
+                    identity=job.identity if "identity" in raw else None,
+                    tags=dict(job.tags) if "tags" in raw else None)
     v = cdata.get("version")
     return PipelineStep(name=name, job=job, is_deterministic=bool(det) if det is not None else True,
                         component=comp_source if comp_source else None,
                         component_name=cdata.get("name"), component_version=None if v is None else str(v),
                         node_inputs=_given(raw, "inputs"), node_outputs=_given(raw, "outputs"),
-                        component_schema=cdata.get("$schema"))
+                        component_schema=cdata.get("$schema"), ports=ports, spec_resources=spec_res,
+                        spec_distribution=spec_dist, node=node)
+
+
+def _rebased(value: Any, base_dir: Path) -> Any:
+    """A node input's local ``path`` made absolute against ``base_dir`` (other values unchanged)."""
+    if isinstance(value, Mapping) and isinstance(value.get("path"), str):
+        raw = value["path"]
+        if "${{" not in raw and classify_path(raw) == "local":
+            return {**value, "path": str(_local(base_dir, raw))}
+    return value
+
+
+def _declared_port(decl: Any) -> dict[str, Any]:
+    """A component input declaration as azure-ai-ml's component spec sends it (``InputPort``: ``default``,
+    ``min`` and ``max`` as ``str()`` text, ``optional`` only when true, ``enum`` as given)."""
+    if not isinstance(decl, Mapping):
+        return {"type": "string"}
+    port: dict[str, Any] = {"type": decl.get("type", "uri_folder")}
+    for key in ("default", "min", "max"):
+        if decl.get(key) is not None:
+            port[key] = str(decl[key])
+    if decl.get("optional") is True:
+        port["optional"] = True
+    for key in ("enum", "description", "mode"):
+        if decl.get(key) is not None:
+            port[key] = decl[key]
+    return port
 
 
 def _given(raw: Mapping[str, Any], key: str) -> Optional[tuple[str, ...]]:

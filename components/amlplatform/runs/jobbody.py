@@ -25,7 +25,8 @@ import uuid
 from typing import Any, Mapping, Optional
 
 from amlplatform.errors import UserError
-from amlplatform.runs.job import CommandJob, Environment, JobInput, JobOutput, PipelineJob, PipelineStep
+from amlplatform.runs.job import (CommandJob, Distribution, Environment, Identity, JobInput, JobOutput, PipelineJob,
+                                  PipelineStep, Resources)
 
 ANONYMOUS_ENV_NAME = "CliV2AnonymousEnvironment"  # azure-ai-ml constants ANONYMOUS_ENV_NAME
 ANONYMOUS_COMPONENT_NAME = "azureml_anonymous"  # azure-ai-ml constants ANONYMOUS_COMPONENT_NAME
@@ -268,18 +269,22 @@ def component_spec(step: PipelineStep, *, code_id: Optional[str], environment_id
         "is_deterministic": step.is_deterministic,
     }
     # azure-ai-ml leaves out empty port mappings
-    if job.inputs:
-        spec["inputs"] = {n: _port(i) for n, i in job.inputs.items()}
+    # a component file's declared ports as declared; an inline step's from its inputs
+    ports = step.ports if step.ports is not None else {n: _port(i) for n, i in job.inputs.items()}
+    if ports:
+        spec["inputs"] = {n: dict(p) for n, p in ports.items()}
     if job.outputs:
         spec["outputs"] = {n: {"type": o.type} for n, o in job.outputs.items()}
     if step.component_schema:
         spec["$schema"] = step.component_schema
     if code_id is not None:
         spec["code"] = code_id
-    if job.environment_variables:
-        spec["environment_variables"] = dict(job.environment_variables)
-    if job.distribution is not None:
-        d = job.distribution
+    if step.spec_resources is not None:
+        r = step.spec_resources  # the spec's resources carry no properties (they are the node's)
+        spec["resources"] = {k: v for k, v in (("instance_count", r.instance_count), ("instance_type", r.instance_type),
+                                               ("shm_size", r.shm_size), ("docker_args", r.docker_args)) if v is not None}
+    if step.spec_distribution is not None:
+        d = step.spec_distribution
         spec["distribution"] = {k: v for k, v in (("type", d.type),
                                                    ("process_count_per_instance", d.process_count_per_instance),
                                                    ("worker_count", d.worker_count),
@@ -287,12 +292,78 @@ def component_spec(step: PipelineStep, *, code_id: Optional[str], environment_id
     return spec
 
 
+def literal_kind(value: Any) -> str:
+    """The port type azure-ai-ml infers for a literal value (``bool`` before ``int``: True is an int in Python)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string"
+
+
 def _port(inp: JobInput) -> dict[str, Any]:
+    """An inline step input as the anonymous component's port: a literal's inferred type with the value as its
+    default; a bound input the type of what it is bound to; a data input its type and mode."""
     if inp.type == "literal":
-        v = inp.value
-        kind = "boolean" if isinstance(v, bool) else "integer" if isinstance(v, int) else "number" if isinstance(v, float) else "string"
-        return {"type": kind}
-    return {"type": inp.type}
+        port: dict[str, Any] = {"type": literal_kind(inp.value)}
+        if inp.binding is None and inp.value is not None:
+            port["default"] = literal_text(inp.value)
+        return port
+    port = {"type": inp.type}
+    if inp.binding is None and inp.mode:
+        port["mode"] = inp.mode
+    return port
+
+
+def _node_resources(r: Resources) -> dict[str, Any]:
+    out = {k: v for k, v in (("instance_count", r.instance_count), ("instance_type", r.instance_type),
+                             ("shm_size", r.shm_size), ("docker_args", r.docker_args)) if v is not None}
+    if r.properties:
+        out["properties"] = dict(r.properties)
+    return out
+
+
+def _node_distribution(d: Distribution) -> dict[str, Any]:
+    """A node's distribution (azure-ai-ml ``get_rest_dict_for_node_attrs``: the REST model in snake case;
+    TensorFlow's ``parameter_server_count`` defaults to 0 there)."""
+    out: dict[str, Any] = {"distribution_type": DISTRIBUTION[d.type]}
+    if d.process_count_per_instance is not None:
+        out["process_count_per_instance"] = d.process_count_per_instance
+    if d.type == "tensorflow":
+        if d.worker_count is not None:
+            out["worker_count"] = d.worker_count
+        out["parameter_server_count"] = d.parameter_server_count or 0
+    return out
+
+
+def _node_identity(i: Identity) -> dict[str, Any]:
+    out: dict[str, Any] = {"identity_type": IDENTITY[i.type]}
+    for key, value in (("client_id", i.client_id), ("object_id", i.object_id), ("resource_id", i.msi_resource_id)):
+        if value:
+            out[key] = value
+    return out
+
+
+def node_settings(step: PipelineStep) -> dict[str, Any]:
+    """What a pipeline node sets itself (azure-ai-ml ``Command._to_rest_object``): resources, distribution,
+    limits, environment variables, identity and tags, each only when given."""
+    n = step.node
+    out: dict[str, Any] = {}
+    if n.resources is not None:
+        out["resources"] = _node_resources(n.resources)
+    if n.distribution is not None:
+        out["distribution"] = _node_distribution(n.distribution)
+    if n.timeout is not None:
+        out["limits"] = {"timeout": iso_duration(n.timeout), "job_limits_type": "Command"}
+    if n.environment_variables:
+        out["environment_variables"] = dict(n.environment_variables)
+    if n.identity is not None:
+        out["identity"] = _node_identity(n.identity)
+    if n.tags is not None:
+        out["tags"] = dict(n.tags)
+    return out
 
 
 def component_version(spec: Mapping[str, Any]) -> str:
@@ -358,6 +429,7 @@ def pipeline_body(
             node["computeId"] = compute_ids[step.own_compute]
         if step.job.display_name:
             node["display_name"] = step.job.display_name
+        node.update(node_settings(step))
         jobs[sname] = node
     settings: dict[str, Any] = {"_source": "YAML.JOB"}
     s = pipeline.settings
