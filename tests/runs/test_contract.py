@@ -156,6 +156,7 @@ def resolve_inputs(theirs: dict, yaml_dir: Path, hashes: dict, key: str = "jobIn
 
 
 COMMAND_GOOD = [p for p in GOOD + EXAMPLE_JOBS if p.read_text(encoding="utf-8").find("type: pipeline") < 0
+                and "type: sweep" not in p.read_text(encoding="utf-8")
                 and "compute: local" not in p.read_text(encoding="utf-8")]
 
 
@@ -246,3 +247,33 @@ def test_pipeline_body_equals_azure_ai_mls(oracle, path, overrides):
         their_spec["environment"] = resolve_environment(their_spec["environment"].removeprefix("azureml:"),
                                                         our_spec["environment"])
         assert {k: v for k, v in our_spec.items() if k != "version"} == their_spec, step
+
+
+SWEEPS = [p for p in GOOD + EXAMPLE_JOBS if "type: sweep" in p.read_text(encoding="utf-8")
+          and "compute: local" not in p.read_text(encoding="utf-8")]
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_sweep_body_equals_azure_ai_mls(oracle, path):
+    theirs = verdict(oracle, path)
+    assert theirs["ok"], theirs.get("error")
+    job = load_job(path)
+    assert job.type == "sweep"
+    plan, components, ours = our_bodies(job, name="contract-sweep")
+    assert components == {}
+    t = copy.deepcopy(theirs["body"]["properties"])
+    u = ours["properties"]
+    trial = t["trial"]
+    if "codeId" in trial:
+        local = (path.parent / trial["codeId"]).resolve()
+        assert str(local) in plan.codes
+        trial["codeId"] = f"{W}/codes/{az.code_name_for(plan.codes[str(local)].content_hash)}/versions/1"
+    trial["environmentId"] = resolve_environment(trial["environmentId"], u["trial"]["environmentId"])
+    if "computeId" in t:
+        t["computeId"] = COORDS.compute_id(t["computeId"])
+    t["inputs"] = resolve_inputs(t["inputs"], path.parent, theirs["object_hashes"])
+    assert t["properties"].items() <= u["properties"].items()
+    t["properties"] = u["properties"]
+    t.setdefault("experimentName", default_experiment_name())
+    t.setdefault("displayName", "contract-sweep")
+    assert u == t

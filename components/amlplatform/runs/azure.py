@@ -173,6 +173,8 @@ def _env_key(env: Any) -> str:
 def _command_jobs(job: Job) -> list[tuple[Optional[str], CommandJob]]:
     if isinstance(job, PipelineJob):
         return [(name, step.job) for name, step in job.jobs.items()]
+    if getattr(job, "type", None) == "sweep":
+        return [(None, job.trial)]
     return [(None, job)]
 
 
@@ -253,6 +255,13 @@ def job_bodies(plan: Plan, coords: WorkspaceCoordinates, *, code_ids: Mapping[st
         return {n: plan.data_uri(i.local_path) for n, i in cj.inputs.items()
                 if i.path_kind == "local" and i.local_path is not None and i.binding is None}
 
+    if getattr(job, "type", None) == "sweep":
+        body = jobbody.sweep_body(
+            job, name=plan.job_name, code_id=code_id(job.trial),
+            environment_id=plan.environments[_env_key(job.trial.environment)][0],
+            compute_id=computes.get(job.compute) if job.compute else None,
+            input_uris=uris(job.trial), run_properties=props)
+        return {}, body
     if isinstance(job, CommandJob):
         body = jobbody.command_body(
             job, name=plan.job_name, code_id=code_id(job),

@@ -375,9 +375,13 @@ def parse_job(data: Mapping[str, Any], *, base_dir: Path, source: Optional[Path]
         job: Any = _command_job(data, "", base_dir, source, problems, in_pipeline=False)
     elif kind == "pipeline":
         job = _pipeline_job(data, base_dir, source, problems)
+    elif kind == "sweep":
+        from amlplatform.runs.sweep import parse_sweep
+
+        job = parse_sweep(data, base_dir, source, problems)
     else:
-        problems.add("type", f"Value {kind!r} passed is not in set ['command', 'pipeline'] "
-                     "(amlplatform runs command and pipeline jobs; sweep, spark, automl are not supported)")
+        problems.add("type", f"Value {kind!r} passed is not in set ['command', 'pipeline', 'sweep'] "
+                     "(amlplatform runs command, pipeline and sweep jobs; spark and automl are not supported)")
         job = None
     if problems.items:
         where = f"job file {source}" if source is not None else "job"
@@ -805,7 +809,8 @@ def _metadata(d: Mapping[str, Any], path: str, problems: _Problems) -> dict[str,
 
 def _command_job(d: Mapping[str, Any], path: str, base_dir: Path, source: Optional[Path], problems: _Problems, *,
                  in_pipeline: bool, extra_keys: Sequence[str] = (),
-                 declared_inputs: Optional[Mapping[str, Any]] = None) -> Optional[CommandJob]:
+                 declared_inputs: Optional[Mapping[str, Any]] = None,
+                 search_space: Sequence[str] = ()) -> Optional[CommandJob]:
     for k, why in _REFUSED.items():
         if k in d:
             problems.add(_join(path, k), why)
@@ -839,7 +844,8 @@ def _command_job(d: Mapping[str, Any], path: str, base_dir: Path, source: Option
         declared_in = declared_inputs if declared_inputs is not None else (
             d.get("inputs") if isinstance(d.get("inputs"), Mapping) else {})
         declared_out = d.get("outputs") if isinstance(d.get("outputs"), Mapping) else {}
-        _check_placeholders(command, declared_in, declared_out, _join(path, "command"), problems)
+        _check_placeholders(command, declared_in, declared_out, _join(path, "command"), problems,
+                            search_space=search_space)
     meta = _metadata(d, path, problems)
     if not in_pipeline and meta["experiment_name"] is None:
         meta["experiment_name"] = default_experiment_name()
@@ -863,11 +869,14 @@ def default_experiment_name() -> str:
 
 
 def _check_placeholders(command: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any], path: str,
-                        problems: _Problems) -> None:
+                        problems: _Problems, *, search_space: Sequence[str] = ()) -> None:
     for m in BINDING.finditer(command):
         expr = m.group(1)
         own = _OWN_REF.match(expr)
-        if own is None:
+        if expr.startswith("search_space.") and search_space:
+            if expr[len("search_space."):] not in search_space:
+                problems.add(path, f"{m.group(0)} names no search_space parameter ({', '.join(search_space)})")
+        elif own is None:
             problems.add(path, f"invalid placeholder {m.group(0)}: use ${{{{inputs.<name>}}}} or ${{{{outputs.<name>}}}}")
         elif own.group(1) == "inputs" and own.group(2) not in inputs:
             problems.add(path, f"{m.group(0)} names no input (inputs: {', '.join(inputs) or 'none'})")

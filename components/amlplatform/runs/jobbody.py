@@ -461,3 +461,98 @@ def pipeline_body(
     if pipeline.identity is not None:
         props["identity"] = _identity(pipeline.identity)
     return {"properties": props}
+
+
+# ---------------------------------------------------------------- sweep jobs
+
+SAMPLING = {"grid": "Grid", "random": "Random", "bayesian": "Bayesian"}
+POLICY = {"bandit": "Bandit", "median_stopping": "MedianStopping", "truncation_selection": "TruncationSelection"}
+
+
+def sweep_timeout(seconds: Optional[int]) -> Optional[str]:
+    """azure-ai-ml ``_get_floored_timeout``: the service reads a duration under 60 s as days, so 1-59 s
+    is sent as 60 s; then ISO 8601."""
+    if seconds is None:
+        return None
+    return iso_duration(seconds if not seconds or seconds > 60 else 60)
+
+
+def search_space_body(param: Any) -> list[Any]:
+    """One ``searchSpace`` entry (azure-ai-ml ``Choice/Randint/Uniform/...._to_rest_object``):
+    ``["choice", [[values]]]``, ``["randint", [upper]]``, ``["quniform", [min, max, q]]``, ..."""
+    if param.type == "choice":
+        return ["choice", [list(param.values)]]
+    return [param.type, [int(a) if param.type == "randint" else a for a in param.args]]
+
+
+def _early_termination(policy: Any) -> dict[str, Any]:
+    """azure-ai-ml's policy entities with their defaults (bandit: delay 0, interval 0, slacks 0; median
+    stopping: delay 0, interval 1; truncation selection: delay 0, interval 0)."""
+    default_interval = 1 if policy.type == "median_stopping" else 0
+    out: dict[str, Any] = {"policyType": POLICY[policy.type], "delayEvaluation": policy.delay_evaluation or 0,
+                           "evaluationInterval": (policy.evaluation_interval if policy.evaluation_interval is not None
+                                                  else default_interval)}
+    if policy.type == "bandit":
+        out["slackFactor"] = policy.slack_factor or 0
+        out["slackAmount"] = policy.slack_amount or 0
+    if policy.type == "truncation_selection":
+        out["truncationPercentage"] = policy.truncation_percentage or 0
+    return out
+
+
+def sweep_body(
+    job: Any,
+    *,
+    name: str,
+    code_id: Optional[str],
+    environment_id: str,
+    compute_id: Optional[str],
+    input_uris: Mapping[str, str],
+    run_properties: Mapping[str, str],
+) -> dict[str, Any]:
+    """The ``PUT W/jobs/{name}`` body of a sweep job (azure-ai-ml ``SweepJob._to_rest_object``)."""
+    trial = job.trial
+    t: dict[str, Any] = {"command": trial.command, "environmentId": environment_id,
+                         "environmentVariables": dict(trial.environment_variables)}
+    if code_id is not None:
+        t["codeId"] = code_id
+    for key, value in (("resources", _resources(trial)), ("distribution", _distribution(trial))):
+        if value is not None:
+            t[key] = value
+    s = job.sampling
+    sampling: dict[str, Any] = {"samplingAlgorithmType": SAMPLING[s.type]}
+    for key, value in (("seed", s.seed), ("rule", s.rule), ("logbase", s.logbase)):
+        if value is not None:
+            sampling[key] = value
+    limits: dict[str, Any] = {"jobLimitsType": "Sweep", "maxTotalTrials": job.limits.max_total_trials}
+    for key, value in (("maxConcurrentTrials", job.limits.max_concurrent_trials),
+                       ("timeout", sweep_timeout(job.limits.timeout)),
+                       ("trialTimeout", sweep_timeout(job.limits.trial_timeout))):
+        if value is not None:
+            limits[key] = value
+    props: dict[str, Any] = {
+        "jobType": "Sweep",
+        "displayName": job.display_name or name,
+        "experimentName": job.experiment_name,
+        "isArchived": False,
+        "tags": dict(job.tags),
+        "properties": {**dict(job.properties), **dict(run_properties)},
+        "inputs": {n: input_body(i, input_uris.get(n)) for n, i in trial.inputs.items()},
+        "outputs": {n: output_body(o) for n, o in trial.outputs.items()},
+        "searchSpace": {n: search_space_body(p) for n, p in job.search_space.items()},
+        "samplingAlgorithm": sampling,
+        "limits": limits,
+        "objective": {"goal": job.objective.goal, "primaryMetric": job.objective.primary_metric},
+        "trial": t,
+    }
+    if job.early_termination is not None:
+        props["earlyTermination"] = _early_termination(job.early_termination)
+    if compute_id is not None:
+        props["computeId"] = compute_id
+    if job.description is not None:
+        props["description"] = job.description
+    if job.identity is not None:
+        props["identity"] = _identity(job.identity)
+    if "resources" in t:  # azure-ai-ml: the sweep's resources are the trial's when the sweep gives none
+        props["resources"] = t["resources"]
+    return {"properties": props}
