@@ -47,7 +47,8 @@ OVERRIDES = [
                                             "environment_variables.EXTRA=yes", "compute=azureml:gpu-cluster",
                                             "display_name=overridden", "limits.timeout=90"]),
     (CORPUS / "good" / "command_minimal.yml", ["tags.owner=me", "description=from --set"]),
-] + [(p, ON_CLUSTER) for p in EXAMPLE_JOBS if "type: pipeline" not in p.read_text(encoding="utf-8")]
+] + [(p, ON_CLUSTER) for p in EXAMPLE_JOBS
+      if "type: pipeline" not in p.read_text(encoding="utf-8") and "type: sweep" not in p.read_text(encoding="utf-8")]
 
 
 def azureml_python() -> Path:
@@ -61,7 +62,7 @@ def oracle():
     if not py.exists():
         pytest.skip(f"azure-ai-ml venv missing ({py}): ./dev test creates it")
     items = [{"path": str(p)} for p in GOOD + BAD + STRICTER + EXAMPLE_JOBS]
-    items += [{"path": str(p), "overrides": list(o)} for p, o in OVERRIDES + PIPELINES if o]
+    items += [{"path": str(p), "overrides": list(o)} for p, o in OVERRIDES + PIPELINES + SWEEPS if o]
     done = subprocess.run([str(py), str(HERE / "azureml_oracle.py")], input=json.dumps(items), capture_output=True,
                           text=True, timeout=300, cwd=str(ROOT))
     assert done.returncode == 0, done.stderr[-2000:]
@@ -249,15 +250,15 @@ def test_pipeline_body_equals_azure_ai_mls(oracle, path, overrides):
         assert {k: v for k, v in our_spec.items() if k != "version"} == their_spec, step
 
 
-SWEEPS = [p for p in GOOD + EXAMPLE_JOBS if "type: sweep" in p.read_text(encoding="utf-8")
-          and "compute: local" not in p.read_text(encoding="utf-8")]
+SWEEPS = [(p, ()) for p in GOOD if "type: sweep" in p.read_text(encoding="utf-8")] + [
+    (p, tuple(ON_CLUSTER)) for p in EXAMPLE_JOBS if "type: sweep" in p.read_text(encoding="utf-8")]
 
 
-@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_sweep_body_equals_azure_ai_mls(oracle, path):
-    theirs = verdict(oracle, path)
+@pytest.mark.parametrize("path, overrides", SWEEPS, ids=lambda x: f"{x.parent.name}/{x.stem}" if isinstance(x, Path) else "")
+def test_sweep_body_equals_azure_ai_mls(oracle, path, overrides):
+    theirs = verdict(oracle, path, overrides)
     assert theirs["ok"], theirs.get("error")
-    job = load_job(path)
+    job = load_job(path, overrides)
     assert job.type == "sweep"
     plan, components, ours = our_bodies(job, name="contract-sweep")
     assert components == {}

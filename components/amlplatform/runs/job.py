@@ -126,6 +126,10 @@ class JobInput:
     mode: Optional[str] = None
     binding: Optional[Binding] = None
     description: Optional[str] = None
+    # a bound step input given as a mapping ({path: ${{...}}, type, mode}): the type and mode the step itself
+    # gives (azure-ai-ml sends these on the node and in the step's component spec, not the source's)
+    node_type: Optional[str] = None
+    node_mode: Optional[str] = None
 
     @property
     def is_literal(self) -> bool:
@@ -262,6 +266,7 @@ class PipelineStep:
     # a component's declared inputs as its spec sends them (type, default, optional, min, max, enum, mode,
     # description); None for an inline step, whose ports come from its inputs
     ports: Optional[Mapping[str, Mapping[str, Any]]] = None
+    out_ports: Optional[Mapping[str, Mapping[str, Any]]] = None  # likewise its declared outputs (type, mode)
     spec_resources: Optional[Resources] = None  # the component's own resources (its spec)
     spec_distribution: Optional[Distribution] = None  # the component's own distribution (its spec)
     node: StepNode = field(default_factory=StepNode)
@@ -586,7 +591,8 @@ def _input(name: str, v: Any, path: str, base_dir: Path, problems: _Problems, *,
         if not bindable or b is None or b.scope in ("unknown", "parent_outputs"):
             problems.add(_join(path, "path"), f"{raw!r} is not a valid binding here")
             return None
-        return JobInput(name=name, type=t or "uri_folder", mode=mode, binding=b)
+        return JobInput(name=name, type=t or "uri_folder", mode=mode, binding=b, node_type=t or "uri_folder",
+                        node_mode=mode)
     kind = classify_path(raw)
     local = None
     if kind == "asset" and not (ASSET_REF.match(raw) or ARM_ID.match(raw)):
@@ -1056,6 +1062,8 @@ def _step(name: str, raw: Any, base_dir: Path, problems: _Problems) -> Optional[
     spec_dist = _distribution(cdata.get("distribution"), _join(cpath_s, "distribution"),
                               problems if "distribution" in raw else _Problems())
     ports = {str(k): _declared_port(decl) for k, decl in declared.items()}
+    out_ports = {str(k): {"type": decl.get("type", "uri_folder"), **({"mode": decl["mode"]} if decl.get("mode") else {})}
+                 if isinstance(decl, Mapping) else {"type": "uri_folder"} for k, decl in declared_out.items()}
     if job is None:
         return None
     node = StepNode(resources=job.resources if "resources" in raw else None,
@@ -1068,7 +1076,7 @@ def _step(name: str, raw: Any, base_dir: Path, problems: _Problems) -> Optional[
                         component=comp_source if comp_source else None,
                         component_name=cdata.get("name"), component_version=None if v is None else str(v),
                         node_inputs=_given(raw, "inputs"), node_outputs=_given(raw, "outputs"),
-                        component_schema=cdata.get("$schema"), ports=ports, spec_resources=spec_res,
+                        component_schema=cdata.get("$schema"), ports=ports, out_ports=out_ports, spec_resources=spec_res,
                         spec_distribution=spec_dist, node=node)
 
 
@@ -1121,7 +1129,8 @@ def _resolve_bindings(steps: dict[str, PipelineStep], inputs: Mapping[str, JobIn
                 if src is None:
                     problems.add(where, f"{b.expression}: the pipeline has no input {b.name!r}")
                     continue
-                new_inputs[iname] = replace(src, name=iname, binding=b, mode=inp.mode or src.mode)
+                new_inputs[iname] = replace(src, name=iname, binding=b, mode=inp.mode or src.mode,
+                                            node_type=inp.node_type, node_mode=inp.node_mode)
             elif b.scope == "step_outputs":
                 producer = steps.get(b.step or "")
                 if producer is None:
@@ -1134,7 +1143,7 @@ def _resolve_bindings(steps: dict[str, PipelineStep], inputs: Mapping[str, JobIn
                 if b.step not in deps:
                     deps.append(b.step)  # type: ignore[arg-type]
                 new_inputs[iname] = JobInput(name=iname, type=pout.type, path_kind="step_output", mode=inp.mode,
-                                             binding=b)
+                                             binding=b, node_type=inp.node_type, node_mode=inp.node_mode)
         new_outputs: dict[str, JobOutput] = {}
         for oname, o in step.job.outputs.items():
             if o.binding is not None:

@@ -273,8 +273,9 @@ def component_spec(step: PipelineStep, *, code_id: Optional[str], environment_id
     ports = step.ports if step.ports is not None else {n: _port(i) for n, i in job.inputs.items()}
     if ports:
         spec["inputs"] = {n: dict(p) for n, p in ports.items()}
-    if job.outputs:
-        spec["outputs"] = {n: {"type": o.type} for n, o in job.outputs.items()}
+    out_ports = step.out_ports if step.out_ports is not None else {n: _out_port(o) for n, o in job.outputs.items()}
+    if out_ports:
+        spec["outputs"] = {n: dict(p) for n, p in out_ports.items()}
     if step.component_schema:
         spec["$schema"] = step.component_schema
     if code_id is not None:
@@ -306,14 +307,24 @@ def literal_kind(value: Any) -> str:
 def _port(inp: JobInput) -> dict[str, Any]:
     """An inline step input as the anonymous component's port: a literal's inferred type with the value as its
     default; a bound input the type of what it is bound to; a data input its type and mode."""
-    if inp.type == "literal":
-        port: dict[str, Any] = {"type": literal_kind(inp.value)}
+    if inp.node_type is not None:  # {path: ${{...}}, type, mode}: what the step says, not its source
+        port: dict[str, Any] = {"type": inp.node_type}
+    elif inp.type == "literal":
+        port = {"type": literal_kind(inp.value)}
         if inp.binding is None and inp.value is not None:
             port["default"] = literal_text(inp.value)
         return port
-    port = {"type": inp.type}
-    if inp.binding is None and inp.mode:
+    else:
+        port = {"type": inp.type}
+    if inp.mode:  # the step's mode, else (a bare binding) the mode of the pipeline input it names
         port["mode"] = inp.mode
+    return port
+
+
+def _out_port(o: JobOutput) -> dict[str, Any]:
+    port: dict[str, Any] = {"type": o.type}
+    if o.binding is None and o.mode:
+        port["mode"] = o.mode
     return port
 
 
@@ -379,7 +390,10 @@ def component_body(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 def _step_input(inp: JobInput, uri: Optional[str]) -> dict[str, Any]:
     if inp.binding is not None:
-        return {"job_input_type": "literal", "value": inp.binding.expression}
+        out = {"job_input_type": "literal", "value": inp.binding.expression}
+        if inp.node_mode:
+            out["mode"] = MODES[inp.node_mode]
+        return out
     if inp.type == "literal":
         return {"job_input_type": "literal", "value": literal_text(inp.value)}
     out: dict[str, Any] = {"job_input_type": inp.type}
