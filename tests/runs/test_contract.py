@@ -234,19 +234,26 @@ def test_pipeline_body_equals_azure_ai_mls(oracle, path, overrides):
             node["computeId"] = COORDS.compute_id(node["computeId"])
         if "inputs" in node:
             node["inputs"] = resolve_inputs(node["inputs"], path.parent, theirs["object_hashes"], key="job_input_type")
-        assert {k: v for k, v in mine.items() if k != "componentId"} == node, step
+        if "task" not in node:
+            assert {k: v for k, v in mine.items() if k != "componentId"} == node, step
         assert mine["componentId"] == components[step][0]
         # the step's component: azure-ai-ml's anonymous component spec, references resolved
         their_spec = copy.deepcopy(theirs["components"][step]["properties"]["componentSpec"])
         our_spec = components[step][1]["properties"]["componentSpec"]
         for k in ("_source", "version", "display_name", "description", "tags"):
             their_spec.pop(k, None)
-        if "code" in their_spec:
-            their_spec["code"] = our_spec["code"]  # the code version both resolve the folder to
+        # a parallel step names its code and environment in its task, on the node and in the spec
+        where, ours_at = (their_spec["task"], our_spec["task"]) if their_spec["type"] == "parallel" else (their_spec, our_spec)
+        if "code" in where:
+            where["code"] = ours_at["code"]  # the code version both resolve the folder to
             step_code = job.jobs[step].job.code.local_path
             assert str(step_code) in plan.codes
-        their_spec["environment"] = resolve_environment(their_spec["environment"].removeprefix("azureml:"),
-                                                        our_spec["environment"])
+        where["environment"] = resolve_environment(where["environment"].removeprefix("azureml:"), ours_at["environment"])
+        if "task" in node:
+            node["task"] = {**node["task"], "code": ours_at.get("code"), "environment": ours_at["environment"]}
+            if node["task"]["code"] is None:
+                del node["task"]["code"]
+            assert {k: v for k, v in mine.items() if k != "componentId"} == node, step
         assert {k: v for k, v in our_spec.items() if k != "version"} == their_spec, step
 
 

@@ -270,6 +270,8 @@ class PipelineStep:
     spec_resources: Optional[Resources] = None  # the component's own resources (its spec)
     spec_distribution: Optional[Distribution] = None  # the component's own distribution (its spec)
     node: StepNode = field(default_factory=StepNode)
+    kind: str = "command"  # the node type: "command" or "parallel"
+    parallel: Any = None  # runs.parallel.ParallelSettings of a parallel step
 
 
 @dataclass(frozen=True)
@@ -972,8 +974,13 @@ def _step(name: str, raw: Any, base_dir: Path, problems: _Problems) -> Optional[
         problems.add(path, "Invalid input type.")
         return None
     t = raw.get("type", "command")
+    if t == "parallel":
+        from amlplatform.runs.parallel import parse_parallel
+
+        return parse_parallel(name, raw, base_dir, problems)
     if t != "command":
-        problems.add(_join(path, "type"), f"Value {t!r} passed is not in set ['command'] (amlplatform runs command steps)")
+        problems.add(_join(path, "type"), f"Value {t!r} passed is not in set ['command', 'parallel'] "
+                     "(amlplatform runs command and parallel steps)")
         return None
     comp = raw.get("component")
     if comp is None:

@@ -261,13 +261,17 @@ def component_spec(step: PipelineStep, *, code_id: Optional[str], environment_id
     """The ``componentSpec`` of a step's anonymous command component (azure-ai-ml
     ``CommandComponent._to_rest_object``: the component YAML as a mapping, references resolved)."""
     job = step.job
-    spec: dict[str, Any] = {
-        "name": ANONYMOUS_COMPONENT_NAME,
-        "type": "command",
-        "command": job.command,
-        "environment": environment_id,
-        "is_deterministic": step.is_deterministic,
-    }
+    if step.kind == "parallel":
+        spec = {"name": ANONYMOUS_COMPONENT_NAME, "type": "parallel", "is_deterministic": step.is_deterministic,
+                **parallel_spec(step, code_id=code_id, environment_id=environment_id)}
+    else:
+        spec = {
+            "name": ANONYMOUS_COMPONENT_NAME,
+            "type": "command",
+            "command": job.command,
+            "environment": environment_id,
+            "is_deterministic": step.is_deterministic,
+        }
     # azure-ai-ml leaves out empty port mappings
     # a component file's declared ports as declared; an inline step's from its inputs
     ports = step.ports if step.ports is not None else {n: _port(i) for n, i in job.inputs.items()}
@@ -278,7 +282,7 @@ def component_spec(step: PipelineStep, *, code_id: Optional[str], environment_id
         spec["outputs"] = {n: dict(p) for n, p in out_ports.items()}
     if step.component_schema:
         spec["$schema"] = step.component_schema
-    if code_id is not None:
+    if code_id is not None and step.kind != "parallel":
         spec["code"] = code_id
     if step.spec_resources is not None:
         r = step.spec_resources  # the spec's resources carry no properties (they are the node's)
@@ -424,15 +428,19 @@ def pipeline_body(
     input_uris: Mapping[str, str],
     step_input_uris: Mapping[tuple[str, str], str],
     run_properties: Mapping[str, str],
+    step_code_ids: Optional[Mapping[str, Optional[str]]] = None,
+    step_environment_ids: Optional[Mapping[str, str]] = None,
 ) -> dict[str, Any]:
     """The ``PUT W/jobs/{name}`` body of a pipeline job (azure-ai-ml ``PipelineJob._to_rest_object``).
 
     ``compute_ids``: compute name -> ARM id for every compute named. ``step_input_uris``: uploaded
     local inputs given directly on a step, by (step, input)."""
     jobs: dict[str, Any] = {}
+    step_code_ids = step_code_ids or {}
+    step_environment_ids = step_environment_ids or {}
     for sname, step in pipeline.jobs.items():
         # azure-ai-ml sends the inputs/outputs the step's YAML gives (a component's defaults stay in the component)
-        node: dict[str, Any] = {"name": sname, "type": "command", "componentId": component_ids[sname],
+        node: dict[str, Any] = {"name": sname, "type": step.kind, "componentId": component_ids[sname],
                                 "_source": "YAML.COMPONENT" if step.component else "YAML.JOB"}
         if step.node_inputs is not None:
             node["inputs"] = {n: _step_input(step.job.inputs[n], step_input_uris.get((sname, n)))
@@ -444,6 +452,9 @@ def pipeline_body(
         if step.job.display_name:
             node["display_name"] = step.job.display_name
         node.update(node_settings(step))
+        if step.kind == "parallel":
+            node.update(parallel_node(step, task=parallel_task(step, code_id=step_code_ids.get(sname),
+                                                               environment_id=step_environment_ids[sname])))
         jobs[sname] = node
     settings: dict[str, Any] = {"_source": "YAML.JOB"}
     s = pipeline.settings
@@ -570,3 +581,88 @@ def sweep_body(
     if "resources" in t:  # azure-ai-ml: the sweep's resources are the trial's when the sweep gives none
         props["resources"] = t["resources"]
     return {"properties": props}
+
+
+# ---------------------------------------------------------------- parallel steps
+
+
+def parallel_task(step: PipelineStep, *, code_id: Optional[str], environment_id: str) -> dict[str, Any]:
+    """The step's ``task`` with its code and environment resolved (azure-ai-ml resolves both before sending)."""
+    p = step.parallel
+    task: dict[str, Any] = {"type": "run_function"}
+    if code_id is not None:
+        task["code"] = code_id
+    task["entry_script"] = p.entry_script
+    task["environment"] = environment_id
+    if p.program_arguments:
+        task["program_arguments"] = p.program_arguments
+    if p.append_row_to:
+        task["append_row_to"] = p.append_row_to
+    return task
+
+
+def _retry(max_retries: Optional[int], timeout: Optional[int]) -> Optional[dict[str, Any]]:
+    out = {k: v for k, v in (("timeout", timeout), ("max_retries", max_retries)) if v is not None}
+    return out or None
+
+
+def parallel_spec(step: PipelineStep, *, code_id: Optional[str], environment_id: str) -> dict[str, Any]:
+    """A parallel step's anonymous component (azure-ai-ml ``ParallelComponent._to_rest_object``): the component
+    file's settings, or for an inline step the step's; ``mini_batch_size`` as text ("0" when unset)."""
+    p = step.parallel
+    src = p.spec if p.spec is not None else None
+    out: dict[str, Any] = {"task": parallel_task(step, code_id=code_id, environment_id=environment_id)}
+    if src is not None:  # a component file: its own values
+        mbs = src.get("mini_batch_size")
+        values = {"logging_level": src.get("logging_level"), "input_data": src.get("input_data"),
+                  "max_concurrency_per_instance": src.get("max_concurrency_per_instance"),
+                  "error_threshold": src.get("error_threshold"),
+                  "mini_batch_error_threshold": src.get("mini_batch_error_threshold")}
+        retry = src.get("retry_settings") if isinstance(src.get("retry_settings"), Mapping) else None
+        retry = _retry(retry.get("max_retries"), retry.get("timeout")) if retry else None
+    else:
+        mbs = p.mini_batch_size
+        values = {"logging_level": p.logging_level, "input_data": p.input_data,
+                  "max_concurrency_per_instance": p.max_concurrency_per_instance, "error_threshold": p.error_threshold,
+                  "mini_batch_error_threshold": p.mini_batch_error_threshold}
+        retry = _retry(p.max_retries, p.retry_timeout)
+    out["mini_batch_size"] = "0" if mbs is None else str(mbs)
+    out.update({k: v for k, v in values.items() if v is not None})
+    if retry:
+        out["retry_settings"] = retry
+    if step.component_schema:
+        out["$schema"] = step.component_schema
+    return out
+
+
+def parallel_node(step: PipelineStep, *, task: Mapping[str, Any]) -> dict[str, Any]:
+    """What a parallel node sends besides the common node fields (azure-ai-ml ``Parallel.__init__`` and
+    ``_to_rest_object``): resources, retry settings, input data, max concurrency, mini-batch error threshold,
+    mini-batch size and task are the node's or else its component's; error threshold and logging level only
+    the node's; mini_batch_size the node's as a number (kb/mb/gb in bytes)."""
+    p, given, src = step.parallel, set(step.parallel.node_keys), step.parallel.spec or {}
+    out: dict[str, Any] = {"task": dict(task)}
+    if "resources" not in given and isinstance(src.get("resources"), Mapping):
+        out["resources"] = {k: v for k, v in src["resources"].items()}
+    if "retry_settings" in given:
+        retry = _retry(p.max_retries, p.retry_timeout)
+    elif isinstance(src.get("retry_settings"), Mapping):
+        retry = _retry(src["retry_settings"].get("max_retries"), src["retry_settings"].get("timeout"))
+    else:
+        retry = None
+    if retry:
+        out["retry_settings"] = retry
+    for key in ("input_data", "max_concurrency_per_instance", "mini_batch_error_threshold"):
+        value = getattr(p, key) if key in given else src.get(key)
+        if value is not None:
+            out[key] = value
+    for key in ("error_threshold", "logging_level"):
+        if key in given and getattr(p, key) is not None:
+            out[key] = getattr(p, key)
+    if "mini_batch_size" in given:
+        from amlplatform.runs.parallel import mini_batch_wire
+
+        out["mini_batch_size"] = mini_batch_wire(p.mini_batch_size)
+    else:
+        out["mini_batch_size"] = src.get("mini_batch_size", 0)
+    return out
