@@ -47,7 +47,8 @@ OVERRIDES = [
                                             "environment_variables.EXTRA=yes", "compute=azureml:gpu-cluster",
                                             "display_name=overridden", "limits.timeout=90"]),
     (CORPUS / "good" / "command_minimal.yml", ["tags.owner=me", "description=from --set"]),
-] + [(p, ON_CLUSTER) for p in EXAMPLE_JOBS if "type: pipeline" not in p.read_text(encoding="utf-8")]
+] + [(p, ON_CLUSTER) for p in EXAMPLE_JOBS
+      if "type: pipeline" not in p.read_text(encoding="utf-8") and "type: sweep" not in p.read_text(encoding="utf-8")]
 
 
 def azureml_python() -> Path:
@@ -61,7 +62,7 @@ def oracle():
     if not py.exists():
         pytest.skip(f"azure-ai-ml venv missing ({py}): ./dev test creates it")
     items = [{"path": str(p)} for p in GOOD + BAD + STRICTER + EXAMPLE_JOBS]
-    items += [{"path": str(p), "overrides": list(o)} for p, o in OVERRIDES + PIPELINES if o]
+    items += [{"path": str(p), "overrides": list(o)} for p, o in OVERRIDES + PIPELINES + SWEEPS if o]
     done = subprocess.run([str(py), str(HERE / "azureml_oracle.py")], input=json.dumps(items), capture_output=True,
                           text=True, timeout=300, cwd=str(ROOT))
     assert done.returncode == 0, done.stderr[-2000:]
@@ -156,6 +157,7 @@ def resolve_inputs(theirs: dict, yaml_dir: Path, hashes: dict, key: str = "jobIn
 
 
 COMMAND_GOOD = [p for p in GOOD + EXAMPLE_JOBS if p.read_text(encoding="utf-8").find("type: pipeline") < 0
+                and "type: sweep" not in p.read_text(encoding="utf-8")
                 and "compute: local" not in p.read_text(encoding="utf-8")]
 
 
@@ -232,20 +234,54 @@ def test_pipeline_body_equals_azure_ai_mls(oracle, path, overrides):
             node["computeId"] = COORDS.compute_id(node["computeId"])
         if "inputs" in node:
             node["inputs"] = resolve_inputs(node["inputs"], path.parent, theirs["object_hashes"], key="job_input_type")
-        assert {k: v for k, v in mine.items() if k != "componentId"} == node, step
+        if "task" not in node:
+            assert {k: v for k, v in mine.items() if k != "componentId"} == node, step
         assert mine["componentId"] == components[step][0]
         # the step's component: azure-ai-ml's anonymous component spec, references resolved
         their_spec = copy.deepcopy(theirs["components"][step]["properties"]["componentSpec"])
         our_spec = components[step][1]["properties"]["componentSpec"]
         for k in ("_source", "version", "display_name", "description", "tags"):
             their_spec.pop(k, None)
-        if "code" in their_spec:
-            their_spec["code"] = our_spec["code"]  # the code version both resolve the folder to
+        # a parallel step names its code and environment in its task, on the node and in the spec
+        where, ours_at = (their_spec["task"], our_spec["task"]) if their_spec["type"] == "parallel" else (their_spec, our_spec)
+        if "code" in where:
+            where["code"] = ours_at["code"]  # the code version both resolve the folder to
             step_code = job.jobs[step].job.code.local_path
             assert str(step_code) in plan.codes
-        their_spec["environment"] = resolve_environment(their_spec["environment"].removeprefix("azureml:"),
-                                                        our_spec["environment"])
-        for port in their_spec.get("inputs", {}).values():
-            port.pop("default", None)
-            port.pop("optional", None)
+        where["environment"] = resolve_environment(where["environment"].removeprefix("azureml:"), ours_at["environment"])
+        if "task" in node:
+            node["task"] = {**node["task"], "code": ours_at.get("code"), "environment": ours_at["environment"]}
+            if node["task"]["code"] is None:
+                del node["task"]["code"]
+            assert {k: v for k, v in mine.items() if k != "componentId"} == node, step
         assert {k: v for k, v in our_spec.items() if k != "version"} == their_spec, step
+
+
+SWEEPS = [(p, ()) for p in GOOD if "type: sweep" in p.read_text(encoding="utf-8")] + [
+    (p, tuple(ON_CLUSTER)) for p in EXAMPLE_JOBS if "type: sweep" in p.read_text(encoding="utf-8")]
+
+
+@pytest.mark.parametrize("path, overrides", SWEEPS, ids=lambda x: f"{x.parent.name}/{x.stem}" if isinstance(x, Path) else "")
+def test_sweep_body_equals_azure_ai_mls(oracle, path, overrides):
+    theirs = verdict(oracle, path, overrides)
+    assert theirs["ok"], theirs.get("error")
+    job = load_job(path, overrides)
+    assert job.type == "sweep"
+    plan, components, ours = our_bodies(job, name="contract-sweep")
+    assert components == {}
+    t = copy.deepcopy(theirs["body"]["properties"])
+    u = ours["properties"]
+    trial = t["trial"]
+    if "codeId" in trial:
+        local = (path.parent / trial["codeId"]).resolve()
+        assert str(local) in plan.codes
+        trial["codeId"] = f"{W}/codes/{az.code_name_for(plan.codes[str(local)].content_hash)}/versions/1"
+    trial["environmentId"] = resolve_environment(trial["environmentId"], u["trial"]["environmentId"])
+    if "computeId" in t:
+        t["computeId"] = COORDS.compute_id(t["computeId"])
+    t["inputs"] = resolve_inputs(t["inputs"], path.parent, theirs["object_hashes"])
+    assert t["properties"].items() <= u["properties"].items()
+    t["properties"] = u["properties"]
+    t.setdefault("experimentName", default_experiment_name())
+    t.setdefault("displayName", "contract-sweep")
+    assert u == t

@@ -48,11 +48,13 @@ def test_outputs_file_gives_every_coordinate(tmp_path):
     assert coords.location == "westeurope"
     assert coords.mlflow_tracking_uri.startswith("azureml://")
     assert coords.compute_id("cpu-cluster") == OUTPUTS["compute_ids"]["cpu-cluster"]
-    # the stack exports its computes: another name is refused, naming the ones it has; a compute made
-    # outside the stack is given by its ARM id
-    with pytest.raises(UserError, match=r"compute 'gpu-cluster' is not one of the stack's computes \(cpu-cluster\)"):
-        coords.compute_id("gpu-cluster")
+    # a compute the stack does not export (made in the studio, by another stack) is addressed under the
+    # workspace, as azure-ai-ml addresses a compute name; an ARM id is used as given; serverless is a literal
+    assert coords.compute_id("gpu-cluster") == WS_ID + "/computes/gpu-cluster"
     assert coords.compute_id(WS_ID + "/computes/gpu-cluster") == WS_ID + "/computes/gpu-cluster"
+    assert coords.compute_id("serverless") == "serverless"
+    with pytest.raises(UserError, match="not a valid Azure ML compute name"):
+        coords.compute_id("bad name!")
 
 
 def test_relative_outputs_file_is_relative_to_cwd(tmp_path):

@@ -173,6 +173,8 @@ def _env_key(env: Any) -> str:
 def _command_jobs(job: Job) -> list[tuple[Optional[str], CommandJob]]:
     if isinstance(job, PipelineJob):
         return [(name, step.job) for name, step in job.jobs.items()]
+    if getattr(job, "type", None) == "sweep":
+        return [(None, job.trial)]
     return [(None, job)]
 
 
@@ -253,6 +255,13 @@ def job_bodies(plan: Plan, coords: WorkspaceCoordinates, *, code_ids: Mapping[st
         return {n: plan.data_uri(i.local_path) for n, i in cj.inputs.items()
                 if i.path_kind == "local" and i.local_path is not None and i.binding is None}
 
+    if getattr(job, "type", None) == "sweep":
+        body = jobbody.sweep_body(
+            job, name=plan.job_name, code_id=code_id(job.trial),
+            environment_id=plan.environments[_env_key(job.trial.environment)][0],
+            compute_id=computes.get(job.compute) if job.compute else None,
+            input_uris=uris(job.trial), run_properties=props)
+        return {}, body
     if isinstance(job, CommandJob):
         body = jobbody.command_body(
             job, name=plan.job_name, code_id=code_id(job),
@@ -263,9 +272,12 @@ def job_bodies(plan: Plan, coords: WorkspaceCoordinates, *, code_ids: Mapping[st
     components: dict[str, tuple[str, dict[str, Any]]] = {}
     component_ids: dict[str, str] = {}
     step_uris: dict[tuple[str, str], str] = {}
+    step_code_ids: dict[str, Optional[str]] = {}
+    step_env_ids: dict[str, str] = {}
     for name, step in job.jobs.items():
-        spec = jobbody.component_spec(step, code_id=code_id(step.job),
-                                      environment_id=plan.environments[_env_key(step.job.environment)][0])
+        step_code_ids[name] = code_id(step.job)
+        step_env_ids[name] = plan.environments[_env_key(step.job.environment)][0]
+        spec = jobbody.component_spec(step, code_id=step_code_ids[name], environment_id=step_env_ids[name])
         cbody = jobbody.component_body(spec)
         version = cbody["properties"]["componentSpec"]["version"]
         path = f"{coords.workspace_id}/components/{jobbody.ANONYMOUS_COMPONENT_NAME}/versions/{version}"
@@ -276,7 +288,8 @@ def job_bodies(plan: Plan, coords: WorkspaceCoordinates, *, code_ids: Mapping[st
     pipeline_uris = {n: plan.data_uri(i.local_path) for n, i in job.inputs.items()
                      if i.path_kind == "local" and i.local_path is not None}
     body = jobbody.pipeline_body(job, name=plan.job_name, component_ids=component_ids, compute_ids=computes,
-                                 input_uris=pipeline_uris, step_input_uris=step_uris, run_properties=props)
+                                 input_uris=pipeline_uris, step_input_uris=step_uris, run_properties=props,
+                                 step_code_ids=step_code_ids, step_environment_ids=step_env_ids)
     return components, body
 
 

@@ -78,19 +78,20 @@ class WorkspaceCoordinates:
         )
 
     def compute_id(self, name: str) -> str:
-        """ARM id of a cluster: the stack's own output when it exports one, else built from the workspace id.
+        """ARM id of a compute: the stack's own output when it exports one, else built from the workspace id.
 
-        A stack that exports its computes (``compute_ids``) is the list of what exists: another name
-        is refused before anything is sent (a typo would otherwise surface as a failed job). A
-        compute made outside the stack is addressed by its full ARM id."""
+        A name the stack does not export (a compute made in the studio or by another stack) is addressed
+        under the workspace, as azure-ai-ml does (``JobOperations._resolve_compute_id`` ->
+        ``OperationOrchestrator.get_asset_arm_id``: a compute is a NAMED_TYPE, formatted as
+        ``<workspace id>/computes/<name>`` without a look-up); the service answers
+        a name that does not exist when the job is created. A full ARM id is used as given.
+        ``serverless`` stays the literal azure-ai-ml sends (the service picks the machines)."""
+        if name.lower() == "serverless":
+            return "serverless"
         if name in self.compute_ids:
             return self.compute_ids[name]
         if name.lower().startswith("/subscriptions/") and "/computes/" in name.lower():
             return name
-        if self.compute_ids:
-            known = ", ".join(sorted(self.compute_ids))
-            raise UserError(f"compute {name!r} is not one of the stack's computes ({known}); name one of them, "
-                            "or give the full ARM id of a compute made outside the stack")
         if not _COMPUTE.match(name):
             raise UserError(f"compute name {name!r} is not a valid Azure ML compute name")
         return f"{self.workspace_id}/computes/{name}"

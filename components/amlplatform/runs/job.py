@@ -69,6 +69,10 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 from amlplatform.errors import UserError
 
 LOCAL = "local"
+# ``compute: serverless`` (or ``azureml:serverless``): Azure ML serverless compute; azure-ai-ml sends the literal
+# ``serverless`` as computeId (``azure.ai.ml.constants._common.ComputeType.SERVERLESS``; see
+# https://learn.microsoft.com/azure/machine-learning/how-to-use-serverless-compute)
+SERVERLESS = "serverless"
 COMMAND_SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json"
 PIPELINE_SCHEMA = "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json"
 
@@ -122,6 +126,10 @@ class JobInput:
     mode: Optional[str] = None
     binding: Optional[Binding] = None
     description: Optional[str] = None
+    # a bound step input given as a mapping ({path: ${{...}}, type, mode}): the type and mode the step itself
+    # gives (azure-ai-ml sends these on the node and in the step's component spec, not the source's)
+    node_type: Optional[str] = None
+    node_mode: Optional[str] = None
 
     @property
     def is_literal(self) -> bool:
@@ -230,6 +238,19 @@ class PipelineSettings:
 
 
 @dataclass(frozen=True)
+class StepNode:
+    """What a pipeline node itself sets over its component (azure-ai-ml ``Command._to_rest_object``: these go
+    on the node, not into the component spec). For an inline step, the step's own values."""
+
+    resources: Optional[Resources] = None
+    distribution: Optional[Distribution] = None
+    timeout: Optional[int] = None
+    environment_variables: Mapping[str, str] = field(default_factory=dict)
+    identity: Optional[Identity] = None
+    tags: Optional[Mapping[str, str]] = None
+
+
+@dataclass(frozen=True)
 class PipelineStep:
     name: str
     job: CommandJob
@@ -242,6 +263,15 @@ class PipelineStep:
     node_inputs: Optional[tuple[str, ...]] = None  # inputs the step's own YAML gives (None: no inputs: key)
     node_outputs: Optional[tuple[str, ...]] = None  # outputs the step's own YAML gives (None: no outputs: key)
     component_schema: Optional[str] = None  # the component file's $schema (azure-ai-ml sends it in the spec)
+    # a component's declared inputs as its spec sends them (type, default, optional, min, max, enum, mode,
+    # description); None for an inline step, whose ports come from its inputs
+    ports: Optional[Mapping[str, Mapping[str, Any]]] = None
+    out_ports: Optional[Mapping[str, Mapping[str, Any]]] = None  # likewise its declared outputs (type, mode)
+    spec_resources: Optional[Resources] = None  # the component's own resources (its spec)
+    spec_distribution: Optional[Distribution] = None  # the component's own distribution (its spec)
+    node: StepNode = field(default_factory=StepNode)
+    kind: str = "command"  # the node type: "command" or "parallel"
+    parallel: Any = None  # runs.parallel.ParallelSettings of a parallel step
 
 
 @dataclass(frozen=True)
@@ -352,9 +382,13 @@ def parse_job(data: Mapping[str, Any], *, base_dir: Path, source: Optional[Path]
         job: Any = _command_job(data, "", base_dir, source, problems, in_pipeline=False)
     elif kind == "pipeline":
         job = _pipeline_job(data, base_dir, source, problems)
+    elif kind == "sweep":
+        from amlplatform.runs.sweep import parse_sweep
+
+        job = parse_sweep(data, base_dir, source, problems)
     else:
-        problems.add("type", f"Value {kind!r} passed is not in set ['command', 'pipeline'] "
-                     "(amlplatform runs command and pipeline jobs; sweep, spark, automl are not supported)")
+        problems.add("type", f"Value {kind!r} passed is not in set ['command', 'pipeline', 'sweep'] "
+                     "(amlplatform runs command, pipeline and sweep jobs; spark and automl are not supported)")
         job = None
     if problems.items:
         where = f"job file {source}" if source is not None else "job"
@@ -464,10 +498,12 @@ def _compute(v: Any, path: str, problems: _Problems) -> Optional[str]:
         return LOCAL
     if s.startswith("azureml:"):
         s = s[len("azureml:"):]
+    if s.lower() == SERVERLESS:
+        return SERVERLESS
     m = re.match(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/"
                  r"workspaces/[^/]+/computes/([^/]+)$", s, re.I)
     if m:
-        return m.group(1)
+        return s  # an ARM id is sent as given (it may name another workspace's compute), as azure-ai-ml does
     if not s or "/" in s:
         problems.add(path, f"{v!r} is not a compute: give 'local', 'azureml:<compute name>' or the compute's ARM id")
         return None
@@ -532,6 +568,10 @@ def _input(name: str, v: Any, path: str, base_dir: Path, problems: _Problems, *,
         problems.add(path, "Invalid input type.")
         return None
     typ = v.get("type")
+    if typ in LITERAL_TYPES and bindable:
+        # azure-ai-ml's node input schema has no typed literal: a step input is a value, a binding or data
+        problems.add(path, f"a pipeline step input of type {typ!r} is given as its value (n: 7), not as a mapping")
+        return None
     if typ in LITERAL_TYPES:
         _unknown(v, ("type", "default", "value", "optional", "description", "min", "max", "enum"), path, problems)
         val = v.get("value", v.get("default"))
@@ -553,7 +593,8 @@ def _input(name: str, v: Any, path: str, base_dir: Path, problems: _Problems, *,
         if not bindable or b is None or b.scope in ("unknown", "parent_outputs"):
             problems.add(_join(path, "path"), f"{raw!r} is not a valid binding here")
             return None
-        return JobInput(name=name, type=t or "uri_folder", mode=mode, binding=b)
+        return JobInput(name=name, type=t or "uri_folder", mode=mode, binding=b, node_type=t or "uri_folder",
+                        node_mode=mode)
     kind = classify_path(raw)
     local = None
     if kind == "asset" and not (ASSET_REF.match(raw) or ARM_ID.match(raw)):
@@ -775,7 +816,9 @@ def _metadata(d: Mapping[str, Any], path: str, problems: _Problems) -> dict[str,
 
 
 def _command_job(d: Mapping[str, Any], path: str, base_dir: Path, source: Optional[Path], problems: _Problems, *,
-                 in_pipeline: bool, extra_keys: Sequence[str] = ()) -> Optional[CommandJob]:
+                 in_pipeline: bool, extra_keys: Sequence[str] = (),
+                 declared_inputs: Optional[Mapping[str, Any]] = None,
+                 search_space: Sequence[str] = ()) -> Optional[CommandJob]:
     for k, why in _REFUSED.items():
         if k in d:
             problems.add(_join(path, k), why)
@@ -806,9 +849,11 @@ def _command_job(d: Mapping[str, Any], path: str, base_dir: Path, source: Option
         if timeout is not None and timeout <= 0:
             problems.add(_join(path, "limits.timeout"), "Must be greater than 0.")
     if command is not None:
-        declared_in = d.get("inputs") if isinstance(d.get("inputs"), Mapping) else {}
+        declared_in = declared_inputs if declared_inputs is not None else (
+            d.get("inputs") if isinstance(d.get("inputs"), Mapping) else {})
         declared_out = d.get("outputs") if isinstance(d.get("outputs"), Mapping) else {}
-        _check_placeholders(command, declared_in, declared_out, _join(path, "command"), problems)
+        _check_placeholders(command, declared_in, declared_out, _join(path, "command"), problems,
+                            search_space=search_space)
     meta = _metadata(d, path, problems)
     if not in_pipeline and meta["experiment_name"] is None:
         meta["experiment_name"] = default_experiment_name()
@@ -832,11 +877,14 @@ def default_experiment_name() -> str:
 
 
 def _check_placeholders(command: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any], path: str,
-                        problems: _Problems) -> None:
+                        problems: _Problems, *, search_space: Sequence[str] = ()) -> None:
     for m in BINDING.finditer(command):
         expr = m.group(1)
         own = _OWN_REF.match(expr)
-        if own is None:
+        if expr.startswith("search_space.") and search_space:
+            if expr[len("search_space."):] not in search_space:
+                problems.add(path, f"{m.group(0)} names no search_space parameter ({', '.join(search_space)})")
+        elif own is None:
             problems.add(path, f"invalid placeholder {m.group(0)}: use ${{{{inputs.<name>}}}} or ${{{{outputs.<name>}}}}")
         elif own.group(1) == "inputs" and own.group(2) not in inputs:
             problems.add(path, f"{m.group(0)} names no input (inputs: {', '.join(inputs) or 'none'})")
@@ -926,14 +974,26 @@ def _step(name: str, raw: Any, base_dir: Path, problems: _Problems) -> Optional[
         problems.add(path, "Invalid input type.")
         return None
     t = raw.get("type", "command")
+    if t == "parallel":
+        from amlplatform.runs.parallel import parse_parallel
+
+        return parse_parallel(name, raw, base_dir, problems)
     if t != "command":
-        problems.add(_join(path, "type"), f"Value {t!r} passed is not in set ['command'] (amlplatform runs command steps)")
+        problems.add(_join(path, "type"), f"Value {t!r} passed is not in set ['command', 'parallel'] "
+                     "(amlplatform runs command and parallel steps)")
         return None
     comp = raw.get("component")
     if comp is None:
         job = _command_job(raw, path, base_dir, None, problems, in_pipeline=True)
-        return PipelineStep(name=name, job=job, node_inputs=_given(raw, "inputs"),
-                            node_outputs=_given(raw, "outputs")) if job is not None else None
+        if job is None:
+            return None
+        # azure-ai-ml builds the anonymous component from the inline job: resources and distribution go
+        # into its spec and onto the node; limits, environment variables, identity and tags onto the node
+        node = StepNode(resources=job.resources, distribution=job.distribution, timeout=job.timeout,
+                        environment_variables=job.environment_variables, identity=job.identity,
+                        tags=dict(job.tags) if "tags" in raw else None)
+        return PipelineStep(name=name, job=job, node_inputs=_given(raw, "inputs"), node_outputs=_given(raw, "outputs"),
+                            spec_resources=job.resources, spec_distribution=job.distribution, node=node)
     # a node with a component: the node may set inputs/outputs/compute/resources/... over the component's
     node_keys = ("type", "component", "inputs", "outputs", "compute", "resources", "distribution", "limits",
                  "environment_variables", "display_name", "description", "tags", "properties", "identity",
@@ -989,24 +1049,68 @@ def _step(name: str, raw: Any, base_dir: Path, problems: _Problems) -> Optional[
     for k in node_outputs:
         if k not in declared_out:
             problems.add(_join(path, f"outputs.{k}"), "the component has no such output")
-    body = {k: v for k, v in cdata.items() if k in ("command", "code", "environment", "resources", "distribution",
-                                                    "environment_variables")}
+    # A component has no environment variables: azure-ai-ml's CommandComponentSchema excludes them ("component
+    # doesn't have environment variables", _schema/component/command_component.py), so the service never sees
+    # a component file's environment_variables; only the node's are sent (and used locally).
+    body = {k: v for k, v in cdata.items() if k in ("command", "code", "environment", "resources", "distribution")}
     for k in ("compute", "resources", "distribution", "limits", "environment_variables", "display_name", "description",
               "tags", "properties", "identity"):
         if k in raw:
             body[k] = raw[k]
-    body["inputs"] = merged_inputs
+    # a node's local input paths are the pipeline file's (azure-ai-ml resolves them against the pipeline YAML's
+    # folder); the component's own code and environment files are the component file's
+    body["inputs"] = {k: _rebased(x, base_dir) if k in node_inputs else x for k, x in merged_inputs.items()}
     body["outputs"] = merged_outputs
-    # inputs declared in a component with a default keep their declared type
-    job = _command_job(body, path, comp_dir, None, problems, in_pipeline=True)
+    job = _command_job(body, path, comp_dir, None, problems, in_pipeline=True, declared_inputs=declared)
+    # the component's own resources/distribution are its spec's; the node's go on the node (parsed once more
+    # only for what the node overrides: errors in the merged values are reported above)
+    spec_res = _resources(cdata.get("resources"), _join(cpath_s, "resources"),
+                          problems if "resources" in raw else _Problems())
+    spec_dist = _distribution(cdata.get("distribution"), _join(cpath_s, "distribution"),
+                              problems if "distribution" in raw else _Problems())
+    ports = {str(k): _declared_port(decl) for k, decl in declared.items()}
+    out_ports = {str(k): {"type": decl.get("type", "uri_folder"), **({"mode": decl["mode"]} if decl.get("mode") else {})}
+                 if isinstance(decl, Mapping) else {"type": "uri_folder"} for k, decl in declared_out.items()}
     if job is None:
         return None
+    node = StepNode(resources=job.resources if "resources" in raw else None,
+                    distribution=job.distribution if "distribution" in raw else None,
+                    timeout=job.timeout, environment_variables=job.environment_variables,
+                    identity=job.identity if "identity" in raw else None,
+                    tags=dict(job.tags) if "tags" in raw else None)
     v = cdata.get("version")
     return PipelineStep(name=name, job=job, is_deterministic=bool(det) if det is not None else True,
                         component=comp_source if comp_source else None,
                         component_name=cdata.get("name"), component_version=None if v is None else str(v),
                         node_inputs=_given(raw, "inputs"), node_outputs=_given(raw, "outputs"),
-                        component_schema=cdata.get("$schema"))
+                        component_schema=cdata.get("$schema"), ports=ports, out_ports=out_ports, spec_resources=spec_res,
+                        spec_distribution=spec_dist, node=node)
+
+
+def _rebased(value: Any, base_dir: Path) -> Any:
+    """A node input's local ``path`` made absolute against ``base_dir`` (other values unchanged)."""
+    if isinstance(value, Mapping) and isinstance(value.get("path"), str):
+        raw = value["path"]
+        if "${{" not in raw and classify_path(raw) == "local":
+            return {**value, "path": str(_local(base_dir, raw))}
+    return value
+
+
+def _declared_port(decl: Any) -> dict[str, Any]:
+    """A component input declaration as azure-ai-ml's component spec sends it (``InputPort``: ``default``,
+    ``min`` and ``max`` as ``str()`` text, ``optional`` only when true, ``enum`` as given)."""
+    if not isinstance(decl, Mapping):
+        return {"type": "string"}
+    port: dict[str, Any] = {"type": decl.get("type", "uri_folder")}
+    for key in ("default", "min", "max"):
+        if decl.get(key) is not None:
+            port[key] = str(decl[key])
+    if decl.get("optional") is True:
+        port["optional"] = True
+    for key in ("enum", "description", "mode"):
+        if decl.get(key) is not None:
+            port[key] = decl[key]
+    return port
 
 
 def _given(raw: Mapping[str, Any], key: str) -> Optional[tuple[str, ...]]:
@@ -1032,7 +1136,8 @@ def _resolve_bindings(steps: dict[str, PipelineStep], inputs: Mapping[str, JobIn
                 if src is None:
                     problems.add(where, f"{b.expression}: the pipeline has no input {b.name!r}")
                     continue
-                new_inputs[iname] = replace(src, name=iname, binding=b, mode=inp.mode or src.mode)
+                new_inputs[iname] = replace(src, name=iname, binding=b, mode=inp.mode or src.mode,
+                                            node_type=inp.node_type, node_mode=inp.node_mode)
             elif b.scope == "step_outputs":
                 producer = steps.get(b.step or "")
                 if producer is None:
@@ -1045,7 +1150,7 @@ def _resolve_bindings(steps: dict[str, PipelineStep], inputs: Mapping[str, JobIn
                 if b.step not in deps:
                     deps.append(b.step)  # type: ignore[arg-type]
                 new_inputs[iname] = JobInput(name=iname, type=pout.type, path_kind="step_output", mode=inp.mode,
-                                             binding=b)
+                                             binding=b, node_type=inp.node_type, node_mode=inp.node_mode)
         new_outputs: dict[str, JobOutput] = {}
         for oname, o in step.job.outputs.items():
             if o.binding is not None:

@@ -25,7 +25,8 @@ import uuid
 from typing import Any, Mapping, Optional
 
 from amlplatform.errors import UserError
-from amlplatform.runs.job import CommandJob, Environment, JobInput, JobOutput, PipelineJob, PipelineStep
+from amlplatform.runs.job import (CommandJob, Distribution, Environment, Identity, JobInput, JobOutput, PipelineJob,
+                                  PipelineStep, Resources)
 
 ANONYMOUS_ENV_NAME = "CliV2AnonymousEnvironment"  # azure-ai-ml constants ANONYMOUS_ENV_NAME
 ANONYMOUS_COMPONENT_NAME = "azureml_anonymous"  # azure-ai-ml constants ANONYMOUS_COMPONENT_NAME
@@ -260,26 +261,35 @@ def component_spec(step: PipelineStep, *, code_id: Optional[str], environment_id
     """The ``componentSpec`` of a step's anonymous command component (azure-ai-ml
     ``CommandComponent._to_rest_object``: the component YAML as a mapping, references resolved)."""
     job = step.job
-    spec: dict[str, Any] = {
-        "name": ANONYMOUS_COMPONENT_NAME,
-        "type": "command",
-        "command": job.command,
-        "environment": environment_id,
-        "is_deterministic": step.is_deterministic,
-    }
+    if step.kind == "parallel":
+        spec = {"name": ANONYMOUS_COMPONENT_NAME, "type": "parallel", "is_deterministic": step.is_deterministic,
+                **parallel_spec(step, code_id=code_id, environment_id=environment_id)}
+    else:
+        spec = {
+            "name": ANONYMOUS_COMPONENT_NAME,
+            "type": "command",
+            "command": job.command,
+            "environment": environment_id,
+            "is_deterministic": step.is_deterministic,
+        }
     # azure-ai-ml leaves out empty port mappings
-    if job.inputs:
-        spec["inputs"] = {n: _port(i) for n, i in job.inputs.items()}
-    if job.outputs:
-        spec["outputs"] = {n: {"type": o.type} for n, o in job.outputs.items()}
+    # a component file's declared ports as declared; an inline step's from its inputs
+    ports = step.ports if step.ports is not None else {n: _port(i) for n, i in job.inputs.items()}
+    if ports:
+        spec["inputs"] = {n: dict(p) for n, p in ports.items()}
+    out_ports = step.out_ports if step.out_ports is not None else {n: _out_port(o) for n, o in job.outputs.items()}
+    if out_ports:
+        spec["outputs"] = {n: dict(p) for n, p in out_ports.items()}
     if step.component_schema:
         spec["$schema"] = step.component_schema
-    if code_id is not None:
+    if code_id is not None and step.kind != "parallel":
         spec["code"] = code_id
-    if job.environment_variables:
-        spec["environment_variables"] = dict(job.environment_variables)
-    if job.distribution is not None:
-        d = job.distribution
+    if step.spec_resources is not None:
+        r = step.spec_resources  # the spec's resources carry no properties (they are the node's)
+        spec["resources"] = {k: v for k, v in (("instance_count", r.instance_count), ("instance_type", r.instance_type),
+                                               ("shm_size", r.shm_size), ("docker_args", r.docker_args)) if v is not None}
+    if step.spec_distribution is not None:
+        d = step.spec_distribution
         spec["distribution"] = {k: v for k, v in (("type", d.type),
                                                    ("process_count_per_instance", d.process_count_per_instance),
                                                    ("worker_count", d.worker_count),
@@ -287,12 +297,88 @@ def component_spec(step: PipelineStep, *, code_id: Optional[str], environment_id
     return spec
 
 
+def literal_kind(value: Any) -> str:
+    """The port type azure-ai-ml infers for a literal value (``bool`` before ``int``: True is an int in Python)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string"
+
+
 def _port(inp: JobInput) -> dict[str, Any]:
-    if inp.type == "literal":
-        v = inp.value
-        kind = "boolean" if isinstance(v, bool) else "integer" if isinstance(v, int) else "number" if isinstance(v, float) else "string"
-        return {"type": kind}
-    return {"type": inp.type}
+    """An inline step input as the anonymous component's port: a literal's inferred type with the value as its
+    default; a bound input the type of what it is bound to; a data input its type and mode."""
+    if inp.node_type is not None:  # {path: ${{...}}, type, mode}: what the step says, not its source
+        port: dict[str, Any] = {"type": inp.node_type}
+    elif inp.type == "literal":
+        port = {"type": literal_kind(inp.value)}
+        if inp.binding is None and inp.value is not None:
+            port["default"] = literal_text(inp.value)
+        return port
+    else:
+        port = {"type": inp.type}
+    if inp.mode:  # the step's mode, else (a bare binding) the mode of the pipeline input it names
+        port["mode"] = inp.mode
+    return port
+
+
+def _out_port(o: JobOutput) -> dict[str, Any]:
+    port: dict[str, Any] = {"type": o.type}
+    if o.binding is None and o.mode:
+        port["mode"] = o.mode
+    return port
+
+
+def _node_resources(r: Resources) -> dict[str, Any]:
+    out = {k: v for k, v in (("instance_count", r.instance_count), ("instance_type", r.instance_type),
+                             ("shm_size", r.shm_size), ("docker_args", r.docker_args)) if v is not None}
+    if r.properties:
+        out["properties"] = dict(r.properties)
+    return out
+
+
+def _node_distribution(d: Distribution) -> dict[str, Any]:
+    """A node's distribution (azure-ai-ml ``get_rest_dict_for_node_attrs``: the REST model in snake case;
+    TensorFlow's ``parameter_server_count`` defaults to 0 there)."""
+    out: dict[str, Any] = {"distribution_type": DISTRIBUTION[d.type]}
+    if d.process_count_per_instance is not None:
+        out["process_count_per_instance"] = d.process_count_per_instance
+    if d.type == "tensorflow":
+        if d.worker_count is not None:
+            out["worker_count"] = d.worker_count
+        out["parameter_server_count"] = d.parameter_server_count or 0
+    return out
+
+
+def _node_identity(i: Identity) -> dict[str, Any]:
+    out: dict[str, Any] = {"identity_type": IDENTITY[i.type]}
+    for key, value in (("client_id", i.client_id), ("object_id", i.object_id), ("resource_id", i.msi_resource_id)):
+        if value:
+            out[key] = value
+    return out
+
+
+def node_settings(step: PipelineStep) -> dict[str, Any]:
+    """What a pipeline node sets itself (azure-ai-ml ``Command._to_rest_object``): resources, distribution,
+    limits, environment variables, identity and tags, each only when given."""
+    n = step.node
+    out: dict[str, Any] = {}
+    if n.resources is not None:
+        out["resources"] = _node_resources(n.resources)
+    if n.distribution is not None:
+        out["distribution"] = _node_distribution(n.distribution)
+    if n.timeout is not None:
+        out["limits"] = {"timeout": iso_duration(n.timeout), "job_limits_type": "Command"}
+    if n.environment_variables:
+        out["environment_variables"] = dict(n.environment_variables)
+    if n.identity is not None:
+        out["identity"] = _node_identity(n.identity)
+    if n.tags is not None:
+        out["tags"] = dict(n.tags)
+    return out
 
 
 def component_version(spec: Mapping[str, Any]) -> str:
@@ -308,7 +394,10 @@ def component_body(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 def _step_input(inp: JobInput, uri: Optional[str]) -> dict[str, Any]:
     if inp.binding is not None:
-        return {"job_input_type": "literal", "value": inp.binding.expression}
+        out = {"job_input_type": "literal", "value": inp.binding.expression}
+        if inp.node_mode:
+            out["mode"] = MODES[inp.node_mode]
+        return out
     if inp.type == "literal":
         return {"job_input_type": "literal", "value": literal_text(inp.value)}
     out: dict[str, Any] = {"job_input_type": inp.type}
@@ -339,15 +428,19 @@ def pipeline_body(
     input_uris: Mapping[str, str],
     step_input_uris: Mapping[tuple[str, str], str],
     run_properties: Mapping[str, str],
+    step_code_ids: Optional[Mapping[str, Optional[str]]] = None,
+    step_environment_ids: Optional[Mapping[str, str]] = None,
 ) -> dict[str, Any]:
     """The ``PUT W/jobs/{name}`` body of a pipeline job (azure-ai-ml ``PipelineJob._to_rest_object``).
 
     ``compute_ids``: compute name -> ARM id for every compute named. ``step_input_uris``: uploaded
     local inputs given directly on a step, by (step, input)."""
     jobs: dict[str, Any] = {}
+    step_code_ids = step_code_ids or {}
+    step_environment_ids = step_environment_ids or {}
     for sname, step in pipeline.jobs.items():
         # azure-ai-ml sends the inputs/outputs the step's YAML gives (a component's defaults stay in the component)
-        node: dict[str, Any] = {"name": sname, "type": "command", "componentId": component_ids[sname],
+        node: dict[str, Any] = {"name": sname, "type": step.kind, "componentId": component_ids[sname],
                                 "_source": "YAML.COMPONENT" if step.component else "YAML.JOB"}
         if step.node_inputs is not None:
             node["inputs"] = {n: _step_input(step.job.inputs[n], step_input_uris.get((sname, n)))
@@ -358,6 +451,10 @@ def pipeline_body(
             node["computeId"] = compute_ids[step.own_compute]
         if step.job.display_name:
             node["display_name"] = step.job.display_name
+        node.update(node_settings(step))
+        if step.kind == "parallel":
+            node.update(parallel_node(step, task=parallel_task(step, code_id=step_code_ids.get(sname),
+                                                               environment_id=step_environment_ids[sname])))
         jobs[sname] = node
     settings: dict[str, Any] = {"_source": "YAML.JOB"}
     s = pipeline.settings
@@ -389,3 +486,183 @@ def pipeline_body(
     if pipeline.identity is not None:
         props["identity"] = _identity(pipeline.identity)
     return {"properties": props}
+
+
+# ---------------------------------------------------------------- sweep jobs
+
+SAMPLING = {"grid": "Grid", "random": "Random", "bayesian": "Bayesian"}
+POLICY = {"bandit": "Bandit", "median_stopping": "MedianStopping", "truncation_selection": "TruncationSelection"}
+
+
+def sweep_timeout(seconds: Optional[int]) -> Optional[str]:
+    """azure-ai-ml ``_get_floored_timeout``: the service reads a duration under 60 s as days, so 1-59 s
+    is sent as 60 s; then ISO 8601."""
+    if seconds is None:
+        return None
+    return iso_duration(seconds if not seconds or seconds > 60 else 60)
+
+
+def search_space_body(param: Any) -> list[Any]:
+    """One ``searchSpace`` entry (azure-ai-ml ``Choice/Randint/Uniform/...._to_rest_object``):
+    ``["choice", [[values]]]``, ``["randint", [upper]]``, ``["quniform", [min, max, q]]``, ..."""
+    if param.type == "choice":
+        return ["choice", [list(param.values)]]
+    return [param.type, [int(a) if param.type == "randint" else a for a in param.args]]
+
+
+def _early_termination(policy: Any) -> dict[str, Any]:
+    """azure-ai-ml's policy entities with their defaults (bandit: delay 0, interval 0, slacks 0; median
+    stopping: delay 0, interval 1; truncation selection: delay 0, interval 0)."""
+    default_interval = 1 if policy.type == "median_stopping" else 0
+    out: dict[str, Any] = {"policyType": POLICY[policy.type], "delayEvaluation": policy.delay_evaluation or 0,
+                           "evaluationInterval": (policy.evaluation_interval if policy.evaluation_interval is not None
+                                                  else default_interval)}
+    if policy.type == "bandit":
+        out["slackFactor"] = policy.slack_factor or 0
+        out["slackAmount"] = policy.slack_amount or 0
+    if policy.type == "truncation_selection":
+        out["truncationPercentage"] = policy.truncation_percentage or 0
+    return out
+
+
+def sweep_body(
+    job: Any,
+    *,
+    name: str,
+    code_id: Optional[str],
+    environment_id: str,
+    compute_id: Optional[str],
+    input_uris: Mapping[str, str],
+    run_properties: Mapping[str, str],
+) -> dict[str, Any]:
+    """The ``PUT W/jobs/{name}`` body of a sweep job (azure-ai-ml ``SweepJob._to_rest_object``)."""
+    trial = job.trial
+    t: dict[str, Any] = {"command": trial.command, "environmentId": environment_id,
+                         "environmentVariables": dict(trial.environment_variables)}
+    if code_id is not None:
+        t["codeId"] = code_id
+    for key, value in (("resources", _resources(trial)), ("distribution", _distribution(trial))):
+        if value is not None:
+            t[key] = value
+    s = job.sampling
+    sampling: dict[str, Any] = {"samplingAlgorithmType": SAMPLING[s.type]}
+    for key, value in (("seed", s.seed), ("rule", s.rule), ("logbase", s.logbase)):
+        if value is not None:
+            sampling[key] = value
+    limits: dict[str, Any] = {"jobLimitsType": "Sweep", "maxTotalTrials": job.limits.max_total_trials}
+    for key, value in (("maxConcurrentTrials", job.limits.max_concurrent_trials),
+                       ("timeout", sweep_timeout(job.limits.timeout)),
+                       ("trialTimeout", sweep_timeout(job.limits.trial_timeout))):
+        if value is not None:
+            limits[key] = value
+    props: dict[str, Any] = {
+        "jobType": "Sweep",
+        "displayName": job.display_name or name,
+        "experimentName": job.experiment_name,
+        "isArchived": False,
+        "tags": dict(job.tags),
+        "properties": {**dict(job.properties), **dict(run_properties)},
+        "inputs": {n: input_body(i, input_uris.get(n)) for n, i in trial.inputs.items()},
+        "outputs": {n: output_body(o) for n, o in trial.outputs.items()},
+        "searchSpace": {n: search_space_body(p) for n, p in job.search_space.items()},
+        "samplingAlgorithm": sampling,
+        "limits": limits,
+        "objective": {"goal": job.objective.goal, "primaryMetric": job.objective.primary_metric},
+        "trial": t,
+    }
+    if job.early_termination is not None:
+        props["earlyTermination"] = _early_termination(job.early_termination)
+    if compute_id is not None:
+        props["computeId"] = compute_id
+    if job.description is not None:
+        props["description"] = job.description
+    if job.identity is not None:
+        props["identity"] = _identity(job.identity)
+    if "resources" in t:  # azure-ai-ml: the sweep's resources are the trial's when the sweep gives none
+        props["resources"] = t["resources"]
+    return {"properties": props}
+
+
+# ---------------------------------------------------------------- parallel steps
+
+
+def parallel_task(step: PipelineStep, *, code_id: Optional[str], environment_id: str) -> dict[str, Any]:
+    """The step's ``task`` with its code and environment resolved (azure-ai-ml resolves both before sending)."""
+    p = step.parallel
+    task: dict[str, Any] = {"type": "run_function"}
+    if code_id is not None:
+        task["code"] = code_id
+    task["entry_script"] = p.entry_script
+    task["environment"] = environment_id
+    if p.program_arguments:
+        task["program_arguments"] = p.program_arguments
+    if p.append_row_to:
+        task["append_row_to"] = p.append_row_to
+    return task
+
+
+def _retry(max_retries: Optional[int], timeout: Optional[int]) -> Optional[dict[str, Any]]:
+    out = {k: v for k, v in (("timeout", timeout), ("max_retries", max_retries)) if v is not None}
+    return out or None
+
+
+def parallel_spec(step: PipelineStep, *, code_id: Optional[str], environment_id: str) -> dict[str, Any]:
+    """A parallel step's anonymous component (azure-ai-ml ``ParallelComponent._to_rest_object``): the component
+    file's settings, or for an inline step the step's; ``mini_batch_size`` as text ("0" when unset)."""
+    p = step.parallel
+    src = p.spec if p.spec is not None else None
+    out: dict[str, Any] = {"task": parallel_task(step, code_id=code_id, environment_id=environment_id)}
+    if src is not None:  # a component file: its own values
+        mbs = src.get("mini_batch_size")
+        values = {"logging_level": src.get("logging_level"), "input_data": src.get("input_data"),
+                  "max_concurrency_per_instance": src.get("max_concurrency_per_instance"),
+                  "error_threshold": src.get("error_threshold"),
+                  "mini_batch_error_threshold": src.get("mini_batch_error_threshold")}
+        retry = src.get("retry_settings") if isinstance(src.get("retry_settings"), Mapping) else None
+        retry = _retry(retry.get("max_retries"), retry.get("timeout")) if retry else None
+    else:
+        mbs = p.mini_batch_size
+        values = {"logging_level": p.logging_level, "input_data": p.input_data,
+                  "max_concurrency_per_instance": p.max_concurrency_per_instance, "error_threshold": p.error_threshold,
+                  "mini_batch_error_threshold": p.mini_batch_error_threshold}
+        retry = _retry(p.max_retries, p.retry_timeout)
+    out["mini_batch_size"] = "0" if mbs is None else str(mbs)
+    out.update({k: v for k, v in values.items() if v is not None})
+    if retry:
+        out["retry_settings"] = retry
+    if step.component_schema:
+        out["$schema"] = step.component_schema
+    return out
+
+
+def parallel_node(step: PipelineStep, *, task: Mapping[str, Any]) -> dict[str, Any]:
+    """What a parallel node sends besides the common node fields (azure-ai-ml ``Parallel.__init__`` and
+    ``_to_rest_object``): resources, retry settings, input data, max concurrency, mini-batch error threshold,
+    mini-batch size and task are the node's or else its component's; error threshold and logging level only
+    the node's; mini_batch_size the node's as a number (kb/mb/gb in bytes)."""
+    p, given, src = step.parallel, set(step.parallel.node_keys), step.parallel.spec or {}
+    out: dict[str, Any] = {"task": dict(task)}
+    if "resources" not in given and isinstance(src.get("resources"), Mapping):
+        out["resources"] = {k: v for k, v in src["resources"].items()}
+    if "retry_settings" in given:
+        retry = _retry(p.max_retries, p.retry_timeout)
+    elif isinstance(src.get("retry_settings"), Mapping):
+        retry = _retry(src["retry_settings"].get("max_retries"), src["retry_settings"].get("timeout"))
+    else:
+        retry = None
+    if retry:
+        out["retry_settings"] = retry
+    for key in ("input_data", "max_concurrency_per_instance", "mini_batch_error_threshold"):
+        value = getattr(p, key) if key in given else src.get(key)
+        if value is not None:
+            out[key] = value
+    for key in ("error_threshold", "logging_level"):
+        if key in given and getattr(p, key) is not None:
+            out[key] = getattr(p, key)
+    if "mini_batch_size" in given:
+        from amlplatform.runs.parallel import mini_batch_wire
+
+        out["mini_batch_size"] = mini_batch_wire(p.mini_batch_size)
+    else:
+        out["mini_batch_size"] = src.get("mini_batch_size", 0)
+    return out
