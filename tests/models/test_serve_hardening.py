@@ -354,7 +354,8 @@ def test_200_half_open_connections_do_not_hold_the_server():
 
 
 def test_over_the_cap_is_503_at_once_and_the_slot_comes_back():
-    with ScoringServer(Echo(), port=0, timeout=30, max_connections=1) as server:
+    log = io.StringIO()
+    with ScoringServer(Echo(), port=0, timeout=30, max_connections=1, log=log) as server:
         held = _connect(server)
         try:
             held.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{_addr(server)[1]}\r\n\r\n".encode())
@@ -370,6 +371,7 @@ def test_over_the_cap_is_503_at_once_and_the_slot_comes_back():
             time.sleep(0.05)
         else:
             raise AssertionError("the slot was not released")
+    assert "connection refused (503)" in log.getvalue()
 
 
 def test_stop_closes_idle_connections():

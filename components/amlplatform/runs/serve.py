@@ -501,6 +501,7 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], handler: type, owner: ScoringServer) -> None:
         self.owner = owner
+        self._refusals_logged_at = float("-inf")
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler)
@@ -544,6 +545,11 @@ class _Server(ThreadingHTTPServer):
         except OSError:
             pass
         self.shutdown_request(request)
+        now = time.monotonic()
+        if now - self._refusals_logged_at > 5:  # one line per 5 s at most, however many are refused
+            self._refusals_logged_at = now
+            self.owner.write_log(f"{client_address[0]}: connection refused (503): {self.owner.max_connections} "
+                                 "connections are being served (--max-connections)")
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
