@@ -382,6 +382,8 @@ def test_stop_closes_idle_connections():
         assert _statuses(_read_response(sock)) == [200]
         server.stop()
         assert sock.recv(65536) == b""  # closed by stop(), not after the 60 s deadline
+        server.start()  # a stopped server can serve again
+        assert requests.get(server.url + "/", timeout=5).status_code == 200
     finally:
         sock.close()
         server.stop()

@@ -385,6 +385,7 @@ class ScoringServer:
         class Handler(_Handler):
             server_owner = owner
 
+        self.closing = False
         try:
             self._server = _Server((self.host, self.port), Handler, self)
         except OSError as exc:
