@@ -10,7 +10,9 @@ once here (untimed) and registered in a temporary local registry. Measured in th
 - throughput: the same calls from 1 and from 4 client threads (one connection each) -> requests/s,
   against the in-process ``scorer.score`` calls per second;
 - cold start to first answer: a fresh ``amlplatform serve`` process until its first ``/score``
-  answer, against a fresh ``python`` process that loads the model and predicts once.
+  answer, against a fresh ``python`` process that loads the model and predicts once;
+- stop: SIGTERM until the process has exited, with an idle keep-alive client connected (issue 19:
+  "serve stops promptly on SIGTERM").
 
 Loopback only, bounded: at most ``--calls`` requests per measurement and a few process starts.
 
@@ -75,13 +77,16 @@ def start_server(py: str, project: Path, port: int) -> tuple[subprocess.Popen, f
     raise SystemExit("serve did not answer within 120 s")
 
 
-def stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen) -> float:
+    """SIGTERM; the seconds until the process has exited."""
+    t = time.perf_counter()
     proc.terminate()
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    return time.perf_counter() - t
 
 
 def http_calls(port: int, body: bytes, n: int) -> list[float]:
@@ -155,18 +160,24 @@ def main() -> int:
         in_proc = c.time_call(lambda: scorer.score(text), calls, warmup=20, collect=False)
 
         # ---- served: latency, throughput, cold start (each repetition a fresh server process)
-        served, rate1, rate4, cold = [], [], [], []
+        served, rate1, rate4, cold, stops = [], [], [], [], []
         for _ in range(reps):
             port = free_port()
             proc, first = start_server(py, project, port)
+            idle = None
             try:
                 cold.append(first)
                 http_calls(port, body, 20)  # warm-up, uncounted
                 served += http_calls(port, body, calls)
                 rate1.append(threaded_rate(port, body, 1, calls))
                 rate4.append(threaded_rate(port, body, 4, max(5, calls // 4)))
+                idle = http.client.HTTPConnection("127.0.0.1", port, timeout=10)  # kept alive, idle at SIGTERM
+                idle.request("GET", "/")
+                idle.getresponse().read()
             finally:
-                stop(proc)
+                stops.append(stop(proc))
+                if idle is not None:
+                    idle.close()
         fresh_cmd = [py, "-c", "import sys, pandas as pd, mlflow.pyfunc, json; "
                      "m = mlflow.pyfunc.load_model(sys.argv[1]); r = json.load(open(sys.argv[2]))['input_data']; "
                      "m.predict(pd.DataFrame(r['data'], columns=r['columns']))",
@@ -199,6 +210,9 @@ def main() -> int:
             ["amlplatform serve -> first /score", c.fmt_s(cs), c.spread(cold), f"{cs / cf:.2f}"],
             ["python: load model + predict once", c.fmt_s(cf), c.spread(cold_floor), "1.00"],
         ])
+        print()
+        print("stop: SIGTERM until the process has exited (one idle keep-alive client connected)")
+        c.table(["", "median", "min-max"], [["amlplatform serve", c.fmt_s(c.median(stops)), c.spread(stops)]])
         print(f"\n  (the machine: {os.cpu_count()} CPUs shared; serve scores one request at a time, like azmlinfsrv's one worker)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

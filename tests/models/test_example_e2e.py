@@ -97,7 +97,7 @@ def test_train_register_serve_call(tmp_path, monkeypatch, capsys):
     proc, url = _serve(project, "credit-default:1", "--scoring-script", "score.py")
     try:
         body = (project / "sample-request-script.json").read_text()
-        r = requests.post(url + "/score", data=body, timeout=10)
+        r = requests.post(url + "/score", data=body, headers={"Content-Type": "application/json"}, timeout=10)
         assert r.status_code == 200, r.text
         assert r.json()["predictions"] == list(expected)
     finally:

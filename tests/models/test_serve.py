@@ -156,6 +156,7 @@ def test_protocol_errors(trained):
         host, port = server.url[len("http://"):].split(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=5)
         conn.putrequest("POST", "/score")
+        conn.putheader("Content-Type", "application/json")
         conn.putheader("Transfer-Encoding", "chunked")
         conn.endheaders()
         conn.send(b"0\r\n\r\n")
@@ -174,7 +175,8 @@ def test_keep_alive_and_concurrent_clients_one_scoring_call_at_a_time(trained):
         def client():
             with requests.Session() as s:  # one connection, several requests (HTTP/1.1 keep-alive)
                 for _ in range(5):
-                    r = s.post(server.url + "/score", data=json.dumps({"data": X}), timeout=10)
+                    r = s.post(server.url + "/score", data=json.dumps({"data": X}),
+                               headers={"Content-Type": "application/json"}, timeout=10)
                     (results if r.status_code == 200 else errors).append(r.json())
 
         threads = [threading.Thread(target=client) for _ in range(8)]
