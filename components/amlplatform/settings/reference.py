@@ -1,7 +1,7 @@
-"""The configuration reference in the README, generated from the settings models.
+"""The configuration reference (``docs/reference/configuration.md``), generated from the settings models.
 
-``amlplatform schema --write`` rewrites the block between the README's markers; a test fails
-when the README and the models disagree.
+``amlplatform schema --write`` (or ``python -m amlplatform.docgen``, which writes every generated page)
+rewrites the page; ``tests/core/test_settings.py`` fails when the page and the models disagree.
 """
 
 import json
@@ -112,10 +112,3 @@ def markdown() -> str:
     out.append(END)
     return "\n".join(out) + "\n"
 
-
-def replace_block(readme: str) -> str:
-    """``readme`` with the generated block in place of the marked one."""
-    start, end = readme.find(START), readme.find(END)
-    if start < 0 or end < 0:
-        raise ValueError(f"README has no configuration reference markers ({START!r} ... {END!r})")
-    return readme[:start] + markdown() + readme[end + len(END) + 1:]
