@@ -45,3 +45,24 @@ def test_mkdocs_build_strict(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (site / "index.html").is_file() and (site / "reference" / "cli.html").is_file()
+
+
+def test_readme_is_a_short_guide_whose_contents_and_links_resolve():
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 400
+    headings = re.findall(r"^## (.+)$", readme, flags=re.M)
+    contents = readme[readme.index("## Contents"):readme.index("\n## ", readme.index("## Contents") + 1)]
+
+    def slug(text: str) -> str:  # GitHub's heading anchors
+        return re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
+
+    anchors = re.findall(r"\]\(#([^)]+)\)", contents)
+    assert anchors and set(anchors) == {slug(h) for h in headings if h != "Contents"}, anchors
+    for target in re.findall(r"\]\(((?:docs/)[^)#]+)(?:#[^)]*)?\)", readme):
+        assert (ROOT / target).is_file(), target
+    for path, anchor in re.findall(r"\]\((docs/[^)#]+)#([^)]+)\)", readme):
+        page = (ROOT / path).read_text(encoding="utf-8")
+        assert anchor in {re.sub(r"[^\w\- ]", "", h.lower()).strip().replace(" ", "-")
+                          for h in re.findall(r"^#+ (.+)$", page, flags=re.M)}, f"{path}#{anchor}"
