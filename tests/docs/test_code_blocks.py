@@ -118,9 +118,12 @@ def _commands(text: str) -> List[List[str]]:
             words = shlex.split(line, comments=True)
         except ValueError:
             continue
+        split: List[str] = []
+        for word in words:  # `--quick;` is `--quick` `;`
+            split += [word[:-1], ";"] if len(word) > 1 and word.endswith(";") else [word]
         current: List[str] = []
         skip = False
-        for word in words + [";"]:
+        for word in split + [";"]:
             if skip:
                 skip = False
                 continue
@@ -339,3 +342,28 @@ def test_page_blocks_run(page, tmp_path):
     finally:
         if server is not None:
             _stop(server)
+
+
+# ------------------------------------------------------------------------- the reader itself
+
+def test_reader_finds_blocks_markers_and_indented_fences(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("\n".join([
+        "# t", "", "<!-- block: cloud -->", "```bash", "az login", "```", "",
+        "1. a list item:", "", "   ```yaml", "   a: 1", "   ```", "",
+        "```", "no language", "```", "",
+        "<!-- block: save=stacks/Pulumi.x.yaml -->", "````yaml", "```", "b: 2", "````",
+    ]) + "\n", encoding="utf-8")
+    found = [(b.line, b.lang, b.markers, b.text) for b in blocks_of(page)]
+    assert found == [(4, "bash", {"cloud": ""}, "az login\n"), (10, "yaml", {}, "a: 1\n"),
+                     (14, "", {}, "no language\n"), (19, "yaml", {"save": "stacks/Pulumi.x.yaml"}, "```\nb: 2\n")]
+
+
+def test_commands_are_split_as_the_shell_splits_them():
+    text = ("export A=1 \\\n       B=2\n"
+            "X=1 amlplatform plan --stack dev > plan.txt 2>&1   # a comment\n"
+            "amlplatform runs list && amlplatform runs show last | head -3\n"
+            "./dev bench snapshot --quick; echo done\n")
+    assert _commands(text) == [["amlplatform", "plan", "--stack", "dev"], ["amlplatform", "runs", "list"],
+                               ["amlplatform", "runs", "show", "last"], ["head", "-3"],
+                               ["./dev", "bench", "snapshot", "--quick"], ["echo", "done"]]
