@@ -50,10 +50,13 @@ def test_examples_and_stacks_agree_on_compute_names():
     clusters = {c["name"] for stack in ("dev", "staging", "prod")
                 for c in yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
                 .get("amlplatform:clusters", [])}
-    # every `--compute NAME` the README and the example job files show, and every `compute:` they set
-    texts = [(ROOT / "README.md").read_text()] + [p.read_text() for p in sorted((ROOT / "examples").glob("*/*.yml"))]
+    # every `--compute NAME` the README, the docs pages and the example job files show, and every
+    # `compute:` the job files set
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    jobs = sorted((ROOT / "examples").glob("*/*.yml"))
+    texts = [p.read_text() for p in docs + jobs]
     named = {n for t in texts for n in re.findall(r"--compute (\w[\w-]*)", t)} - {"local", "CLUSTER", "NAME"}
-    named |= {n for t in texts[1:] for n in re.findall(r"^compute: azureml:(\S+)", t, flags=re.M)}
+    named |= {n for t in texts[len(docs):] for n in re.findall(r"^compute: azureml:(\S+)", t, flags=re.M)}
     assert named and named <= clusters, (named, clusters)
 
 

@@ -1,5 +1,5 @@
 """``diagnostics.enabled`` says which resources it switches: every resource the shipped stacks send
-logs from must be named in its description (and so in the README reference and the JSON schema)."""
+logs from must be named in its description (and so in the configuration reference and the JSON schema)."""
 
 from amlplatform.settings.core import DiagnosticsSettings
 

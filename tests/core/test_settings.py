@@ -149,13 +149,15 @@ def test_schema_validates_the_shipped_stack_files(project_root):
         jsonschema.validate(bad, schema)
 
 
-def test_readme_configuration_reference_matches_the_models(project_root):
-    """Regenerate with `amlplatform schema --write` (run in the project folder)."""
-    from amlplatform.settings.reference import END, START, markdown
+def test_configuration_reference_page_matches_the_models(project_root):
+    """The configuration reference moved from the README to docs/reference/configuration.md."""
+    from amlplatform.docgen import REGENERATE, configuration_page
+    from amlplatform.settings.reference import END, START
 
-    readme = (project_root / "README.md").read_text(encoding="utf-8")
-    block = readme[readme.index(START):readme.index(END) + len(END)] + "\n"
-    assert block == markdown()
+    page = (project_root / "docs" / "reference" / "configuration.md").read_text(encoding="utf-8")
+    assert page == configuration_page(), (
+        f"docs/reference/configuration.md is stale: run `amlplatform schema --write` or `{REGENERATE}`")
+    block = page[page.index(START):page.index(END) + len(END)]
     for name in StackSettings.model_fields:
         assert f"`amlplatform:{name}`" in block
 

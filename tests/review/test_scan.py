@@ -235,11 +235,12 @@ def test_unusable_control_project_scan_has_no_export_or_count_error(capsys):
 
 
 @needs_checkov
-def test_readme_skipped_row_names_every_check_prod_skips(prod_report):
-    """The README's SKIPPED row says which known checkov faults prod may skip: it must name each one."""
+def test_docs_skipped_row_names_every_check_prod_skips(prod_report):
+    """The scan results table (docs/review.md, formerly the README) says which known checkov faults
+    prod may skip in its SKIPPED row: it must name each one."""
     import re
 
-    row = next(line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    row = next(line for line in (ROOT / "docs" / "review.md").read_text(encoding="utf-8").splitlines()
                if line.startswith("| SKIPPED |"))
     named = set(re.findall(r"CKV2?_AZURE_\d+", row))
     skipped = {f.rule for f in prod_report.findings if f.scanner == "checkov" and f.result == "SKIPPED"}

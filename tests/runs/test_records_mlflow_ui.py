@@ -1,4 +1,4 @@
-"""The MLflow UI the README documents serves local runs: the command is started (loopback only),
+"""The MLflow UI the docs document (docs/runs.md) serves local runs: the command is started (loopback only),
 asked for the experiment, the runs and their metrics, and stopped.
 
     MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri .amlplatform/runs/mlruns --host 127.0.0.1

@@ -43,8 +43,8 @@ def register(sub: "argparse._SubParsersAction") -> None:
     schema = sub.add_parser("schema", help="the JSON Schema of stack files, for editors")
     group = schema.add_mutually_exclusive_group()
     group.add_argument("--write", action="store_true",
-                       help="rewrite the schema file shipped in the package and the README's configuration "
-                            "reference (when run in the project)")
+                       help="rewrite the schema file shipped in the package and the configuration reference "
+                            "docs/reference/configuration.md (when run in the project)")
     group.add_argument("--check", action="store_true", help="exit 1 when the shipped schema is stale")
     schema.set_defaults(func=run_schema)
 
@@ -54,18 +54,15 @@ def run_schema(args: argparse.Namespace) -> int:
 
     text = schema_text()
     if args.write:
-        from amlplatform.settings.reference import replace_block
-
         SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
         SCHEMA_PATH.write_text(text, encoding="utf-8")
         print(f"wrote {SCHEMA_PATH}")
-        readme = Path.cwd() / "README.md"
-        if readme.is_file():
-            try:
-                readme.write_text(replace_block(readme.read_text(encoding="utf-8")), encoding="utf-8")
-                print(f"updated the configuration reference in {readme}")
-            except ValueError as exc:
-                print(f"left {readme} alone: {exc}", file=sys.stderr)
+        docs = Path.cwd() / "docs"
+        if (Path.cwd() / "mkdocs.yml").is_file() and docs.is_dir():
+            from amlplatform.docgen import write
+
+            for path in write(docs, only=["reference/configuration.md"]):
+                print(f"updated the configuration reference in {path}")
         return 0
     if args.check:
         current = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else ""

@@ -1,7 +1,7 @@
 """The amlplatform policy pack: rules checkov lacks, re-expressed as pulumi-policy validations.
 
 Each policy cites the rule it re-expresses (an Azure Policy built-in definition id, and the
-PSRule for Azure rule where there is one; see the README, "Review a change offline"). The validations are pure
+PSRule for Azure rule where there is one; see docs/reference/rules.md, generated from these rules). The validations are pure
 functions over a resource's azure-native inputs (wire names, as the engine sends them and as
 :mod:`amlplatform.offline.engine` records them), so the same objects run
 
