@@ -95,8 +95,11 @@ class Datastore(pulumi.ComponentResource):
     """A workspace datastore, identity-based by default, with its container and data roles."""
 
     id: pulumi.Output[str]
+    """ARM id of the datastore."""
     name: pulumi.Output[str]
+    """Name of the datastore in the workspace."""
     uri: pulumi.Output[str]
+    """azureml:// URI of the datastore, for job inputs and outputs."""
 
     def __init__(self, name: str, args: DatastoreArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         if args.get("secret") is not None and not isinstance(args.get("secret"), pulumi.Output):

@@ -56,11 +56,17 @@ class CustomerManagedKey(pulumi.ComponentResource):
     """An RSA key for encryption at rest, yearly rotation, and the identity allowed to use it."""
 
     key_name: pulumi.Output[str]
+    """Name of the key."""
     key_uri: pulumi.Output[str]
+    """URI of the key without version (storage follows its rotation)."""
     key_uri_with_version: pulumi.Output[str]
+    """URI of the key's current version (the workspace's encryption names it)."""
     vault_uri: pulumi.Output[str]
+    """URI of the vault that holds the key."""
     identity_id: pulumi.Output[str]
+    """ARM id of the user-assigned identity that reads the key."""
     identity_client_id: pulumi.Output[Optional[str]]
+    """Client id of the created identity (none with existing_identity_id)."""
 
     def __init__(self, name: str, args: CustomerManagedKeyArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:

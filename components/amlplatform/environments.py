@@ -47,9 +47,13 @@ class Environment(pulumi.ComponentResource):
     """An environment container and one version of it."""
 
     id: pulumi.Output[str]
+    """ARM id of the environment version."""
     name: pulumi.Output[str]
+    """Name of the environment."""
     version: pulumi.Output[str]
+    """Version of the environment."""
     asset_id: pulumi.Output[str]
+    """azureml:<name>:<version> reference, for jobs and deployments."""
 
     def __init__(self, name: str, args: EnvironmentArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:

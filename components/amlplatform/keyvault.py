@@ -52,7 +52,9 @@ class WorkspaceKeyVault(pulumi.ComponentResource):
     """Key vault with RBAC authorization, soft delete and purge protection."""
 
     id: pulumi.Output[str]
+    """ARM id of the key vault."""
     name: pulumi.Output[str]
+    """Name of the key vault."""
 
     def __init__(self, name: str, args: WorkspaceKeyVaultArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:

@@ -40,7 +40,9 @@ class WorkspaceMonitoring(pulumi.ComponentResource):
     """A Log Analytics workspace and an Application Insights component that stores into it."""
 
     log_analytics_id: pulumi.Output[str]
+    """ARM id of the Log Analytics workspace (created or given)."""
     app_insights_id: pulumi.Output[str]
+    """ARM id of the Application Insights component."""
 
     def __init__(self, name: str, args: WorkspaceMonitoringArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:

@@ -74,9 +74,13 @@ class PlatformNetwork(pulumi.ComponentResource):
     """A VNet with NSG-guarded subnets (or existing subnets) and the private DNS zones, linked."""
 
     private_endpoints_subnet_id: pulumi.Output[str]
+    """ARM id of the subnet that holds the private endpoints."""
     aks_subnet_id: pulumi.Output[Optional[str]]
+    """ARM id of the AKS nodes' subnet (none without one)."""
     vnet_id: pulumi.Output[Optional[str]]
+    """ARM id of the created VNet (none with existing subnets)."""
     dns_zone_ids: pulumi.Output[Dict[str, str]]
+    """Private DNS zone name -> zone id."""
 
     def __init__(self, name: str, args: PlatformNetworkArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         check_args("PlatformNetwork", args, PlatformNetworkArgs)

@@ -60,7 +60,9 @@ class PrivateLink(pulumi.ComponentResource):
     """A private endpoint (auto-approved: the same identity owns both sides) and its DNS zone group."""
 
     endpoint_id: pulumi.Output[str]
+    """ARM id of the private endpoint."""
     zone_group_id: pulumi.Output[str]
+    """ARM id of its private DNS zone group."""
 
     def __init__(self, name: str, args: PrivateLinkArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         check_args("PrivateLink", args, PrivateLinkArgs)

@@ -54,8 +54,11 @@ class ContainerRegistry(pulumi.ComponentResource):
     """Registry with the admin user and anonymous pull disabled."""
 
     id: pulumi.Output[str]
+    """ARM id of the registry."""
     name: pulumi.Output[str]
+    """Name of the registry."""
     login_server: pulumi.Output[str]
+    """Login server, e.g. <name>.azurecr.io."""
 
     def __init__(self, name: str, args: ContainerRegistryArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
