@@ -8,12 +8,12 @@ Every constraint comes with the AKS doc it is from; the component that declares 
 import base64
 import os
 import re
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, TypedDict
 
 import pulumi
 import yaml
 from pulumi_azure_native import containerservice
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import child

@@ -6,11 +6,10 @@ CLI (``AzureMLKubernetes.py``) derive them.
 """
 
 import base64
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import kubernetesconfiguration
-from typing_extensions import TypedDict
 
 from amlplatform._component import child
 

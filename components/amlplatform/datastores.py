@@ -18,12 +18,12 @@ secret Output: the program reads it from secret configuration; a plain string is
 """
 
 import re
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import authorization, storage
 from pulumi_azure_native import machinelearningservices as ml
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform._component import check_args, child, token
 from amlplatform.access import RoleAssignmentSpec, WorkspaceAccess, assignment_guid, role_definition_id

@@ -14,11 +14,11 @@ Graph::
     role assignment -> storage account, workspace (they must not be created before the identity can use the key)
 """
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import keyvault, managedidentity
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform._component import check_args, child, token
 from amlplatform.access import assignment_guid, role_definition_id

@@ -21,12 +21,12 @@ with a stated reason, which is recorded as the endpoint tag ``amlplatform.io/key
 reviews see it (https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-online-endpoint).
 """
 
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import resources
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform._component import check_args, child, token
 from amlplatform.offline.armtypes import api_version

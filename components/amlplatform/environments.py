@@ -7,11 +7,11 @@ Versions are immutable on the service side: a change of image or conda file need
 ``version``, which Pulumi then creates as a new resource.
 """
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token

@@ -1,10 +1,10 @@
 """The workspace's key vault: connection secrets and (optionally) customer-managed keys."""
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import keyvault
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token

@@ -18,12 +18,12 @@ The AKS cluster does not wait for the workspace: the cluster (~6 min) and the wo
 (~5.5 min) are created side by side, and only the attach waits for both.
 """
 
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_azure_native import authorization, containerservice
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token, waits_for

@@ -1,10 +1,10 @@
 """Log Analytics and workspace-based Application Insights (classic Application Insights is retired)."""
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import applicationinsights, operationalinsights
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token

@@ -9,10 +9,10 @@ cloud work)::
     (both must not exist before their identity can use the key)
 """
 
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, TypedDict
 
 import pulumi
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform._component import ComponentArgsError, check_args, child, token
 from amlplatform.access import RoleAssignmentSpec, WorkspaceAccess

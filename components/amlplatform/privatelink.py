@@ -8,11 +8,11 @@ learn.microsoft.com/azure/private-link/private-endpoint-dns (table in
 :data:`amlplatform.settings.network.GROUP_ZONES`).
 """
 
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import network
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token

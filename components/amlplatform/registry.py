@@ -4,11 +4,11 @@ Whether one is created at all is decided by :func:`registry_needed` from the reg
 architecture.md, "Container registry, created lazily").
 """
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import containerregistry
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token

@@ -1,10 +1,10 @@
 """The workspace's default storage account: where datastores, code snapshots and outputs live."""
 
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence, TypedDict
 
 import pulumi
 from pulumi_azure_native import storage
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token, waits_for

@@ -86,3 +86,26 @@ def test_the_provider_serves_every_component_under_the_index_module():
     assert schema["name"] == "amlplatform"
     assert set(schema["resources"]) == {f"amlplatform:index:{c.__name__}" for c in COMPONENTS}
     assert all(r["isComponent"] for r in schema["resources"].values())
+
+
+def _required(properties):
+    return {k for k, p in properties.items() if not p.optional}
+
+
+def test_required_inputs_are_exactly_the_required_keys():
+    # the analyzer recognises typing.TypedDict only (typing.is_typeddict): a typing_extensions
+    # TypedDict (a distinct class before Python 3.12) would make every optional key required
+    from pulumi.provider.experimental.util import camel_case
+
+    result = Analyzer("amlplatform").analyze(COMPONENTS)
+    wrong = []
+    for component in COMPONENTS:
+        args = inspect.get_annotations(component.__init__)["args"]
+        definition = result["component_definitions"][component.__name__]
+        if _required(definition.inputs) != {camel_case(k) for k in args.__required_keys__}:
+            wrong.append(component.__name__)
+    for name, type_def in result["type_definitions"].items():
+        keys = getattr(type_def.python_type, "__required_keys__", None)
+        if keys is not None and _required(type_def.properties) != {camel_case(k) for k in keys}:
+            wrong.append(name)
+    assert not wrong
