@@ -33,7 +33,8 @@ from amlplatform.aks import (  # noqa: F401  (re-exported: the module's public n
     parse_cluster_id,
 )
 from amlplatform.azureml_extension import (  # noqa: F401
-    EXTENSION_TYPE, RELEASE_NAMESPACE, ExtensionSpec, declare_extension, extension_protected_settings, extension_settings,
+    EXTENSION_TYPE, RELEASE_NAMESPACE, ExtensionSpec, declare_extension, extension_protected_settings,
+    extension_settings,
 )
 from amlplatform.kubernetes_attach import (  # noqa: F401
     INSTANCE_TYPE_API, InstanceType, attach_schema, declare_attach, declare_instance_types, instance_type_spec,
