@@ -95,3 +95,36 @@ def test_construct_refuses_a_missing_required_input(engine):
         engine.construct("amlplatform:index:MLWorkspace", "missing", {"location": "westeurope"})
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert input_errors(info.value) == ["resourceGroupName: Missing required input 'resourceGroupName' on 'MLWorkspace'"]
+
+
+def _output_value(value, dependencies):
+    """An output value as the engine sends it to a provider that accepts outputs (Configure)."""
+    from pulumi.runtime.rpc import _special_output_value_sig, _special_sig_key
+
+    return {_special_sig_key: _special_output_value_sig, "value": value, "dependencies": list(dependencies)}
+
+
+def test_construct_keeps_the_dependencies_of_inputs_from_other_resources(engine):
+    from pulumi_azure_native import resources
+
+    def program():
+        other = resources.ResourceGroup("other", resource_group_name="rg-ml")
+        MLWorkspace("ml", {**ARGS, "resource_group_name": other.id.apply(lambda _: "rg-ml"),
+                           "key_vault": {"existing_id": other.id.apply(lambda i: f"{i}/providers/kv")}})
+
+    in_process = evaluate(program, project=PROJECT, stack=STACK)
+    other = in_process.named("other")
+    schema = provider.schema()
+    inputs = schema_names({**ARGS, "key_vault": {}}, schema["resources"]["amlplatform:index:MLWorkspace"]
+                          ["inputProperties"], schema["types"])
+    inputs["resourceGroupName"] = _output_value("rg-ml", [other.urn])
+    inputs["keyVault"] = {"existingId": _output_value(f"{other.id}/providers/kv", [other.urn])}
+    engine.monitor.monitor.recorded.clear()
+    engine.construct("amlplatform:index:MLWorkspace", "ml", inputs,
+                     dependencies={"resourceGroupName": [other.urn], "keyVault": [other.urn]})
+
+    over_grpc = recorded_view(engine.recorded)
+    assert over_grpc == recorded_view([r for r in in_process.resources if r.name != "other"])
+    workspace = next(r for r in over_grpc if r["type"] == "azure-native:machinelearningservices:Workspace")
+    assert other.urn in workspace["dependencies"] and other.urn in workspace["property_dependencies"]["keyVault"]
+    assert not any(r["type"] == "azure-native:keyvault:Vault" for r in over_grpc)  # existing vault: none made
