@@ -38,6 +38,16 @@ def child(parent: pulumi.Resource, *, protect: bool = False,
     )
 
 
+def waits_for(values: Optional[Sequence[Any]]) -> Optional[List[pulumi.Output[None]]]:
+    """``depends_on`` entries for values taken as ``pulumi.Input[str]`` (component args cannot hold
+    resources: Pulumi's schema analyzer rejects them): the resource waits for every resource that
+    produces one of the values, exactly as if those resources were listed. A plain value adds no
+    dependency."""
+    if not values:
+        return None
+    return [pulumi.Output.from_input(v).apply(lambda _: None) for v in values]
+
+
 def merged_tags(tags: Optional[Mapping[str, str]]) -> dict:
     return dict(tags or {})
 

@@ -2,11 +2,11 @@
 
 import re
 import uuid
-from typing import List, Optional
+from typing import List, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import authorization
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform._component import check_args, child, token
 

@@ -8,12 +8,12 @@ Every constraint comes with the AKS doc it is from; the component that declares 
 import base64
 import os
 import re
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, TypedDict
 
 import pulumi
 import yaml
 from pulumi_azure_native import containerservice
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import child
@@ -159,6 +159,32 @@ def node_pool_profile(pool: Mapping, mode: str, subnet_id: Optional[pulumi.Input
 
 
 
+class NodePoolSpec(TypedDict, total=False):
+    """An autoscaled AKS node pool (see :func:`node_pool_profile` for the defaults)."""
+    name: Required[str]
+    """1-12 lowercase letters and digits."""
+    vm_size: str
+    """VM size of the nodes; default Standard_D4ds_v5."""
+    min_count: int
+    """Autoscaler minimum; default 1."""
+    max_count: int
+    """Autoscaler maximum; default 3."""
+    labels: Mapping[str, str]
+    """Kubernetes node labels."""
+    taints: List[str]
+    """Kubernetes node taints (key=value:Effect)."""
+    zones: List[str]
+    """Availability zones, e.g. ['1', '2', '3']."""
+    os_disk_type: str
+    """Ephemeral (default) or Managed."""
+    os_disk_size_gb: Optional[int]
+    """OS disk size; leave out for the VM size's default."""
+    max_pods: int
+    """Pods per node; default 110."""
+    encryption_at_host: Optional[bool]
+    """Encrypt temp disks and caches on the host (needs Microsoft.Compute/EncryptionAtHost); default False."""
+
+
 class ClusterSpec(TypedDict, total=False):
     aks_name: Required[str]
     """Physical AKS name (1-63 characters)."""
@@ -203,9 +229,9 @@ class ClusterSpec(TypedDict, total=False):
     """Range of Kubernetes services (default 10.0.0.0/16); must not overlap the VNet."""
     dns_service_ip: str
     """Cluster DNS address inside service_cidr (default 10.0.0.10)."""
-    system_pool: Required[dict]
+    system_pool: Required[NodePoolSpec]
     """name, vm_size, min_count, max_count, labels, taints, zones, os_disk_size_gb."""
-    inference_pool: Required[dict]
+    inference_pool: Required[NodePoolSpec]
     """Same keys: the user pool that runs the models."""
     encryption_at_host_registered: bool
     """The subscription has Microsoft.Compute/EncryptionAtHost registered: the cluster carries

@@ -6,7 +6,7 @@ CLI (``AzureMLKubernetes.py``) derive them.
 """
 
 import base64
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import kubernetesconfiguration
@@ -19,6 +19,35 @@ RELEASE_NAMESPACE = "azureml"
 
 def _flag(value: bool) -> str:
     return "True" if value else "False"
+
+
+
+class ExtensionSpec(TypedDict, total=False):
+    """Configuration of the Azure ML extension (defaults as :func:`extension_settings` applies them)."""
+    release_train: str
+    """stable (default) or preview."""
+    inference_router_service_type: str
+    """LoadBalancer (default; internal), NodePort or ClusterIP."""
+    internal_load_balancer: bool
+    """Azure internal load balancer for the router; default True."""
+    inference_router_ha: Optional[bool]
+    """3 router replicas; default true unless cluster_purpose is DevTest."""
+    cluster_purpose: str
+    """FastProd (default) or DevTest."""
+    enable_training: bool
+    """Also use the cluster for training jobs; default False."""
+    allow_insecure_connections: bool
+    """HTTP scoring endpoints (never in prod); default False, which needs a certificate."""
+    install_nvidia_device_plugin: bool
+    """Install NVIDIA's device plugin (GPU pools); default False."""
+    ssl_secret: Optional[str]
+    """Kubernetes TLS secret in the azureml namespace with the scoring certificate."""
+    ssl_cname: Optional[str]
+    """Host name the scoring certificate is issued for (required with a certificate)."""
+    ssl_cert_pem: Optional[pulumi.Input[str]]
+    """Scoring certificate (PEM), sent as a protected setting; pass it as a secret."""
+    ssl_key_pem: Optional[pulumi.Input[str]]
+    """Its private key (PEM), sent as a protected setting; pass it as a secret."""
 
 
 def extension_settings(extension: Mapping, *, cluster_id: pulumi.Input[str],

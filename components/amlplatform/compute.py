@@ -6,11 +6,11 @@ idle scale-down delay, instances are personal and shut down when idle.
 """
 
 import base64
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token
@@ -78,8 +78,11 @@ class ComputeCluster(pulumi.ComponentResource):
     """An AmlCompute cluster that scales to zero and accepts Entra ID only."""
 
     id: pulumi.Output[str]
+    """ARM id of the compute cluster."""
     name: pulumi.Output[str]
+    """Name of the compute in the workspace."""
     principal_id: pulumi.Output[Optional[str]]
+    """Object id of the cluster's system-assigned identity (none without one)."""
 
     def __init__(self, name: str, args: ComputeClusterArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
@@ -191,7 +194,9 @@ class ComputeInstance(pulumi.ComponentResource):
     instance (deleted first, then created again: its local disk is lost)."""
 
     id: pulumi.Output[str]
+    """ARM id of the compute instance."""
     name: pulumi.Output[str]
+    """Name of the compute in the workspace."""
 
     def __init__(self, name: str, args: ComputeInstanceArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:

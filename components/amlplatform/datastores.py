@@ -18,12 +18,12 @@ secret Output: the program reads it from secret configuration; a plain string is
 """
 
 import re
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import authorization, storage
 from pulumi_azure_native import machinelearningservices as ml
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform._component import check_args, child, token
 from amlplatform.access import RoleAssignmentSpec, WorkspaceAccess, assignment_guid, role_definition_id
@@ -95,8 +95,11 @@ class Datastore(pulumi.ComponentResource):
     """A workspace datastore, identity-based by default, with its container and data roles."""
 
     id: pulumi.Output[str]
+    """ARM id of the datastore."""
     name: pulumi.Output[str]
+    """Name of the datastore in the workspace."""
     uri: pulumi.Output[str]
+    """azureml:// URI of the datastore, for job inputs and outputs."""
 
     def __init__(self, name: str, args: DatastoreArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         if args.get("secret") is not None and not isinstance(args.get("secret"), pulumi.Output):

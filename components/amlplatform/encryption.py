@@ -14,11 +14,11 @@ Graph::
     role assignment -> storage account, workspace (they must not be created before the identity can use the key)
 """
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import keyvault, managedidentity
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform._component import check_args, child, token
 from amlplatform.access import assignment_guid, role_definition_id
@@ -56,11 +56,17 @@ class CustomerManagedKey(pulumi.ComponentResource):
     """An RSA key for encryption at rest, yearly rotation, and the identity allowed to use it."""
 
     key_name: pulumi.Output[str]
+    """Name of the key."""
     key_uri: pulumi.Output[str]
+    """URI of the key without version (storage follows its rotation)."""
     key_uri_with_version: pulumi.Output[str]
+    """URI of the key's current version (the workspace's encryption names it)."""
     vault_uri: pulumi.Output[str]
+    """URI of the vault that holds the key."""
     identity_id: pulumi.Output[str]
+    """ARM id of the user-assigned identity that reads the key."""
     identity_client_id: pulumi.Output[Optional[str]]
+    """Client id of the created identity (none with existing_identity_id)."""
 
     def __init__(self, name: str, args: CustomerManagedKeyArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:

@@ -21,12 +21,12 @@ with a stated reason, which is recorded as the endpoint tag ``amlplatform.io/key
 reviews see it (https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-online-endpoint).
 """
 
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import resources
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform._component import check_args, child, token
 from amlplatform.offline.armtypes import api_version
@@ -82,6 +82,26 @@ class ProbeSpec(TypedDict, total=False):
     """Successes before it counts as up."""
 
 
+class ScaleSpec(TypedDict, total=False):
+    """TargetUtilization autoscale of an online deployment."""
+    min_instances: int
+    """Instances kept; default 1."""
+    max_instances: int
+    """Instances at most; default 1."""
+    target_utilization_percentage: int
+    """CPU utilisation to aim for; default 70."""
+    polling_interval: str
+    """How often utilisation is measured (ISO-8601); default PT1S."""
+
+
+class RequestSpec(TypedDict, total=False):
+    """How the scoring front end hands requests to a deployment."""
+    request_timeout: str
+    """Scoring timeout (ISO-8601); default PT5S."""
+    max_concurrent_requests_per_instance: int
+    """Parallel requests per instance; default 1."""
+
+
 class OnlineDeploymentSpec(TypedDict, total=False):
     name: Required[str]
     """Deployment name (3-32, letter first, letters/digits/single dashes)."""
@@ -97,13 +117,13 @@ class OnlineDeploymentSpec(TypedDict, total=False):
     """VM size (managed) or instance type name (Kubernetes)."""
     instance_count: int
     """Fixed instance count (default 1)."""
-    scale: Mapping[str, object]
+    scale: ScaleSpec
     """TargetUtilization autoscale: min_instances, max_instances, target_utilization_percentage, polling_interval."""
     liveness_probe: ProbeSpec
     """Liveness probe."""
     readiness_probe: ProbeSpec
     """Readiness probe."""
-    request: Mapping[str, object]
+    request: RequestSpec
     """request_timeout (ISO-8601), max_concurrent_requests_per_instance."""
     app_insights: bool
     """Logs and metrics to Application Insights (default True)."""
@@ -150,8 +170,11 @@ class OnlineEndpoint(pulumi.ComponentResource):
     """A managed or Kubernetes online endpoint with its deployments and traffic split."""
 
     id: pulumi.Output[str]
+    """ARM id of the online endpoint."""
     name: pulumi.Output[str]
+    """Name of the endpoint."""
     deployment_ids: pulumi.Output[Dict[str, str]]
+    """Deployment name -> ARM id of the deployment."""
 
     def __init__(self, name: str, args: OnlineEndpointArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         check_args("OnlineEndpoint", args, OnlineEndpointArgs)
@@ -354,8 +377,11 @@ class BatchEndpoint(pulumi.ComponentResource):
     """A batch endpoint (Microsoft Entra auth) with model and pipeline-component deployments."""
 
     id: pulumi.Output[str]
+    """ARM id of the batch endpoint."""
     name: pulumi.Output[str]
+    """Name of the endpoint."""
     deployment_ids: pulumi.Output[Dict[str, str]]
+    """Deployment name -> ARM id of the deployment."""
 
     def __init__(self, name: str, args: BatchEndpointArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         check_args("BatchEndpoint", args, BatchEndpointArgs)

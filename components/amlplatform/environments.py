@@ -7,11 +7,11 @@ Versions are immutable on the service side: a change of image or conda file need
 ``version``, which Pulumi then creates as a new resource.
 """
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token
@@ -47,9 +47,13 @@ class Environment(pulumi.ComponentResource):
     """An environment container and one version of it."""
 
     id: pulumi.Output[str]
+    """ARM id of the environment version."""
     name: pulumi.Output[str]
+    """Name of the environment."""
     version: pulumi.Output[str]
+    """Version of the environment."""
     asset_id: pulumi.Output[str]
+    """azureml:<name>:<version> reference, for jobs and deployments."""
 
     def __init__(self, name: str, args: EnvironmentArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:

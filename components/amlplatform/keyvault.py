@@ -1,10 +1,10 @@
 """The workspace's key vault: connection secrets and (optionally) customer-managed keys."""
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import keyvault
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token
@@ -52,7 +52,9 @@ class WorkspaceKeyVault(pulumi.ComponentResource):
     """Key vault with RBAC authorization, soft delete and purge protection."""
 
     id: pulumi.Output[str]
+    """ARM id of the key vault."""
     name: pulumi.Output[str]
+    """Name of the key vault."""
 
     def __init__(self, name: str, args: WorkspaceKeyVaultArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:

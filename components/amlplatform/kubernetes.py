@@ -18,22 +18,23 @@ The AKS cluster does not wait for the workspace: the cluster (~6 min) and the wo
 (~5.5 min) are created side by side, and only the attach waits for both.
 """
 
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_azure_native import authorization, containerservice
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
-from amlplatform._component import check_args, child, token
+from amlplatform._component import check_args, child, token, waits_for
 from amlplatform.access import assignment_guid, role_definition_id
 from amlplatform.aks import (  # noqa: F401  (re-exported: the module's public names before the split)
     KUBELOGIN_MODES, ClusterSpec, cluster_kubeconfig, declare_cluster, dns_prefix, kubeconfig_with_login,
     parse_cluster_id,
 )
 from amlplatform.azureml_extension import (  # noqa: F401
-    EXTENSION_TYPE, RELEASE_NAMESPACE, declare_extension, extension_protected_settings, extension_settings,
+    EXTENSION_TYPE, RELEASE_NAMESPACE, ExtensionSpec, declare_extension, extension_protected_settings,
+    extension_settings,
 )
 from amlplatform.kubernetes_attach import (  # noqa: F401
     INSTANCE_TYPE_API, InstanceType, attach_schema, declare_attach, declare_instance_types, instance_type_spec,
@@ -83,7 +84,7 @@ class KubernetesInferenceTargetArgs(TypedDict, total=False):
     """Install the Azure ML extension (default True)."""
     extension_name: str
     """Default azureml."""
-    extension: dict
+    extension: ExtensionSpec
     """release_train, inference_router_service_type, internal_load_balancer, inference_router_ha,
     cluster_purpose, enable_training, allow_insecure_connections, install_nvidia_device_plugin,
     ssl_secret, ssl_cname, ssl_cert_pem, ssl_key_pem (HTTPS scoring needs ssl_secret or the PEM pair)."""
@@ -108,9 +109,10 @@ class KubernetesInferenceTargetArgs(TypedDict, total=False):
     deployer_principal_type: str
     """User, Group or ServicePrincipal (default ServicePrincipal: azure-native would send User, and
     Azure refuses a type that does not match the principal)."""
-    attach_waits_for: List[pulumi.Resource]
-    """Resources the attach waits for besides the cluster's own: the workspace's private endpoint and
-    its DNS zone group, through which the extension in the cluster reaches a private workspace."""
+    attach_waits_for: List[pulumi.Input[str]]
+    """Outputs (e.g. ids) of what the attach waits for besides the cluster's own resources: the
+    workspace's private endpoint and its DNS zone group, through which the extension in the cluster
+    reaches a private workspace. The attach waits for the resources that produce them."""
 
 
 
@@ -121,9 +123,13 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
     attach and the instance types."""
 
     cluster_id: pulumi.Output[str]
+    """ARM id of the AKS cluster (created or existing)."""
     cluster_name: pulumi.Output[str]
+    """Name of the AKS cluster."""
     compute_id: pulumi.Output[Optional[str]]
+    """ARM id of the Kubernetes compute in the workspace (none when attach is False)."""
     extension_id: pulumi.Output[Optional[str]]
+    """ARM id of the Azure ML extension (none when it is not installed)."""
 
     def __init__(self, name: str, args: KubernetesInferenceTargetArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
@@ -241,7 +247,7 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
             # workspace the extension reaches it only through the workspace's private endpoint and
             # its DNS records (attach_waits_for).
             waits = [r for r in (extension, reader, trusted, namespace_resource) if r is not None]
-            waits += list(args.get("attach_waits_for") or [])
+            waits += waits_for(args.get("attach_waits_for")) or []
             attach = declare_attach(name, args, compute_name, cluster_id, properties, tags, self, waits)
 
         # InstanceType is a custom resource whose definition the extension installs; without a

@@ -1,12 +1,12 @@
 """Attaching a Kubernetes cluster to a workspace (``computeType: Kubernetes``) and the Azure ML
 instance types on it (``InstanceType`` custom resources, ``amlarc.azureml.com/v1alpha1``)."""
 
-from typing import List, Mapping
+from typing import List, Mapping, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_azure_native import machinelearningservices as ml
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform._component import child
 

@@ -1,10 +1,10 @@
 """Log Analytics and workspace-based Application Insights (classic Application Insights is retired)."""
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import applicationinsights, operationalinsights
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token
@@ -40,7 +40,9 @@ class WorkspaceMonitoring(pulumi.ComponentResource):
     """A Log Analytics workspace and an Application Insights component that stores into it."""
 
     log_analytics_id: pulumi.Output[str]
+    """ARM id of the Log Analytics workspace (created or given)."""
     app_insights_id: pulumi.Output[str]
+    """ARM id of the Application Insights component."""
 
     def __init__(self, name: str, args: WorkspaceMonitoringArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:

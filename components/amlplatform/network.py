@@ -15,11 +15,11 @@ Resource graph::
 Zones do not wait for the VNet; only their links do.
 """
 
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import network, privatedns
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token
@@ -74,9 +74,13 @@ class PlatformNetwork(pulumi.ComponentResource):
     """A VNet with NSG-guarded subnets (or existing subnets) and the private DNS zones, linked."""
 
     private_endpoints_subnet_id: pulumi.Output[str]
+    """ARM id of the subnet that holds the private endpoints."""
     aks_subnet_id: pulumi.Output[Optional[str]]
+    """ARM id of the AKS nodes' subnet (none without one)."""
     vnet_id: pulumi.Output[Optional[str]]
+    """ARM id of the created VNet (none with existing subnets)."""
     dns_zone_ids: pulumi.Output[Dict[str, str]]
+    """Private DNS zone name -> zone id."""
 
     def __init__(self, name: str, args: PlatformNetworkArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         check_args("PlatformNetwork", args, PlatformNetworkArgs)

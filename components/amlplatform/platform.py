@@ -9,10 +9,10 @@ cloud work)::
     (both must not exist before their identity can use the key)
 """
 
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, TypedDict
 
 import pulumi
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform._component import ComponentArgsError, check_args, child, token
 from amlplatform.access import RoleAssignmentSpec, WorkspaceAccess
@@ -21,21 +21,176 @@ from amlplatform.keyvault import WorkspaceKeyVault
 from amlplatform.monitoring import WorkspaceMonitoring
 from amlplatform.registry import ContainerRegistry, registry_needed
 from amlplatform.storage import WorkspaceStorage
-from amlplatform.workspace import Workspace
+from amlplatform.workspace import OutboundRuleSpec, Workspace
 
 
 class Names(TypedDict, total=False):
+    """Physical names of the resources MLWorkspace creates (amlplatform.naming.generate)."""
     storage_account: Required[str]
+    """Storage account: 3-24 lowercase letters and digits, globally unique."""
     key_vault: Required[str]
+    """Key vault: 3-24 letters, digits, hyphens; globally unique."""
     container_registry: Required[str]
+    """Container registry: 5-50 letters and digits, globally unique."""
     workspace: Required[str]
+    """Workspace: 3-33 letters, digits, '_' and '-'."""
     log_analytics: Required[str]
+    """Log Analytics workspace."""
     app_insights: Required[str]
+    """Application Insights component."""
     resource_group: str
     """Not used by MLWorkspace (the group is given by resource_group_name); accepted so that
     ``vars(naming.generate(...))`` can be passed as it is."""
     aks: str
     """Not used by MLWorkspace (Kubernetes targets take their own names); accepted like resource_group."""
+
+
+class StorageSpec(TypedDict, total=False):
+    """The workspace's storage account: WorkspaceStorageArgs settings (MLWorkspace gives the name,
+    location, tags, protection, private endpoints, key, lock and diagnostics), or ``existing_id``."""
+    existing_id: pulumi.Input[str]
+    """Use this existing account (ARM id) instead of creating one; nothing else may be given then."""
+    sku: str
+    """Replication; default Standard_ZRS."""
+    allow_shared_key_access: bool
+    """Account keys and SAS signed with them; default False (identity-based access only)."""
+    network_default_action: str
+    """Firewall default action, Allow or Deny (AzureServices always bypass); default Deny."""
+    public_network_access: str
+    """Enabled or Disabled; default Enabled (the firewall decides)."""
+    blob_soft_delete_days: int
+    """Days a deleted blob can be restored; default 7."""
+    container_soft_delete_days: int
+    """Days a deleted container can be restored; default 7."""
+    versioning: bool
+    """Blob versioning; default False."""
+
+
+class KeyVaultSpec(TypedDict, total=False):
+    """The workspace's key vault: WorkspaceKeyVaultArgs settings, or ``existing_id``."""
+    existing_id: pulumi.Input[str]
+    """Use this existing vault (ARM id) instead of creating one; nothing else may be given then."""
+    sku: str
+    """standard (default) or premium (HSM-backed keys)."""
+    purge_protection: bool
+    """Default True. Required for customer-managed keys; cannot be turned off once on."""
+    soft_delete_retention_days: int
+    """7-90, default 90."""
+    create_mode: str
+    """default, or recover: recover the soft-deleted vault of the same name (after a destroy)."""
+    network_default_action: str
+    """Allow or Deny (default); AzureServices always bypass."""
+    public_network_access: str
+    """Enabled (default) or Disabled."""
+
+
+class MonitoringSpec(TypedDict, total=False):
+    """Log Analytics and Application Insights: WorkspaceMonitoringArgs settings, or existing ones."""
+    existing_app_insights_id: pulumi.Input[str]
+    """Use this Application Insights component instead of creating monitoring."""
+    existing_log_analytics_id: pulumi.Input[str]
+    """Link Application Insights to this Log Analytics workspace instead of creating one (also the
+    diagnostics target)."""
+    retention_days: int
+    """Retention of the created Log Analytics workspace, 30-730 days; default 30."""
+    daily_quota_gb: float
+    """Daily ingestion cap of Log Analytics; none by default."""
+    app_insights_local_auth: bool
+    """Instrumentation-key ingestion; default False (Entra ID only)."""
+    public_ingestion: str
+    """Enabled (default) or Disabled."""
+    public_query: str
+    """Enabled (default) or Disabled."""
+
+
+class RegistrySpec(TypedDict, total=False):
+    """The container registry: ContainerRegistryArgs settings, or ``existing_id`` (registry_mode existing)."""
+    existing_id: pulumi.Input[str]
+    """With registry_mode existing: the registry's ARM id; nothing else may be given then."""
+    sku: str
+    """Basic, Standard or Premium (default; needed for private access, retention, zone redundancy)."""
+    public_network_access: str
+    """Enabled (default) or Disabled (Premium only)."""
+    zone_redundancy: bool
+    """Premium only; default False; create-only."""
+    untagged_retention_days: int
+    """Premium only: delete untagged manifests after this many days (default 7)."""
+
+
+class WorkspaceSpec(TypedDict, total=False):
+    """The workspace's own settings (WorkspaceArgs without names and the dependencies' ids)."""
+    identity: str
+    """SystemAssigned (default) or UserAssigned."""
+    user_assigned_identity_id: pulumi.Input[str]
+    """With identity UserAssigned: the identity (primary user-assigned identity)."""
+    public_network_access: str
+    """Enabled or Disabled (default)."""
+    managed_network: str
+    """Disabled, AllowInternetOutbound (default) or AllowOnlyApprovedOutbound."""
+    outbound_rules: Mapping[str, OutboundRuleSpec]
+    """User-defined managed network outbound rules by name."""
+    firewall_sku: str
+    """Standard (default) or Basic: the managed Azure Firewall FQDN rules need."""
+    provision_network_now: bool
+    """Provision the managed network with the workspace (default True with a managed network)."""
+    hbi_workspace: bool
+    """High business impact (create-only); default False."""
+    system_datastores_auth_mode: str
+    """identity (default) or accesskey."""
+    image_build_compute: str
+    """Cluster that builds images when the registry is private."""
+    friendly_name: str
+    """Display name in the studio."""
+    description: str
+    """Description in the studio."""
+
+
+class PrivateEndpointGroups(TypedDict, total=False):
+    """Which sub-resources (group ids) of each created resource get a private endpoint."""
+    workspace: List[str]
+    """The workspace: amlworkspace."""
+    storage: List[str]
+    """The storage account: blob and file (queue, table opt-in)."""
+    key_vault: List[str]
+    """The key vault: vault."""
+    registry: List[str]
+    """The container registry (Premium): registry."""
+
+
+class PlatformPrivateEndpoints(TypedDict, total=False):
+    """Private endpoints of the resources MLWorkspace creates (amlplatform.privatelink)."""
+    subnet_id: Required[pulumi.Input[str]]
+    """Subnet that holds the endpoints."""
+    dns_zone_ids: Required[Mapping[str, pulumi.Input[str]]]
+    """Private DNS zone name -> zone id, for every zone of the groups."""
+    groups: Required[PrivateEndpointGroups]
+    """Resource -> its group ids; a resource left out gets no endpoint."""
+
+
+class PlatformCustomerManagedKey(TypedDict, total=False):
+    """CustomerManagedKeyArgs without the vault coordinates (the key lives in the created vault)."""
+    key_name: str
+    """Name of the key; default cmk-aml."""
+    key_size: int
+    """RSA key size: 2048, 3072 (default) or 4096."""
+    hsm: bool
+    """An HSM-protected key (RSA-HSM); needs a premium vault. Default False."""
+    identity_name: str
+    """Physical name of the user-assigned identity it creates (unless existing_identity_id)."""
+    existing_identity_id: str
+    """Use this identity; it must already hold Key Vault Crypto Service Encryption User on the vault."""
+
+
+class LocksSpec(TypedDict, total=False):
+    """CanNotDelete management locks on the resources that hold data."""
+    storage: bool
+    """Lock the storage account."""
+    key_vault: bool
+    """Lock the key vault."""
+    workspace: bool
+    """Lock the workspace (it also refuses deleting its computes)."""
+    notes: str
+    """Notes shown on each lock."""
 
 
 class MLWorkspaceArgs(TypedDict, total=False):
@@ -53,20 +208,20 @@ class MLWorkspaceArgs(TypedDict, total=False):
     """Tags on every resource."""
     protect: bool
     """Protect storage, key vault and workspace from deletion by Pulumi."""
-    storage: dict
-    """WorkspaceStorageArgs without names/location, or {'existing_id': ...}."""
-    key_vault: dict
-    """WorkspaceKeyVaultArgs without names/location/tenant, or {'existing_id': ...}."""
-    monitoring: dict
+    storage: StorageSpec
+    """WorkspaceStorageArgs settings, or {'existing_id': ...}."""
+    key_vault: KeyVaultSpec
+    """WorkspaceKeyVaultArgs settings, or {'existing_id': ...}."""
+    monitoring: MonitoringSpec
     """WorkspaceMonitoringArgs without names/location, or {'existing_app_insights_id': ...,
     'existing_log_analytics_id': ...}."""
     registry_mode: str
     """auto (default), service, create or existing."""
-    registry: dict
+    registry: RegistrySpec
     """ContainerRegistryArgs without names/location, or {'existing_id': ...} for mode existing."""
     needs_images: bool
     """Something in the stack needs images (custom environments, Kubernetes inference)."""
-    workspace: dict
+    workspace: WorkspaceSpec
     """WorkspaceArgs settings (identity, public_network_access, managed_network, ...)."""
     role_assignments: List[RoleAssignmentSpec]
     """Roles on the workspace."""
@@ -76,14 +231,14 @@ class MLWorkspaceArgs(TypedDict, total=False):
     """Needed when resource_group_role_assignments is not empty."""
     diagnostics: bool
     """Send workspace, key vault, storage (blob service) and registry logs to Log Analytics (default True)."""
-    private_endpoints: dict
+    private_endpoints: PlatformPrivateEndpoints
     """{'subnet_id': ..., 'dns_zone_ids': {zone: id}, 'groups': {'workspace': ['amlworkspace'],
     'storage': ['blob', 'file'], 'key_vault': ['vault'], 'registry': ['registry']}}: private
     endpoints of the created resources (amlplatform.privatelink); leave out for none."""
-    customer_managed_key: dict
+    customer_managed_key: PlatformCustomerManagedKey
     """CustomerManagedKeyArgs without the vault coordinates ({'key_name', 'key_size', 'identity_name' or
     'existing_identity_id'}): encrypt the workspace and storage with a key in the created vault."""
-    locks: dict
+    locks: LocksSpec
     """{'storage': bool, 'key_vault': bool, 'workspace': bool, 'notes': str}: CanNotDelete locks."""
 
 
@@ -91,16 +246,27 @@ class MLWorkspace(pulumi.ComponentResource):
     """An Azure ML workspace with its storage, key vault, monitoring and (lazily) its registry."""
 
     workspace_id: pulumi.Output[str]
+    """ARM id of the workspace."""
     workspace_name: pulumi.Output[str]
+    """Name of the workspace."""
     discovery_url: pulumi.Output[str]
+    """The workspace's discovery URL."""
     mlflow_tracking_uri: pulumi.Output[str]
+    """MLflow tracking URI of the workspace."""
     principal_id: pulumi.Output[Optional[str]]
+    """Object id of the workspace's system-assigned identity (none with a user-assigned one)."""
     storage_account_id: pulumi.Output[str]
+    """ARM id of the default storage account (created or existing)."""
     key_vault_id: pulumi.Output[str]
+    """ARM id of the key vault (created or existing)."""
     app_insights_id: pulumi.Output[str]
+    """ARM id of Application Insights (created or existing)."""
     log_analytics_id: pulumi.Output[Optional[str]]
+    """ARM id of Log Analytics (none when only an existing Application Insights is given)."""
     container_registry_id: pulumi.Output[Optional[str]]
+    """ARM id of the container registry (none while there is none)."""
     registry_login_server: pulumi.Output[Optional[str]]
+    """Login server of the created registry (none otherwise)."""
 
     def __init__(self, name: str, args: MLWorkspaceArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
@@ -173,7 +339,7 @@ class MLWorkspace(pulumi.ComponentResource):
             if cmk is not None:
                 st_args.update(customer_managed_key={"key_name": cmk.key_name, "key_vault_uri": cmk.vault_uri,
                                                      "identity_id": cmk.identity_id},
-                               depends_on=cmk.depends_on_access)
+                               depends_on=[access.id for access in cmk.depends_on_access])
             if locks.get("storage"):
                 st_args.update(lock=True, lock_notes=locks.get("notes", ""))
             if diagnostics_target is not None:
@@ -213,7 +379,7 @@ class MLWorkspace(pulumi.ComponentResource):
             ws_args.update(customer_managed_key={"key_vault_id": key_vault_id, "key_identifier": cmk.key_uri_with_version,
                                                  "identity_id": cmk.identity_id,
                                                  "identity_client_id": cmk.identity_client_id},
-                           depends_on=cmk.depends_on_access)
+                           depends_on=[access.id for access in cmk.depends_on_access])
         if locks.get("workspace"):
             ws_args.update(lock=True, lock_notes=locks.get("notes", ""))
         workspace = Workspace(f"{name}-workspace", ws_args, opts=child(self))

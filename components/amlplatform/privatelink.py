@@ -8,11 +8,11 @@ learn.microsoft.com/azure/private-link/private-endpoint-dns (table in
 :data:`amlplatform.settings.network.GROUP_ZONES`).
 """
 
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import network
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token
@@ -60,7 +60,9 @@ class PrivateLink(pulumi.ComponentResource):
     """A private endpoint (auto-approved: the same identity owns both sides) and its DNS zone group."""
 
     endpoint_id: pulumi.Output[str]
+    """ARM id of the private endpoint."""
     zone_group_id: pulumi.Output[str]
+    """ARM id of its private DNS zone group."""
 
     def __init__(self, name: str, args: PrivateLinkArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         check_args("PrivateLink", args, PrivateLinkArgs)

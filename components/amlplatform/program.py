@@ -624,7 +624,7 @@ def declare_compute(settings: StackSettings, platform: MLWorkspace, *, files: Ma
             if has_log_analytics and (target.defender or target.container_insights):
                 args["cluster"]["log_analytics_workspace_id"] = platform.log_analytics_id
         if platform.workspace_private_path:
-            args["attach_waits_for"] = list(platform.workspace_private_path)
+            args["attach_waits_for"] = [r.id for r in platform.workspace_private_path]
         created_target = KubernetesInferenceTarget(f"k8s-{target.name.lower()}", args)
         if "cluster" in args and settings.diagnostics.enabled and has_log_analytics:
             # control-plane logs of the created cluster (diagnostics.AKS_LOG_CATEGORIES says which)

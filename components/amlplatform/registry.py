@@ -4,11 +4,11 @@ Whether one is created at all is decided by :func:`registry_needed` from the reg
 architecture.md, "Container registry, created lazily").
 """
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_azure_native import containerregistry
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token
@@ -54,8 +54,11 @@ class ContainerRegistry(pulumi.ComponentResource):
     """Registry with the admin user and anonymous pull disabled."""
 
     id: pulumi.Output[str]
+    """ARM id of the registry."""
     name: pulumi.Output[str]
+    """Name of the registry."""
     login_server: pulumi.Output[str]
+    """Login server, e.g. <name>.azurecr.io."""
 
     def __init__(self, name: str, args: ContainerRegistryArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:

@@ -1,13 +1,13 @@
 """The workspace's default storage account: where datastores, code snapshots and outputs live."""
 
-from typing import Any, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence, TypedDict
 
 import pulumi
 from pulumi_azure_native import storage
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
-from amlplatform._component import check_args, child, token
+from amlplatform._component import check_args, child, token, waits_for
 from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints
 from amlplatform.diagnostics import STORAGE_SERVICE_METRICS, send_to_log_analytics
 from amlplatform.locks import lock
@@ -24,6 +24,16 @@ STUDIO_CORS_RULES = [{
     "exposed_headers": ["*"],
     "max_age_in_seconds": 1800,
 }]
+
+
+class StorageEncryptionKeySpec(TypedDict, total=False):
+    """The customer-managed key of the storage account (amlplatform.encryption)."""
+    key_name: Required[pulumi.Input[str]]
+    """Name of the key (no version: the account follows the key's rotation)."""
+    key_vault_uri: Required[pulumi.Input[str]]
+    """URI of the vault that holds the key."""
+    identity_id: Required[pulumi.Input[str]]
+    """User-assigned identity that reads the key."""
 
 
 class WorkspaceStorageArgs(TypedDict, total=False):
@@ -54,11 +64,12 @@ class WorkspaceStorageArgs(TypedDict, total=False):
     private_endpoints: PrivateEndpointsSpec
     """Private endpoints (subnet, DNS zone ids, groups) - amlplatform.privatelink."""
     # --- customer-managed key, lock, diagnostics (amlplatform.encryption, .locks, .diagnostics)
-    customer_managed_key: Mapping[str, Any]
+    customer_managed_key: StorageEncryptionKeySpec
     """{'key_name', 'key_vault_uri', 'identity_id'}: encrypt with this key (no key version: the account
     follows the key's rotation). Create the account only after the identity can use the key."""
-    depends_on: Sequence[pulumi.Resource]
-    """What the account must wait for (the key role assignment, with a customer-managed key)."""
+    depends_on: Sequence[pulumi.Input[str]]
+    """Outputs (e.g. ids) of what the account must wait for (the key role assignment, with a
+    customer-managed key): it waits for the resources that produce them."""
     lock: bool
     """A CanNotDelete management lock on the account (in addition to protect)."""
     lock_notes: str
@@ -72,7 +83,9 @@ class WorkspaceStorage(pulumi.ComponentResource):
     infrastructure encryption, blob and container soft delete."""
 
     id: pulumi.Output[str]
+    """ARM id of the storage account."""
     name: pulumi.Output[str]
+    """Name of the storage account."""
 
     def __init__(self, name: str, args: WorkspaceStorageArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
@@ -115,7 +128,7 @@ class WorkspaceStorage(pulumi.ComponentResource):
             encryption=encryption,
             identity=identity,
             tags=dict(args.get("tags") or {}),
-            opts=child(self, protect=args.get("protect", False), depends_on=args.get("depends_on"),
+            opts=child(self, protect=args.get("protect", False), depends_on=waits_for(args.get("depends_on")),
                        # infrastructure encryption is create-only (Storage "infrastructure encryption")
                        replace_on_changes=["encryption.requireInfrastructureEncryption"]),
         )

@@ -1,13 +1,13 @@
 """The Azure Machine Learning workspace resource and its diagnostic settings."""
 
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence, TypedDict
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
-from typing_extensions import Required, TypedDict
+from typing_extensions import Required
 
 from amlplatform import naming
-from amlplatform._component import check_args, child, token
+from amlplatform._component import check_args, child, token, waits_for
 from amlplatform.diagnostics import send_to_log_analytics
 from amlplatform.locks import lock
 from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints
@@ -54,6 +54,31 @@ REPLACE_ON_CHANGES = ["storageAccount", "keyVault", "hbiWorkspace", "kind", "ide
                       "encryption.status", "encryption.keyVaultProperties.keyVaultArmId"]
 
 
+class OutboundRuleSpec(TypedDict, total=False):
+    """A user-defined managed network outbound rule (azure-native ``outboundRules`` entry;
+    learn.microsoft.com/azure/machine-learning/how-to-managed-network)."""
+    type: Required[str]
+    """FQDN, ServiceTag or PrivateEndpoint."""
+    category: str
+    """UserDefined."""
+    destination: Required[Any]
+    """FQDN rules: the host name (text). ServiceTag rules: {service_tag, protocol, port_ranges, action}.
+    PrivateEndpoint rules: {service_resource_id, subresource_target, spark_enabled}. Its shape depends
+    on ``type`` (a union in the ARM API), hence Any; keys in snake_case."""
+
+
+class WorkspaceEncryptionKeySpec(TypedDict, total=False):
+    """The customer-managed key of the workspace (amlplatform.encryption)."""
+    key_vault_id: Required[pulumi.Input[str]]
+    """ARM id of the vault that holds the key."""
+    key_identifier: Required[pulumi.Input[str]]
+    """Key URI (with version)."""
+    identity_id: Required[pulumi.Input[str]]
+    """User-assigned identity that reads the key."""
+    identity_client_id: pulumi.Input[str]
+    """Its client id."""
+
+
 class WorkspaceArgs(TypedDict, total=False):
     resource_group_name: Required[pulumi.Input[str]]
     """Resource group that holds the workspace."""
@@ -79,7 +104,7 @@ class WorkspaceArgs(TypedDict, total=False):
     """Enabled or Disabled (default)."""
     managed_network: str
     """Disabled, AllowInternetOutbound (default) or AllowOnlyApprovedOutbound."""
-    outbound_rules: Mapping[str, dict]
+    outbound_rules: Mapping[str, OutboundRuleSpec]
     """User-defined managed network outbound rules by name: {type: FQDN, category: UserDefined,
     destination: host} | {type: ServiceTag, destination: {service_tag, protocol, port_ranges, action}} |
     {type: PrivateEndpoint, destination: {service_resource_id, subresource_target, spark_enabled}}."""
@@ -107,11 +132,12 @@ class WorkspaceArgs(TypedDict, total=False):
     tags: Mapping[str, str]
     """Tags for the workspace."""
     # --- customer-managed key and lock (amlplatform.encryption, amlplatform.locks)
-    customer_managed_key: Mapping[str, Any]
+    customer_managed_key: WorkspaceEncryptionKeySpec
     """{'key_vault_id', 'key_identifier', 'identity_id', 'identity_client_id'}: encrypt the workspace's
     data with this key, through this user-assigned identity (create-only)."""
-    depends_on: Sequence[pulumi.Resource]
-    """What the workspace must wait for (the key role assignment, with a customer-managed key)."""
+    depends_on: Sequence[pulumi.Input[str]]
+    """Outputs (e.g. ids) of what the workspace must wait for (the key role assignment, with a
+    customer-managed key): it waits for the resources that produce them."""
     lock: bool
     """A CanNotDelete management lock on the workspace (it also refuses deleting its computes)."""
     lock_notes: str
@@ -123,10 +149,15 @@ class Workspace(pulumi.ComponentResource):
     public network access by default."""
 
     id: pulumi.Output[str]
+    """ARM id of the workspace."""
     name: pulumi.Output[str]
+    """Name of the workspace."""
     discovery_url: pulumi.Output[str]
+    """The workspace's discovery URL."""
     mlflow_tracking_uri: pulumi.Output[str]
+    """MLflow tracking URI of the workspace."""
     principal_id: pulumi.Output[Optional[str]]
+    """Object id of the workspace's system-assigned identity (none with a user-assigned one)."""
 
     def __init__(self, name: str, args: WorkspaceArgs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
@@ -187,7 +218,7 @@ class Workspace(pulumi.ComponentResource):
             # every later preview would propose removing it.
             opts=child(self, protect=args.get("protect", False),
                        ignore_changes=["containerRegistry"] if registry_mode == "service" else None,
-                       depends_on=args.get("depends_on"), replace_on_changes=REPLACE_ON_CHANGES),
+                       depends_on=waits_for(args.get("depends_on")), replace_on_changes=REPLACE_ON_CHANGES),
         )
         if args.get("lock"):
             lock(self, f"{name}-lock", kind="workspace", resource_id=workspace.id,
