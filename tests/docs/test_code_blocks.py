@@ -24,6 +24,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 LANGUAGES = {"bash", "sh", "python", "yaml", "json", "text"}
+# programs in other Pulumi languages use the SDK `pulumi package add` generates, which needs the Pulumi
+# CLI: marked <!-- block: sdk -->, they are not run here (tests/package checks the schema they rely on)
+SDK_LANGUAGES = {"ts", "go", "csharp", "java"}
 MARKER = re.compile(r"^\s*<!--\s*block:\s*(?P<words>.*?)\s*-->\s*$")
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 SERVER_PORTS = {"amlplatform serve": 5001, "mlflow ui": 5000}  # their default ports
@@ -93,11 +96,13 @@ def test_the_docs_have_blocks_of_every_kind():
 
 @pytest.mark.parametrize("block", ALL, ids=_id)
 def test_block_has_a_language_and_known_markers(block):
-    assert block.lang in LANGUAGES, (
-        f"{block.where}: a fenced block needs a language ({', '.join(sorted(LANGUAGES))}), got {block.lang!r}; "
-        "see docs/contributing.md")
+    assert block.lang in LANGUAGES | SDK_LANGUAGES, (
+        f"{block.where}: a fenced block needs a language ({', '.join(sorted(LANGUAGES | SDK_LANGUAGES))}), "
+        f"got {block.lang!r}; see docs/contributing.md")
+    if block.lang in SDK_LANGUAGES:
+        assert "sdk" in block.markers, f"{block.where}: a {block.lang} program needs <!-- block: sdk --> before it"
     allowed = {"bash": {"cloud", "slow", "server"}, "sh": {"cloud", "slow", "server"},
-               "python": {"file"}, "yaml": {"save"}}.get(block.lang, set())
+               "python": {"file"}, "yaml": {"save"}}.get(block.lang, {"sdk"} if block.lang in SDK_LANGUAGES else set())
     unknown = set(block.markers) - allowed
     assert not unknown, f"{block.where}: marker(s) {sorted(unknown)} do not apply to a {block.lang} block"
     for key in ("file", "save"):
@@ -214,7 +219,9 @@ def test_data_block_is_a_valid_stack_fragment_or_job(block, stack_schema, tmp_pa
 
     data = json.loads(block.text) if block.lang == "json" else yaml.safe_load(block.text)
     assert isinstance(data, dict), f"{block.where}: expected a mapping"
-    if data.get("type") in ("command", "pipeline"):
+    if data.get("runtime") == "yaml":  # a Pulumi YAML program: tests/package/test_docs_yaml.py checks it
+        return                         # against the component package's schema
+    if data.get("type") in ("command", "pipeline", "sweep"):
         from amlplatform.runs.job import parse_job
 
         for rel in re.findall(r"(?:code|path): (\./[\w./-]*)", block.text):
