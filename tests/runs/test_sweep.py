@@ -267,3 +267,88 @@ def test_a_sweep_whose_trials_all_fail_fails(tmp_path):
     assert record["status"] == "Failed" and record["exit_code"] == 1
     assert all(t["status"] == "Failed" for t in record["trials"])
     assert record["best_trial"] is None
+
+
+TRIAL_COMPONENT = """\
+type: command
+name: trial
+inputs:
+  base: {type: number, default: 1}
+  lr: {type: number, default: 0.1}
+outputs:
+  model: {type: uri_folder}
+code: ./src
+command: python fit.py ${{inputs.base}} ${{inputs.lr}} ${{outputs.model}}
+environment: azureml:env:1
+"""
+FIT = """\
+import sys
+from pathlib import Path
+import mlflow
+base, lr, out = float(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3])
+with mlflow.start_run():
+    mlflow.log_metric("score", base - abs(lr - 0.3))
+(out / "model.txt").write_text(str(lr))
+"""
+
+
+@pytest.mark.slow
+def test_a_sweep_step_runs_its_trials_and_the_next_step_reads_the_best_trials_output(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "fit.py").write_text(FIT)
+    (tmp_path / "trial.yml").write_text(TRIAL_COMPONENT)
+    (tmp_path / "p.yml").write_text(textwrap.dedent("""\
+        type: pipeline
+        settings: {default_compute: local}
+        jobs:
+          tune:
+            type: sweep
+            trial: ./trial.yml
+            inputs: {base: 2}
+            outputs: {model: {type: uri_folder}}
+            search_space:
+              lr: {type: choice, values: [0.1, 0.3, 0.9]}
+            sampling_algorithm: grid
+            objective: {goal: maximize, primary_metric: score}
+            limits: {max_total_trials: 3, max_concurrent_trials: 3}
+          use:
+            type: command
+            command: cat ${{inputs.m}}/model.txt
+            environment: azureml:env:1
+            inputs: {m: "${{parent.jobs.tune.outputs.model}}"}
+        """))
+    from amlplatform.runs.pipeline import run_pipeline_job
+
+    job = load_job(tmp_path / "p.yml")
+    assert job.jobs["tune"].kind == "sweep"
+    out = io.BytesIO()
+    store = RunStore(tmp_path / "runs")
+    record = run_pipeline_job(job, store=store, out=out, notes=io.StringIO())
+    assert record["status"] == "Completed", record
+    sweep_record = store.load(record["steps"]["tune"]["run"])
+    assert sweep_record["type"] == "sweep" and sweep_record["pipeline"] == record["name"]
+    assert sweep_record["best_trial"]["parameters"] == {"lr": 0.3}
+    assert sweep_record["best_trial"]["primary_metric"] == pytest.approx(2.0)
+    # each trial got its search-space value as the input of that name (and base 2: the best score is 2.0)
+    assert sorted(store.load(t["run"])["command"].split()[3] for t in sweep_record["trials"]) == ["0.1", "0.3", "0.9"]
+    assert "[use] 0.3" in out.getvalue().decode()
+
+
+def test_a_sweep_step_whose_trial_lacks_a_parameter_input_is_refused(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "trial.yml").write_text(TRIAL_COMPONENT)
+    (tmp_path / "p.yml").write_text(textwrap.dedent("""\
+        type: pipeline
+        settings: {default_compute: local}
+        jobs:
+          tune:
+            type: sweep
+            trial: ./trial.yml
+            search_space: {momentum: {type: uniform, min_value: 0, max_value: 1}}
+            sampling_algorithm: random
+            objective: {goal: maximize, primary_metric: score}
+            limits: {max_total_trials: 2}
+        """))
+    with pytest.raises(UserError) as err:
+        load_job(tmp_path / "p.yml")
+    assert any(p.startswith("jobs.tune.search_space") and "momentum" in p for p in err.value.problems), err.value.problems

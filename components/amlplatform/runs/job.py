@@ -270,8 +270,9 @@ class PipelineStep:
     spec_resources: Optional[Resources] = None  # the component's own resources (its spec)
     spec_distribution: Optional[Distribution] = None  # the component's own distribution (its spec)
     node: StepNode = field(default_factory=StepNode)
-    kind: str = "command"  # the node type: "command" or "parallel"
+    kind: str = "command"  # the node type: "command", "parallel" or "sweep"
     parallel: Any = None  # runs.parallel.ParallelSettings of a parallel step
+    sweep: Any = None  # runs.sweep.SweepSettings of a sweep step (job: its trial)
 
 
 @dataclass(frozen=True)
@@ -978,9 +979,13 @@ def _step(name: str, raw: Any, base_dir: Path, problems: _Problems) -> Optional[
         from amlplatform.runs.parallel import parse_parallel
 
         return parse_parallel(name, raw, base_dir, problems)
+    if t == "sweep":
+        from amlplatform.runs.sweep import parse_sweep_step
+
+        return parse_sweep_step(name, raw, base_dir, problems)
     if t != "command":
-        problems.add(_join(path, "type"), f"Value {t!r} passed is not in set ['command', 'parallel'] "
-                     "(amlplatform runs command and parallel steps)")
+        problems.add(_join(path, "type"), f"Value {t!r} passed is not in set ['command', 'parallel', 'sweep'] "
+                     "(amlplatform runs command, parallel and sweep steps)")
         return None
     comp = raw.get("component")
     if comp is None:

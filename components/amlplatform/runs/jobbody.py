@@ -455,6 +455,9 @@ def pipeline_body(
         if step.kind == "parallel":
             node.update(parallel_node(step, task=parallel_task(step, code_id=step_code_ids.get(sname),
                                                                environment_id=step_environment_ids[sname])))
+        if step.kind == "sweep":  # "sweep node has no componentId": its trial component is named in trial
+            node["trial"] = {"componentId": node.pop("componentId")}
+            node.update(sweep_node(step.sweep))
         jobs[sname] = node
     settings: dict[str, Any] = {"_source": "YAML.JOB"}
     s = pipeline.settings
@@ -666,3 +669,33 @@ def parallel_node(step: PipelineStep, *, task: Mapping[str, Any]) -> dict[str, A
     else:
         out["mini_batch_size"] = src.get("mini_batch_size", 0)
     return out
+
+
+def sweep_node(s: Any) -> dict[str, Any]:
+    """A sweep step's own fields (azure-ai-ml ``Sweep._to_rest_object``: the node's YAML forms in snake case;
+    the early termination policy as its REST object's attributes, timeouts floored to 60 s)."""
+    limits = {k: v for k, v in (("max_concurrent_trials", s.limits.max_concurrent_trials),
+                                ("max_total_trials", s.limits.max_total_trials),
+                                ("timeout", _floored(s.limits.timeout)),
+                                ("trial_timeout", _floored(s.limits.trial_timeout))) if v is not None}
+    out: dict[str, Any] = {"limits": limits, "objective": {"goal": s.objective.goal,
+                                                          "primary_metric": s.objective.primary_metric}}
+    for key in ("sampling_algorithm", "search_space"):
+        if key in s.raw:
+            out[key] = s.raw[key]
+    p = s.early_termination
+    if p is not None:
+        default_interval = 1 if p.type == "median_stopping" else 0
+        et: dict[str, Any] = {"delay_evaluation": p.delay_evaluation or 0,
+                              "evaluation_interval": p.evaluation_interval if p.evaluation_interval is not None
+                              else default_interval}
+        for key in ("slack_factor", "slack_amount", "truncation_percentage"):
+            if getattr(p, key) is not None:
+                et[key] = getattr(p, key)
+        et["policy_type"] = POLICY[p.type]
+        out["early_termination"] = et
+    return out
+
+
+def _floored(seconds: Optional[int]) -> Optional[int]:
+    return None if seconds is None else (seconds if not seconds or seconds > 60 else 60)

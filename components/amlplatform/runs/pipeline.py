@@ -286,7 +286,9 @@ def run_pipeline_job(
         identity = f"{record.get('job_file') or job.base_dir}#{sname}"
         previous, previous_status = reuse.last(identity)
         earlier = None
-        if force:
+        if step.kind == "sweep":
+            why = "a sweep step runs its trials every time"
+        elif force:
             why = "settings.force_rerun is true"
         elif not step.is_deterministic:
             why = "is_deterministic is false"
@@ -317,6 +319,13 @@ def run_pipeline_job(
             tags["mlflow.parentRunId"] = parent_mlflow["run_id"]
         job_for_step = step.job
         try:
+            if step.kind == "sweep":
+                from amlplatform.runs.sweep import run_sweep_job, step_sweep_job
+
+                rec = run_sweep_job(step_sweep_job(step, name=name, experiment=record["experiment"]), store=store,
+                                    out=sink, notes=_Quiet(notes), bound_inputs=bound, extra=extra, mlflow_tags=tags,
+                                    where=f"jobs.{sname}.trial", cancel=cancel)
+                return rec
             rec = local.run_command_job(job_for_step, store=store, out=sink, notes=_Quiet(notes), grace_seconds=grace_seconds,
                                         snapshot=snapshot, git=git_of(folder), bound_inputs=bound, cancel=cancel,
                                         extra={**extra, "name": name}, mlflow_tags=tags, where=f"jobs.{sname}")

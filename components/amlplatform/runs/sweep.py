@@ -529,8 +529,15 @@ def _write_params(run_dir: Optional[str], params: Mapping[str, Any]) -> None:
 
 
 def run_sweep_job(job: SweepJob, *, store: Any, out: Optional[BinaryIO] = None, notes: Optional[Any] = None,
-                  poll_seconds: float = 0.25, seed: Optional[int] = None) -> dict[str, Any]:
-    """Run a sweep on this machine: trials as local command runs, early termination, the best trial."""
+                  poll_seconds: float = 0.25, seed: Optional[int] = None,
+                  bound_inputs: Optional[Mapping[str, Path]] = None, extra: Optional[Mapping[str, Any]] = None,
+                  mlflow_tags: Optional[Mapping[str, str]] = None, where: str = "trial",
+                  cancel: Optional[threading.Event] = None) -> dict[str, Any]:
+    """Run a sweep on this machine: trials as local command runs, early termination, the best trial.
+
+    In a pipeline (a ``type: sweep`` step): ``bound_inputs`` are the step inputs another step produced,
+    ``extra`` goes into the sweep's record (pipeline, step), ``mlflow_tags`` onto its MLflow run;
+    ``cancel`` (the pipeline stopping) cancels every trial."""
     from amlplatform.runs import local
     from amlplatform.runs.gitinfo import git_properties
     from amlplatform.runs.pipeline import _PrefixedOut, _Quiet
@@ -565,6 +572,7 @@ def run_sweep_job(job: SweepJob, *, store: Any, out: Optional[BinaryIO] = None, 
                   "approximations": approx},
         "trials": [{"index": i, "parameters": p, "status": "NotStarted"} for i, p in enumerate(trials)],
         "named_outputs": {},
+        **dict(extra or {}),
     }
     record["status"] = "NotStarted"
     record["status_history"] = [{"status": "NotStarted", "time": record["created_at"]}]
@@ -574,7 +582,8 @@ def run_sweep_job(job: SweepJob, *, store: Any, out: Optional[BinaryIO] = None, 
     lock, out_lock = threading.Lock(), threading.Lock()
     uri = store.mlruns.resolve().as_uri()
     try:
-        parent_mlflow = create_mlflow_run(store.mlruns, record["experiment"], record["name"], {"amlplatform.type": "sweep"})
+        parent_mlflow = create_mlflow_run(store.mlruns, record["experiment"], record["name"],
+                                          {"amlplatform.type": "sweep", **dict(mlflow_tags or {})})
         record["mlflow"] = {"tracking_uri": uri, "available": True, **parent_mlflow}
     except OSError as exc:
         parent_mlflow = None
@@ -602,7 +611,7 @@ def run_sweep_job(job: SweepJob, *, store: Any, out: Optional[BinaryIO] = None, 
         sink = _PrefixedOut(out, f"[trial {i}] ", out_lock)
         try:
             return local.run_command_job(tj, store=store, out=sink, notes=_Quiet(notes), snapshot=snapshot, git=git,
-                                         cancel=cancels[i], mlflow_tags=tags, where="trial",
+                                         cancel=cancels[i], mlflow_tags=tags, where=where, bound_inputs=bound_inputs,
                                          extra={"name": name, "sweep": record["name"], "trial": i,
                                                 "parameters": params, "experiment": record["experiment"]})
         finally:
@@ -662,6 +671,11 @@ def run_sweep_job(job: SweepJob, *, store: Any, out: Optional[BinaryIO] = None, 
         local._note(notes, f"sweep {record['name']}: {len(trials)} trials ({job.sampling.type} sampling, seed {seed}), "
                            f"at most {concurrency} at a time")
         while pending or running:
+            if cancel is not None and cancel.is_set() and canceled is None:
+                canceled = "the pipeline stopped"
+                for e in cancels:
+                    e.set()
+                pending = []
             if deadline is not None and time.monotonic() > deadline and canceled is None:
                 canceled = f"limits.timeout ({job.limits.timeout} s) reached"
                 for e in cancels:
@@ -766,3 +780,87 @@ def summary_lines(record: Mapping[str, Any]) -> list[str]:
         params = ", ".join(f"{k}={value_text(v)}" for k, v in best["parameters"].items())
         lines.append(f"best trial: {best['index']} ({best['run']}) {obj.get('primary_metric')}={best['primary_metric']:g}: {params}")
     return lines
+
+
+# ---------------------------------------------------------------------------- sweep steps of a pipeline
+
+_STEP_KEYS = ("type", "trial", "inputs", "outputs", "compute", "search_space", "sampling_algorithm", "objective",
+              "early_termination", "limits", "display_name", "description", "tags", "properties", "identity", "name",
+              "experiment_name", "queue_settings", "resources")
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """A sweep step's sweep: the parsed parts (local runs) and the node's YAML forms (its body)."""
+
+    search_space: Mapping[str, SearchParam]
+    sampling: Sampling
+    objective: Objective
+    limits: SweepLimits
+    early_termination: Optional[EarlyTermination]
+    raw: Mapping[str, Any]  # sampling_algorithm and search_space as written
+
+
+def parse_sweep_step(name: str, raw: Mapping[str, Any], base_dir: Path, problems: Any) -> Optional[Any]:
+    """A ``type: sweep`` pipeline step: ``trial`` is a command component file whose inputs named like the
+    search space's parameters get each trial's values (azure-ai-ml ``Sweep._to_job``)."""
+    from dataclasses import replace as dc_replace
+
+    from amlplatform.runs import job as j
+
+    path = f"jobs.{name}"
+    j._unknown(raw, _STEP_KEYS, path, problems)
+    if "queue_settings" in raw:
+        problems.add(f"{path}.queue_settings", "queue_settings is not supported by amlplatform submit")
+
+    class _At:  # the sweep parts' problems, under the step's path
+        items = problems.items
+
+        @staticmethod
+        def add(p: str, m: str) -> None:
+            problems.add(f"{path}.{p}", m)
+
+    space = _search_space(raw.get("search_space"), _At)
+    sampling = _sampling(raw.get("sampling_algorithm"), _At)
+    objective = _objective(raw.get("objective"), _At)
+    limits = _limits(raw.get("limits"), _At)
+    policy = _policy(raw.get("early_termination"), _At)
+    trial = raw.get("trial")
+    if not isinstance(trial, str):
+        problems.add(f"{path}.trial", "Missing data for required field." if trial is None
+                     else "give the trial's command component file (./train.yml)")
+        return None
+    # the trial as a command step of that component; search-space parameters stand in as its inputs
+    node_inputs = dict(raw.get("inputs") or {}) if isinstance(raw.get("inputs"), Mapping) else {}
+    for p, param in (space or {}).items():
+        node_inputs.setdefault(p, param.values[0] if param.values else param.args[0])
+    fake = {"type": "command", "component": trial, "inputs": node_inputs,
+            **{k: raw[k] for k in ("outputs", "compute", "resources", "display_name", "tags", "properties", "identity")
+               if k in raw}}
+    step = j._step(name, fake, base_dir, problems)
+    if step is None or space is None or sampling is None or objective is None or limits is None:
+        return None
+    missing = [p for p in space if p not in (step.ports or {})]
+    if missing:
+        problems.add(f"{path}.search_space", f"the trial component has no input named {', '.join(missing)} "
+                     "(each search-space parameter is given to the trial as the input of that name)")
+        return None
+    settings = SweepSettings(search_space=space, sampling=sampling, objective=objective, limits=limits,
+                             early_termination=policy,
+                             raw={k: raw[k] for k in ("sampling_algorithm", "search_space") if k in raw})
+    return dc_replace(step, kind="sweep", sweep=settings, node_inputs=j._given(raw, "inputs"),
+                      component=step.component)
+
+
+def step_sweep_job(step: Any, *, name: str, experiment: Optional[str]) -> SweepJob:
+    """The ``SweepJob`` a sweep step runs locally: the trial's command with ``${{inputs.<p>}}`` of each
+    search-space parameter turned into ``${{search_space.<p>}}`` (as azure-ai-ml's ``Sweep._to_job``)."""
+    s = step.sweep
+    command = step.job.command
+    for p in s.search_space:
+        command = re.sub(r"\$\{\{\s*inputs\." + re.escape(p) + r"\s*\}\}", "${{search_space." + p + "}}", command)
+    inputs = {k: v for k, v in step.job.inputs.items() if k not in s.search_space}
+    trial = replace(step.job, command=command, inputs=inputs)
+    return SweepJob(source=None, base_dir=step.job.base_dir, trial=trial, search_space=s.search_space,
+                    objective=s.objective, limits=s.limits, sampling=s.sampling, early_termination=s.early_termination,
+                    name=name, experiment_name=experiment, compute="local")
