@@ -503,21 +503,33 @@ def materialize_input(inp: Any, name: str, run_dir: Path, *, where: str,
 
 
 def _fetch_url(url: str, name: str, typ: str, dest: Path, mode: Optional[str], where: str) -> Materialized:
-    import urllib.request
+    """A plain GET of a web address (a ``uri_file`` input that is not a blob URL), through the proxy
+    the environment names for it (``runs.proxies``: the rule azure-core's blob downloads follow)."""
+    import urllib3
+
+    from amlplatform.runs.proxies import describe, pool_manager
 
     dest.mkdir(parents=True, exist_ok=True)
     target = dest / (Path(urlsplit(url).path).name or name)
+    http = pool_manager(url, retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=(429, 500, 502, 503, 504)),
+                        timeout=urllib3.Timeout(connect=20, read=60))
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp, open(target, "wb") as fh:  # noqa: S310 (http/https only)
+        resp = http.request("GET", url, preload_content=False)
+        try:
+            if resp.status != 200:
+                raise UserError(f"{where}.path: cannot fetch {redact(url)}{describe(url)}: the server answered {resp.status}")
             size = 0
-            while True:
-                chunk = resp.read(1 << 20)
-                if not chunk:
-                    break
-                fh.write(chunk)
-                size += len(chunk)
-    except OSError as exc:
-        raise UserError(f"{where}.path: cannot fetch {redact(url)}: {exc}") from None
+            with open(target, "wb") as fh:
+                for chunk in resp.stream(1 << 20):
+                    fh.write(chunk)
+                    size += len(chunk)
+        finally:
+            resp.release_conn()
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise UserError(f"{where}.path: cannot fetch {redact(url)}{describe(url)}: {reason}") from None
+    finally:
+        http.clear()
     return Materialized(name, typ, str(target), source=url, kind="download", mode=mode, files=1, bytes=size)
 
 
