@@ -276,6 +276,13 @@ def _credentials(loc: BlobLocation, env: Mapping[str, str], anonymous_first: boo
     key = _connection_key(loc.account, env)
     if key is not None:
         return [key]
+    if loc.account_url.lower().startswith("http://"):
+        # A plain-http container (Azurite's URLs are written so) can be read with a SAS, an account key
+        # or anonymously, never with a Microsoft Entra token: azure-storage-blob refuses one over http
+        # ("Token credential is only supported with HTTPS", _shared/base_client.py) and azure-ai-ml
+        # only ever builds https:// storage URLs (constants STORAGE_ACCOUNT_URLS). Anonymous only;
+        # a refusal then says what would work (_with_blob_client).
+        return [None]
 
     def default():
         from amlplatform.runs.rest import _default_credential
@@ -304,9 +311,16 @@ def _with_blob_client(loc: BlobLocation, env: Mapping[str, str], anonymous_first
         except AzureError as exc:
             last = exc
             break
+        except ValueError as exc:  # azure-storage-blob's own refusals (a malformed URL or credential)
+            raise UserError(f"{what}: cannot read {redact(loc.account_url)}/{loc.container}/{loc.prefix}: {exc}") from None
     detail = getattr(last, "message", None) or str(last)
+    hint = ""
+    if loc.account_url.lower().startswith("http://") and not loc.sas and _connection_key(loc.account, env) is None:
+        hint = (f"; {loc.account_url} is plain http, where no Microsoft Entra token is ever sent: give the "
+                f"account key in {ENV_CONNECTION_STRING} (for Azurite, its development account), a SAS in the URL, "
+                "or the https:// URL")
     raise UserError(f"{what}: cannot read {loc.account_url}/{loc.container}/{loc.prefix}: "
-                    f"{detail.splitlines()[0] if detail else last!r}")
+                    f"{detail.splitlines()[0] if detail else last!r}{hint}")
 
 
 def _is_folder_marker(blob: Any) -> bool:
@@ -373,6 +387,18 @@ def _hash_local(path: Path) -> str:
     return hash_files(items)
 
 
+def check_local_input(local: Path, path: Any, where: str) -> None:
+    """A local input path must be an existing regular file or folder (``snapshot.special_file_kind``):
+    a device (``/dev/zero``), FIFO or socket would hang or flood the job."""
+    from amlplatform.runs.snapshot import special_file_kind
+
+    special = special_file_kind(local)
+    if special:
+        raise UserError(f"{where}.path: {path!r} is {special}, not a regular file or a folder")
+    if not local.exists():
+        raise UserError(f"{where}.path: {path!r} does not exist ({local})")
+
+
 def _field(inp: Any, name: str) -> Any:
     return inp.get(name) if isinstance(inp, Mapping) else getattr(inp, name, None)
 
@@ -416,8 +442,7 @@ def input_identity(inp: Any, where: str, env: Optional[Mapping[str, str]] = None
     local = _field(inp, "local_path")
     if local is not None:
         local = Path(local)
-        if not local.exists():
-            raise UserError(f"{where}.path: {path!r} does not exist ({local})")
+        check_local_input(local, path, where)
         h.update(b"local\0" + _hash_local(local).encode())
         return h.hexdigest()
     if isinstance(path, str) and path.startswith("azureml:") and not path.startswith("azureml://"):
@@ -468,8 +493,7 @@ def materialize_input(inp: Any, name: str, run_dir: Path, *, where: str,
     local = _field(inp, "local_path")
     if local is not None:
         local = Path(local)
-        if not local.exists():
-            raise UserError(f"{where}.path: {path!r} does not exist ({local})")
+        check_local_input(local, path, where)
         if typ in FILE_TYPES and not local.is_file():
             raise UserError(f"{where}.path: {path!r} is a folder, but the input's type is uri_file")
         if typ in FOLDER_TYPES and not local.is_dir():  # model types may be a file or a folder
