@@ -2,7 +2,10 @@
 
 What a local run does with each input (``runs.job.JobInput``), by where its ``path`` points:
 
-- a literal (``value``): substituted as written (as Azure ML does: no quoting);
+- a literal (``value``): substituted as ONE shell word (``shlex.quote``; a plain value such as ``10``,
+  ``0.01``, ``true`` or ``adam`` is unchanged). Azure ML substitutes the text unquoted on the cluster;
+  locally an unquoted ``--set inputs.rows='1; echo $SECRET'`` would run the caller's shell syntax on
+  this machine. See docs/local-runs-security.md;
 - a local path: used where it is (it must exist), never copied;
 - ``azureml://datastores/<name>/paths/<p>`` (short or workspace-qualified form): downloaded to
   ``<run>/inputs/<input name>/`` from the container the datastore maps to (``AMLPLATFORM_DATASTORES``,
@@ -108,8 +111,9 @@ class Materialized:
 def substitute(command: str, inputs: Mapping[str, Materialized], outputs: Mapping[str, Materialized], *,
                where: str = "command") -> str:
     """Fill ``${{inputs.x}}`` / ``${{outputs.y}}``; drop an optional ``$[[...]]`` block whose inputs
-    are not given (Azure ML's optional-input syntax). Paths are shell-quoted when they need it;
-    literals are inserted as written, as Azure ML does."""
+    are not given (Azure ML's optional-input syntax). Every value - path or literal - is one shell word
+    (``shlex.quote``: unchanged when it holds only safe characters), so a value can never add shell
+    syntax to the command (docs/local-runs-security.md)."""
 
     def block(m: re.Match) -> str:
         inner = m.group(1)
@@ -131,9 +135,7 @@ def substitute(command: str, inputs: Mapping[str, Materialized], outputs: Mappin
             missing.append(f"{where}: ${{{{{scope}.{name}}}}} names no {scope[:-1]} of the job "
                            f"(it has {', '.join(sorted(table)) or 'none'})")
             return m.group(0)
-        if item.kind == "literal":
-            return str(item.value)
-        return shlex.quote(item.value)
+        return shlex.quote(str(item.value))
 
     out = PLACEHOLDER.sub(one, command)
     if missing:
@@ -351,7 +353,9 @@ def _list_blobs(loc: BlobLocation, is_file: bool, env: Mapping[str, str], anonym
 
 def _download(loc: BlobLocation, blobs: list[tuple[str, int, str]], dest: Path, is_file: bool,
               env: Mapping[str, str], anonymous_first: bool, what: str) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
+    from amlplatform.runs.store import open_private, private_dir
+
+    private_dir(dest)
     root = dest.resolve()
     prefix = loc.prefix.rstrip("/")
 
@@ -362,8 +366,8 @@ def _download(loc: BlobLocation, blobs: list[tuple[str, int, str]], dest: Path, 
             target = (dest / rel).resolve()
             if target != root and root not in target.parents:
                 raise UserError(f"{what}: blob {name!r} would be written outside {dest}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "wb") as fh:
+            private_dir(target.parent)
+            with open_private(target, "wb") as fh:
                 client.get_blob_client(name).download_blob().readinto(fh)
             target_file = target
         return target_file
@@ -532,8 +536,9 @@ def _fetch_url(url: str, name: str, typ: str, dest: Path, mode: Optional[str], w
     import urllib3
 
     from amlplatform.runs.proxies import describe, pool_manager
+    from amlplatform.runs.store import open_private, private_dir
 
-    dest.mkdir(parents=True, exist_ok=True)
+    private_dir(dest)
     target = dest / (Path(urlsplit(url).path).name or name)
     http = pool_manager(url, retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=(429, 500, 502, 503, 504)),
                         timeout=urllib3.Timeout(connect=20, read=60))
@@ -543,7 +548,7 @@ def _fetch_url(url: str, name: str, typ: str, dest: Path, mode: Optional[str], w
             if resp.status != 200:
                 raise UserError(f"{where}.path: cannot fetch {redact(url)}{describe(url)}: the server answered {resp.status}")
             size = 0
-            with open(target, "wb") as fh:
+            with open_private(target, "wb") as fh:
                 for chunk in resp.stream(1 << 20):
                     fh.write(chunk)
                     size += len(chunk)
@@ -561,8 +566,9 @@ def prepare_output(out: Any, name: str, run_dir: Path) -> Materialized:
     """The folder (or file path, for uri_file) a local command writes output ``name`` to."""
     typ = _field(out, "type") or "uri_folder"
     path = _field(out, "path")
-    folder = run_dir / OUTPUTS_FOLDER / name
-    folder.mkdir(parents=True, exist_ok=True)
+    from amlplatform.runs.store import private_dir
+
+    folder = private_dir(run_dir / OUTPUTS_FOLDER / name)
     notes = []
     if path:
         notes.append(f"on Azure ML this output goes to {path}; locally it is kept with the run")

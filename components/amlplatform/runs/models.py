@@ -75,7 +75,7 @@ from amlplatform.runs.snapshot import (
     walk,
     WalkLimit,
 )
-from amlplatform.runs.store import now_iso, write_json_atomic
+from amlplatform.runs.store import PRIVATE_DIR_MODE, now_iso, private_dir, private_tree, write_json_atomic
 
 if TYPE_CHECKING:
     from amlplatform.runs.snapshot import DataSnapshot
@@ -340,7 +340,7 @@ class Deployments:
 
     def record(self, name: str, model_name: str, version: str, **extra: Any) -> dict[str, Any]:
         check_deployment_name(name, "--deployment")
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         data = {"name": name, "model": f"{model_name}:{version}", "updated_at": now_iso(), **extra}
         write_json_atomic(self.path(name), data)
         return data
@@ -457,8 +457,7 @@ class LocalRegistry:
         kind = check_type(source, model_type)
         flavors = mlflow_flavors(source) if kind == MLFLOW_MODEL else []
         snap = snapshot or model_snapshot(source)
-        folder = self.root / name
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_dir(self.root / name)  # the registry is private: 0700 folders, 0600 files
         if version is not None and (folder / f".deleted-{version}").exists():
             raise UserError(f"version {version} of model {name} was deleted; a version number is never reused "
                             "(leave out --version for the next one)")
@@ -466,7 +465,8 @@ class LocalRegistry:
             chosen = version or next_version(self._versions(name) + self._claimed(name))
             target = folder / chosen
             try:
-                target.mkdir()
+                target.mkdir(mode=PRIVATE_DIR_MODE)
+                os.chmod(target, PRIVATE_DIR_MODE)
                 break
             except FileExistsError:
                 if version is not None:
@@ -476,6 +476,7 @@ class LocalRegistry:
             raise UserError(f"could not pick a free version of model {name} under {self.root}")
         try:
             copy_snapshot(snap, target / ARTIFACTS)
+            private_tree(target / ARTIFACTS)  # the copies keep no group/other bits of their sources
             record = {
                 "name": name,
                 "version": chosen,
