@@ -203,3 +203,42 @@ def test_local_model_artifacts_are_private(tmp_path, loose_umask):
     assert mode(artifacts / "sub" / "run.sh") == 0o700  # still runnable by its owner, by no one else
     reg.deployments.record("blue", "churn", rec["version"])
     assert mode(reg.deployments.root) == 0o700 and mode(reg.deployments.root / "blue.json") == 0o600
+
+
+PIPELINE = """\
+type: pipeline
+settings:
+  default_compute: local
+jobs:
+  one:
+    type: command
+    code: ./src
+    command: echo "[${MYSECRET:-unset}] $TOKEN_ENV" > ${{outputs.out}}/o.txt
+    environment: azureml:env:1
+    environment_variables:
+      TOKEN_ENV: tok-9876
+    outputs:
+      out:
+        type: uri_folder
+"""
+
+
+def test_pipeline_steps_get_the_same_environment_and_private_records(project, capfd, loose_umask):
+    (project / "src").mkdir()
+    (project / "pipe.yml").write_text(PIPELINE)
+    assert run_cli("submit", "pipe.yml", "--runs-dir", "runs") == 0
+    assert run_cli("submit", "pipe.yml", "--runs-dir", "runs", "--pass-env", "MYSECRET") == 0  # reused: same step
+    capfd.readouterr()
+    runs = project / "runs"
+    written = list(runs.rglob("o.txt"))
+    assert written and all(p.read_text().strip() == "[unset] tok-9876" for p in written)
+    reuse = runs / "reuse"
+    assert reuse.is_dir()
+    for folder, dirs, files in os.walk(runs):
+        if Path(folder).name == "wd" or "/wd/" in folder:
+            continue
+        assert mode(Path(folder)) == 0o700, folder
+        for name in files:
+            path = Path(folder, name)
+            assert mode(path) == 0o600, path
+            assert "tok-9876" not in path.read_text(errors="replace") or name == "o.txt", path

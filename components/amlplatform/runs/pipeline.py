@@ -47,8 +47,8 @@ from typing import Any, BinaryIO, Mapping, Optional, Sequence
 
 from amlplatform.errors import UserError
 from amlplatform.runs import local
-from amlplatform.runs.store import (LOG, RunStore, create_mlflow_run, end_mlflow_run, fresh_lifecycle, now_iso,
-                                    write_json_atomic)
+from amlplatform.runs.store import (LOG, PRIVATE_FILE_MODE, RunStore, create_mlflow_run, end_mlflow_run,
+                                    fresh_lifecycle, now_iso, private_dir, write_json_atomic)
 
 REUSE_DIR = "reuse"
 EXIT_FAILED = 1
@@ -158,7 +158,7 @@ class _Reuse:
         return rec
 
     def remember(self, key: str, run_name: str) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         write_json_atomic(self.root / f"{key}.json", {"run": run_name, "time": now_iso()}, durable=False)
 
     def _step_file(self, identity: str) -> Path:
@@ -174,7 +174,7 @@ class _Reuse:
 
     def remember_parts(self, identity: str, parts: dict[str, Any], status: str) -> None:
         path = self._step_file(identity)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         write_json_atomic(path, {"parts": parts, "status": status}, durable=False)
 
 
@@ -519,6 +519,7 @@ def _reused_record(store: RunStore, step: Any, snapshot: Any, git: dict[str, str
         except OSError:
             try:
                 shutil.copyfile(earlier_log, store.run_dir(rec["name"]) / LOG)
+                os.chmod(store.run_dir(rec["name"]) / LOG, PRIVATE_FILE_MODE)
             except OSError:
                 pass
     rec["log"] = str(store.run_dir(rec["name"]) / LOG)
