@@ -205,3 +205,22 @@ def test_plain_web_file_input_goes_through_the_proxy(tmp_path, clean_env, proxy)
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def test_run_history_and_log_downloads_go_through_the_proxy(fake_aml, tmp_path, clean_env, proxy):
+    import io
+
+    from fake_aml import history_client_for
+
+    root = project(tmp_path / "proj")
+    with client_for(fake_aml) as client:  # submitted directly: only the history half is under test
+        submit(client, root, "logs-via-proxy")
+    fake_aml.status_script = ("Running",) * 10
+    fake_aml.append_log("logs-via-proxy", "user_logs/std_log.txt", b"epoch 1\n")
+    use_proxy(clean_env, proxy.url)
+    out = io.StringIO()
+    with history_client_for(fake_aml) as history:
+        history.stream_logs("logs-via-proxy", out, follow=False, sleep=lambda s: pytest.fail("slept"))
+    assert out.getvalue().endswith("epoch 1\n")
+    assert fake_aml.endpoint.split("://", 1)[1] in proxy.targets("CONNECT")  # run history (azure-core)
+    assert any("user_logs/std_log.txt" in t for t in proxy.targets("GET"))  # the SAS download of the log blob
