@@ -328,9 +328,10 @@ def execute(
 ) -> dict[str, Any]:
     """Create the record, run ``record["command"]`` in a copy of ``snapshot``, finish the record.
 
-    The command's environment is ``job_environment``: ``environment_variables`` (the job's own; by
-    default ``record["environment_variables"]``) over the caller's ``BASE_ENV`` and ``pass_env``
-    names, under the MLflow and ``AMLPLATFORM_*`` variables.
+    The command's environment is ``job_environment``: ``environment_variables`` (the job's own, with
+    their real values; ``record["environment_variables"]`` is the redacted copy ``run.json`` keeps)
+    over the caller's ``BASE_ENV`` and ``pass_env`` names, under the MLflow and ``AMLPLATFORM_*``
+    variables.
 
     ``prepare(record, run_dir)`` runs while Preparing (materialise inputs, substitute the command)
     and returns the command to run. ``cancel`` (set by another thread, e.g. a pipeline that is
@@ -375,8 +376,7 @@ def execute(
             prepared = prepare(record, run_dir)
             command, extra_env = prepared.command, prepared.env
             record["command_resolved"] = command
-        env_vars = dict(environment_variables if environment_variables is not None
-                        else record.get("environment_variables") or {})
+        env_vars = dict(environment_variables or {})  # the real values: the record keeps them redacted
         service = _setup_mlflow(store, record, mlflow_tags)
         service.update(
             {
