@@ -329,16 +329,19 @@ def walk(root: Path, *, max_files: Optional[int] = None, max_bytes: Optional[int
         return None
 
     def visit(dir_abs: str, prefix: str, ancestors: frozenset) -> None:
+        entries = []
         try:
             with os.scandir(dir_abs) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                for entry in it:  # counted while listing: a folder of millions of entries stops at the bound
+                    entries.append(entry)
+                    count["entries"] += 1
+                    if max_entries is not None and count["entries"] > max_entries:
+                        stop(f"more than {max_entries} entries examined")
         except OSError as exc:
             excluded.append(Excluded(prefix or "./", f"cannot read folder: {exc.strerror}"))
             return
+        entries.sort(key=lambda e: e.name)
         at_root = not prefix
-        count["entries"] += len(entries)
-        if max_entries is not None and count["entries"] > max_entries:
-            stop(f"more than {max_entries} entries examined")
         for entry in entries:
             rel = prefix + entry.name
             target = entry.path
