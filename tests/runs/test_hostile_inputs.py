@@ -224,3 +224,10 @@ def test_device_and_fifo_are_never_read_or_uploaded(tmp_path):
         with pytest.raises(UserError, match=rf"data input {path} is {kind}"):
             take_data_snapshot(path)
     assert snapshot.special_file_kind(tmp_path) is None and snapshot.special_file_kind(tmp_path / "nope") is None
+
+
+def test_a_pipeline_input_at_the_file_system_root_is_refused_before_hashing():
+    from amlplatform.runs.materialize import input_identity
+
+    with pytest.raises(UserError, match="root of the file system"):
+        input_identity({"type": "uri_folder", "path": "/", "local_path": Path("/")}, "inputs.raw", env={})

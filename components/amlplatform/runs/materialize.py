@@ -384,6 +384,9 @@ def _hash_local(path: Path) -> str:
 
     if path.is_file():
         return hash_files([(path.name, path, path.stat().st_size)])
+    real = os.path.realpath(path)
+    if os.path.dirname(real) == real:  # hashing the whole file system for step reuse would never end
+        raise UserError(f"input folder {path} is the root of the file system; give the data's own folder")
     items = []
     for p in sorted(path.rglob("*")):
         if p.is_file():
