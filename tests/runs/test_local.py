@@ -502,7 +502,7 @@ def test_data_asset_from_the_local_asset_store_or_a_clear_error(tmp_path, monkey
 def test_substitution_quotes_paths_and_drops_unset_optional_blocks():
     ins = {"p": Materialized("p", "uri_folder", "/a b/c", kind="local"), "lit": Materialized("lit", "literal", "x y")}
     outs = {"o": Materialized("o", "uri_folder", "/out", kind="output")}
-    assert substitute("run ${{inputs.p}} ${{ inputs.lit }} ${{outputs.o}}", ins, outs) == "run '/a b/c' x y /out"
+    assert substitute("run ${{inputs.p}} ${{ inputs.lit }} ${{outputs.o}}", ins, outs) == "run '/a b/c' 'x y' /out"
     assert substitute("run $[[--opt ${{inputs.missing}}]] $[[--p ${{inputs.p}}]]", ins, outs) == "run  --p '/a b/c'"
     with pytest.raises(UserError, match=r"\$\{\{outputs.nope\}\} names no output"):
         substitute("x ${{outputs.nope}}", ins, outs)

@@ -68,6 +68,10 @@ def _add_submit(subparsers: Any) -> argparse.ArgumentParser:
     submit.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="shorthand for --set environment_variables.KEY=VALUE (repeatable)")
     submit.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="shorthand for --set tags.KEY=VALUE")
+    submit.add_argument("--pass-env", action="append", default=[], metavar="NAME", dest="pass_env",
+                        help="local runs: hand this variable of your shell to the job (repeatable); a local job "
+                             "otherwise gets only PATH, HOME, user, locale, TZ, TERM, TMPDIR and its own "
+                             "environment_variables (docs/local-runs-security.md)")
     where = submit.add_mutually_exclusive_group()
     where.add_argument("--stack", help="Pulumi stack whose workspace to use (pulumi stack output)")
     where.add_argument("--outputs-file", type=Path, help="exported stack outputs JSON (when the Pulumi CLI is absent)")
@@ -199,6 +203,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
     local = job.is_local or (not isinstance(job, PipelineJob) and job.compute is None
                              and not (args.stack or args.outputs_file))
+    if not local and args.pass_env:
+        raise UserError("--pass-env is for local runs (--compute local); on a cluster the job gets its "
+                        "environment_variables only: give them with --env NAME=VALUE")
     if local and (args.stack or args.outputs_file or args.no_wait or args.stream or args.api_version is not None):
         flag = ("--stack" if args.stack else "--outputs-file" if args.outputs_file else
                 "--no-wait" if args.no_wait else "--stream" if args.stream else "--api-version")
@@ -333,11 +340,11 @@ def _submit_local(args: argparse.Namespace, job: Any) -> int:
     if isinstance(job, PipelineJob):
         from amlplatform.runs.pipeline import run_pipeline_job
 
-        record = run_pipeline_job(job, store=store, out=out, notes=sys.stderr)
+        record = run_pipeline_job(job, store=store, out=out, notes=sys.stderr, pass_env=args.pass_env)
     else:
         from amlplatform.runs.local import run_command_job
 
-        record = run_command_job(job, store=store, out=out, notes=sys.stderr)
+        record = run_command_job(job, store=store, out=out, notes=sys.stderr, pass_env=args.pass_env)
     status = record["status"]
     summary = f"run {record['name']}: {status}"
     if record.get("reason"):

@@ -5,7 +5,8 @@ pipeline costs a few milliseconds of Python per call, which on a busy machine is
 time. This sends the same request (Blob REST ``Put Blob``: ``PUT <container>/<blob>?<SAS>`` with
 ``x-ms-blob-type: BlockBlob``, ``x-ms-version`` = the installed azure-storage-blob's, and
 ``If-None-Match: *`` unless overwriting, as ``upload_blob(overwrite=False)`` sends) over one pooled
-urllib3 connection per worker.
+urllib3 connection per worker. Proxies: the pool is the one ``runs.proxies`` picks for the container's
+URL (``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` exactly as azure-core's requests transport reads them).
 
 Retries: connection errors and 408/429/500/502/503/504 answers are retried (3 times, backing off);
 a ``409 BlobAlreadyExists`` on a create-only PUT counts as done, because the blob is in a container
@@ -41,6 +42,8 @@ class SasBlobPutter:
     def __init__(self, container_sas_url: str, *, pool_size: int = 8, retries: int = 3, backoff: float = 0.2) -> None:
         import urllib3
 
+        from amlplatform.runs.proxies import describe, pool_manager
+
         parts = urlsplit(container_sas_url)
         if not parts.query:
             raise ValueError("a container SAS URL is needed")
@@ -49,8 +52,9 @@ class SasBlobPutter:
         self.retries = retries
         self.backoff = backoff
         self.version = _api_version()
-        self.pool = urllib3.PoolManager(num_pools=2, maxsize=pool_size, block=True, retries=False,
-                                        timeout=urllib3.Timeout(connect=20, read=120))
+        self.pool = pool_manager(self.base, num_pools=2, maxsize=pool_size, block=True, retries=False,
+                                 timeout=urllib3.Timeout(connect=20, read=120))
+        self.via = describe(self.base)
 
     def url(self, blob_name: str) -> str:
         return f"{self.base}/{quote(blob_name, safe='/~')}?{self.sas}"
@@ -77,7 +81,7 @@ class SasBlobPutter:
             last = f"{r.status} {code or r.reason}"
             if r.status not in RETRY_STATUSES:
                 break
-        raise UserError(f"Put Blob {blob_name}: {last}")
+        raise UserError(f"Put Blob {blob_name}: {last}{self.via}")
 
     def close(self) -> None:
         self.pool.clear()
@@ -106,6 +110,8 @@ def blob_metadata_shared_key(account_url: str, container: str, blob_name: str, a
 
     import urllib3
 
+    from amlplatform.runs.proxies import describe, pool_manager
+
     url = f"{account_url.rstrip('/')}/{container}/{quote(blob_name, safe='/~')}"
     path = urlsplit(url).path
     headers = {"x-ms-date": formatdate(usegmt=True), "x-ms-version": _api_version()}
@@ -113,13 +119,13 @@ def blob_metadata_shared_key(account_url: str, container: str, blob_name: str, a
     to_sign = "HEAD\n" + "\n" * 11 + canonical_headers + f"/{account}{path}"
     digest = hmac.new(base64.b64decode(key), to_sign.encode("utf-8"), hashlib.sha256).digest()
     headers["Authorization"] = f"SharedKey {account}:{base64.b64encode(digest).decode()}"
-    http = urllib3.PoolManager(retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=RETRY_STATUSES,
-                                                     allowed_methods=None), timeout=timeout)
+    http = pool_manager(url, retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=RETRY_STATUSES,
+                                                   allowed_methods=None), timeout=timeout)
     try:
         r = http.request("HEAD", url, headers=headers)
     except urllib3.exceptions.HTTPError as exc:  # unreachable after the retries: DNS, refused, TLS, timeout
         reason = getattr(exc, "reason", None) or exc
-        raise UserError(f"Get Blob Properties {blob_name}: no answer from {urlsplit(url).netloc} ({reason})") from None
+        raise UserError(f"Get Blob Properties {blob_name}: no answer from {urlsplit(url).netloc}{describe(url)} ({reason})") from None
     finally:
         http.clear()
     if r.status == 404:

@@ -606,6 +606,12 @@ def _input(name: str, v: Any, path: str, base_dir: Path, problems: _Problems, *,
         if not local.exists():
             problems.add(_join(path, "path"), f"local path {raw!r} does not exist ({local})")
             return None
+        from amlplatform.runs.snapshot import special_file_kind
+
+        special = special_file_kind(local)
+        if special:  # /dev/zero: never read or uploaded (it would hang); neither a file nor a folder
+            problems.add(_join(path, "path"), f"{raw!r} is {special}, not a regular file or a folder")
+            return None
         if t == "uri_file" and not local.is_file():
             problems.add(_join(path, "path"), f"{raw!r} is a folder; type uri_file needs a file")
             return None

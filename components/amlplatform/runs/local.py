@@ -25,11 +25,20 @@
   next ``runs list``/``show`` finds the record's supervisor gone and marks it Failed (store.py).
   When the command ends on its own, background processes it left in the group are ended the
   same way (SIGTERM, grace, SIGKILL).
+- The job's environment is built, not inherited (``job_environment``): of the caller's variables
+  only ``BASE_ENV`` (PATH, HOME, user, locale, time zone, terminal, temp folder) and the names
+  given with ``pass_env`` (``--pass-env NAME``) reach it; then the job's ``environment_variables``,
+  and the variables the service sets for a job (MLflow tracking, below) plus the shim's own
+  ``AMLPLATFORM_*``. It runs with umask 077; the record and what it writes are 0600/0700
+  (``store.private_dir``). ``run.json`` keeps environment variable names, and values only where
+  neither the name nor the value looks like a secret (``record_environment``). See
+  docs/local-runs-security.md.
 - Status history: NotStarted -> Preparing -> Running -> Completed | Failed | Canceled. A failure
   while preparing is recorded as Failed with its reason; no record is left Running.
 """
 
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -38,13 +47,16 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Mapping, Optional
+from typing import Any, BinaryIO, Callable, Mapping, Optional, Sequence
 
 from amlplatform.errors import UserError
 from amlplatform.runs.snapshot import HASH_VERSION, Snapshot, copy_snapshot
 from amlplatform.runs.store import (
+    JOB_UMASK,
     LOG,
     RunStore,
+    open_private,
+    private_dir,
     create_mlflow_run,
     end_mlflow_run,
     fresh_lifecycle,
@@ -58,6 +70,59 @@ EXIT_CANCELED = 130
 EXIT_TIMEOUT = 124
 _SHELL_WORDS = {"cd", "exec", "export", "source", ".", "set", "env", "eval", "time", "true", "false", "test", "["}
 _SHELL_META = set("|&;<>()$`\\\"'*?[]#~=%{}\n")
+
+
+# The caller's variables every local job gets. On Azure ML a job sees only what its image, the
+# service and its own ``environment_variables`` set - never the submitter's shell - so locally the
+# same, plus what a process needs to start on this machine at all. Anything else (a cloud key, a CI
+# token) must be asked for by name with ``--pass-env NAME``.
+BASE_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR", "TEMP", "TMP",
+            "SYSTEMROOT", "WINDIR", "COMSPEC", "PATHEXT")  # the last four: Windows cannot start Python without them
+BASE_ENV_PREFIXES = ("LC_",)  # locale categories (LC_ALL, LC_CTYPE, ...)
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Names and values that look like secrets: their values are never written to run.json.
+_SECRET_NAME = re.compile(r"(?:^|_)(?:SECRETS?|PASSWORD|PASSWD|PWD|PASS|TOKENS?|KEYS?|APIKEY|ACCESSKEY|CREDENTIALS?|"
+                          r"AUTH|AUTHORIZATION|SAS|PAT|PRIVATE|CERT|CERTIFICATE|COOKIE|SESSION|SIG|SIGNATURE|"
+                          r"CONNECTION_STRING|CONNECTIONSTRING|CONNSTR|DSN)(?:_|$)", re.I)
+_SECRET_VALUE = re.compile(r"(?:[?&]sig=|AccountKey=|SharedAccessSignature|SharedAccessKey=|-----BEGIN |"
+                           r"://[^/@\s:]+:[^/@\s]+@|password=|pwd=)", re.I)
+REDACTED = "<redacted>"
+
+
+def check_pass_env(names: Sequence[str]) -> list[str]:
+    """``--pass-env`` names, checked (a variable name, not NAME=VALUE); duplicates dropped, order kept."""
+    bad = [n for n in names if not isinstance(n, str) or not ENV_NAME.match(n)]
+    if bad:
+        raise UserError("--pass-env takes variable names (NAME; to set a value use --env NAME=VALUE):",
+                        [f"{n!r} is not a variable name" for n in bad])
+    return list(dict.fromkeys(names))
+
+
+def job_environment(caller: Mapping[str, str], *, pass_env: Sequence[str] = (), declared: Mapping[str, str] = (),
+                    extra: Mapping[str, str] = (), service: Mapping[str, str] = ()) -> dict[str, str]:
+    """The command's whole environment, in layers (later wins): the caller's ``BASE_ENV`` /
+    ``BASE_ENV_PREFIXES`` variables, the caller's ``pass_env`` names, the job's ``declared``
+    ``environment_variables``, ``extra`` (what preparing the job added), then ``service`` (the
+    variables Azure ML sets for a job and the shim's own). PATH gets the shim's virtualenv first
+    (``_child_path``) unless the job declares its own."""
+    env = {k: v for k, v in caller.items() if k in BASE_ENV or k.startswith(BASE_ENV_PREFIXES)}
+    env.update({k: caller[k] for k in pass_env if k in caller})
+    env.update(declared)
+    env.update(extra)
+    env.update(service)
+    env["PATH"] = _child_path(dict(declared), caller)
+    return env
+
+
+def looks_secret(name: str, value: Any) -> bool:
+    return bool(_SECRET_NAME.search(name)) or bool(_SECRET_VALUE.search(str(value)))
+
+
+def record_environment(declared: Mapping[str, str]) -> dict[str, str]:
+    """The job's ``environment_variables`` as ``run.json`` keeps them: every name; the value only
+    when neither name nor value looks like a secret (``REDACTED`` otherwise). Values of the caller's
+    environment are never recorded."""
+    return {k: (REDACTED if looks_secret(k, v) else v) for k, v in declared.items()}
 
 
 class _Cancel(Exception):
@@ -258,8 +323,15 @@ def execute(
     prepare: Optional[Callable[[dict[str, Any], Path], Prepared]] = None,
     cancel: Optional[threading.Event] = None,
     mlflow_tags: Optional[dict[str, str]] = None,
+    pass_env: Sequence[str] = (),
+    environment_variables: Optional[Mapping[str, str]] = None,
 ) -> dict[str, Any]:
     """Create the record, run ``record["command"]`` in a copy of ``snapshot``, finish the record.
+
+    The command's environment is ``job_environment``: ``environment_variables`` (the job's own, with
+    their real values; ``record["environment_variables"]`` is the redacted copy ``run.json`` keeps)
+    over the caller's ``BASE_ENV`` and ``pass_env`` names, under the MLflow and ``AMLPLATFORM_*``
+    variables.
 
     ``prepare(record, run_dir)`` runs while Preparing (materialise inputs, substitute the command)
     and returns the command to run. ``cancel`` (set by another thread, e.g. a pipeline that is
@@ -294,21 +366,19 @@ def execute(
                     old_handlers[sig] = signal.signal(sig, on_signal)
         store.transition(record, "Preparing")
         _note(notes, f"run {record['name']}: preparing ({len(snapshot.files)} files, hash {snapshot.content_hash[:12]})")
+        private_dir(wd)
         copy_snapshot(snapshot, wd)
         outputs_dir = _link_outputs(wd, Path(record["outputs"]))
-        (wd / "logs").mkdir(exist_ok=True)
+        private_dir(wd / "logs")
         command = record["command"]
         extra_env: dict[str, str] = {}
         if prepare is not None:
             prepared = prepare(record, run_dir)
             command, extra_env = prepared.command, prepared.env
             record["command_resolved"] = command
-        env_vars = dict(record.get("environment_variables") or {})
-        env = dict(os.environ)
-        env.update(env_vars)
-        env.update(extra_env)
-        env.update(_setup_mlflow(store, record, mlflow_tags))
-        env.update(
+        env_vars = dict(environment_variables or {})  # the real values: the record keeps them redacted
+        service = _setup_mlflow(store, record, mlflow_tags)
+        service.update(
             {
                 "AMLPLATFORM_RUN_NAME": record["name"],
                 "AMLPLATFORM_EXPERIMENT": record["experiment"],
@@ -317,10 +387,16 @@ def execute(
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        env["PATH"] = _child_path(env_vars)
+        env = job_environment(os.environ, pass_env=pass_env, declared=env_vars, extra=extra_env, service=service)
+        if pass_env:
+            record["pass_env"] = [n for n in pass_env if n in os.environ]  # names only, never values
+            missing = [n for n in pass_env if n not in os.environ]
+            if missing:
+                record.setdefault("warnings", []).append(f"--pass-env: not set here, not passed: {', '.join(missing)}")
+                _note(notes, f"note: --pass-env {', '.join(missing)}: not set in this shell; not passed to the job")
         if cancel is not None and cancel.is_set():
             raise _Cancel(None)
-        with open(run_dir / LOG, "ab") as log:
+        with open_private(run_dir / LOG, "ab") as log:
             proc = subprocess.Popen(
                 [*_shell(), command],
                 cwd=wd,
@@ -329,6 +405,7 @@ def execute(
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                umask=JOB_UMASK,  # outputs, logs, metrics the job writes: owner only
             )
             record["child"] = {"pid": proc.pid, "start_time": process_start_time(proc.pid)}
             store.transition(record, "Running")
@@ -430,11 +507,12 @@ def _close_output(proc: Optional[subprocess.Popen], pump: Optional[threading.Thr
         pass
 
 
-def _child_path(env_vars: Mapping[str, str]) -> str:
+def _child_path(env_vars: Mapping[str, str], caller: Optional[Mapping[str, str]] = None) -> str:
     """The child's PATH. When amlplatform runs from a virtualenv that is not activated, that
     virtualenv's ``bin`` comes first, as if it were: ``python`` is then the interpreter that
     has amlplatform (and usually mlflow) installed, not whatever else is on PATH."""
-    path = env_vars.get("PATH") or os.environ.get("PATH", os.defpath)
+    caller = os.environ if caller is None else caller
+    path = env_vars.get("PATH") or caller.get("PATH", os.defpath)
     if sys.prefix != sys.base_prefix and "PATH" not in env_vars:
         venv_bin = os.path.join(sys.prefix, "Scripts" if os.name == "nt" else "bin")
         if venv_bin not in path.split(os.pathsep):
@@ -459,11 +537,11 @@ def _link_outputs(wd: Path, kept: Path) -> Path:
     (the working copy is removed). Where links cannot be made it is a plain folder moved at the end.
     Returns the folder ``$AMLPLATFORM_OUTPUTS_DIR`` names."""
     link = wd / "outputs"  # never in a snapshot (snapshot.DENY_ROOT_DIRS leaves outputs/ behind)
-    kept.mkdir(parents=True, exist_ok=True)
+    private_dir(kept)
     try:
         os.symlink(kept, link, target_is_directory=True)
     except OSError:
-        link.mkdir(exist_ok=True)
+        private_dir(link)
         return link
     return kept
 
@@ -479,7 +557,7 @@ def _finish(store: RunStore, record: dict[str, Any], wd: Path, status: str, reas
                 shutil.rmtree(outputs)
             shutil.move(str(wd / "outputs"), str(outputs))
         else:
-            outputs.mkdir(exist_ok=True)
+            private_dir(outputs)
     except OSError as exc:
         record.setdefault("warnings", []).append(f"could not keep the outputs folder: {exc}")
     _finish_mlflow(record, status)
@@ -552,7 +630,7 @@ def job_record(job: Any, snapshot: Snapshot, git: dict[str, str], *, name: Optio
         "command": job.command,
         "source": str(snapshot.root) if snapshot.files else None,
         "environment": _environment_record(getattr(job, "environment", None)),
-        "environment_variables": dict(getattr(job, "environment_variables", None) or {}),
+        "environment_variables": record_environment(dict(getattr(job, "environment_variables", None) or {})),
         "tags": dict(getattr(job, "tags", None) or {}),
         "timeout_seconds": getattr(job, "timeout", None),
         "instance_count": getattr(resources, "instance_count", None) if resources is not None else None,
@@ -604,8 +682,12 @@ def run_command_job(
     extra: Optional[dict[str, Any]] = None,
     mlflow_tags: Optional[dict[str, str]] = None,
     where: str = "",
+    pass_env: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Run a ``type: command`` job (``runs.job.CommandJob``) on this machine; return the final record.
+
+    The command gets the environment ``job_environment`` builds: the caller's variables only as far
+    as ``BASE_ENV`` and ``pass_env`` (``--pass-env NAME``) name them.
 
     Inputs are materialised and outputs made while the record says Preparing (``runs.materialize``);
     ``${{inputs.x}}`` / ``${{outputs.y}}`` in the command are filled with their local paths or
@@ -622,6 +704,7 @@ def run_command_job(
         folder = Path(snapshot.root)
     if git is None:
         git = git_properties(folder)
+    pass_env = check_pass_env(pass_env)
     env_vars = dict(getattr(job, "environment_variables", None) or {})
     problems = command_problems(job.command, snapshot, path=_child_path(env_vars))
     if problems:
@@ -637,4 +720,4 @@ def run_command_job(
                      "locally the command runs with this machine's tools")
     return execute(record, snapshot, store=store, out=out, notes=notes, grace_seconds=grace_seconds,
                    prepare=job_prepare(job, bound_inputs=bound_inputs, where=where), cancel=cancel,
-                   mlflow_tags=mlflow_tags)
+                   mlflow_tags=mlflow_tags, pass_env=pass_env, environment_variables=env_vars)

@@ -2,7 +2,10 @@
 
 What a local run does with each input (``runs.job.JobInput``), by where its ``path`` points:
 
-- a literal (``value``): substituted as written (as Azure ML does: no quoting);
+- a literal (``value``): substituted as ONE shell word (``shlex.quote``; a plain value such as ``10``,
+  ``0.01``, ``true`` or ``adam`` is unchanged). Azure ML substitutes the text unquoted on the cluster;
+  locally an unquoted ``--set inputs.rows='1; echo $SECRET'`` would run the caller's shell syntax on
+  this machine. See docs/local-runs-security.md;
 - a local path: used where it is (it must exist), never copied;
 - ``azureml://datastores/<name>/paths/<p>`` (short or workspace-qualified form): downloaded to
   ``<run>/inputs/<input name>/`` from the container the datastore maps to (``AMLPLATFORM_DATASTORES``,
@@ -108,8 +111,9 @@ class Materialized:
 def substitute(command: str, inputs: Mapping[str, Materialized], outputs: Mapping[str, Materialized], *,
                where: str = "command") -> str:
     """Fill ``${{inputs.x}}`` / ``${{outputs.y}}``; drop an optional ``$[[...]]`` block whose inputs
-    are not given (Azure ML's optional-input syntax). Paths are shell-quoted when they need it;
-    literals are inserted as written, as Azure ML does."""
+    are not given (Azure ML's optional-input syntax). Every value - path or literal - is one shell word
+    (``shlex.quote``: unchanged when it holds only safe characters), so a value can never add shell
+    syntax to the command (docs/local-runs-security.md)."""
 
     def block(m: re.Match) -> str:
         inner = m.group(1)
@@ -131,9 +135,7 @@ def substitute(command: str, inputs: Mapping[str, Materialized], outputs: Mappin
             missing.append(f"{where}: ${{{{{scope}.{name}}}}} names no {scope[:-1]} of the job "
                            f"(it has {', '.join(sorted(table)) or 'none'})")
             return m.group(0)
-        if item.kind == "literal":
-            return str(item.value)
-        return shlex.quote(item.value)
+        return shlex.quote(str(item.value))
 
     out = PLACEHOLDER.sub(one, command)
     if missing:
@@ -276,6 +278,13 @@ def _credentials(loc: BlobLocation, env: Mapping[str, str], anonymous_first: boo
     key = _connection_key(loc.account, env)
     if key is not None:
         return [key]
+    if loc.account_url.lower().startswith("http://"):
+        # A plain-http container (Azurite's URLs are written so) can be read with a SAS, an account key
+        # or anonymously, never with a Microsoft Entra token: azure-storage-blob refuses one over http
+        # ("Token credential is only supported with HTTPS", _shared/base_client.py) and azure-ai-ml
+        # only ever builds https:// storage URLs (constants STORAGE_ACCOUNT_URLS). Anonymous only;
+        # a refusal then says what would work (_with_blob_client).
+        return [None]
 
     def default():
         from amlplatform.runs.rest import _default_credential
@@ -304,9 +313,16 @@ def _with_blob_client(loc: BlobLocation, env: Mapping[str, str], anonymous_first
         except AzureError as exc:
             last = exc
             break
+        except ValueError as exc:  # azure-storage-blob's own refusals (a malformed URL or credential)
+            raise UserError(f"{what}: cannot read {redact(loc.account_url)}/{loc.container}/{loc.prefix}: {exc}") from None
     detail = getattr(last, "message", None) or str(last)
+    hint = ""
+    if loc.account_url.lower().startswith("http://") and not loc.sas and _connection_key(loc.account, env) is None:
+        hint = (f"; {loc.account_url} is plain http, where no Microsoft Entra token is ever sent: give the "
+                f"account key in {ENV_CONNECTION_STRING} (for Azurite, its development account), a SAS in the URL, "
+                "or the https:// URL")
     raise UserError(f"{what}: cannot read {loc.account_url}/{loc.container}/{loc.prefix}: "
-                    f"{detail.splitlines()[0] if detail else last!r}")
+                    f"{detail.splitlines()[0] if detail else last!r}{hint}")
 
 
 def _is_folder_marker(blob: Any) -> bool:
@@ -337,7 +353,9 @@ def _list_blobs(loc: BlobLocation, is_file: bool, env: Mapping[str, str], anonym
 
 def _download(loc: BlobLocation, blobs: list[tuple[str, int, str]], dest: Path, is_file: bool,
               env: Mapping[str, str], anonymous_first: bool, what: str) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
+    from amlplatform.runs.store import open_private, private_dir
+
+    private_dir(dest)
     root = dest.resolve()
     prefix = loc.prefix.rstrip("/")
 
@@ -348,8 +366,8 @@ def _download(loc: BlobLocation, blobs: list[tuple[str, int, str]], dest: Path, 
             target = (dest / rel).resolve()
             if target != root and root not in target.parents:
                 raise UserError(f"{what}: blob {name!r} would be written outside {dest}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "wb") as fh:
+            private_dir(target.parent)
+            with open_private(target, "wb") as fh:
                 client.get_blob_client(name).download_blob().readinto(fh)
             target_file = target
         return target_file
@@ -366,11 +384,26 @@ def _hash_local(path: Path) -> str:
 
     if path.is_file():
         return hash_files([(path.name, path, path.stat().st_size)])
+    real = os.path.realpath(path)
+    if os.path.dirname(real) == real:  # hashing the whole file system for step reuse would never end
+        raise UserError(f"input folder {path} is the root of the file system; give the data's own folder")
     items = []
     for p in sorted(path.rglob("*")):
         if p.is_file():
             items.append((p.relative_to(path).as_posix(), p, p.stat().st_size))
     return hash_files(items)
+
+
+def check_local_input(local: Path, path: Any, where: str) -> None:
+    """A local input path must be an existing regular file or folder (``snapshot.special_file_kind``):
+    a device (``/dev/zero``), FIFO or socket would hang or flood the job."""
+    from amlplatform.runs.snapshot import special_file_kind
+
+    special = special_file_kind(local)
+    if special:
+        raise UserError(f"{where}.path: {path!r} is {special}, not a regular file or a folder")
+    if not local.exists():
+        raise UserError(f"{where}.path: {path!r} does not exist ({local})")
 
 
 def _field(inp: Any, name: str) -> Any:
@@ -416,8 +449,7 @@ def input_identity(inp: Any, where: str, env: Optional[Mapping[str, str]] = None
     local = _field(inp, "local_path")
     if local is not None:
         local = Path(local)
-        if not local.exists():
-            raise UserError(f"{where}.path: {path!r} does not exist ({local})")
+        check_local_input(local, path, where)
         h.update(b"local\0" + _hash_local(local).encode())
         return h.hexdigest()
     if isinstance(path, str) and path.startswith("azureml:") and not path.startswith("azureml://"):
@@ -468,8 +500,7 @@ def materialize_input(inp: Any, name: str, run_dir: Path, *, where: str,
     local = _field(inp, "local_path")
     if local is not None:
         local = Path(local)
-        if not local.exists():
-            raise UserError(f"{where}.path: {path!r} does not exist ({local})")
+        check_local_input(local, path, where)
         if typ in FILE_TYPES and not local.is_file():
             raise UserError(f"{where}.path: {path!r} is a folder, but the input's type is uri_file")
         if typ in FOLDER_TYPES and not local.is_dir():  # model types may be a file or a folder
@@ -503,21 +534,34 @@ def materialize_input(inp: Any, name: str, run_dir: Path, *, where: str,
 
 
 def _fetch_url(url: str, name: str, typ: str, dest: Path, mode: Optional[str], where: str) -> Materialized:
-    import urllib.request
+    """A plain GET of a web address (a ``uri_file`` input that is not a blob URL), through the proxy
+    the environment names for it (``runs.proxies``: the rule azure-core's blob downloads follow)."""
+    import urllib3
 
-    dest.mkdir(parents=True, exist_ok=True)
+    from amlplatform.runs.proxies import describe, pool_manager
+    from amlplatform.runs.store import open_private, private_dir
+
+    private_dir(dest)
     target = dest / (Path(urlsplit(url).path).name or name)
+    http = pool_manager(url, retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=(429, 500, 502, 503, 504)),
+                        timeout=urllib3.Timeout(connect=20, read=60))
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp, open(target, "wb") as fh:  # noqa: S310 (http/https only)
+        resp = http.request("GET", url, preload_content=False)
+        try:
+            if resp.status != 200:
+                raise UserError(f"{where}.path: cannot fetch {redact(url)}{describe(url)}: the server answered {resp.status}")
             size = 0
-            while True:
-                chunk = resp.read(1 << 20)
-                if not chunk:
-                    break
-                fh.write(chunk)
-                size += len(chunk)
-    except OSError as exc:
-        raise UserError(f"{where}.path: cannot fetch {redact(url)}: {exc}") from None
+            with open_private(target, "wb") as fh:
+                for chunk in resp.stream(1 << 20):
+                    fh.write(chunk)
+                    size += len(chunk)
+        finally:
+            resp.release_conn()
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise UserError(f"{where}.path: cannot fetch {redact(url)}{describe(url)}: {reason}") from None
+    finally:
+        http.clear()
     return Materialized(name, typ, str(target), source=url, kind="download", mode=mode, files=1, bytes=size)
 
 
@@ -525,8 +569,9 @@ def prepare_output(out: Any, name: str, run_dir: Path) -> Materialized:
     """The folder (or file path, for uri_file) a local command writes output ``name`` to."""
     typ = _field(out, "type") or "uri_folder"
     path = _field(out, "path")
-    folder = run_dir / OUTPUTS_FOLDER / name
-    folder.mkdir(parents=True, exist_ok=True)
+    from amlplatform.runs.store import private_dir
+
+    folder = private_dir(run_dir / OUTPUTS_FOLDER / name)
     notes = []
     if path:
         notes.append(f"on Azure ML this output goes to {path}; locally it is kept with the run")

@@ -66,14 +66,16 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 from amlplatform.errors import UserError
 from amlplatform.runs.snapshot import (
     HASH_VERSION,
+    MAX_ENTRIES,
     Snapshot,
     SnapshotFile,
     format_bytes,
     hash_files,
     hash_order,
     walk,
+    WalkLimit,
 )
-from amlplatform.runs.store import now_iso, write_json_atomic
+from amlplatform.runs.store import PRIVATE_DIR_MODE, now_iso, private_dir, private_tree, write_json_atomic
 
 if TYPE_CHECKING:
     from amlplatform.runs.snapshot import DataSnapshot
@@ -100,7 +102,12 @@ MAX_MODEL_FILES = 100_000
 # refuses comes back as its 400 message. Versions are short strings of the same kind.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
-DEPLOYMENT = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,31}$")  # online deployment names: 3-32, letter first
+# Online deployment names (Azure ML endpoint limits: "begin with a letter, 3-32 characters, letters,
+# digits and dashes", https://learn.microsoft.com/azure/machine-learning/how-to-manage-quotas#azure-machine-learning-online-endpoints-and-batch-endpoints);
+# the same rule as settings.endpoints.endpoint_name_problems (single dashes, not ending with one), kept
+# here too because the shim does not load the pydantic settings. A name that passes holds no '/', '.'
+# or '\\', so it can never name a file outside the deployments folder.
+DEPLOYMENT = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){2,31}$")
 _TAG_KEY = re.compile(r"^[^<>%&\\?/]{1,256}$")
 
 
@@ -110,6 +117,14 @@ _TAG_KEY = re.compile(r"^[^<>%&\\?/]{1,256}$")
 def check_name(name: str, what: str = "model name") -> str:
     if not isinstance(name, str) or not NAME.match(name):
         raise UserError(f"{what} must be 1-255 letters, digits, '-', '_' or '.', starting with a letter or digit, got {name!r}")
+    return name
+
+
+def check_deployment_name(name: Any, what: str = "deployment name") -> str:
+    """A valid online deployment name (``DEPLOYMENT``), else a ``UserError`` naming the rule."""
+    if not isinstance(name, str) or not DEPLOYMENT.match(name):
+        raise UserError(f"{what} must be 3-32 letters, digits or single dashes, starting with a letter and not "
+                        f"ending with a dash (Azure ML deployment naming rule), got {name!r}")
     return name
 
 
@@ -210,7 +225,12 @@ def model_snapshot(path: Path, *, max_bytes: int = MAX_MODEL_BYTES, max_files: i
         excluded: list = []
         ignore_name = None
     elif path.is_dir():
-        found, excluded, ignore_name = walk(path)
+        try:
+            found, excluded, ignore_name = walk(path, max_files=max_files, max_bytes=max_bytes,
+                                                max_entries=max(MAX_ENTRIES, 2 * max_files))
+        except WalkLimit as limit:
+            raise UserError(f"model path {path} holds more than {max_files} files or {format_bytes(max_bytes)} "
+                            f"({limit}); is it the right folder?") from None
         files = [SnapshotFile(f"{base}/{f.relpath}", f.path, f.size) for f in found]
     else:
         raise UserError(f"model path {path} is neither a file nor a folder")
@@ -310,13 +330,17 @@ class Deployments:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
-    def path(self, name: str) -> Path:
-        return self.root / f"{name}.json"
+    def path(self, name: str, what: str = "deployment name") -> Path:
+        """``<root>/<name>.json`` for a valid deployment name; any other name is refused before a path is made."""
+        check_deployment_name(name, what)
+        path = self.root / f"{name}.json"
+        if path.resolve().parent != self.root.resolve():  # cannot happen for a valid name; never act outside the store
+            raise UserError(f"{what} {name!r} does not name a file in {self.root}")
+        return path
 
     def record(self, name: str, model_name: str, version: str, **extra: Any) -> dict[str, Any]:
-        if not DEPLOYMENT.match(name or ""):
-            raise UserError(f"--deployment must be 2-32 letters, digits or '-', starting with a letter, got {name!r}")
-        self.root.mkdir(parents=True, exist_ok=True)
+        check_deployment_name(name, "--deployment")
+        private_dir(self.root)
         data = {"name": name, "model": f"{model_name}:{version}", "updated_at": now_iso(), **extra}
         write_json_atomic(self.path(name), data)
         return data
@@ -433,8 +457,7 @@ class LocalRegistry:
         kind = check_type(source, model_type)
         flavors = mlflow_flavors(source) if kind == MLFLOW_MODEL else []
         snap = snapshot or model_snapshot(source)
-        folder = self.root / name
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_dir(self.root / name)  # the registry is private: 0700 folders, 0600 files
         if version is not None and (folder / f".deleted-{version}").exists():
             raise UserError(f"version {version} of model {name} was deleted; a version number is never reused "
                             "(leave out --version for the next one)")
@@ -442,7 +465,8 @@ class LocalRegistry:
             chosen = version or next_version(self._versions(name) + self._claimed(name))
             target = folder / chosen
             try:
-                target.mkdir()
+                target.mkdir(mode=PRIVATE_DIR_MODE)
+                os.chmod(target, PRIVATE_DIR_MODE)
                 break
             except FileExistsError:
                 if version is not None:
@@ -452,6 +476,7 @@ class LocalRegistry:
             raise UserError(f"could not pick a free version of model {name} under {self.root}")
         try:
             copy_snapshot(snap, target / ARTIFACTS)
+            private_tree(target / ARTIFACTS)  # the copies keep no group/other bits of their sources
             record = {
                 "name": name,
                 "version": chosen,
@@ -491,7 +516,7 @@ class LocalRegistry:
     def delete(self, name: str, version: str, *, stack_roots: Iterable[Path] = ()) -> dict[str, Any]:
         """Delete one version, unless a local deployment or a stack file uses it."""
         rec = self.get(name, check_version(version))
-        users = [f"local deployment {d} ({self.deployments.path(d)})" for d in self.deployments.using(name, version)]
+        users = [f"local deployment {d} ({self.deployments.root / (str(d) + '.json')})" for d in self.deployments.using(name, version)]
         latest = self.latest(name)
         users += [f"stack file {where}" for where in
                   stack_references(name, version, latest["version"] if latest else None, stack_files(stack_roots))]

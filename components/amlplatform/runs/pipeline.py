@@ -43,12 +43,12 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, BinaryIO, Mapping, Optional
+from typing import Any, BinaryIO, Mapping, Optional, Sequence
 
 from amlplatform.errors import UserError
 from amlplatform.runs import local
-from amlplatform.runs.store import (LOG, RunStore, create_mlflow_run, end_mlflow_run, fresh_lifecycle, now_iso,
-                                    write_json_atomic)
+from amlplatform.runs.store import (LOG, PRIVATE_FILE_MODE, RunStore, create_mlflow_run, end_mlflow_run,
+                                    fresh_lifecycle, now_iso, private_dir, write_json_atomic)
 
 REUSE_DIR = "reuse"
 EXIT_FAILED = 1
@@ -87,6 +87,14 @@ def _digest(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _env_identity(env: Mapping[str, str]) -> dict[str, Any]:
+    """Environment variables as a reuse key part: the names and a SHA-256 of names and values, so the
+    reuse store (a file under the runs folder) never holds a value in plaintext."""
+    items = sorted(env.items())
+    return {"names": [k for k, _ in items],
+            "sha256": hashlib.sha256(json.dumps(items, ensure_ascii=False).encode("utf-8")).hexdigest()}
+
+
 def step_key_parts(step: Any, snapshot: Any, bound: Mapping[str, Path], env: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
     """What the reuse key of a step is made of (see the module docstring)."""
     from amlplatform.runs.materialize import input_identity
@@ -100,7 +108,7 @@ def step_key_parts(step: Any, snapshot: Any, bound: Mapping[str, Path], env: Opt
         "code": snapshot.content_hash,
         "command": job.command,
         "environment": local._environment_record(job.environment),
-        "environment_variables": dict(sorted((job.environment_variables or {}).items())),
+        "environment_variables": _env_identity(job.environment_variables or {}),
         "timeout": job.timeout,
         "outputs": outputs,
         "inputs": inputs,
@@ -150,7 +158,7 @@ class _Reuse:
         return rec
 
     def remember(self, key: str, run_name: str) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         write_json_atomic(self.root / f"{key}.json", {"run": run_name, "time": now_iso()}, durable=False)
 
     def _step_file(self, identity: str) -> Path:
@@ -166,7 +174,7 @@ class _Reuse:
 
     def remember_parts(self, identity: str, parts: dict[str, Any], status: str) -> None:
         path = self._step_file(identity)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         write_json_atomic(path, {"parts": parts, "status": status}, durable=False)
 
 
@@ -207,12 +215,16 @@ def run_pipeline_job(
     notes: Optional[Any] = None,
     max_parallel: Optional[int] = None,
     grace_seconds: float = local.GRACE_SECONDS,
+    pass_env: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Run a ``type: pipeline`` job on this machine; return the pipeline's final run record."""
+    """Run a ``type: pipeline`` job on this machine; return the pipeline's final run record.
+
+    ``pass_env`` names caller variables every step gets (``local.job_environment``)."""
     from amlplatform.runs.gitinfo import git_properties
 
     out = out if out is not None else sys.stdout.buffer
     notes = notes if notes is not None else sys.stderr
+    pass_env = local.check_pass_env(pass_env)
     max_parallel = max_parallel or max(1, min(4, os.cpu_count() or 1))
     settings = job.settings
     force = bool(settings.force_rerun)
@@ -328,7 +340,8 @@ def run_pipeline_job(
                 return rec
             rec = local.run_command_job(job_for_step, store=store, out=sink, notes=_Quiet(notes), grace_seconds=grace_seconds,
                                         snapshot=snapshot, git=git_of(folder), bound_inputs=bound, cancel=cancel,
-                                        extra={**extra, "name": name}, mlflow_tags=tags, where=f"jobs.{sname}")
+                                        extra={**extra, "name": name}, mlflow_tags=tags, where=f"jobs.{sname}",
+                                        pass_env=pass_env)
         finally:
             sink.close_line()
         if rec["status"] == "Completed" and step.is_deterministic:
@@ -515,6 +528,7 @@ def _reused_record(store: RunStore, step: Any, snapshot: Any, git: dict[str, str
         except OSError:
             try:
                 shutil.copyfile(earlier_log, store.run_dir(rec["name"]) / LOG)
+                os.chmod(store.run_dir(rec["name"]) / LOG, PRIVATE_FILE_MODE)
             except OSError:
                 pass
     rec["log"] = str(store.run_dir(rec["name"]) / LOG)

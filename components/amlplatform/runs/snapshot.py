@@ -248,6 +248,22 @@ def load_ignore(root: Path):
     return None, None
 
 
+def special_file_kind(path: Path) -> Optional[str]:
+    """What ``path`` is when it exists but is neither a regular file nor a folder (after symlinks):
+    "a character device" (``/dev/zero``), "a block device", "a FIFO (named pipe)", "a socket";
+    ``None`` for a regular file, a folder or a missing path. Such a path is never read (it could
+    hang or flood) nor uploaded (Azure ML uploads files and folders only)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return ("a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
+            else "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a special file")
+
+
 def _is_venv(path: str) -> bool:
     return os.path.isfile(os.path.join(path, "pyvenv.cfg"))
 
@@ -256,17 +272,53 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def walk(root: Path) -> tuple[list[SnapshotFile], list[Excluded], Optional[str]]:
-    """The files a snapshot of ``root`` holds and the entries left out (with reasons)."""
+# Entries (kept, left out or pruned) one walk examines at most, whatever the file limits: a folder of
+# symlink mazes or millions of ignored files gives a clear error instead of a walk that never ends.
+MAX_ENTRIES = 200_000
+
+
+class WalkLimit(UserError):
+    """The walk stopped at a limit; ``files``/``excluded`` hold what it had met by then."""
+
+    def __init__(self, message: str, files: list["SnapshotFile"], excluded: list["Excluded"],
+                 ignore_name: Optional[str]) -> None:
+        super().__init__(message)
+        self.files = files
+        self.excluded = excluded
+        self.ignore_name = ignore_name
+
+
+def _filesystem_root(path: str) -> bool:
+    return os.path.dirname(path) == path  # "/" (or a drive root on Windows)
+
+
+def walk(root: Path, *, max_files: Optional[int] = None, max_bytes: Optional[int] = None,
+         max_entries: Optional[int] = MAX_ENTRIES) -> tuple[list[SnapshotFile], list[Excluded], Optional[str]]:
+    """The files a snapshot of ``root`` holds and the entries left out (with reasons).
+
+    Bounded: the walk stops (``WalkLimit``) as soon as the kept files pass ``max_files`` or
+    ``max_bytes``, or ``max_entries`` entries have been examined, so ``code: /`` or a home folder
+    fails at the limit in a moment instead of walking the disk. A file system root is refused before
+    walking. Folder symlinks are followed only inside the folder, never into one of their own
+    ancestors (a loop), and at most once per target folder (by device and inode): a maze of links
+    to the same folders is walked once, not once per path through it.
+    """
     root = Path(root)
     if not root.exists():
         raise UserError(f"source folder {root} does not exist")
     if not root.is_dir():
         raise UserError(f"source {root} is not a folder")
     root_real = os.path.realpath(root)
+    if _filesystem_root(root_real):
+        raise UserError(f"source folder {root} is the root of the file system; give the project's own folder")
     ignore_name, spec = load_ignore(root)
     files: list[SnapshotFile] = []
     excluded: list[Excluded] = []
+    linked: set[tuple[int, int]] = set()  # folders already entered through a symlink
+    count = {"entries": 0, "bytes": 0}
+
+    def stop(why: str) -> None:
+        raise WalkLimit(f"stopped walking {root}: {why}", files, excluded, ignore_name)
 
     def ignored(rel: str) -> Optional[str]:
         if spec is None:
@@ -277,12 +329,18 @@ def walk(root: Path) -> tuple[list[SnapshotFile], list[Excluded], Optional[str]]
         return None
 
     def visit(dir_abs: str, prefix: str, ancestors: frozenset) -> None:
+        entries = []
         try:
             with os.scandir(dir_abs) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                for entry in it:  # counted while listing: a folder of millions of entries stops at the bound
+                    entries.append(entry)
+                    count["entries"] += 1
+                    if max_entries is not None and count["entries"] > max_entries:
+                        stop(f"more than {max_entries} entries examined")
         except OSError as exc:
             excluded.append(Excluded(prefix or "./", f"cannot read folder: {exc.strerror}"))
             return
+        entries.sort(key=lambda e: e.name)
         at_root = not prefix
         for entry in entries:
             rel = prefix + entry.name
@@ -321,13 +379,27 @@ def walk(root: Path) -> tuple[list[SnapshotFile], list[Excluded], Optional[str]]
                 if real in ancestors:
                     excluded.append(Excluded(shown, "symlink loop"))
                     continue
+                if is_link:
+                    key = (st.st_dev, st.st_ino)
+                    if key in linked:
+                        excluded.append(Excluded(shown, f"symlink to a folder already followed (-> {os.readlink(entry.path)})"))
+                        continue
+                    linked.add(key)
                 visit(target, shown, ancestors | {real})
             elif stat.S_ISREG(st.st_mode):
                 files.append(SnapshotFile(rel, Path(target), st.st_size))
+                count["bytes"] += st.st_size
+                if max_files is not None and len(files) > max_files:
+                    stop(f"more than {max_files} files")
+                if max_bytes is not None and count["bytes"] > max_bytes:
+                    stop(f"more than {format_bytes(max_bytes)}")
             else:
                 excluded.append(Excluded(rel, "not a regular file"))
 
-    visit(str(root), "", frozenset({root_real}))
+    try:
+        visit(str(root), "", frozenset({root_real}))
+    except RecursionError:
+        raise UserError(f"source folder {root}: folders nested too deeply to walk") from None
     return files, excluded, ignore_name
 
 
@@ -358,18 +430,25 @@ def format_bytes(n: float) -> str:
 def take_snapshot(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, max_files: int = DEFAULT_MAX_FILES) -> Snapshot:
     """Walk ``root``, apply the deny-list and the ignore file, check the limits, hash the result."""
     root = Path(root)
-    found, excluded, ignore_name = walk(root)
+    stopped = None
+    try:
+        found, excluded, ignore_name = walk(root, max_files=max_files, max_bytes=max_bytes)
+    except WalkLimit as limit:  # the limits were passed while walking: what was met so far is enough to say why
+        found, excluded, ignore_name, stopped = limit.files, limit.excluded, limit.ignore_name, limit
     total = sum(f.size for f in found)
     over = []
     if len(found) > max_files:
-        over.append(f"{len(found)} files, more than the limit of {max_files}")
+        over.append(f"{'at least ' if stopped else ''}{len(found)} files, more than the limit of {max_files}")
     if total > max_bytes:
-        over.append(f"{format_bytes(total)}, more than the limit of {format_bytes(max_bytes)}")
+        over.append(f"{'at least ' if stopped else ''}{format_bytes(total)}, more than the limit of {format_bytes(max_bytes)}")
+    if stopped is not None and not over:
+        over.append(str(stopped))
     if over:
         hint = ignore_name or ".amlignore"
         raise UserError(
-            f"source folder {root} is too big to snapshot: {' and '.join(over)}. Largest (add them to {hint}, "
-            "or raise max_snapshot_bytes / max_snapshot_files):",
+            f"source folder {root} is too big to snapshot: {' and '.join(over)}"
+            + (" (the walk stopped there)" if stopped else "")
+            + f". Largest (add them to {hint}, or raise max_snapshot_bytes / max_snapshot_files):",
             _largest_offenders(found),
         )
     by_rel = {f.relpath: f for f in found}
@@ -464,13 +543,16 @@ class DataSnapshot:
 def take_data_snapshot(source: Path) -> DataSnapshot:
     """The files of a local data input (no size limits: data is not code)."""
     source = Path(source)
+    special = special_file_kind(source)
+    if special:
+        raise UserError(f"data input {source} is {special}, not a regular file or a folder")
     if source.is_file():
         size = source.stat().st_size
         f = SnapshotFile(source.name, source.resolve(), size)
         return DataSnapshot(source, True, [f], [], size, object_hash(source.parent, [f], single_file=True))
     if not source.is_dir():
         raise UserError(f"data input {source} does not exist")
-    found, excluded, _ignore = walk(source)
+    found, excluded, _ignore = walk(source, max_entries=None)  # data may hold millions of files
     by_rel = {f.relpath: f for f in found}
     ordered = [by_rel[r] for r in hash_order(by_rel)]
     if not ordered:

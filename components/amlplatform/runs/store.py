@@ -24,6 +24,11 @@ The runs folder holds a ``.gitignore`` of ``*``, so runs under a git repository 
 dirty, whatever the repository's own ``.gitignore`` says (the default ``.amlplatform/`` gets one
 too).
 
+Private by default: what this module and the local target write under the runs folder is
+readable by its owner only - folders 0700, files 0600 (``private_dir``, ``open_private``; the job
+itself runs with umask 077), because outputs, logs and metrics routinely hold data and secrets a
+shared machine's other users must not read (docs/local-runs-security.md).
+
 The MLflow file store is written here without importing mlflow (an import costs about a second):
 ``create_mlflow_run`` / ``end_mlflow_run`` write the experiment and run ``meta.yaml`` files the
 way mlflow's ``FileStore`` does (mlflow 3.x layout, statuses RUNNING=1, FINISHED=3, FAILED=4,
@@ -57,6 +62,46 @@ TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
 ACTIVE = frozenset({"NotStarted", "Preparing", "Running"})
 _RECORD_KEYS = ("name", "status")
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")  # Azure ML job names; also a safe folder name
+
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+JOB_UMASK = 0o077  # what the job process creates is private too
+
+
+def private_dir(path: Path) -> Path:
+    """Make ``path`` and any missing parents as folders only the owner can open (0700); an existing
+    folder is left as it is. (``Path.mkdir(parents=True, mode=...)`` gives parents the default mode.)"""
+    path = Path(path)
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(d, PRIVATE_DIR_MODE)  # whatever the process umask
+    return path
+
+
+def private_tree(root: Path) -> None:
+    """Folders under ``root`` (and ``root``) 0700, files 0600 - 0700 where the owner could run them."""
+    for folder, dirs, files in os.walk(root):
+        os.chmod(folder, PRIVATE_DIR_MODE)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o700 if os.stat(path).st_mode & 0o100 else PRIVATE_FILE_MODE)
+
+
+def open_private(path: Path, mode: str = "wb", encoding: Optional[str] = None) -> Any:
+    """``open(path, mode)`` for ``"wb"``/``"ab"``/``"w"``/``"a"``, creating the file 0600."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode.startswith("a") else os.O_TRUNC)
+    fd = os.open(path, flags, PRIVATE_FILE_MODE)
+    return os.fdopen(fd, mode, encoding=encoding if "b" not in mode else None)
 
 
 def now_iso() -> str:
@@ -229,12 +274,16 @@ class RunStore:
             raise UserError(f"runs folder {self.root} is a file, not a folder (--runs-dir / $AMLPLATFORM_RUNS_DIR)")
         if (self.root / ".gitignore").is_file():
             return
-        self.root.mkdir(parents=True, exist_ok=True)
+        created = not self.root.exists()
+        private_dir(self.root)
+        if not created and not any(self.root.iterdir()):
+            os.chmod(self.root, PRIVATE_DIR_MODE)  # an empty folder named for the runs: ours from now on
         ignore = "# amlplatform run records: never part of the repository\n*\n"
         for folder in (self.root, self.root.parent if self.root.parent.name == ".amlplatform" else None):
             if folder is not None and not (folder / ".gitignore").exists():
                 try:
-                    (folder / ".gitignore").write_text(ignore, encoding="utf-8")
+                    with open_private(folder / ".gitignore", "w", encoding="utf-8") as fh:
+                        fh.write(ignore)
                 except OSError:
                     pass  # a read-only parent: the records still work
 
@@ -251,7 +300,8 @@ class RunStore:
         for _ in range(20):
             name = record.get("name") or self.new_name(record.get("experiment") or "default")
             try:
-                self.run_dir(name).mkdir()
+                self.run_dir(name).mkdir(mode=PRIVATE_DIR_MODE)
+                os.chmod(self.run_dir(name), PRIVATE_DIR_MODE)
             except FileExistsError:
                 if explicit is not None:  # as on Azure ML, a job name is used once
                     raise UserError(f"name: a run named {explicit!r} already exists under {self.root}; "
@@ -333,7 +383,7 @@ class RunStore:
         marker = self.run_dir(record["name"]) / ".supervisor-gone"
         with self._lock:
             try:  # one reader marks it, even when several `runs list` run at once
-                os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+                os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE))
             except FileExistsError:
                 return self._wait_marked(record)
             except OSError:
@@ -526,18 +576,17 @@ def _experiment_id(mlruns: Path, name: str) -> str:
             if meta.parent.name != ".trash" and _read_meta_field(meta, "name") == name:
                 return meta.parent.name
     else:
-        mlruns.mkdir(parents=True, exist_ok=True)
+        private_dir(mlruns)
     if not (mlruns / "0" / "meta.yaml").is_file():  # what mlflow's FileStore creates with a new root
         _create_experiment(mlruns, "0", "Default")
-    (mlruns / ".trash").mkdir(exist_ok=True)
+    private_dir(mlruns / ".trash")
     exp_id = str(int(hashlib.sha256(name.encode()).hexdigest()[:15], 16))
     _create_experiment(mlruns, exp_id, name)
     return exp_id
 
 
 def _create_experiment(mlruns: Path, exp_id: str, name: str) -> None:
-    folder = mlruns / exp_id
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(mlruns / exp_id)
     now = _now_ms()
     _write_meta(folder, {
         "artifact_location": folder.resolve().as_uri(),
@@ -556,14 +605,15 @@ def create_mlflow_run(mlruns: Path, experiment: str, run_name: str, tags: Mappin
     run_id = uuid.uuid4().hex
     run_dir = mlruns / exp_id / run_id
     for sub in ("metrics", "params", "artifacts", "tags"):
-        (run_dir / sub).mkdir(parents=True, exist_ok=True)
+        private_dir(run_dir / sub)
     all_tags = {"mlflow.runName": run_name, "mlflow.user": _user(), **tags}
     for key, value in all_tags.items():
         if not key or key.startswith(("/", ".")) or ".." in key.split("/"):
             continue  # mlflow rejects such tag names too
         path = run_dir / "tags" / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(str(value), encoding="utf-8")
+        private_dir(path.parent)
+        with open_private(path, "w", encoding="utf-8") as fh:
+            fh.write(str(value))
     _write_meta(run_dir, _run_meta(run_dir, exp_id, run_id, run_name, "RUNNING", _now_ms(), None))
     return {"experiment_id": exp_id, "run_id": run_id, "run_dir": str(run_dir)}
 
