@@ -78,6 +78,7 @@ def test_grid_stops_at_max_total_trials_and_values_fill_the_command():
     trials = sw.samples(space, sw.Sampling("grid"), 3, 0)
     assert trials == [{"lr": 0.1, "n": 1}, {"lr": 0.1, "n": 2}, {"lr": 0.01, "n": 1}]
     assert sw.trial_command("train --lr ${{search_space.lr}} -n ${{ search_space.n }}", trials[2]) == "train --lr 0.01 -n 1"
+    assert sw.trial_command("train --opt ${{search_space.o}}", {"o": "a; rm -rf x"}) == "train --opt 'a; rm -rf x'"
 
 
 # ---------------------------------------------------------------- early termination (pure)

@@ -428,7 +428,11 @@ def value_text(value: Any) -> str:
 
 
 def trial_command(command: str, params: Mapping[str, Any]) -> str:
-    return SEARCH_REF.sub(lambda m: value_text(params[m.group(1)]), command)
+    """The trial's command with its sampled values, each one shell word (quoted as local runs quote every
+    substituted value: docs/local-runs-security.md)."""
+    import shlex
+
+    return SEARCH_REF.sub(lambda m: shlex.quote(value_text(params[m.group(1)])), command)
 
 
 # ---------------------------------------------------------------------------- early termination (pure)
