@@ -588,7 +588,8 @@ def stack_program_config(stack: str, project_dir: Path,
             return strings, read.secret_keys
         secret_paths = [field_path((key.partition(":")[2], *p)) for key, p in read.secret_paths]
         try:
-            settings_from_strings(strings, source=str(path), secret_paths=secret_paths, typed=config)
+            settings_from_strings(strings, source=str(path), secret_paths=secret_paths, typed=config,
+                                  secret_keys=read.secret_keys)
             return strings, read.secret_keys
         except UserError as exc:
             last = exc
