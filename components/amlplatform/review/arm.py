@@ -297,7 +297,12 @@ def _is_resource_group_id(value: str) -> bool:
 def arm_name(res: Any, arm: armtypes.ArmType) -> str:
     """The ``name`` ARM uses: each segment of the resource's own path, parents first."""
     if arm.token in EXTENSION_SCOPE:
-        return str(res.inputs.get(arm.name_input) or res.name)
+        name = res.inputs.get(arm.name_input)
+        if name == armtypes.UNKNOWN:
+            # known after deploy (a role assignment's GUID from a principal id Azure makes): one name
+            # per resource all the same, or a scanner counts them as one
+            return armtypes.unknown_part(res.name)
+        return str(name or res.name)
     own_path = arm.id_template.rsplit("/providers/", 1)[-1]
     # every second segment after the namespace is a name: a placeholder, or a literal such as the
     # "default" of blobServices/default/containers/{containerName}
