@@ -135,3 +135,30 @@ def test_a_principal_that_is_not_secret_keeps_todays_name():
     assert naming.name_part(SECRET, secret=True, where="role_assignments[0]") != \
         naming.name_part(SECRET, secret=True, where="role_assignments[1]")
     assert SECRET[:8] not in naming.name_part(SECRET, secret=True, where="role_assignments[0]")
+
+
+def test_redact_hides_a_secret_wherever_a_message_quotes_it():
+    from amlplatform.errors import redact, redact_problem
+
+    assert redact(f"bad value {BAD!r} in 'x'", [BAD]) == "bad value [secret] in 'x'"
+    assert redact(f"prefix-{BAD}-suffix", [BAD]) == "prefix-[secret]-suffix"
+    # a short secret only where it is the quoted value, not as a word of the message
+    assert redact("principal_type: must be User or Group, got 'User'", ["User"]) == \
+        "principal_type: must be User or Group, got [secret]"
+    line = "role_assignments[0].principal_id: must be a GUID, got 'abc'"
+    assert redact_problem(line, ["role_assignments"]) == "role_assignments[0].principal_id: must be a GUID, got [secret]"
+    assert redact_problem(line, ["naming"]) == line  # another key's value is shown
+
+
+def test_a_secret_name_part_never_depends_on_the_secret():
+    from hypothesis import given, strategies as st
+
+    from amlplatform import naming
+
+    @given(st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=30))
+    def check(value, other, where):
+        part = naming.name_part(value, secret=True, where=where)
+        assert part == naming.name_part(other, secret=True, where=where)
+        assert part.startswith("s") and len(part) == 8 and part[1:].isalnum()
+
+    check()

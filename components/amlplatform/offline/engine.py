@@ -3,8 +3,11 @@
 The real program runs under Pulumi's mock engine (``pulumi.runtime.set_mocks``); only the cloud
 control plane is mocked. A small monitor subclass records every registration as the engine
 would receive it: type, logical name, URN, parent, inputs (wire names), dependencies, protect.
-The mocks answer the way ARM would: ids in ARM's shape, and the computed outputs the program
-reads (login servers, principal ids, discovery URLs, kubeconfigs).
+The mocks answer the way ARM would: ids in ARM's shape (built from the resource's path, with an
+offline subscription), and invokes (the deployer's identity, kubeconfigs). The program runs as a
+preview: outputs a create computes (login servers, principal ids, discovery URLs) are unknown, as
+`pulumi preview` shows them, and the recorded graph shows them as ``(known after deploy)``
+(docs/honest-plan.md).
 
 Used by the tests and by ``amlplatform plan``.
 """
@@ -280,8 +283,6 @@ def _known_after_deploy(extra: Any, inputs: Any) -> Any:
     if isinstance(extra, dict):
         given = inputs if isinstance(inputs, dict) else {}
         return {k: v if k in _ECHOED_OUTPUTS else _known_after_deploy(v, given.get(k)) for k, v in extra.items()}
-    if isinstance(extra, list) and isinstance(inputs, list) and extra == inputs:
-        return extra
     if extra == inputs:
         return extra
     return _UNKNOWN
