@@ -38,6 +38,9 @@ class RoleAssignmentSpec(TypedDict, total=False):
     """Readable role name, used in the logical resource name."""
     description: str
     """Why the principal has the role."""
+    name_label: str
+    """Stands for the principal in the logical name instead of its first 8 characters (set when the
+    principal id is a secret: naming.name_part)."""
 
 
 class WorkspaceAccessArgs(TypedDict, total=False):
@@ -64,7 +67,7 @@ class WorkspaceAccess(pulumi.ComponentResource):
             principal = spec["principal_id"]
             label = slug(spec.get("role_name") or role)
             assignment = authorization.RoleAssignment(
-                f"{name}-{label}-{principal[:8]}",
+                f"{name}-{label}-{spec.get('name_label') or principal[:8]}",
                 scope=scope,
                 principal_id=principal,
                 principal_type=spec["principal_type"],

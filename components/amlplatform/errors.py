@@ -33,6 +33,41 @@ class Problems(ValueError):
         super().__init__("; ".join(self.problems))
 
 
+# What an error message shows instead of a secret config value (as Pulumi masks it in a preview).
+REDACTED = "[secret]"
+# A secret shorter than this is redacted only where it is the value a message quotes (after
+# "got"): a short text ("User") inside a longer message is more likely a word than the secret.
+# program.mark_secrets matches secret texts inside resource inputs with the same length.
+CONTAINED_MIN = 8
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret text of at least :data:`CONTAINED_MIN` characters, and its
+    ``repr``, replaced by :data:`REDACTED`; a shorter secret only where it is quoted whole."""
+    out = str(text)
+    for secret in sorted({s for s in secrets if isinstance(s, str) and s}, key=len, reverse=True):
+        quoted = [repr(secret), '"' + secret + '"']
+        for form in quoted:
+            out = out.replace(form, REDACTED)
+        if len(secret) >= CONTAINED_MIN:
+            out = out.replace(secret, REDACTED)
+    return out
+
+
+def redact_problem(line: str, secret_fields: Iterable[str], secrets: Iterable[str] = ()) -> str:
+    """A ``field: rule, got value`` line with the value redacted when the field lies in one of
+    ``secret_fields`` (top-level setting names: Pulumi marks a key secret as a whole), and every
+    secret text redacted wherever it appears (:func:`redact`)."""
+    field, sep, rest = line.partition(": ")
+    top = re.split(r"[.\[]", field, maxsplit=1)[0]
+    if sep and top in set(secret_fields):
+        head, got, _ = rest.rpartition(", got ")
+        if got:
+            rest = f"{head}, got {REDACTED}"
+        line = f"{field}: {rest}"
+    return redact(line, secrets)
+
+
 def _show(value: Any) -> str:
     """A value as the stack file spells it: YAML's null/true/false, not Python's None/True/False."""
     if value is None or isinstance(value, bool):

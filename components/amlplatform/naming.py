@@ -127,6 +127,21 @@ def stable_hash(*parts: str, length: int = HASH_LEN) -> str:
     return "".join(out)
 
 
+def name_part(value: str, *, secret: bool, where: str, length: int = 8) -> str:
+    """The part of a name that identifies ``value`` (a principal id, a user): its first ``length``
+    characters, or - when ``value`` is a secret - ``s`` and a hash of ``where`` (the setting that
+    holds it, ``role_assignments[2]``), never of the value.
+
+    Not of the value, because a secret must not reach a URN (Pulumi cannot mask a URN) and because
+    the name must be the same in a real run (the program reads the plaintext) and offline (only a
+    stand-in for the ciphertext is known): ``where`` is known to both. The price: a secret entry
+    moved to another position in its list gets another name (a replacement).
+    """
+    if not secret:
+        return value[:length]
+    return "s" + stable_hash("secret-setting", where, length=max(length - 1, 1))
+
+
 def check(kind: str, name: str) -> List[str]:
     """Problems with ``name`` as a ``kind`` name; empty when Azure accepts it."""
     return RULES[kind].problems(name)

@@ -15,7 +15,7 @@ from amlplatform.access import IdentityAccess, RoleAssignmentSpec, WorkspaceAcce
 from amlplatform.compute import ComputeCluster, ComputeInstance
 from amlplatform.diagnostics import AKS_LOG_CATEGORIES, send_to_log_analytics
 from amlplatform.environments import Environment
-from amlplatform.errors import UserError
+from amlplatform.errors import UserError, redact
 from amlplatform.kubernetes import KubernetesInferenceTarget
 from amlplatform.network import PlatformNetwork
 from amlplatform.platform import MLWorkspace
@@ -34,15 +34,15 @@ def _role_specs(settings: StackSettings, scope: str) -> List[RoleAssignmentSpec]
     if scope == "workspace":
         # access.data_scientists: the workspace role, under the same logical names a role_assignments
         # entry had (moving an entry from role_assignments to access keeps its URN)
-        for person in settings.access.data_scientists:
+        for i, person in enumerate(settings.access.data_scientists):
             spec: RoleAssignmentSpec = {
                 "principal_id": person.principal_id, "principal_type": person.principal_type,
                 "role_definition_guid": ROLE_GUIDS["AzureML Data Scientist"], "role_name": "AzureML Data Scientist",
             }
             if person.description:
                 spec["description"] = person.description
-            out.append(spec)
-    for ra in settings.role_assignments:
+            out.append(_secret_safe(settings, spec, f"access.data_scientists[{i}]"))
+    for i, ra in enumerate(settings.role_assignments):
         if ra.scope != scope:
             continue
         spec = {
@@ -51,8 +51,16 @@ def _role_specs(settings: StackSettings, scope: str) -> List[RoleAssignmentSpec]
         }
         if ra.description:
             spec["description"] = ra.description
-        out.append(spec)
+        out.append(_secret_safe(settings, spec, f"role_assignments[{i}]"))
     return out
+
+
+def _secret_safe(settings: StackSettings, spec: RoleAssignmentSpec, where: str) -> RoleAssignmentSpec:
+    """``spec`` with a ``name_label`` when its principal id is a secret: the logical name then holds a
+    hash of ``where`` (the setting), not the id's characters (naming.name_part)."""
+    if settings.holds_secret(spec["principal_id"]):
+        spec["name_label"] = naming.name_part(spec["principal_id"], secret=True, where=where)
+    return spec
 
 
 def network_args(settings: StackSettings, *, resource_group_name: pulumi.Input[str]) -> Optional[Dict[str, Any]]:
@@ -264,18 +272,20 @@ def declare(settings: StackSettings, files: Optional[Mapping[str, str]] = None) 
 
 def run() -> None:
     """Entry point of ``infra/__main__.py``: read, validate, declare, export."""
+    secrets: List[str] = []
     try:
         settings, secrets = settings_from_pulumi()
         files = read_project_files(settings, project_dir())
     except UserError as exc:
-        # RunError prints the message without a Python traceback, before any resource exists
-        raise pulumi.RunError(str(exc)) from None
+        # RunError prints the message without a Python traceback, before any resource exists;
+        # secret values never (settings_from_pulumi redacts its own problems, this the rest)
+        raise pulumi.RunError(redact(str(exc), secrets)) from None
     mark_secrets(secrets)
     try:
         outputs = declare(settings, files)
     except ValueError as exc:
         # components check their arguments (names, combinations) before declaring children
-        raise pulumi.RunError(f"invalid settings: {exc}") from None
+        raise pulumi.RunError(redact(f"invalid settings: {exc}", secrets)) from None
     for key, value in outputs.items():
         pulumi.export(key, _secret_if_contains(value, secrets))
 
@@ -360,6 +370,12 @@ def mark_secrets(secrets: Sequence[str]) -> None:
             if isinstance(value, pulumi.Output) or _holds_secret(value, texts):
                 props[key] = _wrap_secrets(value, texts)
                 changed = True
+        if (args.type_ == "azure-native:authorization:RoleAssignment" and props.get("role_assignment_name") is not None
+                and _holds_secret(args.props.get("principal_id"), texts)):
+            # the assignment's GUID derives from the secret principal: a secret too (so a preview
+            # masks it, and offline - where only a stand-in is known - no made-up GUID is shown)
+            props["role_assignment_name"] = pulumi.Output.secret(props["role_assignment_name"])
+            changed = True
         return pulumi.ResourceTransformationResult(props, args.opts) if changed else None
 
     pulumi.runtime.register_stack_transformation(transform)
@@ -371,18 +387,20 @@ def storage_role_specs(settings: StackSettings) -> List[RoleAssignmentSpec]:
     """Data-plane roles of people on the storage account (pure): data scientists, and each compute
     instance user (notebooks live on the account's file share). One entry per (principal, role)."""
     people: Dict[str, Dict[str, Any]] = {}
-    for person in settings.access.data_scientists:
+    for i, person in enumerate(settings.access.data_scientists):
         people.setdefault(person.principal_id, {"type": person.principal_type,
-                                                "description": person.description or "data scientist"})
+                                                "description": person.description or "data scientist",
+                                                "where": f"access.data_scientists[{i}]"})
     if settings.access.instance_users and settings.instances:
-        for user in settings.instances.users:
-            people.setdefault(user.object_id, {"type": "User", "description": "compute instance user (notebooks)"})
+        for i, user in enumerate(settings.instances.users):
+            people.setdefault(user.object_id, {"type": "User", "description": "compute instance user (notebooks)",
+                                               "where": f"instances.users[{i}]"})
     out: List[RoleAssignmentSpec] = []
     for principal, info in people.items():
         for role in STORAGE_DATA_ROLES:
-            out.append({"principal_id": principal, "principal_type": info["type"],
-                        "role_definition_guid": ROLE_GUIDS[role], "role_name": role,
-                        "description": info["description"]})
+            out.append(_secret_safe(settings, {"principal_id": principal, "principal_type": info["type"],
+                                               "role_definition_guid": ROLE_GUIDS[role], "role_name": role,
+                                               "description": info["description"]}, info["where"]))
     return out
 
 
@@ -498,7 +516,8 @@ def instance_args(settings: StackSettings, files: Mapping[str, str]) -> List[Dic
     out = []
     for user in inst.users:
         args: Dict[str, Any] = {
-            "compute_name": inst.instance_name(user, settings.naming.scope()), "user_object_id": user.object_id,
+            "compute_name": inst.instance_name(user, settings.naming.scope(), secret=settings.holds_secret(user.object_id)),
+            "user_object_id": user.object_id,
             "vm_size": user.vm_size or inst.vm_size,
             "idle_time_before_shutdown": inst.idle_time_before_shutdown if inst.idle_shutdown else "",
             "node_public_ip": _public_ip(settings, inst.node_public_ip, inst.subnet_id),
@@ -678,9 +697,11 @@ def datastore_args(settings: StackSettings, index: int) -> Dict[str, Any]:
         "service_identity": ("WorkspaceSystemAssignedIdentity" if settings.workspace.identity == "SystemAssigned"
                              else "WorkspaceUserAssignedIdentity"),
         "tags": {**ds.tags},
-        "readers": [{"principal_id": r.principal_id, "principal_type": r.principal_type,
-                     "role_definition_guid": ROLES[ds.reader_role()], "role_name": ds.reader_role(),
-                     **({"description": r.description} if r.description else {})} for r in ds.readers],
+        "readers": [_secret_safe(settings, {"principal_id": r.principal_id, "principal_type": r.principal_type,
+                                            "role_definition_guid": ROLES[ds.reader_role()],
+                                            "role_name": ds.reader_role(),
+                                            **({"description": r.description} if r.description else {})},
+                                 f"datastores[{index}].readers[{j}]") for j, r in enumerate(ds.readers)],
     }
     if ds.auth == "identity" and ds.workspace_preview:
         args["workspace_role_guid"] = ROLES[ds.workspace_role()]

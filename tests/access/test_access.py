@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from amlplatform import program
 from amlplatform.errors import UserError
+from amlplatform.offline.engine import UNKNOWN
 from amlplatform.settings import settings_from_config
 from amlplatform.settings.access import ROLE_GUIDS
 from amlplatform.settings.protection import after_destroy_steps
@@ -178,11 +179,12 @@ def test_prod_encrypts_workspace_and_storage_with_its_key(stack_graph):
     ws = g.one("azure-native:machinelearningservices:Workspace").inputs["encryption"]
     assert ws["status"] == "Enabled" and ws["keyVaultProperties"]["keyVaultArmId"] == vault.id
     assert ws["identity"]["userAssignedIdentity"] == uai.id
-    assert ws["keyVaultProperties"]["keyIdentifier"].startswith(f"https://{vault.inputs['vaultName']}.vault.azure.net/keys/")
+    # the key's URI is Azure's answer to the create: known after deploy, as `pulumi preview` shows it
+    assert ws["keyVaultProperties"]["keyIdentifier"] == UNKNOWN
     sa = g.one("azure-native:storage:StorageAccount").inputs
     assert sa["encryption"]["keySource"] == "Microsoft.Keyvault"
-    assert sa["encryption"]["keyVaultProperties"] == {"keyName": "cmk-aml",
-                                                     "keyVaultUri": f"https://{vault.inputs['vaultName']}.vault.azure.net/"}
+    assert sa["encryption"]["keyVaultProperties"] == {"keyName": "cmk-aml", "keyVaultUri": UNKNOWN}
+    assert key.urn in g.one("azure-native:storage:StorageAccount").property_dependencies["encryption"]
     assert sa["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [uai.id]}
     grant = [r for r in g.of_type(ROLE) if r.inputs["roleDefinitionId"].endswith(ROLE_GUIDS[
         "Key Vault Crypto Service Encryption User"])]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from amlplatform.errors import UserError
-from amlplatform.offline.engine import evaluate_stack
+from amlplatform.offline.engine import UNKNOWN, evaluate_stack
 
 COMPUTE = "azure-native:machinelearningservices:Compute"
 AKS = "azure-native:containerservice:ManagedCluster"
@@ -323,8 +323,10 @@ def test_workspace_reader_role_on_the_cluster(stack_graph):
     reader = g.named("k8s-inference-workspace-reader").inputs
     assert reader["scope"] == g.one(AKS).id
     assert reader["roleDefinitionId"].endswith("/acdd72a7-3385-48ef-bd42-f606fba81ae7")
-    assert reader["principalId"] == g.outputs["workspace_principal_id"]
-    assert reader["principalType"] == "ServicePrincipal" and len(reader["roleAssignmentName"]) == 36
+    # the workspace's principal id (and the GUID derived from it) exist once Azure made the identity
+    assert reader["principalId"] == g.outputs["workspace_principal_id"] == UNKNOWN
+    assert g.one(MLW).urn in g.named("k8s-inference-workspace-reader").property_dependencies["principalId"]
+    assert reader["principalType"] == "ServicePrincipal" and reader["roleAssignmentName"] == UNKNOWN
 
 
 def test_registry_follows_what_needs_images(stack_graph, make_stack):

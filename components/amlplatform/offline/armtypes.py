@@ -135,6 +135,22 @@ TYPES: Dict[str, ArmType] = {t.token: t for t in (
 )}
 
 
+# What the offline plan shows for a value only Azure knows, and only once the resource exists
+# (a principal id, an endpoint's URI): `pulumi preview` shows it as "output<string>".
+UNKNOWN = "(known after deploy)"
+
+
+def unknown_part(logical_name: str) -> str:
+    """An id or name segment known only after deploy, for the resource named ``logical_name``
+    (unique per resource, so ids and exported names stay apart)."""
+    return f"{UNKNOWN.strip('()')}:{logical_name}"
+
+
+def placeholders(arm: ArmType) -> "list[str]":
+    """The inputs ``arm``'s id template names (besides the subscription)."""
+    return [p for p in re.findall(r"\{(\w+)\}", arm.id_template) if p != "subscription"]
+
+
 def lookup(token: str) -> Optional[ArmType]:
     return TYPES.get(token)
 

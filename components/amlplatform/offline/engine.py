@@ -3,8 +3,11 @@
 The real program runs under Pulumi's mock engine (``pulumi.runtime.set_mocks``); only the cloud
 control plane is mocked. A small monitor subclass records every registration as the engine
 would receive it: type, logical name, URN, parent, inputs (wire names), dependencies, protect.
-The mocks answer the way ARM would: ids in ARM's shape, and the computed outputs the program
-reads (login servers, principal ids, discovery URLs, kubeconfigs).
+The mocks answer the way ARM would: ids in ARM's shape (built from the resource's path, with an
+offline subscription), and invokes (the deployer's identity, kubeconfigs). The program runs as a
+preview: outputs a create computes (login servers, principal ids, discovery URLs) are unknown, as
+`pulumi preview` shows them, and the recorded graph shows them as ``(known after deploy)``
+(docs/honest-plan.md).
 
 Used by the tests and by ``amlplatform plan``.
 """
@@ -27,6 +30,7 @@ import pulumi
 import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc as pulumi_rpc
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -46,7 +50,8 @@ _RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 _OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
 _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SECRET = "[secret]"
-UNKNOWN = "[unknown]"
+UNKNOWN = armtypes.UNKNOWN  # "(known after deploy)": see armtypes
+unknown_part = armtypes.unknown_part
 
 
 @dataclass
@@ -267,17 +272,45 @@ INVOKES: Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]] = {
 }
 
 
-class OfflineMocks(pulumi.runtime.Mocks):
-    """The cloud control plane, answered offline."""
+# Outputs of COMPUTED_OUTPUTS that are no value Azure computes: the resource's type as it answers it
+_ECHOED_OUTPUTS = {"type"}
 
-    def __init__(self, subscription: str = OFFLINE_SUBSCRIPTION) -> None:
+
+def _known_after_deploy(extra: Any, inputs: Any) -> Any:
+    """``extra`` (outputs a create computes) with every value that is not an echo of ``inputs`` made
+    Pulumi's unknown (the engine's preview answer for a create): what the program derives from them
+    (a role assignment's GUID from a principal id) is then unknown too, as in `pulumi preview`."""
+    if isinstance(extra, dict):
+        given = inputs if isinstance(inputs, dict) else {}
+        return {k: v if k in _ECHOED_OUTPUTS else _known_after_deploy(v, given.get(k)) for k, v in extra.items()}
+    if extra == inputs:
+        return extra
+    return _UNKNOWN
+
+
+class OfflineMocks(pulumi.runtime.Mocks):
+    """The cloud control plane, answered offline.
+
+    With ``known_after_deploy`` (the default; what ``evaluate`` runs as a preview), every output a
+    create computes (COMPUTED_OUTPUTS: principal and client ids, workspace ids, endpoint URIs, login
+    servers, key versions) is unknown, as `pulumi preview` shows it; without it the mocks answer
+    made-up values in Azure's shape (for tests of code that needs a value there).
+    """
+
+    def __init__(self, subscription: str = OFFLINE_SUBSCRIPTION, known_after_deploy: bool = True) -> None:
         self.subscription = subscription
+        self.known_after_deploy = known_after_deploy
         self.unanswered_invokes: List[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         inputs = dict(args.inputs)
         arm = armtypes.lookup(args.typ)
         rid = arm.resource_id(inputs, self.subscription) if arm else None
+        if rid is None and arm is not None and self.known_after_deploy:
+            # a part of the id is known only after deploy (a role assignment's GUID from a principal id
+            # Azure makes): the id says so, and stays unique by the logical name
+            rid = arm.resource_id({**{k: unknown_part(args.name) for k in armtypes.placeholders(arm)},
+                                   **{k: v for k, v in inputs.items() if isinstance(v, str)}}, self.subscription)
         if rid is None:
             if args.typ.startswith("kubernetes:"):
                 meta = inputs.get("metadata") or {}
@@ -289,14 +322,16 @@ class OfflineMocks(pulumi.runtime.Mocks):
             state.setdefault("name", inputs.get(arm.name_input, args.name))
             state["type"] = arm.arm_type
         extra = COMPUTED_OUTPUTS.get(args.typ)
-        if extra is not None:
-            state.update(extra(inputs, rid))
-        identity = state.get("identity")
+        computed: Dict[str, Any] = dict(extra(inputs, rid)) if extra is not None else {}
+        identity = computed.get("identity", state.get("identity"))
         if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
             # inputs list the identity ids; ARM answers a map id -> {principalId, clientId}
-            state["identity"] = {**identity, "userAssignedIdentities": {
+            computed["identity"] = {**identity, "userAssignedIdentities": {
                 uid: {"principalId": _uuid_for(str(uid), "principal"), "clientId": _uuid_for(str(uid), "client")}
                 for uid in identity["userAssignedIdentities"]}}
+        if self.known_after_deploy:
+            computed = _known_after_deploy(computed, inputs)
+        state.update(computed)
         return rid, state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -452,7 +487,8 @@ def evaluate(program: Callable[[], None], *, project: str, stack: str,
     mocks = mocks or OfflineMocks()
     monitor = RecordingMonitor(mocks)
     pulumi_settings.ROOT.set(None)  # a fresh root stack for every evaluation
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    # a preview when the mocks answer unknowns: Pulumi then skips applies on them, as `pulumi preview` does
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=mocks.known_after_deploy, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
     root = pulumi_settings.get_root_resource()
     root._transformations.append(_drop_provider_aliases)  # offline only: see above
@@ -460,8 +496,9 @@ def evaluate(program: Callable[[], None], *, project: str, stack: str,
 
     async def body() -> None:
         program()
-        resolved = await pulumi.Output.from_input(dict(root.outputs)).future()
-        outputs.update(resolved or {})
+        # as the engine receives them: secrets and unknowns marked (plain() shows them as stand-ins)
+        wire = await pulumi_rpc.serialize_property(dict(root.outputs), [], None)
+        outputs.update(wire or {})
 
     try:
         with _offline_runtime():
@@ -588,7 +625,8 @@ def stack_program_config(stack: str, project_dir: Path,
             return strings, read.secret_keys
         secret_paths = [field_path((key.partition(":")[2], *p)) for key, p in read.secret_paths]
         try:
-            settings_from_strings(strings, source=str(path), secret_paths=secret_paths, typed=config)
+            settings_from_strings(strings, source=str(path), secret_paths=secret_paths, typed=config,
+                                  secret_keys=read.secret_keys)
             return strings, read.secret_keys
         except UserError as exc:
             last = exc

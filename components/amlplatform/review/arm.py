@@ -71,14 +71,25 @@ ENVELOPE = frozenset({
     "azure-native:machinelearningservices:BatchDeployment",
 })
 
-# azure-native input name -> ARM property name, per type (first level of "properties"). Verified
-# against the REST specs (bicep-types-az types.md for the API version armtypes reports).
+# azure-native input name -> ARM property name, per type, at any depth of "properties": a key is the
+# path of azure-native names from "properties" down ("encryption.keyVaultProperties.keyName"; a list's
+# entries are the list's own path). Verified against the REST specs (bicep-types-az types.md for the
+# API version armtypes reports) and checked at every depth by tests/review/test_arm_wire.py against the
+# azure-mgmt-* SDK models of that API version (their msrest _attribute_map holds the wire names).
 RENAMES: Dict[str, Dict[str, str]] = {
     # Microsoft.Storage/storageAccounts@2024-01-01 StorageAccountPropertiesCreateParametersOrStorageAccountProperties
     "azure-native:storage:StorageAccount": {
         "enableHttpsTrafficOnly": "supportsHttpsTrafficOnly",
         "networkRuleSet": "networkAcls",
         "enableNfsV3": "isNfsV3Enabled",
+        # Encryption{identity: EncryptionIdentity, keyvaultproperties: KeyVaultProperties}
+        "encryption.encryptionIdentity": "identity",
+        "encryption.encryptionIdentity.encryptionUserAssignedIdentity": "userAssignedIdentity",
+        "encryption.encryptionIdentity.encryptionFederatedIdentityClientId": "federatedIdentityClientId",
+        "encryption.keyVaultProperties": "keyvaultproperties",
+        "encryption.keyVaultProperties.keyName": "keyname",
+        "encryption.keyVaultProperties.keyVersion": "keyversion",
+        "encryption.keyVaultProperties.keyVaultUri": "keyvaulturi",
     },
     # Microsoft.Insights/components@2020-02-02 ApplicationInsightsComponentProperties
     "azure-native:applicationinsights:Component": {
@@ -108,6 +119,28 @@ NESTED_PROPERTIES: Dict[str, Dict[str, Tuple[str, ...]]] = {
     },
     "azure-native:network:PrivateDnsZoneGroup": {"privateDnsZoneConfigs": ("name",)},
 }
+
+
+def _rename(value: Any, path: str, renames: Mapping[str, str]) -> Any:
+    """``value`` (found at ``path`` of azure-native names) with every key below it renamed."""
+    if isinstance(value, list):
+        return [_rename(v, path, renames) for v in value]
+    if not isinstance(value, dict) or not renames:
+        return value
+    out: Dict[str, Any] = {}
+    for key, inner in value.items():
+        here = f"{path}.{key}" if path else key
+        out[renames.get(here, key)] = _rename(inner, here, renames)
+    return out
+
+
+def arm_identity(identity: Any) -> Any:
+    """A managed identity block in ARM's shape: ``userAssignedIdentities`` is an object keyed by the
+    identities' ids (each value ``{}`` in a request: ManagedServiceIdentity, common-types v5), where
+    azure-native takes a list of ids."""
+    if not isinstance(identity, dict) or not isinstance(identity.get("userAssignedIdentities"), list):
+        return identity
+    return {**identity, "userAssignedIdentities": {str(uid): {} for uid in identity["userAssignedIdentities"]}}
 
 
 def _nest(entries: Any, keep: Tuple[str, ...]) -> Any:
@@ -297,7 +330,12 @@ def _is_resource_group_id(value: str) -> bool:
 def arm_name(res: Any, arm: armtypes.ArmType) -> str:
     """The ``name`` ARM uses: each segment of the resource's own path, parents first."""
     if arm.token in EXTENSION_SCOPE:
-        return str(res.inputs.get(arm.name_input) or res.name)
+        name = res.inputs.get(arm.name_input)
+        if name == armtypes.UNKNOWN:
+            # known after deploy (a role assignment's GUID from a principal id Azure makes): one name
+            # per resource all the same, or a scanner counts them as one
+            return armtypes.unknown_part(res.name)
+        return str(name or res.name)
     own_path = arm.id_template.rsplit("/providers/", 1)[-1]
     # every second segment after the namespace is a name: a placeholder, or a literal such as the
     # "default" of blobServices/default/containers/{containerName}
@@ -356,15 +394,18 @@ def arm_resource(res: Any, exceptions: Sequence[Exception_] = ()) -> Optional[Di
     for key, value in res.inputs.items():
         if key in drop:
             continue
+        if key == "identity":
+            value = arm_identity(value)
         if res.type in ENVELOPE:
             if key == "properties" and isinstance(value, dict):
-                properties.update(value)
+                properties.update(_rename(value, "", renames))
             else:
                 out[key] = value
         elif key in top_keys:
             out[key] = value
         else:
             nested = NESTED_PROPERTIES.get(res.type, {})
+            value = _rename(value, key, renames)
             properties[renames.get(key, key)] = _nest(value, nested[key]) if key in nested else value
     if properties:
         out["properties"] = properties

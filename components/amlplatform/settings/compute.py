@@ -143,11 +143,18 @@ class InstancesSettings(Model):
             seen[user.object_id] = i
         return users
 
-    def instance_name(self, user: InstanceUser, scope: str) -> str:
+    def instance_name(self, user: InstanceUser, scope: str, secret: bool = False) -> str:
         """The user's instance name. Instance names are unique per Azure region across
         workspaces, so the hash covers the stack's ``scope`` (workload/environment) as well as
-        the user: the same person in dev and prod gets two names."""
-        return user.name or naming.instance_name(self.prefix, f"{scope}/{user.object_id}")
+        the user: the same person in dev and prod gets two names. When the user's object id is a
+        secret, the hash covers the user's place in the list instead (naming.name_part says why)."""
+        if user.name:
+            return user.name
+        if secret:
+            where = f"instances.users[{self.users.index(user)}]"
+            return naming.instance_name(self.prefix, f"{scope}/" + naming.name_part(user.object_id, secret=True,
+                                                                                    where=where))
+        return naming.instance_name(self.prefix, f"{scope}/{user.object_id}")
 
     def names(self, scope: str) -> List[str]:
         return [self.instance_name(u, scope) for u in self.users]

@@ -19,10 +19,10 @@ import re
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Tuple, Union, get_args, get_origin
 
-from pydantic import AfterValidator, TypeAdapter, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, PrivateAttr, TypeAdapter, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from typing_extensions import Annotated
 
-from amlplatform.errors import Problems, UserError, closest, validation_problems
+from amlplatform.errors import Problems, UserError, closest, redact_problem, validation_problems
 from amlplatform.settings.access import STORAGE_DATA_ROLE_GUIDS, AccessSettings
 from amlplatform.settings.pulumi_yaml import SECRET_STAND_IN, parse, program_config, read_stack_config
 from amlplatform.settings.compute import (
@@ -297,6 +297,14 @@ class StackSettings(Model):
         environments that use a ready image do not."""
         return any(e.builds_image for e in self.environments) or bool(self.kubernetes)
 
+    # the texts of the secret config keys these settings were read from (settings_from_strings)
+    _secret_texts: Tuple[str, ...] = PrivateAttr(default=())
+
+    def holds_secret(self, value: Any) -> bool:
+        """True when ``value`` is the text of a secret config value (the whole key is secret, as
+        Pulumi marks it): a name must then not be made of its characters (naming.name_part)."""
+        return isinstance(value, str) and value in self._secret_texts
+
     def all_tags(self) -> Dict[str, str]:
         return {"workload": self.naming.workload, "environment": self.naming.environment,
                 "managed-by": "amlplatform", **self.tags}
@@ -450,13 +458,18 @@ def _yaml_kind(value: Any) -> str:
 
 
 def settings_from_strings(config: Mapping[str, str], *, source: str = "stack config",
-                          secret_paths: Iterable[str] = (), typed: Optional[Mapping[str, Any]] = None) -> StackSettings:
+                          secret_paths: Iterable[str] = (), typed: Optional[Mapping[str, Any]] = None,
+                          secret_keys: Iterable[str] = (), secrets: Iterable[str] = ()) -> StackSettings:
     """Validate the config as the Pulumi CLI hands it to a program (``PULUMI_CONFIG``: key -> text).
 
     Keys in the ``amlplatform`` namespace must each be a setting; a namespace that looks like a
     misspelt ``amlplatform`` is an error; every other namespace passes untouched. Each value is
     read the way pulumi.Config reads it for the setting's type (:func:`_decode`), then checked
     strictly (``max_nodes: true`` is not 1). Raises :class:`UserError` listing every bad field.
+
+    Secrets are never printed: a problem of a field inside one of ``secret_keys`` (full keys,
+    ``amlplatform:role_assignments``) says ``got [secret]``, and every text of ``secrets`` is
+    redacted wherever a message would quote it (errors.redact_problem).
     """
     problems: List[str] = typed_problems(typed) if typed is not None else []
     typed_bad = {p.split(":")[0] for p in problems}
@@ -496,6 +509,7 @@ def settings_from_strings(config: Mapping[str, str], *, source: str = "stack con
     try:
         settings = StackSettings.model_validate(data, strict=True)
         if not problems:
+            settings._secret_texts = tuple(secrets) + tuple(_stand_in_texts(data, secret_keys, secret_paths))
             return settings
     except ValidationError as exc:
         bad_keys = {p.split(":")[0] for p in problems}
@@ -503,11 +517,23 @@ def settings_from_strings(config: Mapping[str, str], *, source: str = "stack con
                      else p for p in validation_problems(exc, model=StackSettings)
                      if not (p.endswith(": is required") and p.split(":")[0] in bad_keys)
                      and not _follows_from(p, dropped)]
-    secrets = set(secret_paths)
-    problems = [p + " (a secret: offline it reads as a stand-in, so only its shape can be checked)"
-                if p.split(":")[0] in secrets else p for p in problems]
+    stand_ins = set(secret_paths)
+    secret_fields = [k.partition(":")[2] for k in secret_keys if k.partition(":")[0] == NAMESPACE]
+    secret_fields += [re.split(r"[.\[]", p, maxsplit=1)[0] for p in stand_ins]
+    texts = list(secrets)
+    problems = [redact_problem(p, secret_fields, texts)
+                + (" (a secret: offline it reads as a stand-in, so only its shape can be checked)"
+                   if p.split(":")[0] in stand_ins else "") for p in problems]
     raise UserError(f"invalid settings in {source} ({len(problems)} problem"
                     f"{'s' if len(problems) != 1 else ''}):", problems)
+
+
+def _stand_in_texts(data: Mapping[str, Any], secret_keys: Iterable[str], secret_paths: Iterable[str]) -> List[str]:
+    """Offline, the texts of the secret keys (with their stand-ins): what a real run's program
+    finds secret (settings_from_pulumi), so names come out the same."""
+    keys = {k.partition(":")[2] for k in secret_keys if k.partition(":")[0] == NAMESPACE}
+    keys |= {re.split(r"[.\[]", p, maxsplit=1)[0] for p in secret_paths}
+    return secret_texts({k: v for k, v in data.items() if k in keys})
 
 
 def _follows_from(problem: str, dropped: Iterable[str]) -> bool:
@@ -559,8 +585,10 @@ def settings_from_pulumi() -> Tuple[StackSettings, List[str]]:
     raw.update(runtime_config.get_config_env())
     raw.update(runtime_config.CONFIG.get())
     secret_keys = set(runtime_config.get_config_secret_keys_env()) | set(runtime_config._SECRET_KEYS.get())
-    settings = settings_from_strings(raw, source="the stack's configuration")
-    return settings, secret_texts({k: v for k, v in raw.items() if k in secret_keys})
+    secrets = secret_texts({k: v for k, v in raw.items() if k in secret_keys})
+    settings = settings_from_strings(raw, source="the stack's configuration", secret_keys=sorted(secret_keys),
+                                     secrets=secrets)
+    return settings, secrets
 
 
 def secret_texts(secret_config: Mapping[str, Any]) -> List[str]:

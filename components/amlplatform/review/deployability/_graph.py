@@ -37,7 +37,7 @@ AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 AKS_RBAC_ADMIN = "3498e952-d568-435e-9b2c-8d77e338d7f7"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 
-UNKNOWN = "[unknown]"
+UNKNOWN = armtypes.UNKNOWN  # what the plan shows for a value known after deploy
 
 # A cluster whose stack states the subscription has Microsoft.Compute/EncryptionAtHost registered
 # carries this tag with the value "registered" (written by amlplatform.aks.declare_cluster)
