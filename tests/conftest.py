@@ -54,3 +54,20 @@ def make_stack(tmp_path):
         return project
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _job_environment_cache(tmp_path_factory):
+    """Local runs build each job's own environment into a cache (runs.envbuild): one per test session,
+    never the user's ~/.cache; pip (not a uv that may be on PATH) so the runs are alike everywhere."""
+    import os
+
+    saved = {k: os.environ.get(k) for k in ("AMLPLATFORM_ENV_CACHE", "AMLPLATFORM_ENV_INSTALLER")}
+    os.environ["AMLPLATFORM_ENV_CACHE"] = str(tmp_path_factory.mktemp("job-envs"))
+    os.environ.setdefault("AMLPLATFORM_ENV_INSTALLER", "pip")
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

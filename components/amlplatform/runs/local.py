@@ -99,18 +99,23 @@ def check_pass_env(names: Sequence[str]) -> list[str]:
 
 
 def job_environment(caller: Mapping[str, str], *, pass_env: Sequence[str] = (), declared: Mapping[str, str] = (),
-                    extra: Mapping[str, str] = (), service: Mapping[str, str] = ()) -> dict[str, str]:
+                    extra: Mapping[str, str] = (), service: Mapping[str, str] = (),
+                    venv: Optional[Path] = None) -> dict[str, str]:
     """The command's whole environment, in layers (later wins): the caller's ``BASE_ENV`` /
     ``BASE_ENV_PREFIXES`` variables, the caller's ``pass_env`` names, the job's ``declared``
     ``environment_variables``, ``extra`` (what preparing the job added), then ``service`` (the
     variables Azure ML sets for a job and the shim's own). PATH gets the shim's virtualenv first
-    (``_child_path``) unless the job declares its own."""
+    (``_child_path``) unless the job declares its own; with ``venv`` (the job's own environment,
+    ``runs.envbuild``) that virtualenv's ``bin`` comes before everything, as if it were activated."""
     env = {k: v for k, v in caller.items() if k in BASE_ENV or k.startswith(BASE_ENV_PREFIXES)}
     env.update({k: caller[k] for k in pass_env if k in caller})
     env.update(declared)
     env.update(extra)
     env.update(service)
     env["PATH"] = _child_path(dict(declared), caller)
+    if venv is not None:
+        env["PATH"] = str(venv / "bin") + os.pathsep + env["PATH"]
+        env["VIRTUAL_ENV"] = str(venv)
     return env
 
 
@@ -325,6 +330,7 @@ def execute(
     mlflow_tags: Optional[dict[str, str]] = None,
     pass_env: Sequence[str] = (),
     environment_variables: Optional[Mapping[str, str]] = None,
+    venv: Optional[Path] = None,
 ) -> dict[str, Any]:
     """Create the record, run ``record["command"]`` in a copy of ``snapshot``, finish the record.
 
@@ -387,7 +393,8 @@ def execute(
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        env = job_environment(os.environ, pass_env=pass_env, declared=env_vars, extra=extra_env, service=service)
+        env = job_environment(os.environ, pass_env=pass_env, declared=env_vars, extra=extra_env, service=service,
+                              venv=venv)
         if pass_env:
             record["pass_env"] = [n for n in pass_env if n in os.environ]  # names only, never values
             missing = [n for n in pass_env if n not in os.environ]
@@ -683,6 +690,7 @@ def run_command_job(
     mlflow_tags: Optional[dict[str, str]] = None,
     where: str = "",
     pass_env: Sequence[str] = (),
+    environment_mode: str = "job",
 ) -> dict[str, Any]:
     """Run a ``type: command`` job (``runs.job.CommandJob``) on this machine; return the final record.
 
@@ -714,10 +722,25 @@ def run_command_job(
     resources = getattr(job, "resources", None)
     if (resources is not None and (resources.instance_count or 1) > 1) or getattr(job, "distribution", None) is not None:
         _note(notes, "note: local runs start one process; resources.instance_count and distribution apply on a cluster")
-    env = getattr(job, "environment", None)
-    if env is not None and not where:
-        _note(notes, f"note: the environment ({env.ref or env.image or env.kind}) applies on Azure ML; "
-                     "locally the command runs with this machine's tools")
+    venv = job_venv(job, record, notes=notes, mode=environment_mode, quiet=bool(where))
     return execute(record, snapshot, store=store, out=out, notes=notes, grace_seconds=grace_seconds,
                    prepare=job_prepare(job, bound_inputs=bound_inputs, where=where), cancel=cancel,
-                   mlflow_tags=mlflow_tags, pass_env=pass_env, environment_variables=env_vars)
+                   mlflow_tags=mlflow_tags, pass_env=pass_env, environment_variables=env_vars, venv=venv)
+
+
+def job_venv(job: Any, record: dict[str, Any], *, notes: Any, mode: str = "job", quiet: bool = False) -> Optional[Path]:
+    """The job's own environment here (``runs.envbuild``): the cached virtualenv it runs in, built on first
+    use, or None to run with this machine's Python; the record says which and why."""
+    from amlplatform.runs import envbuild
+
+    plan = envbuild.plan_for(getattr(job, "environment", None), mode=mode)
+    for text in plan.notes:
+        if not quiet or plan.kind == "venv":
+            _note(notes, f"note: {text}")
+    if plan.kind != "venv":
+        record["environment_build"] = {"kind": "current", "why": plan.notes[0] if plan.notes else "no environment"}
+        return None
+    built = envbuild.ensure(plan, notes=lambda t: _note(notes, f"note: {t}"))
+    record["environment_build"] = {**built.as_record(), "source": plan.source,
+                                   **({"conda_only": list(plan.conda_only)} if plan.conda_only else {})}
+    return built.path

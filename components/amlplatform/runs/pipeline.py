@@ -216,10 +216,12 @@ def run_pipeline_job(
     max_parallel: Optional[int] = None,
     grace_seconds: float = local.GRACE_SECONDS,
     pass_env: Sequence[str] = (),
+    environment_mode: str = "job",
 ) -> dict[str, Any]:
     """Run a ``type: pipeline`` job on this machine; return the pipeline's final run record.
 
-    ``pass_env`` names caller variables every step gets (``local.job_environment``)."""
+    ``pass_env`` names caller variables every step gets (``local.job_environment``); each step runs in
+    its own environment (``runs.envbuild``) unless ``environment_mode`` is "current"."""
     from amlplatform.runs.gitinfo import git_properties
 
     out = out if out is not None else sys.stdout.buffer
@@ -336,12 +338,13 @@ def run_pipeline_job(
 
                 rec = run_sweep_job(step_sweep_job(step, name=name, experiment=record["experiment"]), store=store,
                                     out=sink, notes=_Quiet(notes), bound_inputs=bound, extra=extra, mlflow_tags=tags,
-                                    where=f"jobs.{sname}.trial", cancel=cancel)
+                                    where=f"jobs.{sname}.trial", cancel=cancel, pass_env=pass_env,
+                                    environment_mode=environment_mode)
                 return rec
             rec = local.run_command_job(job_for_step, store=store, out=sink, notes=_Quiet(notes), grace_seconds=grace_seconds,
                                         snapshot=snapshot, git=git_of(folder), bound_inputs=bound, cancel=cancel,
                                         extra={**extra, "name": name}, mlflow_tags=tags, where=f"jobs.{sname}",
-                                        pass_env=pass_env)
+                                        pass_env=pass_env, environment_mode=environment_mode)
         finally:
             sink.close_line()
         if rec["status"] == "Completed" and step.is_deterministic:

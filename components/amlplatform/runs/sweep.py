@@ -536,7 +536,8 @@ def run_sweep_job(job: SweepJob, *, store: Any, out: Optional[BinaryIO] = None, 
                   poll_seconds: float = 0.25, seed: Optional[int] = None,
                   bound_inputs: Optional[Mapping[str, Path]] = None, extra: Optional[Mapping[str, Any]] = None,
                   mlflow_tags: Optional[Mapping[str, str]] = None, where: str = "trial",
-                  cancel: Optional[threading.Event] = None) -> dict[str, Any]:
+                  cancel: Optional[threading.Event] = None, pass_env: Sequence[str] = (),
+                  environment_mode: str = "job") -> dict[str, Any]:
     """Run a sweep on this machine: trials as local command runs, early termination, the best trial.
 
     In a pipeline (a ``type: sweep`` step): ``bound_inputs`` are the step inputs another step produced,
@@ -616,6 +617,7 @@ def run_sweep_job(job: SweepJob, *, store: Any, out: Optional[BinaryIO] = None, 
         try:
             return local.run_command_job(tj, store=store, out=sink, notes=_Quiet(notes), snapshot=snapshot, git=git,
                                          cancel=cancels[i], mlflow_tags=tags, where=where, bound_inputs=bound_inputs,
+                                         pass_env=pass_env, environment_mode=environment_mode,
                                          extra={"name": name, "sweep": record["name"], "trial": i,
                                                 "parameters": params, "experiment": record["experiment"]})
         finally:
