@@ -1,8 +1,9 @@
 """A data-parallel training skeleton: each process reads its rank from the environment Azure ML's
 PyTorch distribution sets (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT).
 
-With torch installed and WORLD_SIZE > 1 it joins the process group; run alone (a local run starts one
-process) it trains as rank 0 of 1. Rank 0 writes the model to the output folder.
+With torch installed and WORLD_SIZE > 1 it joins the process group; without torch (this machine's
+Python, locally) each process trains its shard alone. A local run starts process_count_per_instance
+processes with the same variables a cluster node gets. Rank 0 writes the model to the output folder.
 """
 
 import argparse
@@ -17,10 +18,14 @@ def main() -> None:
     p.add_argument("--model_output", required=True)
     args = p.parse_args()
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    dist = None
     if world > 1:
-        import torch.distributed as dist  # only on the cluster, where the environment has torch
-
-        dist.init_process_group(backend=os.environ.get("DDP_BACKEND", "gloo"))
+        try:
+            import torch.distributed as dist  # the cluster's environment has torch
+        except ImportError:
+            print(f"rank {rank}: torch is not installed here: training without a process group", flush=True)
+        else:
+            dist.init_process_group(backend=os.environ.get("DDP_BACKEND", "gloo"))
     loss = 1.0
     for epoch in range(1, args.epochs + 1):
         loss *= 0.5  # every rank trains on its shard; gradients would be all-reduced here
@@ -29,7 +34,7 @@ def main() -> None:
         out = Path(args.model_output)
         out.mkdir(parents=True, exist_ok=True)
         (out / "model.json").write_text(json.dumps({"world_size": world, "loss": loss}) + "\n")
-    if world > 1:
+    if dist is not None:
         dist.destroy_process_group()
 
 

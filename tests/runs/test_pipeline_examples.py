@@ -56,11 +56,13 @@ def test_data_example_reads_its_input_and_keeps_its_output(clone, tmp_path):
     assert summary  # written by the example's own script, from the two CSV files
 
 
-def test_distributed_example_runs_one_process_locally(clone, tmp_path):
+def test_distributed_example_runs_process_count_per_instance_processes_locally(clone, tmp_path):
     proc, rec = submit(clone, "examples/distributed/job.yml", tmp_path / "runs")
-    assert rec["status"] == "Completed"
-    assert "local runs start one process" in proc.stderr
-    assert "rank 0/1 epoch 2" in (tmp_path / "runs" / rec["name"] / "output.log").read_text()
+    assert rec["status"] == "Completed", proc.stderr[-2000:]
+    assert "pytorch distribution: 2 processes on this machine" in proc.stderr
+    log = (tmp_path / "runs" / rec["name"] / "output.log").read_text()
+    assert "rank 0/2 epoch 2" in log and "rank 1/2 epoch 2" in log
+    assert rec["distribution_local"] == {"type": "pytorch", "processes": 2}
 
 
 def test_pipeline_example_runs_then_reuses_every_step(clone, tmp_path):

@@ -719,13 +719,44 @@ def run_command_job(
         raise UserError("the command cannot run:", [f"{where}.{p}" if where else p for p in problems])
     record = job_record(job, snapshot, git)
     record.update(extra or {})
+    launch = distributed_launch(job)
     resources = getattr(job, "resources", None)
-    if (resources is not None and (resources.instance_count or 1) > 1) or getattr(job, "distribution", None) is not None:
+    if launch is not None:
+        record["distribution_local"] = {"type": job.distribution.type, "processes": launch[1]}
+        _note(notes, f"note: {job.distribution.type} distribution: {launch[1]} processes on this machine, as one "
+                     "node, with the variables Azure ML sets; resources.instance_count applies on a cluster")
+    elif (resources is not None and (resources.instance_count or 1) > 1) or getattr(job, "distribution", None) is not None:
         _note(notes, "note: local runs start one process; resources.instance_count and distribution apply on a cluster")
     venv = job_venv(job, record, notes=notes, mode=environment_mode, quiet=bool(where))
+    prepare = job_prepare(job, bound_inputs=bound_inputs, where=where)
+    if launch is not None:
+        inner = prepare
+
+        def prepare(record: dict[str, Any], run_dir: Path) -> Prepared:  # noqa: F811 - the launcher around it
+            p = inner(record, run_dir)
+            return Prepared(f"{launch[0]} -- {shlex.quote(p.command)}", p.env)
     return execute(record, snapshot, store=store, out=out, notes=notes, grace_seconds=grace_seconds,
-                   prepare=job_prepare(job, bound_inputs=bound_inputs, where=where), cancel=cancel,
+                   prepare=prepare, cancel=cancel,
                    mlflow_tags=mlflow_tags, pass_env=pass_env, environment_variables=env_vars, venv=venv)
+
+
+def distributed_launch(job: Any) -> Optional[tuple[str, int]]:
+    """``(launcher command, processes)`` for a job whose distribution starts several processes on a node
+    (``process_count_per_instance`` > 1; TensorFlow: workers plus parameter servers > 1), else None."""
+    d = getattr(job, "distribution", None)
+    if d is None:
+        return None
+    launcher = shlex.quote(str(Path(__file__).with_name("dist_launcher.py")))
+    if d.type == "tensorflow":
+        workers, servers = d.worker_count or 1, d.parameter_server_count or 0
+        if workers + servers <= 1:
+            return None
+        return (f"python {launcher} --type tensorflow --workers {workers} --parameter-servers {servers}",
+                workers + servers)
+    n = d.process_count_per_instance or 1
+    if n <= 1:
+        return None
+    return f"python {launcher} --type {d.type} --processes {n}", n
 
 
 def job_venv(job: Any, record: dict[str, Any], *, notes: Any, mode: str = "job", quiet: bool = False) -> Optional[Path]:
