@@ -138,7 +138,7 @@ def cmd_register(args: argparse.Namespace) -> int:
                 kind = m.check_type(source, args.type)
                 snap = m.model_snapshot(source)
                 props = {m.RUN_PROPERTY: origin["run"]} if "run" in origin else {}
-                from amlplatform.runs.azure import ByteProgress
+                from amlplatform.cli.progress import ByteProgress
 
                 answer = ws.register(args.name, model_type=kind, snapshot=snap, basename=source.name,
                                      version=args.version, description=args.description, tags=tags,
