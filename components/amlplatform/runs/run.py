@@ -72,8 +72,13 @@ class Run:
 
     # ---------------------------------------------------------------- what it is
 
+    def _known(self) -> None:
+        if self.dry_run is None and self._record is None and self._job is None:
+            self._refresh()
+
     @property
     def type(self) -> Optional[str]:
+        self._known()
         if self._record is not None:
             return self._record.get("type", "command")
         if self._job is not None:
@@ -83,6 +88,7 @@ class Run:
 
     @property
     def experiment(self) -> Optional[str]:
+        self._known()
         if self._record is not None:
             return self._record.get("experiment")
         if self._job is not None:
