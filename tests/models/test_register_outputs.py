@@ -1,0 +1,104 @@
+"""``model register --run <pipeline or step run> --output <name>``: a pipeline's named output (or a step's
+own) becomes a model version; ``--path named-outputs/<name>`` means the same; every error names the folder
+that was looked in. On a workspace, ``--job J --output O`` is the job-output URI azure-ai-ml documents."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from amlplatform.cli import main
+from amlplatform.errors import UserError
+from amlplatform.runs import models as m
+
+ENV = "    environment: azureml:AzureML-sklearn-1.5@latest\n"
+PIPELINE = (
+    "type: pipeline\nexperiment_name: reg\ncompute: local\n"
+    "outputs:\n  model:\n    type: uri_folder\n"
+    "jobs:\n"
+    "  train:\n    type: command\n" + ENV
+    + "    command: echo w > ${{outputs.out}}/weights.txt && echo m > ${{outputs.metrics}}/m.txt\n"
+    "    outputs:\n      out: ${{parent.outputs.model}}\n      metrics:\n        type: uri_folder\n"
+)
+
+
+@pytest.fixture
+def pipeline_run(tmp_path, capsys):
+    (tmp_path / "pipeline.yml").write_text(PIPELINE)
+    runs = tmp_path / "runs"
+    assert main(["submit", str(tmp_path / "pipeline.yml"), "--runs-dir", str(runs), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["status"] == "Completed"
+    return record, runs, tmp_path / "models"
+
+
+def register(capsys, runs: Path, models: Path, *args: str) -> dict:
+    code = main(["model", "register", "--name", "m", "--runs-dir", str(runs), "--models-dir", str(models),
+                 "--json", *args])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)
+
+
+def error(capsys, runs: Path, models: Path, *args: str) -> str:
+    assert main(["model", "register", "--name", "m", "--runs-dir", str(runs), "--models-dir", str(models),
+                 *args]) == 2
+    return capsys.readouterr().err
+
+
+def test_a_pipelines_named_output_is_registered(pipeline_run, capsys):
+    record, runs, models = pipeline_run
+    version = register(capsys, runs, models, "--run", record["name"], "--output", "model")
+    assert version["version"] == "1" and version["files"] == 1
+    stored = models / "m" / "1"
+    assert [p.name for p in stored.rglob("weights.txt")] == ["weights.txt"]
+    assert version["source"] == {"run": record["name"], "path": None, "output": "model"}
+    # the layout az ml job download writes: named-outputs/<name>
+    again = register(capsys, runs, models, "--run", record["name"], "--path", "named-outputs/model")
+    assert again["version"] == "2" and again["content_hash"] == version["content_hash"]
+
+
+def test_a_step_runs_own_output_and_a_file_inside_an_output(pipeline_run, capsys):
+    record, runs, models = pipeline_run
+    step_run = record["steps"]["train"]["run"]
+    version = register(capsys, runs, models, "--run", step_run, "--output", "metrics")
+    assert version["files"] == 1
+    single = register(capsys, runs, models, "--run", record["name"], "--output", "model", "--path", "weights.txt")
+    assert single["files"] == 1 and single["version"] == "2"
+
+
+def test_errors_name_the_folder_looked_in(pipeline_run, capsys):
+    record, runs, models = pipeline_run
+    name, step_run = record["name"], record["steps"]["train"]["run"]
+    err = error(capsys, runs, models, "--run", name, "--path", "outputs/model")
+    assert f"run {name!r} is a pipeline: its files are in its steps' runs, not in {runs / name / 'outputs' / 'model'}" in err
+    assert "give --output NAME (its named outputs: model)" in err
+    err = error(capsys, runs, models, "--run", name, "--output", "metrics")
+    assert "has no named output 'metrics' (its named outputs: model)" in err
+    assert f"--run <step run> --output NAME (step runs: train ({step_run}))" in err
+    err = error(capsys, runs, models, "--run", name, "--output", "model", "--path", "nope.bin")
+    output_folder = Path(record["named_outputs"]["model"]["value"])
+    assert f"output 'model' has no nope.bin: looked in {output_folder / 'nope.bin'}" in err
+    assert "holds: weights.txt" in err
+    err = error(capsys, runs, models, "--run", step_run, "--path", "outputs/model")
+    assert f"looked in {runs / step_run / 'outputs' / 'model'}" in err
+    assert error(capsys, runs, models, "--output", "model", str(runs)).count("--output names the model inside a run") == 1
+
+
+def test_a_command_runs_missing_path_names_where_it_looked(tmp_path):
+    run_dir = tmp_path / "run1"
+    (run_dir / "outputs" / "model").mkdir(parents=True)
+    done = {"name": "run1", "status": "Completed"}
+    with pytest.raises(UserError, match=r"looked in .*run1/outputs/nope \(outputs/ holds: model\)"):
+        m.run_output_path(done, run_dir, "outputs/nope")
+    with pytest.raises(UserError, match=r"looked in .*run1/outputs/a/b \(outputs/ holds: model\)"):
+        m.run_output_path(done, run_dir, "outputs/a/b")
+
+
+def test_job_output_uris():
+    assert m.job_output_uri("j1", None, "model") == "azureml://jobs/j1/outputs/model/paths/"
+    assert m.job_output_uri("j1", "sub/x", "model") == "azureml://jobs/j1/outputs/model/paths/sub/x/"
+    assert m.job_output_uri("j1", "named-outputs/model/sub") == "azureml://jobs/j1/outputs/model/paths/sub/"
+    assert m.job_output_uri("j1", "outputs/model") == "azureml://jobs/j1/outputs/artifacts/paths/outputs/model/"
+    with pytest.raises(UserError, match="--output must be"):
+        m.job_output_uri("j1", None, "bad/name")
