@@ -146,7 +146,7 @@ def test_workspace_submit_returns_the_same_run_type(cli_env, fake_aml, capfd):
     assert list(fake_aml.jobs) == [run.name]
     run.wait(timeout=60, on_event=events.append)
     assert run.status == "Completed"
-    assert run.outputs["model"] == f"azureml://jobs/{run.name}/outputs/model"
+    assert run.outputs["model"] == f"azureml://jobs/{run.name}/outputs/model/paths/"
     assert "hello from the cluster" in run.logs()
     kinds = [e.kind for e in events]
     assert kinds[:1] == ["submitting"] and "uploaded" in kinds and "created" in kinds and kinds[-1] == "status"

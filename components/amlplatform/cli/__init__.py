@@ -98,9 +98,12 @@ def _mark_commands(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from amlplatform.cli import model, plan, runs, scan, serve
 
+    from amlplatform.exit_codes import TABLE
+
     parser = _Parser(
         prog="amlplatform",
         description="Azure Machine Learning platforms on Pulumi: plan and review stacks offline, submit runs.",
+        epilog="exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in TABLE),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     plan.register(sub)

@@ -1,15 +1,19 @@
-"""``amlplatform submit`` and ``amlplatform runs list|show|logs|cancel``.
+"""``amlplatform submit`` and ``amlplatform runs list|show|logs|cancel``: argparse and printing over
+the Python API (``amlplatform.runs.api``: ``submit``, ``get_run``, ``Run``), whose events
+``cli.progress`` prints.
 
-Handlers return exit codes and raise ``UserError`` for bad input (``amlplatform.cli.main``
-prints it and exits 2). Heavy modules (yaml, pathspec, mlflow, azure) load inside handlers.
+Handlers return exit codes (``amlplatform.exit_codes``) and raise ``UserError`` for bad input
+(``amlplatform.cli.main`` prints it and exits 2). Heavy modules (yaml, pathspec, mlflow, azure)
+load inside handlers.
 
 ``submit`` exit codes: 0 Completed (or submitted with ``--no-wait`` / ``--dry-run``); the
 command's own exit code when a local run fails (1 if it has none); 1 for a failed Azure job;
 124 timed out; 130 canceled (Ctrl-C). Ctrl-C during a cluster submit (upload or job creation)
-looks the chosen job name up and cancels the job if the service has it.
+looks the chosen job name up and cancels the job if the service has it (the API does; this
+module prints what it found).
 
-``runs logs`` / ``runs cancel`` and cluster jobs: ``--stack`` or ``--outputs-file`` means a job of
-that workspace. Without them ``runs logs`` reads a local run of that name, and only when there is
+``runs logs`` / ``runs cancel`` and cluster jobs: ``--stack``, ``--outputs-file`` or ``-g``/``-w`` means a
+job of that workspace. Without them ``runs logs`` reads a local run of that name, and only when there is
 none asks the workspace named by ``AMLPLATFORM_OUTPUTS_FILE`` / ``AMLPLATFORM_SUBSCRIPTION_ID``...
 (``runs cancel`` always means a cluster job: a local run is stopped with Ctrl-C where it runs).
 """

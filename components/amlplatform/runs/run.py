@@ -9,8 +9,8 @@ Made by ``amlplatform.runs.submit`` / ``get_run`` / ``list_runs`` (``runs.api``)
 - ``wait(timeout=None)``: until the run ends (``TimeoutError`` after ``timeout`` seconds: the run
   goes on); returns the run.
 - ``metrics``: ``{name: latest value}`` of the MLflow metrics the script logged (local runs).
-- ``outputs``: ``{name: where}``: a local ``Path``; a workspace job's ``azureml://jobs/<job>/outputs/<name>``
-  URI (the form ``az ml model create --path`` takes).
+- ``outputs``: ``{name: where}``: a local ``Path``; a workspace job's
+  ``azureml://jobs/<job>/outputs/<name>/paths/`` URI (the form ``az ml model create --path`` takes).
 - ``logs()``: the run's output as text (a local pipeline: every step's, each line under ``[step]``;
   a workspace job: ``user_logs/std_log.txt`` of the run history).
 - ``cancel()``: stop it (a local run of this process: its command's process group is ended; a local
@@ -215,7 +215,7 @@ class Run:
 
     @property
     def outputs(self) -> dict[str, Any]:
-        """``{output name: Path}`` locally, ``{output name: azureml://jobs/<job>/outputs/<name>}`` in a workspace."""
+        """``{output name: Path}`` locally, ``{output name: azureml://jobs/<job>/outputs/<name>/paths/}`` in a workspace."""
         if self.dry_run is not None:
             return {}
         self._refresh()
@@ -223,7 +223,9 @@ class Run:
             named = (self._record or {}).get("named_outputs") or {}
             return {n: Path(o["value"]) for n, o in named.items() if isinstance(o, Mapping) and o.get("value")}
         outputs = ((self._job or {}).get("properties") or {}).get("outputs") or {}
-        return {n: f"azureml://jobs/{self.name}/outputs/{n}" for n in outputs}
+        # the job-output form azure-ai-ml documents for model paths (azureml-examples
+        # cli/jobs/basics/hello-model-as-output.yml): azureml://jobs/<job>/outputs/<output>/paths/<path>
+        return {n: f"azureml://jobs/{self.name}/outputs/{n}/paths/" for n in outputs}
 
     def logs(self, *, all_ranks: bool = False) -> str:
         """The run's output as text so far (see the module docstring)."""
