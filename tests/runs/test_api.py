@@ -192,3 +192,26 @@ def test_resource_group_and_workspace_name_as_az_ml_takes_them(cli_env, fake_aml
     assert main(["runs", "cancel", "job-1", "-g", RESOURCE_GROUP, "-w", WORKSPACE, "--stack", "dev"]) == 2
     assert "they do not go with --stack" in capsys.readouterr().err
     assert fake_aml.calls == []
+
+
+def test_a_local_run_of_another_process_is_not_signalled(tmp_path):
+    import socket
+    import subprocess
+
+    from amlplatform.runs.store import RunStore, fresh_lifecycle, process_start_time
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        store = RunStore(tmp_path / "runs")
+        record = {**fresh_lifecycle(), "name": "elsewhere", "experiment": "x", "status": "Running",
+                  "supervisor": {"pid": other.pid, "start_time": process_start_time(other.pid),
+                                 "host": socket.gethostname()}}
+        store.create(record)
+        run = get_run("elsewhere", runs_dir=tmp_path / "runs")
+        assert run.status == "Running"
+        with pytest.raises(UserError, match=f"is run by process {other.pid} on"):
+            run.cancel()
+        assert other.poll() is None  # nothing was sent to it
+    finally:
+        other.kill()
+        other.wait()

@@ -13,9 +13,9 @@ Made by ``amlplatform.runs.submit`` / ``get_run`` / ``list_runs`` (``runs.api``)
   ``azureml://jobs/<job>/outputs/<name>/paths/`` URI (the form ``az ml model create --path`` takes).
 - ``logs()``: the run's output as text (a local pipeline: every step's, each line under ``[step]``;
   a workspace job: ``user_logs/std_log.txt`` of the run history).
-- ``cancel()``: stop it (a local run of this process: its command's process group is ended; a local
-  run of another ``amlplatform submit`` on this machine: that process gets SIGTERM; a workspace job:
-  ``POST .../jobs/<name>/cancel``).
+- ``cancel()``: stop it (a local run this process started: its command's process group is ended,
+  the record says Canceled; a workspace job: ``POST .../jobs/<name>/cancel``). A local run another
+  process runs is not signalled from here (``UserError`` saying which process runs it).
 - ``details``: the run record (local) or the job as the service answers it (workspace);
   ``requests``: a workspace dry run's requests (method, url, body), in order.
 
@@ -23,9 +23,6 @@ Nothing here prints (progress reaches ``on_event``, see ``runs.events``).
 """
 
 import io
-import os
-import signal
-import socket
 import threading
 import time
 from pathlib import Path
@@ -273,16 +270,12 @@ class Run:
         record = self._record or {}
         if record.get("status") in ENDED:
             return
-        from amlplatform.runs.store import process_alive
-
+        # Another process runs it. Signalling that process is not safe in general (a notebook's kernel
+        # has no SIGTERM handler and would die), so say how to stop it instead.
         sup = record.get("supervisor") or {}
-        if sup.get("host") not in (None, socket.gethostname()) or not isinstance(sup.get("pid"), int):
-            raise UserError(f"run {self.name} is supervised on {sup.get('host') or 'an unknown host'}; "
-                            "stop it there (Ctrl-C)")
-        if sup["pid"] == os.getpid():
-            raise UserError(f"run {self.name} runs in this thread's own call; Ctrl-C stops it")
-        if process_alive(sup["pid"], sup.get("start_time")):
-            os.kill(sup["pid"], signal.SIGTERM)  # the supervisor cancels the run as on Ctrl-C
+        where = f"process {sup.get('pid')} on {sup.get('host') or 'this machine'}"
+        raise UserError(f"run {self.name} is run by {where}, not by this Python process; stop it there (Ctrl-C; "
+                        f"an `amlplatform submit` also stops on `kill -TERM {sup.get('pid')}`)")
 
 
 def local_log_text(store: Any, record: Mapping[str, Any]) -> str:
