@@ -3,13 +3,22 @@ own) becomes a model version; ``--path named-outputs/<name>`` means the same; ev
 that was looked in. On a workspace, ``--job J --output O`` is the job-output URI azure-ai-ml documents."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
-from amlplatform.cli import main
-from amlplatform.errors import UserError
-from amlplatform.runs import models as m
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "runs"))
+
+from azurite import azurite  # noqa: E402,F401 - session fixture
+from fake_aml import FAST_RETRY, RESOURCE_GROUP, SUBSCRIPTION, WORKSPACE, FakeCredential  # noqa: E402
+from fake_models import fake_models  # noqa: E402,F401
+
+from amlplatform.cli import main  # noqa: E402
+from amlplatform.errors import UserError  # noqa: E402
+from amlplatform.runs import models as m  # noqa: E402
 
 ENV = "    environment: azureml:AzureML-sklearn-1.5@latest\n"
 PIPELINE = (
@@ -102,3 +111,27 @@ def test_job_output_uris():
     assert m.job_output_uri("j1", "outputs/model") == "azureml://jobs/j1/outputs/artifacts/paths/outputs/model/"
     with pytest.raises(UserError, match="--output must be"):
         m.job_output_uri("j1", None, "bad/name")
+
+
+def test_a_job_output_in_a_workspace_named_with_g_and_w(fake_models, tmp_path, monkeypatch, capsys):
+    """``--job J --output O`` on a workspace named as az ml names it (-g, -w, --subscription)."""
+    from azure.core.pipeline.transport import RequestsTransport
+
+    from amlplatform.runs import azure as az
+
+    fake = fake_models
+    original = az.AzureMLClient
+
+    def aimed(coords, **kwargs):
+        assert coords.workspace_id == fake.workspace_id and coords.source == f"-g {RESOURCE_GROUP} -w {WORKSPACE}"
+        kwargs.update(endpoint=fake.endpoint, credential=FakeCredential(), retry=FAST_RETRY,
+                      transport=RequestsTransport(connection_verify=str(fake.ca_file)))
+        return original(coords, **kwargs)
+
+    monkeypatch.setattr(az, "AzureMLClient", aimed)
+    monkeypatch.chdir(tmp_path)
+    ws = ["-g", RESOURCE_GROUP, "-w", WORKSPACE, "--subscription", SUBSCRIPTION]
+    assert main(["model", "register", "--job", "pipe-1", "--output", "model", "--name", "fitted", *ws]) == 0
+    capsys.readouterr()
+    assert main(["model", "show", "fitted@latest", "--json", *ws]) == 0
+    assert json.loads(capsys.readouterr().out)["model_uri"] == "azureml://jobs/pipe-1/outputs/model/paths/"
