@@ -15,14 +15,17 @@ from typing import List, Optional, Sequence
 
 from amlplatform.errors import UserError
 
-# Exit codes, the same for every command: the one table is amlplatform.exit_codes.
+# Exit codes, the same for every command: the one table is amlplatform.exit_codes (below cli/ and
+# the run backends, which record the same codes).
 from amlplatform.exit_codes import (  # noqa: E402,F401 - re-exported for the command modules
+    EXIT_CODES,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_REPLACEMENTS,
+    EXIT_REPLACEMENT,
     EXIT_TIMEOUT,
     EXIT_USAGE,
+    PASSED_THROUGH,
 )
 
 
@@ -98,12 +101,9 @@ def _mark_commands(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from amlplatform.cli import model, plan, runs, scan, serve
 
-    from amlplatform.exit_codes import TABLE
-
     parser = _Parser(
         prog="amlplatform",
         description="Azure Machine Learning platforms on Pulumi: plan and review stacks offline, submit runs.",
-        epilog="exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in TABLE),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     plan.register(sub)

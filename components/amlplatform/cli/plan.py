@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from amlplatform.errors import UserError
-from amlplatform.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_REPLACEMENTS
+from amlplatform.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_REPLACEMENT
 from amlplatform.review.text import render_text
 
 FORMATS = ("text", "json", "arm", "svg", "png", "mermaid")
@@ -103,7 +103,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
         result = diff_plans(earlier, graph)
         _emit(result.render(), args.output)
-        return EXIT_REPLACEMENTS if args.fail_on_replace and result.has_replacements else EXIT_OK
+        return EXIT_REPLACEMENT if args.fail_on_replace and result.has_replacements else EXIT_OK
 
     fmt = args.format
     if fmt == "text":

@@ -26,10 +26,9 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from amlplatform import exit_codes
 from amlplatform.cli import _Parser
 from amlplatform.errors import UserError
-from amlplatform.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from amlplatform.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT
 from amlplatform.runs.run import ENDED as TERMINAL_STATES
 
 
@@ -311,7 +310,20 @@ def _report_local(args: argparse.Namespace, run: Any) -> int:
     print(f"  details: amlplatform runs show {record['name']}" + _runs_dir_flag(args), file=sys.stderr)
     if args.json:
         print(json.dumps(record, indent=2))
-    return exit_codes.for_run_status(status, record.get("exit_code"), record.get("reason"))
+    return _exit_for(status, record.get("exit_code"), record.get("reason"))
+
+
+def _exit_for(status: Optional[str], exit_code: Any = None, reason: Optional[str] = None) -> int:
+    """The exit code for a run that ended with ``status``: Completed 0; Canceled 130, or 124 when it
+    timed out; any other end (Failed, NotResponding, Paused) the local command's own code when it
+    is 1-255, else 1."""
+    if status == "Completed":
+        return EXIT_OK
+    if status == "Canceled":
+        return EXIT_TIMEOUT if str(reason or "").startswith("timed out") else EXIT_INTERRUPTED
+    if isinstance(exit_code, int) and not isinstance(exit_code, bool) and 0 < exit_code < 256:
+        return exit_code
+    return EXIT_FAILED
 
 
 def _runs_dir_flag(args: argparse.Namespace) -> str:
@@ -343,7 +355,7 @@ def _submit_workspace(args: argparse.Namespace, job: Any, printer: Any) -> int:
         return EXIT_INTERRUPTED
     if args.json:
         print(json.dumps(run.details, indent=2))
-    return exit_codes.for_run_status(run.status)
+    return _exit_for(run.status)
 
 
 def _status_notes(job_name: str):
@@ -392,7 +404,7 @@ def _cluster_logs(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     if not args.follow:
         return EXIT_OK
-    return exit_codes.for_run_status(details["status"])
+    return _exit_for(details["status"])
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
