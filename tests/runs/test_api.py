@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from azurite import azurite  # noqa: E402,F401 - session fixture
 from fake_aml import RESOURCE_GROUP, SUBSCRIPTION, WORKSPACE, fake_aml  # noqa: E402,F401
-from test_azure_logs import STD, _writer, cli_env  # noqa: E402,F401 - the workspace fixture
+from test_azure_logs import STD, _writer, cli_env, make_job  # noqa: E402,F401 - the workspace fixture
 
 from amlplatform.errors import UserError  # noqa: E402
 from amlplatform.runs import Run, get_run, list_runs, submit  # noqa: E402
@@ -215,3 +215,17 @@ def test_a_local_run_of_another_process_is_not_signalled(tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+def test_runs_logs_and_cancel_with_g_and_w(cli_env, fake_aml, tmp_path, capsys):
+    from amlplatform.cli import main
+
+    make_job(fake_aml, tmp_path, "cluster-9")
+    fake_aml.status_script = ("Running",) * 50
+    fake_aml.append_log("cluster-9", STD, b"line one\n")
+    ws = ["-g", RESOURCE_GROUP, "-w", WORKSPACE, "--subscription", SUBSCRIPTION]
+    assert main(["runs", "logs", "cluster-9", *ws]) == 0
+    assert capsys.readouterr().out.endswith("line one\n")
+    assert main(["runs", "cancel", "cluster-9", *ws]) == 0
+    assert "cancel requested" in capsys.readouterr().err
+    assert [c.op for c in fake_aml.calls].count("job_cancel") == 1

@@ -111,8 +111,8 @@ def _add_runs(subparsers: Any) -> None:
     show.set_defaults(func=cmd_show)
     logs = runs_sub.add_parser(
         "logs", help="print a run's output (a local run, or a cluster job's logs)",
-        description="A local run's combined output, or a cluster job's logs (user_logs/std_log.txt) when --stack "
-        "or --outputs-file is given, or when no local run has that name and AMLPLATFORM_OUTPUTS_FILE / "
+        description="A local run's combined output, or a cluster job's logs (user_logs/std_log.txt) when --stack, "
+        "--outputs-file or -g/-w is given, or when no local run has that name and AMLPLATFORM_OUTPUTS_FILE / "
         "AMLPLATFORM_SUBSCRIPTION_ID... name a workspace. A local pipeline: each step's log, in step order, "
         "every line under [step].")
     logs.add_argument("run", help="run name, a unique prefix of it, or 'last'; or a cluster job's name")
@@ -612,7 +612,7 @@ def _io_lines(record: dict[str, Any]) -> list[str]:
 def cmd_logs(args: argparse.Namespace) -> int:
     from amlplatform.runs.store import LOG, TERMINAL
 
-    if args.stack or args.outputs_file:
+    if _where_flag(args):
         return _cluster_logs(args)
     store = _store(args)
     try:
