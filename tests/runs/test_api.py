@@ -153,8 +153,28 @@ def test_workspace_submit_returns_the_same_run_type(cli_env, fake_aml, capfd):
     assert capfd.readouterr().err == ""
     again = get_run(run.name, outputs_file=outputs)
     assert again.status == "Completed" and again.type == "command"
-    with pytest.raises(UserError, match="mlflow"):
-        run.metrics  # noqa: B018 - a workspace job's metrics are in the workspace's MLflow store
+
+
+def test_workspace_metrics_come_from_its_mlflow_server(cli_env, fake_aml, monkeypatch):
+    from azure.core.pipeline.transport import RequestsTransport
+    from fake_aml import FAST_RETRY, FakeCredential
+
+    from amlplatform.runs import azure_logs
+
+    project, outputs = cli_env
+    real = azure_logs.job_metrics
+    monkeypatch.setattr(azure_logs, "job_metrics", lambda coords, name, **kw: real(coords, name, **{
+        **kw, "credential": FakeCredential(), "retry": FAST_RETRY,
+        "transport": RequestsTransport(connection_verify=str(fake_aml.ca_file))}))
+    run = submit("job.yml", compute="cpu-cluster", outputs_file=outputs, wait=True)
+    fake_aml.metrics[run.name] = [{"key": "loss", "value": 0.25, "timestamp": 1, "step": 3},
+                                  {"key": "accuracy", "value": 0.9, "timestamp": 1, "step": 3}]
+    assert run.metrics == {"accuracy": 0.9, "loss": 0.25}
+    (call,) = [c for c in fake_aml.calls if c.op == "mlflow_run_get"]
+    assert call.query == {"run_id": run.name}  # no api-version: the MLflow REST API takes none
+    fake_aml.metrics[run.name] = [{"key": "loss", "value": "bad"}]
+    with pytest.raises(UserError, match="a bad metric"):
+        run.metrics  # noqa: B018
 
 
 def test_workspace_dry_run_has_the_requests_the_cli_prints_and_sends_nothing(cli_env, fake_aml, capsys):

@@ -8,7 +8,8 @@ Made by ``amlplatform.runs.submit`` / ``get_run`` / ``list_runs`` (``runs.api``)
   Azure ML's run states (NotStarted ... Completed, Failed, Canceled, NotResponding, Paused).
 - ``wait(timeout=None)``: until the run ends (``TimeoutError`` after ``timeout`` seconds: the run
   goes on); returns the run.
-- ``metrics``: ``{name: latest value}`` of the MLflow metrics the script logged (local runs).
+- ``metrics``: ``{name: latest value}`` of the MLflow metrics the script logged (a workspace job's from
+  the workspace's MLflow tracking server).
 - ``outputs``: ``{name: where}``: a local ``Path``; a workspace job's
   ``azureml://jobs/<job>/outputs/<name>/paths/`` URI (the form ``az ml model create --path`` takes).
 - ``logs()``: the run's output as text (a local pipeline: every step's, each line under ``[step]``;
@@ -194,13 +195,16 @@ class Run:
 
     @property
     def metrics(self) -> dict[str, float]:
-        """``{metric: latest value}`` logged with MLflow (a running local run: what it has logged so far)."""
+        """``{metric: latest value}`` logged with MLflow (a running run: what it has logged so far)."""
         if self.dry_run is not None:
             return {}
         if self.backend != LOCAL:
-            raise UserError(f"job {self.name}: metrics of a workspace job are in the workspace's MLflow tracking "
-                            "store; read them with mlflow (tracking URI: the stack output mlflow_tracking_uri, "
-                            f"mlflow.get_run({self.name!r}).data.metrics)")
+            from amlplatform.runs import azure_logs
+
+            if self._job is None:
+                self._refresh()
+            endpoint = azure_logs.history_endpoint(self.coords, self._job)  # the same data-plane host
+            return azure_logs.job_metrics(self.coords, self.name, endpoint=endpoint, credential=self._credential)
         from amlplatform.runs.local import collect_metrics
 
         self._refresh()
