@@ -135,3 +135,24 @@ def test_a_job_output_in_a_workspace_named_with_g_and_w(fake_models, tmp_path, m
     capsys.readouterr()
     assert main(["model", "show", "fitted@latest", "--json", *ws]) == 0
     assert json.loads(capsys.readouterr().out)["model_uri"] == "azureml://jobs/pipe-1/outputs/model/paths/"
+
+
+def test_the_registry_is_the_projects_from_any_subfolder(tmp_path, monkeypatch, capsys):
+    for var in ("AMLPLATFORM_RUNS_DIR", "AMLPLATFORM_MODELS_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "jobs").mkdir()
+    (repo / "docs").mkdir()
+    write = "import os; open(os.path.join(os.environ['AMLPLATFORM_OUTPUTS_DIR'], 'w.txt'), 'w').write('1')"
+    (repo / "jobs" / "job.yml").write_text(f"command: {json.dumps('python -c ' + json.dumps(write))}\n"
+                                           "environment: azureml:AzureML-sklearn-1.5@latest\n")
+    monkeypatch.chdir(repo / "jobs")
+    assert main(["submit", "job.yml"]) == 0
+    monkeypatch.chdir(repo / "docs")
+    assert main(["model", "register", "--run", "last", "--name", "m", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == "1"
+    assert (repo / ".amlplatform" / "models" / "m" / "1").is_dir()
+    monkeypatch.chdir(repo)
+    assert main(["model", "list", "--json"]) == 0
+    assert [r["name"] for r in json.loads(capsys.readouterr().out)] == ["m"]

@@ -228,10 +228,15 @@ def model_snapshot(path: Path, *, max_bytes: int = MAX_MODEL_BYTES, max_files: i
 
 
 def models_dir(explicit: Optional[Path] = None, env: Optional[Mapping[str, str]] = None, cwd: Optional[Path] = None) -> Path:
-    """``--models-dir`` beats ``$AMLPLATFORM_MODELS_DIR`` beats ``.amlplatform/models`` under ``cwd``."""
+    """``--models-dir`` beats ``$AMLPLATFORM_MODELS_DIR`` beats ``.amlplatform/models`` of the project
+    (``runs.store.project_root``: the same folder as the run records, from any subfolder)."""
+    from amlplatform.runs.store import project_root
+
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else Path(cwd)
-    chosen = Path(explicit) if explicit else (Path(env[ENV_MODELS_DIR]) if env.get(ENV_MODELS_DIR) else DEFAULT_MODELS_DIR)
+    if not explicit and not env.get(ENV_MODELS_DIR):
+        return project_root(cwd) / DEFAULT_MODELS_DIR
+    chosen = Path(explicit) if explicit else Path(env[ENV_MODELS_DIR])
     chosen = chosen.expanduser()
     return chosen if chosen.is_absolute() else cwd / chosen
 
