@@ -44,6 +44,8 @@ FRESH_SECONDS = 1.0
 
 
 class Run:
+    """One local run or workspace job (see the module docstring); made by ``runs.api``."""
+
     def __init__(self, name: str, backend: str, *, store: Any = None, record: Optional[dict[str, Any]] = None,
                  job: Optional[dict[str, Any]] = None, coords: Any = None, api_version: Optional[str] = None,
                  credential: Any = None, dry_run: Optional[dict[str, Any]] = None, plan: Any = None,
@@ -66,7 +68,14 @@ class Run:
         self._fetched = time.monotonic() if job is not None else float("-inf")
 
     def __repr__(self) -> str:
-        return f"Run(name={self.name!r}, backend={self.backend!r}, status={self.status!r})"
+        # the status last read: showing a run never calls the service
+        if self.dry_run is not None:
+            last: Optional[str] = "NotStarted (dry run)"
+        elif self.backend == LOCAL:
+            last = (self._record or {}).get("status")
+        else:
+            last = ((self._job or {}).get("properties") or {}).get("status")
+        return f"Run(name={self.name!r}, backend={self.backend!r}, status={last!r})"
 
     # ---------------------------------------------------------------- what it is
 
