@@ -56,7 +56,7 @@ class FakeCredential:
         import time
         return AccessToken({token!r}, int(time.time()) + 3600)
 from azure.core.pipeline.transport import RequestsTransport
-import amlplatform.cli.runs as cli_runs
+import amlplatform.runs.api as runs_api
 from amlplatform.runs import azure as az
 from amlplatform.cli import main
 original = az.AzureMLClient
@@ -67,7 +67,7 @@ def aimed(coords, **kw):
     clients.append(original(coords, **kw))
     return clients[-1]
 az.AzureMLClient = aimed
-cli_runs._credential = lambda: FakeCredential()
+runs_api.credential = lambda: FakeCredential()  # the credential the API makes for a submission
 code = main(["submit", "--file", "job.yml", "--outputs-file", {outputs!r}, "--no-wait"])
 print(json.dumps({{"rc": code, "bytes": sum(c.bytes_uploaded for c in clients)}}))
 """

@@ -34,7 +34,9 @@ MODEL_VERSION_FIELDS = {"description", "flavors", "isAnonymous", "isArchived", "
 MODEL_TYPES = {"custom_model", "mlflow_model", "triton_model"}  # azure-ai-ml's AssetTypes for models
 _DATASTORE_URI = re.compile(r"^azureml://subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/workspaces/"
                             r"(?P<ws>[^/]+)/datastores/(?P<ds>[^/]+)/paths/(?P<path>.+)$")
-_JOB_URI = re.compile(r"^azureml://jobs/(?P<job>[A-Za-z0-9_-]+)/outputs/artifacts/paths/(?P<path>.+)$")
+# a job's output, default (artifacts) or named, as model paths are documented (azureml-examples
+# cli/jobs/basics/hello-model-as-output.yml): azureml://jobs/<job>/outputs/<output>/paths/<path in it>
+_JOB_URI = re.compile(r"^azureml://jobs/(?P<job>[A-Za-z0-9_-]+)/outputs/(?P<output>[A-Za-z_][A-Za-z0-9_]*)/paths/(?P<path>.*)$")
 
 _MODEL_ROUTES = [
     ("GET", re.compile(r"^/models$"), "model_container_list"),

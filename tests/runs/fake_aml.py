@@ -371,6 +371,9 @@ _ROUTES = [
 ]
 HISTORY_PREFIX = "/history/v1.0"
 _HISTORY_ROUTES = [("GET", re.compile(r"^/runs/(?P<name>[^/]+)/details$"), "history_details")]
+# the workspace's MLflow tracking server (azureml-examples using_mlflow_rest_api.ipynb): ARM token, MLflow REST paths
+MLFLOW_PREFIX = "/mlflow/v1.0"
+_MLFLOW_ROUTES = [("GET", re.compile(r"^/api/2\.0/mlflow/runs/get$"), "mlflow_run_get")]
 HISTORY_API_VERSION = "v1.0"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
 _ENV_PUT_KEYS = {"image", "isAnonymous", "osType", "description", "tags", "properties", "condaFile", "isArchived"}
@@ -429,6 +432,8 @@ class FakeAML:
         self.history_token: Optional[str] = None  # run history calls need this token when set (else ``token``)
         self.logs_container = f"{blobs.container}-logs"[:63]
         self.job_logs: dict[str, list[str]] = {}  # job -> log names written with append_log
+        # job -> MLflow metrics (dicts with key, value, timestamp, step) that runs/get answers
+        self.metrics: dict[str, list[dict[str, Any]]] = {}
         # called (job, status) before each run details answer: write logs "between polls" here
         self.on_details: Callable[[str, str], None] = lambda job, status: None
         self.details_hook: Callable[[dict[str, Any]], Any] = lambda body: body  # rewrite a details answer
@@ -815,6 +820,16 @@ class FakeAML:
                 self.job_steps[name] += 1
         return props["status"]
 
+    def op_mlflow_run_get(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        """MLflow REST ``runs/get`` (mlflow.org REST API: ``{"run": {"info", "data": {"metrics": [Metric]}}}``,
+        the latest value of each metric); the MLflow run id of an Azure ML job is its name."""
+        name = q.get("run_id") or ""
+        if name not in self.jobs:
+            raise _Reject(404, "RESOURCE_DOES_NOT_EXIST", f"Run '{name}' not found")
+        info = {"run_id": name, "run_uuid": name, "status": "FINISHED"}
+        return 200, {"run": {"info": info, "data": {"metrics": list(self.metrics.get(name, [])), "params": [],
+                                                    "tags": []}}}, {}
+
     def op_history_details(self, p: dict[str, str], q: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
         name = p["name"]
         if name not in self.jobs:
@@ -906,7 +921,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.headers.get("Authorization") != f"Bearer {token}":
                 raise _Reject(401, "AuthenticationFailed", "missing or wrong bearer token")
             api_version = HISTORY_API_VERSION if history else fake.api_version
-            if fake.strict and query.get("api-version") != api_version:
+            if fake.strict and not op.startswith("mlflow_") and query.get("api-version") != api_version:
                 raise _Reject(400, "InvalidApiVersionParameter",
                               f"api-version {query.get('api-version')!r} is not supported; use {api_version}")
             if op == "unknown":
@@ -934,6 +949,8 @@ class _Handler(BaseHTTPRequestHandler):
         routes = _ROUTES
         if path.startswith(HISTORY_PREFIX + "/"):
             path, routes = path[len(HISTORY_PREFIX):], _HISTORY_ROUTES
+        elif path.startswith(MLFLOW_PREFIX + "/"):
+            path, routes = path[len(MLFLOW_PREFIX):], _MLFLOW_ROUTES
         m = _W.match(path)
         fake = self.owner
         if not m or (m["sub"], m["rg"].lower(), m["ws"].lower()) != (SUBSCRIPTION, RESOURCE_GROUP.lower(), WORKSPACE.lower()):

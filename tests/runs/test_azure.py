@@ -22,11 +22,10 @@ from fake_aml import AML_REST, Fault, FakeCredential, SchemaChecker, client_for,
 from amlplatform.errors import UserError  # noqa: E402
 from amlplatform.runs import azure as az  # noqa: E402
 from amlplatform.runs import jobbody  # noqa: E402
+from amlplatform.cli.progress import ByteProgress, StatusLine  # noqa: E402 - console output is the CLI's
 from amlplatform.runs.azure import (  # noqa: E402
     DEFAULT_API_VERSION,
     SUBMISSION_PROPERTY,
-    ByteProgress,
-    StatusLine,
     api_version_from,
     code_name_for,
     job_name_for,

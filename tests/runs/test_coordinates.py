@@ -220,3 +220,38 @@ def test_workspace_id_round_trips(sub, rg, ws):
     assert parse_workspace_id(coords.workspace_id) == (sub, rg, ws)
     again = coordinates_from_outputs({"workspace_id": coords.workspace_id}, source="t")
     assert again.workspace_id == coords.workspace_id
+
+
+# ---------------------------------------------------------------- -g / -w, as az ml takes them
+
+SUB_ID = "00000000-1111-2222-3333-444444444444"
+
+
+def test_resource_group_and_workspace_name_name_the_workspace(tmp_path):
+    from amlplatform.runs.coordinates import resolve_coordinates
+
+    c = resolve_coordinates(stack=None, outputs_file=None, resource_group="rg-a", workspace_name="mlw-a",
+                            subscription_id=SUB_ID, env={}, cwd=tmp_path)
+    assert c.workspace_id.endswith("/resourceGroups/rg-a/providers/Microsoft.MachineLearningServices/workspaces/mlw-a")
+    assert c.compute_ids == {} and c.compute_id("cpu") == c.workspace_id + "/computes/cpu"
+    # the other half and the subscription from the environment; -g/-w beat an outputs file named by it
+    env = {"AMLPLATFORM_WORKSPACE": "mlw-b", "AZURE_SUBSCRIPTION_ID": SUB_ID,
+           "AMLPLATFORM_OUTPUTS_FILE": str(tmp_path / "nope.json")}
+    c = resolve_coordinates(stack=None, outputs_file=None, resource_group="rg-a", env=env, cwd=tmp_path)
+    assert (c.resource_group, c.workspace_name, c.subscription_id) == ("rg-a", "mlw-b", SUB_ID)
+
+
+def test_g_w_errors_name_what_is_missing_or_clashes(tmp_path):
+    from amlplatform.runs.coordinates import resolve_coordinates
+
+    with pytest.raises(UserError, match=r"missing the workspace \(-w/--workspace-name or AMLPLATFORM_WORKSPACE\); "
+                                        r"the subscription"):
+        resolve_coordinates(stack=None, outputs_file=None, resource_group="rg-a", env={}, cwd=tmp_path)
+    with pytest.raises(UserError, match="they do not go with --outputs-file"):
+        resolve_coordinates(stack=None, outputs_file=tmp_path / "o.json", workspace_name="mlw-a",
+                            resource_group="rg-a", subscription_id=SUB_ID, env={}, cwd=tmp_path)
+    with pytest.raises(UserError, match="--subscription goes with -g/--resource-group"):
+        resolve_coordinates(stack=None, outputs_file=tmp_path / "o.json", subscription_id=SUB_ID, env={}, cwd=tmp_path)
+    with pytest.raises(UserError, match="workspace name: must be 3-33"):
+        resolve_coordinates(stack=None, outputs_file=None, resource_group="rg-a", workspace_name="x",
+                            subscription_id=SUB_ID, env={}, cwd=tmp_path)

@@ -15,12 +15,18 @@ from typing import List, Optional, Sequence
 
 from amlplatform.errors import UserError
 
-# Exit codes, the same for every command.
-EXIT_OK = 0
-EXIT_FAILED = 1        # the command ran and found a failure (scan findings, a failed job)
-EXIT_USAGE = 2         # bad input: arguments, settings, files, server answers (argparse uses 2 too)
-EXIT_TIMEOUT = 124     # like timeout(1)
-EXIT_INTERRUPTED = 130  # 128 + SIGINT
+# Exit codes, the same for every command: the one table is amlplatform.exit_codes (below cli/ and
+# the run backends, which record the same codes).
+from amlplatform.exit_codes import (  # noqa: E402,F401 - re-exported for the command modules
+    EXIT_CODES,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REPLACEMENT,
+    EXIT_TIMEOUT,
+    EXIT_USAGE,
+    PASSED_THROUGH,
+)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -23,7 +23,8 @@ def register(subparsers: Any) -> None:
         "register", help="register a model version from a run's outputs or a local path",
         description="Register a folder or file as the next version of a model (MLflow folders, with an MLmodel "
         "file, become mlflow_model; anything else custom_model). From a local path, a local run's outputs "
-        "(--run NAME --path outputs/model) or, in a workspace, an Azure job's outputs (--job NAME --path ...).")
+        "(--run NAME --path outputs/model), a local pipeline's or step's named output (--run NAME --output model) or, "
+        "in a workspace, an Azure job's outputs (--job NAME --path ... or --output ...).")
     reg.add_argument("path", nargs="?", type=Path, help="a local folder or file (instead of --run / --job)")
     reg.add_argument("--name", required=True, help="model name (letters, digits, '-', '_', '.')")
     reg.add_argument("--version", help="explicit version (default: the next whole number)")
@@ -33,8 +34,12 @@ def register(subparsers: Any) -> None:
     origin = reg.add_mutually_exclusive_group()
     origin.add_argument("--run", help="a local run (name, unique prefix or 'last') whose outputs hold the model")
     origin.add_argument("--job", help="an Azure ML job of the workspace whose outputs hold the model (needs --stack/--outputs-file)")
+    reg.add_argument("--output", dest="run_output", metavar="OUTPUT",
+                     help="with --run/--job: the run's named output holding the model (a pipeline's, or a step's "
+                          "or command job's own); --path is then inside it")
     reg.add_argument("--path", dest="run_path", metavar="RUN_PATH",
-                     help="with --run/--job: the model inside the run (default: outputs)")
+                     help="with --run/--job: the model inside the run (default: outputs; named-outputs/NAME/... "
+                          "is --output NAME)")
     reg.add_argument("--runs-dir", type=Path, help="where local runs are recorded (default .amlplatform/runs)")
     _registry_flags(reg)
     reg.set_defaults(func=cmd_register)
@@ -65,6 +70,12 @@ def _registry_flags(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--stack", help="use the model registry of this Pulumi stack's workspace")
     where.add_argument("--outputs-file", type=Path, help="use the workspace named by an exported stack outputs JSON")
+    parser.add_argument("--resource-group", "-g", metavar="RG",
+                        help="use the model registry of the workspace in this resource group, as az ml's -g (with -w)")
+    parser.add_argument("--workspace-name", "-w", metavar="WORKSPACE",
+                        help="use the model registry of this workspace, as az ml's -w (with -g)")
+    parser.add_argument("--subscription", metavar="ID",
+                        help="with -g/-w: the subscription id (default $AMLPLATFORM_SUBSCRIPTION_ID, $AZURE_SUBSCRIPTION_ID)")
     parser.add_argument("--api-version", help="ARM api-version for the workspace calls")
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
 
@@ -76,15 +87,17 @@ def _local(args: argparse.Namespace) -> Any:
 
 
 def _workspace(args: argparse.Namespace) -> Optional[Any]:
-    """A ``WorkspaceModels`` when --stack/--outputs-file names a workspace, else ``None``."""
-    if not (args.stack or args.outputs_file):
+    """A ``WorkspaceModels`` when --stack/--outputs-file/-g/-w names a workspace, else ``None``."""
+    if not (args.stack or args.outputs_file or args.resource_group or args.workspace_name):
         return None
     from amlplatform.runs import azure
     from amlplatform.runs.coordinates import resolve_coordinates
     from amlplatform.runs.models import WorkspaceModels
     from amlplatform.runs.rest import _default_credential, _LazyCredential
 
-    coords = resolve_coordinates(stack=args.stack, outputs_file=args.outputs_file, env=os.environ, cwd=Path.cwd())
+    coords = resolve_coordinates(stack=args.stack, outputs_file=args.outputs_file, resource_group=args.resource_group,
+                                 workspace_name=args.workspace_name, subscription_id=args.subscription,
+                                 env=os.environ, cwd=Path.cwd())
     client = azure.AzureMLClient(coords, api_version=azure.api_version_from(args.api_version),
                                  credential=_LazyCredential(_default_credential))
     return WorkspaceModels(client)
@@ -98,18 +111,22 @@ def _source(args: argparse.Namespace) -> tuple[Optional[Path], dict[str, Any]]:
     if len(given) != 1:
         raise UserError("give exactly one of: a local PATH, --run NAME or --job NAME" + (
             f" (got {', '.join(given)})" if given else ""))
-    if args.run_path and not (args.run or args.job):
-        raise UserError("--path names the model inside a run; it goes with --run or --job (a local folder is the PATH argument)")
+    if (args.run_path or args.run_output) and not (args.run or args.job):
+        flag = "--path" if args.run_path else "--output"
+        raise UserError(f"{flag} names the model inside a run; it goes with --run or --job (a local folder is the PATH argument)")
     if args.path is not None:
         return args.path, {"path": str(Path(args.path).resolve())}
+    output = args.run_output
     if args.job:
-        return None, {"job": args.job, "path": args.run_path or "outputs"}
+        origin = {"job": args.job, "path": args.run_path if output else args.run_path or "outputs"}
+        return None, {**origin, **({"output": output} if output else {})}
     from amlplatform.runs.store import RunStore, runs_dir
 
     store = RunStore(runs_dir(args.runs_dir))
     record = store.resolve(args.run)
-    rel = args.run_path or "outputs"
-    return run_output_path(record, store.run_dir(record["name"]), rel), {"run": record["name"], "path": rel}
+    rel = args.run_path if output else args.run_path or "outputs"
+    origin = {"run": record["name"], "path": rel, **({"output": output} if output else {})}
+    return run_output_path(record, store.run_dir(record["name"]), rel, output=output), origin
 
 
 def cmd_register(args: argparse.Namespace) -> int:
@@ -130,7 +147,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     else:
         with ws.client:
             if source is None:
-                uri = m.job_output_uri(origin["job"], origin["path"])
+                uri = m.job_output_uri(origin["job"], origin["path"], origin.get("output"))
                 answer = ws.register(args.name, model_type=args.type or m.CUSTOM_MODEL, model_uri=uri,
                                      version=args.version, description=args.description, tags=tags,
                                      job_name=origin["job"])
@@ -138,7 +155,7 @@ def cmd_register(args: argparse.Namespace) -> int:
                 kind = m.check_type(source, args.type)
                 snap = m.model_snapshot(source)
                 props = {m.RUN_PROPERTY: origin["run"]} if "run" in origin else {}
-                from amlplatform.runs.azure import ByteProgress
+                from amlplatform.cli.progress import ByteProgress
 
                 answer = ws.register(args.name, model_type=kind, snapshot=snap, basename=source.name,
                                      version=args.version, description=args.description, tags=tags,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from amlplatform.errors import UserError
+from amlplatform.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_REPLACEMENT
 from amlplatform.review.text import render_text
 
 FORMATS = ("text", "json", "arm", "svg", "png", "mermaid")
@@ -68,7 +69,7 @@ def run_schema(args: argparse.Namespace) -> int:
         current = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else ""
         if current != text:
             print(f"{SCHEMA_PATH} is stale: run `amlplatform schema --write`", file=sys.stderr)
-            return 1
+            return EXIT_FAILED
         print(f"{SCHEMA_PATH} is up to date")
         return 0
     sys.stdout.write(text)
@@ -99,7 +100,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
         result = diff_plans(earlier, graph)
         _emit(result.render(), args.output)
-        return 3 if args.fail_on_replace and result.has_replacements else 0
+        return EXIT_REPLACEMENT if args.fail_on_replace and result.has_replacements else EXIT_OK
 
     fmt = args.format
     if fmt == "text":

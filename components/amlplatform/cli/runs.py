@@ -1,15 +1,19 @@
-"""``amlplatform submit`` and ``amlplatform runs list|show|logs|cancel``.
+"""``amlplatform submit`` and ``amlplatform runs list|show|logs|cancel``: argparse and printing over
+the Python API (``amlplatform.runs.api``: ``submit``, ``get_run``, ``Run``), whose events
+``cli.progress`` prints.
 
-Handlers return exit codes and raise ``UserError`` for bad input (``amlplatform.cli.main``
-prints it and exits 2). Heavy modules (yaml, pathspec, mlflow, azure) load inside handlers.
+Handlers return exit codes (``amlplatform.exit_codes``) and raise ``UserError`` for bad input
+(``amlplatform.cli.main`` prints it and exits 2). Heavy modules (yaml, pathspec, mlflow, azure)
+load inside handlers.
 
 ``submit`` exit codes: 0 Completed (or submitted with ``--no-wait`` / ``--dry-run``); the
 command's own exit code when a local run fails (1 if it has none); 1 for a failed Azure job;
 124 timed out; 130 canceled (Ctrl-C). Ctrl-C during a cluster submit (upload or job creation)
-looks the chosen job name up and cancels the job if the service has it.
+looks the chosen job name up and cancels the job if the service has it (the API does; this
+module prints what it found).
 
-``runs logs`` / ``runs cancel`` and cluster jobs: ``--stack`` or ``--outputs-file`` means a job of
-that workspace. Without them ``runs logs`` reads a local run of that name, and only when there is
+``runs logs`` / ``runs cancel`` and cluster jobs: ``--stack``, ``--outputs-file`` or ``-g``/``-w`` means a
+job of that workspace. Without them ``runs logs`` reads a local run of that name, and only when there is
 none asks the workspace named by ``AMLPLATFORM_OUTPUTS_FILE`` / ``AMLPLATFORM_SUBSCRIPTION_ID``...
 (``runs cancel`` always means a cluster job: a local run is stopped with Ctrl-C where it runs).
 """
@@ -17,7 +21,6 @@ none asks the workspace named by ``AMLPLATFORM_OUTPUTS_FILE`` / ``AMLPLATFORM_SU
 import argparse
 import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -25,6 +28,8 @@ from typing import Any, Optional
 
 from amlplatform.cli import _Parser
 from amlplatform.errors import UserError
+from amlplatform.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT
+from amlplatform.runs.run import ENDED as TERMINAL_STATES
 
 
 def register(subparsers: Any) -> None:
@@ -58,7 +63,9 @@ def _add_submit(subparsers: Any) -> argparse.ArgumentParser:
                         help="override a field of the file, e.g. --set inputs.epochs=5 (repeatable)")
     submit.add_argument("--name", "-n", help="job name (default: the file's name:, else a fresh one)")
     submit.add_argument("--compute", help="'local' or a cluster name (sets compute; azureml: prefix optional)")
-    submit.add_argument("--environment", help="shorthand for --set environment=...")
+    submit.add_argument("--environment", help="shorthand for --set environment=...; 'current' runs a local job "
+                                              "with this machine's Python and packages instead of building the "
+                                              "job's own environment")
     submit.add_argument("--command", help="shorthand for --set command=...")
     submit.add_argument("--experiment-name", "--experiment", dest="experiment_name", help="shorthand for --set experiment_name=...")
     submit.add_argument("--display-name", help="shorthand for --set display_name=...")
@@ -72,10 +79,8 @@ def _add_submit(subparsers: Any) -> argparse.ArgumentParser:
                         help="local runs: hand this variable of your shell to the job (repeatable); a local job "
                              "otherwise gets only PATH, HOME, user, locale, TZ, TERM, TMPDIR and its own "
                              "environment_variables (docs/local-runs-security.md)")
-    where = submit.add_mutually_exclusive_group()
-    where.add_argument("--stack", help="Pulumi stack whose workspace to use (pulumi stack output)")
-    where.add_argument("--outputs-file", type=Path, help="exported stack outputs JSON (when the Pulumi CLI is absent)")
-    submit.add_argument("--api-version", help="ARM api-version for the workspace calls")
+    _add_workspace_flags(submit, stack_help="Pulumi stack whose workspace to use (pulumi stack output)",
+                         outputs_help="exported stack outputs JSON (when the Pulumi CLI is absent)")
     submit.add_argument("--dry-run", action="store_true",
                         help="show what would run and the requests that would be sent; run and send nothing")
     submit.add_argument("--format", choices=("text", "json"), default="text",
@@ -92,8 +97,14 @@ def _add_submit(subparsers: Any) -> argparse.ArgumentParser:
 def _add_runs(subparsers: Any) -> None:
     runs = subparsers.add_parser("runs", help="list and show local runs; read the logs of local runs and cluster jobs")
     runs_sub = runs.add_subparsers(dest="runs_command", metavar="COMMAND", required=True)
-    lst = runs_sub.add_parser("list", help="list recorded runs, newest last")
-    lst.add_argument("--experiment")
+    lst = runs_sub.add_parser("list", help="list recorded runs, newest last",
+                              description="The project's recorded local runs (from any of its folders: the nearest "
+                              ".amlplatform/ above, else the repository root's), newest last; reused pipeline steps "
+                              "are marked.")
+    lst.add_argument("--experiment", help="only the runs of this experiment")
+    lst.add_argument("--status", action="append", metavar="STATUS",
+                     help="only runs with this status, e.g. Failed (repeatable; case-insensitive)")
+    lst.add_argument("--limit", type=_int_arg("--limit"), metavar="N", help="only the newest N runs")
     lst.add_argument("--json", action="store_true")
     lst.add_argument("--runs-dir", type=Path)
     lst.set_defaults(func=cmd_list)
@@ -106,8 +117,8 @@ def _add_runs(subparsers: Any) -> None:
     show.set_defaults(func=cmd_show)
     logs = runs_sub.add_parser(
         "logs", help="print a run's output (a local run, or a cluster job's logs)",
-        description="A local run's combined output, or a cluster job's logs (user_logs/std_log.txt) when --stack "
-        "or --outputs-file is given, or when no local run has that name and AMLPLATFORM_OUTPUTS_FILE / "
+        description="A local run's combined output, or a cluster job's logs (user_logs/std_log.txt) when --stack, "
+        "--outputs-file or -g/-w is given, or when no local run has that name and AMLPLATFORM_OUTPUTS_FILE / "
         "AMLPLATFORM_SUBSCRIPTION_ID... name a workspace. A local pipeline: each step's log, in step order, "
         "every line under [step].")
     logs.add_argument("run", help="run name, a unique prefix of it, or 'last'; or a cluster job's name")
@@ -125,10 +136,19 @@ def _add_runs(subparsers: Any) -> None:
     cancel.set_defaults(func=cmd_cancel)
 
 
-def _add_workspace_flags(parser: argparse.ArgumentParser) -> None:
+def _add_workspace_flags(parser: argparse.ArgumentParser, *,
+                         stack_help: str = "cluster job: Pulumi stack whose workspace to ask",
+                         outputs_help: str = "cluster job: exported stack outputs JSON") -> None:
+    """How a command names a workspace: a stack, its exported outputs, or ``-g/-w`` as ``az ml`` takes them."""
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--stack", help="cluster job: Pulumi stack whose workspace to ask")
-    where.add_argument("--outputs-file", type=Path, help="cluster job: exported stack outputs JSON")
+    where.add_argument("--stack", help=stack_help)
+    where.add_argument("--outputs-file", type=Path, help=outputs_help)
+    parser.add_argument("--resource-group", "-g", metavar="RG",
+                        help="the workspace's resource group, as az ml's -g (with -w; default $AMLPLATFORM_RESOURCE_GROUP)")
+    parser.add_argument("--workspace-name", "-w", metavar="WORKSPACE",
+                        help="the workspace's name, as az ml's -w (with -g; default $AMLPLATFORM_WORKSPACE)")
+    parser.add_argument("--subscription", metavar="ID",
+                        help="with -g/-w: the subscription id (default $AMLPLATFORM_SUBSCRIPTION_ID, $AZURE_SUBSCRIPTION_ID)")
     parser.add_argument("--api-version", help="ARM api-version for the workspace calls")
 
 
@@ -155,6 +175,8 @@ def _pairs(values: list[str], flag: str) -> tuple[dict[str, str], list[str]]:
 
 def _overrides(args: argparse.Namespace) -> list[str]:
     """``--set`` items, then the shorthand flags as ``--set`` items (later ones win, as in the az CLI)."""
+    from amlplatform.runs.api import compute_override
+
     env, bad_env = _pairs(args.env, "--env")
     tags, bad_tags = _pairs(args.tag, "--tag")
     if bad_env or bad_tags:
@@ -162,26 +184,17 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     items = list(args.set)
     for attr, field in SHORTHANDS.items():
         value = getattr(args, attr, None)
+        if attr == "environment" and value == "current":
+            continue  # not an environment: the local run uses the caller's (see cmd_submit)
         if value is not None:
             items.append(f"{field}={value}")
     if args.compute is not None:
-        compute = args.compute.strip()
-        bare = compute[len("azureml:"):] if compute.startswith("azureml:") else compute
-        if not bare or ("/" in bare and not COMPUTE_ARM_ID.match(bare)):
-            raise UserError(f"--compute: must be 'local' or a cluster name (azureml: prefix optional), got {args.compute!r}")
-        items.append(f"compute={compute if compute == 'local' or compute.startswith('azureml:') else 'azureml:' + compute}")
+        items.append(f"compute={compute_override(args.compute, label='--compute')}")
     if args.name is not None:
         items.append(f"name={args.name}")
     items += [f"environment_variables.{k}={v}" for k, v in env.items()]
     items += [f"tags.{k}={v}" for k, v in tags.items()]
     return items
-
-
-# --compute takes what the job file's compute: takes (runs.job._compute): 'local', a name
-# (azureml: prefix optional) or the compute's ARM id; an empty value or a path is the flag's fault.
-COMPUTE_ARM_ID = re.compile(
-    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/"
-    r"workspaces/[^/]+/computes/[^/]+$", re.I)
 
 
 def _job_file(args: argparse.Namespace) -> Path:
@@ -194,50 +207,61 @@ def _job_file(args: argparse.Namespace) -> Path:
     return path
 
 
-def cmd_submit(args: argparse.Namespace) -> int:
-    from amlplatform.runs.job import PipelineJob, load_job
+def _where(args: argparse.Namespace) -> dict[str, Any]:
+    """The workspace flags as the API's keyword arguments."""
+    return {"stack": args.stack, "outputs_file": args.outputs_file, "resource_group": args.resource_group,
+            "workspace_name": args.workspace_name, "subscription_id": args.subscription}
 
-    job = load_job(_job_file(args), _overrides(args))
-    if not isinstance(job, PipelineJob):
-        for warning in unused_input_warnings(job.command, job.inputs):
-            print(f"warning: {warning}", file=sys.stderr)
-    local = job.is_local or (not isinstance(job, PipelineJob) and job.compute is None
-                             and not (args.stack or args.outputs_file))
+
+def _where_flag(args: argparse.Namespace) -> Optional[str]:
+    for flag, attr in (("--stack", "stack"), ("--outputs-file", "outputs_file"), ("-g/--resource-group", "resource_group"),
+                       ("-w/--workspace-name", "workspace_name")):
+        if getattr(args, attr, None):
+            return flag
+    return None
+
+
+def _where_words(args: argparse.Namespace) -> str:
+    """The workspace flags again, for a command the user may run next."""
+    if args.stack:
+        return f" --stack {args.stack}"
+    if args.outputs_file:
+        return f" --outputs-file {args.outputs_file}"
+    words = "".join(f" {flag} {value}" for flag, value in (("-g", args.resource_group), ("-w", args.workspace_name),
+                                                            ("--subscription", args.subscription)) if value)
+    return words
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from amlplatform.cli.progress import EventPrinter
+    from amlplatform.runs import api
+
+    job = api.load(_job_file(args), set=_overrides(args))
+    for warning in api.unused_input_warnings(job):
+        print(f"warning: {warning}", file=sys.stderr)
+    local = api.runs_locally(job, workspace=bool(_where_flag(args)))
     if not local and args.pass_env:
         raise UserError("--pass-env is for local runs (--compute local); on a cluster the job gets its "
                         "environment_variables only: give them with --env NAME=VALUE")
-    if local and (args.stack or args.outputs_file or args.no_wait or args.stream or args.api_version is not None):
-        flag = ("--stack" if args.stack else "--outputs-file" if args.outputs_file else
-                "--no-wait" if args.no_wait else "--stream" if args.stream else "--api-version")
+    if not local and args.environment == "current":
+        raise UserError("--environment current is for local runs; on a cluster the job's environment is built "
+                        "by Azure ML")
+    if local and (_where_flag(args) or args.no_wait or args.stream or args.api_version is not None):
+        flag = _where_flag(args) or ("--no-wait" if args.no_wait else "--stream" if args.stream else "--api-version")
         raise UserError(f"{flag} is for a cluster; this job's compute is 'local' (give --compute CLUSTER)")
-    if local and job.compute is None:
-        from dataclasses import replace
-
-        job = replace(job, compute="local")  # no compute and no workspace named: run here
+    if args.stream and args.no_wait:
+        raise UserError("--stream follows the job; it cannot go with --no-wait")
+    printer = EventPrinter(sys.stderr, cancel_hint=lambda job_name: f"amlplatform runs cancel {job_name}{_where_words(args)}")
     if args.dry_run:
-        return _dry_run(args, job, local)
+        run = api.submit(job, dry_run=True, api_version=args.api_version, **(_where(args) if not local else {}))
+        return _print_dry_run(args, run)
     if local:
-        return _submit_local(args, job)
-    return _submit_azure(args, job)
-
-
-# ``${{inputs.NAME}}`` in a command (also inside an optional ``$[[ ... ]]`` part).
-INPUT_REF = re.compile(r"\$\{\{\s*inputs\.([A-Za-z0-9_]+)\s*\}\}")
-
-
-def unused_input_warnings(command: Optional[str], inputs: Any) -> list[str]:
-    """Inputs a command job's command never names. Accepted, as ``az ml job create --set`` and
-    azure-ai-ml accept them (a script can still read one from its environment on Azure ML), but
-    most often a misspelt ``--set inputs.NAME=...``: say so."""
-    used = set(INPUT_REF.findall(command or ""))
-    unused = [n for n in inputs if n not in used]
-    out = []
-    for name in unused:
-        near = [u for u in sorted(used) if u not in inputs]
-        hint = f" (the command uses ${{{{inputs.{near[0]}}}}}, which has no value)" if len(near) == 1 else ""
-        out.append(f"inputs.{name} is not used by the command (no ${{{{inputs.{name}}}}} in it); "
-                   f"it is passed to the job anyway{hint}")
-    return out
+        out = sys.stdout.buffer if not args.json else sys.stderr.buffer
+        run = api.submit(job, wait=True, runs_dir=args.runs_dir, on_event=printer, output=out,
+                         pass_env=args.pass_env,
+                         local_environment="current" if args.environment == "current" else "job")
+        return _report_local(args, run)
+    return _submit_workspace(args, job, printer)
 
 
 def _print_snapshot(snapshot: Any, git: dict[str, str], out: Any) -> None:
@@ -258,47 +282,14 @@ def _print_snapshot(snapshot: Any, git: dict[str, str], out: Any) -> None:
         print("git:       (not a git repository)", file=out)
 
 
-def _git_folder(job: Any) -> Path:
-    from amlplatform.runs.job import PipelineJob
-
-    jobs = [s.job for s in job.jobs.values()] if isinstance(job, PipelineJob) else [job]
-    for j in jobs:
-        if j.code is not None and j.code.local_path is not None:
-            return j.code.local_path
-    return job.base_dir
-
-
-def _plan(args: argparse.Namespace, job: Any, coords: Any) -> Any:
-    from amlplatform.runs import azure
-    from amlplatform.runs.gitinfo import git_properties
-    from amlplatform.runs.snapshot import take_data_snapshot, take_snapshot
-
-    return azure.make_plan(job, snapshot=take_snapshot, data_snapshot=take_data_snapshot,
-                           git=git_properties(_git_folder(job)), workspace_id=coords.workspace_id)
-
-
-def _dry_run(args: argparse.Namespace, job: Any, local: bool) -> int:
-    from amlplatform.runs.job import PipelineJob
-
+def _print_dry_run(args: argparse.Namespace, run: Any) -> int:
     out = sys.stdout
-    if local:
-        from amlplatform.runs.snapshot import take_snapshot
-
-        steps = [(n, s.job) for n, s in job.jobs.items()] if isinstance(job, PipelineJob) else [(None, job)]
-        described = []
-        for name, j in steps:
-            snap = take_snapshot(j.code.local_path) if j.code is not None and j.code.local_path is not None else None
-            described.append({"step": name, "command": j.command,
-                              "code": str(snap.root) if snap else None,
-                              "code_hash": snap.content_hash if snap else None,
-                              "files": [f.relpath for f in snap.files] if snap else [],
-                              "inputs": {k: (str(i.local_path) if i.local_path else i.path if i.path else i.value)
-                                         for k, i in j.inputs.items()},
-                              "outputs": sorted(j.outputs)})
-        if args.format == "json":
-            print(json.dumps({"compute": "local", "type": job.type, "steps": described}, indent=2), file=out)
-            return 0
-        for d in described:
+    described = run.dry_run
+    if args.format == "json":
+        print(json.dumps(described, indent=2), file=out)
+        return EXIT_OK
+    if run.backend == "local":
+        for d in described["steps"]:
             head = f"step {d['step']}: " if d["step"] else ""
             print(f"{head}command: {d['command']}", file=out)
             if d["code"]:
@@ -306,45 +297,23 @@ def _dry_run(args: argparse.Namespace, job: Any, local: bool) -> int:
             for k, v in d["inputs"].items():
                 print(f"{head}input:   {k} = {v}", file=out)
         print("compute:   local (this machine; nothing was run)", file=out)
-        return 0
-    from amlplatform.runs import azure
-    from amlplatform.runs.coordinates import resolve_coordinates
-
-    coords = resolve_coordinates(stack=args.stack, outputs_file=args.outputs_file, env=os.environ, cwd=Path.cwd())
-    api_version = azure.api_version_from(args.api_version)
-    plan = _plan(args, job, coords)
-    described = azure.describe_submission(plan, coords, api_version=api_version)
-    if args.format == "json":
-        print(json.dumps(described, indent=2), file=out)
-        return 0
+        return EXIT_OK
+    plan, coords = run.plan, run.coords
     for snap in plan.codes.values():
         _print_snapshot(snap, plan.git, out)
     for key, d in plan.data.items():
         print(f"data:      {key} -> {plan.data_uri(Path(key))} ({len(d.files)} files, {d.total_bytes} bytes)", file=out)
     print(f"workspace: {coords.workspace_id} (from {coords.source or 'the stack outputs'})", file=out)
-    print(f"job:       {plan.job_name}", file=out)
-    for r in described["requests"]:
+    print(f"job:       {run.name}", file=out)
+    for r in run.requests:
         print(f"request:   {r['method']} {r['url']}" + (f"  ({r['note']})" if r.get("note") else ""), file=out)
-    print(json.dumps(described["requests"][-1]["body"], indent=2), file=out)
+    print(json.dumps(run.requests[-1]["body"], indent=2), file=out)
     print("(dry run: nothing was sent)", file=out)
-    return 0
+    return EXIT_OK
 
 
-def _submit_local(args: argparse.Namespace, job: Any) -> int:
-    from amlplatform.runs.job import PipelineJob
-    from amlplatform.runs.local import EXIT_CANCELED, EXIT_TIMEOUT
-    from amlplatform.runs.store import RunStore, runs_dir
-
-    store = RunStore(runs_dir(args.runs_dir))
-    out = sys.stdout.buffer if not args.json else sys.stderr.buffer
-    if isinstance(job, PipelineJob):
-        from amlplatform.runs.pipeline import run_pipeline_job
-
-        record = run_pipeline_job(job, store=store, out=out, notes=sys.stderr, pass_env=args.pass_env)
-    else:
-        from amlplatform.runs.local import run_command_job
-
-        record = run_command_job(job, store=store, out=out, notes=sys.stderr, pass_env=args.pass_env)
+def _report_local(args: argparse.Namespace, run: Any) -> int:
+    record = run.details
     status = record["status"]
     summary = f"run {record['name']}: {status}"
     if record.get("reason"):
@@ -352,129 +321,62 @@ def _submit_local(args: argparse.Namespace, job: Any) -> int:
     if record.get("duration_seconds") is not None:
         summary += f" in {record['duration_seconds']:.1f} s"
     print(summary, file=sys.stderr)
+    if record.get("type") == "sweep":
+        from amlplatform.runs.sweep import summary_lines
+
+        for line in summary_lines(record)[1:]:
+            print(f"  {line}", file=sys.stderr)
     for key, m in sorted((record.get("metrics") or {}).items()):
         print(f"  {key} = {_num(m['value'])} (step {m['step']})", file=sys.stderr)
     print(f"  details: amlplatform runs show {record['name']}" + _runs_dir_flag(args), file=sys.stderr)
     if args.json:
         print(json.dumps(record, indent=2))
+    return _exit_for(status, record.get("exit_code"), record.get("reason"))
+
+
+def _exit_for(status: Optional[str], exit_code: Any = None, reason: Optional[str] = None) -> int:
+    """The exit code for a run that ended with ``status``: Completed 0; Canceled 130, or 124 when it
+    timed out; any other end (Failed, NotResponding, Paused) the local command's own code when it
+    is 1-255, else 1."""
     if status == "Completed":
-        return 0
+        return EXIT_OK
     if status == "Canceled":
-        return EXIT_TIMEOUT if (record.get("reason") or "").startswith("timed out") else EXIT_CANCELED
-    code = record.get("exit_code")
-    return code if isinstance(code, int) and 0 < code < 256 else 1
+        return EXIT_TIMEOUT if str(reason or "").startswith("timed out") else EXIT_INTERRUPTED
+    if isinstance(exit_code, int) and not isinstance(exit_code, bool) and 0 < exit_code < 256:
+        return exit_code
+    return EXIT_FAILED
 
 
 def _runs_dir_flag(args: argparse.Namespace) -> str:
     return f" --runs-dir {args.runs_dir}" if getattr(args, "runs_dir", None) else ""
 
 
-def _exit_for(status: Optional[str]) -> int:
-    """Completed 0, Canceled 130, any other end (Failed, NotResponding, Paused) 1."""
-    return 0 if status == "Completed" else 130 if status == "Canceled" else 1
+def _submit_workspace(args: argparse.Namespace, job: Any, printer: Any) -> int:
+    from amlplatform.runs import api
 
-
-def _submit_azure(args: argparse.Namespace, job: Any) -> int:
-    from amlplatform.runs import azure
-    from amlplatform.runs.coordinates import resolve_coordinates
-
-    if args.stream and args.no_wait:
-        raise UserError("--stream follows the job; it cannot go with --no-wait")
-    coords = resolve_coordinates(stack=args.stack, outputs_file=args.outputs_file, env=os.environ, cwd=Path.cwd())
-    api_version = azure.api_version_from(args.api_version)
-    plan = _plan(args, job, coords)
-    job_name = plan.job_name
-    print(f"job {job_name}: submitting a {job.type} job to workspace {coords.workspace_name}", file=sys.stderr)
-    credential = _credential()
-    with azure.AzureMLClient(coords, api_version=api_version, credential=credential,
-                             **_client_options()) as client:
-        try:
-            created = client.submit(plan, progress=azure.ByteProgress(sys.stderr))
-        except KeyboardInterrupt:
-            return _cancel_interrupted_submit(client, job_name, args)
-        sent = client.bytes_uploaded
-        reused = [u for u in client.uploads if u.reused]
-        print(f"job {job_name}: uploaded {sent} bytes ({len(reused)} of {len(client.uploads)} uploads already "
-              "in the workspace)", file=sys.stderr)
-        props = created.get("properties") or {}
-        studio = ((props.get("services") or {}).get("Studio") or {}).get("endpoint")
-        print(f"job {job_name}: {props.get('status', 'created')}" + (f"  {studio}" if studio else ""), file=sys.stderr)
-        if args.no_wait:
-            if args.json:
-                print(json.dumps(created, indent=2))
-            return 0
-        try:
-            if args.stream:
-                out = sys.stderr if args.json else sys.stdout
-                _stream_cluster_logs(coords, client, created, job_name, out, follow=True, credential=credential)
-                created = client.wait(job_name)  # the job's own status (run history may be ahead of ARM by a moment)
-            else:
-                created = client.wait(job_name, on_status=azure.StatusLine(job_name, sys.stderr))
-        except KeyboardInterrupt:
-            print(f"\ncanceling job {job_name} ...", file=sys.stderr)
-            client.cancel(job_name)
-            print(f"job {job_name}: cancel requested", file=sys.stderr)
-            return 130
-    if args.json:
-        print(json.dumps(created, indent=2))
-    return _exit_for((created.get("properties") or {}).get("status"))
-
-
-def _client_options() -> dict[str, Any]:
-    """Test and benchmark hooks, read from the environment: a CA bundle for a local fake service
-    (``AMLPLATFORM_CA_BUNDLE``) and a blob endpoint for datastores (``AMLPLATFORM_BLOB_ENDPOINT``,
-    e.g. Azurite's ``http://127.0.0.1:10000/devstoreaccount1``). The ARM endpoint itself is
-    ``AMLPLATFORM_ARM_ENDPOINT``."""
-    options: dict[str, Any] = {}
-    ca = os.environ.get("AMLPLATFORM_CA_BUNDLE")
-    if ca:
-        from azure.core.pipeline.transport import RequestsTransport
-
-        options["transport"] = RequestsTransport(connection_verify=ca)
-    blob = os.environ.get("AMLPLATFORM_BLOB_ENDPOINT")
-    if blob:
-        options["storage_url"] = lambda account, endpoint, protocol: blob
-    arm = os.environ.get("AMLPLATFORM_ARM_ENDPOINT")
-    if arm:
-        options["endpoint"] = arm
-    return options
-
-
-def _cancel_interrupted_submit(client: Any, job_name: str, args: argparse.Namespace) -> int:
-    """Ctrl-C while uploading or creating the job: the job PUT may have reached the service, so
-    look the job up and cancel it if it exists. A second Ctrl-C abandons the check."""
-    from amlplatform.runs.azure import TERMINAL_STATES
-
-    where = f" --stack {args.stack}" if args.stack else f" --outputs-file {args.outputs_file}" if args.outputs_file else ""
-    manual = f"amlplatform runs cancel {job_name}{where}"
-    print(f"\ninterrupted; checking whether job {job_name} was created ...", file=sys.stderr, flush=True)
     try:
-        job = client.get_job(job_name)
-    except UserError as exc:
-        if str(exc).startswith("no job named"):
-            print(f"job {job_name}: not created; nothing to cancel (should the interrupted request still reach "
-                  f"the service: {manual})", file=sys.stderr)
+        run = api.submit(job, api_version=args.api_version, on_event=printer, **_where(args))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED  # the API looked the job up and canceled it if it existed (printed)
+    if args.no_wait:
+        if args.json:
+            print(json.dumps(run.details, indent=2))
+        return EXIT_OK
+    try:
+        if args.stream:
+            out = sys.stderr if args.json else sys.stdout
+            _stream_cluster_logs(run, out, follow=True)
+            run.wait()  # the job's own status (run history may be ahead of ARM by a moment)
         else:
-            print(f"job {job_name}: could not check it ({exc}); if it was created, cancel it: {manual}", file=sys.stderr)
-        return 130
-    status = (job.get("properties") or {}).get("status")
-    if status in TERMINAL_STATES:
-        print(f"job {job_name}: already {status}; nothing to cancel", file=sys.stderr)
-        return 130
-    try:
-        client.cancel(job_name)
-    except UserError as exc:
-        print(f"job {job_name}: was created, but the cancel failed ({exc}); cancel it: {manual}", file=sys.stderr)
-        return 130
-    print(f"job {job_name}: was created; cancel requested", file=sys.stderr)
-    return 130
-
-
-def _credential() -> Any:
-    """One lazily created DefaultAzureCredential for the ARM and the run history calls of a command."""
-    from amlplatform.runs.rest import _default_credential, _LazyCredential
-
-    return _LazyCredential(_default_credential)
+            run.wait(on_event=printer)
+    except KeyboardInterrupt:
+        print(f"\ncanceling job {run.name} ...", file=sys.stderr)
+        run.cancel()
+        print(f"job {run.name}: cancel requested", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if args.json:
+        print(json.dumps(run.details, indent=2))
+    return _exit_for(run.status)
 
 
 def _status_notes(job_name: str):
@@ -484,30 +386,27 @@ def _status_notes(job_name: str):
     return note
 
 
-def _stream_cluster_logs(coords: Any, client: Any, job: dict[str, Any], job_name: str, out: Any, *,
-                         follow: bool, credential: Any, all_files: bool = False) -> dict[str, Any]:
+def _stream_cluster_logs(run: Any, out: Any, *, follow: bool, all_files: bool = False) -> dict[str, Any]:
     """Print a cluster job's logs (run history ``logFiles``), following until the job ends when ``follow``."""
     from amlplatform.runs import azure_logs
 
-    endpoint = azure_logs.history_endpoint(coords, job)
-    with azure_logs.RunHistoryClient(coords, endpoint=endpoint, credential=credential) as history:
-        details = history.stream_logs(job_name, out, follow=follow, all_files=all_files,
-                                      on_status=_status_notes(job_name) if follow else None)
+    details = run.stream_logs(out, follow=follow, all_ranks=all_files,
+                              on_status=_status_notes(run.name) if follow else None)
     if follow:
         error = azure_logs.details_error(details)
-        print(f"job {job_name}: {details['status']}" + (f": {error}" if error else ""), file=sys.stderr)
+        print(f"job {run.name}: {details['status']}" + (f": {error}" if error else ""), file=sys.stderr)
     return details
 
 
-def _cluster_target(args: argparse.Namespace) -> Any:
-    from amlplatform.runs.azure import JOB_NAME
-    from amlplatform.runs.coordinates import resolve_coordinates
+def _cluster_run(args: argparse.Namespace) -> Any:
+    """The cluster job the command names: in the workspace of the flags, else of the environment
+    (``AMLPLATFORM_OUTPUTS_FILE`` / ``AMLPLATFORM_SUBSCRIPTION_ID``...)."""
+    from amlplatform.runs import api
 
     name = getattr(args, "job", None) or args.run
-    if not JOB_NAME.match(name):
-        raise UserError(f"{name!r} is not an Azure ML job name (letters, digits, '-' and '_')")
-
-    return resolve_coordinates(stack=args.stack, outputs_file=args.outputs_file, env=os.environ, cwd=Path.cwd())
+    if _where_flag(args):
+        return api.get_run(name, api_version=args.api_version, **_where(args))
+    return api.get_run(name, api_version=args.api_version, workspace=True)
 
 
 def _env_names_a_workspace() -> bool:
@@ -517,42 +416,35 @@ def _env_names_a_workspace() -> bool:
 
 
 def _cluster_logs(args: argparse.Namespace) -> int:
-    from amlplatform.runs import azure
-
-    coords = _cluster_target(args)
-    credential = _credential()
-    with azure.AzureMLClient(coords, api_version=azure.api_version_from(args.api_version), credential=credential) as client:
-        job = client.get_job(args.run)
-        try:
-            details = _stream_cluster_logs(coords, client, job, args.run, sys.stdout, follow=args.follow,
-                                           credential=credential, all_files=args.all_ranks)
-        except KeyboardInterrupt:
-            print(f"\nstopped following; job {args.run} goes on (amlplatform runs cancel {args.run} to stop it)",
-                  file=sys.stderr)
-            return 130
+    run = _cluster_run(args)
+    try:
+        details = _stream_cluster_logs(run, sys.stdout, follow=args.follow, all_files=args.all_ranks)
+    except KeyboardInterrupt:
+        print(f"\nstopped following; job {run.name} goes on (amlplatform runs cancel {run.name} to stop it)",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     if not args.follow:
-        return 0
-    return 0 if details["status"] == "Completed" else 130 if details["status"] == "Canceled" else 1
+        return EXIT_OK
+    return _exit_for(details["status"])
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    from amlplatform.runs import azure
-
-    if not (args.stack or args.outputs_file or _env_names_a_workspace()):
-        raise UserError(f"which workspace is {args.job!r} in? give --stack or --outputs-file "
+    if not (_where_flag(args) or _env_names_a_workspace()):
+        raise UserError(f"which workspace is {args.job!r} in? give --stack or --outputs-file, or -g RG -w WORKSPACE "
                         "(a local run is stopped with Ctrl-C in the terminal that runs it)")
-    coords = _cluster_target(args)
-    with azure.AzureMLClient(coords, api_version=azure.api_version_from(args.api_version)) as client:
-        status = (client.get_job(args.job).get("properties") or {}).get("status")
-        if status in azure.TERMINAL_STATES:
-            print(f"job {args.job}: already {status}; nothing to cancel", file=sys.stderr)
-            return 0
-        client.cancel(args.job)
-        print(f"job {args.job}: cancel requested", file=sys.stderr)
-        if args.wait:
-            job = client.wait(args.job, on_status=azure.StatusLine(args.job, sys.stderr))
-            return 0 if (job.get("properties") or {}).get("status") == "Canceled" else 1
-    return 0
+    run = _cluster_run(args)
+    status = run.status
+    if status in TERMINAL_STATES:
+        print(f"job {args.job}: already {status}; nothing to cancel", file=sys.stderr)
+        return EXIT_OK
+    run.cancel()
+    print(f"job {args.job}: cancel requested", file=sys.stderr)
+    if args.wait:
+        from amlplatform.cli.progress import EventPrinter
+
+        run.wait(on_event=EventPrinter(sys.stderr))
+        return EXIT_OK if run.status == "Canceled" else EXIT_FAILED
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- runs list|show|logs
@@ -572,31 +464,50 @@ def _age(record: dict[str, Any]) -> str:
     return (record.get("created_at") or "")[:19].replace("T", " ")
 
 
+def _reuse_note(record: dict[str, Any]) -> str:
+    """``reused <run>`` for a step that did not run; ``N of M steps reused`` for a pipeline."""
+    if record.get("reused_from"):
+        return f"reused {record['reused_from']}"
+    if record.get("type") == "pipeline" and record.get("reused_steps"):
+        return f"{len(record['reused_steps'])} of {len(record.get('steps') or {})} steps reused"
+    return ""
+
+
 def cmd_list(args: argparse.Namespace) -> int:
+    from amlplatform.runs.api import select_records
+
     store = _store(args)
-    records = list(store.records(args.experiment))
+    every = list(store.records())
+    records = select_records(every, limit=args.limit, status=args.status, experiment=args.experiment)
     if args.json:
-        print(json.dumps([{k: r.get(k) for k in ("name", "experiment", "status", "created_at", "duration_seconds",
-                                                   "exit_code", "compute", "code_hash")} for r in records], indent=2))
-        return 0
+        print(json.dumps([{**{k: r.get(k) for k in ("name", "experiment", "status", "created_at", "duration_seconds",
+                                                     "exit_code", "compute", "code_hash")},
+                           "type": r.get("type", "command"), "pipeline": r.get("pipeline"), "step": r.get("step"),
+                           "reused_from": r.get("reused_from")} for r in records], indent=2))
+        return EXIT_OK
     if not records:
-        if args.experiment is not None:
-            known = sorted({str(r.get("experiment")) for r in store.records() if r.get("experiment")})
-            print(f"no runs of experiment {args.experiment!r} under {store.root}"
-                  + (f" (experiments there: {', '.join(known)})" if known else ""), file=sys.stderr)
-        else:
+        if not every:
             print(f"no runs under {store.root}", file=sys.stderr)
-        return 0
-    rows = [("NAME", "EXPERIMENT", "STATUS", "CREATED (UTC)", "DURATION", "EXIT")]
+            return EXIT_OK
+        wanted = []
+        if args.experiment is not None:
+            wanted.append(f"of experiment {args.experiment!r}")
+        if args.status:
+            wanted.append(f"with status {', '.join(args.status)}")
+        known = sorted({str(r.get("experiment")) for r in every if r.get("experiment")})
+        hint = f" (experiments there: {', '.join(known)})" if args.experiment is not None and known else ""
+        print(f"no runs {' '.join(wanted)} under {store.root}{hint}", file=sys.stderr)
+        return EXIT_OK
+    rows = [("NAME", "EXPERIMENT", "STATUS", "CREATED (UTC)", "DURATION", "EXIT", "")]
     for r in records:
         dur = r.get("duration_seconds")
         rows.append((r.get("name", "?"), r.get("experiment", ""), r.get("status", ""), _age(r),
                      f"{dur:.1f}s" if isinstance(dur, (int, float)) else "-",
-                     "-" if r.get("exit_code") is None else str(r["exit_code"])))
+                     "-" if r.get("exit_code") is None else str(r["exit_code"]), _reuse_note(r)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-    return 0
+    return EXIT_OK
 
 
 def _log_tail(path: Path, lines: int) -> list[str]:
@@ -722,7 +633,7 @@ def _io_lines(record: dict[str, Any]) -> list[str]:
 def cmd_logs(args: argparse.Namespace) -> int:
     from amlplatform.runs.store import LOG, TERMINAL
 
-    if args.stack or args.outputs_file:
+    if _where_flag(args):
         return _cluster_logs(args)
     store = _store(args)
     try:

@@ -5,6 +5,8 @@ import json
 import sys
 from pathlib import Path
 
+from amlplatform.exit_codes import EXIT_FAILED, EXIT_OK
+
 
 def register(sub: "argparse._SubParsersAction") -> None:
     scan = sub.add_parser(
@@ -55,4 +57,4 @@ def run_scan(args: argparse.Namespace) -> int:
 
         config = policy_pack_config(_as_exceptions(stack_policy_exceptions(args.stack, folder)))
         write_output(json.dumps(config, indent=2) + "\n", args.policy_pack_config, "--policy-pack-config")
-    return 0 if report.ok else 1
+    return EXIT_OK if report.ok else EXIT_FAILED

@@ -1,5 +1,12 @@
 """The runtime shim: submit a training script to the stack's Azure ML cluster, or run it locally.
 
+    from amlplatform.runs import submit
+    run = submit("job.yml", compute="local", set={"inputs.epochs": 5})
+    run.wait(); run.status; run.metrics; run.outputs; run.logs()
+
+- ``api``: the Python API (``submit``, ``get_run``, ``list_runs``); ``run``: the ``Run`` both
+  backends return; ``events``: what the API reports instead of printing.
+
 Nothing here imports Pulumi, and module imports stay light (``amlplatform submit`` starts fast):
 azure, mlflow and yaml are imported inside the functions that need them.
 
@@ -11,5 +18,10 @@ azure, mlflow and yaml are imported inside the functions that need them.
 - ``local``: the local backend; ``store``: run records under ``.amlplatform/runs``.
 - ``coordinates`` / ``azure`` / ``jobbody`` / ``blobput``: the Azure ML backend (workspace from the
   stack's outputs, the request bodies azure-ai-ml would send, the REST and blob calls).
-The command line for these lives in ``amlplatform.cli.runs``.
+The command line for these lives in ``amlplatform.cli.runs`` (argparse and printing over ``api``).
 """
+
+from amlplatform.runs.api import get_run, list_runs, submit
+from amlplatform.runs.run import Run
+
+__all__ = ["submit", "get_run", "list_runs", "Run"]

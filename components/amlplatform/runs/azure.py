@@ -36,7 +36,6 @@ Only azure-core / azure-storage-blob are imported here (the CLI imports this mod
 import os
 import re
 import secrets
-import sys
 import threading
 import time
 import uuid
@@ -44,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, TextIO, Union
+from typing import Any, Callable, Mapping, Optional, Union
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from amlplatform.errors import UserError
@@ -342,72 +341,6 @@ def describe_submission(plan: Plan, coords: WorkspaceCoordinates, *, api_version
     return {"job_name": plan.job_name, "requests": requests}
 
 
-# ---------------------------------------------------------------- terminal feedback
-
-
-def _is_tty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except Exception:
-        return False
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"  # pragma: no cover
-
-
-class ByteProgress:
-    """An upload progress bar on a terminal; silent when the stream is not a TTY."""
-
-    def __init__(self, stream: Optional[TextIO] = None, *, label: str = "uploading", enabled: Optional[bool] = None) -> None:
-        self.stream = stream or sys.stderr
-        self.enabled = _is_tty(self.stream) if enabled is None else enabled
-        self.label = label
-        self._last = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if done < total and now - self._last < 0.1:
-            return
-        self._last = now
-        width = 30
-        frac = done / total if total else 1.0
-        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
-        self.stream.write(f"\r{self.label} [{bar}] {_human(done)}/{_human(total)}")
-        if done >= total:
-            self.stream.write("\n")
-        self.stream.flush()
-
-
-class StatusLine:
-    """``on_status`` for ``wait``: one live line on a terminal, one line per change otherwise."""
-
-    def __init__(self, job_name: str, stream: Optional[TextIO] = None, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.job_name = job_name
-        self.stream = stream or sys.stderr
-        self.tty = _is_tty(self.stream)
-        self.clock = clock
-        self.start = clock()
-        self.last: Optional[str] = None
-
-    def __call__(self, status: str, job: Mapping[str, Any]) -> None:
-        elapsed = int(self.clock() - self.start)
-        text = f"{self.job_name}: {status} ({elapsed // 60}m{elapsed % 60:02d}s)"
-        if self.tty:
-            end = "\n" if status in TERMINAL_STATES else ""
-            self.stream.write("\r\033[K" + text + end)
-        elif status != self.last:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-        self.last = status
-
-
 # ---------------------------------------------------------------- the client
 
 
@@ -425,6 +358,10 @@ class DataResult:
     reused: bool
     files: int = 0
     bytes: int = 0
+
+
+def _silent(done: int, total: int) -> None:
+    """No progress shown: the shim prints nothing (the command line passes its progress bar)."""
 
 
 def _standard_storage_url(account: str, endpoint: str, protocol: str) -> str:
@@ -593,7 +530,7 @@ class AzureMLClient:
                 overwrite = False
             total = sum(int(f.size) for _n, f in items)
             putter = SasBlobPutter(sas_uri, pool_size=self.upload_concurrency) if sas_uri else None
-            report = progress if progress is not None else ByteProgress()
+            report = progress if progress is not None else _silent
             done = 0
             lock = threading.Lock()
 
@@ -785,12 +722,17 @@ class AzureMLClient:
         *,
         on_status: Optional[Callable[[str, dict[str, Any]], None]] = None,
         sleep: Optional[Callable[[float], None]] = None,
+        timeout: Optional[float] = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> dict[str, Any]:
         """Poll until a terminal status (``TERMINAL_STATES``); the delay grows from ``poll_interval``
-        toward ``max_poll_interval`` and starts again from the bottom whenever the status changes."""
+        toward ``max_poll_interval`` and starts again from the bottom whenever the status changes.
+        ``timeout`` (seconds): ``TimeoutError`` once it has passed and the job has not ended (the
+        job goes on)."""
         sleep = sleep or time.sleep
         delay = self.poll_interval
         last = None
+        deadline = None if timeout is None else clock() + float(timeout)
         while True:
             job = self.get_job(name)
             status = need(job, "properties.status", f"read the job (GET .../jobs/{name})")
@@ -801,6 +743,11 @@ class AzureMLClient:
             if status != last and last is not None:
                 delay = self.poll_interval
             last = status
+            if deadline is not None:
+                left = deadline - clock()
+                if left <= 0:
+                    raise TimeoutError(f"job {name} is still {status} after {timeout:g} s (it goes on)")
+                delay = min(delay, left)
             sleep(delay)
             delay = min(self.max_poll_interval, delay * 2)
 

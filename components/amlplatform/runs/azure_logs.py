@@ -273,6 +273,41 @@ class RunHistoryClient:
             sleep(delay(clock() - start))
 
 
+# The workspace's MLflow tracking server (azureml-examples sdk/python/using-mlflow/using-rest-api/
+# using_mlflow_rest_api.ipynb): https://{location}.api.azureml.ms/mlflow/v1.0<workspace id>/api/2.0/mlflow/...,
+# with an ARM token (resource https://management.azure.com); the MLflow run id of a job is its name.
+MLFLOW_PREFIX = "/mlflow/v1.0"
+
+
+def job_metrics(coords: Any, job_name: str, *, endpoint: str, credential: Any = None, transport: Any = None,
+                retry: Optional[Mapping[str, Any]] = None) -> dict[str, float]:
+    """``{metric: latest value}`` of a job: MLflow REST ``GET .../api/2.0/mlflow/runs/get?run_id=<job>``
+    (``run.data.metrics``: the latest value of each key, mlflow.org REST API ``Run``/``RunData``/``Metric``)."""
+    path = f"{MLFLOW_PREFIX}{coords.workspace_id}/api/2.0/mlflow/runs/get"
+    label = f"read the job's metrics (GET {path})"
+    pipeline = ArmPipeline(endpoint, api_version=None, credential=credential, transport=transport, retry=retry)
+    try:
+        try:
+            answer = pipeline.call("read the job's metrics", "GET", path, params={"run_id": job_name})
+        except ServerError as exc:
+            if exc.status == 404:
+                raise UserError(f"no MLflow run named {job_name!r} in the tracking store of workspace "
+                                f"{coords.workspace_name}") from None
+            raise
+    finally:
+        pipeline.close()
+    data = ((answer.body or {}).get("run") or {}).get("data") if isinstance(answer.body, dict) else None
+    metrics = (data or {}).get("metrics") or []
+    if not isinstance(metrics, list):
+        raise UserError(f"{label}: the service's answer has a bad 'run.data.metrics': expected a list")
+    out: dict[str, float] = {}
+    for m in metrics:
+        if not isinstance(m, Mapping) or not isinstance(m.get("key"), str) or not isinstance(m.get("value"), (int, float)):
+            raise UserError(f"{label}: the service's answer has a bad metric: {m!r}")
+        out[m["key"]] = float(m["value"])
+    return dict(sorted(out.items()))
+
+
 def details_error(details: Mapping[str, Any]) -> Optional[str]:
     """The error message of failed run details (``error.error.message`` or ``error.message``), if any."""
     err = details.get("error")

@@ -2,6 +2,10 @@
 
 Sources, first match wins:
 
+0. a workspace named directly, as ``az ml`` takes it: ``-g/--resource-group`` and
+   ``-w/--workspace-name`` (each may come from ``AMLPLATFORM_RESOURCE_GROUP`` / ``AMLPLATFORM_WORKSPACE``
+   when the other is given), the subscription from ``--subscription``, ``AMLPLATFORM_SUBSCRIPTION_ID``
+   or ``AZURE_SUBSCRIPTION_ID`` (computes are then addressed by name under that workspace);
 1. an outputs file given explicitly (``--outputs-file``: JSON as ``pulumi stack output --json`` writes it);
 2. ``--stack`` with the Pulumi CLI on PATH: ``pulumi stack output --json -s <stack>`` run in the
    Pulumi project folder (the current directory or the nearest parent holding ``Pulumi.yaml``);
@@ -32,6 +36,7 @@ ENV_RESOURCE_GROUP = "AMLPLATFORM_RESOURCE_GROUP"
 ENV_WORKSPACE = "AMLPLATFORM_WORKSPACE"
 ENV_LOCATION = "AMLPLATFORM_LOCATION"
 ENV_OUTPUTS_FILE = "AMLPLATFORM_OUTPUTS_FILE"
+ENV_AZURE_SUBSCRIPTION = "AZURE_SUBSCRIPTION_ID"  # the Azure SDKs' and azd's variable
 PULUMI_TIMEOUT_SECONDS = 120
 
 _PROVIDER = "Microsoft.MachineLearningServices"
@@ -232,8 +237,18 @@ def resolve_coordinates(
     outputs_file: Optional[Path],
     env: Mapping[str, str],
     cwd: Path,
+    resource_group: Optional[str] = None,
+    workspace_name: Optional[str] = None,
+    subscription_id: Optional[str] = None,
 ) -> WorkspaceCoordinates:
     """Find the workspace to submit to (see the module docstring for the order of sources)."""
+    if resource_group or workspace_name:
+        return named_workspace(resource_group=resource_group, workspace_name=workspace_name,
+                               subscription_id=subscription_id, env=env, other=(
+                                   "--stack" if stack else "--outputs-file" if outputs_file is not None else None))
+    if subscription_id:
+        raise UserError("--subscription goes with -g/--resource-group and -w/--workspace-name (the stack outputs "
+                        "already name the subscription)")
     if outputs_file is not None:
         return read_outputs_file(Path(outputs_file) if Path(outputs_file).is_absolute() else Path(cwd) / outputs_file)
 
@@ -270,3 +285,26 @@ def resolve_coordinates(
         f"{ENV_RESOURCE_GROUP} and {ENV_WORKSPACE}",
         hints,
     )
+
+
+def named_workspace(*, resource_group: Optional[str], workspace_name: Optional[str], subscription_id: Optional[str],
+                    env: Mapping[str, str], other: Optional[str] = None) -> WorkspaceCoordinates:
+    """The workspace ``-g RG -w WS`` names, as ``az ml ... -g -w`` does (see the module docstring, source 0)."""
+    if other:
+        raise UserError(f"-g/--resource-group and -w/--workspace-name name the workspace themselves; "
+                        f"they do not go with {other}")
+    rg = (resource_group or env.get(ENV_RESOURCE_GROUP) or "").strip()
+    ws = (workspace_name or env.get(ENV_WORKSPACE) or "").strip()
+    sub = (subscription_id or env.get(ENV_SUBSCRIPTION) or env.get(ENV_AZURE_SUBSCRIPTION) or "").strip()
+    missing = []
+    if not rg:
+        missing.append(f"the resource group (-g/--resource-group or {ENV_RESOURCE_GROUP})")
+    if not ws:
+        missing.append(f"the workspace (-w/--workspace-name or {ENV_WORKSPACE})")
+    if not sub:
+        missing.append(f"the subscription (--subscription, {ENV_SUBSCRIPTION} or {ENV_AZURE_SUBSCRIPTION})")
+    if missing:
+        raise UserError("which workspace? missing " + "; ".join(missing))
+    return WorkspaceCoordinates(subscription_id=sub, resource_group=rg, workspace_name=ws,
+                                location=(env.get(ENV_LOCATION) or None),
+                                source=f"-g {rg} -w {ws}")

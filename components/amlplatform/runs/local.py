@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Mapping, Optional, Sequence
 
 from amlplatform.errors import UserError
+from amlplatform.exit_codes import EXIT_INTERRUPTED, EXIT_TIMEOUT
 from amlplatform.runs.snapshot import HASH_VERSION, Snapshot, copy_snapshot
 from amlplatform.runs.store import (
     JOB_UMASK,
@@ -66,8 +67,7 @@ from amlplatform.runs.store import (
 )
 
 GRACE_SECONDS = 10.0
-EXIT_CANCELED = 130
-EXIT_TIMEOUT = 124
+EXIT_CANCELED = EXIT_INTERRUPTED  # the one exit-code table: amlplatform.exit_codes
 _SHELL_WORDS = {"cd", "exec", "export", "source", ".", "set", "env", "eval", "time", "true", "false", "test", "["}
 _SHELL_META = set("|&;<>()$`\\\"'*?[]#~=%{}\n")
 

@@ -248,39 +248,104 @@ def model_snapshot(path: Path, *, max_bytes: int = MAX_MODEL_BYTES, max_files: i
 
 
 def models_dir(explicit: Optional[Path] = None, env: Optional[Mapping[str, str]] = None, cwd: Optional[Path] = None) -> Path:
-    """``--models-dir`` beats ``$AMLPLATFORM_MODELS_DIR`` beats ``.amlplatform/models`` under ``cwd``."""
+    """``--models-dir`` beats ``$AMLPLATFORM_MODELS_DIR`` beats ``.amlplatform/models`` of the project
+    (``runs.store.project_root``: the same folder as the run records, from any subfolder)."""
+    from amlplatform.runs.store import project_root
+
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else Path(cwd)
-    chosen = Path(explicit) if explicit else (Path(env[ENV_MODELS_DIR]) if env.get(ENV_MODELS_DIR) else DEFAULT_MODELS_DIR)
+    if not explicit and not env.get(ENV_MODELS_DIR):
+        return project_root(cwd) / DEFAULT_MODELS_DIR
+    chosen = Path(explicit) if explicit else Path(env[ENV_MODELS_DIR])
     chosen = chosen.expanduser()
     return chosen if chosen.is_absolute() else cwd / chosen
 
 
-def run_output_path(run: Mapping[str, Any], run_dir: Path, path: str) -> Path:
-    """The folder or file ``path`` (``outputs/model``) of a finished local run, inside its run folder."""
-    if run.get("status") != "Completed":
-        raise UserError(f"run {run.get('name')!r} is {run.get('status')}; only a Completed run's outputs are registered")
+NAMED_OUTPUTS = "named-outputs"  # where azure-ai-ml's `az ml job download --all` puts a job's named outputs
+
+
+def _not_there(what: str, target: Path, root: Path) -> UserError:
+    """``<what>: looked in <target>``, and what the nearest existing folder above it (``root`` at the
+    highest) holds."""
+    folder = target.parent
+    while folder != root and root in folder.parents and not folder.is_dir():
+        folder = folder.parent
+    shown = f"{folder.relative_to(root).as_posix()}/" if folder != root else f"{folder}/"
+    have = sorted(p.name for p in folder.iterdir())[:10] if folder.is_dir() else []
+    where = f"{shown} holds: {', '.join(have)}" if have else f"{shown} is empty" if folder.is_dir() else f"no {shown}"
+    return UserError(f"{what}: looked in {target} ({where})")
+
+
+def _relative(path: Optional[str], flag: str = "--path") -> Optional[Path]:
+    if path is None or str(path).strip("/") == "":
+        return None
     rel = Path(path)
     if rel.is_absolute() or ".." in rel.parts:
-        raise UserError(f"--path must be relative to the run (like outputs/model), got {path!r}")
+        raise UserError(f"{flag} must be relative to the run (like outputs/model), got {path!r}")
+    return rel
+
+
+def run_output_path(run: Mapping[str, Any], run_dir: Path, path: Optional[str] = "outputs", *,
+                    output: Optional[str] = None) -> Path:
+    """The folder or file of a finished local run to register as a model.
+
+    ``output``: the run's named output (a pipeline's, bound to a step's output, or a step's or command
+    job's own), with ``path`` inside it; ``path`` ``named-outputs/<name>/...`` (the layout ``az ml job
+    download`` writes) means the same. Else ``path`` inside the run folder (``outputs/model``). An error
+    names the folder that was looked in and what is there."""
+    name = run.get("name")
+    if run.get("status") != "Completed":
+        raise UserError(f"run {name!r} is {run.get('status')}; only a Completed run's outputs are registered")
+    rel = _relative(path)
+    if output is None and rel is not None and rel.parts[0] == NAMED_OUTPUTS and len(rel.parts) > 1:
+        output, rel = rel.parts[1], (Path(*rel.parts[2:]) if len(rel.parts) > 2 else None)
+    pipeline = run.get("type") == "pipeline"
+    named = run.get("named_outputs") or {}
+    if output is not None:
+        if output not in named:
+            known = f"its named outputs: {', '.join(named)}" if named else "it has no named outputs"
+            hint = ""
+            if pipeline:
+                steps = [f"{s} ({v.get('run')})" for s, v in (run.get("steps") or {}).items() if v.get("run")]
+                hint = (f"; a step's own output: --run <step run> --output NAME (step runs: {', '.join(steps)})"
+                        if steps else "")
+            raise UserError(f"run {name!r} has no named output {output!r} ({known}){hint}")
+        item = named[output]
+        base = Path(item.get("value") if isinstance(item, Mapping) else item)
+        target = base / rel if rel is not None else base
+        if not target.exists():
+            what = f"run {name!r}: output {output!r}" + (f" has no {rel.as_posix()}" if rel is not None else " is missing")
+            raise _not_there(what, target, base if rel is not None else base.parent)
+        return target
+    rel = rel if rel is not None else Path("outputs")
+    if pipeline:
+        outs = f"its named outputs: {', '.join(named)}" if named else "it has no named outputs"
+        raise UserError(f"run {name!r} is a pipeline: its files are in its steps' runs, not in {Path(run_dir) / rel}; "
+                        f"give --output NAME ({outs}) or --run <step run>")
     target = Path(run_dir) / rel
     if not target.exists():
-        outputs = Path(run_dir) / "outputs"
-        have = sorted(p.name for p in outputs.iterdir())[:10] if outputs.is_dir() else []
-        raise UserError(f"run {run.get('name')!r} has no {path}" + (f" (outputs/ holds: {', '.join(have)})" if have else
-                                                                 " (its outputs/ folder is empty)"))
+        raise _not_there(f"run {name!r} has no {rel.as_posix()}", target, Path(run_dir))
     return target
 
 
-def job_output_uri(job: str, path: str) -> str:
-    """``azureml://jobs/<job>/outputs/artifacts/paths/<path>`` - an Azure job's output as a model path."""
+def job_output_uri(job: str, path: Optional[str], output: Optional[str] = None) -> str:
+    """An Azure job's output as a model path, the form azure-ai-ml documents for models
+    (azureml-examples cli/jobs/basics/hello-model-as-output.yml: ``azureml://jobs/<job-name>/outputs/
+    <output-name>/paths/<path-to-model-relative-to-the-named-output-location>``): the default output
+    ``artifacts`` with ``path`` (``outputs/model``), or the named output ``output``."""
     from amlplatform.runs.azure import JOB_NAME
 
     if not JOB_NAME.match(job):
         raise UserError(f"--job must be an Azure ML job name (letters, digits, '-' and '_'), got {job!r}")
-    clean = path.strip("/")
-    if not clean or ".." in clean.split("/"):
+    clean = (path or "").strip("/")
+    if ".." in clean.split("/") or (not clean and output is None):
         raise UserError(f"--path must be a path inside the job's outputs (like outputs/model), got {path!r}")
+    if output is None and clean.split("/")[0] == NAMED_OUTPUTS and len(clean.split("/")) > 1:
+        parts = clean.split("/")
+        output, clean = parts[1], "/".join(parts[2:])
+    if output is not None:
+        check_name(output, "--output")
+        return f"azureml://jobs/{job}/outputs/{output}/paths/" + (f"{clean}/" if clean else "")
     return f"azureml://jobs/{job}/outputs/artifacts/paths/{clean}/"
 
 

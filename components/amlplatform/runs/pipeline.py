@@ -46,12 +46,12 @@ from pathlib import Path
 from typing import Any, BinaryIO, Mapping, Optional, Sequence
 
 from amlplatform.errors import UserError
+from amlplatform.exit_codes import EXIT_FAILED
 from amlplatform.runs import local
 from amlplatform.runs.store import (LOG, PRIVATE_FILE_MODE, RunStore, create_mlflow_run, end_mlflow_run,
                                     fresh_lifecycle, now_iso, private_dir, write_json_atomic)
 
 REUSE_DIR = "reuse"
-EXIT_FAILED = 1
 
 
 class _PrefixedOut:
@@ -217,11 +217,14 @@ def run_pipeline_job(
     grace_seconds: float = local.GRACE_SECONDS,
     pass_env: Sequence[str] = (),
     environment_mode: str = "job",
+    cancel: Optional[threading.Event] = None,
 ) -> dict[str, Any]:
     """Run a ``type: pipeline`` job on this machine; return the pipeline's final run record.
 
     ``pass_env`` names caller variables every step gets (``local.job_environment``); each step runs in
-    its own environment (``runs.envbuild``) unless ``environment_mode`` is "current"."""
+    its own environment (``runs.envbuild``) unless ``environment_mode`` is "current". ``cancel`` (set by
+    another thread: ``Run.cancel()`` of the Python API) stops the pipeline as Ctrl-C does: running steps
+    are canceled, the rest skipped, the pipeline recorded Canceled."""
     from amlplatform.runs.gitinfo import git_properties
 
     out = out if out is not None else sys.stdout.buffer
@@ -265,7 +268,7 @@ def run_pipeline_job(
     store.create(record)
     lock = threading.Lock()
     out_lock = threading.Lock()
-    cancel = threading.Event()
+    cancel = cancel if cancel is not None else threading.Event()
     reuse = _Reuse(store)
 
     uri = store.mlruns.resolve().as_uri()
@@ -389,9 +392,10 @@ def run_pipeline_job(
                         pending.remove(sname)
                         running[pool.submit(run_step, sname)] = sname
             else:
+                canceled_reason = canceled_reason or "canceled (the pipeline was stopped)"
                 for sname in pending:
                     with lock:
-                        record["steps"][sname].update({"status": "Skipped", "why": canceled_reason or "the pipeline stopped"})
+                        record["steps"][sname].update({"status": "Skipped", "why": canceled_reason})
                 pending = []
                 save()
             if not running:
@@ -467,6 +471,8 @@ def run_pipeline_job(
             record["steps"][f]["status"] == "Failed" for f in failed) else "Failed"
         reason = f"step {failed[0]}: {first.get('reason') or first.get('why') or first['status']}"
         _finish_pipeline(store, record, status, reason, code if status == "Failed" else local.EXIT_CANCELED, parent_mlflow)
+    elif canceled_reason:  # stopped from another thread before any step failed
+        _finish_pipeline(store, record, "Canceled", canceled_reason, local.EXIT_CANCELED, parent_mlflow)
     else:
         _finish_pipeline(store, record, "Completed", None, 0, parent_mlflow)
     return record

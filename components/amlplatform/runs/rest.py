@@ -97,7 +97,7 @@ class ArmPipeline:
         self,
         endpoint: str = DEFAULT_ENDPOINT,
         *,
-        api_version: str,
+        api_version: Optional[str],  # None: no api-version parameter (the MLflow REST API takes none)
         credential: Any = None,
         transport: Any = None,
         retry: Optional[Mapping[str, Any]] = None,
@@ -146,7 +146,7 @@ class ArmPipeline:
         when ``retry_post`` says it is safe (``startPendingUpload`` and ``cancel`` are create-or-get
         and idempotent); azure-core retries PUT/GET/DELETE on its own.
         """
-        query = {"api-version": self.api_version, **(params or {})}
+        query = {**({"api-version": self.api_version} if self.api_version else {}), **(params or {})}
         request = HttpRequest(
             method,
             self.endpoint + path,

@@ -1,7 +1,7 @@
 """Run records on disk: one folder per run under the runs folder, written atomically.
 
-Layout of ``<runs dir>`` (default ``.amlplatform/runs`` under the current directory, or
-``$AMLPLATFORM_RUNS_DIR``)::
+Layout of ``<runs dir>`` (default ``.amlplatform/runs`` of the project: the current directory's, or
+its nearest parent's with a ``.amlplatform/`` folder or a ``.git``; or ``$AMLPLATFORM_RUNS_DIR``)::
 
     <run name>/run.json      the record (status history, exit code, git, code hash, files, metrics)
     <run name>/output.log    the combined stdout/stderr of the command
@@ -119,11 +119,28 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def project_root(cwd: Path) -> Path:
+    """Where the project's ``.amlplatform/`` is, found as git finds ``.git``: ``cwd`` or the nearest
+    parent holding a ``.amlplatform/`` folder, else the nearest holding ``.git`` (a repository root),
+    else ``cwd`` itself."""
+    cwd = Path(cwd).absolute()
+    for folder in (cwd, *cwd.parents):
+        if (folder / ".amlplatform").is_dir():
+            return folder
+        if (folder / ".git").exists():
+            return folder
+    return cwd
+
+
 def runs_dir(explicit: Optional[Path] = None, env: Optional[Mapping[str, str]] = None, cwd: Optional[Path] = None) -> Path:
-    """``--runs-dir`` beats ``$AMLPLATFORM_RUNS_DIR`` beats ``.amlplatform/runs`` under ``cwd``."""
+    """``--runs-dir`` beats ``$AMLPLATFORM_RUNS_DIR`` beats ``.amlplatform/runs`` of the project
+    (``project_root``: from any subfolder, the same records). A relative ``--runs-dir`` or
+    ``$AMLPLATFORM_RUNS_DIR`` is taken from ``cwd``."""
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else Path(cwd)
-    chosen = Path(explicit) if explicit else (Path(env[ENV_RUNS_DIR]) if env.get(ENV_RUNS_DIR) else DEFAULT_RUNS_DIR)
+    if not explicit and not env.get(ENV_RUNS_DIR):
+        return project_root(cwd) / DEFAULT_RUNS_DIR
+    chosen = Path(explicit) if explicit else Path(env[ENV_RUNS_DIR])
     chosen = chosen.expanduser()
     return chosen if chosen.is_absolute() else cwd / chosen
 
