@@ -102,7 +102,9 @@ def test_block_has_a_language_and_known_markers(block):
     if block.lang in SDK_LANGUAGES:
         assert "sdk" in block.markers, f"{block.where}: a {block.lang} program needs <!-- block: sdk --> before it"
     allowed = {"bash": {"cloud", "slow", "server"}, "sh": {"cloud", "slow", "server"},
-               "python": {"file"}, "yaml": {"save"}}.get(block.lang, {"sdk"} if block.lang in SDK_LANGUAGES else set())
+               "python": {"file", "cloud"}, "yaml": {"save"}}.get(block.lang, {"sdk"} if block.lang in SDK_LANGUAGES else set())
+    if block.lang == "python" and "cloud" in block.markers:
+        compile(block.text, block.where, "exec")  # not run (it needs a workspace), but it must be Python
     unknown = set(block.markers) - allowed
     assert not unknown, f"{block.where}: marker(s) {sorted(unknown)} do not apply to a {block.lang} block"
     for key in ("file", "save"):

@@ -1,6 +1,7 @@
 """``runs list``: records found from anywhere in the project (as git finds ``.git``), ``--limit``,
 ``--status``, ``--experiment``, reused pipeline steps marked; a background pipeline canceled from Python."""
 
+import re
 import json
 import sys
 import time
@@ -48,7 +49,7 @@ def test_runs_list_from_a_subfolder_finds_the_projects_runs(tmp_path, monkeypatc
     path = job(repo / "jobs" / "deep", "job.yml", "python -c pass")
     monkeypatch.chdir(repo / "jobs" / "deep")
     assert run_cli("submit", "job.yml") == 0
-    name = capsys.readouterr().err.split("run ", 1)[1].split(":", 1)[0]
+    name = re.search(r"^run (\S+): ", capsys.readouterr().err, re.M).group(1)  # the summary line
     assert (repo / ".amlplatform" / "runs" / name / "run.json").is_file()
     (repo / "docs").mkdir()
     for folder in (repo / "docs", repo, repo / "jobs"):
@@ -67,7 +68,7 @@ def test_limit_status_and_experiment(tmp_path, capsys):
     names = []
     for path, code in ((ok, 0), (bad, 4), (ok, 0), (ok, 0)):
         assert run_cli("submit", str(path), "--runs-dir", runs) == code
-        names.append(capsys.readouterr().err.split("run ", 1)[1].split(":", 1)[0])
+        names.append(re.search(r"^run (\S+): ", capsys.readouterr().err, re.M).group(1))
 
     def listed(*flags: str) -> list[str]:
         assert run_cli("runs", "list", "--runs-dir", runs, "--json", *flags) == 0

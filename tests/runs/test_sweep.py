@@ -353,3 +353,31 @@ def test_a_sweep_step_whose_trial_lacks_a_parameter_input_is_refused(tmp_path):
     with pytest.raises(UserError) as err:
         load_job(tmp_path / "p.yml")
     assert any(p.startswith("jobs.tune.search_space") and "momentum" in p for p in err.value.problems), err.value.problems
+
+
+@pytest.mark.slow
+def test_submit_runs_the_example_sweep_and_runs_show_last_is_the_sweep(tmp_path, capsys):
+    from runs_helpers import run_cli
+
+    runs = str(tmp_path / "runs")
+    assert run_cli("submit", "--file", str(EXAMPLE), "--runs-dir", runs) == 0
+    err = capsys.readouterr().err
+    assert "trial 3: Completed" in err and "best trial: 3" in err
+    assert run_cli("runs", "show", "last", "--runs-dir", runs) == 0
+    shown = capsys.readouterr().out
+    assert "type:        sweep" in shown and "trials:" in shown and "lr=1.0" in shown
+    # a trial is shown by its name, with the sweep it belongs to and its parameters
+    trial = sorted(p.name for p in (tmp_path / "runs").iterdir() if p.name.endswith("_3"))[0]
+    assert run_cli("runs", "show", trial, "--runs-dir", runs) == 0
+    assert "(trial 3: lr=1.0)" in capsys.readouterr().out
+
+
+def test_submit_refuses_pass_env_and_environment_current_for_a_cluster(tmp_path, capsys):
+    from runs_helpers import run_cli
+
+    outputs = tmp_path / "o.json"
+    outputs.write_text('{"workspace_id": "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg/'
+                       'providers/Microsoft.MachineLearningServices/workspaces/mlw"}')
+    code = run_cli("submit", "--file", str(EXAMPLE), "--compute", "cpu", "--outputs-file", str(outputs),
+                   "--environment", "current", "--dry-run")
+    assert code == 2 and "--environment current is for local runs" in capsys.readouterr().err

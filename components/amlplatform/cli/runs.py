@@ -540,10 +540,13 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(json.dumps(record, indent=2))
         return 0
     p = print
-    pipeline = record.get("type") == "pipeline"
+    pipeline = record.get("type") in ("pipeline", "sweep")  # a parent: its steps or trials hold the logs
     p(f"run:         {record['name']}")
     if pipeline:
-        p("type:        pipeline")
+        p(f"type:        {record['type']}")
+    elif record.get("sweep"):
+        p(f"sweep:       {record['sweep']} (trial {record.get('trial')}: "
+          + ", ".join(f"{k}={v}" for k, v in (record.get("parameters") or {}).items()) + ")")
     elif record.get("pipeline"):
         p(f"pipeline:    {record['pipeline']} (step {record.get('step')})")
     p(f"experiment:  {record.get('experiment')}")
@@ -560,11 +563,17 @@ def cmd_show(args: argparse.Namespace) -> int:
         p(f"code hash:   {record.get('code_hash')} ({record.get('files_count')} files, "
           f"{format_bytes(record.get('total_bytes') or 0)}; ignore file: {record.get('ignore_file') or 'none'})")
         p(f"source:      {record.get('source')}")
-    if pipeline:
+    if record.get("type") == "pipeline":
         from amlplatform.runs.pipeline import summary_lines
 
         p("steps:")
         for line in summary_lines(record):
+            p(f"  {line}")
+    elif record.get("type") == "sweep":
+        from amlplatform.runs.sweep import summary_lines as sweep_lines
+
+        p("trials:")
+        for line in sweep_lines(record)[1:]:
             p(f"  {line}")
     for line in _io_lines(record):
         p(line)
@@ -599,7 +608,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     for w in record.get("warnings") or []:
         p(f"warning:     {w}")
     if pipeline:
-        p(f"logs:        amlplatform runs logs {record['name']} (each step's output)")
+        p(f"logs:        amlplatform runs logs {record['name']} (each step's output)" if record["type"] == "pipeline"
+          else "logs:        amlplatform runs logs <trial run> (the trials above)")
         return 0
     tail = _log_tail(log_path, args.tail)
     p(f"log ({log_path}, last {len(tail)} lines):")

@@ -459,9 +459,9 @@ class RunStore:
 
     def resolve(self, ref: str) -> dict[str, Any]:
         """A run by full name, unique name prefix, or ``last`` (the newest top-level run: a
-        pipeline, not its last step; a step run is shown by its name)."""
+        pipeline or a sweep, not its last step or trial; those are shown by their names)."""
         if ref == "last":
-            recs = [r for r in self.records() if not r.get("pipeline")]
+            recs = [r for r in self.records() if not r.get("pipeline") and not r.get("sweep")]
             if not recs:
                 raise UserError(f"no runs under {self.root}")
             return recs[-1]

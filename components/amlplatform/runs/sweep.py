@@ -570,7 +570,7 @@ def run_sweep_job(job: SweepJob, *, store: Any, out: Optional[BinaryIO] = None, 
         "experiment": local._safe_experiment(job.experiment_name), "display_name": job.display_name,
         "description": job.description, "compute": "local", "command": job.trial.command, "tags": dict(job.tags),
         **fresh_lifecycle(),
-        "sweep": {"sampling": job.sampling.type, "seed": seed, "objective": {"goal": job.objective.goal,
+        "sweep_settings": {"sampling": job.sampling.type, "seed": seed, "objective": {"goal": job.objective.goal,
                                                                          "primary_metric": job.objective.primary_metric},
                   "early_termination": job.early_termination.type if job.early_termination else None,
                   "max_total_trials": job.limits.max_total_trials, "max_concurrent_trials": concurrency,
@@ -774,7 +774,7 @@ def _placeholder_params(job: SweepJob) -> dict[str, Any]:
 
 def summary_lines(record: Mapping[str, Any]) -> list[str]:
     """The sweep's trials, one line each, and the best trial (what ``submit`` and ``runs show`` print)."""
-    obj = (record.get("sweep") or {}).get("objective") or {}
+    obj = (record.get("sweep_settings") or {}).get("objective") or {}
     lines = [f"sweep {record.get('name')}: {record.get('status')} ({obj.get('goal')} {obj.get('primary_metric')})"]
     for t in record.get("trials") or []:
         params = ", ".join(f"{k}={value_text(v)}" for k, v in (t.get("parameters") or {}).items())
