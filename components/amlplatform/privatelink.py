@@ -30,6 +30,11 @@ class PrivateEndpointsSpec(TypedDict, total=False):
     """Sub-resources that get an endpoint (amlworkspace, blob, file, queue, table, vault, registry)."""
 
 
+def has_private_path(spec: Optional[Mapping]) -> bool:
+    """Whether ``spec`` (a :class:`PrivateEndpointsSpec` or None) declares at least one endpoint."""
+    return bool(spec) and bool(list(spec.get("groups") or []))
+
+
 class PrivateLinkArgs(TypedDict, total=False):
     resource_group_name: Required[pulumi.Input[str]]
     """Resource group of the endpoint."""

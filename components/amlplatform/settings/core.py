@@ -15,6 +15,7 @@ from typing import Annotated, Dict, List, Literal, Optional
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from amlplatform import naming
+from amlplatform.azure.isolation import dependency_network
 from amlplatform.azure.roles import ROLES
 from amlplatform.errors import Problems
 
@@ -356,9 +357,8 @@ def derived_network(workspace: WorkspaceSettings, explicit: Optional[str], kind:
     """
     if explicit is not None:
         return explicit
-    if kind == "default_action":
-        return "Allow" if workspace.managed_network == "Disabled" else "Deny"
-    return workspace.public_network_access
+    derived = dependency_network(workspace.managed_network, workspace.public_network_access)
+    return derived["network_default_action" if kind == "default_action" else "public_network_access"]
 
 
 __all__ = [
