@@ -20,8 +20,8 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from amlplatform import naming
 from amlplatform.azure.private_dns import GROUP_ZONES, KNOWN_ZONES, REQUIRED_STORAGE_GROUPS
 from amlplatform.errors import Problems
-from amlplatform.settings import cidr
-from amlplatform.settings.core import Model, arm_id
+from amlplatform.spec import cidr
+from amlplatform.spec.core import Model, arm_id
 
 # --------------------------------------------------------------------------- what Azure documents
 
@@ -316,7 +316,7 @@ def creates_registry(settings: Any) -> bool:
 def private_resources(settings: Any) -> Dict[str, str]:
     """Label -> the setting that makes it private, for each created resource whose public network
     access is Disabled."""
-    from amlplatform.settings.core import derived_network
+    from amlplatform.spec.core import derived_network
 
     ws = settings.workspace
     out: Dict[str, str] = {}

@@ -36,7 +36,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from amlplatform.azure.roles import ROLES as BUILTIN
 from amlplatform.errors import Problems
-from amlplatform.settings.core import Guid, Model, Tags, arm_id
+from amlplatform.spec.core import Guid, Model, Tags, arm_id
 
 # Azure ML datastore names: letters, digits and underscores (the azureml SDK refuses others:
 # "Datastore name can only contain alphanumeric characters and underscores").

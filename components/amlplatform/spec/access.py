@@ -27,7 +27,7 @@ from typing import List, Literal, Optional
 from pydantic import Field, field_validator
 
 from amlplatform.azure.roles import ROLES, STORAGE_DATA_ROLE_GUIDS, STORAGE_DATA_ROLES
-from amlplatform.settings.core import Guid, Model
+from amlplatform.spec.core import Guid, Model
 
 # the built-in role table lives in amlplatform.azure.roles (re-exported here for older imports)
 ROLE_GUIDS = ROLES

@@ -39,7 +39,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from amlplatform.azure.rules import endpoint_name_problems
 from amlplatform.errors import Problems
-from amlplatform.settings.core import Model, Tags
+from amlplatform.spec.core import Model, Tags
 
 # ---------------------------------------------------------------------------- value types
 

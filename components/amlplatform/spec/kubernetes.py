@@ -12,9 +12,9 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 from amlplatform import naming
 from amlplatform.azure.rules import extension_problems
 from amlplatform.errors import Problems
-from amlplatform.settings import cidr
-from amlplatform.settings.core import Guid, Model, arm_id
-from amlplatform.settings.values import K8sName, KubernetesComputeName, SubnetId, Taints, VmSize, _max_not_below_min
+from amlplatform.spec import cidr
+from amlplatform.spec.core import Guid, Model, arm_id
+from amlplatform.spec.values import K8sName, KubernetesComputeName, SubnetId, Taints, VmSize, _max_not_below_min
 
 # ---------------------------------------------------------------------------- Kubernetes
 
