@@ -13,7 +13,7 @@ from amlplatform.azure.roles import ROLES, role_guid, role_name
 PACKAGE = Path(amlplatform.__file__).resolve().parent
 # the component modules: every module that declares a ComponentResource
 COMPONENT_MODULES = sorted(
-    p for p in PACKAGE.glob("*.py")
+    p for p in PACKAGE.rglob("*.py")
     if "pulumi.ComponentResource" in p.read_text() and p.stem not in ("program",))
 
 
@@ -27,12 +27,13 @@ def _loaded_after_import(modules):
 
 
 def test_there_are_component_modules_to_check():
-    names = {p.stem for p in COMPONENT_MODULES}
-    assert {"platform", "storage", "keyvault", "kubernetes", "endpoints", "privatelink"} <= names
+    names = {".".join(p.relative_to(PACKAGE).with_suffix("").parts) for p in COMPONENT_MODULES}
+    assert {"platform", "storage", "keyvault", "kubernetes", "endpoints", "privatelink", "mlplatform.__init__"} <= names
 
 
 def test_no_component_module_loads_the_settings_models():
-    loaded = _loaded_after_import([f"amlplatform.{p.stem}" for p in COMPONENT_MODULES])
+    modules = [".".join(("amlplatform",) + p.relative_to(PACKAGE).with_suffix("").parts) for p in COMPONENT_MODULES]
+    loaded = _loaded_after_import([m.removesuffix(".__init__") for m in modules])
     assert "amlplatform.settings" not in loaded
     assert not any(m.startswith("amlplatform.settings.") for m in loaded)
 
@@ -77,3 +78,20 @@ def test_role_guid_takes_a_name_or_a_guid_and_names_an_unknown_role():
         assert "'Acr Pull' is not a built-in role" in str(exc)
     else:
         raise AssertionError("an unknown role name must be refused")
+
+
+def test_every_component_and_its_args_is_public():
+    import inspect
+
+    import pulumi
+
+    exported = set(amlplatform.__all__)
+    for path in COMPONENT_MODULES:
+        module = __import__(".".join(("amlplatform",) + path.relative_to(PACKAGE).with_suffix("").parts)
+                            .removesuffix(".__init__"), fromlist=["x"])
+        for name, value in vars(module).items():
+            if inspect.isclass(value) and issubclass(value, pulumi.ComponentResource) and \
+                    value.__module__ == module.__name__:
+                assert name in exported and f"{name}Args" in exported, name
+                assert getattr(amlplatform, name) is value
+    assert amlplatform.role_guid("AcrPull") == ROLES["AcrPull"]
