@@ -95,3 +95,13 @@ def test_every_component_and_its_args_is_public():
                 assert name in exported and f"{name}Args" in exported, name
                 assert getattr(amlplatform, name) is value
     assert amlplatform.role_guid("AcrPull") == ROLES["AcrPull"]
+
+
+def test_the_program_is_a_thin_mapping_to_the_platform_component():
+    source = (PACKAGE / "program.py").read_text()
+    assert len(source.splitlines()) <= 200
+    imported = {n.module for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ImportFrom)}
+    # it declares nothing itself: no azure-native, no component but MLPlatform
+    assert not any(m.startswith("pulumi_") for m in imported)
+    components = {f"amlplatform.{p.stem}" for p in COMPONENT_MODULES if p.parent == PACKAGE}
+    assert not imported & components

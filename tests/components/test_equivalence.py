@@ -80,3 +80,36 @@ def test_a_public_platform_has_reachable_storage_and_a_private_one_gets_its_priv
     groups = sorted(g for pe in private.of_type("azure-native:network:PrivateEndpoint")
                     for c in pe.inputs["privateLinkServiceConnections"] for g in c["groupIds"])
     assert groups == ["amlworkspace", "blob", "file", "vault"]
+
+
+def test_pulumis_schema_analyzer_accepts_the_component():
+    """Other languages see MLPlatform through the schema Pulumi infers from its Args and outputs."""
+    from pulumi.provider.experimental.analyzer import Analyzer
+
+    from amlplatform import MLPlatform
+
+    found = Analyzer("amlplatform").analyze([MLPlatform])["component_definitions"]["MLPlatform"]
+    assert {"location", "naming", "network", "clusters", "datastoreSecrets"} <= set(found.inputs)
+    assert {"workspaceId", "computeIds", "storageAccountId"} <= set(found.outputs)
+
+
+def test_a_nested_platform_carries_no_root_alias():
+    """Only a platform at the stack root can be the successor of the program's root resources."""
+    import pulumi
+
+    from amlplatform import MLPlatform
+
+    class Team(pulumi.ComponentResource):
+        def __init__(self, name):
+            super().__init__("team:index:Team", name)
+            MLPlatform("ml", {"location": "westeurope", "naming": {"workload": "fraud", "environment": "dev"},
+                              "workspace": {"public_network_access": "Enabled"}},
+                       opts=pulumi.ResourceOptions(parent=self))
+
+    nested = evaluate(lambda: Team("team"), project="p", stack="s")
+    assert nested.aliases == {}
+    root = evaluate(lambda: MLPlatform("ml", {"location": "westeurope", "naming": {
+        "workload": "fraud", "environment": "dev"}, "workspace": {"public_network_access": "Enabled"}}),
+        project="p", stack="s")
+    assert root.aliases["urn:pulumi:s::p::amlplatform:index:MLPlatform$azure-native:resources:ResourceGroup"
+                        "::resource-group"] == ["urn:pulumi:s::p::azure-native:resources:ResourceGroup::resource-group"]

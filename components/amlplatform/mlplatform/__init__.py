@@ -173,12 +173,14 @@ class MLPlatform(pulumi.ComponentResource):
         self._aliases = [pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)] if at_root else None
         files, secrets = dict(args.get("files") or {}), dict(args.get("datastore_secrets") or {})
 
-        client = None
-        if not all(args.get(k) for k in ("subscription_id", "deployer_object_id")) or not settings.tenant_id:
+        # who deploys, for what an argument leaves out (one invoke, and none when everything is given)
+        given = {"subscription_id": args.get("subscription_id"), "object_id": args.get("deployer_object_id"),
+                 "tenant_id": settings.tenant_id}
+        if not all(given.values()):
             client = authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=self))
-        subscription_id = args.get("subscription_id") or client.subscription_id  # type: ignore[union-attr]
-        deployer_object_id = args.get("deployer_object_id") or client.object_id  # type: ignore[union-attr]
-        tenant_id: pulumi.Input[str] = settings.tenant_id or client.tenant_id  # type: ignore[union-attr]
+            given = {key: value or getattr(client, key) for key, value in given.items()}
+        subscription_id, deployer_object_id = given["subscription_id"], given["object_id"]
+        tenant_id: pulumi.Input[str] = given["tenant_id"]
 
         names = settings.naming.names()
         rg_name = settings.resource_group.name or names.resource_group

@@ -6,18 +6,16 @@ for the deployed platform to be usable; the fixture tests/fixtures/unusable fire
 
 from typing import Any, Dict, Iterable, List, Tuple
 
+from amlplatform.azure.private_dns import GROUP_ZONES, REQUIRED_STORAGE_GROUPS
 from amlplatform.review.deployability import Finding, rule
 from amlplatform.review.deployability import _graph as g
 
 # What a private resource needs: private endpoint group ids -> the private DNS zones their names
-# resolve in (learn.microsoft.com/azure/private-link/private-endpoint-dns, "Azure services DNS
-# zone configuration"; Azure ML: how-to-custom-dns lists both workspace zones).
+# resolve in (amlplatform.azure.private_dns; Azure ML: how-to-custom-dns lists both workspace zones).
 PRIVATE_LINK: Dict[str, Dict[str, Tuple[str, ...]]] = {
-    g.WORKSPACE: {"amlworkspace": ("privatelink.api.azureml.ms", "privatelink.notebooks.azure.net")},
-    g.STORAGE: {"blob": ("privatelink.blob.core.windows.net",),
-                "file": ("privatelink.file.core.windows.net",)},
-    g.KEY_VAULT: {"vault": ("privatelink.vaultcore.azure.net",)},
-    g.REGISTRY: {"registry": ("privatelink.azurecr.io",)},
+    type_: {group: GROUP_ZONES[group] for group in groups}
+    for type_, groups in ((g.WORKSPACE, ("amlworkspace",)), (g.STORAGE, REQUIRED_STORAGE_GROUPS),
+                          (g.KEY_VAULT, ("vault",)), (g.REGISTRY, ("registry",)))
 }
 
 
