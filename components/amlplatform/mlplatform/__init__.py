@@ -163,6 +163,10 @@ class MLPlatform(pulumi.ComponentResource):
     """Login server of a created registry."""
     compute_ids: pulumi.Output[Dict[str, str]]
     """Compute name -> ARM id of what jobs and deployments target (clusters, Kubernetes computes)."""
+    vnet_id: pulumi.Output[Optional[str]]
+    """The VNet the platform created (none without a network, or with existing subnets)."""
+    private_endpoints_subnet_id: pulumi.Output[Optional[str]]
+    """Subnet of the private endpoints (none without a network): for private endpoints of one's own."""
 
     def __init__(self, name: str, args: MLPlatformArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         settings = validate(args)
@@ -231,6 +235,9 @@ class MLPlatform(pulumi.ComponentResource):
         self.registry_login_server = platform.registry_login_server
         self.compute_id_inputs = compute_ids
         self.compute_ids = pulumi.Output.from_input(compute_ids)
+        self.vnet_id = pulumi.Output.from_input(self.network.vnet_id if self.network is not None else None)
+        self.private_endpoints_subnet_id = pulumi.Output.from_input(
+            self.network.private_endpoints_subnet_id if self.network is not None else None)
         self.register_outputs({
             "workspace_id": self.workspace_id, "workspace_name": self.workspace_name,
             "resource_group_name": self.resource_group_name, "discovery_url": self.discovery_url,
@@ -239,6 +246,7 @@ class MLPlatform(pulumi.ComponentResource):
             "app_insights_id": self.app_insights_id, "log_analytics_id": self.log_analytics_id,
             "container_registry_id": self.container_registry_id,
             "registry_login_server": self.registry_login_server, "compute_ids": self.compute_ids,
+            "vnet_id": self.vnet_id, "private_endpoints_subnet_id": self.private_endpoints_subnet_id,
         })
 
     def _child(self) -> pulumi.ResourceOptions:
