@@ -19,10 +19,10 @@ import re
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Tuple, Union, get_args, get_origin
 
-from pydantic import AfterValidator, TypeAdapter, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import TypeAdapter, ValidationError
 from typing_extensions import Annotated
 
-from amlplatform.errors import Problems, UserError, closest, validation_problems
+from amlplatform.errors import UserError, closest, validation_problems
 from amlplatform.settings.pulumi_yaml import SECRET_STAND_IN, parse, program_config, read_stack_config
 from amlplatform.spec.access import STORAGE_DATA_ROLE_GUIDS, AccessSettings  # noqa: F401
 from amlplatform.spec.compute import (  # noqa: F401
