@@ -36,6 +36,12 @@ from amlplatform.kubernetes import KubernetesInferenceTarget
 from amlplatform.mlplatform import compute as compute_map
 from amlplatform.mlplatform import serving as serving_map
 from amlplatform.mlplatform import workspace as workspace_map
+from amlplatform.mlplatform.args import (
+    StackAccess, StackBatchEndpoint, StackCluster, StackDatastore, StackDiagnostics, StackEncryption, StackEnvironment,
+    StackInstances, StackKeyVault, StackKubernetes, StackLocks, StackMonitoring, StackNaming, StackNetwork,
+    StackOnlineEndpoint, StackPolicyException, StackRegistry, StackResourceGroup, StackRoleAssignment, StackStorage,
+    StackWorkspace,
+)
 from amlplatform.network import PlatformNetwork
 from amlplatform.platform import MLWorkspace
 from amlplatform.spec.platform import StackSettings
@@ -44,53 +50,53 @@ from amlplatform.spec.platform import StackSettings
 class MLPlatformArgs(TypedDict, total=False):
     location: Required[str]
     """Azure region of every resource."""
-    naming: Required[Dict[str, Any]]
+    naming: Required[StackNaming]
     """{workload, environment, overrides}: deterministic physical names (amlplatform.naming)."""
     tenant_id: str
     """Entra tenant of the key vault; default: the deploying identity's."""
-    resource_group: Dict[str, Any]
+    resource_group: StackResourceGroup
     """{name, existing}: the resource group (created unless existing)."""
     tags: Dict[str, str]
     """Tags on every resource (plus workload and environment)."""
     protect: bool
     """Protect storage, key vault and workspace from deletion by Pulumi."""
-    workspace: Dict[str, Any]
+    workspace: StackWorkspace
     """The workspace: identity, public_network_access, managed_network, hbi_workspace, ..."""
-    storage: Dict[str, Any]
+    storage: StackStorage
     """The workspace's storage account (or existing_id); its network follows the workspace's."""
-    key_vault: Dict[str, Any]
+    key_vault: StackKeyVault
     """The workspace's key vault (or existing_id); its network follows the workspace's."""
-    monitoring: Dict[str, Any]
+    monitoring: StackMonitoring
     """Log Analytics and Application Insights (or existing ids)."""
-    registry: Dict[str, Any]
+    registry: StackRegistry
     """Container registry: mode auto (created when something needs images), service, create, existing."""
-    network: Dict[str, Any]
+    network: StackNetwork
     """vnet or existing_subnets (private endpoints for every created resource), private_dns, outbound."""
-    role_assignments: List[Dict[str, Any]]
+    role_assignments: List[StackRoleAssignment]
     """Roles (by built-in name or GUID) on the workspace or its resource group."""
-    diagnostics: Dict[str, Any]
+    diagnostics: StackDiagnostics
     """{enabled}: resource logs to Log Analytics."""
-    access: Dict[str, Any]
+    access: StackAccess
     """{data_scientists, instance_users, compute_identities}: data-plane roles."""
-    encryption: Dict[str, Any]
+    encryption: StackEncryption
     """{customer_managed_key, key_name, key_size, identity_id}: customer-managed key."""
-    locks: Dict[str, Any]
+    locks: StackLocks
     """{enabled, resources, notes}: CanNotDelete locks."""
-    policy_exceptions: List[Dict[str, Any]]
+    policy_exceptions: List[StackPolicyException]
     """Reasoned exceptions for `amlplatform scan` (nothing is declared for them)."""
-    clusters: List[Dict[str, Any]]
+    clusters: List[StackCluster]
     """AmlCompute clusters."""
-    instances: Dict[str, Any]
+    instances: StackInstances
     """Compute instances, one per listed user."""
-    kubernetes: List[Dict[str, Any]]
+    kubernetes: List[StackKubernetes]
     """Kubernetes inference targets: new AKS clusters or attached ones."""
-    environments: List[Dict[str, Any]]
+    environments: List[StackEnvironment]
     """Environments: an image as is, or a conda file on a base image."""
-    datastores: List[Dict[str, Any]]
+    datastores: List[StackDatastore]
     """Datastores: blob containers, ADLS Gen2 file systems, file shares."""
-    online_endpoints: List[Dict[str, Any]]
+    online_endpoints: List[StackOnlineEndpoint]
     """Online endpoints and their deployments."""
-    batch_endpoints: List[Dict[str, Any]]
+    batch_endpoints: List[StackBatchEndpoint]
     """Batch endpoints and their deployments."""
     files: Dict[str, str]
     """Content of the files the arguments name (conda files, setup scripts) by the path they give
@@ -111,15 +117,19 @@ _INPUTS = ("files", "datastore_secrets", "subscription_id", "deployer_object_id"
 def validate(args: Mapping[str, Any]) -> StackSettings:
     """``args`` checked and read into the platform model; :class:`ComponentArgsError` lists every
     problem with its field (``args.storage.sku: ...``)."""
-    check_args("MLPlatform", args, MLPlatformArgs)
     from pydantic import ValidationError
 
+    if not isinstance(args, Mapping):
+        check_args("MLPlatform", args, MLPlatformArgs)  # says what it must be
     try:
-        return StackSettings.model_validate({k: v for k, v in args.items() if k not in _INPUTS})
+        settings = StackSettings.model_validate({k: v for k, v in args.items() if k not in _INPUTS})
     except ValidationError as exc:
         problems = validation_problems(exc, "args", StackSettings)
         raise ComponentArgsError(f"MLPlatform: invalid arguments ({len(problems)} problem"
                                  f"{'s' if len(problems) != 1 else ''}):", problems) from None
+    # the models took every value; the TypedDict adds where an Output may stand (the extra arguments)
+    check_args("MLPlatform", args, MLPlatformArgs)
+    return settings
 
 
 def _check_inputs(settings: StackSettings, args: Mapping[str, Any]) -> None:
