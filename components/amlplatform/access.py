@@ -8,7 +8,8 @@ import pulumi
 from pulumi_azure_native import authorization
 from typing_extensions import Required
 
-from amlplatform._component import check_args, child, token
+from amlplatform._component import ComponentArgsError, check_args, child, token
+from amlplatform.azure.roles import ROLES
 
 # Role assignment names are GUIDs; deriving them from (scope, principal, role) makes a redeploy
 # find the same assignment instead of failing with "RoleAssignmentExists" (AVM does the same).
@@ -32,10 +33,11 @@ class RoleAssignmentSpec(TypedDict, total=False):
     """Object id of the user, group or service principal."""
     principal_type: Required[str]
     """User, Group or ServicePrincipal."""
-    role_definition_guid: Required[str]
-    """Built-in or custom role definition GUID."""
+    role_definition_guid: str
+    """Built-in or custom role definition GUID; default: the GUID of the built-in role role_name."""
     role_name: str
-    """Readable role name, used in the logical resource name."""
+    """Built-in role name (amlplatform.azure.roles), or a readable name of a custom role; used in the
+    logical resource name. One of role_name and role_definition_guid is required."""
     description: str
     """Why the principal has the role."""
     name_label: str
@@ -43,11 +45,28 @@ class RoleAssignmentSpec(TypedDict, total=False):
     principal id is a secret: naming.name_part)."""
 
 
+def spec_role(component: str, where: str, spec: RoleAssignmentSpec) -> str:
+    """The role definition GUID of ``spec``: given, or the built-in role named role_name."""
+    if spec.get("role_definition_guid"):
+        return spec["role_definition_guid"]
+    name = spec.get("role_name")
+    if name in ROLES:
+        return ROLES[name]
+    raise ComponentArgsError(f"{component}: invalid arguments (1 problem):", [
+        f"{where}.role_name: {name!r} is not a built-in role (give role_definition_guid for a custom role)"
+        if name else f"{where}: needs role_name (a built-in role) or role_definition_guid"])
+
+
+def _subscription_of(scope: str) -> str:
+    # an ARM id: /subscriptions/<id>/...
+    return scope.split("/")[2] if scope.lower().startswith("/subscriptions/") else ""
+
+
 class WorkspaceAccessArgs(TypedDict, total=False):
     scope: Required[pulumi.Input[str]]
     """ARM id the roles are granted on (the workspace or its resource group)."""
-    subscription_id: Required[pulumi.Input[str]]
-    """Subscription of the role definitions."""
+    subscription_id: pulumi.Input[str]
+    """Subscription of the role definitions; default: the scope's."""
     assignments: Required[List[RoleAssignmentSpec]]
     """Who gets which role."""
 
@@ -60,10 +79,11 @@ class WorkspaceAccess(pulumi.ComponentResource):
         check_args("WorkspaceAccess", args, WorkspaceAccessArgs)
         super().__init__(token("WorkspaceAccess"), name, None, opts)
         scope = pulumi.Output.from_input(args["scope"])
-        subscription = pulumi.Output.from_input(args["subscription_id"])
+        subscription = pulumi.Output.from_input(args["subscription_id"]) if args.get("subscription_id") else \
+            scope.apply(_subscription_of)
         ids = []
-        for spec in args["assignments"]:
-            role = spec["role_definition_guid"]
+        for i, spec in enumerate(args["assignments"]):
+            role = spec_role("WorkspaceAccess", f"args.assignments[{i}]", spec)
             principal = spec["principal_id"]
             label = slug(spec.get("role_name") or role)
             assignment = authorization.RoleAssignment(
@@ -114,10 +134,10 @@ class IdentityAccess(pulumi.ComponentResource):
         subscription = pulumi.Output.from_input(args["subscription_id"])
         principal = pulumi.Output.from_input(args["principal_id"])
         self.assignments: List[authorization.RoleAssignment] = []
-        for grant in args["grants"]:
+        for gi, grant in enumerate(args["grants"]):
             scope = pulumi.Output.from_input(grant["scope"])
-            for spec in grant["roles"]:
-                role = spec["role_definition_guid"]
+            for ri, spec in enumerate(grant["roles"]):
+                role = spec_role("IdentityAccess", f"args.grants[{gi}].roles[{ri}]", spec)
                 self.assignments.append(authorization.RoleAssignment(
                     f"{name}-{grant['scope_label']}-{slug(spec.get('role_name') or role)}",
                     scope=scope,

@@ -27,6 +27,7 @@ from typing_extensions import Required
 
 from amlplatform._component import check_args, child, token
 from amlplatform.access import RoleAssignmentSpec, WorkspaceAccess, assignment_guid, role_definition_id
+from amlplatform.azure.roles import ROLES
 
 DATASTORE_TYPES = {"blob": "AzureBlob", "adls_gen2": "AzureDataLakeGen2", "file_share": "AzureFile"}
 _ACCOUNT_ID = re.compile(r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
@@ -166,7 +167,7 @@ class Datastore(pulumi.ComponentResource):
 
         subscription = pulumi.Output.from_input(args["subscription_id"])
         if args.get("workspace_principal_id") is not None:
-            role = args.get("workspace_role_guid", "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1")
+            role = args.get("workspace_role_guid", ROLES["Storage Blob Data Reader"])
             principal = pulumi.Output.from_input(args["workspace_principal_id"])
             authorization.RoleAssignment(
                 f"{name}-workspace-read",

@@ -22,8 +22,9 @@ from typing_extensions import Required
 
 from amlplatform._component import check_args, child, token
 from amlplatform.access import assignment_guid, role_definition_id
+from amlplatform.azure.roles import ROLES
 
-CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
+CRYPTO_SERVICE_ENCRYPTION_USER = ROLES["Key Vault Crypto Service Encryption User"]
 KEY_OPS = ["wrapKey", "unwrapKey"]  # all that encryption at rest uses
 
 

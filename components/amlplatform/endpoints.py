@@ -30,7 +30,7 @@ from typing_extensions import Required
 
 from amlplatform._component import check_args, child, token
 from amlplatform.offline.armtypes import api_version
-from amlplatform.settings.endpoints import endpoint_name_problems
+from amlplatform.azure.rules import endpoint_name_problems
 
 KEY_REASON_TAG = "amlplatform.io/key-auth-reason"
 ML_NAMESPACE = "Microsoft.MachineLearningServices"

@@ -8,7 +8,8 @@ from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token
-from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints
+from amlplatform.azure.isolation import firewall_default
+from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints, has_private_path
 from amlplatform.diagnostics import send_to_log_analytics
 from amlplatform.locks import lock
 
@@ -29,7 +30,9 @@ class WorkspaceKeyVaultArgs(TypedDict, total=False):
     soft_delete_retention_days: int
     """7-90, default 90."""
     network_default_action: str
-    """Allow or Deny (default); AzureServices always bypass."""
+    """Allow or Deny; AzureServices always bypass. Default Deny when private_endpoints are given, else
+    Allow (nobody could reach a vault that denies everyone without a private path). MLWorkspace
+    derives it from the workspace's network."""
     public_network_access: str
     """Enabled (default) or Disabled."""
     log_analytics_workspace_id: pulumi.Input[str]
@@ -72,7 +75,8 @@ class WorkspaceKeyVault(pulumi.ComponentResource):
             "enabled_for_template_deployment": False,
             "public_network_access": args.get("public_network_access", "Enabled"),
             "network_acls": {
-                "default_action": args.get("network_default_action", "Deny"),
+                "default_action": args.get("network_default_action",
+                                           firewall_default(has_private_path(args.get("private_endpoints")))),
                 "bypass": "AzureServices",
             },
         }

@@ -39,18 +39,19 @@ from amlplatform.azureml_extension import (  # noqa: F401
 from amlplatform.kubernetes_attach import (  # noqa: F401
     INSTANCE_TYPE_API, InstanceType, attach_schema, declare_attach, declare_instance_types, instance_type_spec,
 )
-from amlplatform.settings.kubernetes import extension_problems
+from amlplatform.azure.roles import ROLES
+from amlplatform.azure.rules import extension_problems
 
-READER_ROLE = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+READER_ROLE = ROLES["Reader"]
 # "Azure Kubernetes Service RBAC Cluster Admin" (learn.microsoft.com/azure/role-based-access-control/
 # built-in-roles/containers): full Kubernetes data-plane access under Entra ID + Azure RBAC, which the
 # deployer needs to create the namespace and the InstanceType objects once local accounts are off
 # (learn.microsoft.com/azure/aks/manage-azure-rbac).
-CLUSTER_ADMIN_ROLE = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+CLUSTER_ADMIN_ROLE = ROLES["Azure Kubernetes Service RBAC Cluster Admin"]
 # "Network Contributor": a cluster in a subnet it does not own needs it on that subnet for its
 # system-assigned identity (learn.microsoft.com/azure/aks/use-managed-identity, "Add role
 # assignment": only the az CLI grants it by itself; templates and SDKs must grant it)
-NETWORK_CONTRIBUTOR_ROLE = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+NETWORK_CONTRIBUTOR_ROLE = ROLES["Network Contributor"]
 # AKS Trusted Access role through which Azure ML reaches a cluster without local accounts
 TRUSTED_ACCESS_ROLE = "Microsoft.MachineLearningServices/workspaces/mlworkload"
 

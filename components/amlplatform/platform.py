@@ -16,6 +16,7 @@ from typing_extensions import Required
 
 from amlplatform._component import ComponentArgsError, check_args, child, token
 from amlplatform.access import RoleAssignmentSpec, WorkspaceAccess
+from amlplatform.azure.isolation import DEFAULT_MANAGED_NETWORK, dependency_network, public_access_default
 from amlplatform.encryption import CustomerManagedKey
 from amlplatform.keyvault import WorkspaceKeyVault
 from amlplatform.monitoring import WorkspaceMonitoring
@@ -243,7 +244,14 @@ class MLWorkspaceArgs(TypedDict, total=False):
 
 
 class MLWorkspace(pulumi.ComponentResource):
-    """An Azure ML workspace with its storage, key vault, monitoring and (lazily) its registry."""
+    """An Azure ML workspace with its storage, key vault, monitoring and (lazily) its registry.
+
+    Network defaults follow the workspace (amlplatform.azure.isolation), so the defaults alone are
+    usable: the workspace is private (public network access Disabled) only when ``private_endpoints``
+    reach it, else Enabled; the storage account and key vault take the workspace's public network
+    access, and their firewalls deny by default only with a managed network (whose private endpoints
+    carry the computes' traffic), else allow; a created registry takes the workspace's public network
+    access. Whatever ``storage``, ``key_vault``, ``registry`` or ``workspace`` say explicitly wins."""
 
     workspace_id: pulumi.Output[str]
     """ARM id of the workspace."""
@@ -285,6 +293,15 @@ class MLWorkspace(pulumi.ComponentResource):
             return {"private_endpoints": {"subnet_id": endpoints["subnet_id"],
                                           "dns_zone_ids": endpoints["dns_zone_ids"], "groups": groups}}
 
+        # --- the workspace's isolation decides its dependencies' network defaults (azure/isolation.py):
+        # private only where a private endpoint reaches it, firewalls deny when a managed network
+        # gives the computes their private path; what args say explicitly wins
+        workspace_given = dict(args.get("workspace") or {})
+        workspace_public = workspace_given.get("public_network_access") or public_access_default(
+            bool(endpoints_of("workspace")))
+        dependency_defaults = dependency_network(workspace_given.get("managed_network", DEFAULT_MANAGED_NETWORK),
+                                                 workspace_public)
+
         monitoring = dict(args.get("monitoring") or {})
         log_analytics_id: Optional[pulumi.Input[str]] = monitoring.get("existing_log_analytics_id")
         if monitoring.get("existing_app_insights_id"):
@@ -310,7 +327,7 @@ class MLWorkspace(pulumi.ComponentResource):
         if key_vault.get("existing_id"):
             key_vault_id = pulumi.Output.from_input(key_vault["existing_id"])
         else:
-            kv_args = {**common, **key_vault, "vault_name": names["key_vault"],
+            kv_args = {**common, **dependency_defaults, **key_vault, "vault_name": names["key_vault"],
                        "tenant_id": args["tenant_id"], "protect": protect, **endpoints_of("key_vault")}
             if diagnostics_target is not None:
                 kv_args["log_analytics_workspace_id"] = diagnostics_target
@@ -334,7 +351,7 @@ class MLWorkspace(pulumi.ComponentResource):
         if storage.get("existing_id"):
             storage_id = pulumi.Output.from_input(storage["existing_id"])
         else:
-            st_args = {**common, **storage, "account_name": names["storage_account"], "protect": protect,
+            st_args = {**common, **dependency_defaults, **storage, "account_name": names["storage_account"], "protect": protect,
                        **endpoints_of("storage")}
             if cmk is not None:
                 st_args.update(customer_managed_key={"key_name": cmk.key_name, "key_vault_uri": cmk.vault_uri,
@@ -356,7 +373,7 @@ class MLWorkspace(pulumi.ComponentResource):
             registry_id = registry["existing_id"]
         elif registry_needed(mode, args.get("needs_images", False)):
             created = ContainerRegistry(f"{name}-registry", {
-                **common, **_without(registry, "existing_id"),
+                **common, "public_network_access": workspace_public, **_without(registry, "existing_id"),
                 "registry_name": names["container_registry"],
                 # 'auto' creates the registry while something needs images; when the last such
                 # thing is removed, Pulumi forgets the registry instead of deleting its images
@@ -367,7 +384,7 @@ class MLWorkspace(pulumi.ComponentResource):
             }, opts=child(self))
             registry_id, login_server = created.id, created.login_server
 
-        ws_args = {**common, **dict(args.get("workspace") or {}),
+        ws_args = {**common, **workspace_given, "public_network_access": workspace_public,
                    "workspace_name": names["workspace"], "storage_account_id": storage_id,
                    "key_vault_id": key_vault_id, "app_insights_id": app_insights_id,
                    "registry_mode": mode, "protect": protect, **endpoints_of("workspace")}

@@ -5,7 +5,7 @@ The AVM modules accept the same ``privateEndpoints`` option on every resource; h
 account, key vault, registry and workspace components take a :class:`PrivateEndpointsSpec` and call
 :func:`declare_private_endpoints`. Which zones a group needs is documented in
 learn.microsoft.com/azure/private-link/private-endpoint-dns (table in
-:data:`amlplatform.settings.network.GROUP_ZONES`).
+`amlplatform.azure.private_dns.GROUP_ZONES`).
 """
 
 from typing import Dict, List, Mapping, Optional, TypedDict
@@ -16,7 +16,7 @@ from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token
-from amlplatform.settings.network import GROUP_ZONES
+from amlplatform.azure.private_dns import GROUP_ZONES
 
 ZONE_GROUP_NAME = "default"
 
@@ -28,6 +28,11 @@ class PrivateEndpointsSpec(TypedDict, total=False):
     """Private DNS zone name -> zone id, for every zone of ``groups``."""
     groups: Required[List[str]]
     """Sub-resources that get an endpoint (amlworkspace, blob, file, queue, table, vault, registry)."""
+
+
+def has_private_path(spec: Optional[Mapping]) -> bool:
+    """Whether ``spec`` (a :class:`PrivateEndpointsSpec` or None) declares at least one endpoint."""
+    return bool(spec) and bool(list(spec.get("groups") or []))
 
 
 class PrivateLinkArgs(TypedDict, total=False):

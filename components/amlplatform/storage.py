@@ -8,7 +8,8 @@ from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token, waits_for
-from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints
+from amlplatform.azure.isolation import firewall_default
+from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints, has_private_path
 from amlplatform.diagnostics import STORAGE_SERVICE_METRICS, send_to_log_analytics
 from amlplatform.locks import lock
 
@@ -48,7 +49,9 @@ class WorkspaceStorageArgs(TypedDict, total=False):
     allow_shared_key_access: bool
     """Account keys and SAS signed with them; default False (identity-based access only)."""
     network_default_action: str
-    """Firewall default action, Allow or Deny (AzureServices always bypass); default Deny."""
+    """Firewall default action, Allow or Deny (AzureServices always bypass); default Deny when
+    private_endpoints are given, else Allow (a firewall that denies everyone and has no private path
+    makes the data unreachable). MLWorkspace derives it from the workspace's network."""
     public_network_access: str
     """Enabled or Disabled; default Enabled (the firewall decides)."""
     blob_soft_delete_days: int
@@ -122,7 +125,8 @@ class WorkspaceStorage(pulumi.ComponentResource):
             default_to_o_auth_authentication=not shared_key,
             public_network_access=args.get("public_network_access", "Enabled"),
             network_rule_set={
-                "default_action": args.get("network_default_action", "Deny"),
+                "default_action": args.get("network_default_action",
+                                           firewall_default(has_private_path(args.get("private_endpoints")))),
                 "bypass": "AzureServices",
             },
             encryption=encryption,

@@ -8,9 +8,10 @@ from typing_extensions import Required
 
 from amlplatform import naming
 from amlplatform._component import check_args, child, token, waits_for
+from amlplatform.azure.isolation import DEFAULT_MANAGED_NETWORK, public_access_default
 from amlplatform.diagnostics import send_to_log_analytics
 from amlplatform.locks import lock
-from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints
+from amlplatform.privatelink import PrivateEndpointsSpec, declare_private_endpoints, has_private_path
 
 # Properties the service will not change after creation: a change means a new workspace.
 CREATE_ONLY = ("storageAccount", "keyVault", "hbiWorkspace", "kind", "identity.type", "workspaceName")
@@ -101,7 +102,8 @@ class WorkspaceArgs(TypedDict, total=False):
     user_assigned_identity_id: pulumi.Input[str]
     """With identity UserAssigned: the identity (primary user-assigned identity)."""
     public_network_access: str
-    """Enabled or Disabled (default)."""
+    """Enabled or Disabled; default Disabled when private_endpoints are given, else Enabled (a private
+    workspace without a private endpoint is unreachable)."""
     managed_network: str
     """Disabled, AllowInternetOutbound (default) or AllowOnlyApprovedOutbound."""
     outbound_rules: Mapping[str, OutboundRuleSpec]
@@ -184,7 +186,7 @@ class Workspace(pulumi.ComponentResource):
             encryption = {"status": "Enabled", "key_vault_properties": key_vault_properties,
                           "identity": {"user_assigned_identity": cmk["identity_id"]}}
         registry_mode = args.get("registry_mode", "auto")
-        mode = args.get("managed_network", "AllowInternetOutbound")
+        mode = args.get("managed_network", DEFAULT_MANAGED_NETWORK)
         managed_network = managed_network_settings(mode, args.get("outbound_rules"), args.get("firewall_sku"))
         # provisionNetworkNow: "set to trigger the provisioning of the managed VNet ... when creating a
         # Workspace with the managed VNet enabled, or else it does nothing" (REST API 2025-12-01)
@@ -202,7 +204,8 @@ class Workspace(pulumi.ComponentResource):
             key_vault=args["key_vault_id"],
             application_insights=args["app_insights_id"],
             container_registry=args.get("container_registry_id"),
-            public_network_access=args.get("public_network_access", "Disabled"),
+            public_network_access=args.get("public_network_access",
+                                           public_access_default(has_private_path(args.get("private_endpoints")))),
             allow_public_access_when_behind_vnet=False,
             managed_network=managed_network,
             provision_network_now=provision_now or None,

@@ -50,12 +50,12 @@ def test_consumer_example_declares_a_full_platform(graph):
 
 def test_consumer_example_reads_its_own_settings(graph):
     """location and the scientists' group come from Pulumi.dev.yaml (vision-platform: keys)."""
-    assert graph.named("rg").inputs["location"] == "northeurope"
+    assert graph.named("resource-group").inputs["location"] == "northeurope"
     scientists = "5b3c0a1e-7d2f-4e8a-9c61-2f4d8e9a0b13"
     grants = [r for r in graph.of_type("azure-native:authorization:RoleAssignment")
               if r.inputs.get("principalId") == scientists]
     accounts = {r.id for r in graph.of_type(STORAGE)}
-    assert {g.inputs["scope"] for g in grants} == accounts  # the data roles on both accounts
+    assert accounts <= {g.inputs["scope"] for g in grants}  # the data roles on both accounts
 
 
 def test_consumer_example_is_private(graph):
@@ -82,9 +82,20 @@ def test_consumer_example_passes_the_scan(report):
     assert excepted == {("CKV_AZURE_166", "vision-registry-registry")}  # the one reasoned exception
 
 
-def test_docs_show_the_tested_example(project_root):
-    """The example moved from the README to docs/components.md."""
-    page = (project_root / "docs" / "components.md").read_text(encoding="utf-8")
+def test_the_example_uses_public_imports_only_and_fits_in_30_lines():
+    import ast
+
     code = (CONSUMER / "__main__.py").read_text(encoding="utf-8")
-    body = code.split('"""', 2)[2].strip()  # the page shows it without the module docstring
-    assert body in page
+    body = code.split('"""', 2)[2].strip()
+    assert len(body.splitlines()) <= 30
+    modules = {n.module if isinstance(n, ast.ImportFrom) else a.name for n in ast.walk(ast.parse(code))
+               if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    assert modules == {"pulumi", "amlplatform"}
+
+
+@pytest.mark.parametrize("page", ["components.md", "platform-component.md"])
+def test_the_docs_show_the_tested_example(project_root, page):
+    text = (project_root / "docs" / page).read_text(encoding="utf-8")
+    code = (CONSUMER / "__main__.py").read_text(encoding="utf-8")
+    body = code.split('"""', 2)[2].strip()  # shown without the module docstring
+    assert body in text

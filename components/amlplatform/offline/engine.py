@@ -91,6 +91,9 @@ class Graph:
     outputs: Dict[str, Any] = field(default_factory=dict)
     # URNs that called register_outputs (not part of the JSON form)
     outputs_registered: List[str] = field(default_factory=list, compare=False, repr=False)
+    # URN -> the earlier URNs its aliases (own and inherited from its parents) claim, as the engine
+    # computes them (not part of the JSON form)
+    aliases: Dict[str, List[str]] = field(default_factory=dict, compare=False, repr=False)
 
     def by_urn(self) -> Dict[str, RecordedResource]:
         return {r.urn: r for r in self.resources}
@@ -369,6 +372,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.recorded: List[RecordedResource] = []
         self.outputs_registered: List[str] = []
+        self.alias_urns: Dict[str, List[str]] = {}
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         """URNs as the real engine makes them: the parent's whole qualified type chain, without
@@ -386,6 +390,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return response
         inputs = plain(json_format.MessageToDict(request.object, preserving_proto_field_name=True))
+        aliases = self._alias_urns(request)
+        if aliases:
+            self.alias_urns[response.urn] = aliases
         self.recorded.append(RecordedResource(
             urn=response.urn,
             type=request.type,
@@ -403,6 +410,27 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             replace_on_changes=list(request.replaceOnChanges),
         ))
         return response
+
+    def _alias_urns(self, request) -> List[str]:
+        """The URNs ``request``'s aliases stand for, as the engine derives them: each alias spec
+        (a missing name, type or parent is the resource's own; noParent is the stack root), and, for
+        every alias of the parent, the URN the resource had under that parent."""
+        out = set()
+        for alias in request.aliases:
+            if alias.urn:
+                out.add(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            urn = self.make_urn(parent, spec.type or request.type, spec.name or request.name)
+            if spec.stack or spec.project:
+                head, _, rest = urn.partition("::")  # urn:pulumi:<stack> :: <project>::<type>::<name>
+                project, _, tail = rest.partition("::")
+                urn = f"urn:pulumi:{spec.stack or head[len('urn:pulumi:'):]}::{spec.project or project}::{tail}"
+            out.add(urn)
+        for parent_alias in self.alias_urns.get(request.parent, ()):
+            out.add(self.make_urn(parent_alias, request.type, request.name))
+        return sorted(out)
 
     def RegisterResourceOutputs(self, request):  # noqa: N802 (gRPC method name)
         self.outputs_registered.append(request.urn)
@@ -509,7 +537,7 @@ def evaluate(program: Callable[[], None], *, project: str, stack: str,
     # registration order depends on asyncio scheduling; URN order is stable across runs
     return Graph(project=project, stack=stack, resources=sorted(monitor.recorded, key=lambda r: r.urn),
                  outputs=plain(json.loads(json.dumps(outputs, default=str))),
-                 outputs_registered=monitor.outputs_registered)
+                 outputs_registered=monitor.outputs_registered, aliases=dict(monitor.alias_urns))
 
 
 def find_project_dir(start: Optional[Path] = None) -> Path:

@@ -6,6 +6,7 @@ Ids are compared without regard to case: ARM returns ids in other casings.
 
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
+from amlplatform.azure.roles import ROLES
 from amlplatform.offline import armtypes
 from amlplatform.offline.engine import OFFLINE_SUBSCRIPTION
 from amlplatform.review.paths import get_path as get
@@ -25,17 +26,17 @@ DNS_ZONE_GROUP = "azure-native:network:PrivateDnsZoneGroup"
 FEATURE_REGISTRATION = "azure-native:features:SubscriptionFeatureRegistration"
 
 # Built-in role definition GUIDs (learn.microsoft.com/azure/role-based-access-control/built-in-roles)
-STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
-STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
-STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
-STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR = "69566ab7-960f-475b-8e7c-b3118f30c6bd"
-ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
-KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
-KEY_VAULT_CRYPTO_OFFICER = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603"
-KEY_VAULT_ADMINISTRATOR = "00482a5a-887f-4fb3-b363-3b7fe8e74483"
-AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
-AKS_RBAC_ADMIN = "3498e952-d568-435e-9b2c-8d77e338d7f7"
-OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+STORAGE_BLOB_DATA_CONTRIBUTOR = ROLES["Storage Blob Data Contributor"]
+STORAGE_BLOB_DATA_OWNER = ROLES["Storage Blob Data Owner"]
+STORAGE_BLOB_DATA_READER = ROLES["Storage Blob Data Reader"]
+STORAGE_FILE_DATA_PRIVILEGED_CONTRIBUTOR = ROLES["Storage File Data Privileged Contributor"]
+ACR_PULL = ROLES["AcrPull"]
+KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER = ROLES["Key Vault Crypto Service Encryption User"]
+KEY_VAULT_CRYPTO_OFFICER = ROLES["Key Vault Crypto Officer"]
+KEY_VAULT_ADMINISTRATOR = ROLES["Key Vault Administrator"]
+AKS_RBAC_CLUSTER_ADMIN = ROLES["Azure Kubernetes Service RBAC Cluster Admin"]
+AKS_RBAC_ADMIN = ROLES["Azure Kubernetes Service RBAC Admin"]
+OWNER = ROLES["Owner"]
 
 UNKNOWN = armtypes.UNKNOWN  # what the plan shows for a value known after deploy
 

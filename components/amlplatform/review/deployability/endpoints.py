@@ -8,6 +8,7 @@ directly gets no such check. Sources are on each rule.
 
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
+from amlplatform.azure.roles import BLOB_READ_ROLE_GUIDS, FILE_READ_ROLE_GUIDS
 from amlplatform.review.deployability import Finding, rule
 from amlplatform.review.paths import get_path as _get
 
@@ -232,9 +233,8 @@ def credential_needs_shared_key(graph: Any) -> Iterable[Finding]:
 
 
 # roles that let an identity read a container (blob, ADLS Gen2) or a share (built-in role ids)
-_BLOB_READ = {"2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
-              "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"}  # Storage Blob Data Reader / Contributor / Owner
-_FILE_READ = {"b8eda974-7b85-4f76-af95-65846b26df6d", "69566ab7-960f-475b-8e7c-b3118f30c6bd"}
+_BLOB_READ = BLOB_READ_ROLE_GUIDS
+_FILE_READ = FILE_READ_ROLE_GUIDS
 ROLE = "azure-native:authorization:RoleAssignment"
 
 

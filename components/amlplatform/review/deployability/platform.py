@@ -6,18 +6,16 @@ for the deployed platform to be usable; the fixture tests/fixtures/unusable fire
 
 from typing import Any, Dict, Iterable, List, Tuple
 
+from amlplatform.azure.private_dns import GROUP_ZONES, REQUIRED_STORAGE_GROUPS
 from amlplatform.review.deployability import Finding, rule
 from amlplatform.review.deployability import _graph as g
 
 # What a private resource needs: private endpoint group ids -> the private DNS zones their names
-# resolve in (learn.microsoft.com/azure/private-link/private-endpoint-dns, "Azure services DNS
-# zone configuration"; Azure ML: how-to-custom-dns lists both workspace zones).
+# resolve in (amlplatform.azure.private_dns; Azure ML: how-to-custom-dns lists both workspace zones).
 PRIVATE_LINK: Dict[str, Dict[str, Tuple[str, ...]]] = {
-    g.WORKSPACE: {"amlworkspace": ("privatelink.api.azureml.ms", "privatelink.notebooks.azure.net")},
-    g.STORAGE: {"blob": ("privatelink.blob.core.windows.net",),
-                "file": ("privatelink.file.core.windows.net",)},
-    g.KEY_VAULT: {"vault": ("privatelink.vaultcore.azure.net",)},
-    g.REGISTRY: {"registry": ("privatelink.azurecr.io",)},
+    type_: {group: GROUP_ZONES[group] for group in groups}
+    for type_, groups in ((g.WORKSPACE, ("amlworkspace",)), (g.STORAGE, REQUIRED_STORAGE_GROUPS),
+                          (g.KEY_VAULT, ("vault",)), (g.REGISTRY, ("registry",)))
 }
 
 
@@ -365,3 +363,45 @@ def cmk_identity_can_use_the_key(graph: Any) -> Iterable[Finding]:
             yield Finding("AMLD-013", res.name,
                           f"does not wait for the key role assignment ({found[0].name}): it may be created before "
                           "its identity can use the key, and the create fails")
+
+
+def _firewall(res: Any) -> Any:
+    """The storage account's network rule set or the key vault's network ACLs (a mapping, or None)."""
+    return g.get(res.inputs, "properties.networkAcls") if res.type == g.KEY_VAULT else res.inputs.get("networkRuleSet")
+
+
+def _managed_network_reaches(graph: Any, rid: str) -> bool:
+    """A workspace with a managed network uses ``rid`` as its storage account or key vault: Azure adds
+    private endpoints to them in the managed network (how-to-managed-network, "Required rules")."""
+    for ws in graph.of_type(g.WORKSPACE):
+        mode = g.get(ws.inputs, "managedNetwork.isolationMode")
+        if mode in (None, "Disabled"):
+            continue
+        if any(g.same_id(ws.inputs.get(key), rid) for key in ("storageAccount", "keyVault")):
+            return True
+    return False
+
+
+@rule("AMLD-014", reason="a storage account or key vault whose firewall denies by default is reachable only "
+      "through an IP rule, a VNet rule or a private endpoint (trusted Azure services bypass it, people, CI and "
+      "computes do not): with none of them nobody can reach its data (Storage: configure network access rules; "
+      "Key Vault: network security)",
+      doc="https://learn.microsoft.com/azure/storage/common/storage-network-security")
+def denying_firewall_has_a_private_path(graph: Any) -> Iterable[Finding]:
+    for type_ in (g.STORAGE, g.KEY_VAULT):
+        for res in graph.of_type(type_):
+            if _public_access(res) == "Disabled":
+                continue  # no public path at all: AMLD-001 asks for the private endpoint
+            rules = _firewall(res)
+            if not isinstance(rules, dict) or rules.get("defaultAction") != "Deny":
+                continue
+            if rules.get("ipRules") or rules.get("virtualNetworkRules"):
+                continue
+            rid = g.resource_id(res)
+            if rid and (g.private_endpoints_to(graph, rid) or _managed_network_reaches(graph, rid)):
+                continue
+            kind = "storage account" if type_ == g.STORAGE else "key vault"
+            yield Finding("AMLD-014", res.name,
+                          f"the {kind}'s firewall denies by default and nothing gets through it: no IP rule, no "
+                          "VNet rule, no private endpoint (and no workspace managed network uses it); allow by "
+                          "default, add a rule, or give it a private endpoint")

@@ -18,29 +18,14 @@ from typing import Annotated, Any, Dict, List, Literal, Optional, Tuple
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from amlplatform import naming
+from amlplatform.azure.private_dns import GROUP_ZONES, KNOWN_ZONES, REQUIRED_STORAGE_GROUPS
 from amlplatform.errors import Problems
-from amlplatform.settings import cidr
-from amlplatform.settings.core import Model, arm_id
+from amlplatform.spec import cidr
+from amlplatform.spec.core import Model, arm_id
 
 # --------------------------------------------------------------------------- what Azure documents
 
-# Private endpoint sub-resource (group id) -> the private DNS zones its records go to
-# (learn.microsoft.com/azure/private-link/private-endpoint-dns, "Azure services DNS zone
-# configuration": AI + Machine Learning, Storage, Key Vault, Container Registry).
-GROUP_ZONES: Dict[str, Tuple[str, ...]] = {
-    "amlworkspace": ("privatelink.api.azureml.ms", "privatelink.notebooks.azure.net"),
-    "blob": ("privatelink.blob.core.windows.net",),
-    "file": ("privatelink.file.core.windows.net",),
-    "queue": ("privatelink.queue.core.windows.net",),
-    "table": ("privatelink.table.core.windows.net",),
-    "vault": ("privatelink.vaultcore.azure.net",),
-    "registry": ("privatelink.azurecr.io",),
-}
-KNOWN_ZONES = tuple(sorted({z for zones in GROUP_ZONES.values() for z in zones}))
-# Azure ML needs blob and file on the workspace storage (code snapshots, outputs, notebooks'
-# file share: learn.microsoft.com/azure/machine-learning/how-to-configure-private-link, "the
-# storage account needs private endpoints for blob and file"); queue and table are opt-in.
-REQUIRED_STORAGE_GROUPS = ("blob", "file")
+# private endpoint groups and their DNS zones: amlplatform.azure.private_dns (re-exported here)
 StorageGroup = Literal["blob", "file", "queue", "table"]
 
 # Private IP addresses one endpoint of each group takes in the endpoints' subnet. A registry's
@@ -331,7 +316,7 @@ def creates_registry(settings: Any) -> bool:
 def private_resources(settings: Any) -> Dict[str, str]:
     """Label -> the setting that makes it private, for each created resource whose public network
     access is Disabled."""
-    from amlplatform.settings.core import derived_network
+    from amlplatform.spec.core import derived_network
 
     ws = settings.workspace
     out: Dict[str, str] = {}

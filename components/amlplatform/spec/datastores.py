@@ -34,8 +34,9 @@ from typing import Annotated, List, Literal, Optional
 
 from pydantic import AfterValidator, Field, model_validator
 
+from amlplatform.azure.roles import ROLES as BUILTIN
 from amlplatform.errors import Problems
-from amlplatform.settings.core import Guid, Model, Tags, arm_id
+from amlplatform.spec.core import Guid, Model, Tags, arm_id
 
 # Azure ML datastore names: letters, digits and underscores (the azureml SDK refuses others:
 # "Datastore name can only contain alphanumeric characters and underscores").
@@ -47,13 +48,10 @@ _DATASTORE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,254}")
 _CONTAINER = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
 _SECRET_KEY = re.compile(r"(?P<ns>[A-Za-z0-9_.-]+):(?P<key>[A-Za-z0-9_.\[\]-]+)")
 
-# built-in role definitions (learn.microsoft.com "Azure built-in roles", Storage)
-ROLES = {
-    "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
-    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
-    "Storage File Data Privileged Reader": "b8eda974-7b85-4f76-af95-65846b26df6d",
-    "Storage File Data Privileged Contributor": "69566ab7-960f-475b-8e7c-b3118f30c6bd",
-}
+# the storage data roles a datastore grants (their GUIDs: amlplatform.azure.roles)
+ROLES = {name: BUILTIN[name] for name in (
+    "Storage Blob Data Reader", "Storage Blob Data Contributor", "Storage File Data Privileged Reader",
+    "Storage File Data Privileged Contributor")}
 
 
 def _datastore_name(value: str) -> str:

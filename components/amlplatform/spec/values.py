@@ -11,7 +11,7 @@ from pydantic import AfterValidator, ValidationInfo
 
 from amlplatform import naming
 from amlplatform.errors import Problems
-from amlplatform.settings.core import arm_id
+from amlplatform.spec.core import arm_id
 
 
 def _compute_name(kind: str):

@@ -26,21 +26,11 @@ from typing import List, Literal, Optional
 
 from pydantic import Field, field_validator
 
-from amlplatform.settings.core import Guid, Model
+from amlplatform.azure.roles import ROLES, STORAGE_DATA_ROLE_GUIDS, STORAGE_DATA_ROLES
+from amlplatform.spec.core import Guid, Model
 
-ROLE_GUIDS = {
-    "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
-    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
-    "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
-    "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
-    "Storage File Data Privileged Contributor": "69566ab7-960f-475b-8e7c-b3118f30c6bd",
-    "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
-    "Key Vault Crypto Service Encryption User": "e147488a-f6f5-4113-8e2d-b22465e65bf6",
-}
-STORAGE_DATA_ROLES = ("Storage Blob Data Contributor", "Storage File Data Privileged Contributor")
-STORAGE_DATA_ROLE_GUIDS = frozenset(ROLE_GUIDS[r] for r in (
-    "Storage Blob Data Contributor", "Storage Blob Data Reader", "Storage Blob Data Owner",
-    "Storage File Data Privileged Contributor"))
+# the built-in role table lives in amlplatform.azure.roles (re-exported here for older imports)
+ROLE_GUIDS = ROLES
 
 
 class Principal(Model):

@@ -37,25 +37,11 @@ from typing import Annotated, Dict, List, Literal, Mapping, Optional, Sequence
 
 from pydantic import AfterValidator, Field, model_validator
 
+from amlplatform.azure.rules import endpoint_name_problems
 from amlplatform.errors import Problems
-from amlplatform.settings.core import Model, Tags
+from amlplatform.spec.core import Model, Tags
 
 # ---------------------------------------------------------------------------- value types
-
-_ENDPOINT_NAME = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9]))*")
-
-
-def endpoint_name_problems(value: str) -> List[str]:
-    """Problems of an endpoint or deployment name (Azure ML endpoint limits, see the module
-    docstring); empty when it is valid."""
-    problems = []
-    if not 3 <= len(value) <= 32:
-        problems.append(f"must be 3-32 characters long, has {len(value)}")
-    if not _ENDPOINT_NAME.fullmatch(value):
-        problems.append("must begin with a letter and hold only letters, digits and single dashes, "
-                        "not ending with a dash (Azure ML endpoint naming rule)")
-    return problems
-
 
 def _endpoint_name(value: str) -> str:
     problems = endpoint_name_problems(value)

@@ -10,10 +10,11 @@ from typing import Annotated, Dict, List, Literal, Mapping, Optional
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from amlplatform import naming
+from amlplatform.azure.rules import extension_problems
 from amlplatform.errors import Problems
-from amlplatform.settings import cidr
-from amlplatform.settings.core import Guid, Model, arm_id
-from amlplatform.settings.values import K8sName, KubernetesComputeName, SubnetId, Taints, VmSize, _max_not_below_min
+from amlplatform.spec import cidr
+from amlplatform.spec.core import Guid, Model, arm_id
+from amlplatform.spec.values import K8sName, KubernetesComputeName, SubnetId, Taints, VmSize, _max_not_below_min
 
 # ---------------------------------------------------------------------------- Kubernetes
 
@@ -110,32 +111,6 @@ class InstanceTypeSettings(Model):
         if problems:
             raise ValueError("; ".join(problems) + ": Kubernetes refuses a request above its limit")
         return self
-
-
-def _has_certificate(extension: Mapping) -> bool:
-    return bool(extension.get("ssl_secret")) or (
-        extension.get("ssl_cert_pem") is not None and extension.get("ssl_key_pem") is not None)
-
-
-def extension_problems(extension: Mapping) -> List[str]:
-    """Problems of an extension block: HTTPS scoring needs a certificate, which the az CLI also
-    refuses to go without ("Provide ssl certificate and key. Otherwise explicitly allow insecure
-    connection")."""
-    problems = []
-    insecure = extension.get("allow_insecure_connections", False)
-    pem = [k for k in ("ssl_cert_pem", "ssl_key_pem") if extension.get(k) is not None]
-    if len(pem) == 1:
-        problems.append("ssl_cert_pem and ssl_key_pem go together")
-    if extension.get("ssl_secret") and pem:
-        problems.append("give ssl_secret or ssl_cert_pem/ssl_key_pem, not both")
-    if not insecure and not _has_certificate(extension):
-        problems.append("allow_insecure_connections false (HTTPS scoring) needs a certificate: ssl_secret "
-                        "(a Kubernetes TLS secret in the azureml namespace) or ssl_cert_pem + ssl_key_pem")
-    if not insecure and _has_certificate(extension) and not extension.get("ssl_cname"):
-        problems.append("a scoring certificate needs ssl_cname (the name the certificate is issued for)")
-    if insecure and (extension.get("ssl_secret") or pem or extension.get("ssl_cname")):
-        problems.append("ssl_* settings are only used with allow_insecure_connections false")
-    return problems
 
 
 class ExtensionSettings(Model):

@@ -15,6 +15,8 @@ from typing import Annotated, Dict, List, Literal, Optional
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from amlplatform import naming
+from amlplatform.azure.isolation import dependency_network
+from amlplatform.azure.roles import ROLES
 from amlplatform.errors import Problems
 
 
@@ -296,20 +298,11 @@ class WorkspaceSettings(Model):
         return self
 
 
-# Azure built-in role definitions (learn.microsoft.com "Azure built-in roles")
-BUILTIN_ROLES: Dict[str, str] = {
-    "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
-    "AzureML Compute Operator": "e503ece1-11d0-4e8e-8e2c-7a6c3bf38815",
-    "AzureML Metrics Writer (preview)": "635dd51f-9968-44d3-b7fb-6d9a6bd613ae",
-    "Azure Machine Learning Workspace Connection Secrets Reader": "ea01e6af-a1c1-4350-9563-ad00f8c72ec5",
-    "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
-    "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
-    "Owner": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
-    "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
-    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
-    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
-    "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
-}
+# The built-in roles a role_assignments entry may name (their GUIDs: amlplatform.azure.roles)
+BUILTIN_ROLES: Dict[str, str] = {name: ROLES[name] for name in (
+    "AzureML Data Scientist", "AzureML Compute Operator", "AzureML Metrics Writer (preview)",
+    "Azure Machine Learning Workspace Connection Secrets Reader", "Reader", "Contributor", "Owner",
+    "Storage Blob Data Reader", "Storage Blob Data Contributor", "Key Vault Secrets User", "AcrPull")}
 
 
 def _role(value: str) -> str:
@@ -364,9 +357,8 @@ def derived_network(workspace: WorkspaceSettings, explicit: Optional[str], kind:
     """
     if explicit is not None:
         return explicit
-    if kind == "default_action":
-        return "Allow" if workspace.managed_network == "Disabled" else "Deny"
-    return workspace.public_network_access
+    derived = dependency_network(workspace.managed_network, workspace.public_network_access)
+    return derived["network_default_action" if kind == "default_action" else "public_network_access"]
 
 
 __all__ = [

@@ -20,7 +20,7 @@ from typing import List, Literal, Optional
 from pydantic import Field, field_validator
 from typing_extensions import Annotated
 
-from amlplatform.settings.core import Model, arm_id
+from amlplatform.spec.core import Model, arm_id
 
 _KEY_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")  # Key Vault object names
 

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from amlplatform import naming
 from amlplatform.errors import Problems
-from amlplatform.settings.core import Model
+from amlplatform.spec.core import Model
 
 # ---------------------------------------------------------------------------- environments
 

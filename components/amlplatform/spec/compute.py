@@ -1,9 +1,9 @@
 """Typed settings for compute: AmlCompute clusters and per-user compute instances (stack keys
 ``amlplatform:clusters``, ``amlplatform:instances``), and the checks across compute blocks.
 
-Kubernetes inference targets live in :mod:`amlplatform.settings.kubernetes`, environments in
-:mod:`amlplatform.settings.environments`, the value types they share in
-:mod:`amlplatform.settings.values`; their names are re-exported here so existing imports keep working.
+Kubernetes inference targets live in :mod:`amlplatform.spec.kubernetes`, environments in
+:mod:`amlplatform.spec.environments`, the value types they share in
+:mod:`amlplatform.spec.values`; their names are re-exported here so existing imports keep working.
 
 Every check that involves two fields is made on the *later* field (pydantic hands a field
 validator the fields validated before it), so a bad block is reported in one error that names
@@ -18,13 +18,13 @@ from typing import Dict, List, Literal, Optional
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from amlplatform import naming
-from amlplatform.settings.core import Guid, Model
-from amlplatform.settings.environments import DEFAULT_BASE_IMAGE, EnvironmentSettings  # noqa: F401
-from amlplatform.settings.kubernetes import (  # noqa: F401
+from amlplatform.spec.core import Guid, Model
+from amlplatform.spec.environments import DEFAULT_BASE_IMAGE, EnvironmentSettings  # noqa: F401
+from amlplatform.spec.kubernetes import (  # noqa: F401
     AML_TAINT, INFERENCE_POOL_LABEL, NETWORK_POLICIES_BY_PLUGIN, ExtensionSettings, InstanceTypeSettings,
     KubernetesSettings, NodePoolSettings, cpu_millicores, extension_problems, memory_bytes,
 )
-from amlplatform.settings.values import (  # noqa: F401
+from amlplatform.spec.values import (  # noqa: F401
     ComputeName, Cron, IdentityId, InstanceName, IdleShutdown, K8sName, ScaleDownDelay, SubnetId, Taints, VmSize,
     _max_not_below_min, cron_problems, duration_seconds,
 )

@@ -1,0 +1,76 @@
+"""The one table of Azure built-in role definitions this package uses (name -> role definition GUID).
+
+Source: learn.microsoft.com/azure/role-based-access-control/built-in-roles (General, AI + machine
+learning, Storage, Security, Containers, Networking). A role is referred to by its built-in **name**
+everywhere else; :func:`role_guid` turns a name (or a GUID) into the GUID Azure expects.
+"""
+
+from typing import Dict, FrozenSet, Tuple
+
+ROLES: Dict[str, str] = {
+    # general
+    "Owner": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+    "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    # AI + machine learning
+    "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
+    "AzureML Compute Operator": "e503ece1-11d0-4e8e-8e2c-7a6c3bf38815",
+    "AzureML Metrics Writer (preview)": "635dd51f-9968-44d3-b7fb-6d9a6bd613ae",
+    "Azure Machine Learning Workspace Connection Secrets Reader": "ea01e6af-a1c1-4350-9563-ad00f8c72ec5",
+    # storage
+    "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    "Storage File Data Privileged Reader": "b8eda974-7b85-4f76-af95-65846b26df6d",
+    "Storage File Data Privileged Contributor": "69566ab7-960f-475b-8e7c-b3118f30c6bd",
+    # security
+    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+    "Key Vault Crypto Service Encryption User": "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+    "Key Vault Crypto Officer": "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
+    "Key Vault Administrator": "00482a5a-887f-4fb3-b363-3b7fe8e74483",
+    # containers
+    "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+    "Azure Kubernetes Service RBAC Cluster Admin": "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b",
+    "Azure Kubernetes Service RBAC Admin": "3498e952-d568-435e-9b2c-8d77e338d7f7",
+    # networking
+    "Network Contributor": "4d97b98b-1d4f-4787-a291-c67834d212e7",
+}
+
+# The roles people work with (data scientists, compute instance users) need on the workspace's
+# storage account when shared keys are off: blob data (datastores, outputs) and the file share
+# (notebooks) - learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication
+STORAGE_DATA_ROLES: Tuple[str, ...] = ("Storage Blob Data Contributor", "Storage File Data Privileged Contributor")
+STORAGE_DATA_ROLE_GUIDS: FrozenSet[str] = frozenset(ROLES[r] for r in (
+    "Storage Blob Data Contributor", "Storage Blob Data Reader", "Storage Blob Data Owner",
+    "Storage File Data Privileged Contributor"))
+# roles that let an identity read a blob container / ADLS Gen2 file system, or a file share
+BLOB_READ_ROLE_GUIDS: FrozenSet[str] = frozenset(ROLES[r] for r in (
+    "Storage Blob Data Reader", "Storage Blob Data Contributor", "Storage Blob Data Owner"))
+FILE_READ_ROLE_GUIDS: FrozenSet[str] = frozenset(ROLES[r] for r in (
+    "Storage File Data Privileged Reader", "Storage File Data Privileged Contributor"))
+
+
+def role_guid(role: str) -> str:
+    """The role definition GUID of a built-in role ``role`` (its name), or ``role`` itself when it is
+    already a GUID (lowercased). KeyError names the unknown role."""
+    if role in ROLES:
+        return ROLES[role]
+    import uuid
+
+    try:
+        return str(uuid.UUID(role))
+    except ValueError:
+        raise KeyError(f"{role!r} is not a built-in role this package knows "
+                       f"({', '.join(sorted(ROLES))}) nor a role definition GUID") from None
+
+
+def role_name(guid: str) -> str:
+    """The built-in name of a role GUID, or the GUID when it is not in the table."""
+    for name, value in ROLES.items():
+        if value == guid.lower():
+            return name
+    return guid
+
+
+__all__ = ["ROLES", "STORAGE_DATA_ROLES", "STORAGE_DATA_ROLE_GUIDS", "BLOB_READ_ROLE_GUIDS",
+           "FILE_READ_ROLE_GUIDS", "role_guid", "role_name"]
