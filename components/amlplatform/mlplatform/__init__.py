@@ -22,7 +22,8 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import pulumi
 from pulumi_azure_native import authorization, resources
-from typing_extensions import Required, TypedDict
+from typing import TypedDict
+from typing_extensions import Required
 
 from amlplatform._component import ComponentArgsError, check_args, token
 from amlplatform.access import IdentityAccess, WorkspaceAccess
@@ -316,7 +317,7 @@ class MLPlatform(pulumi.ComponentResource):
                 if has_log_analytics and (target.defender or target.container_insights):
                     args["cluster"]["log_analytics_workspace_id"] = platform.log_analytics_id
             if platform.workspace_private_path:
-                args["attach_waits_for"] = list(platform.workspace_private_path)
+                args["attach_waits_for"] = [r.id for r in platform.workspace_private_path]
             created_target = KubernetesInferenceTarget(f"k8s-{target.name.lower()}", args, opts=self._child())
             if "cluster" in args and settings.diagnostics.enabled and has_log_analytics:
                 # control-plane logs of the created cluster (diagnostics.AKS_LOG_CATEGORIES says which)

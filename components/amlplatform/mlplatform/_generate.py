@@ -26,7 +26,8 @@ the models themselves, with the stack file's wording; here every choice (Literal
 
 from typing import {typing_names}
 
-from typing_extensions import Required, TypedDict
+from typing import TypedDict
+from typing_extensions import Required
 '''
 
 

@@ -7,7 +7,8 @@ the models themselves, with the stack file's wording; here every choice (Literal
 
 from typing import Dict, List, Optional
 
-from typing_extensions import Required, TypedDict
+from typing import TypedDict
+from typing_extensions import Required
 
 
 class StackNameOverrides(TypedDict, total=False):
@@ -40,6 +41,8 @@ class StackNaming(TypedDict, total=False):
     """Feeds the hash of globally unique names (storage, key vault, registry). Changing it renames, and
     so recreates, those resources; default ""."""
     overrides: StackNameOverrides
+    """Explicit physical names that replace the generated ones (each checked against its Azure naming
+    rule)"""
 
 
 class StackResourceGroup(TypedDict, total=False):
@@ -230,6 +233,8 @@ class StackNetwork(TypedDict, total=False):
     existing_subnets: Optional[StackExistingSubnets]
     """Use subnets of an existing VNet instead of creating one"""
     private_dns: StackPrivateDns
+    """Private DNS zones: created and linked to the VNet, or existing zone ids (central DNS), and more
+    VNets to link"""
     storage_groups: List[str]
     """Storage sub-resources that get a private endpoint: blob and file always; queue, table opt-in"""
     outbound: StackOutbound

@@ -144,7 +144,7 @@ class NamingSettings(Model):
     seed: str = Field(
         "", description="Feeds the hash of globally unique names (storage, key vault, registry). "
         "Changing it renames, and so recreates, those resources.")
-    overrides: NameOverrides = NameOverrides()
+    overrides: NameOverrides = Field(NameOverrides(), description="Explicit physical names that replace the generated ones (each checked against its Azure naming rule)")
 
     def scope(self) -> str:
         """What tells this stack's resources apart from other stacks': ``workload/environment``."""

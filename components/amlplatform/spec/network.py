@@ -251,7 +251,7 @@ class NetworkSettings(Model):
     vnet: Optional[VnetSettings] = Field(None, description="Create a VNet (or give existing_subnets)")
     existing_subnets: Optional[ExistingSubnets] = Field(
         None, description="Use subnets of an existing VNet instead of creating one")
-    private_dns: PrivateDnsSettings = PrivateDnsSettings()
+    private_dns: PrivateDnsSettings = Field(PrivateDnsSettings(), description="Private DNS zones: created and linked to the VNet, or existing zone ids (central DNS), and more VNets to link")
     storage_groups: List[StorageGroup] = Field(
         default_factory=lambda: list(REQUIRED_STORAGE_GROUPS),
         description="Storage sub-resources that get a private endpoint: blob and file always; queue, table opt-in")
