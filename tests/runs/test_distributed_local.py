@@ -15,7 +15,7 @@ from amlplatform.runs.store import RunStore
 SHOW = """\
 import json, os, sys
 keys = sys.argv[1].split(",")
-print("ENV " + json.dumps({k: os.environ.get(k) for k in keys}), flush=True)
+os.write(1, ("ENV " + json.dumps({k: os.environ.get(k) for k in keys}) + "\\n").encode())  # one write: ranks interleave
 sys.exit(int(os.environ.get("RANK", os.environ.get("OMPI_COMM_WORLD_RANK", "0"))) == int(sys.argv[2]) and 3 or 0)
 """
 
