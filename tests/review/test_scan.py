@@ -143,6 +143,7 @@ def test_checkov_lookup_order(tmp_path, monkeypatch):
     shutil.copy(exe, project / ".venv-scan" / "bin" / "checkov")
     assert scan.find_checkov(None, project) == str(project / ".venv-scan" / "bin" / "checkov")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setenv(scan.CACHE_ENV, str(tmp_path / "cache"))  # no user cache venv either
     with pytest.raises(UserError, match="./dev setup"):
         scan.find_checkov(None, tmp_path / "nothing")
 
