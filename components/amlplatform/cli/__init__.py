@@ -15,12 +15,32 @@ from typing import List, Optional, Sequence
 
 from amlplatform.errors import UserError
 
-# Exit codes, the same for every command.
+# Exit codes, the same for every command: the one table (``amlplatform --help`` prints it; a test
+# checks that every code the commands return is in it).
 EXIT_OK = 0
 EXIT_FAILED = 1        # the command ran and found a failure (scan findings, a failed job)
 EXIT_USAGE = 2         # bad input: arguments, settings, files, server answers (argparse uses 2 too)
+EXIT_REPLACEMENT = 3   # plan --diff --fail-on-replace: the change replaces (deletes and recreates) a resource
 EXIT_TIMEOUT = 124     # like timeout(1)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
+
+EXIT_CODES = {
+    EXIT_OK: "success: done as asked; a scan found no failure; a run Completed",
+    EXIT_FAILED: "a failure found: scan FAILED findings or a count mismatch; `schema --check`: stale; "
+                 "a run Failed (on Azure also NotResponding, Paused)",
+    EXIT_USAGE: "bad input: arguments, settings, stack or job files, an unreadable or unwritable file, "
+                "an error answer from Azure",
+    EXIT_REPLACEMENT: "`plan --diff FILE --fail-on-replace`: the change would replace a resource",
+    EXIT_TIMEOUT: "a local run's limits.timeout ended it (recorded Canceled, \"timed out\")",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGTERM, SIGHUP) or canceled: a run recorded Canceled",
+}
+# A local command job that fails passes its own exit code (1-255) through `submit`.
+PASSED_THROUGH = "a local run's command failed with that code: `submit` exits with it"
+
+
+def exit_code_table() -> str:
+    rows = [f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items()]
+    return "exit codes:\n" + "\n".join(rows) + f"\n  other {PASSED_THROUGH}\n"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -92,13 +112,36 @@ def _mark_commands(parser: argparse.ArgumentParser) -> None:
                 _mark_commands(sub)
 
 
+def package_version() -> str:
+    """The installed distribution's version (its metadata, so it is the one pip and uv report)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("amlplatform")
+    except metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+        return "unknown (not installed: no amlplatform distribution metadata)"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: print ``amlplatform VERSION`` and exit 0 (the metadata is read only when asked)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"amlplatform {package_version()}")
+        parser.exit(EXIT_OK)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from amlplatform.cli import model, plan, runs, scan, serve
 
     parser = _Parser(
         prog="amlplatform",
         description="Azure Machine Learning platforms on Pulumi: plan and review stacks offline, submit runs.",
+        epilog=exit_code_table(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action=_VersionAction, help="print the installed amlplatform version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     plan.register(sub)
     scan.register(sub)

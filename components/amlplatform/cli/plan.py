@@ -102,7 +102,9 @@ def run_plan(args: argparse.Namespace) -> int:
 
         result = diff_plans(earlier, graph)
         _emit(result.render(), args.output)
-        return 3 if args.fail_on_replace and result.has_replacements else 0
+        from amlplatform.cli import EXIT_REPLACEMENT
+
+        return EXIT_REPLACEMENT if args.fail_on_replace and result.has_replacements else 0
 
     fmt = args.format
     if fmt == "text":
