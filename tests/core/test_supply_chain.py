@@ -108,6 +108,7 @@ def test_dev_installs_only_from_checked_locks():
     for name in expanded:
         assert (ROOT / name).is_file(), name
     assert 'install_locked "$VENV/bin/python" "$lock"' in dev and "lock=locks/$level.txt" in dev
+    assert re.search(r"\n  plan\)\n    setup_venv plan\n", dev)  # ./dev plan installs the plan lock only
 
 
 def test_npm_lock_has_integrity_for_every_package():
