@@ -64,7 +64,9 @@ def main() -> None:
     p.add_argument("--setup-reps", type=int, default=1, help="repetitions of ./dev setup")
     args = p.parse_args()
     reps = 1 if args.quick else max(1, args.reps)
-    c.header("fresh clone to first plan (./dev plan) and to a test-ready checkout (./dev setup)", reps)
+    print("# fresh clone to first plan (./dev plan) and to a test-ready checkout (./dev setup)")
+    print(f"# {c.machine()}")
+    print(f"# {reps} repetitions of each uv case, each a new clone (no warm-up: the first install is what is measured)")
     print(f"# pip cache before: {pip_cache()}")
     uv_cache = Path(os.environ.get("UV_CACHE_DIR", Path.home() / ".cache" / "uv"))
     size = sum(f.stat().st_size for f in uv_cache.rglob("*") if f.is_file()) if uv_cache.is_dir() else 0
