@@ -37,6 +37,8 @@ def nowhere(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
     monkeypatch.setenv(scan.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setattr(scan, "_beside_package", lambda: [("beside amlplatform", tmp_path / "env" / "bin" / "checkov")])
+    monkeypatch.setattr(scan, "_source_checkout", lambda: None)  # not the checkout these tests run from
+    (tmp_path / ".git").mkdir()  # the folder walk stops here
     return tmp_path
 
 
@@ -81,6 +83,34 @@ def test_lookup_order_after_the_explicit_ones(nowhere, monkeypatch):
     assert scan.find_checkov(None, project) == str(cached)
 
 
+def test_a_venv_scan_is_found_from_a_subfolder_up_to_the_repository_root(nowhere):
+    """`scan --project-dir examples/consumer` in a checkout uses the checkout's .venv-scan."""
+    consumer = nowhere / "repo" / "examples" / "consumer"
+    consumer.mkdir(parents=True)
+    (nowhere / "repo" / ".git").mkdir()
+    above = _script(nowhere / ".venv-scan" / "bin" / "checkov")  # beyond the repository root: not used
+    with pytest.raises(UserError, match=f"in {consumer} and its parents up to {nowhere / 'repo'}"):
+        scan.find_checkov(None, consumer)
+    root_one = _script(nowhere / "repo" / ".venv-scan" / "bin" / "checkov")
+    assert scan.find_checkov(None, consumer) == str(root_one)
+    nearer = _script(consumer / ".venv-scan" / "bin" / "checkov")
+    assert scan.find_checkov(None, consumer) == str(nearer)
+    assert above.is_file()
+
+
+def test_the_checkout_amlplatform_is_imported_from_is_looked_in(nowhere, monkeypatch):
+    checkout = nowhere / "checkout"
+    monkeypatch.setattr(scan, "_source_checkout", lambda: checkout)
+    with pytest.raises(UserError, match=f"the checkout amlplatform is imported from: {checkout}"):
+        scan.find_checkov(None, nowhere / "project")
+    found = _script(checkout / ".venv-scan" / "bin" / "checkov")
+    assert scan.find_checkov(None, nowhere / "project") == str(found)
+
+
+def test_source_checkout_is_this_repository_when_run_from_it():
+    assert scan._source_checkout() == ROOT
+
+
 def test_the_real_scripts_folder_is_looked_in():
     places = [path for _, path in scan._beside_package()]
     assert Path(sys.executable).parent / "checkov" in places
@@ -101,7 +131,8 @@ def test_the_error_names_every_place_tried(nowhere):
     with pytest.raises(UserError) as err:
         scan.find_checkov(None, project)
     text = str(err.value)
-    for place in ("--checkov: not given", "$AMLPLATFORM_CHECKOV: not set", str(project / ".venv-scan" / "bin" / "checkov"),
+    for place in ("--checkov: not given", "$AMLPLATFORM_CHECKOV: not set",
+                  f".venv-scan/bin/checkov (./dev setup) in {project} and its parents up to {nowhere}",
                   str(nowhere / "env" / "bin" / "checkov"), "PATH: no checkov", str(scan.checkov_cache_dir()),
                   "--no-provision", "./dev setup"):
         assert place in text, place

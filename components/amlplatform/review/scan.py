@@ -166,14 +166,33 @@ def _beside_package() -> List[Tuple[str, Path]]:
     return out
 
 
+def _up_to_repository_root(folder: Path) -> List[Path]:
+    """``folder`` and its parents, up to the first that holds ``.git`` (a repository's root), or all."""
+    out = [folder]
+    for parent in folder.parents:
+        if (out[-1] / ".git").exists():
+            break
+        out.append(parent)
+    return out
+
+
+def _source_checkout() -> Optional[Path]:
+    """The repository amlplatform is imported from when it is a checkout (an editable install or
+    PYTHONPATH=components), not an installed wheel: ``./dev setup`` made its .venv-scan."""
+    root = Path(__file__).resolve().parents[3]
+    return root if (root / "dev").is_file() and (root / "components" / "amlplatform").is_dir() else None
+
+
 def find_checkov(explicit: Optional[str] = None, project_dir: Optional[Path] = None, *,
                  provision: bool = False, progress: Any = None) -> str:
     """The checkov to run, as an absolute path (checkov runs with another working directory).
 
     ``--checkov`` (a path relative to the current folder, an absolute one, or a name on PATH),
     else $AMLPLATFORM_CHECKOV: when given, it must work (no silent fallback to another checkov).
-    Otherwise the first that exists of: <project>/.venv-scan/bin/checkov (``./dev setup``), the
-    scripts folder of amlplatform's own environment, ``checkov`` on PATH, the user cache venv
+    Otherwise the first that exists of: .venv-scan/bin/checkov (``./dev setup``) in the project
+    folder or a parent up to the repository root, the scripts folder of amlplatform's own
+    environment, the .venv-scan of the checkout amlplatform is imported from (if it is one),
+    ``checkov`` on PATH, the user cache venv
     (:func:`checkov_cache_dir`); then, with ``provision``, that cache venv is made once from the
     hash-locked :data:`CHECKOV_LOCK`. The error names every place tried."""
     for origin, given in (("--checkov", explicit), (f"${CHECKOV_ENV}", os.environ.get(CHECKOV_ENV))):
@@ -189,10 +208,18 @@ def find_checkov(explicit: Optional[str] = None, project_dir: Optional[Path] = N
                         f"{'not an executable file' if path.exists() else 'no such file'}"
                         f"{', relative to ' + os.getcwd() if not path.is_absolute() else ''})")
     tried: List[str] = ["--checkov: not given", f"${CHECKOV_ENV}: not set"]
-    places: List[Tuple[str, Path]] = []
     if project_dir is not None:
-        places.append(("the project's .venv-scan (./dev setup)", Path(project_dir) / ".venv-scan" / "bin" / "checkov"))
-    places += _beside_package()
+        folders = _up_to_repository_root(Path(project_dir).resolve())
+        for folder in folders:
+            path = folder / ".venv-scan" / "bin" / "checkov"
+            if _executable(path):
+                return str(path)
+        tried.append(f".venv-scan/bin/checkov (./dev setup) in {folders[0]}"
+                     + (f" and its parents up to {folders[-1]}" if len(folders) > 1 else ""))
+    places = _beside_package()
+    checkout = _source_checkout()
+    if checkout is not None:
+        places.append(("the checkout amlplatform is imported from", checkout / ".venv-scan" / "bin" / "checkov"))
     for origin, path in places:
         if _executable(path):
             return os.path.abspath(path)
