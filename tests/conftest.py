@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from leftovers import no_leftover_processes  # noqa: F401  (autouse: nothing outlives the session)
+
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_STACKS = ("dev", "staging", "prod")
 

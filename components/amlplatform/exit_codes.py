@@ -15,8 +15,8 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT: interrupted (Ctrl-C, SIGTERM, SIGHUP) or
 EXIT_CODES = {
     EXIT_OK: "success: done as asked; a scan found no failure; a run Completed (or was submitted with "
              "--no-wait, or a dry run)",
-    EXIT_FAILED: "a failure found: scan findings; `schema --check`: stale; a run Failed (on Azure also "
-                 "NotResponding, Paused)",
+    EXIT_FAILED: "a failure found: scan FAILED findings or a count mismatch; `schema --check`: stale; "
+                 "a run Failed (on Azure also NotResponding, Paused)",
     EXIT_USAGE: "bad input: arguments, settings, stack or job files, a file that cannot be read or written, "
                 "an error answer from Azure",
     EXIT_REPLACEMENT: "`plan --diff FILE --fail-on-replace`: the change would replace a resource",

@@ -143,6 +143,8 @@ def test_checkov_lookup_order(tmp_path, monkeypatch):
     shutil.copy(exe, project / ".venv-scan" / "bin" / "checkov")
     assert scan.find_checkov(None, project) == str(project / ".venv-scan" / "bin" / "checkov")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setenv(scan.CACHE_ENV, str(tmp_path / "cache"))  # no user cache venv either
+    monkeypatch.setattr(scan, "_source_checkout", lambda: None)  # nor the .venv-scan of this checkout
     with pytest.raises(UserError, match="./dev setup"):
         scan.find_checkov(None, tmp_path / "nothing")
 

@@ -13,5 +13,7 @@ def test_workflow_plans_scans_and_uploads_on_pull_requests():
     steps = doc["jobs"]["review"]["steps"]
     runs = "\n".join(s.get("run", "") for s in steps)
     assert "amlplatform scan --stack" in runs and "amlplatform plan --stack" in runs
-    assert "--format svg" in runs and "--diff" in runs and "checkov==3.3.30" in runs
+    # checkov comes from the package's hash lock (which pins 3.3.30: tests/review/test_checkov_discovery.py)
+    assert "--format svg" in runs and "--diff" in runs
+    assert "--require-hashes -r components/amlplatform/review/checkov-lock.txt" in runs
     assert any(s.get("uses", "").startswith("actions/upload-artifact") for s in steps)

@@ -2,7 +2,7 @@
 
 ``./dev test`` installs it into ``node_modules`` (package.json); the ``azurite`` fixture skips with
 a clear reason only when node or Azurite is missing. The process is shared by every test module
-that imports the fixture (a module-level singleton, stopped at interpreter exit).
+that imports the fixture (a module-level singleton, stopped at the end of the session).
 """
 
 import atexit
@@ -12,7 +12,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import pytest
 
@@ -96,8 +96,12 @@ def start_azurite(timeout: float = 30.0) -> Azurite:
 
 
 @pytest.fixture(scope="session")
-def azurite() -> Azurite:
+def azurite() -> Iterator[Azurite]:
     reason = missing_reason()
     if reason:
         pytest.skip(reason)
-    return start_azurite()
+    instance = start_azurite()
+    yield instance
+    # stopped with the session, not at interpreter exit: the leftover-process check
+    # (tests/leftovers.py) runs after every other session fixture has ended
+    instance.stop()

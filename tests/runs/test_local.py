@@ -17,7 +17,7 @@ from amlplatform.errors import UserError
 from amlplatform.runs.local import command_problems
 from amlplatform.runs.store import RunStore, read_mlflow_metrics, runs_dir
 
-from runs_helpers import REPO, VENV_BIN, run_cli
+from runs_helpers import REPO, VENV_BIN, default_signals, run_cli
 
 EXAMPLE = REPO / "examples" / "train"
 
@@ -277,7 +277,8 @@ def test_sigint_to_a_real_submit_cancels_cleanly(tmp_path):
     env = {**os.environ, "AMLPLATFORM_RUNS_DIR": str(tmp_path / "r"), "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
     code = ("import sys; sys.path.insert(0, %r); from runs_helpers import run_cli; "
             "sys.exit(run_cli('submit', %r))") % (str(Path(__file__).parent), str(path))
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=default_signals)
     deadline = time.monotonic() + 60
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.1)

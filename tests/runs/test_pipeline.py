@@ -18,7 +18,7 @@ from amlplatform.runs.job import load_job
 from amlplatform.runs.pipeline import run_pipeline_job
 from amlplatform.runs.store import RunStore, process_alive, process_start_time, read_mlflow_metrics
 
-from runs_helpers import REPO, VENV_BIN, run_cli
+from runs_helpers import REPO, VENV_BIN, default_signals, run_cli
 
 EXAMPLE = REPO / "examples" / "pipeline"
 
@@ -316,7 +316,8 @@ def test_sigint_cancels_a_real_pipeline_and_its_processes(tmp_path):
             f"r = run_pipeline_job(load_job({str(root / 'pipeline.yml')!r}), store=RunStore({str(tmp_path / 'runs')!r}));"
             "sys.exit(r['exit_code'])")
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=default_signals)
     deadline = time.monotonic() + 60
     while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from amlplatform.runs.store import RunStore, process_alive, process_start_time, this_process
 
-from runs_helpers import REPO, VENV_BIN, run_cli
+from runs_helpers import REPO, VENV_BIN, default_signals, run_cli
 
 COMPONENTS = REPO / "components"
 
@@ -40,7 +40,8 @@ def start_submit(tmp_path: Path, script: str, *extra: str) -> tuple[subprocess.P
     job.write_text("type: command\ncode: ./src\ncommand: python loop.py\ncompute: local\n"
                    "environment: azureml:AzureML-sklearn-1.5@latest\n")
     proc = subprocess.Popen([sys.executable, "-m", "amlplatform.cli", "submit", str(job), *extra],
-                            cwd=tmp_path, env=cli_env(tmp_path / "r"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            cwd=tmp_path, env=cli_env(tmp_path / "r"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=default_signals)
     deadline = time.monotonic() + 60
     while not marker.exists() and time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -29,6 +29,12 @@ from amlplatform.exit_codes import (  # noqa: E402,F401 - re-exported for the co
 )
 
 
+
+def exit_code_table() -> str:
+    rows = [f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items()]
+    return "exit codes:\n" + "\n".join(rows) + f"\n  other {PASSED_THROUGH}\n"
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with its usage errors printed the way every other error is: ``error: <command>: ...``
     first (naming the sub-command, and the closest flag to one it does not know), then that
@@ -98,13 +104,36 @@ def _mark_commands(parser: argparse.ArgumentParser) -> None:
                 _mark_commands(sub)
 
 
+def package_version() -> str:
+    """The installed distribution's version (its metadata, so it is the one pip and uv report)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("amlplatform")
+    except metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+        return "unknown (not installed: no amlplatform distribution metadata)"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: print ``amlplatform VERSION`` and exit 0 (the metadata is read only when asked)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"amlplatform {package_version()}")
+        parser.exit(EXIT_OK)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from amlplatform.cli import model, plan, runs, scan, serve
 
     parser = _Parser(
         prog="amlplatform",
         description="Azure Machine Learning platforms on Pulumi: plan and review stacks offline, submit runs.",
+        epilog=exit_code_table(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action=_VersionAction, help="print the installed amlplatform version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     plan.register(sub)
     scan.register(sub)

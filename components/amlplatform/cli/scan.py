@@ -20,8 +20,13 @@ def register(sub: "argparse._SubParsersAction") -> None:
                       help="folder with Pulumi.yaml (default: the current folder or a parent)")
     scan.add_argument("--format", choices=("text", "json"), default="text", help="report format")
     scan.add_argument("--checkov", default=None, metavar="PATH",
-                      help="checkov executable (default: $AMLPLATFORM_CHECKOV, <project>/.venv-scan/bin/checkov, "
-                           "then checkov on PATH)")
+                      help="checkov executable, absolute or relative to the current folder (default: "
+                           "$AMLPLATFORM_CHECKOV, else the first of <project>/.venv-scan/bin/checkov, the scripts "
+                           "folder of amlplatform's own environment, checkov on PATH, the user cache venv "
+                           "($XDG_CACHE_HOME or ~/.cache)/amlplatform/checkov-VERSION; when none has it, that "
+                           "venv is made once from the package's hash-locked checkov lock)")
+    scan.add_argument("--no-provision", action="store_true",
+                      help="never install checkov into the user cache: fail, naming every place looked in")
     scan.add_argument("--output", "-o", type=Path, default=None,
                       help="also write the report to this file (a new file in an existing folder)")
     scan.add_argument("--policy-pack-config", type=Path, default=None, metavar="FILE",
@@ -45,7 +50,7 @@ def run_scan(args: argparse.Namespace) -> int:
     if args.output is not None and args.policy_pack_config is not None and \
             args.output.resolve() == args.policy_pack_config.resolve():
         raise UserError("--output and --policy-pack-config name the same file")
-    report = scan_stack(args.stack, project_dir=folder, checkov=args.checkov)
+    report = scan_stack(args.stack, project_dir=folder, checkov=args.checkov, provision=not args.no_provision)
     text = json.dumps(report.to_dict(), indent=2) + "\n" if args.format == "json" else report.render()
     sys.stdout.write(text)
     if args.output is not None:

@@ -336,7 +336,8 @@ def to_image(model: Model, fmt: str) -> bytes:
     try:
         from diagrams import Cluster, Diagram, Edge
     except ImportError:
-        raise UserError(f"--format {fmt} needs the 'diagrams' package: pip install 'amlplatform[diagram]', "
+        raise UserError(f"--format {fmt} needs the 'diagrams' package: pip install 'amlplatform[diagram]' "
+                        "(in a checkout: ./dev setup; ./dev plan installs only what planning needs), "
                         "or use --format mermaid") from None
 
     graph_attr = {"fontsize": "22", "labelloc": "t", "pad": "0.4", "nodesep": "1.0", "ranksep": "1.0",

@@ -126,29 +126,176 @@ class ScanReport:
 
 # ----------------------------------------------------------------------------- checkov
 
-def find_checkov(explicit: Optional[str] = None, project_dir: Optional[Path] = None) -> str:
-    """``--checkov``, then $AMLPLATFORM_CHECKOV, then <project>/.venv-scan/bin/checkov, then PATH."""
-    candidates: List[Tuple[str, str]] = []
-    if explicit:
-        candidates.append(("--checkov", explicit))
-    if os.environ.get(CHECKOV_ENV):
-        candidates.append((f"${CHECKOV_ENV}", os.environ[CHECKOV_ENV]))
-    for origin, path in candidates:
-        if Path(path).is_file() and os.access(path, os.X_OK):
-            return path
-        found = shutil.which(path)
+CHECKOV_VERSION = "3.3.30"  # what checkov-lock.txt pins (a test checks), ./dev and the user cache install
+CHECKOV_LOCK = Path(__file__).with_name("checkov-lock.txt")  # hash-locked: checkov and every dependency
+CACHE_ENV = "XDG_CACHE_HOME"  # the XDG base directory spec: $XDG_CACHE_HOME, else ~/.cache
+
+
+def checkov_cache_dir(version: str = CHECKOV_VERSION) -> Path:
+    """The user cache virtualenv ``amlplatform scan`` provisions checkov into, once per version."""
+    base = os.environ.get(CACHE_ENV) or ""
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"  # the spec: relative values are ignored
+    return root / "amlplatform" / f"checkov-{version}"
+
+
+_COMPLETE = ".amlplatform-complete"  # written last: a venv without it is a half-made one
+
+
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def _beside_package() -> List[Tuple[str, Path]]:
+    """checkov in the scripts folder of the environment amlplatform runs from (a venv's bin, or
+    ``pip install --user``'s ~/.local/bin)."""
+    import sys
+    import sysconfig
+
+    places = [("beside amlplatform", Path(sys.executable).parent / "checkov")]
+    scripts = sysconfig.get_path("scripts")
+    if scripts:
+        places.append(("beside amlplatform", Path(scripts) / "checkov"))
+    user_scheme = f"{os.name}_user"
+    if user_scheme in sysconfig.get_scheme_names():
+        places.append(("pip --user scripts", Path(sysconfig.get_path("scripts", user_scheme)) / "checkov"))
+    seen, out = set(), []
+    for origin, path in places:
+        if path not in seen:
+            seen.add(path)
+            out.append((origin, path))
+    return out
+
+
+def _up_to_repository_root(folder: Path) -> List[Path]:
+    """``folder`` and its parents, up to the first that holds ``.git`` (a repository's root), or all."""
+    out = [folder]
+    for parent in folder.parents:
+        if (out[-1] / ".git").exists():
+            break
+        out.append(parent)
+    return out
+
+
+def _source_checkout() -> Optional[Path]:
+    """The repository amlplatform is imported from when it is a checkout (an editable install or
+    PYTHONPATH=components), not an installed wheel: ``./dev setup`` made its .venv-scan."""
+    root = Path(__file__).resolve().parents[3]
+    return root if (root / "dev").is_file() and (root / "components" / "amlplatform").is_dir() else None
+
+
+def find_checkov(explicit: Optional[str] = None, project_dir: Optional[Path] = None, *,
+                 provision: bool = False, progress: Any = None) -> str:
+    """The checkov to run, as an absolute path (checkov runs with another working directory).
+
+    ``--checkov`` (a path relative to the current folder, an absolute one, or a name on PATH),
+    else $AMLPLATFORM_CHECKOV: when given, it must work (no silent fallback to another checkov).
+    Otherwise the first that exists of: .venv-scan/bin/checkov (``./dev setup``) in the project
+    folder or a parent up to the repository root, the scripts folder of amlplatform's own
+    environment, the .venv-scan of the checkout amlplatform is imported from (if it is one),
+    ``checkov`` on PATH, the user cache venv
+    (:func:`checkov_cache_dir`); then, with ``provision``, that cache venv is made once from the
+    hash-locked :data:`CHECKOV_LOCK`. The error names every place tried."""
+    for origin, given in (("--checkov", explicit), (f"${CHECKOV_ENV}", os.environ.get(CHECKOV_ENV))):
+        if not given:
+            continue
+        path = Path(given).expanduser()
+        if _executable(path):
+            return os.path.abspath(path)
+        found = shutil.which(given) if os.sep not in given else None
         if found:
-            return found
-        raise UserError(f"checkov not found at {path} (from {origin})")
+            return os.path.abspath(found)
+        raise UserError(f"checkov not found at {given} (from {origin}: "
+                        f"{'not an executable file' if path.exists() else 'no such file'}"
+                        f"{', relative to ' + os.getcwd() if not path.is_absolute() else ''})")
+    tried: List[str] = ["--checkov: not given", f"${CHECKOV_ENV}: not set"]
     if project_dir is not None:
-        local = project_dir / ".venv-scan" / "bin" / "checkov"
-        if local.is_file():
-            return str(local)
+        folders = _up_to_repository_root(Path(project_dir).resolve())
+        for folder in folders:
+            path = folder / ".venv-scan" / "bin" / "checkov"
+            if _executable(path):
+                return str(path)
+        tried.append(f".venv-scan/bin/checkov (./dev setup) in {folders[0]}"
+                     + (f" and its parents up to {folders[-1]}" if len(folders) > 1 else ""))
+    places = _beside_package()
+    checkout = _source_checkout()
+    if checkout is not None:
+        places.append(("the checkout amlplatform is imported from", checkout / ".venv-scan" / "bin" / "checkov"))
+    for origin, path in places:
+        if _executable(path):
+            return os.path.abspath(path)
+        tried.append(f"{origin}: {path}")
     found = shutil.which("checkov")
     if found:
-        return found
-    raise UserError("checkov is not installed: run `./dev setup` (it installs checkov 3.3.30 into .venv-scan), "
+        return os.path.abspath(found)
+    tried.append("PATH: no checkov")
+    cache = checkov_cache_dir()
+    cached = cache / "bin" / "checkov"
+    if _executable(cached) and (cache / _COMPLETE).is_file():
+        return str(cached)
+    if provision:
+        try:
+            return provision_checkov(cache, progress=progress)
+        except UserError as exc:
+            tried.append(f"the user cache venv {cache}: could not be made: {exc}")
+    else:
+        tried.append(f"the user cache venv {cache}: not made (`amlplatform scan` makes it unless --no-provision)")
+    raise UserError("checkov is not installed; looked in:\n  " + "\n  ".join(tried) + "\n"
+                    f"install it: `amlplatform scan` without --no-provision (installs checkov {CHECKOV_VERSION} "
+                    "once into the user cache), `./dev setup` in a checkout (into .venv-scan), "
                     f"or pass --checkov PATH or set {CHECKOV_ENV}")
+
+
+def provision_checkov(target: Path, *, lock: Optional[Path] = None, python: Optional[str] = None,
+                      progress: Any = None, timeout: int = 1800) -> str:
+    """Make the virtualenv ``target`` with checkov from ``lock`` (``pip --require-hashes``) and
+    return its checkov. pip's own progress goes to ``progress`` (default stderr), never stdout (a
+    report may be going there). A lock file next to it keeps two scans from building it at once; a
+    half-made venv (no completion marker) is removed and made again."""
+    import fcntl
+    import sys
+
+    out = sys.stderr if progress is None else progress
+    lock = lock or CHECKOV_LOCK
+    checkov = target / "bin" / "checkov"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f"{target.name}.lock", "w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        if (target / _COMPLETE).is_file() and _executable(checkov):
+            return str(checkov)  # another scan made it while this one waited
+        if target.exists():
+            shutil.rmtree(target)
+        packages = sum(1 for line in lock.read_text(encoding="utf-8").splitlines() if line[:1].isalpha())
+        print(f"note: checkov {CHECKOV_VERSION} is not installed: installing it once into {target} "
+              f"({packages} hash-locked packages; later scans reuse it)", file=out, flush=True)
+        python = python or sys.executable
+        steps = ([python, "-m", "venv", str(target)],
+                 [str(target / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check",
+                  "--no-input", "--require-hashes", "-r", str(lock)])
+        try:
+            out.fileno()
+            sink: Any = out
+        except (AttributeError, OSError, ValueError):  # not a real file (a test's capture): relay it
+            sink = subprocess.PIPE
+        try:
+            for step in steps:
+                proc = subprocess.run(step, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                      timeout=timeout, text=True)
+                if proc.stdout:
+                    out.write(proc.stdout)
+                if proc.returncode != 0:
+                    raise UserError(f"`{' '.join(step[:5])} ...` failed (exit {proc.returncode}; its output is above)")
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            shutil.rmtree(target, ignore_errors=True)
+            raise UserError(f"{exc}") from None
+        except UserError:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        if not _executable(checkov):
+            shutil.rmtree(target, ignore_errors=True)
+            raise UserError(f"{lock.name} installed no checkov executable")
+        (target / _COMPLETE).write_text(f"checkov {CHECKOV_VERSION} from {lock.name}\n", encoding="utf-8")
+        print(f"note: checkov installed in {target}", file=out, flush=True)
+        return str(checkov)
 
 
 def run_checkov(template: Dict[str, Any], checkov: str, *, timeout: int = 600) -> Dict[str, Any]:
@@ -305,11 +452,11 @@ def _same_rule(finding_rule: str, exception_rule: str) -> bool:
 
 
 def scan_stack(stack: str, *, project_dir: Optional[Path] = None, checkov: Optional[str] = None,
-               require_checkov: bool = True) -> ScanReport:
+               require_checkov: bool = True, provision: bool = False) -> ScanReport:
     from amlplatform.offline.engine import evaluate_stack, project_dir_arg, stack_policy_exceptions
 
     folder = project_dir_arg(project_dir)
     graph = evaluate_stack(stack, project_dir=folder)
     exceptions = stack_policy_exceptions(stack, folder)
-    binary = find_checkov(checkov, folder) if require_checkov else None
+    binary = find_checkov(checkov, folder, provision=provision) if require_checkov else None
     return scan_graph(graph, checkov=binary, exceptions=exceptions)
