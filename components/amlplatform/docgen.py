@@ -112,7 +112,7 @@ def _command(parser: argparse.ArgumentParser, path: str, summary: str, level: in
 
 
 def cli_page() -> str:
-    from amlplatform.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT, EXIT_USAGE, build_parser
+    from amlplatform.cli import EXIT_CODES, PASSED_THROUGH, build_parser
 
     parser = build_parser()
     out = [GENERATED, "", "# CLI reference", "",
@@ -123,12 +123,8 @@ def cli_page() -> str:
            "The same for every command (`amlplatform.cli`); what to do about each is in "
            "[Troubleshooting](../troubleshooting.md#exit-codes).", "",
            "| code | meaning |", "|---|---|",
-           f"| {EXIT_OK} | done |",
-           f"| {EXIT_FAILED} | the command ran and found a failure: scan findings, a failed job or step |",
-           f"| {EXIT_USAGE} | bad input: arguments, settings, files, an error answer from the service |",
-           "| 3 | `plan --diff … --fail-on-replace`: a resource would be replaced |",
-           f"| {EXIT_TIMEOUT} | a run ended by its `limits.timeout` |",
-           f"| {EXIT_INTERRUPTED} | interrupted: Ctrl-C, SIGTERM or SIGHUP; a run recorded Canceled |", ""]
+           *(f"| {code} | {_cell(meaning)} |" for code, meaning in EXIT_CODES.items()),
+           f"| other | {_cell(PASSED_THROUGH)} |", ""]
     for name, help_text, sub in _subcommands(parser):
         _command(sub, f"amlplatform {name}", help_text, 2, out)
     return "\n".join(out).rstrip("\n") + "\n"

@@ -29,7 +29,6 @@ from amlplatform.exit_codes import (  # noqa: E402,F401 - re-exported for the co
 )
 
 
-
 def exit_code_table() -> str:
     rows = [f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items()]
     return "exit codes:\n" + "\n".join(rows) + f"\n  other {PASSED_THROUGH}\n"
