@@ -128,3 +128,36 @@ def test_construct_keeps_the_dependencies_of_inputs_from_other_resources(engine)
     workspace = next(r for r in over_grpc if r["type"] == "azure-native:machinelearningservices:Workspace")
     assert other.urn in workspace["dependencies"] and other.urn in workspace["property_dependencies"]["keyVault"]
     assert not any(r["type"] == "azure-native:keyvault:Vault" for r in over_grpc)  # existing vault: none made
+
+
+# the top-level component: a public platform with a cluster and a data scientist
+PLATFORM = {
+    "location": "westeurope", "naming": {"workload": "fraud", "environment": "tst"},
+    "tenant_id": "00000000-0000-0000-0000-000000000001", "subscription_id": "00000000-0000-0000-0000-000000000002",
+    "deployer_object_id": "00000000-0000-0000-0000-000000000003",
+    "workspace": {"public_network_access": "Enabled", "managed_network": "AllowInternetOutbound"},
+    "clusters": [{"name": "cpu", "vm_size": "Standard_DS3_v2", "max_nodes": 2}],
+    "access": {"data_scientists": [{"principal_id": "00000000-0000-0000-0000-000000000004", "description": "ds"}]},
+}
+
+
+def test_construct_mlplatform_gives_the_children_of_the_python_call(engine):
+    from amlplatform import MLPlatform
+
+    schema = provider.schema()
+    inputs = schema_names(PLATFORM, schema["resources"]["amlplatform:index:MLPlatform"]["inputProperties"],
+                          schema["types"])
+    assert inputs["clusters"][0]["maxNodes"] == 2 and inputs["access"]["dataScientists"][0]["principalId"]
+    engine.monitor.monitor.recorded.clear()
+    response = engine.construct("amlplatform:index:MLPlatform", "ml", inputs)
+
+    assert response.urn == f"urn:pulumi:{STACK}::{PROJECT}::amlplatform:index:MLPlatform::ml"
+    assert "workspaceName" in state_of(response)
+    in_process = evaluate(lambda: MLPlatform("ml", PLATFORM), project=PROJECT, stack=STACK)
+    over_grpc = recorded_view(engine.recorded)
+    assert over_grpc == recorded_view(in_process.resources)
+    types = {r["type"] for r in over_grpc}
+    assert {"amlplatform:index:MLPlatform", "amlplatform:index:MLWorkspace", "amlplatform:index:ComputeCluster",
+            "azure-native:machinelearningservices:Workspace", "azure-native:authorization:RoleAssignment"} <= types
+    cluster = next(r for r in over_grpc if r["type"] == "azure-native:machinelearningservices:Compute")
+    assert cluster["inputs"]["properties"]["properties"]["scaleSettings"]["maxNodeCount"] == 2  # an integer
