@@ -419,6 +419,22 @@ def _step_output(o: JobOutput) -> dict[str, Any]:
     return out
 
 
+def _job_header(job_type: str, job: Any, *, name: str, run_properties: Mapping[str, str], inputs: Mapping[str, Any],
+                outputs: Mapping[str, Any], input_uris: Mapping[str, str]) -> dict[str, Any]:
+    """The fields every job body of a pipeline or sweep starts with (azure-ai-ml fills displayName and
+    experimentName at submit; see the module docstring)."""
+    return {
+        "jobType": job_type,
+        "displayName": job.display_name or name,
+        "experimentName": job.experiment_name,
+        "isArchived": False,
+        "tags": dict(job.tags),
+        "properties": {**dict(job.properties), **dict(run_properties)},
+        "inputs": {n: input_body(i, input_uris.get(n)) for n, i in inputs.items()},
+        "outputs": {n: output_body(o) for n, o in outputs.items()},
+    }
+
+
 def pipeline_body(
     pipeline: PipelineJob,
     *,
@@ -470,18 +486,9 @@ def pipeline_body(
     if s.force_rerun is not None:
         settings["force_rerun"] = s.force_rerun
     settings.update(s.extra)
-    props: dict[str, Any] = {
-        "jobType": "Pipeline",
-        "displayName": pipeline.display_name or name,
-        "experimentName": pipeline.experiment_name,
-        "isArchived": False,
-        "tags": dict(pipeline.tags),
-        "properties": {**dict(pipeline.properties), **dict(run_properties)},
-        "inputs": {n: input_body(i, input_uris.get(n)) for n, i in pipeline.inputs.items()},
-        "outputs": {n: output_body(o) for n, o in pipeline.outputs.items()},
-        "jobs": jobs,
-        "settings": settings,
-    }
+    props = _job_header("Pipeline", pipeline, name=name, run_properties=run_properties, inputs=pipeline.inputs,
+                        outputs=pipeline.outputs, input_uris=input_uris)
+    props.update({"jobs": jobs, "settings": settings})
     if pipeline.compute:
         props["computeId"] = compute_ids[pipeline.compute]
     if pipeline.description is not None:
@@ -500,9 +507,8 @@ POLICY = {"bandit": "Bandit", "median_stopping": "MedianStopping", "truncation_s
 def sweep_timeout(seconds: Optional[int]) -> Optional[str]:
     """azure-ai-ml ``_get_floored_timeout``: the service reads a duration under 60 s as days, so 1-59 s
     is sent as 60 s; then ISO 8601."""
-    if seconds is None:
-        return None
-    return iso_duration(seconds if not seconds or seconds > 60 else 60)
+    floored = _floored(seconds)
+    return None if floored is None else iso_duration(floored)
 
 
 def search_space_body(param: Any) -> list[Any]:
@@ -558,21 +564,15 @@ def sweep_body(
                        ("trialTimeout", sweep_timeout(job.limits.trial_timeout))):
         if value is not None:
             limits[key] = value
-    props: dict[str, Any] = {
-        "jobType": "Sweep",
-        "displayName": job.display_name or name,
-        "experimentName": job.experiment_name,
-        "isArchived": False,
-        "tags": dict(job.tags),
-        "properties": {**dict(job.properties), **dict(run_properties)},
-        "inputs": {n: input_body(i, input_uris.get(n)) for n, i in trial.inputs.items()},
-        "outputs": {n: output_body(o) for n, o in trial.outputs.items()},
+    props = _job_header("Sweep", job, name=name, run_properties=run_properties, inputs=trial.inputs,
+                        outputs=trial.outputs, input_uris=input_uris)
+    props.update({
         "searchSpace": {n: search_space_body(p) for n, p in job.search_space.items()},
         "samplingAlgorithm": sampling,
         "limits": limits,
         "objective": {"goal": job.objective.goal, "primaryMetric": job.objective.primary_metric},
         "trial": t,
-    }
+    })
     if job.early_termination is not None:
         props["earlyTermination"] = _early_termination(job.early_termination)
     if compute_id is not None:
