@@ -4,6 +4,6 @@ Reads the stack's settings (stacks/Pulumi.<stack>.yaml), validates them before d
 resource, builds the components and exports what consumers and `amlplatform submit` need.
 """
 
-from amlplatform.program import run
+from amlplatform.stack.program import run
 
 run()

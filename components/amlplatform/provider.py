@@ -27,16 +27,15 @@ from pulumi.provider.experimental.component import ComponentProvider
 import amlplatform
 
 PACKAGE = "amlplatform"
-# Sub-packages that hold no components (the run shim, the CLI, the offline tooling, the settings).
-NOT_COMPONENTS = ("runs", "cli", "review", "offline", "settings")
 SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "package.schema.json"
 REGENERATE = "python -m amlplatform.provider --write-schema"
 
 
 def component_modules() -> List[str]:
-    """Every module of the package that may define components (imports nothing it does not list)."""
-    return sorted(m.name for m in pkgutil.walk_packages(amlplatform.__path__, f"{PACKAGE}.")
-                  if m.name.split(".")[1] not in NOT_COMPONENTS and m.name != __name__)
+    """Every module of :mod:`amlplatform.iac`, where all the components live."""
+    import amlplatform.iac
+
+    return sorted(m.name for m in pkgutil.walk_packages(amlplatform.iac.__path__, "amlplatform.iac."))
 
 
 def components() -> List[type]:

@@ -21,9 +21,9 @@ import pulumi
 from pulumi_azure_native import authorization, resources
 
 from amlplatform import ComputeCluster, ContainerRegistry, MLWorkspace, WorkspaceMonitoring
-from amlplatform.access import IdentityAccess, WorkspaceAccess
-from amlplatform.naming import generate
-from amlplatform.network import PlatformNetwork
+from amlplatform.iac.access.access import IdentityAccess, WorkspaceAccess
+from amlplatform.azure.naming import generate
+from amlplatform.iac.network.network import PlatformNetwork
 from amlplatform.settings.access import ROLE_GUIDS
 from amlplatform.settings.network import GROUP_ZONES, PACKAGE_SOURCES, package_rule_name
 

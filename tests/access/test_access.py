@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from amlplatform import program
+from amlplatform.iac.platform import workspace as mapping
 from amlplatform.errors import UserError
 from amlplatform.offline.engine import UNKNOWN
 from amlplatform.settings import settings_from_config
@@ -91,12 +91,12 @@ def test_storage_roles_for_data_scientists_and_instance_users_without_repeats():
     s = settings(access={"data_scientists": [{"principal_id": GROUP, "description": "team"},
                                              {"principal_id": USER, "principal_type": "User"}]},
                  instances={"users": [{"object_id": USER}]})
-    specs = program.storage_role_specs(s)
+    specs = mapping.storage_role_specs(s)
     pairs = [(x["principal_id"], x["role_definition_guid"]) for x in specs]
     assert len(pairs) == len(set(pairs)) == 4
     assert {x["role_definition_guid"] for x in specs} == {
         ROLE_GUIDS["Storage Blob Data Contributor"], ROLE_GUIDS["Storage File Data Privileged Contributor"]}
-    assert program.storage_role_specs(settings(storage={"allow_shared_key_access": True})) == []
+    assert mapping.storage_role_specs(settings(storage={"allow_shared_key_access": True})) == []
 
 
 guids = st.uuids().map(str)
@@ -109,7 +109,7 @@ def test_storage_role_specs_give_each_person_both_roles_once(scientists, users, 
                  # no instances key without users (a stack value must have its setting's type: no null)
                  **({"instances": {"users": [{"object_id": u} for u in dict.fromkeys(users)]}} if users else {}),
                  **({} if instance_users or not users or scientists else {"storage": {"allow_shared_key_access": True}}))
-    specs = program.storage_role_specs(s)
+    specs = mapping.storage_role_specs(s)
     people = set(scientists) | (set(users) if instance_users else set())
     assert {x["principal_id"] for x in specs} == people
     pairs = [(x["principal_id"], x["role_definition_guid"]) for x in specs]
@@ -117,11 +117,11 @@ def test_storage_role_specs_give_each_person_both_roles_once(scientists, users, 
 
 
 def test_cmk_and_lock_args():
-    assert program.cmk_args(settings()) == {}
-    assert program.lock_args(settings()) == {}
-    cmk = program.cmk_args(settings(encryption={"customer_managed_key": True}, key_vault={"sku": "premium"}))
+    assert mapping.cmk_args(settings()) == {}
+    assert mapping.lock_args(settings()) == {}
+    cmk = mapping.cmk_args(settings(encryption={"customer_managed_key": True}, key_vault={"sku": "premium"}))
     assert cmk == {"key_name": "cmk-aml", "key_size": 3072, "hsm": True, "identity_name": "id-mlw-fraud-tst-cmk"}
-    locks = program.lock_args(settings(locks={"enabled": True, "resources": ["workspace"]}))
+    locks = mapping.lock_args(settings(locks={"enabled": True, "resources": ["workspace"]}))
     assert locks["workspace"] is True and "storage" not in locks
 
 
@@ -260,7 +260,7 @@ def test_create_only_properties_are_recorded_and_shown_as_replacements(stack_gra
 
 @given(st.sampled_from(["storage", "keyvault", "workspace"]), st.sampled_from(["storage", "keyvault", "workspace"]))
 def test_lock_names_are_distinct_per_kind_and_valid(a, b):
-    from amlplatform.locks import lock_name
+    from amlplatform.iac.options.locks import lock_name
 
     assert (lock_name(a) == lock_name(b)) == (a == b)
     # ARM lock names: at most 260 characters, none of < > * % & : \ ? / +

@@ -14,7 +14,7 @@ PACKAGE = Path(amlplatform.__file__).resolve().parent
 # the component modules: every module that declares a ComponentResource
 COMPONENT_MODULES = sorted(
     p for p in PACKAGE.rglob("*.py")
-    if "pulumi.ComponentResource" in p.read_text() and p.stem not in ("program",))
+    if "pulumi.ComponentResource" in p.read_text() and p.parts[-2:] != ("stack", "program.py"))
 
 
 def _loaded_after_import(modules):
@@ -28,7 +28,11 @@ def _loaded_after_import(modules):
 
 def test_there_are_component_modules_to_check():
     names = {".".join(p.relative_to(PACKAGE).with_suffix("").parts) for p in COMPONENT_MODULES}
-    assert {"platform", "storage", "keyvault", "kubernetes", "endpoints", "privatelink", "mlplatform.__init__"} <= names
+    assert {"iac.workspace.mlworkspace", "iac.workspace.storage", "iac.workspace.keyvault",
+            "iac.kubernetes.target", "iac.serving.endpoints", "iac.network.privatelink",
+            "iac.platform.__init__"} <= names
+    # components live in amlplatform/iac/ and nowhere else
+    assert all(n.startswith("iac.") for n in names), names
 
 
 def test_no_component_module_loads_the_settings_models():
@@ -57,7 +61,8 @@ def test_role_guids_are_written_in_one_table():
 
 
 def test_settings_and_components_share_the_role_table():
-    from amlplatform import encryption, kubernetes
+    from amlplatform.iac.workspace import encryption
+    from amlplatform.iac.kubernetes import target as kubernetes
     from amlplatform.settings.access import ROLE_GUIDS
     from amlplatform.settings.core import BUILTIN_ROLES
     from amlplatform.settings.datastores import ROLES as DATASTORE_ROLES
@@ -98,10 +103,11 @@ def test_every_component_and_its_args_is_public():
 
 
 def test_the_program_is_a_thin_mapping_to_the_platform_component():
-    source = (PACKAGE / "program.py").read_text()
+    source = (PACKAGE / "stack" / "program.py").read_text()
     assert len(source.splitlines()) <= 200
     imported = {n.module for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ImportFrom)}
     # it declares nothing itself: no azure-native, no component but MLPlatform
     assert not any(m.startswith("pulumi_") for m in imported)
-    components = {f"amlplatform.{p.stem}" for p in COMPONENT_MODULES if p.parent == PACKAGE}
-    assert not imported & components
+    components = {".".join(("amlplatform",) + p.relative_to(PACKAGE).with_suffix("").parts) for p in COMPONENT_MODULES}
+    assert not imported & (components - {"amlplatform.iac.platform.__init__"})
+    assert not any(m.startswith("amlplatform.iac.") for m in imported)

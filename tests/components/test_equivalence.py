@@ -27,7 +27,7 @@ def test_a_consumer_of_the_component_gets_the_shipped_graph(stack, stack_graph, 
 
 def test_the_component_refuses_bad_arguments_naming_the_field():
     from amlplatform import MLPlatform
-    from amlplatform._component import ComponentArgsError
+    from amlplatform.iac._base import ComponentArgsError
 
     args = {"location": "westeurope", "naming": {"workload": "fraud", "environment": "dev"},
             "storage": {"skuu": "Standard_LRS"}, "clusters": [{"name": "cpu", "max_nodes": "many"}]}
@@ -40,7 +40,7 @@ def test_the_component_refuses_bad_arguments_naming_the_field():
 
 def test_the_component_needs_the_content_of_the_files_its_arguments_name():
     from amlplatform import MLPlatform
-    from amlplatform._component import ComponentArgsError
+    from amlplatform.iac._base import ComponentArgsError
 
     args = {"location": "westeurope", "naming": {"workload": "fraud", "environment": "dev"},
             "workspace": {"public_network_access": "Enabled"},
@@ -54,7 +54,7 @@ def test_a_private_platform_without_a_network_is_refused_naming_the_fix():
     """The component's defaults are the stack file's: a private workspace, whose dependencies follow
     it; with no network to put their private endpoints in, nothing could reach them."""
     from amlplatform import MLPlatform
-    from amlplatform._component import ComponentArgsError
+    from amlplatform.iac._base import ComponentArgsError
 
     with pytest.raises(ComponentArgsError) as info:
         evaluate(lambda: MLPlatform("ml", {"location": "westeurope",

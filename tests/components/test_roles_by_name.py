@@ -3,7 +3,7 @@
 import pytest
 
 from amlplatform import ROLES, IdentityAccess, WorkspaceAccess
-from amlplatform._component import ComponentArgsError
+from amlplatform.iac._base import ComponentArgsError
 from amlplatform.offline.engine import evaluate
 
 SCOPE = "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st"

@@ -459,7 +459,7 @@ def test_app_insights_retention_comes_from_log_analytics(stack_graph):
 
 def test_exec_kubeconfig_is_converted_to_a_non_interactive_login(project_root, monkeypatch, make_stack):
     """prod has no local accounts: its exec kubeconfig would ask for a device code (blocking CI)."""
-    from amlplatform import aks as kubernetes
+    from amlplatform.iac.kubernetes import aks as kubernetes
 
     calls = []
     convert = kubernetes.kubeconfig_with_login

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from amlplatform.kubernetes import KUBELOGIN_MODES, dns_prefix, kubeconfig_with_login
+from amlplatform.iac.kubernetes.target import KUBELOGIN_MODES, dns_prefix, kubeconfig_with_login
 from amlplatform.settings.compute import (
     NETWORK_POLICIES_BY_PLUGIN, InstanceTypeSettings, KubernetesSettings, ScheduleSettings, cpu_millicores,
     cron_problems, memory_bytes,

@@ -4,10 +4,10 @@ import pulumi
 import pytest
 
 from amlplatform import ComputeCluster, ContainerRegistry, MLWorkspace, WorkspaceStorage
-from amlplatform._component import ComponentArgsError, check_args
-from amlplatform.compute import ComputeClusterArgs
+from amlplatform.iac._base import ComponentArgsError, check_args
+from amlplatform.iac.compute.compute import ComputeClusterArgs
 from amlplatform.offline.engine import evaluate
-from amlplatform.registry import ContainerRegistryArgs
+from amlplatform.iac.workspace.registry import ContainerRegistryArgs
 
 REG = {"resource_group_name": "rg", "location": "westeurope", "registry_name": "crshared12345"}
 
@@ -50,7 +50,7 @@ def test_outputs_only_where_azure_takes_values_from_other_resources():
 
 def test_an_output_only_argument_takes_an_output_and_nothing_else():
     # DatastoreArgs.secret is pulumi.Output: a credential read with require_secret, never plain text
-    from amlplatform.datastores import DatastoreArgs
+    from amlplatform.iac.data.datastores import DatastoreArgs
 
     args = {"resource_group_name": "rg", "workspace_name": "mlw", "subscription_id": "0",
             "datastore_name": "landing", "storage_account_id": "/subscriptions/0/x", "container": "landing",

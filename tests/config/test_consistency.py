@@ -8,7 +8,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from amlplatform import naming
+from amlplatform.azure import naming
 from amlplatform.review.diagram import build_model, node_range
 from amlplatform.review.text import render_text
 from conftest import ROOT

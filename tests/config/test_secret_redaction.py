@@ -127,7 +127,7 @@ def test_a_role_assignment_of_a_secret_principal_has_a_secret_guid(secret_runs):
 
 
 def test_a_principal_that_is_not_secret_keeps_todays_name():
-    from amlplatform import naming
+    from amlplatform.azure import naming
 
     assert naming.name_part("3f1c9a52-0000", secret=False, where="x") == "3f1c9a52"
     assert naming.name_part(SECRET, secret=True, where="role_assignments[0]") == \
@@ -153,7 +153,7 @@ def test_redact_hides_a_secret_wherever_a_message_quotes_it():
 def test_a_secret_name_part_never_depends_on_the_secret():
     from hypothesis import given, strategies as st
 
-    from amlplatform import naming
+    from amlplatform.azure import naming
 
     @given(st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=30))
     def check(value, other, where):

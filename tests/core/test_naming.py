@@ -5,7 +5,7 @@ import re
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from amlplatform import naming
+from amlplatform.azure import naming
 
 workloads = st.from_regex(r"[a-z][a-z0-9]{1,11}", fullmatch=True)
 environments = st.from_regex(r"[a-z][a-z0-9]{0,7}", fullmatch=True)

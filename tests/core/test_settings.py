@@ -179,7 +179,7 @@ def test_component_argument_errors_reach_the_user_as_run_errors(mocker):
     """A component that refuses its arguments stops `pulumi up` with a message, not a traceback."""
     import pulumi
 
-    from amlplatform import program
+    from amlplatform.stack import program
     from amlplatform.offline.engine import evaluate
 
     mocker.patch.object(program, "declare", side_effect=ValueError("ml-registry: something is off"))

@@ -226,7 +226,7 @@ def test_the_program_itself_refuses_bad_settings_before_declaring_anything():
     import pulumi
 
     from amlplatform.offline.engine import OfflineMocks, evaluate
-    from amlplatform.program import run
+    from amlplatform.stack.program import run
 
     class Counting(OfflineMocks):
         created = []
@@ -272,7 +272,7 @@ def _normalised(graph, settings, environment):
     text = json.dumps([(r.urn, inputs(r), r.dependencies, r.protect) for r in graph.resources], sort_keys=True)
     # the workspace's managed identity (granted roles on the AKS cluster) is derived from its id
     text = text.replace(graph.outputs["workspace_principal_id"], "<workspace_principal>")
-    from amlplatform import naming
+    from amlplatform.azure import naming
 
     net = vars(naming.network_names(settings.naming.workload, environment))
     for kind, value in sorted(list(vars(names).items()) + [(f"instance{i}", n) for i, n in enumerate(extra)]

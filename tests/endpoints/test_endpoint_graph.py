@@ -95,7 +95,7 @@ def test_a_credential_comes_from_secret_config_only(make_stack):
 
 
 def test_datastore_component_refuses_a_plain_secret():
-    from amlplatform.datastores import Datastore
+    from amlplatform.iac.data.datastores import Datastore
 
     def program():
         Datastore("raw", {"resource_group_name": "rg", "workspace_name": "mlw", "subscription_id": "s",
@@ -194,7 +194,7 @@ def test_key_auth_records_its_reason(make_stack):
     ({"endpoint_name": "x"}, "must be 3-32 characters long"),
 ])
 def test_online_endpoint_component_checks_its_arguments(args, words):
-    from amlplatform.endpoints import OnlineEndpoint
+    from amlplatform.iac.serving.endpoints import OnlineEndpoint
 
     def program():
         OnlineEndpoint("ep", {"resource_group_name": "rg", "workspace_name": "mlw", "location": "westeurope",
@@ -289,7 +289,7 @@ def test_text_plan_estimate_and_picture_cover_them(stack_graph):
 
 def test_outputs_are_plain_pulumi_outputs():
     # the components' typed outputs exist (consumed from other programs)
-    from amlplatform.endpoints import BatchEndpoint, OnlineEndpoint
+    from amlplatform.iac.serving.endpoints import BatchEndpoint, OnlineEndpoint
 
     for cls in (OnlineEndpoint, BatchEndpoint):
         assert {"id", "name", "deployment_ids"} <= set(cls.__annotations__)

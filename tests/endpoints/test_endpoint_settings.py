@@ -6,8 +6,8 @@ import re
 import pytest
 from hypothesis import given, strategies as st
 
-from amlplatform.datastores import data_scope, parse_account_id
-from amlplatform.endpoints import traffic_problems
+from amlplatform.iac.data.datastores import data_scope, parse_account_id
+from amlplatform.iac.serving.endpoints import traffic_problems
 from amlplatform.errors import UserError
 from amlplatform.settings.datastores import DatastoreSettings, secret_key_problems
 from amlplatform.settings.endpoints import (

@@ -239,8 +239,8 @@ def test_shipped_stacks_are_valid_and_dev_has_no_network():
 # ------------------------------------------------------------------ component argument checks
 
 def test_components_refuse_arguments_that_cannot_work():
-    from amlplatform.privatelink import zones_for
-    from amlplatform.workspace import managed_network_settings
+    from amlplatform.iac.network.privatelink import zones_for
+    from amlplatform.iac.workspace.workspace import managed_network_settings
 
     assert zones_for("blob") == ("privatelink.blob.core.windows.net",)
     with pytest.raises(ValueError, match="no private DNS zone is known for group id 'sqlServer'"):
@@ -258,7 +258,7 @@ def test_components_refuse_arguments_that_cannot_work():
 
 
 def test_network_names_follow_the_azure_rules():
-    from amlplatform import naming
+    from amlplatform.azure import naming
 
     names = naming.network_names("fraud", "prod")
     assert names.virtual_network == "vnet-fraud-prod"

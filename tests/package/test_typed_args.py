@@ -5,10 +5,10 @@ import pytest
 from pulumi_azure_native import resources
 
 from amlplatform import MLWorkspace, WorkspaceStorage
-from amlplatform._component import ComponentArgsError, check_args
-from amlplatform.kubernetes import KubernetesInferenceTargetArgs
+from amlplatform.iac._base import ComponentArgsError, check_args
+from amlplatform.iac.kubernetes.target import KubernetesInferenceTargetArgs
 from amlplatform.offline.engine import evaluate
-from amlplatform.platform import MLWorkspaceArgs
+from amlplatform.iac.workspace.mlworkspace import MLWorkspaceArgs
 
 NAMES = {"storage_account": "stx", "key_vault": "kv-x", "container_registry": "crx12345",
          "workspace": "mlw-x", "log_analytics": "log-x", "app_insights": "appi-x"}

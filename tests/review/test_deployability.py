@@ -272,7 +272,7 @@ def test_amld_010_011_kubernetes_deployer_role_and_host_encryption_feature():
 def test_a_stack_stating_the_host_encryption_feature_tags_its_cluster(stack_graph, stack):
     """kubernetes[].encryption_at_host_registered is what AMLD-011 reads: the program tags the
     cluster with the marker the rule checks, and the pools then use encryption at host."""
-    from amlplatform import aks as aks_module
+    from amlplatform.iac.kubernetes import aks as aks_module
 
     assert aks_module.ENCRYPTION_AT_HOST_TAG == dg.ENCRYPTION_AT_HOST_TAG
     [cluster] = stack_graph(stack).of_type(dg.AKS)

@@ -193,7 +193,7 @@ def test_cli_scan_own_program_without_a_stack_file(capsys, tmp_path):
     (project / "Pulumi.yaml").write_bytes((ROOT / "examples" / "consumer" / "Pulumi.yaml").read_bytes())
     (project / "__main__.py").write_text(
         "import pulumi\nfrom pulumi_azure_native import resources\nfrom amlplatform import WorkspaceStorage\n"
-        "from amlplatform.naming import generate\nnames = generate('vision', pulumi.get_stack())\n"
+        "from amlplatform.azure.naming import generate\nnames = generate('vision', pulumi.get_stack())\n"
         "group = resources.ResourceGroup('rg', resource_group_name=names.resource_group, location='northeurope')\n"
         "WorkspaceStorage('raw', {'resource_group_name': group.name, 'location': 'northeurope',\n"
         "                         'account_name': names.storage_account})\n")

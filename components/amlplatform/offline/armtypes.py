@@ -83,7 +83,7 @@ TYPES: Dict[str, ArmType] = {t.token: t for t in (
        "{scope}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}"),
     _t("azure-native:monitor:DiagnosticSetting", "Microsoft.Insights/diagnosticSettings",
        "{resourceUri}/providers/Microsoft.Insights/diagnosticSettings/{name}"),
-    # network (amlplatform.network, amlplatform.privatelink)
+    # network (amlplatform.iac.network.network, amlplatform.iac.network.privatelink)
     _t("azure-native:network:VirtualNetwork", "Microsoft.Network/virtualNetworks",
        RG + "/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}"),
     _t("azure-native:network:Subnet", "Microsoft.Network/virtualNetworks/subnets",

@@ -35,7 +35,7 @@ KINDS: Dict[str, Tuple[str, str, str]] = {
     "azure-native:machinelearningservices:EnvironmentContainer": ("computes", "Environment", "compute.ImageVersions"),
     "azure-native:containerservice:ManagedCluster": ("kubernetes", "AKS cluster", "compute.KubernetesServices"),
     "azure-native:kubernetesconfiguration:Extension": ("kubernetes", "AzureML extension", "general.Extensions"),
-    # inbound network (amlplatform.network, amlplatform.privatelink)
+    # inbound network (amlplatform.iac.network.network, amlplatform.iac.network.privatelink)
     "azure-native:network:VirtualNetwork": ("network", "Virtual network", "network.VirtualNetworks"),
     "azure-native:network:Subnet": ("network", "Subnet", "network.Subnets"),
     "azure-native:network:PrivateEndpoint": ("network", "Private endpoint", "network.PrivateEndpoint"),

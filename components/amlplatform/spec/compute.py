@@ -17,7 +17,7 @@ from typing import Dict, List, Literal, Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from amlplatform import naming
+from amlplatform.azure import naming
 from amlplatform.spec.core import Guid, Model
 from amlplatform.spec.environments import DEFAULT_BASE_IMAGE, EnvironmentSettings  # noqa: F401
 from amlplatform.spec.kubernetes import (  # noqa: F401

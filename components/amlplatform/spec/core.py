@@ -14,7 +14,7 @@ from typing import Annotated, Dict, List, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from amlplatform import naming
+from amlplatform.azure import naming
 from amlplatform.azure.isolation import dependency_network
 from amlplatform.azure.roles import ROLES
 from amlplatform.errors import Problems

@@ -7,7 +7,7 @@ from typing import Annotated, Dict, Literal, Optional
 
 from pydantic import AfterValidator, Field, model_validator
 
-from amlplatform import naming
+from amlplatform.azure import naming
 from amlplatform.errors import Problems
 from amlplatform.spec.core import Model
 

@@ -9,7 +9,7 @@ from typing import Annotated, Dict, List, Literal, Mapping, Optional
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
-from amlplatform import naming
+from amlplatform.azure import naming
 from amlplatform.azure.rules import extension_problems
 from amlplatform.errors import Problems
 from amlplatform.spec import cidr

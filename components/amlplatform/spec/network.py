@@ -17,7 +17,7 @@ from typing import Annotated, Any, Dict, List, Literal, Optional, Tuple
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from amlplatform import naming
+from amlplatform.azure import naming
 from amlplatform.azure.private_dns import GROUP_ZONES, KNOWN_ZONES, REQUIRED_STORAGE_GROUPS
 from amlplatform.errors import Problems
 from amlplatform.spec import cidr
@@ -338,7 +338,7 @@ def endpoint_addresses(groups: Dict[str, List[str]]) -> int:
 
 
 def _surge(count: int) -> int:
-    # node pools upgrade with max_surge 33% (amlplatform.aks): extra nodes need addresses too
+    # node pools upgrade with max_surge 33% (amlplatform.iac.kubernetes.aks): extra nodes need addresses too
     # (learn.microsoft.com/azure/aks/upgrade-aks-cluster, "Customize node surge upgrade")
     return math.ceil(count * 0.33)
 

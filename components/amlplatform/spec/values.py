@@ -9,7 +9,7 @@ from typing import Annotated, List, Optional
 
 from pydantic import AfterValidator, ValidationInfo
 
-from amlplatform import naming
+from amlplatform.azure import naming
 from amlplatform.errors import Problems
 from amlplatform.spec.core import arm_id
 

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional
 import pulumi
 
 from amlplatform.errors import UserError
-from amlplatform.mlplatform.compute import needed_files
+from amlplatform.iac.platform.compute import needed_files
 from amlplatform.spec.platform import StackSettings
 
 

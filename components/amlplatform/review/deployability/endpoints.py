@@ -21,7 +21,7 @@ BATCH_DEPLOYMENT = "azure-native:machinelearningservices:BatchDeployment"
 DATASTORE = "azure-native:machinelearningservices:Datastore"
 STORAGE = "azure-native:storage:StorageAccount"
 GENERIC = "azure-native:resources:Resource"
-KEY_REASON_TAG = "amlplatform.io/key-auth-reason"  # written by amlplatform.endpoints
+KEY_REASON_TAG = "amlplatform.io/key-auth-reason"  # written by amlplatform.iac.serving.endpoints
 
 
 def _workspaces(graph: Any) -> Dict[str, Any]:
@@ -199,7 +199,7 @@ def traffic_after_deployments(graph: Any) -> Iterable[Finding]:
         if any(v for v in list(traffic.values()) + list(mirror.values())):
             yield Finding("AMLD-106", ep.name, f"online endpoint {ep.inputs.get('endpointName')!r} sets traffic on "
                           "creation, before its deployments exist; set it in a write that waits for the deployments "
-                          "(amlplatform.endpoints.OnlineEndpoint does)")
+                          "(amlplatform.iac.serving.endpoints.OnlineEndpoint does)")
 
 
 @rule("AMLD-107", reason="Microsoft Entra token auth is available on managed online and batch endpoints only; "

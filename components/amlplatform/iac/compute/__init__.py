@@ -1,0 +1,1 @@
+"""Compute clusters, compute instances and the environments they run."""

@@ -1,0 +1,1 @@
+"""Kubernetes inference: the AKS cluster, the Azure ML extension on it, and its attachment to the workspace."""

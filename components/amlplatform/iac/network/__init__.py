@@ -1,0 +1,1 @@
+"""The platform network: virtual network, subnets, and private endpoints with their DNS."""

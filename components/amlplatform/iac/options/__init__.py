@@ -1,0 +1,1 @@
+"""Cross-cutting options every component takes in one shape: locks, diagnostic settings."""

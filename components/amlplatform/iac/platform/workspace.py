@@ -1,0 +1,245 @@
+"""MLPlatform's decisions about the workspace and what it depends on: the network, the arguments of
+MLWorkspace (firewalls and public access derived from the workspace's network, private endpoint
+groups, customer-managed key, locks, diagnostics, registry mode) and the data-plane roles of people
+and compute identities. Pure mappings from the validated platform model to component arguments.
+"""
+
+from typing import Any, Dict, List, Optional
+
+import pulumi
+
+from amlplatform.azure import naming
+from amlplatform.iac.access.access import RoleAssignmentSpec
+from amlplatform.azure.private_dns import GROUP_ZONES
+from amlplatform.azure.roles import ROLES, STORAGE_DATA_ROLES
+from amlplatform.iac.workspace.mlworkspace import MLWorkspace
+from amlplatform.iac.workspace.registry import registry_needed
+from amlplatform.spec.core import derived_network
+from amlplatform.spec.network import private_endpoint_groups
+from amlplatform.spec.platform import StackSettings
+
+
+def _role_specs(settings: StackSettings, scope: str) -> List[RoleAssignmentSpec]:
+    out: List[RoleAssignmentSpec] = []
+    if scope == "workspace":
+        # access.data_scientists: the workspace role, under the same logical names a role_assignments
+        # entry had (moving an entry from role_assignments to access keeps its URN)
+        for i, person in enumerate(settings.access.data_scientists):
+            spec: RoleAssignmentSpec = {
+                "principal_id": person.principal_id, "principal_type": person.principal_type,
+                "role_definition_guid": ROLES["AzureML Data Scientist"], "role_name": "AzureML Data Scientist",
+            }
+            if person.description:
+                spec["description"] = person.description
+            out.append(secret_safe(settings, spec, f"access.data_scientists[{i}]"))
+    for i, ra in enumerate(settings.role_assignments):
+        if ra.scope != scope:
+            continue
+        spec = {
+            "principal_id": ra.principal_id, "principal_type": ra.principal_type,
+            "role_definition_guid": ra.role_definition_guid(), "role_name": ra.role,
+        }
+        if ra.description:
+            spec["description"] = ra.description
+        out.append(secret_safe(settings, spec, f"role_assignments[{i}]"))
+    return out
+
+
+def secret_safe(settings: StackSettings, spec: RoleAssignmentSpec, where: str) -> RoleAssignmentSpec:
+    """``spec`` with a ``name_label`` when its principal id is a secret: the logical name then holds a
+    hash of ``where`` (the setting), not the id's characters (naming.name_part)."""
+    if settings.holds_secret(spec["principal_id"]):
+        spec["name_label"] = naming.name_part(spec["principal_id"], secret=True, where=where)
+    return spec
+
+
+def network_args(settings: StackSettings, *, resource_group_name: pulumi.Input[str]) -> Optional[Dict[str, Any]]:
+    """The ``PlatformNetworkArgs`` for ``settings`` (None without a network; pure mapping)."""
+    net = settings.network
+    if net.mode == "none":
+        return None
+    zones = sorted({z for groups in private_endpoint_groups(settings).values() for g in groups for z in GROUP_ZONES[g]})
+    args: Dict[str, Any] = {
+        "resource_group_name": resource_group_name, "location": settings.location, "zones": zones,
+        "existing_zone_ids": dict(net.private_dns.existing_zone_ids),
+        "link_vnet_ids": list(net.private_dns.link_vnet_ids), "tags": settings.all_tags(),
+    }
+    if net.vnet is not None:
+        names = naming.network_names(settings.naming.workload, settings.naming.environment, vnet=net.vnet.name)
+        vnet: Dict[str, Any] = {
+            "name": names.virtual_network, "address_space": list(net.vnet.address_space),
+            "private_endpoints_subnet": {"name": names.private_endpoints_subnet,
+                                         "prefix": net.vnet.private_endpoints_subnet,
+                                         "nsg_name": names.private_endpoints_nsg},
+        }
+        if net.vnet.aks_subnet:
+            vnet["aks_subnet"] = {"name": names.aks_subnet, "prefix": net.vnet.aks_subnet, "nsg_name": names.aks_nsg}
+        args["vnet"] = vnet
+    else:
+        assert net.existing_subnets is not None
+        args["private_endpoints_subnet_id"] = net.existing_subnets.private_endpoints
+        if net.existing_subnets.aks:
+            args["aks_subnet_id"] = net.existing_subnets.aks
+    return args
+
+
+def platform_args(settings: StackSettings, *, resource_group_name: pulumi.Input[str],
+                  resource_group_id: pulumi.Input[str], tenant_id: pulumi.Input[str],
+                  subscription_id: pulumi.Input[str],
+                  private_endpoints: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The ``MLWorkspaceArgs`` for ``settings`` (pure mapping; defaults already applied).
+    ``private_endpoints`` is ``{'subnet_id', 'dns_zone_ids'}`` of the stack's network, if any."""
+    names = settings.naming.names()
+    ws = settings.workspace
+    st, kv, mon, reg = settings.storage, settings.key_vault, settings.monitoring, settings.registry
+
+    if st.existing_id:
+        storage: Dict[str, Any] = {"existing_id": st.existing_id}
+    else:
+        storage = {
+            "sku": st.sku, "allow_shared_key_access": st.allow_shared_key_access,
+            "network_default_action": derived_network(ws, st.network_default_action, "default_action"),
+            "public_network_access": derived_network(ws, st.public_network_access, "public_access"),
+            "blob_soft_delete_days": st.blob_soft_delete_days,
+            "container_soft_delete_days": st.container_soft_delete_days,
+            "versioning": st.versioning,
+        }
+    if kv.existing_id:
+        key_vault: Dict[str, Any] = {"existing_id": kv.existing_id}
+    else:
+        key_vault = {
+            "sku": kv.sku, "purge_protection": kv.purge_protection,
+            "soft_delete_retention_days": kv.soft_delete_retention_days, "create_mode": kv.create_mode,
+            "network_default_action": derived_network(ws, kv.network_default_action, "default_action"),
+            "public_network_access": derived_network(ws, kv.public_network_access, "public_access"),
+        }
+    monitoring: Dict[str, Any] = {
+        "retention_days": mon.retention_days,
+        "app_insights_local_auth": mon.app_insights_local_auth,
+        "public_ingestion": mon.public_ingestion, "public_query": mon.public_query,
+    }
+    if mon.daily_quota_gb:
+        monitoring["daily_quota_gb"] = mon.daily_quota_gb
+    if mon.existing_log_analytics_id:
+        monitoring["existing_log_analytics_id"] = mon.existing_log_analytics_id
+    if mon.existing_app_insights_id:
+        monitoring["existing_app_insights_id"] = mon.existing_app_insights_id
+
+    registry: Dict[str, Any] = {"existing_id": reg.existing_id} if reg.mode == "existing" else {
+        "sku": reg.sku,
+        "public_network_access": derived_network(ws, reg.public_network_access, "public_access"),
+        "zone_redundancy": reg.zone_redundancy,
+        "untagged_retention_days": reg.untagged_retention_days,
+    }
+    workspace: Dict[str, Any] = {
+        "identity": ws.identity, "public_network_access": ws.public_network_access,
+        "managed_network": ws.managed_network, "hbi_workspace": ws.hbi_workspace,
+        "system_datastores_auth_mode": ws.system_datastores_auth_mode,
+    }
+    for optional in ("user_assigned_identity_id", "image_build_compute", "friendly_name", "description"):
+        if getattr(ws, optional) is not None:
+            workspace[optional] = getattr(ws, optional)
+    if ws.managed_network != "Disabled":
+        out = settings.network.outbound
+        workspace["provision_network_now"] = out.provision_now
+        rules = out.outbound_rules()
+        if rules:
+            workspace["outbound_rules"] = rules
+        if out.needs_firewall():
+            workspace["firewall_sku"] = out.firewall_sku
+
+    return {
+        "resource_group_name": resource_group_name,
+        "resource_group_id": resource_group_id,
+        "location": settings.location,
+        "tenant_id": tenant_id,
+        "subscription_id": subscription_id,
+        "names": {
+            "storage_account": names.storage_account, "key_vault": names.key_vault,
+            "container_registry": names.container_registry, "workspace": names.workspace,
+            "log_analytics": names.log_analytics, "app_insights": names.app_insights,
+        },
+        "tags": settings.all_tags(),
+        "protect": settings.protect,
+        "storage": storage,
+        "key_vault": key_vault,
+        "monitoring": monitoring,
+        "registry_mode": reg.mode,
+        "registry": registry,
+        "needs_images": settings.needs_images(),
+        "workspace": workspace,
+        "role_assignments": _role_specs(settings, "workspace"),
+        "resource_group_role_assignments": _role_specs(settings, "resource_group"),
+        "diagnostics": settings.diagnostics.enabled,
+        **({"private_endpoints": {**private_endpoints, "groups": private_endpoint_groups(settings)}}
+           if private_endpoints else {}),
+        "customer_managed_key": cmk_args(settings),
+        "locks": lock_args(settings),
+    }
+
+
+def cmk_args(settings: StackSettings) -> Dict[str, Any]:
+    """CustomerManagedKeyArgs without the vault coordinates; empty when the stack has no CMK (pure)."""
+    enc = settings.encryption
+    if not enc.customer_managed_key:
+        return {}
+    # a premium vault keeps the key in an HSM (RSA-HSM); standard vaults offer software keys only
+    out: Dict[str, Any] = {"key_name": enc.key_name, "key_size": enc.key_size,
+                           "hsm": settings.key_vault.sku == "premium"}
+    if enc.identity_id:
+        out["existing_identity_id"] = enc.identity_id
+    else:
+        # derived from the workspace's name (CAF prefix id-), so it follows a workspace name override
+        out["identity_name"] = f"id-{settings.naming.names().workspace}-cmk"
+    return out
+
+
+def lock_args(settings: StackSettings) -> Dict[str, Any]:
+    """Which created resources get a CanNotDelete lock (pure)."""
+    locks = settings.locks
+    if not locks.enabled:
+        return {}
+    return {**{r: True for r in locks.resources}, "notes": locks.notes}
+
+
+def storage_role_specs(settings: StackSettings) -> List[RoleAssignmentSpec]:
+    """Data-plane roles of people on the storage account (pure): data scientists, and each compute
+    instance user (notebooks live on the account's file share). One entry per (principal, role)."""
+    people: Dict[str, Dict[str, Any]] = {}
+    for i, person in enumerate(settings.access.data_scientists):
+        people.setdefault(person.principal_id, {"type": person.principal_type,
+                                                "description": person.description or "data scientist",
+                                                "where": f"access.data_scientists[{i}]"})
+    if settings.access.instance_users and settings.instances:
+        for i, user in enumerate(settings.instances.users):
+            people.setdefault(user.object_id, {"type": "User", "description": "compute instance user (notebooks)",
+                                               "where": f"instances.users[{i}]"})
+    out: List[RoleAssignmentSpec] = []
+    for principal, info in people.items():
+        for role in STORAGE_DATA_ROLES:
+            out.append(secret_safe(settings, {"principal_id": principal, "principal_type": info["type"],
+                                              "role_definition_guid": ROLES[role], "role_name": role,
+                                              "description": info["description"]}, info["where"]))
+    return out
+
+
+def has_registry(settings: StackSettings) -> bool:
+    reg = settings.registry
+    return reg.mode == "existing" or registry_needed(reg.mode, settings.needs_images())
+
+
+def compute_identity_grants(settings: StackSettings, platform: MLWorkspace) -> List[Dict[str, Any]]:
+    """What a compute's managed identity needs for jobs: blob data on the storage account, AcrPull on
+    the registry (learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication)."""
+    grants: List[Dict[str, Any]] = [{
+        "scope": platform.storage_account_id, "scope_label": "storage",
+        "roles": [{"principal_id": "", "principal_type": "ServicePrincipal",
+                   "role_definition_guid": ROLES["Storage Blob Data Contributor"],
+                   "role_name": "Storage Blob Data Contributor",
+                   "description": "jobs read and write the workspace's data with the compute's identity"}]}]
+    if has_registry(settings):
+        grants.append({"scope": platform.container_registry_id, "scope_label": "registry",
+                       "roles": [{"principal_id": "", "principal_type": "ServicePrincipal",
+                                  "role_definition_guid": ROLES["AcrPull"], "role_name": "AcrPull",
+                                  "description": "computes pull environment images with their identity"}]})
+    return grants

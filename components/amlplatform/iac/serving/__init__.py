@@ -1,0 +1,1 @@
+"""Online and batch endpoints with their deployments."""
