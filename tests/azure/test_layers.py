@@ -3,6 +3,7 @@ import the settings models; one table of built-in role ids."""
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,7 @@ from amlplatform.azure.roles import ROLES, role_guid, role_name
 PACKAGE = Path(amlplatform.__file__).resolve().parent
 # the component modules: every module that declares a ComponentResource
 COMPONENT_MODULES = sorted(
-    p for p in PACKAGE.rglob("*.py")
-    if "pulumi.ComponentResource" in p.read_text() and p.parts[-2:] != ("stack", "program.py"))
+    p for p in PACKAGE.rglob("*.py") if re.search(r"^class \w+\(pulumi\.ComponentResource\):", p.read_text(), re.M))
 
 
 def _loaded_after_import(modules):

@@ -37,7 +37,7 @@ def test_any_accepts_every_name_some_kind_accepts(name):
 
 def test_the_rule_is_pure():
     # usable from the runtime shim: naming imports nothing from Pulumi
-    source = (ROOT / "components" / "amlplatform" / "naming.py").read_text()
+    source = (ROOT / "components" / "amlplatform" / "azure" / "naming.py").read_text()
     assert "pulumi" not in re.findall(r"^(?:from|import) (\w+)", source, re.M)
 
 
