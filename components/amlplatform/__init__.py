@@ -57,6 +57,9 @@ _EXPORTS = {
     "OnlineEndpointArgs": "amlplatform.iac.serving.endpoints",
     "BatchEndpoint": "amlplatform.iac.serving.endpoints",
     "BatchEndpointArgs": "amlplatform.iac.serving.endpoints",
+    # cross-cutting options: one shape on every component that takes them
+    "LockSpec": "amlplatform.iac.options.locks",
+    "LockKind": "amlplatform.iac.options.locks",
     # pure helpers a program of its own needs (no Pulumi)
     "ROLES": "amlplatform.azure.roles",
     "role_guid": "amlplatform.azure.roles",

@@ -6,6 +6,7 @@ aliases onto every child.
 """
 
 import collections.abc
+import enum
 import inspect
 import math
 import typing
@@ -193,6 +194,12 @@ def _check_value(value: Any, annotation: Any, where: str, problems: List[str]) -
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             problems.append(f"{where}: must be a finite number, got {_shown(value)}")
+        return
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        # other languages send an enum's value (the schema lists them); Python may pass the member
+        allowed = [m.value for m in annotation]
+        if value not in allowed and not isinstance(value, annotation):
+            problems.append(f"{where}: must be one of {', '.join(map(repr, allowed))}, got {_shown(value)}")
         return
     if isinstance(annotation, type):
         if not isinstance(value, annotation):

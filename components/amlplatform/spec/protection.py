@@ -58,12 +58,14 @@ class LocksSettings(Model):
         return value
 
     enabled: bool = Field(
-        False, description="CanNotDelete locks on the storage account, key vault and workspace: nobody deletes them "
-        "(portal, CLI, pipelines) until the lock is removed. In addition to protect, which only stops Pulumi")
-    resources: List[Literal["storage", "key_vault", "workspace"]] = Field(
-        default_factory=lambda: ["storage", "key_vault", "workspace"],
-        description="Which resources get a lock. A lock on the workspace also refuses deleting its computes "
-        "through Resource Manager (locks apply to child resources)")
+        False, description="CanNotDelete locks on the storage account, key vault, Log Analytics workspace and "
+        "workspace: nobody deletes them (portal, CLI, pipelines) until the lock is removed. In addition to protect, "
+        "which only stops Pulumi")
+    resources: List[Literal["storage", "key_vault", "log_analytics", "workspace"]] = Field(
+        default_factory=lambda: ["storage", "key_vault", "log_analytics", "workspace"],
+        description="Which resources get a lock. The Log Analytics workspace holds every resource's logs (the "
+        "audit trail). A lock on the workspace also refuses deleting its computes through Resource Manager (locks "
+        "apply to child resources)")
     notes: str = Field("Holds the data of the Azure ML platform; remove this lock on purpose only",
                        max_length=512, description="Shown on each lock (at most 512 characters)")
 

@@ -303,12 +303,13 @@ class StackEncryption(TypedDict, total=False):
 class StackLocks(TypedDict, total=False):
     """Management locks (CanNotDelete) on the resources that hold data."""
     enabled: bool
-    """CanNotDelete locks on the storage account, key vault and workspace: nobody deletes them (portal,
-    CLI, pipelines) until the lock is removed. In addition to protect, which only stops Pulumi; default
-    false."""
+    """CanNotDelete locks on the storage account, key vault, Log Analytics workspace and workspace:
+    nobody deletes them (portal, CLI, pipelines) until the lock is removed. In addition to protect,
+    which only stops Pulumi; default false."""
     resources: List[str]
-    """Which resources get a lock. A lock on the workspace also refuses deleting its computes through
-    Resource Manager (locks apply to child resources)"""
+    """Which resources get a lock. The Log Analytics workspace holds every resource's logs (the audit
+    trail). A lock on the workspace also refuses deleting its computes through Resource Manager (locks
+    apply to child resources)"""
     notes: str
     """Shown on each lock (at most 512 characters); default "Holds the data of the Azure ML platform;
     remove this lock on purpose only"."""

@@ -11,7 +11,7 @@ from amlplatform.iac._base import check_args, child, token
 from amlplatform.azure.isolation import firewall_default
 from amlplatform.iac.network.privatelink import PrivateEndpointsSpec, declare_private_endpoints, has_private_path
 from amlplatform.iac.options.diagnostics import send_to_log_analytics
-from amlplatform.iac.options.locks import lock
+from amlplatform.iac.options.locks import LockSpec, apply_lock
 
 
 class WorkspaceKeyVaultArgs(TypedDict, total=False):
@@ -41,10 +41,8 @@ class WorkspaceKeyVaultArgs(TypedDict, total=False):
     """Protect the vault from deletion by Pulumi."""
     create_mode: str
     """default, or recover: recover the soft-deleted vault of the same name (after a destroy)."""
-    lock: bool
-    """A CanNotDelete management lock on the vault (in addition to protect)."""
-    lock_notes: str
-    """Notes on the lock."""
+    lock: LockSpec
+    """A management lock (CanNotDelete) on the vault (in addition to protect)."""
     tags: Mapping[str, str]
     """Tags for the vault."""
     private_endpoints: PrivateEndpointsSpec
@@ -104,9 +102,7 @@ class WorkspaceKeyVault(pulumi.ComponentResource):
         self.private_links = declare_private_endpoints(
             self, name, resource_id=vault.id, resource_name=vault_name, spec=args.get("private_endpoints"),
             resource_group_name=args["resource_group_name"], location=args["location"], tags=args.get("tags"))
-        if args.get("lock"):
-            lock(self, f"{name}-lock", kind="keyvault", resource_id=vault.id,
-                 **({"notes": args["lock_notes"]} if args.get("lock_notes") else {}))
+        apply_lock(self, f"{name}-lock", args.get("lock"), kind="keyvault", resource_id=vault.id)
         self.id = vault.id
         self.name = vault.name
         self.register_outputs({"id": self.id, "name": self.name})

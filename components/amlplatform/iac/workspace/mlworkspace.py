@@ -16,6 +16,7 @@ from typing_extensions import Required
 
 from amlplatform.iac._base import ComponentArgsError, check_args, child, token
 from amlplatform.iac.access.access import RoleAssignmentSpec, WorkspaceAccess
+from amlplatform.iac.options.locks import LockSpec
 from amlplatform.azure.isolation import DEFAULT_MANAGED_NETWORK, dependency_network, public_access_default
 from amlplatform.iac.workspace.encryption import CustomerManagedKey
 from amlplatform.iac.workspace.keyvault import WorkspaceKeyVault
@@ -65,6 +66,8 @@ class StorageSpec(TypedDict, total=False):
     """Days a deleted container can be restored; default 7."""
     versioning: bool
     """Blob versioning; default False."""
+    lock: LockSpec
+    """A management lock (CanNotDelete) on the account."""
 
 
 class KeyVaultSpec(TypedDict, total=False):
@@ -83,6 +86,8 @@ class KeyVaultSpec(TypedDict, total=False):
     """Allow or Deny (default); AzureServices always bypass."""
     public_network_access: str
     """Enabled (default) or Disabled."""
+    lock: LockSpec
+    """A management lock (CanNotDelete) on the vault."""
 
 
 class MonitoringSpec(TypedDict, total=False):
@@ -102,6 +107,8 @@ class MonitoringSpec(TypedDict, total=False):
     """Enabled (default) or Disabled."""
     public_query: str
     """Enabled (default) or Disabled."""
+    lock: LockSpec
+    """A management lock (CanNotDelete) on the created Log Analytics workspace (the audit trail)."""
 
 
 class RegistrySpec(TypedDict, total=False):
@@ -144,6 +151,9 @@ class WorkspaceSpec(TypedDict, total=False):
     """Display name in the studio."""
     description: str
     """Description in the studio."""
+    lock: LockSpec
+    """A management lock (CanNotDelete) on the workspace (it also refuses deleting its computes: a
+    lock covers child resources)."""
 
 
 class PrivateEndpointGroups(TypedDict, total=False):
@@ -180,18 +190,6 @@ class PlatformCustomerManagedKey(TypedDict, total=False):
     """Physical name of the user-assigned identity it creates (unless existing_identity_id)."""
     existing_identity_id: str
     """Use this identity; it must already hold Key Vault Crypto Service Encryption User on the vault."""
-
-
-class LocksSpec(TypedDict, total=False):
-    """CanNotDelete management locks on the resources that hold data."""
-    storage: bool
-    """Lock the storage account."""
-    key_vault: bool
-    """Lock the key vault."""
-    workspace: bool
-    """Lock the workspace (it also refuses deleting its computes)."""
-    notes: str
-    """Notes shown on each lock."""
 
 
 class MLWorkspaceArgs(TypedDict, total=False):
@@ -239,8 +237,6 @@ class MLWorkspaceArgs(TypedDict, total=False):
     customer_managed_key: PlatformCustomerManagedKey
     """CustomerManagedKeyArgs without the vault coordinates ({'key_name', 'key_size', 'identity_name' or
     'existing_identity_id'}): encrypt the workspace and storage with a key in the created vault."""
-    locks: LocksSpec
-    """{'storage': bool, 'key_vault': bool, 'workspace': bool, 'notes': str}: CanNotDelete locks."""
 
 
 class MLWorkspace(pulumi.ComponentResource):
@@ -321,7 +317,6 @@ class MLWorkspace(pulumi.ComponentResource):
                 raise ComponentArgsError(f"MLWorkspace: args.{part}: with existing_id nothing is created, so "
                                          f"{', '.join(sorted(set(given) - {'existing_id'}))} would be ignored; "
                                          "remove them")
-        locks = dict(args.get("locks") or {})
         key_vault = dict(args.get("key_vault") or {})
         vault: Optional[WorkspaceKeyVault] = None
         if key_vault.get("existing_id"):
@@ -331,8 +326,6 @@ class MLWorkspace(pulumi.ComponentResource):
                        "tenant_id": args["tenant_id"], "protect": protect, **endpoints_of("key_vault")}
             if diagnostics_target is not None:
                 kv_args["log_analytics_workspace_id"] = diagnostics_target
-            if locks.get("key_vault"):
-                kv_args.update(lock=True, lock_notes=locks.get("notes", ""))
             vault = WorkspaceKeyVault(f"{name}-keyvault", kv_args, opts=child(self))
             key_vault_id = vault.id
 
@@ -357,8 +350,6 @@ class MLWorkspace(pulumi.ComponentResource):
                 st_args.update(customer_managed_key={"key_name": cmk.key_name, "key_vault_uri": cmk.vault_uri,
                                                      "identity_id": cmk.identity_id},
                                depends_on=[access.id for access in cmk.depends_on_access])
-            if locks.get("storage"):
-                st_args.update(lock=True, lock_notes=locks.get("notes", ""))
             if diagnostics_target is not None:
                 st_args["log_analytics_workspace_id"] = diagnostics_target
             storage_id = WorkspaceStorage(f"{name}-storage", st_args, opts=child(self)).id
@@ -397,8 +388,6 @@ class MLWorkspace(pulumi.ComponentResource):
                                                  "identity_id": cmk.identity_id,
                                                  "identity_client_id": cmk.identity_client_id},
                            depends_on=[access.id for access in cmk.depends_on_access])
-        if locks.get("workspace"):
-            ws_args.update(lock=True, lock_notes=locks.get("notes", ""))
         workspace = Workspace(f"{name}-workspace", ws_args, opts=child(self))
 
         if args.get("role_assignments"):

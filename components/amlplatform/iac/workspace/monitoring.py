@@ -7,7 +7,8 @@ from pulumi_azure_native import applicationinsights, operationalinsights
 from typing_extensions import Required
 
 from amlplatform.azure import naming
-from amlplatform.iac._base import check_args, child, token
+from amlplatform.iac._base import ComponentArgsError, check_args, child, token
+from amlplatform.iac.options.locks import LockSpec, apply_lock
 
 
 class WorkspaceMonitoringArgs(TypedDict, total=False):
@@ -34,6 +35,9 @@ class WorkspaceMonitoringArgs(TypedDict, total=False):
     """Enabled (default) or Disabled."""
     tags: Mapping[str, str]
     """Tags for both."""
+    lock: LockSpec
+    """A management lock (CanNotDelete) on the created Log Analytics workspace: it holds the resource
+    logs of every resource (the audit trail), which a resource-group contributor could otherwise delete."""
 
 
 class WorkspaceMonitoring(pulumi.ComponentResource):
@@ -53,6 +57,10 @@ class WorkspaceMonitoring(pulumi.ComponentResource):
         query = args.get("public_query", "Enabled")
         retention = args.get("retention_days", 30)
         if args.get("existing_log_analytics_id") is not None:
+            if args.get("lock") is not None:
+                raise ComponentArgsError("WorkspaceMonitoring: invalid arguments (1 problem):", [
+                    "args.lock: the Log Analytics workspace is not created here (existing_log_analytics_id); "
+                    "lock it where it is created"])
             log_analytics_id = pulumi.Output.from_input(args["existing_log_analytics_id"])
         else:
             if "log_analytics_name" not in args:
@@ -73,6 +81,7 @@ class WorkspaceMonitoring(pulumi.ComponentResource):
                 opts=child(self),
             )
             log_analytics_id = logs.id
+            apply_lock(self, f"{name}-logs-lock", args.get("lock"), kind="log-analytics", resource_id=logs.id)
         insights = applicationinsights.Component(
             f"{name}-insights",
             resource_name_=naming.ensure("app_insights", args["app_insights_name"]),

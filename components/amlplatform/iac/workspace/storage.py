@@ -11,7 +11,7 @@ from amlplatform.iac._base import check_args, child, token, waits_for
 from amlplatform.azure.isolation import firewall_default
 from amlplatform.iac.network.privatelink import PrivateEndpointsSpec, declare_private_endpoints, has_private_path
 from amlplatform.iac.options.diagnostics import STORAGE_SERVICE_METRICS, send_to_log_analytics
-from amlplatform.iac.options.locks import lock
+from amlplatform.iac.options.locks import LockSpec, apply_lock
 
 # Azure ML writes these CORS rules onto its storage account so the studio can read blobs.
 # Declaring them keeps a redeploy from deleting them (a known drift: see architecture.md).
@@ -73,10 +73,8 @@ class WorkspaceStorageArgs(TypedDict, total=False):
     depends_on: Sequence[pulumi.Input[str]]
     """Outputs (e.g. ids) of what the account must wait for (the key role assignment, with a
     customer-managed key): it waits for the resources that produce them."""
-    lock: bool
-    """A CanNotDelete management lock on the account (in addition to protect)."""
-    lock_notes: str
-    """Notes on the lock."""
+    lock: LockSpec
+    """A management lock (CanNotDelete) on the account (in addition to protect)."""
     log_analytics_workspace_id: pulumi.Input[str]
     """When given, the blob service's resource logs and transaction metrics go there."""
 
@@ -153,9 +151,7 @@ class WorkspaceStorage(pulumi.ComponentResource):
             self, name, resource_id=account.id, resource_name=account_name, spec=args.get("private_endpoints"),
             resource_group_name=args["resource_group_name"], location=args["location"], tags=args.get("tags"))
         # --- lock and diagnostics
-        if args.get("lock"):
-            lock(self, f"{name}-lock", kind="storage", resource_id=account.id,
-                 **({"notes": args["lock_notes"]} if args.get("lock_notes") else {}))
+        apply_lock(self, f"{name}-lock", args.get("lock"), kind="storage", resource_id=account.id)
         if args.get("log_analytics_workspace_id") is not None:
             # resource logs live on the blob service, not on the account
             send_to_log_analytics(self, f"{name}-blob-diagnostics", resource_id=blob.id,

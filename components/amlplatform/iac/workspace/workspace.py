@@ -10,7 +10,7 @@ from amlplatform.azure import naming
 from amlplatform.iac._base import check_args, child, token, waits_for
 from amlplatform.azure.isolation import DEFAULT_MANAGED_NETWORK, public_access_default
 from amlplatform.iac.options.diagnostics import send_to_log_analytics
-from amlplatform.iac.options.locks import lock
+from amlplatform.iac.options.locks import LockSpec, apply_lock
 from amlplatform.iac.network.privatelink import PrivateEndpointsSpec, declare_private_endpoints, has_private_path
 
 # Properties the service will not change after creation: a change means a new workspace.
@@ -140,10 +140,8 @@ class WorkspaceArgs(TypedDict, total=False):
     depends_on: Sequence[pulumi.Input[str]]
     """Outputs (e.g. ids) of what the workspace must wait for (the key role assignment, with a
     customer-managed key): it waits for the resources that produce them."""
-    lock: bool
-    """A CanNotDelete management lock on the workspace (it also refuses deleting its computes)."""
-    lock_notes: str
-    """Notes on the lock."""
+    lock: LockSpec
+    """A management lock (CanNotDelete) on the workspace (it also refuses deleting its computes)."""
 
 
 class Workspace(pulumi.ComponentResource):
@@ -223,9 +221,7 @@ class Workspace(pulumi.ComponentResource):
                        ignore_changes=["containerRegistry"] if registry_mode == "service" else None,
                        depends_on=waits_for(args.get("depends_on")), replace_on_changes=REPLACE_ON_CHANGES),
         )
-        if args.get("lock"):
-            lock(self, f"{name}-lock", kind="workspace", resource_id=workspace.id,
-                 **({"notes": args["lock_notes"]} if args.get("lock_notes") else {}))
+        apply_lock(self, f"{name}-lock", args.get("lock"), kind="workspace", resource_id=workspace.id)
         if args.get("log_analytics_workspace_id") is not None:
             send_to_log_analytics(self, f"{name}-diagnostics", resource_id=workspace.id,
                                   log_analytics_workspace_id=args["log_analytics_workspace_id"])
