@@ -60,6 +60,7 @@ _EXPORTS = {
     # cross-cutting options: one shape on every component that takes them
     "LockSpec": "amlplatform.iac.options.locks",
     "LockKind": "amlplatform.iac.options.locks",
+    "CustomerManagedKeySpec": "amlplatform.iac.options.encryption",
     # pure helpers a program of its own needs (no Pulumi)
     "ROLES": "amlplatform.azure.roles",
     "role_guid": "amlplatform.azure.roles",

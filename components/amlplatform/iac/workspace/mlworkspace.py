@@ -16,6 +16,7 @@ from typing_extensions import Required
 
 from amlplatform.iac._base import ComponentArgsError, check_args, child, token
 from amlplatform.iac.access.access import RoleAssignmentSpec, WorkspaceAccess
+from amlplatform.iac.options.encryption import CustomerManagedKeySpec
 from amlplatform.iac.options.locks import LockSpec
 from amlplatform.azure.isolation import DEFAULT_MANAGED_NETWORK, dependency_network, public_access_default
 from amlplatform.iac.workspace.encryption import CustomerManagedKey
@@ -339,6 +340,11 @@ class MLWorkspace(pulumi.ComponentResource):
                 "resource_group_name": rg, "location": location, "vault_name": vault.name,
                 "vault_id": vault.id, "subscription_id": args["subscription_id"], "tags": tags, **cmk_args,
             }, opts=child(self))
+            # one key shape for storage and workspace (amlplatform.iac.options.encryption)
+            key: CustomerManagedKeySpec = {
+                "key_vault_id": vault.id, "key_vault_uri": cmk.vault_uri, "key_name": cmk.key_name,
+                "key_uri_with_version": cmk.key_uri_with_version, "identity_id": cmk.identity_id,
+                "identity_client_id": cmk.identity_client_id}
 
         storage = dict(args.get("storage") or {})
         if storage.get("existing_id"):
@@ -347,8 +353,7 @@ class MLWorkspace(pulumi.ComponentResource):
             st_args = {**common, **dependency_defaults, **storage, "account_name": names["storage_account"], "protect": protect,
                        **endpoints_of("storage")}
             if cmk is not None:
-                st_args.update(customer_managed_key={"key_name": cmk.key_name, "key_vault_uri": cmk.vault_uri,
-                                                     "identity_id": cmk.identity_id},
+                st_args.update(customer_managed_key=key,
                                depends_on=[access.id for access in cmk.depends_on_access])
             if diagnostics_target is not None:
                 st_args["log_analytics_workspace_id"] = diagnostics_target
@@ -384,9 +389,7 @@ class MLWorkspace(pulumi.ComponentResource):
         if diagnostics_target is not None:
             ws_args["log_analytics_workspace_id"] = diagnostics_target
         if cmk is not None:
-            ws_args.update(customer_managed_key={"key_vault_id": key_vault_id, "key_identifier": cmk.key_uri_with_version,
-                                                 "identity_id": cmk.identity_id,
-                                                 "identity_client_id": cmk.identity_client_id},
+            ws_args.update(customer_managed_key=key,
                            depends_on=[access.id for access in cmk.depends_on_access])
         workspace = Workspace(f"{name}-workspace", ws_args, opts=child(self))
 

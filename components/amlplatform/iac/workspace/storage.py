@@ -10,6 +10,7 @@ from amlplatform.azure import naming
 from amlplatform.iac._base import check_args, child, token, waits_for
 from amlplatform.azure.isolation import firewall_default
 from amlplatform.iac.network.privatelink import PrivateEndpointsSpec, declare_private_endpoints, has_private_path
+from amlplatform.iac.options.encryption import CustomerManagedKeySpec
 from amlplatform.iac.options.diagnostics import STORAGE_SERVICE_METRICS, send_to_log_analytics
 from amlplatform.iac.options.locks import LockSpec, apply_lock
 
@@ -25,16 +26,6 @@ STUDIO_CORS_RULES = [{
     "exposed_headers": ["*"],
     "max_age_in_seconds": 1800,
 }]
-
-
-class StorageEncryptionKeySpec(TypedDict, total=False):
-    """The customer-managed key of the storage account (amlplatform.iac.workspace.encryption)."""
-    key_name: Required[pulumi.Input[str]]
-    """Name of the key (no version: the account follows the key's rotation)."""
-    key_vault_uri: Required[pulumi.Input[str]]
-    """URI of the vault that holds the key."""
-    identity_id: Required[pulumi.Input[str]]
-    """User-assigned identity that reads the key."""
 
 
 class WorkspaceStorageArgs(TypedDict, total=False):
@@ -67,7 +58,7 @@ class WorkspaceStorageArgs(TypedDict, total=False):
     private_endpoints: PrivateEndpointsSpec
     """Private endpoints (subnet, DNS zone ids, groups) - amlplatform.iac.network.privatelink."""
     # --- customer-managed key, lock, diagnostics (amlplatform.iac.workspace.encryption, .locks, .diagnostics)
-    customer_managed_key: StorageEncryptionKeySpec
+    customer_managed_key: CustomerManagedKeySpec
     """{'key_name', 'key_vault_uri', 'identity_id'}: encrypt with this key (no key version: the account
     follows the key's rotation). Create the account only after the identity can use the key."""
     depends_on: Sequence[pulumi.Input[str]]

@@ -7,8 +7,9 @@ from pulumi_azure_native import machinelearningservices as ml
 from typing_extensions import Required
 
 from amlplatform.azure import naming
-from amlplatform.iac._base import check_args, child, token, waits_for
+from amlplatform.iac._base import ComponentArgsError, check_args, child, token, waits_for
 from amlplatform.azure.isolation import DEFAULT_MANAGED_NETWORK, public_access_default
+from amlplatform.iac.options.encryption import CustomerManagedKeySpec, missing_for
 from amlplatform.iac.options.diagnostics import send_to_log_analytics
 from amlplatform.iac.options.locks import LockSpec, apply_lock
 from amlplatform.iac.network.privatelink import PrivateEndpointsSpec, declare_private_endpoints, has_private_path
@@ -68,18 +69,6 @@ class OutboundRuleSpec(TypedDict, total=False):
     on ``type`` (a union in the ARM API), hence Any; keys in snake_case."""
 
 
-class WorkspaceEncryptionKeySpec(TypedDict, total=False):
-    """The customer-managed key of the workspace (amlplatform.iac.workspace.encryption)."""
-    key_vault_id: Required[pulumi.Input[str]]
-    """ARM id of the vault that holds the key."""
-    key_identifier: Required[pulumi.Input[str]]
-    """Key URI (with version)."""
-    identity_id: Required[pulumi.Input[str]]
-    """User-assigned identity that reads the key."""
-    identity_client_id: pulumi.Input[str]
-    """Its client id."""
-
-
 class WorkspaceArgs(TypedDict, total=False):
     resource_group_name: Required[pulumi.Input[str]]
     """Resource group that holds the workspace."""
@@ -134,7 +123,7 @@ class WorkspaceArgs(TypedDict, total=False):
     tags: Mapping[str, str]
     """Tags for the workspace."""
     # --- customer-managed key and lock (amlplatform.iac.workspace.encryption, amlplatform.iac.options.locks)
-    customer_managed_key: WorkspaceEncryptionKeySpec
+    customer_managed_key: CustomerManagedKeySpec
     """{'key_vault_id', 'key_identifier', 'identity_id', 'identity_client_id'}: encrypt the workspace's
     data with this key, through this user-assigned identity (create-only)."""
     depends_on: Sequence[pulumi.Input[str]]
@@ -178,7 +167,10 @@ class Workspace(pulumi.ComponentResource):
             identity["type"] = "SystemAssigned,UserAssigned" if identity_type == "SystemAssigned" else "UserAssigned"
             identity["user_assigned_identities"] = list(identity.get("user_assigned_identities") or []) + [
                 cmk["identity_id"]]
-            key_vault_properties = {"key_vault_arm_id": cmk["key_vault_id"], "key_identifier": cmk["key_identifier"]}
+            problems = missing_for("Workspace", cmk, "key_uri_with_version")
+            if problems:
+                raise ComponentArgsError("Workspace: invalid arguments (1 problem):", problems)
+            key_vault_properties = {"key_vault_arm_id": cmk["key_vault_id"], "key_identifier": cmk["key_uri_with_version"]}
             if cmk.get("identity_client_id") is not None:
                 key_vault_properties["identity_client_id"] = cmk["identity_client_id"]
             encryption = {"status": "Enabled", "key_vault_properties": key_vault_properties,
