@@ -83,7 +83,7 @@ class StackStorage(TypedDict, total=False):
     sku: str
     """Replication; default "Standard_ZRS"."""
     allow_shared_key_access: bool
-    """Account keys and SAS signed with them; off by default (identity-based access); default false."""
+    """Account keys and SAS signed with them; off means identity-based access only; default false."""
     network_default_action: Optional[str]
     """Firewall default; Deny (with AzureServices bypass) unless the workspace has no managed network,
     where computes reach storage over public endpoints"""

@@ -7,7 +7,7 @@ from pulumi_azure_native import storage
 from typing_extensions import Required
 
 from amlplatform.azure import naming
-from amlplatform.iac._base import check_args, child, token, waits_for
+from amlplatform.iac._base import check_args, child, defaults, token, waits_for
 from amlplatform.azure.isolation import firewall_default
 from amlplatform.iac.network.privatelink import PrivateEndpointsSpec, declare_private_endpoints, has_private_path
 from amlplatform.iac.options.encryption import CustomerManagedKeySpec
@@ -36,21 +36,21 @@ class WorkspaceStorageArgs(TypedDict, total=False):
     account_name: Required[str]
     """Physical name: 3-24 lowercase letters and digits, globally unique."""
     sku: str
-    """Replication; default Standard_ZRS."""
+    """Replication."""
     allow_shared_key_access: bool
-    """Account keys and SAS signed with them; default False (identity-based access only)."""
+    """Account keys and SAS signed with them; off means identity-based access only."""
     network_default_action: str
     """Firewall default action, Allow or Deny (AzureServices always bypass); default Deny when
     private_endpoints are given, else Allow (a firewall that denies everyone and has no private path
     makes the data unreachable). MLWorkspace derives it from the workspace's network."""
     public_network_access: str
-    """Enabled or Disabled; default Enabled (the firewall decides)."""
+    """Enabled or Disabled (with Enabled, the firewall decides)."""
     blob_soft_delete_days: int
-    """Days a deleted blob can be restored; default 7."""
+    """Days a deleted blob can be restored."""
     container_soft_delete_days: int
-    """Days a deleted container can be restored; default 7."""
+    """Days a deleted container can be restored."""
     versioning: bool
-    """Blob versioning; default False."""
+    """Blob versioning."""
     protect: bool
     """Protect the account from deletion by Pulumi."""
     tags: Mapping[str, str]
@@ -70,6 +70,12 @@ class WorkspaceStorageArgs(TypedDict, total=False):
     """When given, the blob service's resource logs and transaction metrics go there."""
 
 
+# every default of WorkspaceStorageArgs, written once (amlplatform.iac._base.defaults)
+DEFAULTS = defaults(WorkspaceStorageArgs, sku="Standard_ZRS", allow_shared_key_access=False,
+                    public_network_access="Enabled", blob_soft_delete_days=7, container_soft_delete_days=7,
+                    versioning=False)
+
+
 class WorkspaceStorage(pulumi.ComponentResource):
     """StorageV2, HTTPS only, TLS 1.2, no public blob access, no cross-tenant replication,
     infrastructure encryption, blob and container soft delete."""
@@ -84,7 +90,7 @@ class WorkspaceStorage(pulumi.ComponentResource):
         check_args("WorkspaceStorage", args, WorkspaceStorageArgs)
         super().__init__(token("WorkspaceStorage"), name, None, opts)
         account_name = naming.ensure("storage_account", args["account_name"])
-        shared_key = args.get("allow_shared_key_access", False)
+        shared_key = args.get("allow_shared_key_access", DEFAULTS["allow_shared_key_access"])
         services = {k: {"enabled": True, "key_type": "Account"} for k in ("blob", "file", "queue", "table")}
         encryption: dict = {"key_source": "Microsoft.Storage", "require_infrastructure_encryption": True,
                             "services": services}
@@ -104,7 +110,7 @@ class WorkspaceStorage(pulumi.ComponentResource):
             resource_group_name=args["resource_group_name"],
             location=args["location"],
             kind="StorageV2",
-            sku={"name": args.get("sku", "Standard_ZRS")},
+            sku={"name": args.get("sku", DEFAULTS["sku"])},
             access_tier="Hot",
             enable_https_traffic_only=True,
             minimum_tls_version="TLS1_2",
@@ -112,7 +118,7 @@ class WorkspaceStorage(pulumi.ComponentResource):
             allow_cross_tenant_replication=False,
             allow_shared_key_access=shared_key,
             default_to_o_auth_authentication=not shared_key,
-            public_network_access=args.get("public_network_access", "Enabled"),
+            public_network_access=args.get("public_network_access", DEFAULTS["public_network_access"]),
             network_rule_set={
                 "default_action": args.get("network_default_action",
                                            firewall_default(has_private_path(args.get("private_endpoints")))),
@@ -130,10 +136,10 @@ class WorkspaceStorage(pulumi.ComponentResource):
             account_name=account.name,
             resource_group_name=args["resource_group_name"],
             blob_services_name="default",
-            delete_retention_policy={"enabled": True, "days": args.get("blob_soft_delete_days", 7)},
+            delete_retention_policy={"enabled": True, "days": args.get("blob_soft_delete_days", DEFAULTS["blob_soft_delete_days"])},
             container_delete_retention_policy={
-                "enabled": True, "days": args.get("container_soft_delete_days", 7)},
-            is_versioning_enabled=args.get("versioning", False),
+                "enabled": True, "days": args.get("container_soft_delete_days", DEFAULTS["container_soft_delete_days"])},
+            is_versioning_enabled=args.get("versioning", DEFAULTS["versioning"]),
             cors={"cors_rules": STUDIO_CORS_RULES},
             opts=child(self),
         )

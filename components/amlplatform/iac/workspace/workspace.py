@@ -7,7 +7,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from typing_extensions import Required
 
 from amlplatform.azure import naming
-from amlplatform.iac._base import ComponentArgsError, check_args, child, token, waits_for
+from amlplatform.iac._base import ComponentArgsError, check_args, child, defaults, token, waits_for
 from amlplatform.azure.isolation import DEFAULT_MANAGED_NETWORK, public_access_default
 from amlplatform.iac.options.encryption import CustomerManagedKeySpec, missing_for
 from amlplatform.iac.options.diagnostics import send_to_log_analytics
@@ -44,7 +44,7 @@ def managed_network_settings(mode: str, outbound_rules: Optional[Mapping[str, Ma
     if rules:
         out["outbound_rules"] = {n: dict(r) for n, r in rules.items()}
     if fqdn:
-        out["firewall_sku"] = firewall_sku or "Standard"
+        out["firewall_sku"] = firewall_sku or DEFAULTS["firewall_sku"]
     return out
 
 
@@ -87,29 +87,29 @@ class WorkspaceArgs(TypedDict, total=False):
     registry_mode: str
     """'service' lets Azure ML attach a registry itself, so later previews ignore the property."""
     identity: str
-    """SystemAssigned (default) or UserAssigned."""
+    """SystemAssigned or UserAssigned."""
     user_assigned_identity_id: pulumi.Input[str]
     """With identity UserAssigned: the identity (primary user-assigned identity)."""
     public_network_access: str
     """Enabled or Disabled; default Disabled when private_endpoints are given, else Enabled (a private
     workspace without a private endpoint is unreachable)."""
     managed_network: str
-    """Disabled, AllowInternetOutbound (default) or AllowOnlyApprovedOutbound."""
+    """Disabled, AllowInternetOutbound or AllowOnlyApprovedOutbound."""
     outbound_rules: Mapping[str, OutboundRuleSpec]
     """User-defined managed network outbound rules by name: {type: FQDN, category: UserDefined,
     destination: host} | {type: ServiceTag, destination: {service_tag, protocol, port_ranges, action}} |
     {type: PrivateEndpoint, destination: {service_resource_id, subresource_target, spark_enabled}}."""
     firewall_sku: str
-    """Standard (default) or Basic: the managed Azure Firewall FQDN rules need."""
+    """Standard or Basic: the managed Azure Firewall FQDN rules need."""
     provision_network_now: bool
-    """Provision the managed network with the workspace instead of on the first compute (default True
-    with a managed network: the first compute would otherwise wait ~30 min for it)."""
+    """Provision the managed network with the workspace instead of on the first compute (which
+    would otherwise wait ~30 min for it); used only with a managed network."""
     private_endpoints: PrivateEndpointsSpec
     """Private endpoint(s) of the workspace (group amlworkspace) - amlplatform.iac.network.privatelink."""
     hbi_workspace: bool
-    """High business impact (create-only); default False."""
+    """High business impact (create-only)."""
     system_datastores_auth_mode: str
-    """identity (default) or accesskey."""
+    """identity or accesskey."""
     image_build_compute: str
     """Cluster that builds images when the registry is private."""
     friendly_name: str
@@ -133,6 +133,12 @@ class WorkspaceArgs(TypedDict, total=False):
     """A management lock (CanNotDelete) on the workspace (it also refuses deleting its computes)."""
 
 
+# every default of WorkspaceArgs, written once (amlplatform.iac._base.defaults)
+DEFAULTS = defaults(WorkspaceArgs, identity="SystemAssigned", registry_mode="auto",
+                    managed_network=DEFAULT_MANAGED_NETWORK, provision_network_now=True, hbi_workspace=False,
+                    firewall_sku="Standard", system_datastores_auth_mode="identity")
+
+
 class Workspace(pulumi.ComponentResource):
     """An Azure ML workspace with a managed identity, managed network isolation by default and no
     public network access by default."""
@@ -152,7 +158,7 @@ class Workspace(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         check_args("Workspace", args, WorkspaceArgs)
         super().__init__(token("Workspace"), name, None, opts)
-        identity_type = args.get("identity", "SystemAssigned")
+        identity_type = args.get("identity", DEFAULTS["identity"])
         identity: dict = {"type": identity_type}
         primary_identity = None
         if identity_type == "UserAssigned":
@@ -175,12 +181,12 @@ class Workspace(pulumi.ComponentResource):
                 key_vault_properties["identity_client_id"] = cmk["identity_client_id"]
             encryption = {"status": "Enabled", "key_vault_properties": key_vault_properties,
                           "identity": {"user_assigned_identity": cmk["identity_id"]}}
-        registry_mode = args.get("registry_mode", "auto")
-        mode = args.get("managed_network", DEFAULT_MANAGED_NETWORK)
+        registry_mode = args.get("registry_mode", DEFAULTS["registry_mode"])
+        mode = args.get("managed_network", DEFAULTS["managed_network"])
         managed_network = managed_network_settings(mode, args.get("outbound_rules"), args.get("firewall_sku"))
         # provisionNetworkNow: "set to trigger the provisioning of the managed VNet ... when creating a
         # Workspace with the managed VNet enabled, or else it does nothing" (REST API 2025-12-01)
-        provision_now = args.get("provision_network_now", True) if mode != "Disabled" else None
+        provision_now = args.get("provision_network_now", DEFAULTS["provision_network_now"]) if mode != "Disabled" else None
         workspace = ml.Workspace(
             f"{name}-workspace",
             workspace_name=naming.ensure("workspace", args["workspace_name"]),
@@ -199,8 +205,8 @@ class Workspace(pulumi.ComponentResource):
             allow_public_access_when_behind_vnet=False,
             managed_network=managed_network,
             provision_network_now=provision_now or None,
-            hbi_workspace=args.get("hbi_workspace", False),
-            system_datastores_auth_mode=args.get("system_datastores_auth_mode", "identity"),
+            hbi_workspace=args.get("hbi_workspace", DEFAULTS["hbi_workspace"]),
+            system_datastores_auth_mode=args.get("system_datastores_auth_mode", DEFAULTS["system_datastores_auth_mode"]),
             image_build_compute=args.get("image_build_compute"),
             friendly_name=args.get("friendly_name"),
             description=args.get("description"),
