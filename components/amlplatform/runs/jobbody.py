@@ -458,10 +458,12 @@ def pipeline_nodes(steps: Mapping[str, PipelineStep], *, component_ids: Mapping[
         # azure-ai-ml sends the inputs/outputs the step's YAML gives (a component's defaults stay in the component)
         node: dict[str, Any] = {"name": sname, "type": step.kind, "componentId": component_ids[key],
                                 "_source": node_source(step)}
-        if step.node_inputs is not None:
+        # an empty inputs:/outputs: mapping is not sent (BaseNode._to_rest_object: convert_ordered_dict_to_dict drops
+        # empty values)
+        if step.node_inputs:
             node["inputs"] = {n: _step_input(step.job.inputs[n], step_input_uris.get((key, n)))
                               for n in step.node_inputs if n in step.job.inputs}
-        if step.node_outputs is not None:
+        if step.node_outputs:
             node["outputs"] = {n: _step_output(step.job.outputs[n]) for n in step.node_outputs if n in step.job.outputs}
         if step.own_compute:
             node["computeId"] = compute_ids[step.own_compute]
