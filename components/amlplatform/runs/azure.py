@@ -394,6 +394,10 @@ def describe_submission(plan: Plan, coords: WorkspaceCoordinates, *, api_version
     for env_id, put in plan.environments.values():
         if put is not None:
             requests.append({"method": "PUT", "url": f"{endpoint.rstrip('/')}{put[0]}{q}", "body": put[1]})
+    for cname in latest_components(plan.job):  # name@latest: the most recently created version, looked up first
+        requests.append({"method": "GET", "url": f"{w}/components/{cname}/versions{q}&$orderBy=createdtime%20desc&$top=1",
+                         "note": f"component {cname}@latest: its most recently created version (the job body below "
+                                 "names the label until it is looked up)"})
     components, body = job_bodies(plan, coords, code_ids=code_ids, submission_id=None)
     for path, cbody in components.values():
         requests.append({"method": "PUT", "url": f"{endpoint.rstrip('/')}{path}{q}", "body": cbody})
