@@ -438,3 +438,39 @@ def test_the_nested_example_runs_from_a_fresh_copy(tmp_path):
     assert rec["status"] == "Completed"
     counted = Path(rec["named_outputs"]["counted"]["value"])
     assert json.loads((counted / "count.json").read_text()) == {"warmest.csv": 3}
+
+
+def test_a_registered_pipeline_component_is_stored_self_contained_and_runs(tmp_path, store):
+    corpus = HERE / "job_corpus"
+    rec = create_asset("component", corpus / "components" / "pipeline" / "prep.yml")
+    folder = store.root / "component" / "prep_pipe" / rec["version"]
+    # its steps name ../../src and ../step.yml: copied and inlined, so nothing outside the store is read later
+    assert (folder / "files" / "jobs" / "a" / "code" / "main.py").is_file()
+    assert (folder / "files" / "jobs" / "b" / "component" / "code" / "main.py").is_file()
+    assert "../" not in (folder / "component.yml").read_text()
+    job = write(tmp_path / "job.yml", f"""type: pipeline
+compute: local
+inputs: {{data: {{type: uri_folder, path: {corpus / 'data'}}}}}
+jobs:
+  nested:
+    type: pipeline
+    component: azureml:prep_pipe@latest
+    inputs: {{raw: "${{{{parent.inputs.data}}}}"}}
+""")
+    run = api.submit(job, runs_dir=tmp_path / "runs", wait=True)
+    assert run.status == "Completed", run.logs()
+    assert set(run.details["steps"]) == {"nested-a", "nested-b"}
+    assert "'a', '3'," in run.logs()  # the component's default n, through ${{parent.inputs.n}}
+
+
+def test_the_corpus_bodies_are_the_same_with_the_registered_components_stored(tmp_path, store):
+    corpus = HERE / "job_corpus"
+    path = corpus / "good" / "pipeline_registered_components.yml"
+    before = bodies(path)
+    create_asset("component", corpus / "components" / "pipeline" / "prep.yml")
+    train = write(tmp_path / "train.yml", "type: command\nname: train\ninputs:\n  x: {type: uri_folder}\n"
+                  "  lr: {type: number, default: 0.01}\noutputs:\n  model: {type: mlflow_model}\n"
+                  "command: echo ${{inputs.x}} ${{inputs.lr}} ${{outputs.model}}\nenvironment: azureml:env:1\n")
+    create_asset("component", train, version="3")
+    assert load_job(path).jobs["nested"].pipeline is not None  # now read from the store
+    assert bodies(path) == before

@@ -37,7 +37,8 @@ Layout (default ``.amlplatform/assets`` of the project, as ``.amlplatform/runs``
                                               local paths pointing into files/
     <kind>/<name>/<version>/files/...         the files registered with it, copied as a snapshot (the code
                                               rules of ``runs.snapshot``: deny-list, .amlignore/.gitignore):
-                                              a data asset's local path, a component's code, an
+                                              a data asset's local path, a component's code (a pipeline
+                                              component's: each step's, its component files inlined), an
                                               environment's build context
     registries/<registry>/<kind>/<name>/...   the same for ``--registry <name>`` (``azureml://registries/...``)
 
@@ -337,44 +338,81 @@ def _prepare_environment(path: Path, data: Mapping[str, Any], name: Optional[str
                      {"image": env.image, "conda": env.conda is not None, "build": env.build_path is not None})
 
 
-def _prepare_component(path: Path, data: Mapping[str, Any], name: Optional[str], version: Optional[str]) -> _Prepared:
-    from amlplatform.runs.job import _local, check_component, classify_path
+def _frozen(data: Mapping[str, Any], base_dir: Path, copies: list[tuple[Any, str]], tag: str, problems: list[str],
+            depth: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A component made self-contained, as ``az ml component create`` uploads what it names: a local ``code`` folder
+    copied to ``files/<tag>code``, an inline environment's files inlined or copied, and (a pipeline component)
+    each step the same way, a step's component file inlined as a mapping, a step's local input copied. Every path
+    of the result is relative to the version folder. Returns (stored mapping, content identity)."""
+    from amlplatform.runs.job import MAX_NESTING, _local, classify_path
+    from amlplatform.runs.models import model_snapshot
     from amlplatform.runs.snapshot import take_snapshot
+
+    if depth > MAX_NESTING:  # check_component refused loops; this only bounds the copy
+        problems.append(f"{tag}: pipeline components nest deeper than {MAX_NESTING} levels")
+        return dict(data), {}
+    out = {k: x for k, x in data.items() if k != "version"}
+    identity: dict[str, Any] = {k: x for k, x in out.items() if k not in ("name", "code", "environment", "jobs")}
+    code = data.get("code")
+    if isinstance(code, str) and classify_path(code) == "local":
+        snap = take_snapshot(_local(base_dir, code))
+        copies.append((snap, f"{FILES}/{tag}code"))
+        out["code"] = f"{FILES}/{tag}code"
+        identity["code"] = snap.content_hash
+    if "environment" in data:
+        out["environment"], identity["environment"] = _inline_environment(
+            data.get("environment"), base_dir, f"{tag.replace('/', '.')}environment.", problems, copies,
+            f"{tag}environment")
+    jobs = data.get("jobs")
+    if isinstance(jobs, Mapping):
+        out["jobs"], identity["jobs"] = {}, {}
+        for n, raw in jobs.items():
+            if not isinstance(raw, Mapping):
+                continue
+            step_tag = f"{tag}jobs/{n}/"
+            comp = raw.get("component")
+            if isinstance(comp, str) and classify_path(comp) == "local":
+                cpath = _local(base_dir, comp)
+                comp = _read(cpath)
+                comp_dir = cpath.parent
+            else:
+                comp_dir = base_dir
+            step, step_id = _frozen({k: x for k, x in raw.items() if k != "component"}, base_dir, copies, step_tag,
+                                    problems, depth + 1)
+            if isinstance(comp, Mapping):
+                step["component"], step_id["component"] = _frozen(comp, comp_dir, copies, f"{step_tag}component/",
+                                                                  problems, depth + 1)
+            elif comp is not None:
+                step["component"] = step_id["component"] = comp  # a registered component: stays a reference
+            inputs = raw.get("inputs")
+            if isinstance(inputs, Mapping):
+                step["inputs"] = dict(inputs)
+                for k, v in inputs.items():
+                    p = v.get("path") if isinstance(v, Mapping) else None
+                    if isinstance(p, str) and "${{" not in p and classify_path(p) == "local":
+                        snap = model_snapshot(_local(base_dir, p))
+                        copies.append((snap, f"{FILES}/{step_tag}inputs/{k}"))
+                        step["inputs"][k] = {**v, "path": f"{FILES}/{step_tag}inputs/{k}/{_local(base_dir, p).name}"}
+                        step_id.setdefault("inputs", {})[k] = snap.content_hash
+            out["jobs"][str(n)] = step
+            identity["jobs"][str(n)] = step_id
+    return out, identity
+
+
+def _prepare_component(path: Path, data: Mapping[str, Any], name: Optional[str], version: Optional[str]) -> _Prepared:
+    from amlplatform.runs.job import check_component
 
     problems: list[str] = []
     n, v = _meta(data, "component", name, version, problems)
     problems += check_component(path, data)
-    typ = data.get("type", "command")
-    if typ == "pipeline":
-        # a registered pipeline component keeps its steps' files: its own folder is stored whole
-        # (steps name their code and component files relative to it, as in azure-ai-ml)
-        snap = take_snapshot(path.resolve().parent)
-        if problems:
-            raise _problems_error(path, "component", problems)
-        stored = {**dict(data), "name": n, **({"version": v} if v else {})}
-        stored.pop("version", None)
-        return _Prepared(n or "", v, {"__file__": f"{FILES}/source/{path.name}", **stored}, [(snap, f"{FILES}/source")],
-                         _digest({"spec": {k: x for k, x in stored.items() if k not in ("name",)},
-                                  "files": snap.content_hash}),
-                         data.get("description"), _tags(data.get("tags"), problems), {"type": "pipeline"})
-    copies: list[tuple[Any, str]] = []
-    stored = {k: x for k, x in data.items() if k not in ("version",)}
-    stored["name"] = n
-    identity = {k: x for k, x in stored.items() if k not in ("name", "code", "environment")}
-    code = data.get("code")
-    if isinstance(code, str) and classify_path(code) == "local" and not problems:
-        p = _local(path.resolve().parent, code)
-        snap = take_snapshot(p)
-        copies.append((snap, f"{FILES}/code"))
-        stored["code"] = f"{FILES}/code"
-        identity["code"] = snap.content_hash
-    env, env_identity = _inline_environment(data.get("environment"), path.resolve().parent, "environment.", problems,
-                                            copies, "environment")
-    if "environment" in data:
-        stored["environment"] = env
-        identity["environment"] = env_identity
     if problems:
         raise _problems_error(path, "component", problems)
+    copies: list[tuple[Any, str]] = []
+    stored, identity = _frozen(data, path.resolve().parent, copies, "", problems)
+    if problems:
+        raise _problems_error(path, "component", problems)
+    stored["name"] = n
+    typ = data.get("type", "command")
     return _Prepared(n or "", v, stored, copies, _digest(identity), data.get("description"),
                      _tags(data.get("tags"), problems), {"type": typ, "command": data.get("command")})
 
@@ -536,11 +574,7 @@ class AssetStore:
             else:
                 import yaml
 
-                spec = dict(prep.spec)
-                source_file = spec.pop("__file__", None)
-                spec["version"] = chosen
-                if source_file:
-                    record["definition"] = source_file
+                spec = {**prep.spec, "version": chosen}
                 (target / f"{kind}.yml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
             record["id"] = AssetRef(kind, prep.name, chosen, None, registry).text
             write_json_atomic(target / RECORD, record)
@@ -564,9 +598,8 @@ class AssetStore:
         return [p.name for p in folder.iterdir() if p.is_dir() and not (p / RECORD).is_file()]
 
     def definition_file(self, found: Found) -> Path:
-        """The YAML a registered component/environment is read from (a pipeline component's own file)."""
-        rel = found.record.get("definition")
-        return found.folder / rel if rel else found.definition
+        """The YAML a registered component/environment is read from (its paths relative to its folder)."""
+        return found.definition
 
 
 # ---------------------------------------------------------------- the Python API (the CLI is a thin layer over it)

@@ -170,10 +170,11 @@ def _env_key(env: Any) -> str:
 
 
 def all_steps(steps: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """Every step, those of pipeline components too (keyed ``<step>.<inner step>``), inner ones first."""
+    """Every step, those of pipeline components too (keyed ``<step>.<inner step>``), inner ones first; a registered
+    pipeline component's steps are the workspace's (not sent again)."""
     out: list[tuple[str, Any]] = []
     for name, step in steps.items():
-        if step.kind == "pipeline" and step.pipeline is not None:
+        if step.kind == "pipeline" and step.pipeline is not None and not step.registered:
             out += all_steps(step.pipeline.jobs, f"{prefix}{name}.")
         out.append((prefix + name, step))
     return out
