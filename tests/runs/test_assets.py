@@ -474,3 +474,24 @@ def test_the_corpus_bodies_are_the_same_with_the_registered_components_stored(tm
     create_asset("component", train, version="3")
     assert load_job(path).jobs["nested"].pipeline is not None  # now read from the store
     assert bodies(path) == before
+
+
+@pytest.mark.parametrize("ref", ["azureml:..:1", "azureml://registries/../components/x/versions/1",
+                                 "azureml://registries/r/components/Bad-Name/versions/1",
+                                 "azureml://registries/r/components/x/versions/..", "azureml://registries/r/data/x/versions/1"])
+def test_hostile_component_references_in_a_job_name_the_step(tmp_path, store, ref):
+    job = write(tmp_path / "job.yml", f"type: pipeline\ncompute: local\njobs:\n  s:\n    type: command\n    component: {ref}\n")
+    with pytest.raises(UserError) as err:
+        load_job(job)
+    assert any(p.startswith("jobs.s.component") for p in err.value.problems), err.value.problems
+    assert not store.root.exists()
+
+
+def test_registered_component_ids_as_azure_ai_ml_resolves_them():
+    w = COORDS.workspace_id
+    assert az.registered_component_id("azureml:train:3", COORDS, {}) == f"{w}/components/train/versions/3"
+    assert az.registered_component_id("azureml:train@latest", COORDS, {"train": "8"}) == f"{w}/components/train/versions/8"
+    # another label: LABELLED_RESOURCE_ID_FORMAT (azure-ai-ml sends @default that way)
+    assert az.registered_component_id("azureml:train@default", COORDS, {}) == f"{w}/components/train/labels/default"
+    reg = "azureml://registries/shared/components/train/versions/2"
+    assert az.registered_component_id(reg, COORDS, {}) == reg

@@ -274,9 +274,9 @@ def _prepare_data(path: Path, data: Mapping[str, Any], name: Optional[str], vers
             content = snap.content_hash
     elif raw.startswith("azureml:") and not raw.startswith("azureml://"):
         problems.append(f"path: {raw!r}: a data asset's path is a local path, a URL or an azureml://datastores/ URI")
+    tags = _tags(data.get("tags"), problems)
     if problems:
         raise _problems_error(path, "data", problems)
-    tags = _tags(data.get("tags"), problems)
     spec = {"type": typ, "path": stored_path, **({"datastore": data["datastore"]} if data.get("datastore") else {})}
     identity = {"type": typ, "path": stored_path if content is None else None, "files": content}
     return _Prepared(n or "", v, spec, copies, _digest(identity), data.get("description"), tags,
@@ -330,11 +330,13 @@ def _prepare_environment(path: Path, data: Mapping[str, Any], name: Optional[str
     problems += [p.replace("(root): ", "") for p in checked.items]
     copies: list[tuple[Any, str]] = []
     stored, identity = _inline_environment(body, path.resolve().parent, "", problems, copies, "build")
+    said = [p for p in problems if p.startswith("conda_file:")]
+    problems = [p for p in problems if not p.startswith("conda_file:")] + said[-1:]  # a missing conda file said once
+    tags = _tags(data.get("tags"), problems)
     if problems or env is None:
         raise _problems_error(path, "environment", problems or ["not an environment"])
     stored = {k: x for k, x in stored.items() if k not in ("name", "version")}
-    return _Prepared(n or "", v, stored, copies, _digest(identity), data.get("description"),
-                     _tags(data.get("tags"), problems),
+    return _Prepared(n or "", v, stored, copies, _digest(identity), data.get("description"), tags,
                      {"image": env.image, "conda": env.conda is not None, "build": env.build_path is not None})
 
 
@@ -405,6 +407,7 @@ def _prepare_component(path: Path, data: Mapping[str, Any], name: Optional[str],
     problems: list[str] = []
     n, v = _meta(data, "component", name, version, problems)
     problems += check_component(path, data)
+    tags = _tags(data.get("tags"), problems)
     if problems:
         raise _problems_error(path, "component", problems)
     copies: list[tuple[Any, str]] = []
@@ -413,8 +416,8 @@ def _prepare_component(path: Path, data: Mapping[str, Any], name: Optional[str],
         raise _problems_error(path, "component", problems)
     stored["name"] = n
     typ = data.get("type", "command")
-    return _Prepared(n or "", v, stored, copies, _digest(identity), data.get("description"),
-                     _tags(data.get("tags"), problems), {"type": typ, "command": data.get("command")})
+    return _Prepared(n or "", v, stored, copies, _digest(identity), data.get("description"), tags,
+                     {"type": typ, "command": data.get("command")})
 
 
 _PREPARE = {"data": _prepare_data, "environment": _prepare_environment, "component": _prepare_component}
