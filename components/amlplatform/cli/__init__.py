@@ -125,7 +125,7 @@ class _VersionAction(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from amlplatform.cli import model, plan, runs, scan, serve
+    from amlplatform.cli import assets, model, plan, runs, scan, serve
 
     parser = _Parser(
         prog="amlplatform",
@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.register(sub)
     runs.register(sub)
     model.register(sub)
+    assets.register(sub)
     serve.register(sub)
     _mark_commands(parser)
     return parser
