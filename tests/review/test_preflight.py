@@ -233,3 +233,16 @@ def test_cli_check_without_a_subscription_says_where_it_looked(project_root, mon
     monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
     code, _, err = _run_cli(["preflight", "--stack", "dev", "--project-dir", str(project_root), "--check"], capsys)
     assert code == 2 and "azure-native:subscriptionId" in err and "AZURE_SUBSCRIPTION_ID" in err
+
+
+def test_scan_shows_the_registrations_as_information_never_as_a_result(stack_graph):
+    from amlplatform.review import scan
+
+    report = scan.scan_graph(stack_graph("prod"), checkov=None)
+    assert "Microsoft.Search" in report.registrations and "Microsoft.Compute/EncryptionAtHost" in report.registrations
+    assert "Microsoft.Resources" not in report.registrations  # registered by default
+    assert not any(f.scanner == "preflight" or f.rule in report.registrations for f in report.findings)
+    text = report.render()
+    assert "not checked offline; `amlplatform preflight --stack prod --check` checks them" in text
+    data = report.to_dict()
+    assert data["registrations"]["checked"] is False and "Microsoft.DocumentDB" in data["registrations"]["needed"]

@@ -55,6 +55,8 @@ class ScanReport:
     errors: List[str] = field(default_factory=list)
     not_arm: List[str] = field(default_factory=list)
     deployability_rules: int = 0
+    # information, never a result: the registrations the plan needs (review.preflight), unchecked offline
+    registrations: List[str] = field(default_factory=list)
 
     @property
     def failed(self) -> List[Finding]:
@@ -86,6 +88,7 @@ class ScanReport:
             "deployability": {"rules": self.deployability_rules,
                               **{r.lower(): self.count("deployability", r) for r in (PASSED, FAILED, EXCEPTED)}},
             "not_arm_resources": self.not_arm,
+            "registrations": {"checked": False, "needed": self.registrations},
             "errors": self.errors,
             "findings": [asdict(f) for f in self.findings],
         }
@@ -102,6 +105,10 @@ class ScanReport:
                      f"({self.count('deployability', FAILED)} failed, {self.count('deployability', EXCEPTED)} excepted)")
         if self.not_arm:
             lines.append(f"not ARM resources (policy pack and picture only): {', '.join(self.not_arm)}")
+        if self.registrations:
+            lines.append(f"subscription registrations the first deploy needs ({len(self.registrations)}, not checked "
+                         f"offline; `amlplatform preflight --stack {self.stack} --check` checks them): "
+                         + ", ".join(self.registrations))
         lines.append("")
         order = {FAILED: 0, EXCEPTED: 1, SKIPPED: 2, ADVISORY: 3, PASSED: 4}
         rows = sorted(self.findings, key=lambda f: (order.get(f.result, 9), f.scanner, f.resource, f.rule))
@@ -431,6 +438,9 @@ def scan_graph(graph: Any, *, checkov: Optional[str], exceptions: Iterable[Any] 
     found, count = deployability_findings(graph, excepted)
     report.findings += found
     report.deployability_rules = count
+    from amlplatform.review.preflight import preflight_graph
+
+    report.registrations = [n.requirement.key for n in preflight_graph(graph).needs if not n.requirement.by_default]
     for e in excepted:
         if not any(f.result == EXCEPTED and f.reason == e.reason and _same_rule(f.rule, e.rule)
                    for f in report.findings):
