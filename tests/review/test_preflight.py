@@ -246,3 +246,11 @@ def test_scan_shows_the_registrations_as_information_never_as_a_result(stack_gra
     assert "not checked offline; `amlplatform preflight --stack prod --check` checks them" in text
     data = report.to_dict()
     assert data["registrations"]["checked"] is False and "Microsoft.DocumentDB" in data["registrations"]["needed"]
+
+
+def test_check_takes_the_subscription_the_stack_file_names(make_stack):
+    project = make_stack({"azure-native:subscriptionId": SUBSCRIPTION, "azure-native:location": "westeurope"},
+                         name="own")
+    assert preflight.stack_subscription("own", project) == SUBSCRIPTION
+    other = make_stack({"azure-native:location": "westeurope"}, name="other")
+    assert preflight.stack_subscription("other", other) is None
