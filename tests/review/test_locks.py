@@ -134,3 +134,26 @@ def test_plan_diff_on_the_command_line_prints_the_locked_change(project_root, st
     code = main(["plan", "--stack", "prod", "--project-dir", str(project_root), "--diff", str(path)])
     out = capsys.readouterr().out
     assert code == 0 and "LOCKED: 1 change" in out and "az lock delete --ids" in out
+
+
+def test_scan_with_an_earlier_plan_fails_on_a_locked_change_only(project_root, stack_graph):
+    from amlplatform.review import scan
+
+    earlier = _earlier(stack_graph("prod"))
+    same = scan.scan_stack("prod", project_dir=project_root, require_checkov=False, earlier=earlier)
+    assert same.ok and not [f for f in same.findings if f.scanner == "change"]
+    _instance(earlier)["inputs"]["properties"]["properties"]["vmSize"] = "Standard_DS11_v2"
+    report = scan.scan_stack("prod", project_dir=project_root, require_checkov=False, earlier=earlier)
+    [locked] = [f for f in report.findings if f.scanner == "change"]
+    assert (locked.rule, locked.result) == ("LOCKED", "FAILED") and not report.ok
+    assert "az lock delete --ids" in locked.reason and "ml-workspace-lock" in locked.reason
+    assert "LOCKED" in report.render()
+
+
+def test_scan_reads_the_earlier_plan_as_plan_diff_does(project_root, tmp_path, capsys):
+    from amlplatform.cli import main
+
+    bad = tmp_path / "earlier.json"
+    bad.write_text('{"resources": [{"urn": 1}]}')
+    code = main(["scan", "--stack", "prod", "--project-dir", str(project_root), "--diff", str(bad)])
+    assert code == 2 and "--diff" in capsys.readouterr().err

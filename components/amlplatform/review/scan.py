@@ -461,12 +461,32 @@ def _same_rule(finding_rule: str, exception_rule: str) -> bool:
     return any(r.rule_id == finding_rule and r.name == exception_rule for r in policies.RULES)
 
 
+def change_findings(earlier: Dict[str, Any], graph: Any) -> List[Finding]:
+    """One FAILED finding (scanner ``change``, rule ``LOCKED``) per replace or remove of the change
+    from ``earlier`` (a ``plan --format json``) to ``graph`` that a management lock refuses
+    (:mod:`amlplatform.review.locks`): deployed as it is, the change fails with ScopeLocked."""
+    from amlplatform.review.diff import diff_plans
+    from amlplatform.review.locks import DOC, commands
+
+    diff = diff_plans(earlier, graph)
+    return [Finding("change", "LOCKED", c.resource, FAILED,
+                    f"{c.message}; lift it for this change: {'; '.join(commands([c], graph.stack))} ({DOC})",
+                    "a delete under a management lock fails until the lock is lifted")
+            for c in diff.locked]
+
+
 def scan_stack(stack: str, *, project_dir: Optional[Path] = None, checkov: Optional[str] = None,
-               require_checkov: bool = True, provision: bool = False) -> ScanReport:
+               require_checkov: bool = True, provision: bool = False,
+               earlier: Optional[Dict[str, Any]] = None) -> ScanReport:
+    """Scan ``stack``; with ``earlier`` (an earlier ``plan --format json``) also the change from it:
+    every delete a management lock refuses is a FAILED ``LOCKED`` finding."""
     from amlplatform.offline.engine import evaluate_stack, project_dir_arg, stack_policy_exceptions
 
     folder = project_dir_arg(project_dir)
     graph = evaluate_stack(stack, project_dir=folder)
     exceptions = stack_policy_exceptions(stack, folder)
     binary = find_checkov(checkov, folder, provision=provision) if require_checkov else None
-    return scan_graph(graph, checkov=binary, exceptions=exceptions)
+    report = scan_graph(graph, checkov=binary, exceptions=exceptions)
+    if earlier is not None:
+        report.findings += change_findings(earlier, graph)
+    return report
