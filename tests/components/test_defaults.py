@@ -11,7 +11,10 @@ import pytest
 
 from amlplatform import provider
 from amlplatform.iac._base import declared_defaults, defaults
+from amlplatform.iac.compute import compute, environments
 from amlplatform.iac.workspace import keyvault, monitoring, registry, storage, workspace
+from amlplatform.spec.compute import ClusterSettings, InstancesSettings, ScheduleSettings
+from amlplatform.spec.environments import EnvironmentSettings
 from amlplatform.offline.engine import evaluate
 from amlplatform.spec.core import KeyVaultSettings, MonitoringSettings, RegistrySettings, StorageSettings, \
     WorkspaceSettings
@@ -47,6 +50,14 @@ def test_a_bare_storage_account_gets_the_declared_defaults():
     (RegistrySettings, registry.DEFAULTS, {"sku": "sku", "zone_redundancy": "zone_redundancy",
                                            "untagged_retention_days": "untagged_retention_days"}),
     (RegistrySettings, workspace.DEFAULTS, {"mode": "registry_mode"}),
+    (ClusterSettings, compute.CLUSTER_DEFAULTS, {
+        "vm_size": "vm_size", "priority": "priority", "min_nodes": "min_nodes", "max_nodes": "max_nodes",
+        "idle_time_before_scale_down": "idle_time_before_scale_down",
+        "remote_login_port_public_access": "remote_login_port_public_access"}),
+    (InstancesSettings, compute.INSTANCE_DEFAULTS, {"vm_size": "vm_size",
+                                                    "idle_time_before_shutdown": "idle_time_before_shutdown"}),
+    (ScheduleSettings, compute.SCHEDULE_DEFAULTS, {"time_zone": "time_zone"}),
+    (EnvironmentSettings, environments.DEFAULTS, {"version": "version"}),
     (WorkspaceSettings, workspace.DEFAULTS, {"identity": "identity", "managed_network": "managed_network",
                                              "hbi_workspace": "hbi_workspace",
                                              "system_datastores_auth_mode": "system_datastores_auth_mode"}),

@@ -4,8 +4,8 @@ These models are what a stack file may say (``stacks/Pulumi.<stack>.yaml``, keys
 ``amlplatform:`` namespace). Defaults are the secure ones; a stack that wants something else
 says so explicitly, and the policy pack re-checks the result.
 
-Pure: no Pulumi imports. Components never see these models: the program maps them to plain
-component arguments.
+Declares no resources; the defaults are the components' own (amlplatform.iac._base.defaults).
+The leaf components never see these models: MLPlatform maps them to plain component arguments.
 """
 
 import re

@@ -9,7 +9,7 @@ clusters, serverless, managed online endpoints); *inbound* access - studio, SDK,
 Kubernetes cluster - needs a private endpoint in a VNet the stack owns, plus DNS. This module checks
 both before any resource is declared (:func:`stack_problems`).
 
-Pure: no Pulumi imports.
+Declares no resources; the defaults are the components' own (amlplatform.iac._base.defaults).
 """
 
 import math

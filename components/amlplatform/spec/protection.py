@@ -11,7 +11,7 @@
   operations Azure ML needs (listing keys, creating computes).
 * Soft delete: see :func:`after_destroy_steps`.
 
-Pure: no Pulumi imports.
+Declares no resources; the defaults are the components' own (amlplatform.iac._base.defaults).
 """
 
 import re

@@ -335,7 +335,7 @@ class StackCluster(TypedDict, total=False):
     priority: str
     """Dedicated, or LowPriority (cheaper, can be preempted); default "Dedicated"."""
     min_nodes: int
-    """Nodes kept when idle; 0 (default) costs nothing when idle; default 0."""
+    """Nodes kept when idle; 0 costs nothing when idle; default 0."""
     max_nodes: int
     """Most nodes; at least min_nodes; default 4."""
     idle_time_before_scale_down: str
@@ -399,7 +399,7 @@ class StackInstances(TypedDict, total=False):
     prefix: str
     """Start of generated instance names (1-9 letters/digits); default "ci"."""
     vm_size: str
-    """Default VM size of every instance; default "Standard_DS3_v2"."""
+    """VM size of every instance (each user may override it); default "Standard_DS3_v2"."""
     idle_shutdown: bool
     """Shut an idle instance down; default true."""
     idle_time_before_shutdown: str
