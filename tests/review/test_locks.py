@@ -30,7 +30,7 @@ def _instance(plan):
 
 def test_the_prod_locks_are_what_the_rule_reads(stack_graph):
     locks = {r.name: r.inputs for r in stack_graph("prod").of_type(LOCK)}
-    assert set(locks) == {"ml-workspace-lock", "ml-storage-lock", "ml-keyvault-lock"}
+    assert set(locks) == {"ml-workspace-lock", "ml-storage-lock", "ml-keyvault-lock", "ml-monitoring-logs-lock"}
     assert {i["level"] for i in locks.values()} == {"CanNotDelete"}
 
 
