@@ -220,6 +220,12 @@ class StackOutbound(TypedDict, total=False):
     package_sources: Optional[List[str]]
     """Documented FQDN rule sets under AllowOnlyApprovedOutbound: pypi, conda, pytorch, tensorflow. []
     says explicitly: no internet packages. Needs the managed firewall (billed)"""
+    package_mirrors: List[str]
+    """Host names of an internal package mirror (Azure Artifacts, Nexus, Artifactory) that pip and conda
+    use instead of the public package sources; each gets an FQDN rule. The public sources let a job
+    upload as well as download, a mirror need not. Give it instead of package_sources (a mirror
+    reachable only privately: a PrivateEndpoint rule in rules). Environments point pip at it
+    (--index-url in the conda file)"""
     firewall_sku: str
     """SKU of the Azure Firewall the managed network deploys for FQDN rules; default "Standard"."""
     rules: List[StackOutboundRule]

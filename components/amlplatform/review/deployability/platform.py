@@ -177,6 +177,10 @@ PACKAGE_SOURCES = {
 }
 
 
+# the outbound rules of network.outbound.package_mirrors (spec.network.package_rule_name("mirror", host))
+MIRROR_RULE_PREFIX = "pkg-mirror-"
+
+
 def _outbound_destinations(ws: Any) -> List[str]:
     rules = g.get(ws.inputs, "managedNetwork.outboundRules") or {}
     values = rules.values() if isinstance(rules, dict) else rules
@@ -199,10 +203,13 @@ def approved_outbound_reaches_package_sources(graph: Any) -> Iterable[Finding]:
         destinations = set(_outbound_destinations(ws))
         if any(destinations & set(hosts) for hosts in PACKAGE_SOURCES.values()):
             continue
+        rules = g.get(ws.inputs, "managedNetwork.outboundRules") or {}
+        if isinstance(rules, dict) and any(str(n).startswith(MIRROR_RULE_PREFIX) for n in rules):
+            continue  # network.outbound.package_mirrors: pip and conda install from an internal mirror
         yield Finding("AMLD-007", ws.name,
                       "managed network allows only approved outbound but no FQDN rule reaches PyPI or conda "
                       "(pypi.org, files.pythonhosted.org, conda.anaconda.org): pip/conda installs fail. Add "
-                      "the package-source outbound rules, or except AMLD-007 stating that images carry every "
+                      "the package-source outbound rules (or an internal mirror's, named pkg-mirror-*), or except AMLD-007 stating that images carry every "
                       "package (no internet packages)")
 
 
