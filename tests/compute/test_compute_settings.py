@@ -130,8 +130,9 @@ def test_kubernetes_and_environment_rules():
     assert problems and "kubeconfig is required with existing_id" in problems[0]
     problems, _ = _problems({**BASE, "amlplatform:kubernetes": [
         {"name": "inference", "api_server_access": "public", "disable_local_accounts": True, "extension": TLS}]})
-    assert problems == ["kubernetes[0].disable_local_accounts: needs trusted_access: true (the Azure ML "
-                        "extension reaches the cluster through local accounts otherwise), got true"]
+    # Azure ML does not support AKS without local accounts (how-to-deploy-kubernetes-extension, Limitations)
+    assert len(problems) == 1 and problems[0].startswith("kubernetes[0].disable_local_accounts: must be false: ")
+    assert "how-to-deploy-kubernetes-extension#limitations" in problems[0]
 
 
 def test_needs_images_only_for_builds_and_kubernetes():
