@@ -237,7 +237,7 @@ def test_default_cluster_keeps_local_accounts_for_the_extension(make_stack):
     assert ext["sslCname"] == "scoring.example.com" and "scoringFe.sslSecret" not in ext
     # the certificate goes as protected settings (a secret), never in the plain settings
     assert CERT not in json.dumps(g.one(EXT).inputs)
-    assert g.one(EXT).inputs["configurationProtectedSettings"] == "[secret]"
+    assert g.one(EXT).inputs["configurationProtectedSettings"] == {"scoringFe.sslCert": "[secret]", "scoringFe.sslKey": "[secret]"}
     assert g.one(NS).inputs["metadata"]["name"] == "azureml-endpoints"
     assert g.of_type(ITYPE) == []  # no instance types declared: the service's default one only
     assert len(g.of_type(ACR)) == 1
@@ -262,7 +262,7 @@ def test_prod_extension_and_attach(stack_graph):
     assert settings["allowInsecureConnections"] == "False"
     assert "scoringFe.sslSecret" not in settings
     assert settings["sslCname"] == "scoring.fraud.internal"
-    assert ext["configurationProtectedSettings"] == "[secret]"
+    assert ext["configurationProtectedSettings"] == {"scoringFe.sslCert": "[secret]", "scoringFe.sslKey": "[secret]"}
     (attach,) = computes(g, "Kubernetes")
     props = attach.inputs["properties"]
     assert props["resourceId"] == g.one(AKS).id
@@ -368,7 +368,7 @@ def test_attached_cluster_with_secret_kubeconfig_and_attach_skipped(attached_gra
     assert ext.inputs["clusterName"] == "aks-shared" and ext.inputs["resourceGroupName"] == "rg-shared"
     assert g.one(K8S_PROVIDER).inputs["kubeconfig"] == "[secret]"
     # the certificate from stack secrets: protected settings, a secret in the state
-    assert ext.inputs["configurationProtectedSettings"] == "[secret]"
+    assert ext.inputs["configurationProtectedSettings"] == {"scoringFe.sslCert": "[secret]", "scoringFe.sslKey": "[secret]"}
     # Pulumi keeps secrets per key: amlplatform:kubernetes holds a secret, so every input made from
     # its values is a secret too (settings/pulumi_yaml.py, program.mark_secrets)
     assert ext.inputs["configurationSettings"]["sslCname"] == "[secret]"
@@ -572,7 +572,7 @@ def test_scoring_certificate_from_secret_config_keys(make_stack):
         "scoring:tls-cert": {"secure": "v1:Y2VydA=="}, "scoring:tls-key": {"secure": "v1:a2V5"}}
     g = evaluate_stack("fixture", project_dir=make_stack(config))
     ext = g.one(EXT).inputs
-    assert ext["configurationProtectedSettings"] == "[secret]"
+    assert ext["configurationProtectedSettings"] == {"scoringFe.sslCert": "[secret]", "scoringFe.sslKey": "[secret]"}
     assert "scoringFe.sslSecret" not in ext["configurationSettings"]
     # a plain (not secret) config key is refused, naming the setting and never echoing the value
     plain = {**config, "scoring:tls-key": "-----BEGIN PRIVATE KEY-----plain"}

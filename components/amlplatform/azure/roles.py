@@ -34,6 +34,7 @@ ROLES: Dict[str, str] = {
     "Azure Kubernetes Service RBAC Cluster Admin": "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b",
     "Azure Kubernetes Service RBAC Admin": "3498e952-d568-435e-9b2c-8d77e338d7f7",
     "Azure Kubernetes Service RBAC Reader": "7f6c6a51-bcf8-42ba-9220-52d62157d7db",
+    "Azure Kubernetes Service RBAC Writer": "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb",
     # networking
     "Network Contributor": "4d97b98b-1d4f-4787-a291-c67834d212e7",
     "Private DNS Zone Contributor": "b12aa53e-6015-4669-85d0-8515ebb3ae7f",

@@ -377,7 +377,6 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
             role_name=cluster.apply(lambda c: f"amlplatform deployer ({c.rsplit('/', 1)[-1]}, {deployer_role_guid(c)[:8]})"),
             description="Creates the Azure ML endpoints' namespace and the InstanceType objects of one cluster "
                         "(amlplatform); the assignment's condition limits custom resources to InstanceTypes",
-            role_type="CustomRole",
             permissions=[{"actions": [], "not_actions": [], "data_actions": list(DEPLOYER_DATA_ACTIONS),
                           "not_data_actions": []}],
             assignable_scopes=[cluster],

@@ -344,7 +344,7 @@ class MLPlatform(pulumi.ComponentResource):
             if platform.workspace_private_path:
                 args["attach_waits_for"] = [r.id for r in platform.workspace_private_path]
             created_target = KubernetesInferenceTarget(f"k8s-{target.name.lower()}", args, opts=self._child())
-            if target.attach:
+            if target.attach and settings.access.compute_identities:
                 # the Kubernetes compute's identity pulls images and reads models and data for the deployments
                 # (registry private with its admin user off, storage without shared keys)
                 IdentityAccess(f"k8s-{target.name.lower()}-access", {
