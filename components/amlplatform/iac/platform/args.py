@@ -282,8 +282,10 @@ class StackAccess(TypedDict, total=False):
     instance_users: bool
     """Each compute instance user gets the two storage data roles (notebooks and data); default true."""
     compute_identities: bool
-    """Each cluster and instance with a system-assigned identity gets Storage Blob Data Contributor on
-    the storage account and AcrPull on the registry (what jobs need); default true."""
+    """Each cluster and instance with a system-assigned identity, and each Kubernetes compute, gets
+    Storage Blob Data Contributor on the storage account and AcrPull on the registry (what jobs and
+    deployments need); a Kubernetes compute of an HBI workspace also Storage Account Contributor;
+    default true."""
 
 
 class StackEncryption(TypedDict, total=False):
