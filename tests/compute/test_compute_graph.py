@@ -580,3 +580,25 @@ def test_scoring_certificate_from_secret_config_keys(make_stack):
                                         r"is not a secret") as err:
         evaluate_stack("plain", project_dir=make_stack(plain, name="plain"))
     assert "BEGIN PRIVATE KEY" not in str(err.value)
+
+
+def test_cluster_spec_refuses_an_own_api_zone_without_a_user_assigned_identity():
+    from amlplatform.iac.kubernetes.aks import api_server_profile
+
+    assert api_server_profile("t", {"api_server_access": "private", "private_dns_zone_id": "/zones/z"})[
+        "private_dns_zone"] == "/zones/z"
+    assert api_server_profile("t", {"api_server_access": "private"})["private_dns_zone"] == "system"
+
+    def declare():
+        import pulumi
+
+        from amlplatform.iac.kubernetes.aks import declare_cluster
+
+        parent = pulumi.ComponentResource("test:index:Parent", "p")
+        declare_cluster(parent, "t", {"aks_name": "aks-t", "api_server_access": "private",
+                                      "private_dns_zone_id": "/zones/z", "system_pool": {"name": "system"},
+                                      "inference_pool": {"name": "inference"}}, "rg", "westeurope", {})
+    from amlplatform.offline.engine import evaluate
+
+    with pytest.raises(Exception, match="private_dns_zone_id needs identity_id"):
+        evaluate(declare, project="amlplatform", stack="t")
