@@ -372,7 +372,9 @@ class KubernetesInferenceTarget(pulumi.ComponentResource):
         definition = authorization.RoleDefinition(
             f"{name}-deployer-role",
             role_definition_id=guid,
-            scope=subscription.apply(lambda sub: f"/subscriptions/{sub}"),
+            # created in the cluster's resource group (where the deployer holds its ARM role), assignable
+            # on the cluster only
+            scope=cluster.apply(lambda c: c.split("/providers/", 1)[0]),
             # role names are unique in the tenant: the cluster's id makes it so
             role_name=cluster.apply(lambda c: f"amlplatform deployer ({c.rsplit('/', 1)[-1]}, {deployer_role_guid(c)[:8]})"),
             description="Creates the Azure ML endpoints' namespace and the InstanceType objects of one cluster "
