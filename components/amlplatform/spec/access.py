@@ -51,8 +51,9 @@ class AccessSettings(Model):
     instance_users: bool = Field(
         True, description="Each compute instance user gets the two storage data roles (notebooks and data)")
     compute_identities: bool = Field(
-        True, description="Each cluster and instance with a system-assigned identity gets Storage Blob Data "
-        "Contributor on the storage account and AcrPull on the registry (what jobs need)")
+        True, description="Each cluster and instance with a system-assigned identity, and each Kubernetes compute, "
+        "gets Storage Blob Data Contributor on the storage account and AcrPull on the registry (what jobs and "
+        "deployments need); a Kubernetes compute of an HBI workspace also Storage Account Contributor")
 
     @field_validator("data_scientists")
     @classmethod
