@@ -443,3 +443,33 @@ def test_the_rules_see_how_the_network_is_declared_in_prod(stack_graph):
     aks.inputs["tags"].pop(dg.ENCRYPTION_AT_HOST_TAG)
     fired = {f.rule_id for f in run_rules(g)}
     assert {"AMLD-001", "AMLD-006", "AMLD-007", "AMLD-008", "AMLD-009", "AMLD-010", "AMLD-011"} <= fired
+
+
+def _cmk_graph(grant_scope_suffix: str):
+    """A storage account encrypted with key cmk-aml of vault kv-t and its identity's grant on
+    ``<vault id><suffix>``."""
+    from amlplatform.azure.roles import ROLES
+
+    vault = res(dg.KEY_VAULT, "kv", {"vaultName": "kv-t", "properties": {
+        "enablePurgeProtection": True, "enableRbacAuthorization": True}})
+    ident = res(dg.IDENTITY, "id", {"resourceName": "id-t"})
+    grant = res(dg.ROLE_ASSIGNMENT, "grant", {
+        "scope": vault.id + grant_scope_suffix, "principalId": "p", "principalType": "ServicePrincipal",
+        "roleDefinitionId": f"/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/"
+                            f"{ROLES['Key Vault Crypto Service Encryption User']}"}, [ident])
+    grant.property_dependencies = {"principalId": [ident.urn]}
+    st = res(ST_TYPE, "st", {"accountName": "stt", "encryption": {
+        "keySource": "Microsoft.Keyvault",
+        "keyVaultProperties": {"keyName": "cmk-aml", "keyVaultUri": "https://kv-t.vault.azure.net/"},
+        "encryptionIdentity": {"encryptionUserAssignedIdentity": ident.id}}}, [grant])
+    return graph(vault, ident, grant, st)
+
+
+@pytest.mark.parametrize("suffix", ["", "/keys/cmk-aml"])
+def test_amld_013_accepts_the_role_on_the_vault_or_on_the_key_itself(suffix):
+    assert run_rules(_cmk_graph(suffix), ["AMLD-013"]) == []
+
+
+def test_amld_013_refuses_the_role_on_another_key_of_the_vault():
+    findings = run_rules(_cmk_graph("/keys/other-key"), ["AMLD-013"])
+    assert [f.resource for f in findings] == ["st"]

@@ -190,7 +190,7 @@ class PlatformCustomerManagedKey(TypedDict, total=False):
     identity_name: str
     """Physical name of the user-assigned identity it creates (unless existing_identity_id)."""
     existing_identity_id: str
-    """Use this identity; it must already hold Key Vault Crypto Service Encryption User on the vault."""
+    """Use this identity; it must already hold Key Vault Crypto Service Encryption User on the key (or its vault)."""
 
 
 class MLWorkspaceArgs(TypedDict, total=False):
