@@ -230,7 +230,7 @@ class MLWorkspaceArgs(TypedDict, total=False):
     resource_group_id: pulumi.Input[str]
     """Needed when resource_group_role_assignments is not empty."""
     diagnostics: bool
-    """Send workspace, key vault, storage (blob service) and registry logs to Log Analytics (default True)."""
+    """Send workspace, key vault, storage (blob and file services) and registry logs to Log Analytics (default True)."""
     private_endpoints: PlatformPrivateEndpoints
     """{'subnet_id': ..., 'dns_zone_ids': {zone: id}, 'groups': {'workspace': ['amlworkspace'],
     'storage': ['blob', 'file'], 'key_vault': ['vault'], 'registry': ['registry']}}: private
