@@ -339,7 +339,7 @@ def test_stack_exceptions_apply_to_deployability_ids(unusable_graph):
         {"rule": "AMLD-007", "resource": "ml-workspace-workspace",
          "reason": "images carry every package: no internet packages on purpose"},
         {"rule": "AMLD-011", "resource": "*", "reason": "EncryptionAtHost registered on the subscription by the platform team"},
-        {"rule": "AMLD-050", "resource": "*", "reason": "an exception nothing needs at all"},
+        {"rule": "AMLD-999", "resource": "*", "reason": "an exception nothing needs at all"},
         {"rule": "AMLD-101", "resource": "online-unusable-public-endpoint",
          "reason": "partner scoring from their own network until the VPN is live"},
     ]
@@ -354,7 +354,7 @@ def test_stack_exceptions_apply_to_deployability_ids(unusable_graph):
     assert ("AMLD-101", "online-unusable-public-endpoint",
             "partner scoring from their own network until the VPN is live") in excepted
     unused = [f.rule for f in report.findings if f.scanner == "scan"]
-    assert unused == ["AMLD-050"]
+    assert unused == ["AMLD-999"]
 
 
 def test_cli_scan_json_has_the_deployability_section_and_fails(unusable_project, capsys):

@@ -297,7 +297,7 @@ class StackEncryption(TypedDict, total=False):
     """RSA key size in bits; default 3072."""
     identity_id: Optional[str]
     """Use this existing user-assigned identity for the key instead of creating one; it must already
-    hold Key Vault Crypto Service Encryption User on the vault"""
+    hold Key Vault Crypto Service Encryption User on the key or its vault"""
 
 
 class StackLocks(TypedDict, total=False):
