@@ -104,6 +104,11 @@ TYPES: Dict[str, ArmType] = {t.token: t for t in (
        RG + "/providers/Microsoft.KeyVault/vaults/{vaultName}/keys/{keyName}"),
     _t("azure-native:authorization:ManagementLockByScope", "Microsoft.Authorization/locks",
        "{scope}/providers/Microsoft.Authorization/locks/{lockName}"),
+    # Azure Monitor Private Link Scope over Log Analytics and Application Insights (monitoring.py)
+    _t("azure-native:monitor:PrivateLinkScope", "Microsoft.Insights/privateLinkScopes",
+       RG + "/providers/Microsoft.Insights/privateLinkScopes/{scopeName}"),
+    _t("azure-native:monitor:PrivateLinkScopedResource", "Microsoft.Insights/privateLinkScopes/scopedResources",
+       RG + "/providers/Microsoft.Insights/privateLinkScopes/{scopeName}/scopedResources/{name}"),
     # datastores and serving (datastores.py, endpoints.py)
     _t("azure-native:storage:BlobContainer", "Microsoft.Storage/storageAccounts/blobServices/containers",
        RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}/blobServices/default/containers/{containerName}"),

@@ -130,10 +130,28 @@ class StackMonitoring(TypedDict, total=False):
     """Daily ingestion cap of Log Analytics"""
     app_insights_local_auth: bool
     """Instrumentation-key ingestion; off means Entra ID only; default false."""
-    public_ingestion: str
-    """Ingestion over public networks; default "Enabled"."""
-    public_query: str
-    """Queries over public networks; default "Enabled"."""
+    log_analytics_local_auth: bool
+    """Workspace-key ingestion and queries on Log Analytics; off means Entra ID only
+    (features.disableLocalAuth); default false."""
+    private_link_scope: Optional[bool]
+    """An Azure Monitor Private Link Scope with a private endpoint in the stack's network, scoping Log
+    Analytics and Application Insights; default: on in a private stack (workspace public_network_access
+    Disabled, with a network)"""
+    query_access_mode: str
+    """The scope's query access mode: PrivateOnly (queries only through private endpoints, so people
+    query from the private network) or Open (needs query_open_reason); default "PrivateOnly"."""
+    query_open_reason: Optional[str]
+    """Why queries stay open to public networks (required with query_access_mode Open)"""
+    public_ingestion: Optional[str]
+    """Ingestion over public networks; default Disabled with a private link scope, else Enabled"""
+    public_query: Optional[str]
+    """Queries over public networks; default Disabled with a private link scope whose query access mode
+    is PrivateOnly, else Enabled"""
+    app_insights_public_ingestion: Optional[str]
+    """Application Insights ingestion over public networks; default Enabled when the workspace has a
+    managed network (its computes and managed online deployments send telemetry through the managed
+    network's AzureMonitor service tag, not the stack's private link scope; local auth stays off, so
+    only Entra ID identities with Monitoring Metrics Publisher write), else public_ingestion"""
 
 
 class StackRegistry(TypedDict, total=False):

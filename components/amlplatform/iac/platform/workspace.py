@@ -16,7 +16,7 @@ from amlplatform.azure.roles import ROLES, STORAGE_DATA_ROLES
 from amlplatform.iac.workspace.mlworkspace import MLWorkspace
 from amlplatform.iac.workspace.registry import registry_needed
 from amlplatform.spec.core import derived_network
-from amlplatform.spec.network import private_endpoint_groups
+from amlplatform.spec.network import monitoring_network, monitoring_private_link, private_endpoint_groups
 from amlplatform.spec.platform import StackSettings
 
 
@@ -117,8 +117,16 @@ def platform_args(settings: StackSettings, *, resource_group_name: pulumi.Input[
     monitoring: Dict[str, Any] = {
         "retention_days": mon.retention_days,
         "app_insights_local_auth": mon.app_insights_local_auth,
-        "public_ingestion": mon.public_ingestion, "public_query": mon.public_query,
+        "log_analytics_local_auth": mon.log_analytics_local_auth,
+        **monitoring_network(settings),
     }
+    if monitoring_private_link(settings):
+        # an Azure Monitor Private Link Scope (its endpoint: private_endpoints' "monitoring" group);
+        # ingestion only through private endpoints, queries as the stack says (docs/private-networking.md)
+        monitoring["private_link_scope"] = {
+            # derived from the workspace's name (CAF prefix ampls-), so it follows a workspace name override
+            "scope_name": f"ampls-{settings.naming.names().workspace}",
+            "ingestion_access_mode": "PrivateOnly", "query_access_mode": mon.query_access_mode}
     if mon.daily_quota_gb:
         monitoring["daily_quota_gb"] = mon.daily_quota_gb
     if mon.existing_log_analytics_id:

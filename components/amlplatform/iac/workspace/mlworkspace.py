@@ -91,6 +91,16 @@ class KeyVaultSpec(TypedDict, total=False):
     """A management lock (CanNotDelete) on the vault."""
 
 
+class MonitoringPrivateLinkScope(TypedDict, total=False):
+    """PrivateLinkScopeSpec without the endpoint (MLWorkspace gives it from private_endpoints)."""
+    scope_name: Required[str]
+    """Name of the Azure Monitor Private Link Scope."""
+    ingestion_access_mode: str
+    """PrivateOnly (default) or Open."""
+    query_access_mode: str
+    """PrivateOnly (default) or Open."""
+
+
 class MonitoringSpec(TypedDict, total=False):
     """Log Analytics and Application Insights: WorkspaceMonitoringArgs settings, or existing ones."""
     existing_app_insights_id: pulumi.Input[str]
@@ -104,8 +114,15 @@ class MonitoringSpec(TypedDict, total=False):
     """Daily ingestion cap of Log Analytics; none by default."""
     app_insights_local_auth: bool
     """Instrumentation-key ingestion; default False (Entra ID only)."""
+    log_analytics_local_auth: bool
+    """Workspace-key ingestion and queries on Log Analytics; default False (Entra ID only)."""
+    private_link_scope: MonitoringPrivateLinkScope
+    """{'scope_name', 'ingestion_access_mode', 'query_access_mode'}: an Azure Monitor Private Link Scope
+    whose endpoint takes private_endpoints (groups.monitoring: ['azuremonitor'])."""
     public_ingestion: str
     """Enabled (default) or Disabled."""
+    app_insights_public_ingestion: str
+    """Enabled or Disabled: Application Insights' own public ingestion; default public_ingestion."""
     public_query: str
     """Enabled (default) or Disabled."""
     lock: LockSpec
@@ -167,6 +184,8 @@ class PrivateEndpointGroups(TypedDict, total=False):
     """The key vault: vault."""
     registry: List[str]
     """The container registry (Premium): registry."""
+    monitoring: List[str]
+    """The Azure Monitor Private Link Scope over Log Analytics and Application Insights: azuremonitor."""
 
 
 class PlatformPrivateEndpoints(TypedDict, total=False):
@@ -304,11 +323,17 @@ class MLWorkspace(pulumi.ComponentResource):
         if monitoring.get("existing_app_insights_id"):
             app_insights_id = pulumi.Output.from_input(monitoring["existing_app_insights_id"])
         else:
-            mon = WorkspaceMonitoring(f"{name}-monitoring", {
-                **common, **_without(monitoring, "existing_app_insights_id"),
-                "log_analytics_name": names["log_analytics"],
-                "app_insights_name": names["app_insights"],
-            }, opts=child(self))
+            mon_args = {**common, **_without(monitoring, "existing_app_insights_id"),
+                        "log_analytics_name": names["log_analytics"], "app_insights_name": names["app_insights"]}
+            if monitoring.get("private_link_scope"):
+                scope_endpoints = endpoints_of("monitoring")
+                if not scope_endpoints:
+                    raise ComponentArgsError("MLWorkspace: invalid arguments (1 problem):", [
+                        "args.monitoring.private_link_scope: needs private_endpoints with groups.monitoring "
+                        "['azuremonitor'] (the scope's private endpoint)"])
+                mon_args["private_link_scope"] = {**monitoring["private_link_scope"],
+                                                  "private_endpoints": scope_endpoints["private_endpoints"]}
+            mon = WorkspaceMonitoring(f"{name}-monitoring", mon_args, opts=child(self))
             app_insights_id, log_analytics_id = mon.app_insights_id, mon.log_analytics_id
         diagnostics_target = log_analytics_id if args.get("diagnostics", True) else None
 
