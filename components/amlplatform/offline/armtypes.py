@@ -104,6 +104,11 @@ TYPES: Dict[str, ArmType] = {t.token: t for t in (
        RG + "/providers/Microsoft.KeyVault/vaults/{vaultName}/keys/{keyName}"),
     _t("azure-native:authorization:ManagementLockByScope", "Microsoft.Authorization/locks",
        "{scope}/providers/Microsoft.Authorization/locks/{lockName}"),
+    # virtual network flow logs (network.py)
+    _t("azure-native:network:NetworkWatcher", "Microsoft.Network/networkWatchers",
+       RG + "/providers/Microsoft.Network/networkWatchers/{networkWatcherName}"),
+    _t("azure-native:network:FlowLog", "Microsoft.Network/networkWatchers/flowLogs",
+       RG + "/providers/Microsoft.Network/networkWatchers/{networkWatcherName}/flowLogs/{flowLogName}"),
     # Azure Monitor Private Link Scope over Log Analytics and Application Insights (monitoring.py)
     _t("azure-native:monitor:PrivateLinkScope", "Microsoft.Insights/privateLinkScopes",
        RG + "/providers/Microsoft.Insights/privateLinkScopes/{scopeName}"),

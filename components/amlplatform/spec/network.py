@@ -249,6 +249,27 @@ class OutboundSettings(Model):
         return any(r["type"] == "FQDN" for r in self.outbound_rules().values())
 
 
+class NetworkWatcherSettings(Model):
+    """The region's Network Watcher, which owns flow logs (one per region and subscription)."""
+
+    create: bool = Field(
+        False, description="Declare the Network Watcher in the stack's resource group (only where the subscription "
+        "has none in the region yet); default: use the one Azure enables in NetworkWatcherRG when a VNet is created")
+    resource_group: Optional[str] = Field(
+        None, description="Resource group of an existing watcher; default NetworkWatcherRG (create: the stack's)")
+    name: Optional[str] = Field(None, description="Name of the watcher; default NetworkWatcher_<location>")
+
+
+class FlowLogSettings(Model):
+    """Virtual network flow logs of the created VNet (every subnet and NSG in it)."""
+
+    storage_account_id: Annotated[str, arm_id("Microsoft.Storage/storageAccounts")] = Field(
+        description="Storage account in the stack's region that keeps the flow logs (Network Watcher writes them)")
+    retention_days: int = Field(90, ge=0, le=365, description="Days the records are kept (0: forever)")
+    network_watcher: NetworkWatcherSettings = Field(
+        NetworkWatcherSettings(), description="The region's Network Watcher: the auto-enabled one, or declared here")
+
+
 class NetworkSettings(Model):
     """Where private endpoints and AKS nodes live, and how their names resolve."""
 
@@ -261,6 +282,9 @@ class NetworkSettings(Model):
         description="Storage sub-resources that get a private endpoint: blob and file always; queue, table opt-in")
     outbound: OutboundSettings = OutboundSettings()
     """Managed network outbound rules and provisioning"""
+    flow_logs: Optional[FlowLogSettings] = Field(
+        None, description="Virtual network flow logs of the created VNet (NSG flow logs can no longer be created "
+        "after 30 June 2025)")
 
     @field_validator("storage_groups")
     @classmethod
@@ -275,6 +299,9 @@ class NetworkSettings(Model):
     def _one_source(self) -> "NetworkSettings":
         if self.vnet is not None and self.existing_subnets is not None:
             raise ValueError("give vnet (create one) or existing_subnets, not both")
+        if self.flow_logs is not None and self.vnet is None:
+            raise ValueError("flow_logs are declared on the VNet the stack creates (network.vnet); an existing "
+                             "VNet's flow logs belong with whoever owns it")
         return self
 
     @property
@@ -469,7 +496,7 @@ def stack_problems(settings: Any) -> List[str]:
 
 
 __all__ = [
-    "NetworkSettings", "VnetSettings", "ExistingSubnets", "PrivateDnsSettings", "OutboundSettings",
+    "NetworkSettings", "VnetSettings", "ExistingSubnets", "FlowLogSettings", "NetworkWatcherSettings", "PrivateDnsSettings", "OutboundSettings",
     "OutboundRuleSettings", "GROUP_ZONES", "KNOWN_ZONES", "PACKAGE_SOURCES", "stack_problems",
     "private_endpoint_groups", "private_resources", "vnet_of", "monitoring_private_link", "monitoring_network",
 ]

@@ -244,6 +244,28 @@ class StackOutbound(TypedDict, total=False):
     """User-defined outbound rules"""
 
 
+class StackNetworkWatcher(TypedDict, total=False):
+    """The region's Network Watcher, which owns flow logs (one per region and subscription)."""
+    create: bool
+    """Declare the Network Watcher in the stack's resource group (only where the subscription has none
+    in the region yet); default: use the one Azure enables in NetworkWatcherRG when a VNet is created;
+    default false."""
+    resource_group: Optional[str]
+    """Resource group of an existing watcher; default NetworkWatcherRG (create: the stack's)"""
+    name: Optional[str]
+    """Name of the watcher; default NetworkWatcher_<location>"""
+
+
+class StackFlowLog(TypedDict, total=False):
+    """Virtual network flow logs of the created VNet (every subnet and NSG in it)."""
+    storage_account_id: Required[str]
+    """Storage account in the stack's region that keeps the flow logs (Network Watcher writes them)"""
+    retention_days: int
+    """Days the records are kept (0: forever); default 90."""
+    network_watcher: StackNetworkWatcher
+    """The region's Network Watcher: the auto-enabled one, or declared here"""
+
+
 class StackNetwork(TypedDict, total=False):
     """Where private endpoints and AKS nodes live, and how their names resolve."""
     vnet: Optional[StackVnet]
@@ -257,6 +279,9 @@ class StackNetwork(TypedDict, total=False):
     """Storage sub-resources that get a private endpoint: blob and file always; queue, table opt-in"""
     outbound: StackOutbound
     """Managed network outbound rules and provisioning"""
+    flow_logs: Optional[StackFlowLog]
+    """Virtual network flow logs of the created VNet (NSG flow logs can no longer be created after 30
+    June 2025)"""
 
 
 class StackRoleAssignment(TypedDict, total=False):

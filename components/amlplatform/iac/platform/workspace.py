@@ -76,12 +76,27 @@ def network_args(settings: StackSettings, *, resource_group_name: pulumi.Input[s
         if net.vnet.aks_subnet:
             vnet["aks_subnet"] = {"name": names.aks_subnet, "prefix": net.vnet.aks_subnet, "nsg_name": names.aks_nsg}
         args["vnet"] = vnet
+        if net.flow_logs is not None:
+            args["flow_logs"] = flow_log_args(settings, resource_group_name)
     else:
         assert net.existing_subnets is not None
         args["private_endpoints_subnet_id"] = net.existing_subnets.private_endpoints
         if net.existing_subnets.aks:
             args["aks_subnet_id"] = net.existing_subnets.aks
     return args
+
+
+def flow_log_args(settings: StackSettings, resource_group_name: pulumi.Input[str]) -> Dict[str, Any]:
+    """``FlowLogsSpec`` of ``network.flow_logs`` (pure): the auto-enabled watcher NetworkWatcher_<location>
+    in NetworkWatcherRG (network-watcher/network-watcher-create), or one declared in the stack's group."""
+    flow = settings.network.flow_logs
+    assert flow is not None
+    watcher = flow.network_watcher
+    return {"storage_account_id": flow.storage_account_id, "retention_days": flow.retention_days,
+            "network_watcher_name": watcher.name or f"NetworkWatcher_{settings.location}",
+            "network_watcher_resource_group": watcher.resource_group or (
+                resource_group_name if watcher.create else "NetworkWatcherRG"),
+            "create_network_watcher": watcher.create}
 
 
 def platform_args(settings: StackSettings, *, resource_group_name: pulumi.Input[str],
