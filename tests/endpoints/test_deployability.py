@@ -164,3 +164,18 @@ def test_every_shipped_online_endpoint_identity_publishes_its_telemetry(stack):
         assert [(r.inputs["scope"], r.inputs["roleDefinitionId"].rsplit("/", 1)[-1]) for r in grants] == [
             (insights.id, "3913510d-42f4-4e42-8a64-420c390055eb")], ep.name
     assert review(g, rule_ids=["AMLD-050"]) == []
+
+
+def test_closed_monitoring_without_a_scope_fires_amld_051_and_the_scoped_twin_passes():
+    bad = evaluate(PROGRAMS.fires_amld_051, project="amlplatform", stack="fixture")
+    good = evaluate(PROGRAMS.passes_amld_051, project="amlplatform", stack="fixture")
+    [result] = review(bad, rule_ids=["AMLD-051"])
+    assert result.finding.resource == "log-closed" and "Private Link Scope" in result.finding.message
+    assert review(good, rule_ids=["AMLD-051"]) == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_shipped_stacks_reach_their_monitoring(stack):
+    from tests.conftest import _evaluated
+
+    assert review(_evaluated(stack), rule_ids=["AMLD-051"]) == []

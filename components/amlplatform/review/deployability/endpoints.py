@@ -326,3 +326,27 @@ def telemetry_identity_can_publish(graph: Any) -> Iterable[Finding]:
                           f"refuses local auth, and no identity of endpoint {endpoint_name!r} holds Monitoring "
                           "Metrics Publisher on it: its telemetry is rejected (grant the role, e.g. OnlineEndpoint "
                           "app_insights_id, or set app_insights: false)")
+
+
+LOG_ANALYTICS = "azure-native:operationalinsights:Workspace"
+SCOPED_RESOURCE = "azure-native:monitor:PrivateLinkScopedResource"
+
+
+@rule("AMLD-051", reason="a Log Analytics workspace or Application Insights component that refuses public ingestion "
+      "or queries is reached only through an Azure Monitor Private Link Scope that holds it: with none, agents, SDKs "
+      "and people cannot send or read its data",
+      doc="https://learn.microsoft.com/azure/azure-monitor/logs/private-link-security")
+def private_monitoring_has_a_scope(graph: Any) -> Iterable[Finding]:
+    from amlplatform.review.deployability import _graph as g
+
+    scoped = [r.inputs.get("linkedResourceId") for r in graph.of_type(SCOPED_RESOURCE)]
+    for type_ in (LOG_ANALYTICS, APP_INSIGHTS):
+        for res in graph.of_type(type_):
+            closed = [k for k in ("publicNetworkAccessForIngestion", "publicNetworkAccessForQuery")
+                      if res.inputs.get(k) == "Disabled"]
+            if not closed or any(g.same_id(linked, g.resource_id(res)) for linked in scoped):
+                continue
+            yield Finding("AMLD-051", res.name,
+                          f"{' and '.join(closed)} Disabled, and no Azure Monitor Private Link Scope in this stack "
+                          "holds it (monitoring.private_link_scope, or a PrivateLinkScopedResource): nothing can "
+                          "reach it (if a scope elsewhere holds it, except AMLD-051 with the reason)")
