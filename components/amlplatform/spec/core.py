@@ -361,11 +361,11 @@ class RoleAssignmentSettings(Model):
 
 
 class DiagnosticsSettings(Model):
-    """Resource logs and metrics of the workspace, key vault, storage account's blob service, container
-    registry and the AKS clusters the stack creates, sent to the Log Analytics workspace."""
+    """Resource logs and metrics of the workspace, key vault, storage account's blob and file services,
+    container registry and the AKS clusters the stack creates, sent to the Log Analytics workspace."""
 
-    enabled: bool = Field(True, description="Send the workspace, key vault, blob storage, container registry and "
-                          "created AKS cluster logs to Log Analytics (false: none of them)")
+    enabled: bool = Field(True, description="Send the workspace, key vault, blob and file storage, container registry "
+                          "and created AKS cluster logs to Log Analytics (false: none of them)")
 
 
 class PolicyException(Model):

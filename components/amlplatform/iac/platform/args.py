@@ -299,11 +299,11 @@ class StackRoleAssignment(TypedDict, total=False):
 
 
 class StackDiagnostics(TypedDict, total=False):
-    """Resource logs and metrics of the workspace, key vault, storage account's blob service, container
-    registry and the AKS clusters the stack creates, sent to the Log Analytics workspace."""
+    """Resource logs and metrics of the workspace, key vault, storage account's blob and file services,
+    container registry and the AKS clusters the stack creates, sent to the Log Analytics workspace."""
     enabled: bool
-    """Send the workspace, key vault, blob storage, container registry and created AKS cluster logs to
-    Log Analytics (false: none of them); default true."""
+    """Send the workspace, key vault, blob and file storage, container registry and created AKS cluster
+    logs to Log Analytics (false: none of them); default true."""
 
 
 class StackPrincipal(TypedDict, total=False):
