@@ -11,14 +11,18 @@ stack settings) and composes amlplatform's components differently from the amlpl
   team's data scientists with the data roles on that storage only (shared keys are off), and a
   CPU cluster that builds the team's environment images (the registry is private);
 - one VNet with the private endpoints of everything (public access is off) and the private DNS
-  zones; each managed network allows only approved outbound, PyPI and conda included.
+  zones; each managed network allows only approved outbound, PyPI and conda included;
+- private monitoring: one Azure Monitor Private Link Scope (PrivateOnly) over the shared Log
+  Analytics and every team's Application Insights, with its private endpoint; queries only through
+  it, and Application Insights keeps public ingestion for the managed networks' computes and
+  deployments with local auth off (Entra ID only).
 
 ``amlplatform scan`` finds it usable (no deployability finding). Plan, scan and draw it offline:
 ``amlplatform plan -s dev --project-dir examples/shared-registry``.
 """
 
 import pulumi
-from pulumi_azure_native import authorization, resources
+from pulumi_azure_native import authorization, monitor, resources
 
 from amlplatform import ComputeCluster, ContainerRegistry, MLWorkspace, WorkspaceMonitoring
 from amlplatform.iac.access.access import IdentityAccess, WorkspaceAccess
@@ -44,7 +48,7 @@ network = PlatformNetwork("shared-network", {
     "vnet": {"name": f"vnet-shared-{stack}", "address_space": ["10.80.0.0/23"],
              "private_endpoints_subnet": {"name": "snet-private-endpoints", "prefix": "10.80.0.0/24",
                                           "nsg_name": f"nsg-shared-{stack}-pe"}},
-    "zones": sorted({z for g in ["registry", *sum(GROUPS.values(), [])] for z in GROUP_ZONES[g]}),
+    "zones": sorted({z for g in ["registry", "azuremonitor", *sum(GROUPS.values(), [])] for z in GROUP_ZONES[g]}),
 })
 endpoints = {"subnet_id": network.private_endpoints_subnet_id, "dns_zone_ids": network.zone_id_inputs}
 
@@ -65,6 +69,9 @@ def role(name: str, principal_id: str, principal_type: str, description: str) ->
 monitoring = WorkspaceMonitoring("shared-monitoring", {
     **common, "log_analytics_name": shared.log_analytics, "app_insights_name": shared.app_insights,
     "retention_days": retention_days,
+    "public_ingestion": "Disabled", "public_query": "Disabled",
+    "private_link_scope": {"scope_name": f"ampls-shared-{stack}",
+                           "private_endpoints": {**endpoints, "groups": ["azuremonitor"]}},
 })
 
 workspaces = {}
@@ -77,7 +84,7 @@ for team, scientists in teams.items():
         "names": vars(names),
         "registry_mode": "existing",
         "registry": {"existing_id": registry.id},
-        "monitoring": {"existing_log_analytics_id": monitoring.log_analytics_id},
+        "monitoring": {"existing_log_analytics_id": monitoring.log_analytics_id, "public_query": "Disabled"},
         "workspace": {"public_network_access": "Disabled", "managed_network": "AllowOnlyApprovedOutbound",
                       "outbound_rules": PACKAGE_RULES, "image_build_compute": "cpu"},
         "storage": {"sku": "Standard_GZRS", "public_network_access": "Disabled"},
@@ -85,6 +92,10 @@ for team, scientists in teams.items():
         "private_endpoints": {**endpoints, "groups": GROUPS},
         "tags": {"team": team},
     })
+    # the team's Application Insights joins the shared scope (queried through its private endpoint)
+    monitor.PrivateLinkScopedResource(f"{team}-insights-scoped", name=f"scoped-{team}-insights",
+                                      scope_name=monitoring.private_link_scope_name,
+                                      resource_group_name=group.name, linked_resource_id=ws.app_insights_id)
     # shared keys are off: the team reaches its data with its Entra identities
     WorkspaceAccess(f"{team}-data-access", {"scope": ws.storage_account_id, "subscription_id": client.subscription_id,
                                             "assignments": [

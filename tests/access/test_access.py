@@ -191,7 +191,9 @@ def test_prod_encrypts_workspace_and_storage_with_its_key(stack_graph):
     assert sa["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [uai.id]}
     grant = [r for r in g.of_type(ROLE) if r.inputs["roleDefinitionId"].endswith(ROLE_GUIDS[
         "Key Vault Crypto Service Encryption User"])]
-    assert len(grant) == 1 and grant[0].inputs["scope"] == vault.id
+    # scoped to the key itself, not the whole vault (Key Vault RBAC, key scope: rbac-guide)
+    assert len(grant) == 1 and grant[0].inputs["scope"] == f"{vault.id}/keys/cmk-aml"
+    assert grant[0].inputs["scope"] != vault.id
     assert "encryption" not in stack_graph("staging").one("azure-native:machinelearningservices:Workspace").inputs
 
 

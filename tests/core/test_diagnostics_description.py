@@ -8,6 +8,7 @@ NAMES = {
     "azure-native:machinelearningservices:Workspace": "workspace",
     "azure-native:keyvault:Vault": "key vault",
     "azure-native:storage:BlobServiceProperties": "blob",
+    "fileServices": "file",  # the account's file service: not declared, its id is <account>/fileServices/default
     "azure-native:containerregistry:Registry": "container registry",
     "azure-native:containerservice:ManagedCluster": "AKS",
 }
@@ -17,8 +18,14 @@ def _sources(graph):
     by_id = {r.id: r for r in graph.resources if r.id}
     out = set()
     for setting in graph.of_type("azure-native:monitor:DiagnosticSetting"):
-        target = by_id.get(setting.inputs["resourceUri"])
-        assert target is not None, setting.inputs["resourceUri"]
+        uri = setting.inputs["resourceUri"]
+        target = by_id.get(uri)
+        if target is None and uri.endswith("/fileServices/default"):
+            account = by_id.get(uri[: -len("/fileServices/default")])
+            assert account is not None and account.type == "azure-native:storage:StorageAccount", uri
+            out.add("fileServices")
+            continue
+        assert target is not None, uri
         out.add(target.type)
     return out
 

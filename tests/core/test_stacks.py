@@ -145,6 +145,17 @@ def test_diagnostics_send_workspace_and_key_vault_logs(stack_graph):
             assert d.inputs["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
 
 
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_storage_diagnostics_cover_the_file_service_where_notebooks_live(stack_graph, stack):
+    g = stack_graph(stack)
+    account = g.one(SA).id
+    targets = {d.inputs["resourceUri"] for d in g.of_type(DIAG)}
+    assert {f"{account}/blobServices/default", f"{account}/fileServices/default"} <= targets
+    file_setting = next(d for d in g.of_type(DIAG) if d.inputs["resourceUri"] == f"{account}/fileServices/default")
+    assert file_setting.inputs["metrics"] == [{"category": "Transaction", "enabled": True}]
+    assert file_setting.inputs["workspaceId"] == g.one(LAW).id
+
+
 def test_protect_only_on_data_resources_in_prod(stack_graph):
     protected = sorted(r.type for r in stack_graph("prod").resources if r.protect)
     assert protected == sorted([SA, KV, MLW])

@@ -129,3 +129,56 @@ def test_rules_see_what_each_stack_declares(stack_graph):
 def test_finding_is_a_plain_value():
     assert Finding("AMLD-101", "r", "m") == Finding("AMLD-101", "r", "m")
     assert set(RULE_IDS) <= set(RULES)
+
+
+def test_telemetry_without_a_publisher_fires_amld_050_and_the_granted_twin_passes():
+    bad = evaluate(PROGRAMS.fires_amld_050, project="amlplatform", stack="fixture")
+    good = evaluate(PROGRAMS.passes_amld_050, project="amlplatform", stack="fixture")
+    [result] = review(bad, rule_ids=["AMLD-050"])
+    assert result.finding.resource == "telemetry-blue" and "Monitoring Metrics Publisher" in result.finding.message
+    assert review(good, rule_ids=["AMLD-050"]) == []
+    role = [r for r in good.of_type("azure-native:authorization:RoleAssignment") if r.name == "telemetry-telemetry-access"]
+    assert len(role) == 1 and role[0].inputs["roleDefinitionId"].endswith("3913510d-42f4-4e42-8a64-420c390055eb")
+    assert role[0].inputs["scope"] == good.one("azure-native:applicationinsights:Component").id
+
+
+def test_no_telemetry_role_when_no_deployment_sends_telemetry():
+    from amlplatform.iac.serving.endpoints import OnlineEndpoint
+
+    def program():
+        OnlineEndpoint("quiet", {**PROGRAMS.COORDS, "location": "westeurope", "endpoint_name": "depl-quiet",
+                                 "app_insights_id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/"
+                                                    "components/appi", "subscription_id": "s",
+                                 "deployments": [{"name": "blue", "model": PROGRAMS.MODEL, "app_insights": False}]})
+    graph = evaluate(program, project="amlplatform", stack="fixture")
+    assert graph.of_type("azure-native:authorization:RoleAssignment") == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_every_shipped_online_endpoint_identity_publishes_its_telemetry(stack):
+    from tests.conftest import _evaluated
+
+    g = _evaluated(stack)
+    insights = g.one("azure-native:applicationinsights:Component")
+    assert insights.inputs["disableLocalAuth"] is True
+    for ep in g.of_type("azure-native:machinelearningservices:OnlineEndpoint"):
+        grants = [r for r in g.of_type("azure-native:authorization:RoleAssignment")
+                  if ep.urn in (r.property_dependencies or {}).get("principalId", [])]
+        assert [(r.inputs["scope"], r.inputs["roleDefinitionId"].rsplit("/", 1)[-1]) for r in grants] == [
+            (insights.id, "3913510d-42f4-4e42-8a64-420c390055eb")], ep.name
+    assert review(g, rule_ids=["AMLD-050"]) == []
+
+
+def test_closed_monitoring_without_a_scope_fires_amld_051_and_the_scoped_twin_passes():
+    bad = evaluate(PROGRAMS.fires_amld_051, project="amlplatform", stack="fixture")
+    good = evaluate(PROGRAMS.passes_amld_051, project="amlplatform", stack="fixture")
+    [result] = review(bad, rule_ids=["AMLD-051"])
+    assert result.finding.resource == "log-closed" and "Private Link Scope" in result.finding.message
+    assert review(good, rule_ids=["AMLD-051"]) == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_shipped_stacks_reach_their_monitoring(stack):
+    from tests.conftest import _evaluated
+
+    assert review(_evaluated(stack), rule_ids=["AMLD-051"]) == []

@@ -52,10 +52,12 @@ def test_private_stacks_have_vnet_endpoints_zones_and_links(stack_graph, stack):
     assert subnets["snet-private-endpoints"].inputs["privateEndpointNetworkPolicies"] == "Enabled"
 
     by_group = endpoints_by_group(g)
-    assert set(by_group) == {"amlworkspace", "blob", "file", "vault", "registry"}
+    # azuremonitor: the Azure Monitor Private Link Scope (tests/network/test_private_monitoring.py)
+    assert set(by_group) == {"amlworkspace", "blob", "file", "vault", "registry", "azuremonitor"}
     targets = {"amlworkspace": g.one(MLW).id, "blob": g.one("azure-native:storage:StorageAccount").id,
                "file": g.one("azure-native:storage:StorageAccount").id, "vault": g.one("azure-native:keyvault:Vault").id,
-               "registry": g.one("azure-native:containerregistry:Registry").id}
+               "registry": g.one("azure-native:containerregistry:Registry").id,
+               "azuremonitor": g.one("azure-native:monitor:PrivateLinkScope").id}
     zones = {z.inputs["privateZoneName"]: z for z in g.of_type(ZONE)}
     for group, pe in by_group.items():
         assert pe.inputs["subnet"]["id"] == subnets["snet-private-endpoints"].id
@@ -150,7 +152,8 @@ def test_hub_and_spoke_uses_existing_subnets_and_central_zones(make_stack):
     g = evaluate_stack("hub", project_dir=make_stack(config, name="hub"))
     assert not g.of_type(VNET) and not g.of_type(SUBNET) and not g.of_type(NSG)
     by_group = endpoints_by_group(g)
-    assert set(by_group) == {"amlworkspace", "blob", "file", "table", "vault"}  # no registry: nothing needs images
+    # no registry: nothing needs images; azuremonitor: the private stack's Azure Monitor Private Link Scope
+    assert set(by_group) == {"amlworkspace", "blob", "file", "table", "vault", "azuremonitor"}
     for pe in by_group.values():
         assert pe.inputs["subnet"]["id"] == f"{HUB}/virtualNetworks/vnet-spoke/subnets/pe"
     zones = {z.inputs["privateZoneName"] for z in g.of_type(ZONE)}
@@ -164,7 +167,7 @@ def test_hub_and_spoke_uses_existing_subnets_and_central_zones(make_stack):
 def test_arm_export_nests_connection_properties_as_arm_does(stack_graph):
     template = arm.to_arm_template(stack_graph("prod"), exceptions=[])
     pes = [r for r in template["resources"] if r["type"] == "Microsoft.Network/privateEndpoints"]
-    assert len(pes) == 5
+    assert len(pes) == 6  # workspace, blob, file, vault, registry and the Azure Monitor scope
     for r in pes:
         (conn,) = r["properties"]["privateLinkServiceConnections"]
         assert set(conn) == {"name", "properties"}

@@ -22,6 +22,12 @@ NO_ORACLE = {
         "13.1.0: 2025-07-01)",
     ("Microsoft.Authorization/locks", "2020-05-01"):
         "not checked: the oracle venv has no azure-mgmt-resource (its locks client) installed",
+    ("Microsoft.Insights/privateLinkScopes", "2023-06-01-preview"):
+        "the oracle's azure-mgmt-monitor has Private Link Scope models at 2019-10-17-preview and "
+        "2021-07-01-preview only",
+    ("Microsoft.Insights/privateLinkScopes/scopedResources", "2023-06-01-preview"):
+        "the oracle's azure-mgmt-monitor has Private Link Scope models at 2019-10-17-preview and "
+        "2021-07-01-preview only",
 }
 
 

@@ -531,7 +531,7 @@ def test_stack_exceptions_apply_to_deployability_ids(unusable_graph):
         {"rule": "AMLD-007", "resource": "ml-workspace-workspace",
          "reason": "images carry every package: no internet packages on purpose"},
         {"rule": "AMLD-011", "resource": "*", "reason": "EncryptionAtHost registered on the subscription by the platform team"},
-        {"rule": "AMLD-050", "resource": "*", "reason": "an exception nothing needs at all"},
+        {"rule": "AMLD-999", "resource": "*", "reason": "an exception nothing needs at all"},
         {"rule": "AMLD-101", "resource": "online-unusable-public-endpoint",
          "reason": "partner scoring from their own network until the VPN is live"},
     ]
@@ -546,7 +546,7 @@ def test_stack_exceptions_apply_to_deployability_ids(unusable_graph):
     assert ("AMLD-101", "online-unusable-public-endpoint",
             "partner scoring from their own network until the VPN is live") in excepted
     unused = [f.rule for f in report.findings if f.scanner == "scan"]
-    assert unused == ["AMLD-050"]
+    assert unused == ["AMLD-999"]
 
 
 def test_cli_scan_json_has_the_deployability_section_and_fails(unusable_project, capsys):
@@ -642,3 +642,33 @@ def test_the_rules_see_how_the_network_is_declared_in_prod(stack_graph):
     assert {"AMLD-001", "AMLD-006", "AMLD-007", "AMLD-008", "AMLD-009", "AMLD-010", "AMLD-011",
             "AMLD-033", "AMLD-036", "AMLD-037"} <= fired
     assert any("AKS's own zone" in f.message for f in run_rules(g, ["AMLD-010"]))
+
+
+def _cmk_graph(grant_scope_suffix: str):
+    """A storage account encrypted with key cmk-aml of vault kv-t and its identity's grant on
+    ``<vault id><suffix>``."""
+    from amlplatform.azure.roles import ROLES
+
+    vault = res(dg.KEY_VAULT, "kv", {"vaultName": "kv-t", "properties": {
+        "enablePurgeProtection": True, "enableRbacAuthorization": True}})
+    ident = res(dg.IDENTITY, "id", {"resourceName": "id-t"})
+    grant = res(dg.ROLE_ASSIGNMENT, "grant", {
+        "scope": vault.id + grant_scope_suffix, "principalId": "p", "principalType": "ServicePrincipal",
+        "roleDefinitionId": f"/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/"
+                            f"{ROLES['Key Vault Crypto Service Encryption User']}"}, [ident])
+    grant.property_dependencies = {"principalId": [ident.urn]}
+    st = res(ST_TYPE, "st", {"accountName": "stt", "encryption": {
+        "keySource": "Microsoft.Keyvault",
+        "keyVaultProperties": {"keyName": "cmk-aml", "keyVaultUri": "https://kv-t.vault.azure.net/"},
+        "encryptionIdentity": {"encryptionUserAssignedIdentity": ident.id}}}, [grant])
+    return graph(vault, ident, grant, st)
+
+
+@pytest.mark.parametrize("suffix", ["", "/keys/cmk-aml"])
+def test_amld_013_accepts_the_role_on_the_vault_or_on_the_key_itself(suffix):
+    assert run_rules(_cmk_graph(suffix), ["AMLD-013"]) == []
+
+
+def test_amld_013_refuses_the_role_on_another_key_of_the_vault():
+    findings = run_rules(_cmk_graph("/keys/other-key"), ["AMLD-013"])
+    assert [f.resource for f in findings] == ["st"]

@@ -27,7 +27,7 @@ def _app_insights(**over):
 
 def _log_analytics(**over):
     inputs = {"workspaceName": "log-t", "publicNetworkAccessForIngestion": "Disabled",
-              "publicNetworkAccessForQuery": "Disabled"}
+              "publicNetworkAccessForQuery": "Disabled", "features": {"disableLocalAuth": True}}
     inputs.update(over)
     return g.res("azure-native:operationalinsights:Workspace", "log", inputs)
 
@@ -70,6 +70,15 @@ CASES = {
         [_app_insights(publicNetworkAccessForIngestion="Enabled")], [_app_insights()]),
     "log-analytics-no-public-ingestion-query": (
         [_log_analytics(publicNetworkAccessForQuery="Enabled")], [_log_analytics()]),
+    "log-analytics-local-auth-disabled": ([_log_analytics(features={"disableLocalAuth": False})], [_log_analytics()]),
+    # in a private stack (a workspace with public network access Disabled) public monitoring fails
+    "log-analytics-private-in-private-stack": (
+        [g.workspace(), _log_analytics(publicNetworkAccessForIngestion="Enabled")],
+        [g.workspace(), _log_analytics()]),
+    "appinsights-private-in-private-stack": (
+        [g.workspace(), _app_insights(publicNetworkAccessForQuery="Enabled")],
+        # public ingestion is accepted with local auth off (the managed network's computes send by service tag)
+        [g.workspace(), _app_insights(publicNetworkAccessForIngestion="Enabled")]),
     "storage-shared-key-access-disabled": ([g.storage(allowSharedKeyAccess=True)], [g.storage()]),
     "storage-no-cross-tenant-replication": ([g.storage(allowCrossTenantReplication=True)], [g.storage()]),
     "keyvault-rbac-authorization": ([_vault(False)], [_vault(True)]),
@@ -125,6 +134,18 @@ def test_enforcement_levels():
     assert advisory == {"ml-workspace-customer-managed-key", "ml-workspace-user-assigned-identity",
                         "ml-compute-in-virtual-network", "appinsights-no-public-ingestion-query",
                         "log-analytics-no-public-ingestion-query"}
+
+
+def test_public_monitoring_fails_only_in_a_private_stack():
+    public_ws = g.workspace(publicNetworkAccess="Enabled")
+    for name, res in (("log-analytics-private-in-private-stack", _log_analytics(publicNetworkAccessForQuery="Enabled")),
+                      ("appinsights-private-in-private-stack", _app_insights(publicNetworkAccessForQuery="Enabled"))):
+        assert all(r.passed for r in _results(name, [public_ws, res])), name
+        assert [r.passed for r in _results(name, [g.workspace(), res])] == [False], name
+        assert policies.rule_named(name).mandatory
+    keyed = _app_insights(publicNetworkAccessForIngestion="Enabled", disableLocalAuth=False)
+    [result] = _results("appinsights-private-in-private-stack", [g.workspace(), keyed])
+    assert not result.passed and "local (key) auth" in result.message
 
 
 def test_compute_subnet_is_met_by_a_managed_network():

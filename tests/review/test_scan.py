@@ -247,3 +247,24 @@ def test_docs_skipped_row_names_every_check_prod_skips(prod_report):
     named = set(re.findall(r"CKV2?_AZURE_\d+", row))
     skipped = {f.rule for f in prod_report.findings if f.scanner == "checkov" and f.result == "SKIPPED"}
     assert skipped and skipped <= named, (sorted(skipped - named), row)
+
+
+def test_dev_public_storage_vault_and_compute_ips_are_each_excepted_with_a_reason():
+    """Issue 20: dev's public storage and vault (firewall Allow, no IP rule) and its computes' node
+    public IPs are deliberate; each finding about them is EXCEPTED with the stack's reason, none is
+    ADVISORY or FAILED."""
+    report = scan.scan_stack("dev", project_dir=ROOT, checkov=CHECKOV, require_checkov=CHECKOV is not None)
+    about = {"ml-storage-account", "ml-keyvault-vault", "cluster-cpu-compute"}
+    about |= {f.resource for f in report.findings if f.resource.startswith("instance-")}
+    open_ = [(f.scanner, f.rule, f.resource) for f in report.findings
+             if f.resource in about and f.result in ("ADVISORY", "FAILED")]
+    assert open_ == []
+    excepted = {(f.rule, f.resource): f.reason for f in report.findings if f.result == "EXCEPTED"}
+    compute_ip = [(r, res) for (r, res) in excepted if r == "7804b5c7-01dc-4723-969b-ae300cc07ff1"]
+    assert {res for _, res in compute_ip} == {"cluster-cpu-compute"} | {
+        f.resource for f in report.findings if f.resource.startswith("instance-")}
+    assert all("public IP" in excepted[k] for k in compute_ip)
+    if CHECKOV is not None:  # the storage and vault firewall findings (checkov)
+        for rule, res in (("CKV_AZURE_35", "ml-storage-account"), ("CKV_AZURE_59", "ml-storage-account"),
+                          ("CKV_AZURE_109", "ml-keyvault-vault"), ("CKV_AZURE_189", "ml-keyvault-vault")):
+            assert excepted.get((rule, res)), (rule, res)

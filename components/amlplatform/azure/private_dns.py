@@ -14,6 +14,14 @@ GROUP_ZONES: Dict[str, Tuple[str, ...]] = {
     "table": ("privatelink.table.core.windows.net",),
     "vault": ("privatelink.vaultcore.azure.net",),
     "registry": ("privatelink.azurecr.io",),
+    # an Azure Monitor Private Link Scope's endpoint (group azuremonitor): the global and regional
+    # Azure Monitor endpoints, Log Analytics ingestion (ods) and its agents (oms, agentsvc), and the
+    # storage account of the agents' solution packs (blob) - learn.microsoft.com/azure/azure-monitor/
+    # logs/private-link-configure, "Review and validate your private endpoint DNS settings", and
+    # private-link/private-endpoint-dns ("Management and Governance": Azure Monitor)
+    "azuremonitor": ("privatelink.monitor.azure.com", "privatelink.oms.opinsights.azure.com",
+                     "privatelink.ods.opinsights.azure.com", "privatelink.agentsvc.azure-automation.net",
+                     "privatelink.blob.core.windows.net"),
 }
 KNOWN_ZONES: Tuple[str, ...] = tuple(sorted({z for zones in GROUP_ZONES.values() for z in zones}))
 
@@ -28,6 +36,7 @@ DEFAULT_GROUPS: Dict[str, Tuple[str, ...]] = {
     "storage": REQUIRED_STORAGE_GROUPS,
     "key_vault": ("vault",),
     "registry": ("registry",),
+    "monitoring": ("azuremonitor",),
 }
 
 

@@ -1,7 +1,7 @@
 """The one table of Azure built-in role definitions this package uses (name -> role definition GUID).
 
 Source: learn.microsoft.com/azure/role-based-access-control/built-in-roles (General, AI + machine
-learning, Storage, Security, Containers, Networking). A role is referred to by its built-in **name**
+learning, Storage, Security, Containers, Networking, Monitor). A role is referred to by its built-in **name**
 everywhere else; :func:`role_guid` turns a name (or a GUID) into the GUID Azure expects.
 """
 
@@ -38,6 +38,10 @@ ROLES: Dict[str, str] = {
     # networking
     "Network Contributor": "4d97b98b-1d4f-4787-a291-c67834d212e7",
     "Private DNS Zone Contributor": "b12aa53e-6015-4669-85d0-8515ebb3ae7f",
+
+    # monitor: publishes all telemetry to Application Insights with Entra ID, "although the role says
+    # metrics" (learn.microsoft.com/azure/azure-monitor/app/azure-ad-authentication)
+    "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
 }
 
 # The roles people work with (data scientists, compute instance users) need on the workspace's

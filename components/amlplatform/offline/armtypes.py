@@ -104,6 +104,16 @@ TYPES: Dict[str, ArmType] = {t.token: t for t in (
        RG + "/providers/Microsoft.KeyVault/vaults/{vaultName}/keys/{keyName}"),
     _t("azure-native:authorization:ManagementLockByScope", "Microsoft.Authorization/locks",
        "{scope}/providers/Microsoft.Authorization/locks/{lockName}"),
+    # virtual network flow logs (network.py)
+    _t("azure-native:network:NetworkWatcher", "Microsoft.Network/networkWatchers",
+       RG + "/providers/Microsoft.Network/networkWatchers/{networkWatcherName}"),
+    _t("azure-native:network:FlowLog", "Microsoft.Network/networkWatchers/flowLogs",
+       RG + "/providers/Microsoft.Network/networkWatchers/{networkWatcherName}/flowLogs/{flowLogName}"),
+    # Azure Monitor Private Link Scope over Log Analytics and Application Insights (monitoring.py)
+    _t("azure-native:monitor:PrivateLinkScope", "Microsoft.Insights/privateLinkScopes",
+       RG + "/providers/Microsoft.Insights/privateLinkScopes/{scopeName}"),
+    _t("azure-native:monitor:PrivateLinkScopedResource", "Microsoft.Insights/privateLinkScopes/scopedResources",
+       RG + "/providers/Microsoft.Insights/privateLinkScopes/{scopeName}/scopedResources/{name}"),
     # datastores and serving (datastores.py, endpoints.py)
     _t("azure-native:storage:BlobContainer", "Microsoft.Storage/storageAccounts/blobServices/containers",
        RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}/blobServices/default/containers/{containerName}"),

@@ -251,6 +251,8 @@ COMPUTED_OUTPUTS: Dict[str, Callable[[Dict[str, Any], str], Dict[str, Any]]] = {
         lambda i, rid: {"principalId": _uuid_for(rid, "principal"), "clientId": _uuid_for(rid, "client"),
                         "tenantId": OFFLINE_TENANT},
     "azure-native:machinelearningservices:Compute": _compute_outputs,
+    # an online endpoint's system-assigned identity (its telemetry role names the principal)
+    "azure-native:machinelearningservices:OnlineEndpoint": _compute_outputs,
     "azure-native:keyvault:Key":
         lambda i, rid: {"keyUri": f"https://{i.get('vaultName')}.vault.azure.net/keys/{i.get('keyName')}",
                         "keyUriWithVersion": f"https://{i.get('vaultName')}.vault.azure.net/keys/{i.get('keyName')}/"

@@ -11,7 +11,9 @@ functions over a resource's azure-native inputs (wire names, as the engine sends
 
 Enforcement: MANDATORY for what the prod stack meets and every stack should; ADVISORY for rules
 that are environment or cost choices (customer-managed keys, a user-assigned identity, compute
-subnets when there is no managed network, public ingestion of monitoring data). A stack that
+subnets when there is no managed network, public ingestion of monitoring data). Public monitoring
+becomes MANDATORY in a stack that declares itself private (a workspace with public network access
+Disabled): the ``*-private-in-private-stack`` stack policies. A stack that
 breaks a rule on purpose lists it under ``amlplatform:policy_exceptions`` with a reason; the scan
 shows it as EXCEPTED.
 
@@ -249,6 +251,58 @@ appinsights_public = _resource_rule(
     "appinsights-no-public-ingestion-query", "1bc02227-0cb6-4e11-8f53-eb0b22eab7e8", [APP_INSIGHTS],
     "Application Insights components should block log ingestion and querying from public networks "
     "(needs an Azure Monitor private link scope)", _no_public_monitoring, mandatory=False)
+
+log_analytics_local_auth = _resource_rule(
+    "log-analytics-local-auth-disabled", "e15effd4-2278-4c65-a0da-4d6f6d1890e2", [LOG_ANALYTICS],
+    "Log Analytics workspaces should block non-Entra ID based ingestion (features.disableLocalAuth)",
+    lambda p: None if _get(p, "features.disableLocalAuth") is True
+    else "Log Analytics does not set features.disableLocalAuth: true (workspace keys still ingest and query)",
+    mandatory=True)
+
+
+def _private_stack(resources: Iterable[Any]) -> bool:
+    """A stack that declares itself private: a workspace with public network access Disabled
+    (amlplatform.azure.isolation: private where something reaches it privately)."""
+    return any(r.resource_type == WORKSPACE and r.props.get("publicNetworkAccess") == "Disabled" for r in resources)
+
+
+def _appinsights_private(p: Mapping[str, Any]) -> Optional[str]:
+    problems = []
+    if p.get("publicNetworkAccessForQuery") != "Disabled":
+        problems.append("publicNetworkAccessForQuery not Disabled")
+    if p.get("publicNetworkAccessForIngestion") != "Disabled" and p.get("disableLocalAuth") is not True:
+        # public ingestion stays for managed computes and deployments (the managed network reaches Azure
+        # Monitor by service tag, not the stack's scope endpoint), but only with Entra ID auth
+        problems.append("publicNetworkAccessForIngestion not Disabled while local (key) auth is on")
+    return "; ".join(problems) or None
+
+
+def _private_monitoring_rule(name: str, rule_id: str, type_: str, description: str,
+                             check: Callable[[Mapping[str, Any]], Optional[str]]) -> StackValidationPolicy:
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        if not _private_stack(args.resources):
+            return
+        for res in args.resources:
+            if res.resource_type == type_:
+                problem = check(res.props)
+                if problem:
+                    report_violation(f"private stack: {problem} (an Azure Monitor private link scope carries "
+                                     f"private monitoring) [{rule_id}]", res.urn)
+    return _stack_rule(name, rule_id, [type_], description, validate, mandatory=True)
+
+
+# the advisories above become failures in a stack that declares itself private (issue 20): its
+# monitoring sits behind an Azure Monitor Private Link Scope (learn.microsoft.com/azure/azure-monitor/
+# logs/private-link-security)
+log_analytics_private_stack = _private_monitoring_rule(
+    "log-analytics-private-in-private-stack", "6c53d030-cc64-46f0-906d-2bc061cd1334", LOG_ANALYTICS,
+    "In a private stack (workspace public network access Disabled), Log Analytics blocks ingestion and "
+    "querying from public networks", _no_public_monitoring)
+
+appinsights_private_stack = _private_monitoring_rule(
+    "appinsights-private-in-private-stack", "1bc02227-0cb6-4e11-8f53-eb0b22eab7e8", APP_INSIGHTS,
+    "In a private stack, Application Insights blocks queries from public networks, and public ingestion "
+    "only with local auth off (Entra ID only)", _appinsights_private)
 
 # ----------------------------------------------------------------------------- storage, vault, registry
 

@@ -21,7 +21,7 @@ from amlplatform.errors import Problems
 # the components' own defaults, written once beside their Args (amlplatform.iac._base.defaults): a stack
 # that leaves a setting out gets exactly what a bare component gets
 from amlplatform.iac.workspace.keyvault import DEFAULTS as KEY_VAULT
-from amlplatform.iac.workspace.monitoring import DEFAULTS as MONITORING
+from amlplatform.iac.workspace.monitoring import DEFAULTS as MONITORING, SCOPE_DEFAULTS as MONITORING_SCOPE
 from amlplatform.iac.workspace.registry import DEFAULTS as REGISTRY
 from amlplatform.iac.workspace.storage import DEFAULTS as STORAGE
 from amlplatform.iac.workspace.workspace import DEFAULTS as WORKSPACE
@@ -241,8 +241,37 @@ class MonitoringSettings(Model):
     daily_quota_gb: Optional[float] = Field(None, gt=0, description="Daily ingestion cap of Log Analytics")
     app_insights_local_auth: bool = Field(
         MONITORING["app_insights_local_auth"], description="Instrumentation-key ingestion; off means Entra ID only")
-    public_ingestion: NetworkAccess = Field(MONITORING["public_ingestion"], description="Ingestion over public networks")
-    public_query: NetworkAccess = Field(MONITORING["public_query"], description="Queries over public networks")
+    log_analytics_local_auth: bool = Field(
+        MONITORING["log_analytics_local_auth"], description="Workspace-key ingestion and queries on Log Analytics; off means Entra ID only "
+        "(features.disableLocalAuth)")
+    private_link_scope: Optional[bool] = Field(
+        None, description="An Azure Monitor Private Link Scope with a private endpoint in the stack's network, "
+        "scoping Log Analytics and Application Insights; default: on in a private stack (workspace "
+        "public_network_access Disabled, with a network)")
+    query_access_mode: Literal["PrivateOnly", "Open"] = Field(
+        MONITORING_SCOPE["query_access_mode"], description="The scope's query access mode: PrivateOnly (queries only through private "
+        "endpoints, so people query from the private network) or Open (needs query_open_reason)")
+    query_open_reason: Optional[str] = Field(
+        None, description="Why queries stay open to public networks (required with query_access_mode Open)")
+    public_ingestion: Optional[NetworkAccess] = Field(
+        None, description="Ingestion over public networks; default Disabled with a private link scope, else Enabled")
+    public_query: Optional[NetworkAccess] = Field(
+        None, description="Queries over public networks; default Disabled with a private link scope whose query "
+        "access mode is PrivateOnly, else Enabled")
+    app_insights_public_ingestion: Optional[NetworkAccess] = Field(
+        None, description="Application Insights ingestion over public networks; default Enabled when the workspace "
+        "has a managed network (its computes and managed online deployments send telemetry through the managed "
+        "network's AzureMonitor service tag, not the stack's private link scope; local auth stays off, so only "
+        "Entra ID identities with Monitoring Metrics Publisher write), else public_ingestion")
+
+    @model_validator(mode="after")
+    def _check_query_access(self) -> "MonitoringSettings":
+        if self.query_access_mode == "Open" and not (self.query_open_reason or "").strip():
+            raise ValueError("query_access_mode Open needs query_open_reason (why queries stay open to public networks)")
+        if self.private_link_scope and self.existing_app_insights_id:
+            raise ValueError("private_link_scope scopes the Log Analytics and Application Insights this stack creates; "
+                             "with existing_app_insights_id nothing is created (scope them where they are created)")
+        return self
 
 
 RegistryMode = Literal["auto", "service", "create", "existing"]
@@ -342,11 +371,11 @@ class RoleAssignmentSettings(Model):
 
 
 class DiagnosticsSettings(Model):
-    """Resource logs and metrics of the workspace, key vault, storage account's blob service, container
-    registry and the AKS clusters the stack creates, sent to the Log Analytics workspace."""
+    """Resource logs and metrics of the workspace, key vault, storage account's blob and file services,
+    container registry and the AKS clusters the stack creates, sent to the Log Analytics workspace."""
 
-    enabled: bool = Field(True, description="Send the workspace, key vault, blob storage, container registry and "
-                          "created AKS cluster logs to Log Analytics (false: none of them)")
+    enabled: bool = Field(True, description="Send the workspace, key vault, blob and file storage, container registry "
+                          "and created AKS cluster logs to Log Analytics (false: none of them)")
 
 
 class PolicyException(Model):

@@ -32,7 +32,11 @@ StorageGroup = Literal["blob", "file", "queue", "table"]
 # endpoint takes two: the registry and its regional data endpoint (learn.microsoft.com/azure/
 # container-registry/container-registry-private-link). The workspace endpoint's NIC carries the
 # API, cert and notebook records: counted as 3, a conservative assumption (no published number).
-ADDRESSES_PER_ENDPOINT = {"amlworkspace": 3, "registry": 2}
+# an Azure Monitor endpoint registers a record per global and regional Azure Monitor host and per
+# scoped workspace (oms, ods, agentsvc) and the agents' blob storage, each with its own address
+# (learn.microsoft.com/azure/azure-monitor/logs/private-link-configure, "Review and validate your
+# private endpoint DNS settings"): counted generously, as a subnet cannot grow under its endpoints
+ADDRESSES_PER_ENDPOINT = {"amlworkspace": 3, "registry": 2, "azuremonitor": 12}
 
 # Documented FQDN rule sets for package sources under AllowOnlyApprovedOutbound
 # (learn.microsoft.com/azure/machine-learning/how-to-managed-network, "Scenario: Access public
@@ -261,6 +265,27 @@ class OutboundSettings(Model):
         return any(r["type"] == "FQDN" for r in self.outbound_rules().values())
 
 
+class NetworkWatcherSettings(Model):
+    """The region's Network Watcher, which owns flow logs (one per region and subscription)."""
+
+    create: bool = Field(
+        False, description="Declare the Network Watcher in the stack's resource group (only where the subscription "
+        "has none in the region yet); default: use the one Azure enables in NetworkWatcherRG when a VNet is created")
+    resource_group: Optional[str] = Field(
+        None, description="Resource group of an existing watcher; default NetworkWatcherRG (create: the stack's)")
+    name: Optional[str] = Field(None, description="Name of the watcher; default NetworkWatcher_<location>")
+
+
+class FlowLogSettings(Model):
+    """Virtual network flow logs of the created VNet (every subnet and NSG in it)."""
+
+    storage_account_id: Annotated[str, arm_id("Microsoft.Storage/storageAccounts")] = Field(
+        description="Storage account in the stack's region that keeps the flow logs (Network Watcher writes them)")
+    retention_days: int = Field(90, ge=0, le=365, description="Days the records are kept (0: forever)")
+    network_watcher: NetworkWatcherSettings = Field(
+        NetworkWatcherSettings(), description="The region's Network Watcher: the auto-enabled one, or declared here")
+
+
 class NetworkSettings(Model):
     """Where private endpoints and AKS nodes live, and how their names resolve."""
 
@@ -273,6 +298,9 @@ class NetworkSettings(Model):
         description="Storage sub-resources that get a private endpoint: blob and file always; queue, table opt-in")
     outbound: OutboundSettings = OutboundSettings()
     """Managed network outbound rules and provisioning"""
+    flow_logs: Optional[FlowLogSettings] = Field(
+        None, description="Virtual network flow logs of the created VNet (NSG flow logs can no longer be created "
+        "after 30 June 2025)")
 
     @field_validator("storage_groups")
     @classmethod
@@ -287,6 +315,9 @@ class NetworkSettings(Model):
     def _one_source(self) -> "NetworkSettings":
         if self.vnet is not None and self.existing_subnets is not None:
             raise ValueError("give vnet (create one) or existing_subnets, not both")
+        if self.flow_logs is not None and self.vnet is None:
+            raise ValueError("flow_logs are declared on the VNet the stack creates (network.vnet); an existing "
+                             "VNet's flow logs belong with whoever owns it")
         return self
 
     @property
@@ -316,12 +347,44 @@ def private_endpoint_groups(settings: Any) -> Dict[str, List[str]]:
         out["storage"] = list(net.storage_groups)
     if not settings.key_vault.existing_id:
         out["key_vault"] = ["vault"]
+    if monitoring_private_link(settings):
+        out["monitoring"] = ["azuremonitor"]
     if creates_registry(settings) and settings.registry.sku == "Premium":
         # private link is a Premium feature (learn.microsoft.com/azure/container-registry/
         # container-registry-private-link); a Basic/Standard registry is public, which the settings
         # allow only with public access Enabled
         out["registry"] = ["registry"]
     return out
+
+
+def monitoring_private_link(settings: Any) -> bool:
+    """Whether the stack gets an Azure Monitor Private Link Scope: as set, else on in a private stack
+    (the workspace's public network access Disabled) that has a network and creates its monitoring.
+    Without one, Log Analytics and Application Insights take ingestion and queries from the internet
+    (learn.microsoft.com/azure/azure-monitor/logs/private-link-security)."""
+    mon = settings.monitoring
+    if mon.existing_app_insights_id:
+        return False
+    if mon.private_link_scope is not None:
+        return bool(mon.private_link_scope) and settings.network.mode != "none"
+    return settings.workspace.public_network_access == "Disabled" and settings.network.mode != "none"
+
+
+def monitoring_network(settings: Any) -> Dict[str, str]:
+    """``public_ingestion``, ``public_query`` and ``app_insights_public_ingestion`` of the created
+    monitoring: as set, else Disabled behind a private link scope (queries: only with query access mode
+    PrivateOnly), else Enabled. Application Insights keeps public ingestion with a managed network:
+    managed computes and managed online deployments reach Azure Monitor through the managed
+    network's outbound (service tag AzureMonitor, how-to-managed-network "Required rules"), which
+    does not resolve the stack's scope endpoint; its local auth stays off (Entra ID only)."""
+    mon = settings.monitoring
+    scoped = monitoring_private_link(settings)
+    ingestion = mon.public_ingestion or ("Disabled" if scoped else "Enabled")
+    managed = settings.workspace.managed_network != "Disabled"
+    return {"public_ingestion": ingestion,
+            "public_query": mon.public_query or (
+                "Disabled" if scoped and mon.query_access_mode == "PrivateOnly" else "Enabled"),
+            "app_insights_public_ingestion": mon.app_insights_public_ingestion or ("Enabled" if managed else ingestion)}
 
 
 def creates_registry(settings: Any) -> bool:
@@ -381,6 +444,10 @@ def stack_problems(settings: Any) -> List[str]:
                 "amlplatform:network (a vnet, or existing_subnets) there is no private endpoint, and a "
                 "managed network only carries outbound traffic of managed computes. Set network.vnet or "
                 f"network.existing_subnets, or {label}.public_network_access: Enabled")
+
+    if settings.monitoring.private_link_scope and net.mode == "none":
+        problems.append("monitoring.private_link_scope: the scope's private endpoint needs amlplatform:network "
+                        "(a vnet, or existing_subnets); set one, or leave private_link_scope out")
 
     groups = private_endpoint_groups(settings)
     if net.vnet is not None:
@@ -458,7 +525,7 @@ def stack_problems(settings: Any) -> List[str]:
 
 
 __all__ = [
-    "NetworkSettings", "VnetSettings", "ExistingSubnets", "PrivateDnsSettings", "OutboundSettings",
+    "NetworkSettings", "VnetSettings", "ExistingSubnets", "FlowLogSettings", "NetworkWatcherSettings", "PrivateDnsSettings", "OutboundSettings",
     "OutboundRuleSettings", "GROUP_ZONES", "KNOWN_ZONES", "PACKAGE_SOURCES", "stack_problems",
-    "private_endpoint_groups", "private_resources", "vnet_of",
+    "private_endpoint_groups", "private_resources", "vnet_of", "monitoring_private_link", "monitoring_network",
 ]

@@ -38,7 +38,7 @@ class EncryptionSettings(Model):
     identity_id: Annotated[
         Optional[str], arm_id("Microsoft.ManagedIdentity/userAssignedIdentities")] = Field(
         None, description="Use this existing user-assigned identity for the key instead of creating one; it must "
-        "already hold Key Vault Crypto Service Encryption User on the vault")
+        "already hold Key Vault Crypto Service Encryption User on the key or its vault")
 
     @field_validator("key_name")
     @classmethod

@@ -48,6 +48,25 @@ class VnetSpec(TypedDict, total=False):
     firewall). The subnet has it before any cluster is created in it (learn.microsoft.com/azure/aks/egress-udr)."""
 
 
+class FlowLogsSpec(TypedDict, total=False):
+    """Virtual network flow logs of the created VNet: they record the traffic of every subnet and NSG
+    in it (learn.microsoft.com/azure/network-watcher/vnet-flow-logs-overview). NSG flow logs are not
+    offered: they can no longer be created after 30 June 2025 (network-watcher/nsg-flow-logs-overview,
+    retirement), and VNet flow logs replace them."""
+    storage_account_id: Required[pulumi.Input[str]]
+    """Storage account in the VNet's region that keeps the records."""
+    retention_days: int
+    """Days the records are kept (0: forever); default 90."""
+    network_watcher_name: Required[str]
+    """The region's Network Watcher (Azure enables NetworkWatcher_<region> in NetworkWatcherRG when a
+    VNet is created in a region; network-watcher/network-watcher-create)."""
+    network_watcher_resource_group: Required[pulumi.Input[str]]
+    """Its resource group (NetworkWatcherRG for the auto-enabled one)."""
+    create_network_watcher: bool
+    """Declare the watcher (in network_watcher_resource_group) instead of using the auto-enabled one:
+    only where the subscription has none in the region (one watcher per region and subscription)."""
+
+
 class PlatformNetworkArgs(TypedDict, total=False):
     resource_group_name: Required[pulumi.Input[str]]
     """Resource group of what this component creates."""
@@ -68,6 +87,8 @@ class PlatformNetworkArgs(TypedDict, total=False):
     """VNets the created zones are linked to, besides the created VNet (or the existing subnets' VNets)."""
     tags: Mapping[str, str]
     """Tags of the created resources."""
+    flow_logs: FlowLogsSpec
+    """Virtual network flow logs of the created VNet (only with vnet)."""
 
 
 def _vnet_of(subnet_id: str) -> str:
@@ -160,6 +181,12 @@ class PlatformNetwork(pulumi.ComponentResource):
                     opts=child(self),
                 )
 
+        flow = args.get("flow_logs")
+        if flow:
+            if not spec:
+                raise ValueError(f"{name}: flow_logs need the VNet this component creates (vnet)")
+            self._flow_log(name, flow, vnet, naming.ensure("virtual_network", spec["name"]), location, tags)
+
         self.zone_id_inputs = zone_ids  # zone name -> Input[str], for the endpoints' zone groups
         self.aks_subnet_input = aks_subnet  # None when there is no AKS subnet (known at declaration)
         self.private_endpoints_subnet_id = pulumi.Output.from_input(pe_subnet_id)
@@ -169,6 +196,35 @@ class PlatformNetwork(pulumi.ComponentResource):
         self.register_outputs({"private_endpoints_subnet_id": self.private_endpoints_subnet_id,
                                "aks_subnet_id": self.aks_subnet_id, "vnet_id": self.vnet_id,
                                "dns_zone_ids": self.dns_zone_ids})
+
+    def _flow_log(self, name: str, flow: FlowLogsSpec, vnet: network.VirtualNetwork, vnet_name: str,
+                  location: pulumi.Input[str], tags: dict) -> network.FlowLog:
+        """A VNet flow log (JSON version 2) under the region's Network Watcher. It waits for the VNet:
+        creating the first VNet of a region is what makes Azure enable the watcher there."""
+        after: List[pulumi.Resource] = [vnet]
+        watcher_name: pulumi.Input[str] = flow["network_watcher_name"]
+        if flow.get("create_network_watcher", False):
+            watcher = network.NetworkWatcher(
+                f"{name}-network-watcher", network_watcher_name=flow["network_watcher_name"],
+                resource_group_name=flow["network_watcher_resource_group"], location=location, tags=tags,
+                opts=child(self))
+            watcher_name = watcher.name
+            after.append(watcher)
+        retention = int(flow.get("retention_days", 90))
+        return network.FlowLog(
+            f"{name}-flow-log",
+            flow_log_name=f"flowlog-{vnet_name}"[:80],
+            network_watcher_name=watcher_name,
+            resource_group_name=flow["network_watcher_resource_group"],
+            location=location,
+            target_resource_id=vnet.id,
+            storage_id=flow["storage_account_id"],
+            enabled=True,
+            format={"type": "JSON", "version": 2},
+            retention_policy={"days": retention, "enabled": retention > 0},
+            tags=tags,
+            opts=child(self, depends_on=after),
+        )
 
     def _subnet(self, name: str, role: str, vnet: network.VirtualNetwork, spec: SubnetSpec,
                 rg: pulumi.Input[str], location: pulumi.Input[str], tags: dict, *,

@@ -403,6 +403,8 @@ class MLPlatform(pulumi.ComponentResource):
                 resolved(spec, ["model", "environment_id", "code_id"])
             if ep.kind == "kubernetes":
                 args["compute_id"] = compute_ids[ep.compute or ""]
+            # telemetry with Entra ID: the endpoint's identity publishes to the workspace's App Insights
+            args.update(app_insights_id=platform.app_insights_id, subscription_id=subscription_id)
             online[ep.name] = OnlineEndpoint(f"online-{ep.name.lower()}",
                                              {**ws, "location": settings.location, **args}, opts=self._child()).id
         batch: Dict[str, pulumi.Output[str]] = {}

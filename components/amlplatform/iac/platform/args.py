@@ -130,10 +130,28 @@ class StackMonitoring(TypedDict, total=False):
     """Daily ingestion cap of Log Analytics"""
     app_insights_local_auth: bool
     """Instrumentation-key ingestion; off means Entra ID only; default false."""
-    public_ingestion: str
-    """Ingestion over public networks; default "Enabled"."""
-    public_query: str
-    """Queries over public networks; default "Enabled"."""
+    log_analytics_local_auth: bool
+    """Workspace-key ingestion and queries on Log Analytics; off means Entra ID only
+    (features.disableLocalAuth); default false."""
+    private_link_scope: Optional[bool]
+    """An Azure Monitor Private Link Scope with a private endpoint in the stack's network, scoping Log
+    Analytics and Application Insights; default: on in a private stack (workspace public_network_access
+    Disabled, with a network)"""
+    query_access_mode: str
+    """The scope's query access mode: PrivateOnly (queries only through private endpoints, so people
+    query from the private network) or Open (needs query_open_reason); default "PrivateOnly"."""
+    query_open_reason: Optional[str]
+    """Why queries stay open to public networks (required with query_access_mode Open)"""
+    public_ingestion: Optional[str]
+    """Ingestion over public networks; default Disabled with a private link scope, else Enabled"""
+    public_query: Optional[str]
+    """Queries over public networks; default Disabled with a private link scope whose query access mode
+    is PrivateOnly, else Enabled"""
+    app_insights_public_ingestion: Optional[str]
+    """Application Insights ingestion over public networks; default Enabled when the workspace has a
+    managed network (its computes and managed online deployments send telemetry through the managed
+    network's AzureMonitor service tag, not the stack's private link scope; local auth stays off, so
+    only Entra ID identities with Monitoring Metrics Publisher write), else public_ingestion"""
 
 
 class StackRegistry(TypedDict, total=False):
@@ -232,6 +250,28 @@ class StackOutbound(TypedDict, total=False):
     """User-defined outbound rules"""
 
 
+class StackNetworkWatcher(TypedDict, total=False):
+    """The region's Network Watcher, which owns flow logs (one per region and subscription)."""
+    create: bool
+    """Declare the Network Watcher in the stack's resource group (only where the subscription has none
+    in the region yet); default: use the one Azure enables in NetworkWatcherRG when a VNet is created;
+    default false."""
+    resource_group: Optional[str]
+    """Resource group of an existing watcher; default NetworkWatcherRG (create: the stack's)"""
+    name: Optional[str]
+    """Name of the watcher; default NetworkWatcher_<location>"""
+
+
+class StackFlowLog(TypedDict, total=False):
+    """Virtual network flow logs of the created VNet (every subnet and NSG in it)."""
+    storage_account_id: Required[str]
+    """Storage account in the stack's region that keeps the flow logs (Network Watcher writes them)"""
+    retention_days: int
+    """Days the records are kept (0: forever); default 90."""
+    network_watcher: StackNetworkWatcher
+    """The region's Network Watcher: the auto-enabled one, or declared here"""
+
+
 class StackNetwork(TypedDict, total=False):
     """Where private endpoints and AKS nodes live, and how their names resolve."""
     vnet: Optional[StackVnet]
@@ -245,6 +285,9 @@ class StackNetwork(TypedDict, total=False):
     """Storage sub-resources that get a private endpoint: blob and file always; queue, table opt-in"""
     outbound: StackOutbound
     """Managed network outbound rules and provisioning"""
+    flow_logs: Optional[StackFlowLog]
+    """Virtual network flow logs of the created VNet (NSG flow logs can no longer be created after 30
+    June 2025)"""
 
 
 class StackRoleAssignment(TypedDict, total=False):
@@ -262,11 +305,11 @@ class StackRoleAssignment(TypedDict, total=False):
 
 
 class StackDiagnostics(TypedDict, total=False):
-    """Resource logs and metrics of the workspace, key vault, storage account's blob service, container
-    registry and the AKS clusters the stack creates, sent to the Log Analytics workspace."""
+    """Resource logs and metrics of the workspace, key vault, storage account's blob and file services,
+    container registry and the AKS clusters the stack creates, sent to the Log Analytics workspace."""
     enabled: bool
-    """Send the workspace, key vault, blob storage, container registry and created AKS cluster logs to
-    Log Analytics (false: none of them); default true."""
+    """Send the workspace, key vault, blob and file storage, container registry and created AKS cluster
+    logs to Log Analytics (false: none of them); default true."""
 
 
 class StackPrincipal(TypedDict, total=False):
@@ -305,7 +348,7 @@ class StackEncryption(TypedDict, total=False):
     """RSA key size in bits; default 3072."""
     identity_id: Optional[str]
     """Use this existing user-assigned identity for the key instead of creating one; it must already
-    hold Key Vault Crypto Service Encryption User on the vault"""
+    hold Key Vault Crypto Service Encryption User on the key or its vault"""
 
 
 class StackLocks(TypedDict, total=False):

@@ -17,7 +17,7 @@ from amlplatform.azure.roles import ROLES, STORAGE_DATA_ROLES
 from amlplatform.iac.workspace.mlworkspace import MLWorkspace
 from amlplatform.iac.workspace.registry import registry_needed
 from amlplatform.spec.core import derived_network
-from amlplatform.spec.network import private_endpoint_groups
+from amlplatform.spec.network import monitoring_network, monitoring_private_link, private_endpoint_groups
 from amlplatform.spec.platform import StackSettings
 
 
@@ -85,6 +85,8 @@ def network_args(settings: StackSettings, *, resource_group_name: pulumi.Input[s
             if route_tables:
                 vnet["aks_route_table_id"] = route_tables.pop()
         args["vnet"] = vnet
+        if net.flow_logs is not None:
+            args["flow_logs"] = flow_log_args(settings, resource_group_name)
     else:
         assert net.existing_subnets is not None
         args["private_endpoints_subnet_id"] = net.existing_subnets.private_endpoints
@@ -117,6 +119,18 @@ def kubernetes_zones(settings: StackSettings) -> List[str]:
         return []
     out = {private_api_zone(settings, t) for t in settings.kubernetes} | {scoring_zone(t) for t in settings.kubernetes}
     return sorted(z for z in out if z)
+
+def flow_log_args(settings: StackSettings, resource_group_name: pulumi.Input[str]) -> Dict[str, Any]:
+    """``FlowLogsSpec`` of ``network.flow_logs`` (pure): the auto-enabled watcher NetworkWatcher_<location>
+    in NetworkWatcherRG (network-watcher/network-watcher-create), or one declared in the stack's group."""
+    flow = settings.network.flow_logs
+    assert flow is not None
+    watcher = flow.network_watcher
+    return {"storage_account_id": flow.storage_account_id, "retention_days": flow.retention_days,
+            "network_watcher_name": watcher.name or f"NetworkWatcher_{settings.location}",
+            "network_watcher_resource_group": watcher.resource_group or (
+                resource_group_name if watcher.create else "NetworkWatcherRG"),
+            "create_network_watcher": watcher.create}
 
 
 def platform_args(settings: StackSettings, *, resource_group_name: pulumi.Input[str],
@@ -152,8 +166,16 @@ def platform_args(settings: StackSettings, *, resource_group_name: pulumi.Input[
     monitoring: Dict[str, Any] = {
         "retention_days": mon.retention_days,
         "app_insights_local_auth": mon.app_insights_local_auth,
-        "public_ingestion": mon.public_ingestion, "public_query": mon.public_query,
+        "log_analytics_local_auth": mon.log_analytics_local_auth,
+        **monitoring_network(settings),
     }
+    if monitoring_private_link(settings):
+        # an Azure Monitor Private Link Scope (its endpoint: private_endpoints' "monitoring" group);
+        # ingestion only through private endpoints, queries as the stack says (docs/private-networking.md)
+        monitoring["private_link_scope"] = {
+            # derived from the workspace's name (CAF prefix ampls-), so it follows a workspace name override
+            "scope_name": f"ampls-{settings.naming.names().workspace}",
+            "ingestion_access_mode": "PrivateOnly", "query_access_mode": mon.query_access_mode}
     if mon.daily_quota_gb:
         monitoring["daily_quota_gb"] = mon.daily_quota_gb
     if mon.existing_log_analytics_id:

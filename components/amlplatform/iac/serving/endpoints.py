@@ -19,6 +19,18 @@ Auth: Microsoft Entra tokens (``AADToken``) by default on managed online and bat
 ``AADToken`` is not available on Kubernetes online endpoints (``AMLToken`` there); ``Key`` only
 with a stated reason, which is recorded as the endpoint tag ``amlplatform.io/key-auth-reason`` so
 reviews see it (https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-online-endpoint).
+
+Telemetry: with ``app_insights_id``, an endpoint with a deployment that sends to Application
+Insights gives its system-assigned identity (the one its containers get tokens for,
+https://learn.microsoft.com/azure/machine-learning/how-to-access-resources-from-endpoints-managed-identities)
+Monitoring Metrics Publisher on the component: what Entra ID ingestion needs when the component
+refuses local (instrumentation key) auth ("assign the Monitoring Metrics Publisher role ... setting the
+target Application Insights resource as the role scope", https://learn.microsoft.com/azure/azure-monitor/app/azure-ad-authentication).
+The inference server's own request logs are sent with the instrumentation key (``AzureLogHandler(
+instrumentation_key=...)`` in microsoft/azureml-inference-server,
+azureml_inference_server_http/server/appinsights_client.py): with local auth off only what the
+scoring code sends with the identity (azure-monitor-opentelemetry with ManagedIdentityCredential)
+arrives; docs/security.md says how a stack keeps local auth with a stated reason instead.
 """
 
 from typing import Dict, List, Mapping, Optional, TypedDict
@@ -29,11 +41,14 @@ from pulumi_azure_native import resources
 from typing_extensions import Required
 
 from amlplatform.iac._base import check_args, child, token
+from amlplatform.iac.access.access import assignment_guid, role_definition_id
+from amlplatform.azure.roles import ROLES
 from amlplatform.offline.armtypes import api_version
 from amlplatform.azure.rules import endpoint_name_problems
 
 KEY_REASON_TAG = "amlplatform.io/key-auth-reason"
 ML_NAMESPACE = "Microsoft.MachineLearningServices"
+MONITORING_METRICS_PUBLISHER = ROLES["Monitoring Metrics Publisher"]
 ONLINE_TOKEN = "azure-native:machinelearningservices:OnlineEndpoint"
 BATCH_TOKEN = "azure-native:machinelearningservices:BatchEndpoint"
 
@@ -164,6 +179,11 @@ class OnlineEndpointArgs(TypedDict, total=False):
     """Deployment -> percent of live traffic (sums to 100)."""
     mirror_traffic: Mapping[str, int]
     """Deployment -> percent of traffic mirrored to it."""
+    app_insights_id: pulumi.Input[str]
+    """The workspace's Application Insights component: when a deployment sends telemetry (app_insights),
+    the endpoint's identity gets Monitoring Metrics Publisher on it (Entra ID ingestion). Needs subscription_id."""
+    subscription_id: pulumi.Input[str]
+    """Subscription of the role definition (with app_insights_id)."""
 
 
 class OnlineEndpoint(pulumi.ComponentResource):
@@ -248,10 +268,38 @@ class OnlineEndpoint(pulumi.ComponentResource):
             _second_write(self, f"{name}-traffic", "onlineEndpoints", ONLINE_TOKEN, endpoint.name, args,
                           body, tags, identity, created)
 
+        if args.get("app_insights_id") is not None and any(d.get("app_insights", True) for d in deployments):
+            if args.get("subscription_id") is None:
+                raise ValueError(f"{name}: app_insights_id needs subscription_id (the role definition's)")
+            _telemetry_access(self, f"{name}-telemetry-access", endpoint=endpoint,
+                              app_insights_id=args["app_insights_id"], subscription_id=args["subscription_id"])
+
         self.id = endpoint.id
         self.name = endpoint.name
         self.deployment_ids = pulumi.Output.all(**deployment_ids) if deployment_ids else pulumi.Output.from_input({})
         self.register_outputs({"id": self.id, "name": self.name, "deployment_ids": self.deployment_ids})
+
+
+def _telemetry_access(parent: pulumi.Resource, name: str, *, endpoint: ml.OnlineEndpoint,
+                      app_insights_id: pulumi.Input[str], subscription_id: pulumi.Input[str]):
+    """Monitoring Metrics Publisher on the Application Insights component for the endpoint's
+    system-assigned identity (module docstring, "Telemetry")."""
+    from pulumi_azure_native import authorization
+
+    scope = pulumi.Output.from_input(app_insights_id)
+    principal = endpoint.identity.apply(lambda i: i.principal_id if i else None)
+    return authorization.RoleAssignment(
+        name,
+        scope=scope,
+        principal_id=principal,
+        principal_type="ServicePrincipal",
+        role_definition_id=pulumi.Output.from_input(subscription_id).apply(
+            lambda sub: role_definition_id(sub, MONITORING_METRICS_PUBLISHER)),
+        role_assignment_name=pulumi.Output.all(scope, principal).apply(
+            lambda sp: assignment_guid(sp[0], sp[1], MONITORING_METRICS_PUBLISHER)),
+        description="the endpoint's deployments send telemetry to Application Insights with Entra ID",
+        opts=child(parent),
+    )
 
 
 def _probe(p: Mapping) -> ml.ProbeSettingsArgs:
@@ -419,10 +467,38 @@ class BatchEndpoint(pulumi.ComponentResource):
                 body["description"] = args["description"]
             _second_write(self, f"{name}-default", "batchEndpoints", BATCH_TOKEN, endpoint.name, args, body, tags,
                           None, created)
+        if args.get("app_insights_id") is not None and any(d.get("app_insights", True) for d in deployments):
+            if args.get("subscription_id") is None:
+                raise ValueError(f"{name}: app_insights_id needs subscription_id (the role definition's)")
+            _telemetry_access(self, f"{name}-telemetry-access", endpoint=endpoint,
+                              app_insights_id=args["app_insights_id"], subscription_id=args["subscription_id"])
+
         self.id = endpoint.id
         self.name = endpoint.name
         self.deployment_ids = pulumi.Output.all(**deployment_ids) if deployment_ids else pulumi.Output.from_input({})
         self.register_outputs({"id": self.id, "name": self.name, "deployment_ids": self.deployment_ids})
+
+
+def _telemetry_access(parent: pulumi.Resource, name: str, *, endpoint: ml.OnlineEndpoint,
+                      app_insights_id: pulumi.Input[str], subscription_id: pulumi.Input[str]):
+    """Monitoring Metrics Publisher on the Application Insights component for the endpoint's
+    system-assigned identity (module docstring, "Telemetry")."""
+    from pulumi_azure_native import authorization
+
+    scope = pulumi.Output.from_input(app_insights_id)
+    principal = endpoint.identity.apply(lambda i: i.principal_id if i else None)
+    return authorization.RoleAssignment(
+        name,
+        scope=scope,
+        principal_id=principal,
+        principal_type="ServicePrincipal",
+        role_definition_id=pulumi.Output.from_input(subscription_id).apply(
+            lambda sub: role_definition_id(sub, MONITORING_METRICS_PUBLISHER)),
+        role_assignment_name=pulumi.Output.all(scope, principal).apply(
+            lambda sp: assignment_guid(sp[0], sp[1], MONITORING_METRICS_PUBLISHER)),
+        description="the endpoint's deployments send telemetry to Application Insights with Entra ID",
+        opts=child(parent),
+    )
 
 
 def _batch_deployment(d: Mapping) -> dict:

@@ -9,8 +9,13 @@ created, or the create fails).
 
 Graph::
 
-    key vault -> key -> role assignment (identity -> Key Vault Crypto Service Encryption User on the key)
+    key vault -> key -> role assignment (identity -> Key Vault Crypto Service Encryption User, scope: the key)
     identity  ----------^
+
+The role is scoped to the key itself (``<vault id>/keys/<key name>``), not the vault: Key Vault RBAC
+accepts "individual keys, secrets, and certificates" as a scope (learn.microsoft.com/azure/key-vault/
+general/rbac-guide, "Best Practices for individual keys, secrets, and certificates role assignments"),
+so the identity can wrap and unwrap with this key and no other key of the vault.
     role assignment -> storage account, workspace (they must not be created before the identity can use the key)
 """
 
@@ -48,7 +53,7 @@ class CustomerManagedKeyArgs(TypedDict, total=False):
     identity_name: str
     """Physical name of the user-assigned identity it creates (unless existing_identity_id)."""
     existing_identity_id: str
-    """Use this identity; it must already hold Key Vault Crypto Service Encryption User on the vault."""
+    """Use this identity; it must already hold Key Vault Crypto Service Encryption User on the key (or the vault)."""
     tags: Mapping[str, str]
     """Tags for the identity."""
 
@@ -114,7 +119,8 @@ class CustomerManagedKey(pulumi.ComponentResource):
                 opts=child(self),
             )
             identity_id, client_id = identity.id, identity.client_id
-            scope = pulumi.Output.from_input(args["vault_id"])
+            # the key's own ARM id: <vault id>/keys/<key name> (the rbac-guide's key scope)
+            scope = key_scope(args["vault_id"], key.name)
             subscription = pulumi.Output.from_input(args["subscription_id"])
             access = _key_access(self, f"{name}-key-access", scope=scope, principal_id=identity.principal_id,
                                  subscription=subscription)
@@ -126,6 +132,11 @@ class CustomerManagedKey(pulumi.ComponentResource):
         self.identity_id = pulumi.Output.from_input(identity_id)
         self.identity_client_id = pulumi.Output.from_input(client_id)
         self.register_outputs({"key_uri": self.key_uri, "identity_id": self.identity_id})
+
+
+def key_scope(vault_id: pulumi.Input[str], key_name: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The role assignment scope of one key: ``<vault id>/keys/<key name>`` (Key Vault RBAC, key scope)."""
+    return pulumi.Output.concat(vault_id, "/keys/", key_name)
 
 
 def _key_access(parent: pulumi.Resource, name: str, *, scope: pulumi.Output[str], principal_id: pulumi.Input[str],

@@ -101,6 +101,20 @@ class KeyVaultSpec(TypedDict, total=False):
 inherit_defaults(KeyVaultSpec, keyvault.WorkspaceKeyVaultArgs, derived=("public_network_access",))
 
 
+class MonitoringPrivateLinkScope(TypedDict, total=False):
+    """PrivateLinkScopeSpec without the endpoint (MLWorkspace gives it from private_endpoints)."""
+    scope_name: Required[str]
+    """Name of the Azure Monitor Private Link Scope."""
+    ingestion_access_mode: str
+    """PrivateOnly or Open."""
+    query_access_mode: str
+    """PrivateOnly or Open."""
+
+
+# its defaults are its component's (amlplatform.iac._base.defaults)
+inherit_defaults(MonitoringPrivateLinkScope, monitoring.PrivateLinkScopeSpec)
+
+
 class MonitoringSpec(TypedDict, total=False):
     """Log Analytics and Application Insights: WorkspaceMonitoringArgs settings, or existing ones."""
     existing_app_insights_id: pulumi.Input[str]
@@ -114,8 +128,15 @@ class MonitoringSpec(TypedDict, total=False):
     """Daily ingestion cap of Log Analytics; none by default."""
     app_insights_local_auth: bool
     """Instrumentation-key ingestion; off means Entra ID only."""
+    log_analytics_local_auth: bool
+    """Workspace-key ingestion and queries on Log Analytics; off means Entra ID only."""
+    private_link_scope: MonitoringPrivateLinkScope
+    """{'scope_name', 'ingestion_access_mode', 'query_access_mode'}: an Azure Monitor Private Link Scope
+    whose endpoint takes private_endpoints (groups.monitoring: ['azuremonitor'])."""
     public_ingestion: str
     """Enabled or Disabled."""
+    app_insights_public_ingestion: str
+    """Enabled or Disabled: Application Insights' own public ingestion; by default public_ingestion."""
     public_query: str
     """Enabled or Disabled."""
     lock: LockSpec
@@ -190,6 +211,8 @@ class PrivateEndpointGroups(TypedDict, total=False):
     """The key vault: vault."""
     registry: List[str]
     """The container registry (Premium): registry."""
+    monitoring: List[str]
+    """The Azure Monitor Private Link Scope over Log Analytics and Application Insights: azuremonitor."""
 
 
 class PlatformPrivateEndpoints(TypedDict, total=False):
@@ -213,7 +236,7 @@ class PlatformCustomerManagedKey(TypedDict, total=False):
     identity_name: str
     """Physical name of the user-assigned identity it creates (unless existing_identity_id)."""
     existing_identity_id: str
-    """Use this identity; it must already hold Key Vault Crypto Service Encryption User on the vault."""
+    """Use this identity; it must already hold Key Vault Crypto Service Encryption User on the key (or its vault)."""
 
 
 # its defaults are its component's (amlplatform.iac._base.defaults)
@@ -257,7 +280,7 @@ class MLWorkspaceArgs(TypedDict, total=False):
     resource_group_id: pulumi.Input[str]
     """Needed when resource_group_role_assignments is not empty."""
     diagnostics: bool
-    """Send workspace, key vault, storage (blob service) and registry logs to Log Analytics."""
+    """Send workspace, key vault, storage (blob and file services) and registry logs to Log Analytics."""
     private_endpoints: PlatformPrivateEndpoints
     """{'subnet_id': ..., 'dns_zone_ids': {zone: id}, 'groups': {'workspace': ['amlworkspace'],
     'storage': ['blob', 'file'], 'key_vault': ['vault'], 'registry': ['registry']}}: private
@@ -335,11 +358,17 @@ class MLWorkspace(pulumi.ComponentResource):
         if monitoring.get("existing_app_insights_id"):
             app_insights_id = pulumi.Output.from_input(monitoring["existing_app_insights_id"])
         else:
-            mon = WorkspaceMonitoring(f"{name}-monitoring", {
-                **common, **_without(monitoring, "existing_app_insights_id"),
-                "log_analytics_name": names["log_analytics"],
-                "app_insights_name": names["app_insights"],
-            }, opts=child(self))
+            mon_args = {**common, **_without(monitoring, "existing_app_insights_id"),
+                        "log_analytics_name": names["log_analytics"], "app_insights_name": names["app_insights"]}
+            if monitoring.get("private_link_scope"):
+                scope_endpoints = endpoints_of("monitoring")
+                if not scope_endpoints:
+                    raise ComponentArgsError("MLWorkspace: invalid arguments (1 problem):", [
+                        "args.monitoring.private_link_scope: needs private_endpoints with groups.monitoring "
+                        "['azuremonitor'] (the scope's private endpoint)"])
+                mon_args["private_link_scope"] = {**monitoring["private_link_scope"],
+                                                  "private_endpoints": scope_endpoints["private_endpoints"]}
+            mon = WorkspaceMonitoring(f"{name}-monitoring", mon_args, opts=child(self))
             app_insights_id, log_analytics_id = mon.app_insights_id, mon.log_analytics_id
         diagnostics_target = log_analytics_id if args.get("diagnostics", DEFAULTS["diagnostics"]) else None
 

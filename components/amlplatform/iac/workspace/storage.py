@@ -28,6 +28,11 @@ STUDIO_CORS_RULES = [{
 }]
 
 
+def file_service_id(account_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """ARM id of the account's file service (there is one, named ``default``)."""
+    return pulumi.Output.concat(account_id, "/fileServices/default")
+
+
 class WorkspaceStorageArgs(TypedDict, total=False):
     resource_group_name: Required[pulumi.Input[str]]
     """Resource group that holds the account."""
@@ -67,7 +72,7 @@ class WorkspaceStorageArgs(TypedDict, total=False):
     lock: LockSpec
     """A management lock (CanNotDelete) on the account (in addition to protect)."""
     log_analytics_workspace_id: pulumi.Input[str]
-    """When given, the blob service's resource logs and transaction metrics go there."""
+    """When given, the blob and file services' resource logs and transaction metrics go there."""
 
 
 # every default of WorkspaceStorageArgs, written once (amlplatform.iac._base.defaults)
@@ -150,10 +155,17 @@ class WorkspaceStorage(pulumi.ComponentResource):
         # --- lock and diagnostics
         apply_lock(self, f"{name}-lock", args.get("lock"), kind="storage", resource_id=account.id)
         if args.get("log_analytics_workspace_id") is not None:
-            # resource logs live on the blob service, not on the account
-            send_to_log_analytics(self, f"{name}-blob-diagnostics", resource_id=blob.id,
-                                  log_analytics_workspace_id=args["log_analytics_workspace_id"],
-                                  metric_categories=STORAGE_SERVICE_METRICS)
+            # resource logs live on the service sub-resources, not on the account: the blob service
+            # (datastores, snapshots, outputs) and the file service, where the notebooks of compute
+            # instances live (Microsoft.Storage/storageAccounts/fileServices: StorageRead, StorageWrite,
+            # StorageDelete; learn.microsoft.com/azure/storage/files/storage-files-monitoring,
+            # "Collection and routing", and azure-monitor/reference/supported-logs/
+            # microsoft-storage-storageaccounts-fileservices-logs). The file service is not declared
+            # (its defaults are kept): its id is the account's /fileServices/default.
+            for service, resource_id in (("blob", blob.id), ("file", file_service_id(account.id))):
+                send_to_log_analytics(self, f"{name}-{service}-diagnostics", resource_id=resource_id,
+                                      log_analytics_workspace_id=args["log_analytics_workspace_id"],
+                                      metric_categories=STORAGE_SERVICE_METRICS)
         self.id = account.id
         self.name = account.name
         self.register_outputs({"id": self.id, "name": self.name})

@@ -278,3 +278,75 @@ def workspace_identity_reads_datastore(graph: Any) -> Iterable[Finding]:
             yield Finding("AMLD-109", ds.name, f"identity-based datastore {ds.inputs.get('name')!r} on storage account "
                           f"{props.get('accountName')!r}: the workspace identity has no data-reader role on it, so the "
                           "studio cannot preview its data (grant Storage Blob Data Reader on the container)")
+
+
+APP_INSIGHTS = "azure-native:applicationinsights:Component"
+
+
+def _telemetry_publishers(graph: Any, endpoint: Any) -> List[Any]:
+    """The identities an endpoint's containers can get tokens for: the endpoint itself (system-assigned)
+    and the user-assigned identities it names that this graph declares."""
+    from amlplatform.review.deployability import _graph as g
+
+    out = [endpoint]
+    for uid in (_get(endpoint.inputs, "identity.userAssignedIdentities") or []):
+        identity = g.by_id(graph, uid, g.IDENTITY)
+        if identity is not None:
+            out.append(identity)
+    return out
+
+
+@rule("AMLD-050", reason="a deployment that sends telemetry to an Application Insights component with local auth off "
+      "is ingested only with Microsoft Entra ID, which needs Monitoring Metrics Publisher on the component for the "
+      "identity that sends (the endpoint's)",
+      doc="https://learn.microsoft.com/azure/azure-monitor/app/azure-ad-authentication")
+def telemetry_identity_can_publish(graph: Any) -> Iterable[Finding]:
+    from amlplatform.azure.roles import ROLES
+    from amlplatform.review.deployability import _graph as g
+
+    workspaces = _workspaces(graph)
+    endpoints = {(str(e.inputs.get("workspaceName")), str(e.inputs.get("endpointName"))): e
+                 for e in graph.of_type(ONLINE_ENDPOINT)}
+    for (workspace_name, endpoint_name), deployments in sorted(_deployments(graph, ONLINE_DEPLOYMENT).items()):
+        sending = [d for d in deployments if _get(d.inputs, "properties.appInsightsEnabled") is True]
+        ws = workspaces.get(workspace_name)
+        if not sending or ws is None:
+            continue
+        component = g.by_id(graph, ws.inputs.get("applicationInsights"), APP_INSIGHTS)
+        if component is None or component.inputs.get("disableLocalAuth") is not True:
+            continue  # an existing component (not declared here), or one that takes the instrumentation key
+        endpoint = endpoints.get((workspace_name, endpoint_name))
+        publishers = _telemetry_publishers(graph, endpoint) if endpoint is not None else []
+        if any(g.grants(graph, g.resource_id(component), [ROLES["Monitoring Metrics Publisher"]], principal_from=p)
+               for p in publishers):
+            continue
+        for d in sending:
+            yield Finding("AMLD-050", d.name,
+                          f"sends telemetry (appInsightsEnabled) to {component.inputs.get('resourceName')}, which "
+                          f"refuses local auth, and no identity of endpoint {endpoint_name!r} holds Monitoring "
+                          "Metrics Publisher on it: its telemetry is rejected (grant the role, e.g. OnlineEndpoint "
+                          "app_insights_id, or set app_insights: false)")
+
+
+LOG_ANALYTICS = "azure-native:operationalinsights:Workspace"
+SCOPED_RESOURCE = "azure-native:monitor:PrivateLinkScopedResource"
+
+
+@rule("AMLD-051", reason="a Log Analytics workspace or Application Insights component that refuses public ingestion "
+      "or queries is reached only through an Azure Monitor Private Link Scope that holds it: with none, agents, SDKs "
+      "and people cannot send or read its data",
+      doc="https://learn.microsoft.com/azure/azure-monitor/logs/private-link-security")
+def private_monitoring_has_a_scope(graph: Any) -> Iterable[Finding]:
+    from amlplatform.review.deployability import _graph as g
+
+    scoped = [r.inputs.get("linkedResourceId") for r in graph.of_type(SCOPED_RESOURCE)]
+    for type_ in (LOG_ANALYTICS, APP_INSIGHTS):
+        for res in graph.of_type(type_):
+            closed = [k for k in ("publicNetworkAccessForIngestion", "publicNetworkAccessForQuery")
+                      if res.inputs.get(k) == "Disabled"]
+            if not closed or any(g.same_id(linked, g.resource_id(res)) for linked in scoped):
+                continue
+            yield Finding("AMLD-051", res.name,
+                          f"{' and '.join(closed)} Disabled, and no Azure Monitor Private Link Scope in this stack "
+                          "holds it (monitoring.private_link_scope, or a PrivateLinkScopedResource): nothing can "
+                          "reach it (if a scope elsewhere holds it, except AMLD-051 with the reason)")

@@ -4,7 +4,7 @@ Ids AMLD-001..099. Each rule states what Azure documents, where, and what the st
 for the deployed platform to be usable; the fixture tests/fixtures/unusable fires every one.
 """
 
-from typing import Any, Dict, Iterable, List, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from amlplatform.azure.private_dns import GROUP_ZONES, REQUIRED_STORAGE_GROUPS
 from amlplatform.review.deployability import Finding, rule
@@ -411,8 +411,35 @@ def cmk_vault_has_purge_protection(graph: Any) -> Iterable[Finding]:
                           "(key_vault.purge_protection: true)")
 
 
+def _key_name_of(res: Any) -> Optional[str]:
+    """The name of the key ``res`` is encrypted with, when the plan knows it (storage: keyName; the
+    workspace: the key identifier's ``/keys/<name>/`` part, known only after deploy)."""
+    if res.type == g.STORAGE:
+        name = g.get(res.inputs, "encryption.keyVaultProperties.keyName")
+        return name if isinstance(name, str) and name else None
+    ident = g.get(res.inputs, "encryption.keyVaultProperties.keyIdentifier")
+    if isinstance(ident, str) and "/keys/" in ident:
+        return ident.split("/keys/", 1)[1].split("/", 1)[0] or None
+    return None
+
+
+def _key_grants(graph: Any, vault_id: Any, key_name: Optional[str], roles: Tuple[str, ...], identity: Any) -> List[Any]:
+    """Grants of ``roles`` to ``identity`` on the vault, or on the key (any key of the vault when the
+    key's name is known only after deploy)."""
+    if not isinstance(vault_id, str):
+        return []
+    if key_name:
+        return g.grants(graph, f"{vault_id}/keys/{key_name}", roles, principal_from=identity)
+    prefix = f"{vault_id.rstrip('/').lower()}/keys/"
+    on_vault = g.grants(graph, vault_id, roles, principal_from=identity)
+    on_a_key = [ra for ra in g.role_assignments(graph)
+                if str(ra.inputs.get("scope") or "").lower().startswith(prefix) and ra not in on_vault
+                and ra in g.grants(graph, str(ra.inputs.get("scope")), roles, principal_from=identity)]
+    return on_vault + on_a_key
+
+
 @rule("AMLD-013", reason="the identity that encrypts with a customer-managed key needs Key Vault Crypto Service "
-      "Encryption User on the vault (RBAC vaults) before the encrypted resource is created, or the create fails "
+      "Encryption User on the key or its vault (RBAC vaults) before the encrypted resource is created, or the create fails "
       "(Storage: customer-managed keys with a user-assigned identity)",
       doc="https://learn.microsoft.com/azure/storage/common/customer-managed-keys-configure-new-account")
 def cmk_identity_can_use_the_key(graph: Any) -> Iterable[Finding]:
@@ -422,7 +449,9 @@ def cmk_identity_can_use_the_key(graph: Any) -> Iterable[Finding]:
             continue
         identity = g.by_id(graph, identity_id, g.IDENTITY)
         roles = (g.KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER, g.KEY_VAULT_CRYPTO_OFFICER, g.KEY_VAULT_ADMINISTRATOR)
-        found = g.grants(graph, g.resource_id(vault), roles, principal_from=identity) if identity else []
+        # the role on the vault, or on the key itself (<vault id>/keys/<name>: Key Vault RBAC accepts a
+        # key as scope, learn.microsoft.com/azure/key-vault/general/rbac-guide)
+        found = _key_grants(graph, g.resource_id(vault), _key_name_of(res), roles, identity) if identity else []
         if not found:
             yield Finding("AMLD-013", res.name,
                           f"identity {str(identity_id).rsplit('/', 1)[-1]} has no Key Vault Crypto Service Encryption "
