@@ -125,6 +125,23 @@ TYPES: Dict[str, ArmType] = {t.token: t for t in (
        "Microsoft.MachineLearningServices/workspaces/batchEndpoints/deployments",
        RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/batchEndpoints/{endpointName}"
        "/deployments/{deploymentName}"),
+    # asset versions the deployments use (serving/assets.py, data/assets.py)
+    _t("azure-native:machinelearningservices:ModelContainer", "Microsoft.MachineLearningServices/workspaces/models",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/models/{name}"),
+    _t("azure-native:machinelearningservices:ModelVersion", "Microsoft.MachineLearningServices/workspaces/models/versions",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/models/{name}/versions/{version}"),
+    _t("azure-native:machinelearningservices:CodeContainer", "Microsoft.MachineLearningServices/workspaces/codes",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/codes/{name}"),
+    _t("azure-native:machinelearningservices:CodeVersion", "Microsoft.MachineLearningServices/workspaces/codes/versions",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/codes/{name}/versions/{version}"),
+    _t("azure-native:machinelearningservices:ComponentContainer", "Microsoft.MachineLearningServices/workspaces/components",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/components/{name}"),
+    _t("azure-native:machinelearningservices:ComponentVersion", "Microsoft.MachineLearningServices/workspaces/components/versions",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/components/{name}/versions/{version}"),
+    _t("azure-native:machinelearningservices:DataContainer", "Microsoft.MachineLearningServices/workspaces/data",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/data/{name}"),
+    _t("azure-native:machinelearningservices:DataVersion", "Microsoft.MachineLearningServices/workspaces/data/versions",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/data/{name}/versions/{version}"),
     # a generic resource: a second write of a resource declared under its own type (the endpoints'
     # traffic and default deployment); review/arm.py leaves it out of the template
     _t(GENERIC_RESOURCE, "(generic: {resourceProviderNamespace}/{parentResourcePath}/{resourceType})",

@@ -1,0 +1,200 @@
+"""``AssetVersion``: a model, code or component version that a deployment names, declared by the
+stack so that a first ``pulumi up`` creates it before the deployment.
+
+Resource graph::
+
+    asset store ──> blobs (the files, model and code) ──> container ──> version ──> deployments
+
+* model: ``ModelContainer`` + ``ModelVersion`` with ``modelUri``
+  ``azureml://datastores/<asset store>/paths/models/<name>/<version>/<folder or file>`` (the datastore
+  path form of "Supported paths", https://learn.microsoft.com/azure/machine-learning/how-to-manage-models).
+  Azure ML mounts a model under ``AZUREML_MODEL_DIR/<last path segment>``, so a folder keeps its name
+  (``model/`` -> ``$AZUREML_MODEL_DIR/model``, what examples/model/score.py reads).
+* code: ``CodeContainer`` + ``CodeVersion`` with ``codeUri`` the https URL of the uploaded folder
+  (what azure-ai-ml sends after its own upload; the REST example of Code Versions - Create Or Update
+  shows ``"codeUri": "https://blobStorage/folderName"``).
+* component: ``ComponentContainer`` + ``ComponentVersion`` with the component's YAML as
+  ``componentSpec``; references to assets of the same stack are sent as ``azureml:<ARM id>``, as
+  azure-ai-ml sends resolved references (``ARM_ID_PREFIX`` in azure/ai/ml/_utils/_arm_id_utils.py; a
+  pipeline component's steps name theirs in ``componentId``:
+  azure/ai/ml/entities/_component/pipeline_component.py, ``_resolve_sub_nodes``), and the version
+  waits for each of them.
+
+Versions are immutable on the service side: a change of files is a new ``version`` (a new resource).
+"""
+
+import json
+from typing import Dict, List, Mapping, Optional, TypedDict
+
+import pulumi
+from pulumi_azure_native import machinelearningservices as ml
+from typing_extensions import Required
+
+from amlplatform.azure import naming
+from amlplatform.iac._base import check_args, child, token, waits_for
+from amlplatform.iac.data.assets import blob_path, upload
+
+KINDS = ("model", "code", "component")
+MODEL_TYPES = ("custom_model", "mlflow_model", "triton_model")
+_FOLDERS = {"model": "models", "code": "codes"}
+
+
+class AssetVersionArgs(TypedDict, total=False):
+    resource_group_name: Required[pulumi.Input[str]]
+    """Resource group of the workspace."""
+    workspace_name: Required[pulumi.Input[str]]
+    """Workspace that holds the asset."""
+    kind: Required[str]
+    """model, code or component."""
+    asset_name: Required[str]
+    """Asset name: letters, digits, '.', '_' and '-'."""
+    version: Required[str]
+    """Version (immutable)."""
+    model_type: str
+    """kind model: custom_model (default), mlflow_model or triton_model."""
+    files: Dict[str, str]
+    """kind model/code: path below the asset's folder -> local file (uploaded by `pulumi up`)."""
+    uri_path: str
+    """kind model/code: the asset's path below its folder (the model folder or file, the code folder)."""
+    store_account_name: pulumi.Input[str]
+    """kind model/code: storage account of the asset store."""
+    store_resource_group_name: pulumi.Input[str]
+    """kind model/code: its resource group."""
+    store_container_name: pulumi.Input[str]
+    """kind model/code: the asset container."""
+    store_datastore_name: pulumi.Input[str]
+    """kind model: the asset store's datastore."""
+    upload_waits_for: List[pulumi.Input[str]]
+    """kind model/code: what uploads wait for (the deployer's data role)."""
+    component_spec: str
+    """kind component: the component as JSON (its YAML, parsed); references listed in references are replaced."""
+    references: Dict[str, pulumi.Input[str]]
+    """kind component: azureml:<name>:<version> -> ARM id of that asset version (the version waits for each)."""
+    description: str
+    """Shown in the studio."""
+    tags: Mapping[str, str]
+    """Tags of the version."""
+
+
+class AssetVersion(pulumi.ComponentResource):
+    """A model, code or component container and one version of it."""
+
+    id: pulumi.Output[str]
+    """ARM id of the asset version: what deployments send."""
+    asset_id: pulumi.Output[str]
+    """azureml:<name>:<version>."""
+    uri: pulumi.Output[Optional[str]]
+    """Where the files are (model and code)."""
+
+    def __init__(self, name: str, args: AssetVersionArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("AssetVersion", args, AssetVersionArgs)
+        super().__init__(token("AssetVersion"), name, None, opts)
+        kind = args["kind"]
+        if kind not in KINDS:
+            raise ValueError(f"{name}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        asset_name = naming.ensure("environment_asset", args["asset_name"])
+        version = args["version"]
+        ws = {"resource_group_name": args["resource_group_name"], "workspace_name": args["workspace_name"]}
+        tags = dict(args.get("tags") or {})
+        described = {"description": args["description"]} if args.get("description") else {}
+        container_props = {"tags": tags, **described}
+        uri: pulumi.Input[Optional[str]] = None
+        if kind in ("model", "code"):
+            files = dict(args.get("files") or {})
+            if not files:
+                raise ValueError(f"{name}: a {kind} version needs files (the project files `pulumi up` uploads)")
+            needed = ["store_account_name", "store_resource_group_name", "store_container_name"]
+            needed += ["store_datastore_name"] if kind == "model" else []
+            missing = [k for k in needed if args.get(k) is None]
+            if missing:
+                raise ValueError(f"{name}: files need {', '.join(missing)} (the asset store)")
+            prefix = blob_path(_FOLDERS[kind], asset_name, version)
+            account = pulumi.Output.from_input({"name": args["store_account_name"],
+                                                "resource_group": args["store_resource_group_name"]})
+            blobs = upload(self, name, account=account, container_name=args["store_container_name"], prefix=prefix,
+                           files=files, after=args.get("upload_waits_for"))
+            tail = "/".join(p for p in (prefix, args.get("uri_path", "").strip("/")) if p)
+            if kind == "model":
+                model_type = args.get("model_type", "custom_model")
+                if model_type not in MODEL_TYPES:
+                    raise ValueError(f"{name}: model_type must be one of {', '.join(MODEL_TYPES)}")
+                uri = pulumi.Output.concat("azureml://datastores/", args["store_datastore_name"], "/paths/", tail)
+                container = ml.ModelContainer(f"{name}-container", name=asset_name, properties=container_props,
+                                              opts=child(self), **ws)
+                resource = ml.ModelVersion(
+                    f"{name}-version", name=container.name, version=version,
+                    properties={"model_type": model_type, "model_uri": uri, "tags": tags, **described},
+                    opts=child(self, depends_on=blobs), **ws)
+            else:
+                uri = pulumi.Output.concat("https://", args["store_account_name"], ".blob.core.windows.net/",
+                                           args["store_container_name"], "/", tail)
+                container = ml.CodeContainer(f"{name}-container", name=asset_name, properties=container_props,
+                                             opts=child(self), **ws)
+                resource = ml.CodeVersion(
+                    f"{name}-version", name=container.name, version=version,
+                    properties={"code_uri": uri, "tags": tags, **described},
+                    opts=child(self, depends_on=blobs), **ws)
+        else:
+            if args.get("files"):
+                raise ValueError(f"{name}: a component is its spec (component_spec); files are for models and code")
+            if not args.get("component_spec"):
+                raise ValueError(f"{name}: a component version needs component_spec")
+            spec = json.loads(args["component_spec"])
+            if not isinstance(spec, dict):
+                raise ValueError(f"{name}: component_spec must be a JSON object")
+            references = dict(args.get("references") or {})
+            resolved = pulumi.Output.all(**references).apply(lambda ids: resolve_references(spec, ids)) \
+                if references else pulumi.Output.from_input(resolve_references(spec, {}))
+            container = ml.ComponentContainer(f"{name}-container", name=asset_name, properties=container_props,
+                                              opts=child(self), **ws)
+            resource = ml.ComponentVersion(
+                f"{name}-version", name=container.name, version=version,
+                properties={"component_spec": resolved, "tags": tags, **described},
+                opts=child(self, depends_on=waits_for(list(references.values()))), **ws)
+        self.id = resource.id
+        self.asset_id = pulumi.Output.concat("azureml:", asset_name, ":", version)
+        self.uri = pulumi.Output.from_input(uri)
+        self.register_outputs({"id": self.id, "asset_id": self.asset_id, "uri": self.uri})
+
+
+# component fields that name another asset, and the REST name a step's component goes under
+_REFERENCE_FIELDS = ("code", "environment")
+
+
+def resolve_references(spec: Mapping, ids: Mapping[str, str]) -> dict:
+    """``spec`` with each ``azureml:<name>:<version>`` of ``ids`` in ``code``/``environment`` (the
+    component's and its steps') replaced by ``azureml:<ARM id>``, and each step's ``component`` sent as
+    ``componentId`` (the pipeline component's REST shape). A reference not in ``ids`` is refused: the
+    version could not wait for it."""
+    def ref(value, where: str) -> str:
+        if isinstance(value, str) and value.startswith("azureml:") and not value.startswith("azureml:/"):
+            if value not in ids:
+                raise ValueError(f"component {where}: {value} is not an asset of this stack (declare it, so the "
+                                 "component version waits for it)")
+            return "azureml:" + ids[value]
+        return value
+
+    out = dict(spec)
+    for field in _REFERENCE_FIELDS:
+        if field in out:
+            out[field] = ref(out[field], field)
+    jobs = out.get("jobs")
+    if isinstance(jobs, Mapping):
+        resolved_jobs = {}
+        for step, job in jobs.items():
+            job = dict(job)
+            for field in _REFERENCE_FIELDS:
+                if field in job:
+                    job[field] = ref(job[field], f"jobs.{step}.{field}")
+            if "component" in job:
+                if not isinstance(job["component"], str):
+                    raise ValueError(f"component jobs.{step}.component: an inline component cannot be registered "
+                                     "by the stack; declare it under assets.components and name it "
+                                     "azureml:<name>:<version>")
+                job["componentId"] = ref(job.pop("component"), f"jobs.{step}.component")
+            resolved_jobs[step] = job
+        out["jobs"] = resolved_jobs
+    return out
+
+
+__all__ = ["AssetVersion", "AssetVersionArgs", "resolve_references"]
