@@ -57,6 +57,12 @@ _EXPORTS = {
     "OnlineEndpointArgs": "amlplatform.iac.serving.endpoints",
     "BatchEndpoint": "amlplatform.iac.serving.endpoints",
     "BatchEndpointArgs": "amlplatform.iac.serving.endpoints",
+    "Asset": "amlplatform.iac.serving.assets",
+    "AssetArgs": "amlplatform.iac.serving.assets",
+    "AssetStore": "amlplatform.iac.data.assets",
+    "AssetStoreArgs": "amlplatform.iac.data.assets",
+    "DataAsset": "amlplatform.iac.data.assets",
+    "DataAssetArgs": "amlplatform.iac.data.assets",
     # pure helpers a program of its own needs (no Pulumi)
     "ROLES": "amlplatform.azure.roles",
     "role_guid": "amlplatform.azure.roles",

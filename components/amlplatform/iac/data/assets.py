@@ -142,6 +142,21 @@ class AssetStore(pulumi.ComponentResource):
                                "account_name": self.account_name, "upload_ready": self.upload_ready})
 
 
+class DataVersionSpec(TypedDict, total=False):
+    version: Required[str]
+    """Version (immutable)."""
+    path: pulumi.Input[str]
+    """azureml://datastores/<ds>/paths/<p> of data already on a datastore (or give files)."""
+    files: Dict[str, str]
+    """Path below the version's folder -> local file, uploaded into the asset store (or give path)."""
+    uri_path: str
+    """With files: the data's path below the version's folder (a file for uri_file; 'name/' for a folder)."""
+    description: str
+    """Shown in the studio."""
+    tags: Mapping[str, str]
+    """Tags of the version."""
+
+
 class DataAssetArgs(TypedDict, total=False):
     resource_group_name: Required[pulumi.Input[str]]
     """Resource group of the workspace."""
@@ -149,16 +164,10 @@ class DataAssetArgs(TypedDict, total=False):
     """Workspace that holds the data asset."""
     data_name: Required[str]
     """Asset name."""
-    version: Required[str]
-    """Version (immutable)."""
     data_type: str
-    """uri_folder (default), uri_file or mltable."""
-    path: pulumi.Input[str]
-    """azureml://datastores/<ds>/paths/<p> of data already on a datastore (or give files)."""
-    files: Dict[str, str]
-    """Path below the asset's folder -> local file, uploaded into the asset store (or give path)."""
-    uri_path: str
-    """With files: the data's path below the asset's folder (a file for uri_file; empty for the folder)."""
+    """uri_folder (default), uri_file or mltable: of every version."""
+    versions: Required[List[DataVersionSpec]]
+    """The versions (one container holds them all)."""
     store_account_name: pulumi.Input[str]
     """With files: storage account of the asset store."""
     store_resource_group_name: pulumi.Input[str]
@@ -170,22 +179,20 @@ class DataAssetArgs(TypedDict, total=False):
     upload_waits_for: List[pulumi.Input[str]]
     """With files: what uploads wait for (the deployer's data role)."""
     waits_for: List[pulumi.Input[str]]
-    """Ids the version waits for (the datastore its path names, when the same stack declares it)."""
+    """Ids the versions wait for (the datastores their paths name, when the same stack declares them)."""
     description: str
-    """Shown in the studio."""
+    """Of the container, shown in the studio."""
     tags: Mapping[str, str]
-    """Tags of the version."""
+    """Tags of the container."""
 
 
 class DataAsset(pulumi.ComponentResource):
-    """A data container and one version of it (a datastore path, or files the stack uploads)."""
+    """A data container and its versions (datastore paths, or files the stack uploads)."""
 
-    id: pulumi.Output[str]
-    """ARM id of the data version."""
-    asset_id: pulumi.Output[str]
-    """azureml:<name>:<version>, for job inputs."""
-    uri: pulumi.Output[str]
-    """The data's azureml://datastores/... path."""
+    version_ids: pulumi.Output[Dict[str, str]]
+    """Version -> ARM id of the data version."""
+    name: pulumi.Output[str]
+    """Asset name (job inputs: azureml:<name>:<version>)."""
 
     def __init__(self, name: str, args: DataAssetArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         check_args("DataAsset", args, DataAssetArgs)
@@ -193,43 +200,57 @@ class DataAsset(pulumi.ComponentResource):
         data_type = args.get("data_type", "uri_folder")
         if data_type not in DATA_TYPES:
             raise ValueError(f"{name}: data_type must be one of {', '.join(DATA_TYPES)}, got {data_type!r}")
-        files = dict(args.get("files") or {})
-        if bool(files) == (args.get("path") is not None):
-            raise ValueError(f"{name}: give exactly one of path (a datastore path) or files (uploaded by the stack)")
+        versions = list(args["versions"])
+        labels = [v["version"] for v in versions]
+        if not versions or len({v.lower() for v in labels}) != len(labels):
+            raise ValueError(f"{name}: versions must be given, each once ({', '.join(labels) or 'none'})")
         ws = {"resource_group_name": args["resource_group_name"], "workspace_name": args["workspace_name"]}
+        # one container per asset name, holding every version
+        container = ml.DataContainer(
+            f"{name}-container", name=args["data_name"], properties={
+                "data_type": data_type, "tags": dict(args.get("tags") or {}), **_described(args)},
+            opts=child(self), **ws)
+        ids: Dict[str, pulumi.Output[str]] = {}
+        for spec in versions:
+            ids[spec["version"]] = self._declare_version(name, container, data_type, spec, args, ws).id
+        self.version_ids = pulumi.Output.all(**ids)
+        self.name = container.name
+        self._ids = ids
+        self.register_outputs({"version_ids": self.version_ids, "name": self.name})
+
+    def _declare_version(self, name: str, container: ml.DataContainer, data_type: str, spec: Mapping, args: Mapping,
+                 ws: Mapping) -> ml.DataVersion:
+        version = spec["version"]
+        logical = f"{name}-{version.lower()}"
+        files = dict(spec.get("files") or {})
+        if bool(files) == (spec.get("path") is not None):
+            raise ValueError(f"{name}: version {version}: give exactly one of path (a datastore path) or files "
+                             "(uploaded by the stack)")
         blobs: List[storage.Blob] = []
         if files:
             missing = [k for k in ("store_account_name", "store_resource_group_name", "store_container_name",
                                    "store_datastore_name") if args.get(k) is None]
             if missing:
                 raise ValueError(f"{name}: files need {', '.join(missing)} (the asset store)")
-            prefix = blob_path("data", args["data_name"], args["version"])
+            prefix = blob_path("data", args["data_name"], version)
             account = pulumi.Output.from_input({"name": args["store_account_name"],
                                                 "resource_group": args["store_resource_group_name"]})
-            blobs = upload(self, name, account=account, container_name=args["store_container_name"], prefix=prefix,
+            blobs = upload(self, logical, account=account, container_name=args["store_container_name"], prefix=prefix,
                            files=files, after=args.get("upload_waits_for"))
-            rel = args.get("uri_path", "")
-            tail = f"{prefix}/{rel}" if rel else f"{prefix}/"
+            rel = spec.get("uri_path", "")
             uri: pulumi.Input[str] = pulumi.Output.concat("azureml://datastores/", args["store_datastore_name"],
-                                                          "/paths/", tail)
+                                                          "/paths/", f"{prefix}/{rel}" if rel else f"{prefix}/")
         else:
-            uri = args["path"]
-        tags = dict(args.get("tags") or {})
-        container = ml.DataContainer(
-            f"{name}-container", name=args["data_name"], properties={"data_type": data_type, "tags": tags,
-                                                                     **_described(args)}, opts=child(self), **ws)
-        version = ml.DataVersion(
-            f"{name}-version", name=container.name, version=args["version"],
-            properties=DATA_TYPES[data_type](data_type=data_type, data_uri=uri, tags=tags, **_described(args)),
+            uri = spec["path"]
+        tags = dict(spec.get("tags") or {})
+        return ml.DataVersion(
+            f"{logical}-version", name=container.name, version=version,
+            properties=DATA_TYPES[data_type](data_type=data_type, data_uri=uri, tags=tags, **_described(spec)),
             opts=child(self, depends_on=[*blobs, *(waits_for(args.get("waits_for")) or [])]), **ws)
-        self.id = version.id
-        self.asset_id = pulumi.Output.concat("azureml:", args["data_name"], ":", args["version"])
-        self.uri = pulumi.Output.from_input(uri)
-        self.register_outputs({"id": self.id, "asset_id": self.asset_id, "uri": self.uri})
 
 
 def _described(args: Mapping) -> dict:
     return {"description": args["description"]} if args.get("description") else {}
 
 
-__all__ = ["AssetStore", "AssetStoreArgs", "DataAsset", "DataAssetArgs", "blob_path", "upload"]
+__all__ = ["AssetStore", "AssetStoreArgs", "DataAsset", "DataAssetArgs", "DataVersionSpec", "blob_path", "upload"]

@@ -30,7 +30,7 @@ from amlplatform.iac.access.access import IdentityAccess, WorkspaceAccess
 from amlplatform.iac.compute.compute import ComputeCluster, ComputeInstance
 from amlplatform.iac.data.assets import AssetStore, DataAsset
 from amlplatform.iac.data.datastores import Datastore
-from amlplatform.iac.serving.assets import AssetVersion
+from amlplatform.iac.serving.assets import Asset
 from amlplatform.iac.options.diagnostics import AKS_LOG_CATEGORIES, send_to_log_analytics
 from amlplatform.iac.serving.endpoints import BatchEndpoint, OnlineEndpoint
 from amlplatform.iac.compute.environments import Environment
@@ -382,6 +382,7 @@ class MLPlatform(pulumi.ComponentResource):
         declared: Dict[str, pulumi.Output[str]] = {
             serving_map.placeholder(ref, "environments"): env_id for ref, env_id in self._environment_ids.items()}
         store_args: Dict[str, Any] = {}
+        data: Dict[str, pulumi.Output[str]] = {}
         if serving_map.uploaded_paths(settings):
             store = AssetStore("asset-store", {
                 **ws, "subscription_id": subscription_id, "storage_account_id": platform.storage_account_id,
@@ -393,23 +394,29 @@ class MLPlatform(pulumi.ComponentResource):
             store_args = {"store_account_name": store.account_name, "store_resource_group_name": resource_group_name,
                           "store_container_name": store.container_name, "store_datastore_name": store.datastore_name,
                           "upload_waits_for": [store.upload_ready]}
-        for args in serving_map.asset_version_args(settings, asset_files, files):
-            refs = {r: declared[serving_map.placeholder(r, k)] for r, k in args.pop("reference_kinds").items()}
-            if refs:
-                args["references"] = refs
-            uploads = store_args if args.get("files") else {}
-            created = AssetVersion(f"asset-{args['kind']}-{args['asset_name'].lower()}-{args['version'].lower()}",
-                                   {**ws, **args, **uploads}, opts=self._child())
-            declared[serving_map.placeholder(f"azureml:{args['asset_name']}:{args['version']}",
-                                             serving_map.FOLDERS[args["kind"]])] = created.id
-        data: Dict[str, pulumi.Output[str]] = {}
-        for args, d in zip(serving_map.data_asset_args(settings, asset_files), settings.data_assets):
-            uploads = store_args if args.get("files") else {}
-            if d.datastore in datastores:
-                args["waits_for"] = [datastores[d.datastore]]  # a path on a datastore of this stack
-            created = DataAsset(f"data-{args['data_name'].lower()}-{args['version'].lower()}",
-                                {**ws, **args, **uploads}, opts=self._child())
-            data[f"{args['data_name']}:{args['version']}"] = created.id
+        for group in serving_map.asset_args(settings, asset_files, files):
+            for spec in group["versions"]:
+                kinds = spec.pop("reference_kinds")
+                missing = [r for r, k in kinds.items() if serving_map.placeholder(r, k) not in declared]
+                if missing:
+                    raise ValueError(f"assets.components: {group['asset_name']}:{spec['version']} names "
+                                     f"{', '.join(missing)}, declared after it: give each component its own name")
+                if kinds:
+                    spec["references"] = {r: declared[serving_map.placeholder(r, k)] for r, k in kinds.items()}
+            kind, asset_name = group["kind"], group["asset_name"]
+            uploads = store_args if kind in ("model", "code") else {}
+            created = Asset(f"asset-{kind}-{asset_name.lower()}", {**ws, **group, **uploads}, opts=self._child())
+            for version, version_id in created._ids.items():
+                declared[serving_map.placeholder(f"azureml:{asset_name}:{version}", serving_map.FOLDERS[kind])] = \
+                    version_id
+        for group in serving_map.data_asset_args(settings, asset_files):
+            uploads = store_args if any(v.get("files") for v in group["versions"]) else {}
+            waits = [datastores[ds] for ds in group.pop("datastores") if ds in datastores]
+            if waits:
+                group["waits_for"] = waits  # paths on datastores of this stack
+            created = DataAsset(f"data-{group['data_name'].lower()}", {**ws, **group, **uploads}, opts=self._child())
+            for version, version_id in created._ids.items():
+                data[f"{group['data_name']}:{version}"] = version_id
 
         def resolved(spec: Dict[str, Any], keys: List[str]) -> None:
             # an asset the stack declares: its resource's id (the deployment waits for it); otherwise the

@@ -128,12 +128,31 @@ def asset_version_args(settings: StackSettings, asset_files: Mapping[str, Mappin
     return out
 
 
+def asset_args(settings: StackSettings, asset_files: Mapping[str, Mapping[str, str]],
+               files: Mapping[str, str]) -> List[Dict[str, Any]]:
+    """``AssetArgs`` (without workspace and asset store) per asset name: its versions in the order of
+    :func:`asset_version_args` (a component after what it names)."""
+    groups: Dict[tuple, Dict[str, Any]] = {}
+    for args in asset_version_args(settings, asset_files, files):
+        key = (args.pop("kind"), args.pop("asset_name"))
+        group = groups.setdefault(key, {"kind": key[0], "asset_name": key[1], "tags": settings.all_tags(),
+                                        "versions": []})
+        group["versions"].append(args)
+    return list(groups.values())
+
+
 def data_asset_args(settings: StackSettings, asset_files: Mapping[str, Mapping[str, str]]) -> List[Dict[str, Any]]:
-    """``DataAssetArgs`` (without workspace and asset store) of every data asset."""
-    out = []
+    """``DataAssetArgs`` (without workspace and asset store) per data asset name, one version per entry;
+    ``datastores``: the datastores its paths name (MLPlatform makes the versions wait for those it declares)."""
+    groups: Dict[str, Dict[str, Any]] = {}
     for d in settings.data_assets:
-        args: Dict[str, Any] = {"data_name": d.name, "version": d.version, "data_type": d.type,
-                                "tags": {**settings.all_tags(), **d.tags}}
+        group = groups.setdefault(d.name, {"data_name": d.name, "data_type": d.type, "tags": settings.all_tags(),
+                                           "versions": [], "datastores": []})
+        if group["data_type"] != d.type:
+            raise ValueError(f"data asset {d.name}: every version has one type ({group['data_type']}, not {d.type})")
+        if d.datastore and d.datastore not in group["datastores"]:
+            group["datastores"].append(d.datastore)
+        args: Dict[str, Any] = {"version": d.version, "tags": {**settings.all_tags(), **d.tags}}
         if d.uploaded:
             upload = _upload(d.path, asset_files[d.path])
             if d.type == "uri_file" and set(asset_files[d.path]) != {""}:
@@ -147,8 +166,8 @@ def data_asset_args(settings: StackSettings, asset_files: Mapping[str, Mapping[s
             args["path"] = d.path
         if d.description:
             args["description"] = d.description
-        out.append(args)
-    return out
+        group["versions"].append(args)
+    return list(groups.values())
 
 
 def _existing(settings: StackSettings, refs: List[Optional[str]], kinds: List[str]) -> List[str]:

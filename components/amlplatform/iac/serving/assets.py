@@ -1,5 +1,5 @@
-"""``AssetVersion``: a model, code or component version that a deployment names, declared by the
-stack so that a first ``pulumi up`` creates it before the deployment.
+"""``Asset``: a model, code or component (one container) and the versions of it that deployments
+name, declared by the stack so that a first ``pulumi up`` creates each before the deployment.
 
 Resource graph::
 
@@ -39,33 +39,15 @@ MODEL_TYPES = ("custom_model", "mlflow_model", "triton_model")
 _FOLDERS = {"model": "models", "code": "codes"}
 
 
-class AssetVersionArgs(TypedDict, total=False):
-    resource_group_name: Required[pulumi.Input[str]]
-    """Resource group of the workspace."""
-    workspace_name: Required[pulumi.Input[str]]
-    """Workspace that holds the asset."""
-    kind: Required[str]
-    """model, code or component."""
-    asset_name: Required[str]
-    """Asset name: letters, digits, '.', '_' and '-'."""
+class AssetVersionSpec(TypedDict, total=False):
     version: Required[str]
     """Version (immutable)."""
     model_type: str
     """kind model: custom_model (default), mlflow_model or triton_model."""
     files: Dict[str, str]
-    """kind model/code: path below the asset's folder -> local file (uploaded by `pulumi up`)."""
+    """kind model/code: path below the version's folder -> local file (uploaded by `pulumi up`)."""
     uri_path: str
     """kind model/code: the asset's path below its folder (the model folder or file, the code folder)."""
-    store_account_name: pulumi.Input[str]
-    """kind model/code: storage account of the asset store."""
-    store_resource_group_name: pulumi.Input[str]
-    """kind model/code: its resource group."""
-    store_container_name: pulumi.Input[str]
-    """kind model/code: the asset container."""
-    store_datastore_name: pulumi.Input[str]
-    """kind model: the asset store's datastore."""
-    upload_waits_for: List[pulumi.Input[str]]
-    """kind model/code: what uploads wait for (the deployer's data role)."""
     component_spec: str
     """kind component: the component as JSON (its YAML, parsed); references listed in references are replaced."""
     references: Dict[str, pulumi.Input[str]]
@@ -76,33 +58,78 @@ class AssetVersionArgs(TypedDict, total=False):
     """Tags of the version."""
 
 
-class AssetVersion(pulumi.ComponentResource):
-    """A model, code or component container and one version of it."""
+class AssetArgs(TypedDict, total=False):
+    resource_group_name: Required[pulumi.Input[str]]
+    """Resource group of the workspace."""
+    workspace_name: Required[pulumi.Input[str]]
+    """Workspace that holds the asset."""
+    kind: Required[str]
+    """model, code or component."""
+    asset_name: Required[str]
+    """Asset name: letters, digits, '.', '_' and '-'."""
+    versions: Required[List[AssetVersionSpec]]
+    """The versions (one container holds them all)."""
+    store_account_name: pulumi.Input[str]
+    """kind model/code: storage account of the asset store."""
+    store_resource_group_name: pulumi.Input[str]
+    """kind model/code: its resource group."""
+    store_container_name: pulumi.Input[str]
+    """kind model/code: the asset container."""
+    store_datastore_name: pulumi.Input[str]
+    """kind model: the asset store's datastore."""
+    upload_waits_for: List[pulumi.Input[str]]
+    """kind model/code: what uploads wait for (the deployer's data role)."""
+    description: str
+    """Of the container, shown in the studio."""
+    tags: Mapping[str, str]
+    """Tags of the container."""
 
-    id: pulumi.Output[str]
-    """ARM id of the asset version: what deployments send."""
-    asset_id: pulumi.Output[str]
-    """azureml:<name>:<version>."""
-    uri: pulumi.Output[Optional[str]]
-    """Where the files are (model and code)."""
 
-    def __init__(self, name: str, args: AssetVersionArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        check_args("AssetVersion", args, AssetVersionArgs)
-        super().__init__(token("AssetVersion"), name, None, opts)
+class Asset(pulumi.ComponentResource):
+    """A model, code or component container and its versions."""
+
+    version_ids: pulumi.Output[Dict[str, str]]
+    """Version -> ARM id of the asset version: what deployments send."""
+    name: pulumi.Output[str]
+    """Asset name."""
+
+    def __init__(self, name: str, args: AssetArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        check_args("Asset", args, AssetArgs)
+        super().__init__(token("Asset"), name, None, opts)
         kind = args["kind"]
         if kind not in KINDS:
             raise ValueError(f"{name}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
         asset_name = naming.ensure("environment_asset", args["asset_name"])
-        version = args["version"]
+        versions = list(args["versions"])
+        labels = [v["version"] for v in versions]
+        if not versions or len({v.lower() for v in labels}) != len(labels):
+            raise ValueError(f"{name}: versions must be given, each once ({', '.join(labels) or 'none'})")
         ws = {"resource_group_name": args["resource_group_name"], "workspace_name": args["workspace_name"]}
-        tags = dict(args.get("tags") or {})
-        described = {"description": args["description"]} if args.get("description") else {}
-        container_props = {"tags": tags, **described}
-        uri: pulumi.Input[Optional[str]] = None
+        container_props = {"tags": dict(args.get("tags") or {}),
+                           **({"description": args["description"]} if args.get("description") else {})}
+        container_type = {"model": ml.ModelContainer, "code": ml.CodeContainer, "component": ml.ComponentContainer}[kind]
+        # one container per asset name: every version belongs to it (a second resource for the same
+        # container would make deleting one version's resource delete them all)
+        container = container_type(f"{name}-container", name=asset_name, properties=container_props,
+                                   opts=child(self), **ws)
+        ids: Dict[str, pulumi.Output[str]] = {}
+        for spec in versions:
+            ids[spec["version"]] = self._declare_version(name, kind, asset_name, container, spec, args, ws).id
+        self.version_ids = pulumi.Output.all(**ids)
+        self.name = container.name
+        self._ids = ids
+        self.register_outputs({"version_ids": self.version_ids, "name": self.name})
+
+    def _declare_version(self, name: str, kind: str, asset_name: str, container: pulumi.CustomResource,
+                 spec: Mapping, args: Mapping, ws: Mapping) -> pulumi.CustomResource:
+        version = spec["version"]
+        logical = f"{name}-{version.lower()}"
+        tags = dict(spec.get("tags") or {})
+        described = {"description": spec["description"]} if spec.get("description") else {}
         if kind in ("model", "code"):
-            files = dict(args.get("files") or {})
+            files = dict(spec.get("files") or {})
             if not files:
-                raise ValueError(f"{name}: a {kind} version needs files (the project files `pulumi up` uploads)")
+                raise ValueError(f"{name}: version {version} needs files (the project files `pulumi up` uploads)")
             needed = ["store_account_name", "store_resource_group_name", "store_container_name"]
             needed += ["store_datastore_name"] if kind == "model" else []
             missing = [k for k in needed if args.get(k) is None]
@@ -111,50 +138,38 @@ class AssetVersion(pulumi.ComponentResource):
             prefix = blob_path(_FOLDERS[kind], asset_name, version)
             account = pulumi.Output.from_input({"name": args["store_account_name"],
                                                 "resource_group": args["store_resource_group_name"]})
-            blobs = upload(self, name, account=account, container_name=args["store_container_name"], prefix=prefix,
-                           files=files, after=args.get("upload_waits_for"))
-            tail = "/".join(p for p in (prefix, args.get("uri_path", "").strip("/")) if p)
+            blobs = upload(self, logical, account=account, container_name=args["store_container_name"],
+                           prefix=prefix, files=files, after=args.get("upload_waits_for"))
+            tail = "/".join(p for p in (prefix, spec.get("uri_path", "").strip("/")) if p)
             if kind == "model":
-                model_type = args.get("model_type", "custom_model")
+                model_type = spec.get("model_type", "custom_model")
                 if model_type not in MODEL_TYPES:
                     raise ValueError(f"{name}: model_type must be one of {', '.join(MODEL_TYPES)}")
                 uri = pulumi.Output.concat("azureml://datastores/", args["store_datastore_name"], "/paths/", tail)
-                container = ml.ModelContainer(f"{name}-container", name=asset_name, properties=container_props,
-                                              opts=child(self), **ws)
-                resource = ml.ModelVersion(
-                    f"{name}-version", name=container.name, version=version,
+                return ml.ModelVersion(
+                    f"{logical}-version", name=container.name, version=version,
                     properties={"model_type": model_type, "model_uri": uri, "tags": tags, **described},
                     opts=child(self, depends_on=blobs), **ws)
-            else:
-                uri = pulumi.Output.concat("https://", args["store_account_name"], ".blob.core.windows.net/",
-                                           args["store_container_name"], "/", tail)
-                container = ml.CodeContainer(f"{name}-container", name=asset_name, properties=container_props,
-                                             opts=child(self), **ws)
-                resource = ml.CodeVersion(
-                    f"{name}-version", name=container.name, version=version,
-                    properties={"code_uri": uri, "tags": tags, **described},
-                    opts=child(self, depends_on=blobs), **ws)
-        else:
-            if args.get("files"):
-                raise ValueError(f"{name}: a component is its spec (component_spec); files are for models and code")
-            if not args.get("component_spec"):
-                raise ValueError(f"{name}: a component version needs component_spec")
-            spec = json.loads(args["component_spec"])
-            if not isinstance(spec, dict):
-                raise ValueError(f"{name}: component_spec must be a JSON object")
-            references = dict(args.get("references") or {})
-            resolved = pulumi.Output.all(**references).apply(lambda ids: resolve_references(spec, ids)) \
-                if references else pulumi.Output.from_input(resolve_references(spec, {}))
-            container = ml.ComponentContainer(f"{name}-container", name=asset_name, properties=container_props,
-                                              opts=child(self), **ws)
-            resource = ml.ComponentVersion(
-                f"{name}-version", name=container.name, version=version,
-                properties={"component_spec": resolved, "tags": tags, **described},
-                opts=child(self, depends_on=waits_for(list(references.values()))), **ws)
-        self.id = resource.id
-        self.asset_id = pulumi.Output.concat("azureml:", asset_name, ":", version)
-        self.uri = pulumi.Output.from_input(uri)
-        self.register_outputs({"id": self.id, "asset_id": self.asset_id, "uri": self.uri})
+            uri = pulumi.Output.concat("https://", args["store_account_name"], ".blob.core.windows.net/",
+                                       args["store_container_name"], "/", tail)
+            return ml.CodeVersion(f"{logical}-version", name=container.name, version=version,
+                                  properties={"code_uri": uri, "tags": tags, **described},
+                                  opts=child(self, depends_on=blobs), **ws)
+        if spec.get("files"):
+            raise ValueError(f"{name}: a component is its spec (component_spec); files are for models and code")
+        if not spec.get("component_spec"):
+            raise ValueError(f"{name}: version {version} needs component_spec")
+        parsed = json.loads(spec["component_spec"])
+        if not isinstance(parsed, dict):
+            raise ValueError(f"{name}: component_spec must be a JSON object")
+        references = dict(spec.get("references") or {})
+        resolve_references(parsed, {r: "" for r in references}) if references else resolve_references(parsed, {})
+        resolved = pulumi.Output.all(**references).apply(lambda ids: resolve_references(parsed, ids)) \
+            if references else pulumi.Output.from_input(resolve_references(parsed, {}))
+        return ml.ComponentVersion(
+            f"{logical}-version", name=container.name, version=version,
+            properties={"component_spec": resolved, "tags": tags, **described},
+            opts=child(self, depends_on=waits_for(list(references.values()))), **ws)
 
 
 # component fields that name another asset, and the REST name a step's component goes under
@@ -197,4 +212,4 @@ def resolve_references(spec: Mapping, ids: Mapping[str, str]) -> dict:
     return out
 
 
-__all__ = ["AssetVersion", "AssetVersionArgs", "resolve_references"]
+__all__ = ["Asset", "AssetArgs", "AssetVersionSpec", "resolve_references"]
