@@ -61,9 +61,11 @@ def test_prod_uploads_each_file_after_the_deployers_data_role_and_registers_afte
     model_files = sorted(p.name for p in (ROOT / "serving/models/credit-default/1/model").iterdir())
     assert sorted(b.inputs["blobName"] for b in blobs if b.inputs["blobName"].startswith("models/credit-default/1/")) \
         == [f"models/credit-default/1/model/{f}" for f in model_files]
+    store_datastore = g.named("asset-store-datastore")
     for b in blobs:
         assert b.inputs["containerName"] == "amlplatform-assets" and b.inputs["type"] == "Block"
-        assert grant.urn in g.resource_dependencies(b)
+        # after the role, and after the workspace's datastore: the role has the workspace's minutes to take effect
+        assert {grant.urn, store_datastore.urn} <= set(g.resource_dependencies(b))
     model = g.named("asset-model-credit-default-1-version")
     assert model.inputs["properties"]["modelUri"] == \
         "azureml://datastores/amlplatform_assets/paths/models/credit-default/1/model"
@@ -150,8 +152,10 @@ def test_data_asset_entries_are_checked(entry, message):
 def test_the_workspace_datastores_are_valid_data_paths():
     s = StackSettings.model_validate({**BASE, "data_assets": [
         {"name": "d", "version": "1", "path": "azureml://datastores/workspaceblobstore/paths/raw/"}]})
-    [args] = serving_map.data_asset_args(s, {})
+    [group] = serving_map.data_asset_args(s, {})
+    [args] = group["versions"]
     assert args["path"] == "azureml://datastores/workspaceblobstore/paths/raw/" and "files" not in args
+    assert group["datastores"] == ["workspaceblobstore"]  # the service's own: nothing of the stack to wait for
 
 
 def test_upload_listing_is_bounded_and_refuses_links_and_missing_paths(tmp_path):
@@ -163,7 +167,9 @@ def test_upload_listing_is_bounded_and_refuses_links_and_missing_paths(tmp_path)
     s = StackSettings.model_validate({**BASE, "assets": {"models": [{"name": "m", "version": "1", "path": "model"}]}})
     listing = read_asset_files(s, tmp_path)
     assert list(listing["model"]) == ["MLmodel", "sub/w.bin"]
-    assert listing["model"]["MLmodel"] == str(tmp_path / "model" / "MLmodel")
+    # relative to the working directory (a blob's source path is part of its state: the same on every machine)
+    assert not Path(listing["model"]["MLmodel"]).is_absolute()
+    assert (Path.cwd() / listing["model"]["MLmodel"]).resolve() == (tmp_path / "model" / "MLmodel").resolve()
     (tmp_path / "model" / "loop").symlink_to(tmp_path / "model")
     with pytest.raises(UserError) as err:
         read_asset_files(s, tmp_path)

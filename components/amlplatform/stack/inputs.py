@@ -63,11 +63,18 @@ _SKIPPED = ("__pycache__", ".git", ".ipynb_checkpoints")
 
 def read_asset_files(settings: StackSettings, root: Path) -> Dict[str, Dict[str, str]]:
     """The files of every project path the stack uploads (models, code, data): path -> {path below it
-    ('' for a file) -> absolute local file}, listed at settings time (`pulumi up` uploads them;
+    ('' for a file) -> local file, relative to the working directory}, listed at settings time (`pulumi up` uploads them;
     components never read files). Folders are walked in name order without following links, without
     ``__pycache__``/``.git``; a missing path, an empty folder, a link or too much data is a
     :class:`UserError` naming the setting."""
+    import os
+
     from amlplatform.iac.platform.serving import uploaded_paths
+
+    # relative to where the program runs (the same place in the project on every machine): a blob's
+    # file source is part of its state, and an absolute path would differ between a laptop and CI
+    def local(path: Path) -> str:
+        return os.path.relpath(path, Path.cwd())
 
     out: Dict[str, Dict[str, str]] = {}
     problems: List[str] = []
@@ -80,7 +87,7 @@ def read_asset_files(settings: StackSettings, root: Path) -> Dict[str, Dict[str,
             problems.append(f"{field}: {rel!r} must be a file or folder inside the project folder {base} (not a link)")
             continue
         if path.is_file():
-            out[rel] = {"": str(path)}
+            out[rel] = {"": local(path)}
             continue
         if not path.is_dir():
             problems.append(f"{field}: no file or folder {rel!r} in the project folder {base}")
@@ -100,7 +107,7 @@ def read_asset_files(settings: StackSettings, root: Path) -> Dict[str, Dict[str,
                     stack.append(entry)
                     continue
                 total += entry.stat().st_size
-                listing[entry.relative_to(path).as_posix()] = str(entry)
+                listing[entry.relative_to(path).as_posix()] = local(entry)
                 if len(listing) > MAX_ASSET_FILES or total > MAX_ASSET_BYTES:
                     problem = (f"{field}: {rel!r} holds more than {MAX_ASSET_FILES} files or "
                                f"{MAX_ASSET_BYTES // 1024 ** 3} GiB: register data that large on a datastore "

@@ -99,7 +99,7 @@ class AssetStore(pulumi.ComponentResource):
     account_name: pulumi.Output[str]
     """Name of the storage account."""
     upload_ready: pulumi.Output[str]
-    """Id of the deployer's data role on the container: uploads wait for it."""
+    """Id of the deployer's data role on the container, known once the datastore exists too: uploads wait for it."""
 
     def __init__(self, name: str, args: AssetStoreArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         check_args("AssetStore", args, AssetStoreArgs)
@@ -136,7 +136,12 @@ class AssetStore(pulumi.ComponentResource):
         self.datastore_name = datastore.name
         self.container_name = container.name
         self.account_name = account["name"]
-        self.upload_ready = grant.id
+        # uploads wait for the grant *and* the datastore (which waits for the workspace): a new role
+        # assignment takes effect after a delay ("up to 10 minutes":
+        # https://learn.microsoft.com/azure/role-based-access-control/troubleshooting#symptom---role-assignment-changes-are-not-being-detected),
+        # and the grant is made in parallel with the workspace (~5.5 minutes), so the first upload does
+        # not race it; the asset versions need the workspace anyway
+        self.upload_ready = pulumi.Output.all(grant.id, datastore.id).apply(lambda ids: ids[0])
         self._account = account
         self.register_outputs({"datastore_name": self.datastore_name, "container_name": self.container_name,
                                "account_name": self.account_name, "upload_ready": self.upload_ready})
