@@ -262,6 +262,9 @@ def _normalised(graph, settings, environment):
             props["identityClientId"] = "<derived client id>"
             props["keyIdentifier"] = props["keyIdentifier"].rsplit("/", 1)[0] + "/<version>"
             return {**r.inputs, "encryption": enc}
+        if r.type == "azure-native:storage:Blob":
+            # an uploaded file: the same content (its hash); its path is relative to where the program runs
+            return {**r.inputs, "source": {k: v for k, v in r.inputs["source"].items() if k != "path"}}
         if r.type != ROLE:
             return r.inputs
         # ... and a compute's managed identity (its principal id) from the compute's id

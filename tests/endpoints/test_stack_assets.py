@@ -206,3 +206,21 @@ def test_components_come_after_what_they_name_and_a_cycle_is_refused(tmp_path):
     with pytest.raises(ValueError, match="names azureml:gone:1, which the stack does not declare"):
         serving_map.asset_version_args(s, {}, {"p.yml": "type: pipeline\njobs:\n  a:\n    component: azureml:gone:1\n",
                                                "s.yml": "type: command\n"})
+
+
+def test_the_platform_component_asks_for_the_files_it_uploads():
+    from amlplatform.iac._base import ComponentArgsError
+    from amlplatform.iac.platform import MLPlatform
+    from amlplatform.offline.engine import evaluate
+
+    args = {**BASE, "subscription_id": "00000000-0000-0000-0000-000000000000",
+            "deployer_object_id": "3f1c9a52-6d7e-4b8f-a012-5c6d7e8f9a0b", "tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "assets": {"models": [{"name": "m", "version": "1", "path": "serving/models/credit-default/1/model"}]}}
+    with pytest.raises(ComponentArgsError) as err:
+        evaluate(lambda: MLPlatform("ml", args), project="amlplatform", stack="t")
+    assert "args.asset_files: needs the files of 'serving/models/credit-default/1/model' (assets.models[0].path)" \
+        in str(err.value.problems)
+    listing = {"serving/models/credit-default/1/model": {"MLmodel": "serving/models/credit-default/1/model/MLmodel"}}
+    g = evaluate(lambda: MLPlatform("ml", {**args, "asset_files": listing}), project="amlplatform", stack="t")
+    [blob] = g.of_type(BLOB)
+    assert blob.inputs["blobName"] == "models/m/1/model/MLmodel"

@@ -142,6 +142,12 @@ TYPES: Dict[str, ArmType] = {t.token: t for t in (
        RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/data/{name}"),
     _t("azure-native:machinelearningservices:DataVersion", "Microsoft.MachineLearningServices/workspaces/data/versions",
        RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/data/{name}/versions/{version}"),
+    # a blob (the stack's asset uploads, data/assets.py): written through the storage data plane, not
+    # ARM; azure-native gives it this id (provider/pkg/resources/customresources: blobPath). Not exported
+    # to the ARM template (DATA_PLANE)
+    _t("azure-native:storage:Blob", "Microsoft.Storage/storageAccounts/blobServices/containers/blobs",
+       RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}/blobServices/default/containers/{containerName}"
+       "/blobs/{blobName}"),
     # a generic resource: a second write of a resource declared under its own type (the endpoints'
     # traffic and default deployment); review/arm.py leaves it out of the template
     _t(GENERIC_RESOURCE, "(generic: {resourceProviderNamespace}/{parentResourcePath}/{resourceType})",
@@ -150,6 +156,10 @@ TYPES: Dict[str, ArmType] = {t.token: t for t in (
        "Microsoft.ManagedIdentity/userAssignedIdentities",
        RG + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}"),
 )}
+
+
+# Types written through a data plane (no ARM resource): they have ids, but no place in an ARM template
+DATA_PLANE = frozenset({"azure-native:storage:Blob"})
 
 
 # What the offline plan shows for a value only Azure knows, and only once the resource exists

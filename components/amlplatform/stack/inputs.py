@@ -71,8 +71,9 @@ def read_asset_files(settings: StackSettings, root: Path) -> Dict[str, Dict[str,
 
     from amlplatform.iac.platform.serving import uploaded_paths
 
-    # relative to where the program runs (the same place in the project on every machine): a blob's
-    # file source is part of its state, and an absolute path would differ between a laptop and CI
+    # relative to the folder the program runs in (`pulumi up` runs it in its `main` folder, the same place
+    # in the project on every machine): a blob's file source, path included, is part of its state, and an
+    # absolute path would differ between a laptop and CI (a replace of every blob)
     def local(path: Path) -> str:
         return os.path.relpath(path, Path.cwd())
 
