@@ -67,8 +67,10 @@ def test_prod_uploads_each_file_after_the_deployers_data_role_and_registers_afte
         # after the role, and after the workspace's datastore: the role has the workspace's minutes to take effect
         assert {grant.urn, store_datastore.urn} <= set(g.resource_dependencies(b))
     model = g.named("asset-model-credit-default-1-version")
-    assert model.inputs["properties"]["modelUri"] == \
-        "azureml://datastores/amlplatform_assets/paths/models/credit-default/1/model"
+    # the long form azure-ai-ml sends for what it uploads (what the service keeps: no drift on a second up)
+    assert model.inputs["properties"]["modelUri"] == (
+        "azureml://subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg-fraud-prod/workspaces/"
+        "mlw-fraud-prod/datastores/amlplatform_assets/paths/models/credit-default/1/model")
     assert model.inputs["properties"]["modelType"] == "mlflow_model"
     uploaded = {by_urn[u].inputs["blobName"] for u in g.resource_dependencies(model) if by_urn[u].type == BLOB}
     assert uploaded == {f"models/credit-default/1/model/{f}" for f in model_files}
@@ -100,10 +102,11 @@ def test_data_assets_one_version_per_entry(stack_graph):
     staging = stack_graph("staging")
     points = staging.named("data-example-points-1-version")
     assert points.inputs["properties"]["dataType"] == "uri_file"
-    assert points.inputs["properties"]["dataUri"] == \
-        "azureml://datastores/amlplatform_assets/paths/data/example-points/1/points.csv"
+    store = ("azureml://subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg-fraud-stg/workspaces/"
+             "mlw-fraud-stg/datastores/amlplatform_assets/paths/")
+    assert points.inputs["properties"]["dataUri"] == store + "data/example-points/1/points.csv"
     rows = staging.named("data-example-rows-1-version")
-    assert rows.inputs["properties"]["dataUri"] == "azureml://datastores/amlplatform_assets/paths/data/example-rows/1/rows/"
+    assert rows.inputs["properties"]["dataUri"] == store + "data/example-rows/1/rows/"
     assert {b.inputs["blobName"] for b in staging.of_type(BLOB)} == {
         "data/example-points/1/points.csv", "data/example-rows/1/rows/part-0.csv", "data/example-rows/1/rows/part-1.csv"}
 

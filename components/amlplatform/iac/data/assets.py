@@ -98,6 +98,9 @@ class AssetStore(pulumi.ComponentResource):
     """Name of the blob container."""
     account_name: pulumi.Output[str]
     """Name of the storage account."""
+    uri_prefix: pulumi.Output[str]
+    """azureml://subscriptions/<s>/resourcegroups/<rg>/workspaces/<ws>/datastores/<ds>/paths/: the long form
+    azure-ai-ml gives what it uploads (LONG_URI_FORMAT in azure/ai/ml/constants/_common.py)."""
     upload_ready: pulumi.Output[str]
     """Id of the deployer's data role on the container, known once the datastore exists too: uploads wait for it."""
 
@@ -136,15 +139,18 @@ class AssetStore(pulumi.ComponentResource):
         self.datastore_name = datastore.name
         self.container_name = container.name
         self.account_name = account["name"]
+        self.uri_prefix = pulumi.Output.concat(
+            "azureml://subscriptions/", args["subscription_id"], "/resourcegroups/", args["resource_group_name"],
+            "/workspaces/", args["workspace_name"], "/datastores/", datastore.name, "/paths/")
         # uploads wait for the grant *and* the datastore (which waits for the workspace): a new role
         # assignment takes effect after a delay ("up to 10 minutes":
         # https://learn.microsoft.com/azure/role-based-access-control/troubleshooting#symptom---role-assignment-changes-are-not-being-detected),
         # and the grant is made in parallel with the workspace (~5.5 minutes), so the first upload does
         # not race it; the asset versions need the workspace anyway
         self.upload_ready = pulumi.Output.all(grant.id, datastore.id).apply(lambda ids: ids[0])
-        self._account = account
         self.register_outputs({"datastore_name": self.datastore_name, "container_name": self.container_name,
-                               "account_name": self.account_name, "upload_ready": self.upload_ready})
+                               "account_name": self.account_name, "uri_prefix": self.uri_prefix,
+                               "upload_ready": self.upload_ready})
 
 
 class DataVersionSpec(TypedDict, total=False):
@@ -179,8 +185,8 @@ class DataAssetArgs(TypedDict, total=False):
     """With files: its resource group."""
     store_container_name: pulumi.Input[str]
     """With files: the asset container."""
-    store_datastore_name: pulumi.Input[str]
-    """With files: the asset store's datastore."""
+    store_uri_prefix: pulumi.Input[str]
+    """With files: the asset store's azureml:// path prefix (AssetStore.uri_prefix)."""
     upload_waits_for: List[pulumi.Input[str]]
     """With files: what uploads wait for (the deployer's data role)."""
     waits_for: List[pulumi.Input[str]]
@@ -234,7 +240,7 @@ class DataAsset(pulumi.ComponentResource):
         blobs: List[storage.Blob] = []
         if files:
             missing = [k for k in ("store_account_name", "store_resource_group_name", "store_container_name",
-                                   "store_datastore_name") if args.get(k) is None]
+                                   "store_uri_prefix") if args.get(k) is None]
             if missing:
                 raise ValueError(f"{name}: files need {', '.join(missing)} (the asset store)")
             prefix = blob_path("data", args["data_name"], version)
@@ -243,8 +249,8 @@ class DataAsset(pulumi.ComponentResource):
             blobs = upload(self, logical, account=account, container_name=args["store_container_name"], prefix=prefix,
                            files=files, after=args.get("upload_waits_for"))
             rel = spec.get("uri_path", "")
-            uri: pulumi.Input[str] = pulumi.Output.concat("azureml://datastores/", args["store_datastore_name"],
-                                                          "/paths/", f"{prefix}/{rel}" if rel else f"{prefix}/")
+            uri: pulumi.Input[str] = pulumi.Output.concat(args["store_uri_prefix"],
+                                                          f"{prefix}/{rel}" if rel else f"{prefix}/")
         else:
             uri = spec["path"]
         tags = dict(spec.get("tags") or {})

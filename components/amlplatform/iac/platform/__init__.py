@@ -392,7 +392,7 @@ class MLPlatform(pulumi.ComponentResource):
                                      else "WorkspaceUserAssignedIdentity"),
                 "tags": settings.all_tags()}, opts=self._child())
             store_args = {"store_account_name": store.account_name, "store_resource_group_name": resource_group_name,
-                          "store_container_name": store.container_name, "store_datastore_name": store.datastore_name,
+                          "store_container_name": store.container_name, "store_uri_prefix": store.uri_prefix,
                           "upload_waits_for": [store.upload_ready]}
         for group in serving_map.asset_args(settings, asset_files, files):
             for spec in group["versions"]:

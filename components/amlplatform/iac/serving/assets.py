@@ -6,8 +6,10 @@ Resource graph::
     asset store ──> blobs (the files, model and code) ──> container ──> version ──> deployments
 
 * model: ``ModelContainer`` + ``ModelVersion`` with ``modelUri``
-  ``azureml://datastores/<asset store>/paths/models/<name>/<version>/<folder or file>`` (the datastore
-  path form of "Supported paths", https://learn.microsoft.com/azure/machine-learning/how-to-manage-models).
+  ``azureml://subscriptions/<s>/resourcegroups/<rg>/workspaces/<ws>/datastores/<asset store>/paths/models/<name>/<version>/<folder or file>``:
+  a datastore path ("Supported paths", https://learn.microsoft.com/azure/machine-learning/how-to-manage-models)
+  in the long form azure-ai-ml sends for what it uploads (``LONG_URI_FORMAT``), so what the service
+  stores is what the stack sent and a second ``pulumi up`` changes nothing.
   Azure ML mounts a model under ``AZUREML_MODEL_DIR/<last path segment>``, so a folder keeps its name
   (``model/`` -> ``$AZUREML_MODEL_DIR/model``, what examples/model/score.py reads).
 * code: ``CodeContainer`` + ``CodeVersion`` with ``codeUri`` the https URL of the uploaded folder
@@ -75,8 +77,8 @@ class AssetArgs(TypedDict, total=False):
     """kind model/code: its resource group."""
     store_container_name: pulumi.Input[str]
     """kind model/code: the asset container."""
-    store_datastore_name: pulumi.Input[str]
-    """kind model: the asset store's datastore."""
+    store_uri_prefix: pulumi.Input[str]
+    """kind model: the asset store's azureml:// path prefix (AssetStore.uri_prefix)."""
     upload_waits_for: List[pulumi.Input[str]]
     """kind model/code: what uploads wait for (the deployer's data role)."""
     description: str
@@ -131,7 +133,7 @@ class Asset(pulumi.ComponentResource):
             if not files:
                 raise ValueError(f"{name}: version {version} needs files (the project files `pulumi up` uploads)")
             needed = ["store_account_name", "store_resource_group_name", "store_container_name"]
-            needed += ["store_datastore_name"] if kind == "model" else []
+            needed += ["store_uri_prefix"] if kind == "model" else []
             missing = [k for k in needed if args.get(k) is None]
             if missing:
                 raise ValueError(f"{name}: files need {', '.join(missing)} (the asset store)")
@@ -145,7 +147,7 @@ class Asset(pulumi.ComponentResource):
                 model_type = spec.get("model_type", "custom_model")
                 if model_type not in MODEL_TYPES:
                     raise ValueError(f"{name}: model_type must be one of {', '.join(MODEL_TYPES)}")
-                uri = pulumi.Output.concat("azureml://datastores/", args["store_datastore_name"], "/paths/", tail)
+                uri = pulumi.Output.concat(args["store_uri_prefix"], tail)
                 return ml.ModelVersion(
                     f"{logical}-version", name=container.name, version=version,
                     properties={"model_type": model_type, "model_uri": uri, "tags": tags, **described},
