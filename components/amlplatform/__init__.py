@@ -63,6 +63,10 @@ _EXPORTS = {
     "AssetStoreArgs": "amlplatform.iac.data.assets",
     "DataAsset": "amlplatform.iac.data.assets",
     "DataAssetArgs": "amlplatform.iac.data.assets",
+    # cross-cutting options: one shape on every component that takes them
+    "LockSpec": "amlplatform.iac.options.locks",
+    "LockKind": "amlplatform.iac.options.locks",
+    "CustomerManagedKeySpec": "amlplatform.iac.options.encryption",
     # pure helpers a program of its own needs (no Pulumi)
     "ROLES": "amlplatform.azure.roles",
     "role_guid": "amlplatform.azure.roles",

@@ -79,9 +79,45 @@ def _object_as_integers(value: Mapping[str, Any], properties: Mapping[str, Prope
     return {k: (_as_integers(v, properties[k], types) if k in properties else v) for k, v in value.items()}
 
 
+def _with_defaults(schema: Dict[str, Any], components: Mapping[str, type], component_defs: Mapping[str, Any],
+                   type_defs: Mapping[str, Any]) -> Dict[str, Any]:
+    """The schema with every default a component declares (``amlplatform.iac._base.defaults``):
+    ``default`` on the property (Pulumi schema, for plain values) and "Default: ..." in its description.
+    The defaults are written once, beside the Args; the schema and the docs read them from there."""
+    import typing
+
+    from amlplatform.iac._base import declared_defaults
+
+    declared = declared_defaults()
+    targets: List[tuple] = []  # (python type, schema properties, schema name -> python name)
+    for name, cls in components.items():
+        args_type = typing.get_type_hints(cls.__init__).get("args")
+        if args_type in declared:
+            targets.append((args_type, schema["resources"][f"{PACKAGE}:index:{name}"]["inputProperties"],
+                            component_defs[name].inputs_mapping))
+    for type_name, type_def in type_defs.items():
+        if type_def.python_type in declared and type_def.enum is None:
+            targets.append((type_def.python_type, schema["types"][f"{PACKAGE}:index:{type_name}"]["properties"],
+                            type_def.properties_mapping))
+    for python_type, properties, mapping in targets:
+        schema_name = {py: sch for sch, py in mapping.items()}
+        for field, value in declared[python_type].items():
+            prop = properties[schema_name[field]]
+            if isinstance(value, (str, bool, int, float)) and "type" in prop:
+                prop["default"] = value
+            shown = json.dumps(value) if not isinstance(value, str) else value
+            prop["description"] = (prop.get("description", "").rstrip() + f"\n\nDefault: `{shown}`.").lstrip()
+    return schema
+
+
 class AmlplatformProvider(ComponentProvider):
     """Pulumi's component provider for the package's components, with integer inputs repaired
-    (see :func:`_as_integers`)."""
+    (see :func:`_as_integers`) and each declared default in its schema (see :func:`_with_defaults`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.schema = json.dumps(_with_defaults(json.loads(self.schema), self._components, self._component_defs,
+                                                self._type_defs))
 
     def map_inputs(self, inputs: Any, component_def: Any) -> Any:
         if isinstance(inputs, dict):

@@ -78,7 +78,7 @@ def test_customer_managed_key_needs_the_stacks_own_vault_and_storage():
 
 
 def test_locks_and_recover_mode_settings():
-    assert settings(locks={"enabled": True}).locks.resources == ["storage", "key_vault", "workspace"]
+    assert settings(locks={"enabled": True}).locks.resources == ["storage", "key_vault", "log_analytics", "workspace"]
     assert any("repeats storage" in p for p in problems(locks={"enabled": True, "resources": ["storage", "storage"]}))
     assert any("locks.resources" in p for p in problems(locks={"resources": ["registry"]}))
     kv = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/r/providers/Microsoft.KeyVault/vaults/kv"
@@ -122,7 +122,8 @@ def test_cmk_and_lock_args():
     cmk = mapping.cmk_args(settings(encryption={"customer_managed_key": True}, key_vault={"sku": "premium"}))
     assert cmk == {"key_name": "cmk-aml", "key_size": 3072, "hsm": True, "identity_name": "id-mlw-fraud-tst-cmk"}
     locks = mapping.lock_args(settings(locks={"enabled": True, "resources": ["workspace"]}))
-    assert locks["workspace"] is True and "storage" not in locks
+    assert locks == {"workspace": {"kind": "CanNotDelete",
+                                   "notes": "Holds the data of the Azure ML platform; remove this lock on purpose only"}}
 
 
 # ------------------------------------------------------------------ soft delete
@@ -158,14 +159,15 @@ def test_recover_mode_reaches_the_vault(make_stack):
 
 # ------------------------------------------------------------------ what the shipped stacks declare
 
-def test_prod_locks_storage_vault_and_workspace(stack_graph):
+def test_prod_locks_storage_vault_audit_logs_and_workspace(stack_graph):
     g = stack_graph("prod")
     locks = g.of_type(LOCK)
     targets = {lk.inputs["scope"] for lk in locks}
     assert targets == {g.one("azure-native:storage:StorageAccount").id, g.one("azure-native:keyvault:Vault").id,
+                       g.one("azure-native:operationalinsights:Workspace").id,
                        g.one("azure-native:machinelearningservices:Workspace").id}
     assert {lk.inputs["level"] for lk in locks} == {"CanNotDelete"}
-    assert len({lk.inputs["lockName"] for lk in locks}) == 3  # distinct names: the ARM export sees all three
+    assert len({lk.inputs["lockName"] for lk in locks}) == 4  # distinct names: the ARM export sees all four
     assert not stack_graph("dev").of_type(LOCK) and not stack_graph("staging").of_type(LOCK)
 
 

@@ -44,7 +44,7 @@ def test_no_component_module_loads_the_settings_models():
 
 def test_azure_facts_import_neither_pulumi_nor_pydantic():
     loaded = _loaded_after_import(["amlplatform.azure.roles", "amlplatform.azure.private_dns",
-                                   "amlplatform.azure.rules"])
+                                   "amlplatform.azure.rules", "amlplatform.azure.providers"])
     assert not any(m == "pulumi" or m.startswith(("pulumi.", "pulumi_", "pydantic")) for m in loaded)
 
 

@@ -202,7 +202,7 @@ def test_package_sources_become_the_documented_fqdn_rules():
 def test_fqdn_rules_need_approved_outbound():
     config = prod_config()
     config["amlplatform:workspace"]["managed_network"] = "AllowInternetOutbound"
-    assert "FQDN rules (package_sources, FQDN rules) only exist under" in problems_of(config)
+    assert "FQDN rules (package_sources, package_mirrors, FQDN rules) only exist under" in problems_of(config)
     config["amlplatform:workspace"]["managed_network"] = "Disabled"
     assert "need a workspace managed network" in problems_of(config)
 

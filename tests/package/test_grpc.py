@@ -23,10 +23,10 @@ ARGS = {
     "subscription_id": "00000000-0000-0000-0000-000000000002", "names": NAMES,
     "tags": {"team": "fraud", "amlplatform.io/env": "tst"},
     "registry_mode": "service",
-    "storage": {"sku": "Standard_LRS", "network_default_action": "Allow", "blob_soft_delete_days": 14},
+    "storage": {"sku": "Standard_LRS", "network_default_action": "Allow", "blob_soft_delete_days": 14,
+                "lock": {"kind": "CanNotDelete", "notes": "keep"}},
     "monitoring": {"retention_days": 60},
     "workspace": {"public_network_access": "Enabled", "managed_network": "AllowInternetOutbound"},
-    "locks": {"storage": True, "notes": "keep"},
 }
 
 

@@ -29,7 +29,8 @@ def problems(args, spec=MLWorkspaceArgs):
     ({"monitoring": {"retention_day": 30}}, "args.monitoring.retention_day: is not an argument of MonitoringSpec"),
     ({"workspace": {"outbound_rules": {"pypi": {"destination": "pypi.org"}}}},
      "args.workspace.outbound_rules['pypi'].type: is required"),
-    ({"locks": {"storage": True, "note": "x"}}, "args.locks.note: is not an argument of LocksSpec (did you mean 'notes'?)"),
+    ({"storage": {"lock": {"note": "x"}}}, "args.storage.lock.note: is not an argument of LockSpec (did you mean 'notes'?)"),
+    ({"key_vault": {"lock": {"kind": "ReadOnly"}}}, "args.key_vault.lock.kind: must be one of 'CanNotDelete', 'None'"),
     ({"private_endpoints": {"subnet_id": "s", "dns_zone_ids": {}, "groups": {"storage": "blob"}}},
      "args.private_endpoints.groups.storage: must be a list"),
     ({"customer_managed_key": {"key_size": 3072.5}}, "args.customer_managed_key.key_size: must be a whole number"),
@@ -42,16 +43,16 @@ def test_nested_settings_are_checked_field_by_field(args, expected):
 def test_the_shipped_shapes_pass():
     check_args("MLWorkspace", {
         **BASE,
-        "storage": {"sku": "Standard_GZRS", "network_default_action": "Deny", "versioning": True},
+        "storage": {"sku": "Standard_GZRS", "network_default_action": "Deny", "versioning": True,
+                    "lock": {"notes": "keep"}},
         "key_vault": {"existing_id": "/subscriptions/0/x"},
-        "workspace": {"managed_network": "AllowOnlyApprovedOutbound", "outbound_rules": {
+        "workspace": {"managed_network": "AllowOnlyApprovedOutbound", "lock": {"kind": "CanNotDelete"}, "outbound_rules": {
             "pypi": {"type": "FQDN", "category": "UserDefined", "destination": "pypi.org"},
             "front": {"type": "ServiceTag", "category": "UserDefined", "destination": {
                 "service_tag": "AzureFrontDoor.FrontEnd", "protocol": "TCP", "port_ranges": "443", "action": "Allow"}}}},
         "private_endpoints": {"subnet_id": "s", "dns_zone_ids": {"z": "id"},
                               "groups": {"workspace": ["amlworkspace"], "storage": ["blob", "file"]}},
         "customer_managed_key": {"key_name": "cmk", "key_size": 3072, "identity_name": "id-x"},
-        "locks": {"storage": True, "workspace": True, "notes": "keep"},
     }, MLWorkspaceArgs)
 
 

@@ -1,6 +1,7 @@
 """Deployability rules (amlplatform.review.deployability): each fires on the unusable fixture, each
 is quiet once the stack declares what Azure needs, and the scan reports them as a third family."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -82,10 +83,15 @@ def test_dev_has_no_deployability_findings(stack_graph):
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
-def test_shipped_stacks_have_zero_deployability_findings(stack_graph, stack):
-    """The shipped stacks must be usable on Azure, not only declared secure."""
-    findings = [(f.rule_id, f.resource) for f in run_rules(stack_graph(stack))]
-    assert findings == []
+def test_shipped_stacks_have_zero_deployability_findings(stack_graph, project_root, stack):
+    """The shipped stacks must be usable on Azure, not only declared secure. What no plan can show
+    (a subscription's feature registration: AMLD-011) is a reasoned exception naming the check."""
+    from amlplatform.offline.engine import stack_policy_exceptions
+    from amlplatform.review.deployability import evaluate
+
+    results = evaluate(stack_graph(stack), stack_policy_exceptions(stack, project_root))
+    assert [(r.finding.rule_id, r.finding.resource) for r in results if r.excepted is None] == []
+    assert {r.finding.rule_id for r in results} <= {"AMLD-011"}
 
 
 def test_prod_customer_managed_key_rules_pass(stack_graph):
@@ -253,31 +259,64 @@ def test_amld_010_011_kubernetes_deployer_role_and_host_encryption_feature():
                agentPoolProfiles=[{"name": "system", "enableEncryptionAtHost": True}])
     ns = res("kubernetes:core/v1:Namespace", "ns", {"metadata": {"name": "azureml"}})
     admin = _role("admin", aks.id, dg.AKS_RBAC_CLUSTER_ADMIN, "deployer", "ServicePrincipal")
-    feature = res(dg.FEATURE_REGISTRATION, "feature", {"providerNamespace": "Microsoft.Compute",
-                                                       "featureName": "EncryptionAtHost"})
-    assert run_rules(graph(aks, ns, admin, feature), ["AMLD-010", "AMLD-011"]) == []
+    assert run_rules(graph(aks, ns, admin), ["AMLD-010"]) == []
     assert [f.rule_id for f in run_rules(graph(aks, ns), ["AMLD-010", "AMLD-011"])] == ["AMLD-010", "AMLD-011"]
     # nothing runs the Kubernetes provider: no data-plane role needed
     assert run_rules(graph(aks), ["AMLD-010"]) == []
-    # the stack states the feature is registered: the cluster carries the marker tag
-    tagged = _aks(tags={dg.ENCRYPTION_AT_HOST_TAG: "registered"},
-                  agentPoolProfiles=[{"name": "system", "enableEncryptionAtHost": True}])
-    assert run_rules(graph(tagged), ["AMLD-011"]) == []
-    wrong = _aks(tags={dg.ENCRYPTION_AT_HOST_TAG: "true"},
-                 agentPoolProfiles=[{"name": "system", "enableEncryptionAtHost": True}])
-    assert [f.rule_id for f in run_rules(graph(wrong), ["AMLD-011"])] == ["AMLD-011"]
+    # no pool with host encryption: nothing to prove
+    plain = _aks(agentPoolProfiles=[{"name": "system", "enableEncryptionAtHost": False}])
+    assert run_rules(graph(plain), ["AMLD-011"]) == []
+
+
+def test_amld_011_a_tag_or_a_declared_registration_is_no_proof_of_the_feature():
+    """What once passed the rule proves nothing about the subscription: the stack's marker tag is the
+    stack's word, and a declared SubscriptionFeatureRegistration does not register anything in time
+    (AMLD-201 says so). The finding says what proof is: Azure's answer, through the preflight."""
+    pools = [{"name": "system", "enableEncryptionAtHost": True}]
+    tagged = _aks(tags={dg.ENCRYPTION_AT_HOST_TAG: "registered"}, agentPoolProfiles=pools)
+    feature = res(dg.FEATURE_REGISTRATION, "feature", {"providerNamespace": "Microsoft.Compute",
+                                                       "featureName": "EncryptionAtHost"})
+    (f,) = run_rules(graph(tagged, feature), ["AMLD-011"])
+    assert "no proof" in f.message and "preflight --stack" in f.message and "--check" in f.message
+    assert "properties.state" in f.message and "policy exception for AMLD-011" in f.message
+    assert [x.rule_id for x in run_rules(graph(tagged, feature), ["AMLD-201"])] == ["AMLD-201"]
+    # a separate node pool with host encryption counts the same
+    separate = res(dg.AGENT_POOL, "pool", {"resourceName": "aks1", "agentPoolName": "gpu",
+                                           "enableEncryptionAtHost": True})
+    assert [x.resource for x in run_rules(graph(_aks(), separate), ["AMLD-011"])] == ["aks"]
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
-def test_a_stack_stating_the_host_encryption_feature_tags_its_cluster(stack_graph, stack):
-    """kubernetes[].encryption_at_host_registered is what AMLD-011 reads: the program tags the
-    cluster with the marker the rule checks, and the pools then use encryption at host."""
+def test_a_stack_with_host_encryption_records_the_check_as_its_exception(stack_graph, project_root, stack):
+    """kubernetes[].encryption_at_host_registered turns host encryption on (and still tags the cluster,
+    informational); AMLD-011 fires on the plan whatever the tag says, and the shipped stack records the
+    preflight check as its reasoned exception: EXCEPTED in the scan, never PASSED."""
     from amlplatform.iac.kubernetes import aks as aks_module
+    from amlplatform.offline.engine import stack_policy_exceptions
+    from amlplatform.review.deployability import evaluate
 
     assert aks_module.ENCRYPTION_AT_HOST_TAG == dg.ENCRYPTION_AT_HOST_TAG
     [cluster] = stack_graph(stack).of_type(dg.AKS)
-    assert cluster.inputs["tags"][dg.ENCRYPTION_AT_HOST_TAG] == "registered"
     assert all(p["enableEncryptionAtHost"] is True for p in cluster.inputs["agentPoolProfiles"])
+    assert [f.resource for f in run_rules(stack_graph(stack), ["AMLD-011"])] == [cluster.name]
+    [result] = evaluate(stack_graph(stack), stack_policy_exceptions(stack, project_root), ["AMLD-011"])
+    assert result.excepted and f"amlplatform preflight --stack {stack} --check" in result.excepted
+
+
+def test_amld_201_a_feature_registration_is_not_a_stack_resource():
+    from amlplatform.offline.engine import evaluate
+
+    spec = importlib.util.spec_from_file_location(
+        "deployability_programs", Path(__file__).resolve().parents[1] / "fixtures" / "deployability" / "programs.py")
+    programs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(programs)
+    bad = evaluate(programs.fires_amld_201, project="amlplatform", stack="fixture")
+    (f,) = run_rules(bad, ["AMLD-201"])
+    assert f.resource == "depl-host-encryption-feature"
+    assert "az feature register --namespace Microsoft.Compute --name EncryptionAtHost" in f.message
+    assert "preflight --stack fixture --check" in f.message
+    good = evaluate(programs.passes_amld_201, project="amlplatform", stack="fixture")
+    assert run_rules(good, ["AMLD-201"]) == []
 
 
 # ------------------------------------------------------------------ the API other modules use
@@ -424,11 +463,12 @@ def test_logical_name_of_a_urn_or_a_name(name, types):
 def test_the_rules_see_how_the_network_is_declared_in_prod(stack_graph):
     """Prod is clean because the rules read what the network, workspace and Kubernetes components
     declare (private endpoints with zone groups, outbound rules, provisionNetworkNow, the nodes'
-    subnet, the deployer's role, the host-encryption marker): take each away and its rule fires."""
+    subnet, the deployer's role): take each away and its rule fires."""
     import copy
 
     g = copy.deepcopy(stack_graph("prod"))  # the session graph is shared
-    assert run_rules(g) == []
+    # only what no plan can prove fires (a reasoned exception of the stack: see above)
+    assert {f.rule_id for f in run_rules(g)} == {"AMLD-011"}
     ws = g.one(dg.WORKSPACE)
     [aks] = g.of_type(dg.AKS)
     admins = {ra.urn for ra in g.of_type(dg.ROLE_ASSIGNMENT)
@@ -440,6 +480,5 @@ def test_the_rules_see_how_the_network_is_declared_in_prod(stack_graph):
     ws.inputs.pop("imageBuildCompute")
     for pool in aks.inputs["agentPoolProfiles"]:
         pool.pop("vnetSubnetID")
-    aks.inputs["tags"].pop(dg.ENCRYPTION_AT_HOST_TAG)
     fired = {f.rule_id for f in run_rules(g)}
     assert {"AMLD-001", "AMLD-006", "AMLD-007", "AMLD-008", "AMLD-009", "AMLD-010", "AMLD-011"} <= fired

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from amlplatform.errors import UserError
 from amlplatform.runs import azure as az
@@ -40,7 +41,7 @@ W = COORDS.workspace_id
 GOOD = sorted((CORPUS / "good").glob("*.yml"))
 BAD = sorted((CORPUS / "bad").glob("*.yml"))
 STRICTER = sorted((CORPUS / "stricter").glob("*.yml"))
-EXAMPLE_JOBS = sorted(p for p in EXAMPLES.glob("*/*.yml") if ".component." not in p.name)
+EXAMPLE_JOBS = sorted(p for p in EXAMPLES.glob("*/*.yml") if ".component." not in p.name and ".data." not in p.name)
 ON_CLUSTER = ["compute=azureml:cpu-cluster"]  # the examples run locally; their cluster bodies are compared too
 OVERRIDES = [
     (CORPUS / "good" / "command_data.yml", ["resources.instance_count=3", "inputs.epochs=7",
@@ -68,6 +69,13 @@ def oracle():
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads(done.stdout)
     return {(it["path"], tuple(it.get("overrides", ()))): r for it, r in zip(items, results)}
+
+
+@pytest.fixture(autouse=True)
+def empty_asset_store(tmp_path, monkeypatch):
+    """Bodies never depend on the local asset store: every file is read with an empty one (test_assets.py checks a
+    filled one gives the same bodies)."""
+    monkeypatch.setenv("AMLPLATFORM_ASSETS_DIR", str(tmp_path / "no-assets"))
 
 
 def verdict(oracle, path: Path, overrides=()):
@@ -146,7 +154,7 @@ def resolve_inputs(theirs: dict, yaml_dir: Path, hashes: dict, key: str = "jobIn
             local = (yaml_dir / uri).resolve()
             if local.name.startswith(":"):
                 continue
-            if ":" in uri and not uri.startswith((".", "/")):  # name:version of a registered asset
+            if (":" in uri or "@" in uri) and not uri.startswith((".", "/")):  # name:version / name@label of an asset
                 inp["uri"] = "azureml:" + uri
                 continue
             suffix = "/" if inp[key] != "uri_file" else ""
@@ -226,42 +234,90 @@ def test_pipeline_body_equals_azure_ai_mls(oracle, path, overrides):
     t.setdefault("displayName", "contract-pipeline")
     their_jobs, our_jobs = t.pop("jobs"), u["jobs"]
     assert {k: v for k, v in u.items() if k != "jobs"} == t
+    compare_nodes(their_jobs, our_jobs, theirs["components"], components, job.jobs, plan, path, theirs["object_hashes"])
+
+
+def yaml_node(node: dict, name: str) -> dict:
+    """A pipeline node in azure-ai-ml's YAML form (``inputs: {n: {path: ${{...}}}}``, ``n: 4``) in its REST form
+    (``{"job_input_type": "literal", "value": ...}``), as ``BaseNode._to_rest_object`` writes it."""
+    out = {"name": name, "type": node["type"]}
+    if node.get("inputs"):
+        out["inputs"] = {k: {"job_input_type": "literal", "value": str(v["path"] if isinstance(v, dict) else v)}
+                         for k, v in node["inputs"].items()}
+    if node.get("outputs"):
+        out["outputs"] = {k: ({"value": v, "type": "literal"} if isinstance(v, str) else
+                              {"job_output_type": v.get("type", "uri_folder"), **{x: y for x, y in v.items() if x != "type"}})
+                          for k, v in node["outputs"].items()}
+    return out
+
+
+def registered_id(ref: str) -> str:
+    """azure-ai-ml ``get_asset_arm_id`` of a registered component (name@latest: resolved at submit; the plan
+    without a lookup names the label)."""
+    return az.registered_component_id("azureml:" + ref if not ref.startswith("azureml:") else ref, COORDS, {})
+
+
+def compare_nodes(their_jobs, our_jobs, their_components, components, steps, plan, path, hashes, prefix=""):
+    """Node by node, then each node's component: anonymous command components spec by spec, a pipeline component
+    by its ports and (recursively) its jobs, a registered component by the id it is sent as."""
     assert set(their_jobs) == set(our_jobs)
     for step, node in their_jobs.items():
         mine = our_jobs[step]
+        key = prefix + step
+        if "component" in node and "componentId" not in node:
+            # two levels down the oracle shows a node in its YAML form (the nested component's own YAML text)
+            node = yaml_node(node, step)
+            mine = {k: v for k, v in mine.items() if k != "_source"}
         node = {k: v for k, v in node.items() if k != "componentId"}
         if "computeId" in node:
             node["computeId"] = COORDS.compute_id(node["computeId"])
         if "inputs" in node:
-            node["inputs"] = resolve_inputs(node["inputs"], path.parent, theirs["object_hashes"], key="job_input_type")
+            node["inputs"] = resolve_inputs(node["inputs"], path.parent, hashes, key="job_input_type")
         if node.get("type") == "sweep":
             # a sweep node names its trial component in trial (the oracle shows the component it will register)
             their_component = node.pop("trial")
-            assert mine["trial"] == {"componentId": components[step][0]} and "componentId" not in mine
+            assert mine["trial"] == {"componentId": components[key][0]} and "componentId" not in mine
             mine = {k: v for k, v in mine.items() if k != "trial"}
         else:
-            their_component = theirs["components"][step]
-            assert mine["componentId"] == components[step][0]
+            their_component = their_components[step]
+            if isinstance(their_component, str) and steps[step].registered:
+                # a registered component: sent as its reference, resolved to the workspace's ARM id (a registry URI as is)
+                assert mine["componentId"] == registered_id(their_component) and key not in components
+                assert {k: v for k, v in mine.items() if k != "componentId"} == node, key
+                continue
+            assert mine["componentId"] == components[key][0]
         if "task" not in node:
-            assert {k: v for k, v in mine.items() if k != "componentId"} == node, step
+            assert {k: v for k, v in mine.items() if k != "componentId"} == node, key
         # the step's component: azure-ai-ml's anonymous component spec, references resolved
-        their_spec = copy.deepcopy(their_component["properties"]["componentSpec"])
-        our_spec = components[step][1]["properties"]["componentSpec"]
+        if isinstance(their_component, str):
+            their_component = yaml.safe_load(their_component)
+        their_spec = copy.deepcopy(their_component["properties"]["componentSpec"] if "properties" in their_component
+                                   else their_component)
+        our_spec = components[key][1]["properties"]["componentSpec"]
         for k in ("_source", "version", "display_name", "description", "tags"):
             their_spec.pop(k, None)
+        if their_spec["type"] == "pipeline":
+            # a pipeline component: its inner components are named by the YAML azure-ai-ml registers for each
+            inner_theirs = their_spec.pop("jobs")
+            inner_components = {n: j.get("componentId", j.get("component")) for n, j in inner_theirs.items()}
+            compare_nodes(inner_theirs, our_spec["jobs"], inner_components, components, steps[step].pipeline.jobs, plan,
+                          path, hashes, prefix=f"{key}.")
+            rest_only = () if "properties" in their_component else ("sourceJobId",)  # not in the YAML form
+            assert {k: v for k, v in our_spec.items() if k not in ("version", "jobs", *rest_only)} == their_spec, key
+            continue
         # a parallel step names its code and environment in its task, on the node and in the spec
         where, ours_at = (their_spec["task"], our_spec["task"]) if their_spec["type"] == "parallel" else (their_spec, our_spec)
         if "code" in where:
             where["code"] = ours_at["code"]  # the code version both resolve the folder to
-            step_code = job.jobs[step].job.code.local_path
+            step_code = steps[step].job.code.local_path
             assert str(step_code) in plan.codes
         where["environment"] = resolve_environment(where["environment"].removeprefix("azureml:"), ours_at["environment"])
         if "task" in node:
             node["task"] = {**node["task"], "code": ours_at.get("code"), "environment": ours_at["environment"]}
             if node["task"]["code"] is None:
                 del node["task"]["code"]
-            assert {k: v for k, v in mine.items() if k != "componentId"} == node, step
-        assert {k: v for k, v in our_spec.items() if k != "version"} == their_spec, step
+            assert {k: v for k, v in mine.items() if k != "componentId"} == node, key
+        assert {k: v for k, v in our_spec.items() if k != "version"} == their_spec, key
 
 
 def _top_type(p: Path) -> str:

@@ -483,20 +483,24 @@ def test_missing_blob_and_unknown_datastore_are_clear_errors(azurite, tmp_path, 
 
 
 def test_data_asset_from_the_local_asset_store_or_a_clear_error(tmp_path, monkeypatch):
+    from amlplatform.runs.assets import create_asset
+
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "rows.csv").write_text("k\nj\n")
-    assets = tmp_path / "assets" / "data" / "rows"
-    assets.mkdir(parents=True)
-    (assets / "1.json").write_text(json.dumps({"path": "/nonexistent"}))
-    (assets / "2.json").write_text(json.dumps({"path": str(tmp_path / "data")}))
+    (tmp_path / "rows.yml").write_text("name: rows\npath: https://example.com/nowhere.csv\ntype: uri_file\n")
+    (tmp_path / "rows2.yml").write_text("name: rows\npath: ./data\n")
     monkeypatch.setenv("AMLPLATFORM_ASSETS_DIR", str(tmp_path / "assets"))
+    create_asset("data", tmp_path / "rows.yml")
+    create_asset("data", tmp_path / "rows2.yml")  # version 2: a copy of ./data in the store
+    stored = tmp_path / "assets" / "data" / "rows" / "2" / "files" / "data"
     for ref in ("azureml:rows:2", "azureml:rows@latest"):
         path = command_job(tmp_path, ref)
         rec = run_command_job(load_job(path), store=RunStore(tmp_path / "r" / ref[-1]), out=Buf(), notes=Buf())
-        assert rec["status"] == "Completed" and rec["inputs"]["raw"]["value"] == str(tmp_path / "data")
+        assert rec["status"] == "Completed" and rec["inputs"]["raw"]["value"] == str(stored)
         assert "local asset store" in rec["inputs"]["raw"]["notes"][0]
     path = command_job(tmp_path, "azureml:other:3")
-    with pytest.raises(UserError, match=r"inputs.raw: data asset other:3 is not in the local asset store .* give the data's path"):
+    with pytest.raises(UserError, match=r"inputs.raw: data azureml:other:3 is not in the local asset store .*"
+                                        r"amlplatform data create --file"):
         run_command_job(load_job(path), store=RunStore(tmp_path / "r3"), out=Buf(), notes=Buf())
 
 

@@ -2,6 +2,8 @@
 
 - ``plan``: ``amlplatform plan`` and ``amlplatform schema`` (what a stack declares, offline)
 - ``scan``: ``amlplatform scan`` (security and deployability review, offline)
+- ``preflight``: ``amlplatform preflight`` (the subscription registrations a stack needs; checked on Azure
+  with a subscription)
 - ``runs``: ``amlplatform submit`` and ``amlplatform runs list|show|logs|cancel``
 
 Every group registers its sub-commands here and imports its heavy dependencies only when a
@@ -125,7 +127,7 @@ class _VersionAction(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from amlplatform.cli import model, plan, runs, scan, serve
+    from amlplatform.cli import assets, model, plan, preflight, runs, scan, serve
 
     parser = _Parser(
         prog="amlplatform",
@@ -136,8 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     plan.register(sub)
     scan.register(sub)
+    preflight.register(sub)
     runs.register(sub)
     model.register(sub)
+    assets.register(sub)
     serve.register(sub)
     _mark_commands(parser)
     return parser

@@ -32,6 +32,9 @@ def register(sub: "argparse._SubParsersAction") -> None:
     scan.add_argument("--policy-pack-config", type=Path, default=None, metavar="FILE",
                       help="write the stack's exceptions as a `pulumi preview --policy-pack-config` file")
     scan.add_argument("--force", action="store_true", help="replace existing --output/--policy-pack-config files")
+    scan.add_argument("--diff", type=Path, default=None, metavar="EARLIER_JSON",
+                      help="also review the change from an earlier `plan --format json`: each replace or remove "
+                           "that a management lock refuses is a FAILED finding (LOCKED), with the commands")
     scan.set_defaults(func=run_scan)
 
 
@@ -50,7 +53,13 @@ def run_scan(args: argparse.Namespace) -> int:
     if args.output is not None and args.policy_pack_config is not None and \
             args.output.resolve() == args.policy_pack_config.resolve():
         raise UserError("--output and --policy-pack-config name the same file")
-    report = scan_stack(args.stack, project_dir=folder, checkov=args.checkov, provision=not args.no_provision)
+    earlier = None
+    if args.diff is not None:
+        from amlplatform.cli.plan import _read_plan
+
+        earlier = _read_plan(args.diff)
+    report = scan_stack(args.stack, project_dir=folder, checkov=args.checkov, provision=not args.no_provision,
+                        earlier=earlier)
     text = json.dumps(report.to_dict(), indent=2) + "\n" if args.format == "json" else report.render()
     sys.stdout.write(text)
     if args.output is not None:

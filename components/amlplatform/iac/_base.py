@@ -6,8 +6,10 @@ aliases onto every child.
 """
 
 import collections.abc
+import enum
 import inspect
 import math
+import types
 import typing
 from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Union
 
@@ -50,6 +52,43 @@ def waits_for(values: Optional[Sequence[Any]]) -> Optional[List[pulumi.Output[No
 
 def merged_tags(tags: Optional[Mapping[str, str]]) -> dict:
     return dict(tags or {})
+
+
+# ------------------------------------------------------------------ defaults, written once
+
+_DEFAULTS: Dict[type, Mapping[str, Any]] = {}
+
+
+def defaults(spec: type, **values: Any) -> Mapping[str, Any]:
+    """Declare the defaults of fields of the Args TypedDict ``spec``, once, beside it.
+
+    The component reads them from the mapping returned (``args.get("sku", DEFAULTS["sku"])``); the
+    package schema (:mod:`amlplatform.provider`) and the stack settings (:mod:`amlplatform.spec`), and
+    through them the generated docs, read them from here. Field docstrings do not repeat them.
+    Each value must be a field of ``spec`` and of its type."""
+    hints = _hints(spec)
+    problems = [f"{spec.__name__}.{k}: is not a field" for k in values if k not in hints]
+    for key, value in values.items():
+        if key in hints:
+            _check_value(value, hints[key], f"{spec.__name__}.{key}", problems)
+    if problems:
+        raise TypeError("bad defaults: " + "; ".join(problems))
+    frozen = types.MappingProxyType(dict(values))
+    _DEFAULTS[spec] = frozen
+    return frozen
+
+
+def inherit_defaults(spec: type, source: type, *, derived: Sequence[str] = ()) -> Mapping[str, Any]:
+    """``spec`` (a part of a bigger component's args, e.g. MLWorkspace's storage settings) takes the
+    defaults ``source`` (the part's own component args) declares for the fields both have, except
+    the ``derived`` ones, whose default the bigger component works out (and documents) itself."""
+    hints = _hints(spec)
+    return defaults(spec, **{k: v for k, v in _DEFAULTS[source].items() if k in hints and k not in derived})
+
+
+def declared_defaults() -> Dict[type, Mapping[str, Any]]:
+    """Every Args type with declared defaults (the schema generator's source)."""
+    return dict(_DEFAULTS)
 
 
 # ------------------------------------------------------------------ arguments checked at the boundary
@@ -193,6 +232,12 @@ def _check_value(value: Any, annotation: Any, where: str, problems: List[str]) -
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             problems.append(f"{where}: must be a finite number, got {_shown(value)}")
+        return
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        # other languages send an enum's value (the schema lists them); Python may pass the member
+        allowed = [m.value for m in annotation]
+        if value not in allowed and not isinstance(value, annotation):
+            problems.append(f"{where}: must be one of {', '.join(map(repr, allowed))}, got {_shown(value)}")
         return
     if isinstance(annotation, type):
         if not isinstance(value, annotation):

@@ -119,6 +119,7 @@ class PlanDiff:
     earlier_stack: str
     current_stack: str
     resources: List[ResourceChange] = field(default_factory=list)
+    locked: List[Any] = field(default_factory=list)  # review.locks.LockedChange: deletes a lock refuses
 
     def of(self, action: str) -> List[ResourceChange]:
         return [r for r in self.resources if r.action == action]
@@ -140,7 +141,8 @@ class PlanDiff:
 
         return {"earlier_stack": self.earlier_stack, "current_stack": self.current_stack,
                 "has_replacements": self.has_replacements, "has_one_way_changes": bool(self.one_way_changes),
-                "resources": [asdict(r) for r in self.resources]}
+                "resources": [asdict(r) for r in self.resources],
+                "locked": [c.to_dict() for c in self.locked]}
 
     def render(self) -> str:
         head = (f"Plan diff of stack {self.current_stack} against the earlier plan"
@@ -173,6 +175,10 @@ class PlanDiff:
         if self.has_replacements:
             lines += ["", "WARNING: a replacement deletes the resource and creates a new one: data, history "
                           "and soft-deleted names may be lost. Check the create-only changes above."]
+        if self.locked:
+            from amlplatform.review.locks import render as render_locked
+
+            lines += render_locked(self.locked, self.current_stack)
         return "\n".join(lines) + "\n"
 
 
@@ -393,4 +399,7 @@ def diff_plans(earlier: Mapping[str, Any], current: Any) -> PlanDiff:
             change.note = (f"same physical resource as added {twin['name']}: a rename of the Pulumi resource; without "
                            "an alias Pulumi deletes and recreates it")
         result.resources.append(change)
+    from amlplatform.review.locks import locked_changes
+
+    result.locked = locked_changes(result, earlier, now)
     return result

@@ -55,6 +55,8 @@ class ScanReport:
     errors: List[str] = field(default_factory=list)
     not_arm: List[str] = field(default_factory=list)
     deployability_rules: int = 0
+    # information, never a result: the registrations the plan needs (review.preflight), unchecked offline
+    registrations: List[str] = field(default_factory=list)
 
     @property
     def failed(self) -> List[Finding]:
@@ -86,6 +88,7 @@ class ScanReport:
             "deployability": {"rules": self.deployability_rules,
                               **{r.lower(): self.count("deployability", r) for r in (PASSED, FAILED, EXCEPTED)}},
             "not_arm_resources": self.not_arm,
+            "registrations": {"checked": False, "needed": self.registrations},
             "errors": self.errors,
             "findings": [asdict(f) for f in self.findings],
         }
@@ -102,6 +105,10 @@ class ScanReport:
                      f"({self.count('deployability', FAILED)} failed, {self.count('deployability', EXCEPTED)} excepted)")
         if self.not_arm:
             lines.append(f"not ARM resources (policy pack and picture only): {', '.join(self.not_arm)}")
+        if self.registrations:
+            lines.append(f"subscription registrations the first deploy needs ({len(self.registrations)}, not checked "
+                         f"offline; `amlplatform preflight --stack {self.stack} --check` checks them): "
+                         + ", ".join(self.registrations))
         lines.append("")
         order = {FAILED: 0, EXCEPTED: 1, SKIPPED: 2, ADVISORY: 3, PASSED: 4}
         rows = sorted(self.findings, key=lambda f: (order.get(f.result, 9), f.scanner, f.resource, f.rule))
@@ -431,6 +438,9 @@ def scan_graph(graph: Any, *, checkov: Optional[str], exceptions: Iterable[Any] 
     found, count = deployability_findings(graph, excepted)
     report.findings += found
     report.deployability_rules = count
+    from amlplatform.review.preflight import preflight_graph
+
+    report.registrations = [n.requirement.key for n in preflight_graph(graph).needs if not n.requirement.by_default]
     for e in excepted:
         if not any(f.result == EXCEPTED and f.reason == e.reason and _same_rule(f.rule, e.rule)
                    for f in report.findings):
@@ -451,12 +461,32 @@ def _same_rule(finding_rule: str, exception_rule: str) -> bool:
     return any(r.rule_id == finding_rule and r.name == exception_rule for r in policies.RULES)
 
 
+def change_findings(earlier: Dict[str, Any], graph: Any) -> List[Finding]:
+    """One FAILED finding (scanner ``change``, rule ``LOCKED``) per replace or remove of the change
+    from ``earlier`` (a ``plan --format json``) to ``graph`` that a management lock refuses
+    (:mod:`amlplatform.review.locks`): deployed as it is, the change fails with ScopeLocked."""
+    from amlplatform.review.diff import diff_plans
+    from amlplatform.review.locks import DOC, commands
+
+    diff = diff_plans(earlier, graph)
+    return [Finding("change", "LOCKED", c.resource, FAILED,
+                    f"{c.message}; lift it for this change: {'; '.join(commands([c], graph.stack))} ({DOC})",
+                    "a delete under a management lock fails until the lock is lifted")
+            for c in diff.locked]
+
+
 def scan_stack(stack: str, *, project_dir: Optional[Path] = None, checkov: Optional[str] = None,
-               require_checkov: bool = True, provision: bool = False) -> ScanReport:
+               require_checkov: bool = True, provision: bool = False,
+               earlier: Optional[Dict[str, Any]] = None) -> ScanReport:
+    """Scan ``stack``; with ``earlier`` (an earlier ``plan --format json``) also the change from it:
+    every delete a management lock refuses is a FAILED ``LOCKED`` finding."""
     from amlplatform.offline.engine import evaluate_stack, project_dir_arg, stack_policy_exceptions
 
     folder = project_dir_arg(project_dir)
     graph = evaluate_stack(stack, project_dir=folder)
     exceptions = stack_policy_exceptions(stack, folder)
     binary = find_checkov(checkov, folder, provision=provision) if require_checkov else None
-    return scan_graph(graph, checkov=binary, exceptions=exceptions)
+    report = scan_graph(graph, checkov=binary, exceptions=exceptions)
+    if earlier is not None:
+        report.findings += change_findings(earlier, graph)
+    return report

@@ -4,7 +4,9 @@
     run = submit("job.yml", compute="local", set={"inputs.epochs": 5})
     run.wait(); run.status; run.metrics; run.outputs; run.logs()
 
-- ``api``: the Python API (``submit``, ``get_run``, ``list_runs``); ``run``: the ``Run`` both
+- ``api``: the Python API (``submit``, ``get_run``, ``list_runs``); ``assets``: the local asset store
+  (``create_data`` / ``create_component`` / ``create_environment``, ``list_assets``, ``show_asset``: what
+  ``az ml data|component|environment create --file`` registers, for local runs); ``run``: the ``Run`` both
   backends return; ``events``: what the API reports instead of printing.
 
 Nothing here imports Pulumi, and module imports stay light (``amlplatform submit`` starts fast):
@@ -22,6 +24,9 @@ The command line for these lives in ``amlplatform.cli.runs`` (argparse and print
 """
 
 from amlplatform.runs.api import get_run, list_runs, submit
+from amlplatform.runs.assets import (create_asset, create_component, create_data, create_environment, list_assets,
+                                     show_asset)
 from amlplatform.runs.run import Run
 
-__all__ = ["submit", "get_run", "list_runs", "Run"]
+__all__ = ["submit", "get_run", "list_runs", "Run", "create_asset", "create_data", "create_component",
+           "create_environment", "list_assets", "show_asset"]

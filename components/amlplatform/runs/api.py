@@ -197,6 +197,9 @@ def submit(
     if local and job.compute is None:
         job = replace(job, compute="local")  # no compute and no workspace named: run here
     if local:
+        from amlplatform.runs.job import prepare_local
+
+        job = prepare_local(job)  # nested pipelines flattened; registered environments from the local asset store
         if dry_run:
             return _dry_run_local(job)
         return _submit_local(job, runs_dir=runs_dir, wait=wait, on_event=on_event, output=output,

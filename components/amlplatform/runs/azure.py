@@ -169,9 +169,23 @@ def _env_key(env: Any) -> str:
     return repr(env)
 
 
+def all_steps(steps: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Every step, those of pipeline components too (keyed ``<step>.<inner step>``), inner ones first; a registered
+    pipeline component's steps are the workspace's (not sent again)."""
+    out: list[tuple[str, Any]] = []
+    for name, step in steps.items():
+        if step.kind == "pipeline" and step.pipeline is not None and not step.registered:
+            out += all_steps(step.pipeline.jobs, f"{prefix}{name}.")
+        out.append((prefix + name, step))
+    return out
+
+
 def _command_jobs(job: Job) -> list[tuple[Optional[str], CommandJob]]:
     if isinstance(job, PipelineJob):
-        return [(name, step.job) for name, step in job.jobs.items()]
+        # a registered component is the workspace's already (its code and environment are not sent again); a
+        # pipeline component step has no command of its own
+        return [(name, step.job) for name, step in all_steps(job.jobs)
+                if not step.registered and step.kind != "pipeline"]
     if getattr(job, "type", None) == "sweep":
         return [(None, job.trial)]
     return [(None, job)]
@@ -228,6 +242,8 @@ def planned_code_id(coords: WorkspaceCoordinates, content_hash: str) -> str:
 
 def _compute_ids(job: Job, coords: WorkspaceCoordinates) -> dict[str, str]:
     names = {cj.compute for _s, cj in _command_jobs(job) if cj.compute}
+    if isinstance(job, PipelineJob):
+        names |= {s.own_compute for _n, s in all_steps(job.jobs) if s.own_compute}
     if job.compute:
         names.add(job.compute)
     if isinstance(job, PipelineJob) and job.settings.default_compute:
@@ -235,9 +251,45 @@ def _compute_ids(job: Job, coords: WorkspaceCoordinates) -> dict[str, str]:
     return {n: coords.compute_id(n) for n in names}
 
 
+def registered_component_id(ref: str, coords: WorkspaceCoordinates, latest: Mapping[str, str]) -> str:
+    """What azure-ai-ml sends for a registered component (``OperationOrchestrator.get_asset_arm_id``): a registry
+    URI as it is; ``name:version`` as the version's ARM id; ``name@latest`` as the ARM id of the most recently
+    created version (``latest``: name -> that version, looked up before the job is sent); another label as
+    the label's ARM id (``LABELLED_RESOURCE_ID_FORMAT``)."""
+    from amlplatform.runs.assets import REGISTRY_REF, SHORT_REF
+
+    if REGISTRY_REF.match(ref):
+        return ref
+    m = SHORT_REF.match(ref)
+    if m is None:  # an ARM id (azureml:/subscriptions/...)
+        return ref[len("azureml:"):] if ref.startswith("azureml:") else ref
+    base = f"{coords.workspace_id}/components/{m.group('name')}"
+    if m.group("version"):
+        return f"{base}/versions/{m.group('version')}"
+    if m.group("label") == "latest" and m.group("name") in latest:
+        return f"{base}/versions/{latest[m.group('name')]}"
+    return f"{base}/labels/{m.group('label')}"
+
+
+def latest_components(job: Job) -> list[str]:
+    """Names of the registered workspace components the job names ``@latest`` (each needs one lookup)."""
+    from amlplatform.runs.assets import SHORT_REF
+
+    if not isinstance(job, PipelineJob):
+        return []
+    names = []
+    for _n, step in all_steps(job.jobs):
+        m = SHORT_REF.match(step.registered or "") if step.registered and not step.registered.startswith("azureml://") else None
+        if m and m.group("label") == "latest" and m.group("name") not in names:
+            names.append(m.group("name"))
+    return names
+
+
 def job_bodies(plan: Plan, coords: WorkspaceCoordinates, *, code_ids: Mapping[str, str],
-               submission_id: Optional[str]) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Any]]:
-    """``(components by step: (path, body), job body)`` once code ids are known (pure)."""
+               submission_id: Optional[str], latest: Optional[Mapping[str, str]] = None
+               ) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Any]]:
+    """``(components by step: (path, body), job body)`` once code ids are known (pure). ``latest``: registered
+    components named ``@latest`` -> their latest version (``AzureMLClient.latest_component_version``)."""
     job = plan.job
     computes = _compute_ids(job, coords)
     props = run_properties(plan, submission_id)
@@ -273,17 +325,26 @@ def job_bodies(plan: Plan, coords: WorkspaceCoordinates, *, code_ids: Mapping[st
     step_uris: dict[tuple[str, str], str] = {}
     step_code_ids: dict[str, Optional[str]] = {}
     step_env_ids: dict[str, str] = {}
-    for name, step in job.jobs.items():
-        step_code_ids[name] = code_id(step.job)
-        step_env_ids[name] = plan.environments[_env_key(step.job.environment)][0]
-        spec = jobbody.component_spec(step, code_id=step_code_ids[name], environment_id=step_env_ids[name])
-        cbody = jobbody.component_body(spec)
+    for name, step in all_steps(job.jobs):  # the steps of a pipeline component before the component itself
+        for n, u in uris(step.job).items():
+            step_uris[(name, n)] = u
+        if step.registered:
+            component_ids[name] = registered_component_id(step.registered, coords, latest or {})
+            continue
+        if step.kind == "pipeline":
+            inner = jobbody.pipeline_nodes(step.pipeline.jobs, component_ids=component_ids, compute_ids=computes,
+                                           step_input_uris=step_uris, step_code_ids=step_code_ids,
+                                           step_environment_ids=step_env_ids, prefix=f"{name}.")
+            cbody = jobbody.pipeline_component_body(jobbody.pipeline_component_spec(step, inner))
+        else:
+            step_code_ids[name] = code_id(step.job)
+            step_env_ids[name] = plan.environments[_env_key(step.job.environment)][0]
+            spec = jobbody.component_spec(step, code_id=step_code_ids[name], environment_id=step_env_ids[name])
+            cbody = jobbody.component_body(spec)
         version = cbody["properties"]["componentSpec"]["version"]
         path = f"{coords.workspace_id}/components/{jobbody.ANONYMOUS_COMPONENT_NAME}/versions/{version}"
         components[name] = (path, cbody)
         component_ids[name] = path
-        for n, u in uris(step.job).items():
-            step_uris[(name, n)] = u
     pipeline_uris = {n: plan.data_uri(i.local_path) for n, i in job.inputs.items()
                      if i.path_kind == "local" and i.local_path is not None}
     body = jobbody.pipeline_body(job, name=plan.job_name, component_ids=component_ids, compute_ids=computes,
@@ -334,6 +395,10 @@ def describe_submission(plan: Plan, coords: WorkspaceCoordinates, *, api_version
     for env_id, put in plan.environments.values():
         if put is not None:
             requests.append({"method": "PUT", "url": f"{endpoint.rstrip('/')}{put[0]}{q}", "body": put[1]})
+    for cname in latest_components(plan.job):  # name@latest: the most recently created version, looked up first
+        requests.append({"method": "GET", "url": f"{w}/components/{cname}/versions{q}&$orderBy=createdtime%20desc&$top=1",
+                         "note": f"component {cname}@latest: its most recently created version (the job body below "
+                                 "names the label until it is looked up)"})
     components, body = job_bodies(plan, coords, code_ids=code_ids, submission_id=None)
     for path, cbody in components.values():
         requests.append({"method": "PUT", "url": f"{endpoint.rstrip('/')}{path}{q}", "body": cbody})
@@ -677,13 +742,26 @@ class AzureMLClient:
         code_ids = {key: self.upload_code(snap, progress=progress) for key, snap in plan.codes.items()}
         for data in plan.data.values():
             self.upload_data(data, datastore=plan.datastore, progress=progress)
-        components, body = job_bodies(plan, self.coords, code_ids=code_ids, submission_id=submission_id)
-        for path, cbody in components.values():
+        latest = {n: self.latest_component_version(n) for n in latest_components(plan.job)}
+        components, body = job_bodies(plan, self.coords, code_ids=code_ids, submission_id=submission_id, latest=latest)
+        for path, cbody in components.values():  # inner components first: a pipeline component names them
             spec = cbody["properties"]["componentSpec"]
+            key = "jobs" if spec.get("type") == "pipeline" else "command"
             self.ensure_asset("step component", path, cbody,
-                              lambda got, spec=spec: ((got.get("properties") or {}).get("componentSpec") or {}).get(
-                                  "command") == spec["command"])
+                              lambda got, spec=spec, key=key: ((got.get("properties") or {}).get("componentSpec") or {}).get(
+                                  key) == spec[key])
         return self.create_job(plan.job_name, body, submission_id)
+
+    def latest_component_version(self, name: str) -> str:
+        """The most recently created version of a registered component, as azure-ai-ml resolves ``name@latest``
+        (``_asset_utils._get_latest``: the versions list ordered ``createdtime desc``, ``top=1``)."""
+        path = f"{self._w}/components/{name}/versions"
+        answer = self.pipeline.call(f"find the latest version of component {name}", "GET", path,
+                                    params={"$orderBy": "createdtime desc", "$top": "1"})
+        values = (answer.body or {}).get("value") or []
+        if not values:
+            raise UserError(f"component {name}@latest: the workspace has no component named {name!r}")
+        return need(values[0], "name", f"the latest version of component {name}")
 
     def create_job(self, job_name: str, body: Mapping[str, Any], submission_id: str) -> dict[str, Any]:
         path = f"{self._w}/jobs/{job_name}"

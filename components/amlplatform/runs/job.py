@@ -62,7 +62,7 @@ component file / inline mapping / ``azureml:`` reference).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
@@ -273,6 +273,15 @@ class PipelineStep:
     kind: str = "command"  # the node type: "command", "parallel" or "sweep"
     parallel: Any = None  # runs.parallel.ParallelSettings of a parallel step
     sweep: Any = None  # runs.sweep.SweepSettings of a sweep step (job: its trial)
+    # a registered component (azureml:name:version, azureml:name@latest, azureml://registries/...): the reference
+    # as written; azure-ai-ml sends it as the node's componentId (resolved to its ARM id), never re-registering it
+    registered: Optional[str] = None
+    # a registered component not in the local asset store: only the node is known (enough for Azure ML, where the
+    # workspace resolves it; a local run says it is missing)
+    opaque: bool = False
+    # a pipeline component step (kind "pipeline"): the component's own pipeline (its jobs, inputs, outputs);
+    # ``job`` then holds only the node's inputs and outputs (its command is empty)
+    pipeline: Any = None
 
 
 @dataclass(frozen=True)
@@ -923,8 +932,9 @@ def _pipeline_job(d: Mapping[str, Any], base_dir: Path, source: Optional[Path], 
             problems.add("jobs", "Missing data for required field." if "jobs" not in d else "a pipeline needs at least one step")
         return None
     steps: dict[str, PipelineStep] = {}
+    chain = (str(source),) if source is not None else ()
     for name, raw in raw_jobs.items():
-        step = _step(str(name), raw, base_dir, problems)
+        step = _step(str(name), raw, base_dir, problems, chain)
         if step is not None:
             steps[str(name)] = step
     steps = _resolve_bindings(steps, inputs, outputs, problems)
@@ -972,7 +982,7 @@ _COMPONENT_KEYS = ("$schema", "type", "name", "version", "display_name", "descri
                    "environment_variables", "additional_includes", "properties")
 
 
-def _step(name: str, raw: Any, base_dir: Path, problems: _Problems) -> Optional[PipelineStep]:
+def _step(name: str, raw: Any, base_dir: Path, problems: _Problems, chain: tuple[str, ...] = ()) -> Optional[PipelineStep]:
     path = f"jobs.{name}"
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         problems.add(path, f"{name!r} is not a valid python identifier")
@@ -989,9 +999,11 @@ def _step(name: str, raw: Any, base_dir: Path, problems: _Problems) -> Optional[
         from amlplatform.runs.sweep import parse_sweep_step
 
         return parse_sweep_step(name, raw, base_dir, problems)
+    if t == "pipeline":
+        return _pipeline_step(name, raw, base_dir, problems, chain)
     if t != "command":
-        problems.add(_join(path, "type"), f"Value {t!r} passed is not in set ['command', 'parallel', 'sweep'] "
-                     "(amlplatform runs command, parallel and sweep steps)")
+        problems.add(_join(path, "type"), f"Value {t!r} passed is not in set ['command', 'parallel', 'sweep', 'pipeline'] "
+                     "(amlplatform runs command, parallel, sweep and pipeline steps)")
         return None
     comp = raw.get("component")
     if comp is None:
@@ -1012,10 +1024,15 @@ def _step(name: str, raw: Any, base_dir: Path, problems: _Problems) -> Optional[
     _unknown(raw, node_keys, path, problems)
     comp_dir = base_dir
     comp_source: Optional[str] = None
-    if isinstance(comp, str) and comp.startswith("azureml:"):
-        problems.add(_join(path, "component"), f"{comp!r}: registered components are not supported yet; "
-                     "give a component file (./train.yml) or an inline mapping")
-        return None
+    registered: Optional[str] = None
+    if isinstance(comp, str) and _is_asset_ref(comp):
+        found = _registered(comp, _join(path, "component"), problems)
+        if found is False:
+            return None
+        if found is None:  # not in the local asset store: the node alone (Azure ML resolves the component)
+            return _opaque_step(name, raw, comp, base_dir, problems, node_keys)
+        registered, cpath = comp, found
+        comp = str(cpath)
     if isinstance(comp, str):
         cpath = _local(base_dir, comp)
         if not cpath.is_file():
@@ -1034,6 +1051,9 @@ def _step(name: str, raw: Any, base_dir: Path, problems: _Problems) -> Optional[
         return None
     cpath_s = _join(path, "component")
     _unknown(cdata, _COMPONENT_KEYS, cpath_s, problems)
+    if cdata.get("type", "command") == "pipeline":
+        problems.add(_join(path, "type"), "the component is a pipeline component: give the step type: pipeline")
+        return None
     if cdata.get("type", "command") != "command":
         problems.add(_join(cpath_s, "type"), f"Value {cdata.get('type')!r} passed is not in set ['command']")
         return None
@@ -1091,11 +1111,347 @@ def _step(name: str, raw: Any, base_dir: Path, problems: _Problems) -> Optional[
                     tags=dict(job.tags) if "tags" in raw else None)
     v = cdata.get("version")
     return PipelineStep(name=name, job=job, is_deterministic=bool(det) if det is not None else True,
-                        component=comp_source if comp_source else None,
+                        registered=registered, component=comp_source if comp_source else None,
                         component_name=cdata.get("name"), component_version=None if v is None else str(v),
                         node_inputs=_given(raw, "inputs"), node_outputs=_given(raw, "outputs"),
                         component_schema=cdata.get("$schema"), ports=ports, out_ports=out_ports, spec_resources=spec_res,
                         spec_distribution=spec_dist, node=node)
+
+
+# ---------------------------------------------------------------------------- registered and pipeline components
+
+MAX_NESTING = 10  # pipeline components inside pipeline components: deeper than this is refused (no runaway recursion)
+_PIPELINE_COMPONENT_KEYS = ("$schema", "type", "name", "version", "display_name", "description", "tags",
+                            "is_deterministic", "inputs", "outputs", "jobs")
+_PIPELINE_NODE_KEYS = ("type", "component", "inputs", "outputs", "display_name", "description", "tags", "properties",
+                       "compute", "settings", "name", "experiment_name")
+
+
+def _is_asset_ref(text: str) -> bool:
+    """``azureml:name:version`` / ``azureml:name@label`` / ``azureml://registries/...`` (not an ARM id)."""
+    from amlplatform.runs.assets import is_reference
+
+    return is_reference(text) and not ARM_ID.match(text)
+
+
+def _registered(ref: str, where: str, problems: _Problems) -> Any:
+    """The stored definition file of a registered component, ``None`` when the local asset store does not hold it,
+    ``False`` (and a problem) when the reference itself is bad."""
+    from amlplatform.runs.assets import REGISTRY_REF, SHORT_REF, AssetStore, parse_ref
+
+    m = SHORT_REF.match(ref) or REGISTRY_REF.match(ref)
+    if m and m.group("label") not in (None, "latest"):
+        return None  # another label (@default): only the workspace resolves it
+    try:
+        parsed = parse_ref(ref, "component", where)
+    except UserError as exc:
+        problems.add(where, str(exc).split(": ", 1)[-1])
+        return False
+    store = AssetStore.default()
+    try:
+        found = store.get(parsed)
+    except UserError:
+        return None
+    return store.definition_file(found)
+
+
+def _node_settings(raw: Mapping[str, Any], path: str, problems: _Problems) -> StepNode:
+    limits = _mapping(raw.get("limits"), _join(path, "limits"), problems)
+    timeout = _int(limits.get("timeout"), _join(path, "limits.timeout"), problems) if limits else None
+    ev = _str_map(raw.get("environment_variables"), _join(path, "environment_variables"), problems)
+    return StepNode(resources=_resources(raw.get("resources"), _join(path, "resources"), problems),
+                    distribution=_distribution(raw.get("distribution"), _join(path, "distribution"), problems),
+                    timeout=timeout, environment_variables=ev,
+                    identity=_identity(raw.get("identity"), _join(path, "identity"), problems),
+                    tags=_str_map(raw.get("tags"), _join(path, "tags"), problems) if "tags" in raw else None)
+
+
+def _opaque_step(name: str, raw: Mapping[str, Any], ref: str, base_dir: Path, problems: _Problems,
+                 node_keys: Sequence[str], kind: str = "command") -> PipelineStep:
+    """A step whose registered component only the workspace knows: its node as written (azure-ai-ml sends a
+    registered component's node without looking the component up: ``_source: REMOTE.WORKSPACE.COMPONENT``)."""
+    path = f"jobs.{name}"
+    _unknown(raw, node_keys, path, problems)
+    job = CommandJob(source=None, base_dir=base_dir, command="", environment=Environment(kind="none"),
+                     display_name=_str(raw.get("display_name"), _join(path, "display_name"), problems),
+                     inputs=_ios(raw.get("inputs"), _join(path, "inputs"), base_dir, problems, outputs=False, bindable=True),
+                     outputs=_ios(raw.get("outputs"), _join(path, "outputs"), base_dir, problems, outputs=True, bindable=True),
+                     compute=_compute(raw.get("compute"), _join(path, "compute"), problems))
+    node = _node_settings(raw, path, problems) if kind == "command" else StepNode()
+    return PipelineStep(name=name, job=job, registered=ref, opaque=True, node_inputs=_given(raw, "inputs"),
+                        node_outputs=_given(raw, "outputs"), node=node, kind=kind)
+
+
+def _declared_inputs(declared: Mapping[str, Any], path: str, base_dir: Path, problems: _Problems) -> dict[str, JobInput]:
+    """A pipeline component's declared inputs as values its steps can bind to (literal defaults; data ports)."""
+    out: dict[str, JobInput] = {}
+    for k, decl in declared.items():
+        where = _join(path, str(k))
+        if not _name_ok(k, where, problems):
+            continue
+        if not isinstance(decl, Mapping):
+            problems.add(where, "Invalid input type.")
+            continue
+        typ = decl.get("type", "uri_folder")
+        if typ in LITERAL_TYPES:
+            _unknown(decl, ("type", "default", "optional", "description", "min", "max", "enum"), where, problems)
+            out[str(k)] = JobInput(name=str(k), type="literal", value=decl.get("default"), description=decl.get("description"))
+            continue
+        _unknown(decl, ("type", "mode", "description", "optional", "default", "path"), where, problems)
+        t = _enum(typ, DATA_TYPES, _join(where, "type"), problems)
+        mode = _enum(decl.get("mode"), MLTABLE_INPUT_MODES if t == "mltable" else INPUT_MODES, _join(where, "mode"), problems)
+        out[str(k)] = JobInput(name=str(k), type=t or "uri_folder", mode=mode, description=decl.get("description"))
+    return out
+
+
+def _pipeline_component(cdata: Mapping[str, Any], comp_dir: Path, source: Optional[str], prefix: str,
+                        problems: _Problems, chain: tuple[str, ...]) -> Optional[PipelineJob]:
+    """A ``type: pipeline`` component (azure-ai-ml ``PipelineComponentSchema``: a component with ``jobs:``) parsed
+    as a pipeline whose inputs and outputs are its declared ports; problems are named under ``prefix``."""
+    sub = _Problems()
+    _unknown(cdata, _PIPELINE_COMPONENT_KEYS, "", sub)
+    declared = _mapping(cdata.get("inputs"), "inputs", sub) or {}
+    inputs = _declared_inputs(declared, "inputs", comp_dir, sub)
+    outputs = _ios(cdata.get("outputs"), "outputs", comp_dir, sub, outputs=True, bindable=False)
+    raw_jobs = _mapping(cdata.get("jobs"), "jobs", sub)
+    steps: dict[str, PipelineStep] = {}
+    if not raw_jobs:
+        sub.add("jobs", "Missing data for required field." if "jobs" not in cdata else "a pipeline needs at least one step")
+    else:
+        for n, raw in raw_jobs.items():
+            step = _step(str(n), raw, comp_dir, sub, chain)
+            if step is not None:
+                steps[str(n)] = step
+        steps = _resolve_bindings(steps, inputs, outputs, sub)
+        cycle = _cycle({n: s.depends_on for n, s in steps.items()})
+        if cycle:
+            sub.add("jobs", f"steps depend on each other in a cycle: {' -> '.join(cycle)}")
+    for item in sub.items:
+        problems.items.append(f"{prefix}." + item.replace("(root): ", "", 1) if not item.startswith("(root)")
+                              else f"{prefix}: " + item[len('(root): '):])
+    if sub.items:
+        return None
+    meta = {k: cdata.get(k) for k in ("name", "display_name", "description")}
+    return PipelineJob(source=Path(source) if source else None, base_dir=comp_dir, jobs=steps, inputs=inputs,
+                       outputs=outputs, tags=_str_map(cdata.get("tags"), "tags", _Problems()), **meta)
+
+
+def _pipeline_step(name: str, raw: Mapping[str, Any], base_dir: Path, problems: _Problems,
+                   chain: tuple[str, ...]) -> Optional[PipelineStep]:
+    """A step running a pipeline component (a nested pipeline): a file, an inline mapping or a registered one."""
+    path = f"jobs.{name}"
+    _unknown(raw, _PIPELINE_NODE_KEYS, path, problems)
+    comp = raw.get("component")
+    cpath_s = _join(path, "component")
+    registered: Optional[str] = None
+    comp_source: Optional[str] = None
+    comp_dir = base_dir
+    if comp is None:
+        problems.add(cpath_s, "Missing data for required field.")
+        return None
+    if isinstance(comp, str) and _is_asset_ref(comp):
+        found = _registered(comp, cpath_s, problems)
+        if found is False:
+            return None
+        if found is None:
+            return _opaque_step(name, raw, comp, base_dir, problems, _PIPELINE_NODE_KEYS, kind="pipeline")
+        registered, comp = comp, str(found)
+    if isinstance(comp, str):
+        cpath = _local(base_dir, comp)
+        if not cpath.is_file():
+            problems.add(cpath_s, f"component file {comp!r} does not exist ({cpath})")
+            return None
+        key = str(cpath)
+        if key in chain:  # a component that includes itself, directly or through others: never loaded twice
+            loop = " -> ".join([*chain[chain.index(key):], key])
+            problems.add(cpath_s, f"the pipeline component includes itself: {loop}")
+            return None
+        try:
+            cdata = read_yaml(cpath)
+        except UserError as exc:
+            problems.add(cpath_s, str(exc))
+            return None
+        comp_dir, comp_source, chain = cpath.parent, key, (*chain, key)
+    elif isinstance(comp, Mapping):
+        cdata = dict(comp)
+        chain = (*chain, f"{chain[-1] if chain else ''}#{name}")
+    else:
+        problems.add(cpath_s, "Invalid input type.")
+        return None
+    if len(chain) > MAX_NESTING:
+        problems.add(cpath_s, f"pipeline components nest deeper than {MAX_NESTING} levels")
+        return None
+    if cdata.get("type") != "pipeline":
+        problems.add(_join(cpath_s, "type"), f"a pipeline step needs a pipeline component (type: pipeline), got "
+                     f"{cdata.get('type', 'command')!r}")
+        return None
+    sub = _pipeline_component(cdata, comp_dir, comp_source, cpath_s, problems, chain)
+    if sub is None:
+        return None
+    declared = _mapping(cdata.get("inputs"), _join(cpath_s, "inputs"), problems) or {}
+    node_in = _mapping(raw.get("inputs"), _join(path, "inputs"), problems) or {}
+    inputs: dict[str, JobInput] = {}
+    for k, v in node_in.items():
+        if k not in declared:
+            problems.add(_join(path, f"inputs.{k}"), "the component has no such input")
+            continue
+        x = _input(str(k), v, _join(path, f"inputs.{k}"), base_dir, problems, bindable=True)
+        if x is not None:
+            inputs[str(k)] = x
+    for k, decl in declared.items():
+        if k in node_in:
+            continue
+        if isinstance(decl, Mapping) and decl.get("default") is not None and decl.get("type") in LITERAL_TYPES:
+            inputs[str(k)] = JobInput(name=str(k), type="literal", value=decl["default"])
+        elif not (isinstance(decl, Mapping) and (decl.get("optional") or "default" in decl)):
+            problems.add(_join(path, f"inputs.{k}"), "required input of the component is not given")
+    node_out = _mapping(raw.get("outputs"), _join(path, "outputs"), problems) or {}
+    for k in node_out:
+        if k not in sub.outputs:
+            problems.add(_join(path, f"outputs.{k}"), "the component has no such output")
+    outputs = {k: o for k, o in _ios({k: node_out.get(k) for k in sub.outputs}, _join(path, "outputs"), base_dir,
+                                     problems, outputs=True, bindable=True).items()}
+    outputs = {k: (o if k in node_out else replace(sub.outputs[k], name=k)) for k, o in outputs.items()}
+    job = CommandJob(source=None, base_dir=base_dir, command="", environment=Environment(kind="none"),
+                     display_name=_str(raw.get("display_name"), _join(path, "display_name"), problems),
+                     inputs=inputs, outputs=outputs, compute=_compute(raw.get("compute"), _join(path, "compute"), problems))
+    ports = {str(k): _declared_port(decl) for k, decl in declared.items()}
+    out_ports = {k: {"type": o.type, **({"mode": o.mode} if o.mode else {})} for k, o in sub.outputs.items()}
+    v = cdata.get("version")
+    return PipelineStep(name=name, job=job, kind="pipeline", pipeline=sub, registered=registered,
+                        component=comp_source, component_name=cdata.get("name"),
+                        component_version=None if v is None else str(v), node_inputs=_given(raw, "inputs"),
+                        node_outputs=_given(raw, "outputs"), component_schema=cdata.get("$schema"), ports=ports,
+                        out_ports=out_ports)
+
+
+def check_component(path: Path, data: Mapping[str, Any]) -> list[str]:
+    """The problems azure-ai-ml's ``load_component`` finds in a component file (command or pipeline), for
+    ``amlplatform component create``; each names its field."""
+    problems = _Problems()
+    typ = data.get("type", "command")
+    path = Path(path).resolve()
+    if typ == "pipeline":
+        _pipeline_component(data, path.parent, str(path), "(root)", problems, (str(path),))
+        return [p.replace("(root).", "", 1).replace("(root): ", "", 1) for p in problems.items]
+    if typ != "command":
+        return [f"type: Value {typ!r} passed is not in set ['command', 'pipeline'] (amlplatform registers command and "
+                "pipeline components)"]
+    declared = data.get("inputs") if isinstance(data.get("inputs"), Mapping) else {}
+    node = {"type": "command", "component": str(path),
+            "inputs": {str(k): f"${{{{parent.inputs.{k}}}}}" for k in declared}}
+    _step("component", node, path.parent, problems)
+    out = []
+    for p in problems.items:
+        for lead in ("jobs.component.component.", "jobs.component."):
+            if p.startswith(lead):
+                p = p[len(lead):]
+                break
+        out.append(p)
+    return out
+
+
+# ---------------------------------------------------------------------------- what a local run needs
+
+
+def flatten(pipeline: PipelineJob) -> PipelineJob:
+    """The pipeline with every pipeline-component step replaced by its own steps, named ``<step>-<inner step>``
+    (a ``-`` never appears in a step name, so no name collides), bound as the service binds them: an inner
+    ``${{parent.inputs.x}}`` is the value the node gives ``x`` (else the component's default), an inner
+    ``${{parent.outputs.r}}`` is the node's output ``r`` (so ``${{parent.jobs.<step>.outputs.r}}`` of a later step
+    reads it), at every level."""
+    if not any(s.kind == "pipeline" for s in pipeline.jobs.values()):
+        return pipeline
+    steps: dict[str, PipelineStep] = {}
+    out_map: dict[tuple[str, str], tuple[str, str]] = {}
+    for sname, step in pipeline.jobs.items():
+        if step.kind != "pipeline" or step.pipeline is None:
+            steps[sname] = step
+            continue
+        inner = flatten(step.pipeline)
+        for iname, istep in inner.jobs.items():
+            flat = f"{sname}-{iname}"
+            new_inputs: dict[str, JobInput] = {}
+            for k, inp in istep.job.inputs.items():
+                b = inp.binding
+                if b is not None and b.scope == "parent_inputs":
+                    given = step.job.inputs.get(b.name)
+                    if given is None:
+                        if inp.type == "literal" and inp.value is None or inp.type != "literal" and inp.path is None:
+                            continue  # an optional input no one gives
+                        new_inputs[k] = replace(inp, binding=None)
+                    else:
+                        new_inputs[k] = replace(given, name=k, mode=inp.mode or given.mode, node_type=inp.node_type,
+                                                node_mode=inp.node_mode)
+                elif b is not None and b.scope == "step_outputs":
+                    new_inputs[k] = replace(inp, binding=Binding("step_outputs", b.name, step=f"{sname}-{b.step}"))
+                else:
+                    new_inputs[k] = inp
+            new_outputs: dict[str, JobOutput] = {}
+            for k, o in istep.job.outputs.items():
+                if o.binding is not None and o.binding.scope == "parent_outputs":
+                    node_out = step.job.outputs.get(o.binding.name) or JobOutput(name=k, type=o.type)
+                    new_outputs[k] = replace(node_out, name=k, binding=node_out.binding)
+                    out_map[(sname, o.binding.name)] = (flat, k)
+                else:
+                    new_outputs[k] = o
+            job = replace(istep.job, inputs=new_inputs, outputs=new_outputs,
+                          compute=istep.job.compute or step.job.compute)
+            steps[flat] = replace(istep, name=flat, job=job)
+    rebound: dict[str, PipelineStep] = {}
+    for sname, step in steps.items():
+        inputs = {}
+        for k, inp in step.job.inputs.items():
+            b = inp.binding
+            if b is not None and b.scope == "step_outputs" and (b.step, b.name) in out_map:
+                fs, fo = out_map[(b.step or "", b.name)]
+                inp = replace(inp, binding=Binding("step_outputs", fo, step=fs))
+            inputs[k] = inp
+        deps = tuple(dict.fromkeys(i.binding.step for i in inputs.values()
+                                   if i.binding is not None and i.binding.scope == "step_outputs"))
+        rebound[sname] = replace(step, job=replace(step.job, inputs=inputs), depends_on=deps)  # type: ignore[arg-type]
+    return replace(pipeline, jobs=rebound)
+
+
+def _local_environment(env: Environment, where: str) -> Environment:
+    """A registered environment the local asset store holds -> its definition (built locally like an inline one);
+    others unchanged (a curated ``AzureML-*`` one or one not stored runs with a note, see ``runs.envbuild``)."""
+    if env.kind not in ("asset", "registry") or not env.ref:
+        return env
+    from amlplatform.runs.assets import AssetStore, parse_ref
+
+    store = AssetStore.default()
+    try:
+        found = store.get(parse_ref(env.ref, "environment", where))
+    except UserError:
+        return env
+    data = read_yaml(found.definition)
+    problems = _Problems()
+    stored = _environment({k: v for k, v in data.items() if k not in ("version",)}, where, found.folder, problems)
+    if stored is None or problems.items:
+        raise UserError(f"{where}: the stored environment {found.definition} is not valid:", problems.items)
+    return replace(stored, ref=env.ref, description=stored.description or f"{env.ref} from the local asset store")
+
+
+def prepare_local(job: Any) -> Any:
+    """The job as it runs locally: nested pipelines flattened, registered environments from the local asset
+    store; a registered component the store lacks is a clear error naming the step and the component."""
+    if isinstance(job, PipelineJob):
+        job = flatten(job)
+        missing = [f"jobs.{n}.component: component {s.registered} is not in the local asset store; register it with "
+                   f"'amlplatform component create --file <component.yml>'"
+                   + (" --registry <registry>" if (s.registered or "").startswith("azureml://") else "")
+                   + ", or run on Azure ML (--compute <cluster>)"
+                   for n, s in job.jobs.items() if s.opaque]
+        if missing:
+            raise UserError("the pipeline names registered components this machine does not have:", missing)
+        steps = {n: replace(s, job=replace(s.job, environment=_local_environment(s.job.environment, f"jobs.{n}.environment")))
+                 for n, s in job.jobs.items()}
+        return replace(job, jobs=steps)
+    if getattr(job, "type", None) == "sweep":
+        return replace(job, trial=replace(job.trial, environment=_local_environment(job.trial.environment,
+                                                                                    "trial.environment")))
+    return replace(job, environment=_local_environment(job.environment, "environment"))
 
 
 def _rebased(value: Any, base_dir: Path) -> Any:
@@ -1155,6 +1511,8 @@ def _resolve_bindings(steps: dict[str, PipelineStep], inputs: Mapping[str, JobIn
                     problems.add(where, f"{b.expression}: no step named {b.step!r}")
                     continue
                 pout = producer.job.outputs.get(b.name)
+                if pout is None and producer.opaque:  # a registered component not in the local store: its outputs are
+                    pout = JobOutput(name=b.name)     # known to the workspace only
                 if pout is None:
                     problems.add(where, f"{b.expression}: step {b.step!r} has no output {b.name!r}")
                     continue

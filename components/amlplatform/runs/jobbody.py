@@ -50,7 +50,9 @@ DIFFERENCES = {
     "properties": "adds the git information (azureml.git.*, mlflow.source.git.*), the code hash and a submission id",
     "experimentName": "always sent (azure-ai-ml fills the same default, the current folder's name, at submit)",
     "displayName": "always sent (azure-ai-ml fills the job name at submit)",
-    "jobs.*.componentId": "the anonymous component version registered for the step (ARM id)",
+    "jobs.*.componentId": "the anonymous component version registered for the step (ARM id); a registered "
+                          "component's ARM id (azureml:name:version -> W/components/name/versions/version, @latest -> "
+                          "the most recently created version, as azure-ai-ml resolves it); a registry URI as written",
     "settings.default_compute": "the compute's ARM id",
 }
 
@@ -435,6 +437,72 @@ def _job_header(job_type: str, job: Any, *, name: str, run_properties: Mapping[s
     }
 
 
+def node_source(step: PipelineStep) -> str:
+    """The node's ``_source`` as azure-ai-ml sets it (``ComponentSource``): a registered component is
+    ``REMOTE.WORKSPACE.COMPONENT`` (``azureml:name:version`` / ``@label``) or ``REMOTE.REGISTRY``
+    (``azureml://registries/...``); a component file ``YAML.COMPONENT``; an inline step ``YAML.JOB``."""
+    if step.registered:
+        return "REMOTE.REGISTRY" if step.registered.startswith("azureml://registries/") else "REMOTE.WORKSPACE.COMPONENT"
+    return "YAML.COMPONENT" if step.component else "YAML.JOB"
+
+
+def pipeline_nodes(steps: Mapping[str, PipelineStep], *, component_ids: Mapping[str, str],
+                   compute_ids: Mapping[str, str], step_input_uris: Mapping[tuple[str, str], str],
+                   step_code_ids: Mapping[str, Optional[str]], step_environment_ids: Mapping[str, str],
+                   prefix: str = "") -> dict[str, Any]:
+    """The ``jobs`` of a pipeline job or of a pipeline component's spec (azure-ai-ml ``BaseNode._to_rest_object``
+    for each node); ``prefix`` keys the steps of a pipeline component (``<step>.``)."""
+    jobs: dict[str, Any] = {}
+    for sname, step in steps.items():
+        key = prefix + sname
+        # azure-ai-ml sends the inputs/outputs the step's YAML gives (a component's defaults stay in the component)
+        node: dict[str, Any] = {"name": sname, "type": step.kind, "componentId": component_ids[key],
+                                "_source": node_source(step)}
+        # an empty inputs:/outputs: mapping is not sent (BaseNode._to_rest_object: convert_ordered_dict_to_dict drops
+        # empty values)
+        if step.node_inputs:
+            node["inputs"] = {n: _step_input(step.job.inputs[n], step_input_uris.get((key, n)))
+                              for n in step.node_inputs if n in step.job.inputs}
+        if step.node_outputs:
+            node["outputs"] = {n: _step_output(step.job.outputs[n]) for n in step.node_outputs if n in step.job.outputs}
+        if step.own_compute:
+            node["computeId"] = compute_ids[step.own_compute]
+        if step.job.display_name:
+            node["display_name"] = step.job.display_name
+        node.update(node_settings(step))
+        if step.kind == "parallel" and not step.opaque:
+            node.update(parallel_node(step, task=parallel_task(step, code_id=step_code_ids.get(key),
+                                                               environment_id=step_environment_ids[key])))
+        if step.kind == "sweep":  # "sweep node has no componentId": its trial component is named in trial
+            node["trial"] = {"componentId": node.pop("componentId")}
+            node.update(sweep_node(step.sweep))
+        jobs[sname] = node
+    return jobs
+
+
+def pipeline_component_spec(step: PipelineStep, jobs: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``componentSpec`` of a pipeline component step's anonymous component (azure-ai-ml
+    ``PipelineComponent._to_rest_object``): its ports and its ``jobs`` as nodes, each naming the anonymous
+    component registered for it (azure-ai-ml ``_resolve_dependencies_for_pipeline_component_jobs`` registers the
+    inner components first, then the pipeline component, and the node references it)."""
+    spec: dict[str, Any] = {"name": ANONYMOUS_COMPONENT_NAME, "type": "pipeline", "jobs": dict(jobs),
+                            "sourceJobId": None}
+    if step.ports:
+        spec["inputs"] = {n: dict(p) for n, p in step.ports.items()}
+    if step.out_ports:
+        spec["outputs"] = {n: dict(p) for n, p in step.out_ports.items()}
+    if step.component_schema:
+        spec["$schema"] = step.component_schema
+    return spec
+
+
+def pipeline_component_body(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A pipeline component's version body: as ``component_body`` but without ``isArchived`` (azure-ai-ml's
+    ``PipelineComponent._to_rest_object`` does not set it)."""
+    return {"properties": {"componentSpec": {**spec, "version": component_version(spec)}, "isAnonymous": True,
+                           "properties": {}, "tags": {}}}
+
+
 def pipeline_body(
     pipeline: PipelineJob,
     *,
@@ -450,31 +518,11 @@ def pipeline_body(
     """The ``PUT W/jobs/{name}`` body of a pipeline job (azure-ai-ml ``PipelineJob._to_rest_object``).
 
     ``compute_ids``: compute name -> ARM id for every compute named. ``step_input_uris``: uploaded
-    local inputs given directly on a step, by (step, input)."""
-    jobs: dict[str, Any] = {}
-    step_code_ids = step_code_ids or {}
-    step_environment_ids = step_environment_ids or {}
-    for sname, step in pipeline.jobs.items():
-        # azure-ai-ml sends the inputs/outputs the step's YAML gives (a component's defaults stay in the component)
-        node: dict[str, Any] = {"name": sname, "type": step.kind, "componentId": component_ids[sname],
-                                "_source": "YAML.COMPONENT" if step.component else "YAML.JOB"}
-        if step.node_inputs is not None:
-            node["inputs"] = {n: _step_input(step.job.inputs[n], step_input_uris.get((sname, n)))
-                              for n in step.node_inputs if n in step.job.inputs}
-        if step.node_outputs is not None:
-            node["outputs"] = {n: _step_output(step.job.outputs[n]) for n in step.node_outputs if n in step.job.outputs}
-        if step.own_compute:
-            node["computeId"] = compute_ids[step.own_compute]
-        if step.job.display_name:
-            node["display_name"] = step.job.display_name
-        node.update(node_settings(step))
-        if step.kind == "parallel":
-            node.update(parallel_node(step, task=parallel_task(step, code_id=step_code_ids.get(sname),
-                                                               environment_id=step_environment_ids[sname])))
-        if step.kind == "sweep":  # "sweep node has no componentId": its trial component is named in trial
-            node["trial"] = {"componentId": node.pop("componentId")}
-            node.update(sweep_node(step.sweep))
-        jobs[sname] = node
+    local inputs given directly on a step, by (step, input). Steps of a pipeline component are keyed
+    ``<step>.<inner step>`` in ``component_ids`` and the other step mappings."""
+    jobs = pipeline_nodes(pipeline.jobs, component_ids=component_ids, compute_ids=compute_ids,
+                          step_input_uris=step_input_uris, step_code_ids=step_code_ids or {},
+                          step_environment_ids=step_environment_ids or {})
     settings: dict[str, Any] = {"_source": "YAML.JOB"}
     s = pipeline.settings
     if s.default_compute:

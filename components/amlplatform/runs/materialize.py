@@ -14,10 +14,11 @@ What a local run does with each input (``runs.job.JobInput``), by where its ``pa
   path-style ``<host:port>/<account>/<container>/<p>`` of Azurite): downloaded the same way;
   another ``https://`` URL of a ``uri_file`` is fetched with a plain GET;
 - ``mode: direct``: the URI itself is passed, nothing is downloaded (Azure ML passes the URI too);
-- ``azureml:<name>:<version>`` / ``azureml:<name>@latest``: looked up in the local asset store
-  ``$AMLPLATFORM_ASSETS_DIR`` (default ``.amlplatform/assets`` under the current folder):
-  ``data/<name>/<version>.json`` = ``{"path": "..."}`` (a path relative to that file, or a URI as
-  above); ``@latest`` is the highest version. A missing asset is a clear error naming the input.
+- ``azureml:<name>:<version>`` / ``azureml:<name>@latest`` / ``azureml://registries/<r>/data/<name>/versions/<v>``:
+  the data asset of the local asset store (``runs.assets``, filled by ``amlplatform data create``): its
+  copied files, or the URI it was registered with (then read as above); for a model input
+  (``mlflow_model``/``custom_model``) the local model registry's version (``amlplatform model register``).
+  ``@latest`` is the most recently created version. A missing asset is a clear error naming the input.
 
 Blob credentials, in order: a SAS in the URL; the account key of ``AZURE_STORAGE_CONNECTION_STRING``
 when it names the same account (Azurite's well-known account in tests); else anonymous for a
@@ -166,48 +167,42 @@ def datastores(env: Optional[Mapping[str, str]] = None) -> dict[str, str]:
     return data
 
 
-def assets_dir(env: Optional[Mapping[str, str]] = None, cwd: Optional[Path] = None) -> Path:
+MODEL_TYPES = ("mlflow_model", "custom_model", "triton_model")
+
+
+def is_asset_input(path: Any) -> bool:
+    """``azureml:name:version`` / ``azureml:name@latest`` / ``azureml://registries/<r>/data|models/...``."""
+    from amlplatform.runs.assets import REGISTRY_REF
+
+    return isinstance(path, str) and ((path.startswith("azureml:") and not path.startswith("azureml://"))
+                                      or bool(REGISTRY_REF.match(path)))
+
+
+def resolve_asset(ref: str, where: str, env: Optional[Mapping[str, str]] = None,
+                  typ: Optional[str] = None) -> tuple[str, Path]:
+    """A registered data asset (``runs.assets``, ``amlplatform data create``) or, for a model input
+    (``mlflow_model``/``custom_model``/``triton_model``, or a ``.../models/...`` registry URI), a model version of
+    the local model registry (``runs.models``) -> (the path it stands for, the record it came from)."""
+    from amlplatform.runs.assets import REGISTRY_REF, AssetStore, assets_dir as store_dir, parse_ref
+
     env = os.environ if env is None else env
-    raw = env.get(ENV_ASSETS_DIR)
-    base = Path(cwd) if cwd is not None else Path.cwd()
-    if raw:
-        p = Path(raw).expanduser()
-        return p if p.is_absolute() else base / p
-    return base / ".amlplatform" / "assets"
+    m = REGISTRY_REF.match(ref)
+    is_model = (m.group("plural") == "models") if m else typ in MODEL_TYPES
+    if is_model:
+        from amlplatform.runs.models import LocalRegistry, models_dir
 
-
-def _version_key(v: str) -> tuple:
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\-_]", v))
-
-
-def resolve_asset(ref: str, where: str, env: Optional[Mapping[str, str]] = None) -> tuple[str, Path]:
-    """``azureml:name:version`` / ``azureml:name@latest`` -> (the path it stands for, the asset file)."""
-    m = ASSET_REF.match(ref)
-    root = assets_dir(env)
-    if not m:
-        raise UserError(f"{where}: {ref!r} is not a data asset reference (azureml:<name>:<version> or azureml:<name>@latest)")
-    name, version, label = m.group("name"), m.group("version"), m.group("label")
-    folder = root / "data" / name
-    hint = (f"locally, give the data's path instead (--set {where}.path=./data) or register it in the local "
-            f"asset store as {folder}/<version>.json = {{\"path\": \"...\"}}")
-    if label is not None and label != "latest":
-        raise UserError(f"{where}: {ref}: only the label @latest is known locally; {hint}")
-    if version is None:
-        versions = sorted((p.stem for p in folder.glob("*.json")), key=_version_key) if folder.is_dir() else []
-        if not versions:
-            raise UserError(f"{where}: data asset {ref} is not in the local asset store ({folder}); {hint}")
-        version = versions[-1]
-    path = folder / f"{version}.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{where}: data asset {name}:{version} is not in the local asset store ({path}); {hint}") from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{where}: local data asset {path} cannot be read: {exc}") from None
-    target = data.get("path") if isinstance(data, dict) else None
-    if not isinstance(target, str) or not target:
-        raise UserError(f"{where}: local data asset {path} has no \"path\"")
-    return target, path
+        if m:  # the local model registry has no registries: a registry's model is the workspace's to resolve
+            raise UserError(f"{where}: model {ref} is in registry {m.group('registry')!r}, which is not on this "
+                            f"machine; register a local copy ('amlplatform model register --name {m.group('name')}') "
+                            "and name it azureml:<name>:<version>, or run the job on Azure ML (--compute <cluster>)")
+        registry = LocalRegistry(models_dir(env=env))
+        try:
+            resolved = registry.resolve(ref)
+        except UserError as exc:
+            raise UserError(f"{where}: model {ref}: {exc}; register it with 'amlplatform model register'") from None
+        return str(resolved.model_path), registry.root / str(resolved.name) / str(resolved.version) / "model.json"
+    found = AssetStore(store_dir(env=env)).get(parse_ref(ref, "data", where), where)
+    return found.data_path(), found.folder / "asset.json"
 
 
 # ------------------------------------------------------------------------ blob access
@@ -452,8 +447,8 @@ def input_identity(inp: Any, where: str, env: Optional[Mapping[str, str]] = None
         check_local_input(local, path, where)
         h.update(b"local\0" + _hash_local(local).encode())
         return h.hexdigest()
-    if isinstance(path, str) and path.startswith("azureml:") and not path.startswith("azureml://"):
-        target, asset_file = resolve_asset(path, where, env)
+    if is_asset_input(path):
+        target, asset_file = resolve_asset(path, where, env, typ)
         h.update(b"asset\0" + path.encode())
         resolved = _asset_target(target, asset_file)
         if isinstance(resolved, Path):
@@ -508,13 +503,14 @@ def materialize_input(inp: Any, name: str, run_dir: Path, *, where: str,
         return Materialized(name, typ, str(local), source=path, kind="local", mode=mode)
     if not isinstance(path, str):
         raise UserError(f"{where}: has no path or value")
-    if path.startswith("azureml:") and not path.startswith("azureml://"):
-        target, asset_file = resolve_asset(path, where, env)
+    if is_asset_input(path):
+        target, asset_file = resolve_asset(path, where, env, typ)
         resolved = _asset_target(target, asset_file)
         inner = {"type": typ, "mode": mode, "path": str(resolved) if isinstance(resolved, Path) else resolved,
                  "local_path": resolved if isinstance(resolved, Path) else None}
         m = materialize_input(inner, name, run_dir, where=where, env=env)
-        m.notes.append(f"data asset {path} from the local asset store ({asset_file})")
+        m.notes.append(f"{'model' if asset_file.name == 'model.json' else 'data asset'} {path} from the local "
+                       f"{'model registry' if asset_file.name == 'model.json' else 'asset store'} ({asset_file.parent})")
         m.source = path
         return m
     if mode == "direct":

@@ -1,7 +1,9 @@
-"""The platform's shape: typed models (pydantic, no Pulumi) of everything one platform declares.
+"""The platform's shape: typed models (pydantic) of everything one platform declares.
 
-They sit below both the components and the stack program: the ``MLPlatform`` component validates its
-arguments with :class:`amlplatform.spec.platform.StackSettings`, and the program reads a stack file
-into the same model (``amlplatform.settings``, which re-exports every module here under its old
-name). Pure Azure facts they use live one level lower, in ``amlplatform.azure``.
+Layers, pointing down: the leaf components (``amlplatform.iac`` but ``iac.platform``) declare their
+defaults beside their Args; these models take their defaults from there, so a stack that leaves a
+setting out gets what a bare component gets; the ``MLPlatform`` component (``amlplatform.iac.platform``)
+validates its arguments with :class:`amlplatform.spec.platform.StackSettings`, and the program reads a
+stack file into the same model (``amlplatform.settings``, which re-exports every module here under its
+old name). Pure Azure facts live lowest, in ``amlplatform.azure``.
 """

@@ -19,7 +19,7 @@ learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authent
   with RoleAssignmentExists, so they are not declared. A user-assigned workspace identity must
   hold them beforehand (workspace.user_assigned_identity_id).
 
-Pure: no Pulumi imports.
+Declares no resources; the defaults are the components' own (amlplatform.iac._base.defaults).
 """
 
 from typing import List, Literal, Optional

@@ -10,13 +10,16 @@ validator the fields validated before it), so a bad block is reported in one err
 every bad field - ``min_nodes > max_nodes``, a bad name and an unknown priority all at once -
 instead of one problem per deploy attempt.
 
-Pure: no Pulumi imports.
+Declares no resources; the defaults are the components' own (amlplatform.iac._base.defaults).
 """
 
 from typing import Dict, List, Literal, Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+# the components' own defaults, written once beside their Args (amlplatform.iac._base.defaults)
+from amlplatform.iac.compute.compute import CLUSTER_DEFAULTS as CLUSTER, INSTANCE_DEFAULTS as INSTANCE, \
+    SCHEDULE_DEFAULTS as SCHEDULE
 from amlplatform.azure import naming
 from amlplatform.spec.core import Guid, Model
 from amlplatform.spec.environments import DEFAULT_BASE_IMAGE, EnvironmentSettings  # noqa: F401
@@ -35,19 +38,20 @@ class ClusterSettings(Model):
     """An AmlCompute cluster: scales to zero, no public SSH, Entra ID only."""
 
     name: ComputeName = Field(description="Compute name: 2-16 letters, digits and '-', starting with a letter")
-    vm_size: VmSize = "Standard_DS3_v2"
+    vm_size: VmSize = CLUSTER["vm_size"]
     """VM size: `Standard_` + letters, digits, `_`"""
-    priority: Literal["Dedicated", "LowPriority"] = "Dedicated"
+    priority: Literal["Dedicated", "LowPriority"] = CLUSTER["priority"]
     """Dedicated, or LowPriority (cheaper, can be preempted)"""
-    min_nodes: int = Field(0, ge=0, description="Nodes kept when idle; 0 (default) costs nothing when idle")
-    max_nodes: int = Field(4, ge=1, le=1000)
+    min_nodes: int = Field(CLUSTER["min_nodes"], ge=0, description="Nodes kept when idle; 0 costs nothing when idle")
+    max_nodes: int = Field(CLUSTER["max_nodes"], ge=1, le=1000)
     """Most nodes; at least min_nodes"""
     idle_time_before_scale_down: ScaleDownDelay = Field(
-        "PT120S", description="ISO-8601 idle time before a node is released (PT60S-P1D)")
+        CLUSTER["idle_time_before_scale_down"], description="ISO-8601 idle time before a node is released (PT60S-P1D)")
     subnet_id: SubnetId = Field(None, description="Subnet to join; then nodes get no public IP by default")
     node_public_ip: Optional[bool] = Field(
         None, description="Default: false with a subnet or a managed network, else true (no route otherwise)")
-    remote_login_port_public_access: Literal["Disabled", "Enabled", "NotSpecified"] = "Disabled"
+    remote_login_port_public_access: Literal["Disabled", "Enabled", "NotSpecified"] = CLUSTER[
+        "remote_login_port_public_access"]
     """SSH from the internet to the nodes"""
     identity: Literal["SystemAssigned", "UserAssigned", "None"] = "SystemAssigned"
     """Managed identity of the nodes (UserAssigned needs user_assigned_identity_id)"""
@@ -88,7 +92,7 @@ class ScheduleSettings(Model):
     cron: Cron
     """When: a cron expression, minute (0-59) hour (0-23) day (1-31) month (1-12) weekday (0-6, Sunday 0),
     each `*`, a number, a range, a step or a list, like `0 19 * * 1-5`"""
-    time_zone: str = Field("UTC", description="Windows time zone id, e.g. 'W. Europe Standard Time'")
+    time_zone: str = Field(SCHEDULE["time_zone"], description="Windows time zone id, e.g. 'W. Europe Standard Time'")
     enabled: bool = True
     """Whether the schedule runs"""
 
@@ -118,10 +122,10 @@ class InstancesSettings(Model):
 
     prefix: str = Field("ci", pattern=r"^(?:[A-Za-z][A-Za-z0-9]{0,8})$",
                         description="Start of generated instance names (1-9 letters/digits)")
-    vm_size: VmSize = "Standard_DS3_v2"
-    """Default VM size of every instance"""
+    vm_size: VmSize = INSTANCE["vm_size"]
+    """VM size of every instance (each user may override it)"""
     idle_shutdown: bool = Field(True, description="Shut an idle instance down")
-    idle_time_before_shutdown: IdleShutdown = Field("PT60M", description="PT15M-P3D")
+    idle_time_before_shutdown: IdleShutdown = Field(INSTANCE["idle_time_before_shutdown"], description="PT15M-P3D")
     schedules: List[ScheduleSettings] = Field(default_factory=list)
     """Start/stop schedules of every instance: `{action: Start|Stop, cron, time_zone}`"""
     setup_script: Optional[SetupScriptSettings] = None

@@ -4,8 +4,8 @@ These models are what a stack file may say (``stacks/Pulumi.<stack>.yaml``, keys
 ``amlplatform:`` namespace). Defaults are the secure ones; a stack that wants something else
 says so explicitly, and the policy pack re-checks the result.
 
-Pure: no Pulumi imports. Components never see these models: the program maps them to plain
-component arguments.
+Declares no resources; the defaults are the components' own (amlplatform.iac._base.defaults).
+The leaf components never see these models: MLPlatform maps them to plain component arguments.
 """
 
 import re
@@ -18,6 +18,13 @@ from amlplatform.azure import naming
 from amlplatform.azure.isolation import dependency_network
 from amlplatform.azure.roles import ROLES
 from amlplatform.errors import Problems
+# the components' own defaults, written once beside their Args (amlplatform.iac._base.defaults): a stack
+# that leaves a setting out gets exactly what a bare component gets
+from amlplatform.iac.workspace.keyvault import DEFAULTS as KEY_VAULT
+from amlplatform.iac.workspace.monitoring import DEFAULTS as MONITORING
+from amlplatform.iac.workspace.registry import DEFAULTS as REGISTRY
+from amlplatform.iac.workspace.storage import DEFAULTS as STORAGE
+from amlplatform.iac.workspace.workspace import DEFAULTS as WORKSPACE
 
 
 class Model(BaseModel):
@@ -178,17 +185,20 @@ class StorageSettings(Model):
     existing_id: Annotated[Optional[str], arm_id("Microsoft.Storage/storageAccounts")] = Field(
         None, description="Bring an existing storage account instead of creating one")
     sku: Literal["Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_RAGRS",
-                 "Standard_GZRS", "Standard_RAGZRS"] = Field("Standard_ZRS", description="Replication")
+                 "Standard_GZRS", "Standard_RAGZRS"] = Field(STORAGE["sku"], description="Replication")
     allow_shared_key_access: bool = Field(
-        False, description="Account keys and SAS signed with them; off by default (identity-based access)")
+        STORAGE["allow_shared_key_access"], description="Account keys and SAS signed with them; off means "
+        "identity-based access only")
     network_default_action: Optional[DefaultAction] = Field(
         None, description="Firewall default; Deny (with AzureServices bypass) unless the workspace has no "
         "managed network, where computes reach storage over public endpoints")
     public_network_access: Optional[NetworkAccess] = Field(
         None, description="Defaults to the workspace's public_network_access")
-    blob_soft_delete_days: int = Field(7, ge=1, le=365, description="Days a deleted blob can be restored")
-    container_soft_delete_days: int = Field(7, ge=1, le=365, description="Days a deleted container can be restored")
-    versioning: bool = Field(False, description="Blob versioning")
+    blob_soft_delete_days: int = Field(STORAGE["blob_soft_delete_days"], ge=1, le=365,
+                                       description="Days a deleted blob can be restored")
+    container_soft_delete_days: int = Field(STORAGE["container_soft_delete_days"], ge=1, le=365,
+                                            description="Days a deleted container can be restored")
+    versioning: bool = Field(STORAGE["versioning"], description="Blob versioning")
 
 
 class KeyVaultSettings(Model):
@@ -196,18 +206,18 @@ class KeyVaultSettings(Model):
 
     existing_id: Annotated[Optional[str], arm_id("Microsoft.KeyVault/vaults")] = Field(
         None, description="Bring an existing key vault instead of creating one")
-    sku: Literal["standard", "premium"] = Field("standard", description="premium for HSM-backed keys")
+    sku: Literal["standard", "premium"] = Field(KEY_VAULT["sku"], description="premium for HSM-backed keys")
     purge_protection: bool = Field(
-        True, description="Required for customer-managed keys; keeps a deleted vault's name taken for "
+        KEY_VAULT["purge_protection"], description="Required for customer-managed keys; keeps a deleted vault's name taken for "
         "the retention period. Turn off only for throwaway stacks.")
     soft_delete_retention_days: int = Field(
-        90, ge=7, le=90, description="Days a deleted vault (and its name) is kept")
+        KEY_VAULT["soft_delete_retention_days"], ge=7, le=90, description="Days a deleted vault (and its name) is kept")
     network_default_action: Optional[DefaultAction] = Field(
         None, description="Firewall default; derived like storage's")
     public_network_access: Optional[NetworkAccess] = Field(
         None, description="Defaults to the workspace's public_network_access")
     create_mode: Literal["default", "recover"] = Field(
-        "default", description="recover: the next `pulumi up` recovers the soft-deleted vault of the same name "
+        KEY_VAULT["create_mode"], description="recover: the next `pulumi up` recovers the soft-deleted vault of the same name "
         "(with its keys and secrets) instead of failing on the name; set it back to default afterwards")
 
     @model_validator(mode="after")
@@ -226,13 +236,13 @@ class MonitoringSettings(Model):
     existing_app_insights_id: Annotated[Optional[str], arm_id("Microsoft.Insights/components")] = Field(
         None, description="Bring an existing Application Insights component (then no monitoring is created)")
     retention_days: int = Field(
-        30, ge=30, le=730, description="Log Analytics retention in days (30-730); it also governs the "
+        MONITORING["retention_days"], ge=30, le=730, description="Log Analytics retention in days (30-730); it also governs the "
         "workspace-based Application Insights, which is sent no retention of its own")
     daily_quota_gb: Optional[float] = Field(None, gt=0, description="Daily ingestion cap of Log Analytics")
     app_insights_local_auth: bool = Field(
-        False, description="Instrumentation-key ingestion; off means Entra ID only")
-    public_ingestion: NetworkAccess = Field("Enabled", description="Ingestion over public networks")
-    public_query: NetworkAccess = Field("Enabled", description="Queries over public networks")
+        MONITORING["app_insights_local_auth"], description="Instrumentation-key ingestion; off means Entra ID only")
+    public_ingestion: NetworkAccess = Field(MONITORING["public_ingestion"], description="Ingestion over public networks")
+    public_query: NetworkAccess = Field(MONITORING["public_query"], description="Queries over public networks")
 
 
 RegistryMode = Literal["auto", "service", "create", "existing"]
@@ -246,18 +256,18 @@ class RegistrySettings(Model):
     image build, outside IaC); ``create`` always creates it; ``existing`` links ``existing_id``.
     """
 
-    mode: RegistryMode = Field("auto", description="auto, service, create or existing (see above)")
+    mode: RegistryMode = Field(WORKSPACE["registry_mode"], description="auto, service, create or existing (see above)")
     existing_id: Annotated[
         Optional[str], arm_id("Microsoft.ContainerRegistry/registries")] = Field(
         None, description="The registry to link, with mode existing")
     sku: Literal["Basic", "Standard", "Premium"] = Field(
-        "Premium", description="Premium is needed for private access, retention and zone redundancy")
+        REGISTRY["sku"], description="Premium is needed for private access, retention and zone redundancy")
     public_network_access: Optional[NetworkAccess] = Field(
         None, description="Defaults to the workspace's public_network_access")
     zone_redundancy: bool = Field(
-        False, description="Premium only. Create-only: changing it on an existing registry needs a new "
+        REGISTRY["zone_redundancy"], description="Premium only. Create-only: changing it on an existing registry needs a new "
         "registry (and its images pushed again)")
-    untagged_retention_days: int = Field(7, ge=0, le=365, description="Premium only")
+    untagged_retention_days: int = Field(REGISTRY["untagged_retention_days"], ge=0, le=365, description="Premium only")
 
     @model_validator(mode="after")
     def _check(self) -> "RegistrySettings":
@@ -274,7 +284,7 @@ class WorkspaceSettings(Model):
     friendly_name: Optional[str] = Field(None, description="Display name in the studio")
     description: Optional[str] = Field(None, description="Description in the studio")
     identity: Literal["SystemAssigned", "UserAssigned"] = Field(
-        "SystemAssigned", description="Managed identity type (create-only)")
+        WORKSPACE["identity"], description="Managed identity type (create-only)")
     user_assigned_identity_id: Annotated[
         Optional[str], arm_id("Microsoft.ManagedIdentity/userAssignedIdentities")] = Field(
         None, description="Required with identity UserAssigned: the identity must already hold its "
@@ -282,10 +292,10 @@ class WorkspaceSettings(Model):
     public_network_access: NetworkAccess = Field(
         "Disabled", description="Reach the workspace over public networks")
     managed_network: Literal["Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound"] = Field(
-        "AllowInternetOutbound", description="Managed virtual network isolation; one way: cannot go back")
-    hbi_workspace: bool = Field(False, description="High business impact: create-only")
+        WORKSPACE["managed_network"], description="Managed virtual network isolation; one way: cannot go back")
+    hbi_workspace: bool = Field(WORKSPACE["hbi_workspace"], description="High business impact: create-only")
     system_datastores_auth_mode: Literal["identity", "accesskey"] = Field(
-        "identity", description="How the workspace's own datastores authenticate to storage")
+        WORKSPACE["system_datastores_auth_mode"], description="How the workspace's own datastores authenticate to storage")
     image_build_compute: Optional[str] = Field(
         None, description="Compute cluster that builds images when the registry is private")
 

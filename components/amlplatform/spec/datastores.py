@@ -26,7 +26,7 @@ Credential-based datastores (``account_key``, ``sas``, ``service_principal``) ta
 from Pulumi *secret* configuration only: the setting names a config key (``<namespace>:<key>``,
 set with ``pulumi config set --secret``); a plain value, or a key that is not a secret, is refused.
 
-Pure: no Pulumi imports.
+Declares no resources; the defaults are the components' own (amlplatform.iac._base.defaults).
 """
 
 import re

@@ -29,7 +29,7 @@ Cross-block checks (a Kubernetes endpoint names one of the stack's Kubernetes ta
 its instance types; a batch deployment names one of the stack's clusters) are made by
 ``StackSettings`` with :func:`serving_problems`, which has the whole stack in hand.
 
-Pure: no Pulumi imports.
+Declares no resources; the defaults are the components' own (amlplatform.iac._base.defaults).
 """
 
 import re

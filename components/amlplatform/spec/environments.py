@@ -1,12 +1,13 @@
 """Typed settings for Azure ML environments (stack key ``amlplatform:environments``).
 
-Pure: no Pulumi imports.
+Declares no resources; the defaults are the components' own (amlplatform.iac._base.defaults).
 """
 
 from typing import Annotated, Dict, Literal, Optional
 
 from pydantic import AfterValidator, Field, model_validator
 
+from amlplatform.iac.compute.environments import DEFAULTS as ENVIRONMENT  # written once, beside EnvironmentArgs
 from amlplatform.azure import naming
 from amlplatform.errors import Problems
 from amlplatform.spec.core import Model
@@ -28,7 +29,7 @@ class EnvironmentSettings(Model):
 
     name: Annotated[str, AfterValidator(_asset_name)]
     """Environment name: letters, digits, '.', '_' and '-'"""
-    version: str = Field("1", pattern=r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,29})$")
+    version: str = Field(ENVIRONMENT["version"], pattern=r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,29})$")
     """Version; immutable: change it with the image or conda file"""
     image: Optional[str] = Field(None, description="Docker image used as is (no build)")
     conda_file: Optional[str] = Field(

@@ -1,7 +1,7 @@
 """Typed settings for Kubernetes inference targets (stack key ``amlplatform:kubernetes``): the AKS
 cluster and its node pools, the Azure ML extension, the instance types.
 
-Pure: no Pulumi imports.
+Declares no resources; the defaults are the components' own (amlplatform.iac._base.defaults).
 """
 
 import re

@@ -9,19 +9,19 @@ clusters, serverless, managed online endpoints); *inbound* access - studio, SDK,
 Kubernetes cluster - needs a private endpoint in a VNet the stack owns, plus DNS. This module checks
 both before any resource is declared (:func:`stack_problems`).
 
-Pure: no Pulumi imports.
+Declares no resources; the defaults are the components' own (amlplatform.iac._base.defaults).
 """
 
 import math
 from typing import Annotated, Any, Dict, List, Literal, Optional, Tuple
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
 from amlplatform.azure import naming
 from amlplatform.azure.private_dns import GROUP_ZONES, KNOWN_ZONES, REQUIRED_STORAGE_GROUPS
 from amlplatform.errors import Problems
 from amlplatform.spec import cidr
-from amlplatform.spec.core import Model, arm_id
+from amlplatform.spec.core import WORKSPACE, Model, arm_id
 
 # --------------------------------------------------------------------------- what Azure documents
 
@@ -46,6 +46,8 @@ PACKAGE_SOURCES: Dict[str, Tuple[str, ...]] = {
     "tensorflow": ("*.tensorflow.org",),
 }
 PackageSource = Literal["pypi", "conda", "pytorch", "tensorflow"]
+# A host name, a leading "*." allowed (the FQDN rules' destination)
+FQDN_PATTERN = r"^(?:(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+)$"
 
 
 def package_rule_name(source: str, fqdn: str) -> str:
@@ -169,8 +171,7 @@ class OutboundRuleSettings(Model):
     type: Literal["FQDN", "ServiceTag", "PrivateEndpoint"]
     """FQDN (needs AllowOnlyApprovedOutbound and the managed firewall), ServiceTag or PrivateEndpoint"""
     destination: Optional[str] = Field(
-        None, pattern=r"^(?:(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+)$",
-        description="FQDN rules: the host name, a leading '*.' allowed")
+        None, pattern=FQDN_PATTERN, description="FQDN rules: the host name, a leading '*.' allowed")
     service_tag: Optional[str] = Field(None, pattern=r"^(?:[A-Za-z][A-Za-z0-9.]*)$",
                                        description="ServiceTag rules: the tag, e.g. AzureFrontDoor.FrontEnd")
     protocol: Literal["TCP", "UDP", "ICMP", "*"] = Field("TCP", description="ServiceTag rules")
@@ -217,9 +218,22 @@ class OutboundSettings(Model):
     package_sources: Optional[List[PackageSource]] = Field(
         None, description="Documented FQDN rule sets under AllowOnlyApprovedOutbound: pypi, conda, pytorch, "
         "tensorflow. [] says explicitly: no internet packages. Needs the managed firewall (billed)")
+    package_mirrors: List[Annotated[str, StringConstraints(pattern=FQDN_PATTERN)]] = Field(
+        default_factory=list, description="Host names of an internal package mirror (Azure Artifacts, Nexus, "
+        "Artifactory) that pip and conda use instead of the public package sources; each gets an FQDN rule. The "
+        "public sources let a job upload as well as download, a mirror need not. Give it instead of "
+        "package_sources (a mirror reachable only privately: a PrivateEndpoint rule in rules). Environments point "
+        "pip at it (--index-url in the conda file)")
     firewall_sku: Literal["Standard", "Basic"] = Field(
-        "Standard", description="SKU of the Azure Firewall the managed network deploys for FQDN rules")
+        WORKSPACE["firewall_sku"], description="SKU of the Azure Firewall the managed network deploys for FQDN rules")
     rules: List[OutboundRuleSettings] = Field(default_factory=list, description="User-defined outbound rules")
+
+    @model_validator(mode="after")
+    def _mirror_or_sources(self) -> "OutboundSettings":
+        if self.package_mirrors and self.package_sources:
+            raise ValueError("package_mirrors replace the public package_sources: give one of them (the public "
+                             "sources would let jobs reach, and upload to, the sites the mirror stands in for)")
+        return self
 
     @field_validator("rules")
     @classmethod
@@ -237,6 +251,8 @@ class OutboundSettings(Model):
             for fqdn in PACKAGE_SOURCES[source]:
                 out[package_rule_name(source, fqdn)] = {"type": "FQDN", "category": "UserDefined",
                                                         "destination": fqdn}
+        for fqdn in self.package_mirrors:
+            out[package_rule_name("mirror", fqdn)] = {"type": "FQDN", "category": "UserDefined", "destination": fqdn}
         for rule in self.rules:
             out[rule.name] = rule.to_args()
         return out
@@ -406,10 +422,10 @@ def stack_problems(settings: Any) -> List[str]:
     out = net.outbound
     rules = out.outbound_rules()
     if rules and ws.managed_network == "Disabled":
-        problems.append("network.outbound: package_sources and rules need a workspace managed network "
+        problems.append("network.outbound: package_sources, package_mirrors and rules need a workspace managed network "
                         "(workspace.managed_network is Disabled)")
     elif out.needs_firewall() and ws.managed_network != "AllowOnlyApprovedOutbound":
-        problems.append("network.outbound: FQDN rules (package_sources, FQDN rules) only exist under "
+        problems.append("network.outbound: FQDN rules (package_sources, package_mirrors, FQDN rules) only exist under "
                         "workspace.managed_network AllowOnlyApprovedOutbound (learn.microsoft.com/azure/"
                         "machine-learning/how-to-managed-network); AllowInternetOutbound already reaches them")
 

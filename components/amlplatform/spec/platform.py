@@ -2,7 +2,7 @@
 
 Every field is a key of the stack file after ``amlplatform:`` and an argument of the
 ``MLPlatform`` component; the component validates its arguments with this model, so a stack file
-and a consumer program get the same field-naming errors. Pure: no Pulumi imports.
+and a consumer program get the same field-naming errors. Declares no resources; the defaults are the components' own (amlplatform.iac._base.defaults).
 """
 
 from typing import Any, Dict, List, Optional, Tuple

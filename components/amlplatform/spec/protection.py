@@ -11,7 +11,7 @@
   operations Azure ML needs (listing keys, creating computes).
 * Soft delete: see :func:`after_destroy_steps`.
 
-Pure: no Pulumi imports.
+Declares no resources; the defaults are the components' own (amlplatform.iac._base.defaults).
 """
 
 import re
@@ -20,6 +20,8 @@ from typing import List, Literal, Optional
 from pydantic import Field, field_validator
 from typing_extensions import Annotated
 
+from amlplatform.iac.options.locks import DEFAULT_NOTES, MAX_NOTES
+from amlplatform.iac.workspace.encryption import DEFAULTS as CMK
 from amlplatform.spec.core import Model, arm_id
 
 _KEY_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")  # Key Vault object names
@@ -31,8 +33,8 @@ class EncryptionSettings(Model):
     customer_managed_key: bool = Field(
         False, description="Encrypt the workspace and its storage account with a key in the stack's key vault. "
         "Create-only on the workspace: changing it later means a new workspace")
-    key_name: str = Field("cmk-aml", description="Name of the key in the key vault (1-127 letters, digits, -)")
-    key_size: Literal[2048, 3072, 4096] = Field(3072, description="RSA key size in bits")
+    key_name: str = Field(CMK["key_name"], description="Name of the key in the key vault (1-127 letters, digits, -)")
+    key_size: Literal[2048, 3072, 4096] = Field(CMK["key_size"], description="RSA key size in bits")
     identity_id: Annotated[
         Optional[str], arm_id("Microsoft.ManagedIdentity/userAssignedIdentities")] = Field(
         None, description="Use this existing user-assigned identity for the key instead of creating one; it must "
@@ -58,14 +60,15 @@ class LocksSettings(Model):
         return value
 
     enabled: bool = Field(
-        False, description="CanNotDelete locks on the storage account, key vault and workspace: nobody deletes them "
-        "(portal, CLI, pipelines) until the lock is removed. In addition to protect, which only stops Pulumi")
-    resources: List[Literal["storage", "key_vault", "workspace"]] = Field(
-        default_factory=lambda: ["storage", "key_vault", "workspace"],
-        description="Which resources get a lock. A lock on the workspace also refuses deleting its computes "
-        "through Resource Manager (locks apply to child resources)")
-    notes: str = Field("Holds the data of the Azure ML platform; remove this lock on purpose only",
-                       max_length=512, description="Shown on each lock (at most 512 characters)")
+        False, description="CanNotDelete locks on the storage account, key vault, Log Analytics workspace and "
+        "workspace: nobody deletes them (portal, CLI, pipelines) until the lock is removed. In addition to protect, "
+        "which only stops Pulumi")
+    resources: List[Literal["storage", "key_vault", "log_analytics", "workspace"]] = Field(
+        default_factory=lambda: ["storage", "key_vault", "log_analytics", "workspace"],
+        description="Which resources get a lock. The Log Analytics workspace holds every resource's logs (the "
+        "audit trail). A lock on the workspace also refuses deleting its computes through Resource Manager (locks "
+        "apply to child resources)")
+    notes: str = Field(DEFAULT_NOTES, max_length=MAX_NOTES, description="Shown on each lock (at most 512 characters)")
 
 
 def after_destroy_steps(*, key_vault_name: str, workspace_name: str, resource_group: str, location: str,

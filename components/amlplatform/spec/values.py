@@ -1,7 +1,7 @@
 """Value types shared by the compute settings (clusters, instances, Kubernetes, environments):
 names, VM sizes, ISO-8601 durations, cron expressions, Kubernetes names and taints, ARM ids.
 
-Pure: no Pulumi imports.
+Declares no resources; the defaults are the components' own (amlplatform.iac._base.defaults).
 """
 
 import re

@@ -14,6 +14,8 @@ interface Names {
     appInsights: pulumi.Input<string>;
 }
 
+interface LockSpec { kind?: "CanNotDelete" | "None"; notes?: string }
+
 interface MLWorkspaceArgs {
     resourceGroupName: pulumi.Input<string>;
     location: pulumi.Input<string>;
@@ -22,10 +24,9 @@ interface MLWorkspaceArgs {
     names: Names;
     tags?: Record<string, string>;
     registryMode?: string;
-    storage?: { sku?: string; networkDefaultAction?: string; blobSoftDeleteDays?: number };
+    storage?: { sku?: string; networkDefaultAction?: string; blobSoftDeleteDays?: number; lock?: LockSpec };
     monitoring?: { retentionDays?: number };
     workspace?: { publicNetworkAccess?: string; managedNetwork?: string };
-    locks?: { storage?: boolean; keyVault?: boolean; workspace?: boolean; notes?: string };
 }
 
 class MLWorkspace extends pulumi.ComponentResource {
@@ -52,10 +53,9 @@ const ml = new MLWorkspace("ml", {
     },
     tags: { "team": "fraud", "amlplatform.io/env": "tst" },
     registryMode: "service",
-    storage: { sku: "Standard_LRS", networkDefaultAction: "Allow", blobSoftDeleteDays: 14 },
+    storage: { sku: "Standard_LRS", networkDefaultAction: "Allow", blobSoftDeleteDays: 14, lock: { notes: "keep" } },
     monitoring: { retentionDays: 60 },
     workspace: { publicNetworkAccess: "Enabled", managedNetwork: "AllowInternetOutbound" },
-    locks: { storage: true, notes: "keep" },
 });
 
 // what the program got back from the provider (the test reads these lines)

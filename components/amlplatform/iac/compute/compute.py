@@ -13,7 +13,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from typing_extensions import Required
 
 from amlplatform.azure import naming
-from amlplatform.iac._base import check_args, child, token
+from amlplatform.iac._base import check_args, child, defaults, token
 
 
 # AmlCompute inputs (wire names) that cannot change in place: a change replaces the cluster
@@ -47,31 +47,38 @@ class ComputeClusterArgs(TypedDict, total=False):
     compute_name: Required[str]
     """Compute name: 3-16 letters, digits and '-', starting with a letter."""
     vm_size: str
-    """VM size, default Standard_DS3_v2."""
+    """VM size."""
     priority: str
-    """Dedicated (default) or LowPriority."""
+    """Dedicated or LowPriority."""
     min_nodes: int
-    """Nodes kept when idle; default 0."""
+    """Nodes kept when idle."""
     max_nodes: int
-    """Most nodes; default 4."""
+    """Most nodes."""
     idle_time_before_scale_down: str
-    """ISO-8601 duration, default PT120S."""
+    """ISO-8601 duration."""
     subnet_id: pulumi.Input[str]
     """Subnet to join (then no public IP by default)."""
     node_public_ip: bool
     """Public IPs on nodes; default False with a subnet, else True."""
     remote_login_port_public_access: str
-    """Disabled (default), Enabled or NotSpecified."""
+    """Disabled, Enabled or NotSpecified."""
     identity: str
-    """SystemAssigned (default), UserAssigned or None."""
+    """SystemAssigned, UserAssigned or None."""
     user_assigned_identity_id: pulumi.Input[str]
     """With identity UserAssigned."""
     os_type: str
-    """Linux (default) or Windows."""
+    """Linux or Windows."""
     description: str
     """Shown in the studio."""
     tags: Mapping[str, str]
     """Tags for the compute."""
+
+
+# every default of ComputeClusterArgs, written once (amlplatform.iac._base.defaults)
+CLUSTER_DEFAULTS = defaults(ComputeClusterArgs, vm_size="Standard_DS3_v2", priority="Dedicated", min_nodes=0,
+                            max_nodes=4, idle_time_before_scale_down="PT120S",
+                            remote_login_port_public_access="Disabled", identity="SystemAssigned",
+                            os_type="Linux")
 
 
 class ComputeCluster(pulumi.ComponentResource):
@@ -88,22 +95,23 @@ class ComputeCluster(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         check_args("ComputeCluster", args, ComputeClusterArgs)
         super().__init__(token("ComputeCluster"), name, None, opts)
+        args = {**CLUSTER_DEFAULTS, **args}  # type: ignore[assignment]
         compute_name = naming.compute_name(args["compute_name"])
-        min_nodes, max_nodes = args.get("min_nodes", 0), args.get("max_nodes", 4)
+        min_nodes, max_nodes = args["min_nodes"], args["max_nodes"]
         if not 0 <= min_nodes <= max_nodes:
             raise ValueError(f"{name}: need 0 <= min_nodes <= max_nodes, got {min_nodes} and {max_nodes}")
         subnet = args.get("subnet_id")
         public_ip = args.get("node_public_ip", subnet is None)
         properties = {
-            "vm_size": args.get("vm_size", "Standard_DS3_v2"),
-            "vm_priority": args.get("priority", "Dedicated"),
-            "os_type": args.get("os_type", "Linux"),
+            "vm_size": args["vm_size"],
+            "vm_priority": args["priority"],
+            "os_type": args["os_type"],
             "scale_settings": {
                 "min_node_count": min_nodes,
                 "max_node_count": max_nodes,
-                "node_idle_time_before_scale_down": args.get("idle_time_before_scale_down", "PT120S"),
+                "node_idle_time_before_scale_down": args["idle_time_before_scale_down"],
             },
-            "remote_login_port_public_access": args.get("remote_login_port_public_access", "Disabled"),
+            "remote_login_port_public_access": args["remote_login_port_public_access"],
             "enable_node_public_ip": public_ip,
         }
         if subnet is not None:
@@ -114,7 +122,7 @@ class ComputeCluster(pulumi.ComponentResource):
             workspace_name=args["workspace_name"],
             compute_name=compute_name,
             location=args["location"],
-            identity=_identity(args.get("identity", "SystemAssigned"), args.get("user_assigned_identity_id")),
+            identity=_identity(args["identity"], args.get("user_assigned_identity_id")),
             properties=_without_none({
                 "compute_type": "AmlCompute",
                 "disable_local_auth": True,
@@ -140,20 +148,28 @@ class InstanceSchedule(TypedDict, total=False):
     cron: Required[str]
     """5-field cron expression."""
     time_zone: str
-    """Time zone id, default UTC."""
+    """Time zone id."""
     enabled: bool
-    """Default True."""
+    """Whether the schedule runs."""
+
+
+# every default of InstanceSchedule, written once (amlplatform.iac._base.defaults)
+SCHEDULE_DEFAULTS = defaults(InstanceSchedule, time_zone="UTC", enabled=True)
 
 
 class SetupScript(TypedDict, total=False):
     content: Required[str]
     """The script itself (the program reads the file; components never read files)."""
     when: str
-    """creation (default: once) or startup (every start)."""
+    """creation (once) or startup (every start)."""
     arguments: str
     """Command line arguments."""
     timeout: str
     """e.g. 10m."""
+
+
+# every default of SetupScript, written once (amlplatform.iac._base.defaults)
+SCRIPT_DEFAULTS = defaults(SetupScript, when="creation")
 
 
 class ComputeInstanceArgs(TypedDict, total=False):
@@ -170,9 +186,9 @@ class ComputeInstanceArgs(TypedDict, total=False):
     user_tenant_id: Required[pulumi.Input[str]]
     """Entra tenant of that user."""
     vm_size: str
-    """VM size, default Standard_DS3_v2."""
+    """VM size."""
     idle_time_before_shutdown: str
-    """ISO-8601 duration (default PT60M); empty string turns idle shutdown off."""
+    """ISO-8601 duration; empty string turns idle shutdown off."""
     schedules: List[InstanceSchedule]
     """Start/stop schedules."""
     setup_script: SetupScript
@@ -185,6 +201,11 @@ class ComputeInstanceArgs(TypedDict, total=False):
     """Shown in the studio."""
     tags: Mapping[str, str]
     """Tags for the instance."""
+
+
+# every default of ComputeInstanceArgs, written once (amlplatform.iac._base.defaults)
+INSTANCE_DEFAULTS = defaults(ComputeInstanceArgs, vm_size="Standard_DS3_v2",
+                             idle_time_before_shutdown="PT60M")
 
 
 class ComputeInstance(pulumi.ComponentResource):
@@ -202,10 +223,11 @@ class ComputeInstance(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         check_args("ComputeInstance", args, ComputeInstanceArgs)
         super().__init__(token("ComputeInstance"), name, None, opts)
+        args = {**INSTANCE_DEFAULTS, **args}  # type: ignore[assignment]
         compute_name = naming.compute_name(args["compute_name"], "instance")
         subnet = args.get("subnet_id")
         properties: dict = {
-            "vm_size": args.get("vm_size", "Standard_DS3_v2"),
+            "vm_size": args["vm_size"],
             "compute_instance_authorization_type": "personal",
             "personal_compute_instance_settings": {
                 "assigned_user": {"object_id": args["user_object_id"], "tenant_id": args["user_tenant_id"]},
@@ -215,7 +237,7 @@ class ComputeInstance(pulumi.ComponentResource):
             "enable_sso": True,
             "application_sharing_policy": "Personal",
         }
-        idle = args.get("idle_time_before_shutdown", "PT60M")
+        idle = args["idle_time_before_shutdown"]
         if idle:
             properties["idle_time_before_shutdown"] = idle
         if subnet is not None:
@@ -225,8 +247,8 @@ class ComputeInstance(pulumi.ComponentResource):
             properties["schedules"] = {"compute_start_stop": [{
                 "action": s["action"],
                 "trigger_type": "Cron",
-                "cron": {"expression": s["cron"], "time_zone": s.get("time_zone", "UTC")},
-                "status": "Enabled" if s.get("enabled", True) else "Disabled",
+                "cron": {"expression": s["cron"], "time_zone": s.get("time_zone", SCHEDULE_DEFAULTS["time_zone"])},
+                "status": "Enabled" if s.get("enabled", SCHEDULE_DEFAULTS["enabled"]) else "Disabled",
             } for s in schedules]}
         script = args.get("setup_script")
         if script:
@@ -237,7 +259,7 @@ class ComputeInstance(pulumi.ComponentResource):
             }
             if script.get("arguments"):
                 reference["script_arguments"] = script["arguments"]
-            key = "startup_script" if script.get("when") == "startup" else "creation_script"
+            key = "startup_script" if script.get("when", SCRIPT_DEFAULTS["when"]) == "startup" else "creation_script"
             properties["setup_scripts"] = {"scripts": {key: reference}}
         compute = ml.Compute(
             f"{name}-compute",

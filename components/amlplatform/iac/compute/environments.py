@@ -14,7 +14,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from typing_extensions import Required
 
 from amlplatform.azure import naming
-from amlplatform.iac._base import check_args, child, token
+from amlplatform.iac._base import check_args, child, defaults, token
 
 # Properties the service refuses to change on an existing version.
 VERSION_CREATE_ONLY = ("properties.image", "properties.condaFile", "properties.build", "properties.osType")
@@ -28,7 +28,7 @@ class EnvironmentArgs(TypedDict, total=False):
     environment_name: Required[str]
     """Asset name: letters, digits, '.', '_' and '-'."""
     version: str
-    """Version label, default '1'."""
+    """Version label."""
     image: str
     """Docker image used as is; or give conda_file (with base_image)."""
     conda_file: str
@@ -38,9 +38,13 @@ class EnvironmentArgs(TypedDict, total=False):
     description: str
     """Shown in the studio."""
     os_type: str
-    """Linux (default) or Windows."""
+    """Linux or Windows."""
     tags: Mapping[str, str]
     """Tags of the version."""
+
+
+# every default of EnvironmentArgs, written once (amlplatform.iac._base.defaults)
+DEFAULTS = defaults(EnvironmentArgs, version="1", os_type="Linux")
 
 
 class Environment(pulumi.ComponentResource):
@@ -59,13 +63,14 @@ class Environment(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         check_args("Environment", args, EnvironmentArgs)
         super().__init__(token("Environment"), name, None, opts)
+        args = {**DEFAULTS, **args}  # type: ignore[assignment]
         env_name = naming.ensure("environment_asset", args["environment_name"])
         image, conda = args.get("image"), args.get("conda_file")
         if bool(image) == bool(conda):
             raise ValueError(f"{name}: give exactly one of image or conda_file")
         if conda and not args.get("base_image"):
             raise ValueError(f"{name}: conda_file needs base_image")
-        version = args.get("version", "1")
+        version = args["version"]
         tags = dict(args.get("tags") or {})
 
         container = ml.EnvironmentContainer(
@@ -78,7 +83,7 @@ class Environment(pulumi.ComponentResource):
             opts=child(self),
         )
         properties: dict = {
-            "os_type": args.get("os_type", "Linux"),
+            "os_type": args["os_type"],
             "tags": tags,
             "image": image or args.get("base_image"),
         }

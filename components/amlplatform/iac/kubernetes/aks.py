@@ -28,7 +28,8 @@ API_SERVER_ACCESS = ("private", "authorized_ranges", "public")
 # Host-based encryption needs the subscription feature Microsoft.Compute/EncryptionAtHost registered
 # (learn.microsoft.com/azure/aks/enable-host-encryption, "Before you begin"); a subscription feature
 # is not a resource of the stack, so a cluster whose stack states it is registered carries this tag
-# (value "registered"). The deployability rule AMLD-011 reads it from the recorded graph.
+# (value "registered"). A tag is no proof of the registration: AMLD-011 asks for Azure's answer
+# (amlplatform preflight --check) instead.
 ENCRYPTION_AT_HOST_TAG = "amlplatform.io/encryption-at-host-feature"
 
 _CLUSTER_ID = re.compile(

@@ -83,7 +83,7 @@ class StackStorage(TypedDict, total=False):
     sku: str
     """Replication; default "Standard_ZRS"."""
     allow_shared_key_access: bool
-    """Account keys and SAS signed with them; off by default (identity-based access); default false."""
+    """Account keys and SAS signed with them; off means identity-based access only; default false."""
     network_default_action: Optional[str]
     """Firewall default; Deny (with AzureServices bypass) unless the workspace has no managed network,
     where computes reach storage over public endpoints"""
@@ -220,6 +220,12 @@ class StackOutbound(TypedDict, total=False):
     package_sources: Optional[List[str]]
     """Documented FQDN rule sets under AllowOnlyApprovedOutbound: pypi, conda, pytorch, tensorflow. []
     says explicitly: no internet packages. Needs the managed firewall (billed)"""
+    package_mirrors: List[str]
+    """Host names of an internal package mirror (Azure Artifacts, Nexus, Artifactory) that pip and conda
+    use instead of the public package sources; each gets an FQDN rule. The public sources let a job
+    upload as well as download, a mirror need not. Give it instead of package_sources (a mirror
+    reachable only privately: a PrivateEndpoint rule in rules). Environments point pip at it
+    (--index-url in the conda file)"""
     firewall_sku: str
     """SKU of the Azure Firewall the managed network deploys for FQDN rules; default "Standard"."""
     rules: List[StackOutboundRule]
@@ -303,12 +309,13 @@ class StackEncryption(TypedDict, total=False):
 class StackLocks(TypedDict, total=False):
     """Management locks (CanNotDelete) on the resources that hold data."""
     enabled: bool
-    """CanNotDelete locks on the storage account, key vault and workspace: nobody deletes them (portal,
-    CLI, pipelines) until the lock is removed. In addition to protect, which only stops Pulumi; default
-    false."""
+    """CanNotDelete locks on the storage account, key vault, Log Analytics workspace and workspace:
+    nobody deletes them (portal, CLI, pipelines) until the lock is removed. In addition to protect,
+    which only stops Pulumi; default false."""
     resources: List[str]
-    """Which resources get a lock. A lock on the workspace also refuses deleting its computes through
-    Resource Manager (locks apply to child resources)"""
+    """Which resources get a lock. The Log Analytics workspace holds every resource's logs (the audit
+    trail). A lock on the workspace also refuses deleting its computes through Resource Manager (locks
+    apply to child resources)"""
     notes: str
     """Shown on each lock (at most 512 characters); default "Holds the data of the Azure ML platform;
     remove this lock on purpose only"."""
@@ -334,7 +341,7 @@ class StackCluster(TypedDict, total=False):
     priority: str
     """Dedicated, or LowPriority (cheaper, can be preempted); default "Dedicated"."""
     min_nodes: int
-    """Nodes kept when idle; 0 (default) costs nothing when idle; default 0."""
+    """Nodes kept when idle; 0 costs nothing when idle; default 0."""
     max_nodes: int
     """Most nodes; at least min_nodes; default 4."""
     idle_time_before_scale_down: str
@@ -398,7 +405,7 @@ class StackInstances(TypedDict, total=False):
     prefix: str
     """Start of generated instance names (1-9 letters/digits); default "ci"."""
     vm_size: str
-    """Default VM size of every instance; default "Standard_DS3_v2"."""
+    """VM size of every instance (each user may override it); default "Standard_DS3_v2"."""
     idle_shutdown: bool
     """Shut an idle instance down; default true."""
     idle_time_before_shutdown: str

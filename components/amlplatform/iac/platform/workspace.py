@@ -10,6 +10,7 @@ import pulumi
 
 from amlplatform.azure import naming
 from amlplatform.iac.access.access import RoleAssignmentSpec
+from amlplatform.iac.options.locks import LockKind, LockSpec
 from amlplatform.azure.private_dns import GROUP_ZONES
 from amlplatform.azure.roles import ROLES, STORAGE_DATA_ROLES
 from amlplatform.iac.workspace.mlworkspace import MLWorkspace
@@ -148,6 +149,12 @@ def platform_args(settings: StackSettings, *, resource_group_name: pulumi.Input[
         if out.needs_firewall():
             workspace["firewall_sku"] = out.firewall_sku
 
+    created = {"storage": storage, "key_vault": key_vault, "workspace": workspace, "log_analytics": monitoring}
+    for part, spec in lock_args(settings).items():
+        target = created[part]
+        # a resource the stack only names (existing_*) is locked where it is created
+        if not any(k.startswith("existing_") for k in target):
+            target["lock"] = spec
     return {
         "resource_group_name": resource_group_name,
         "resource_group_id": resource_group_id,
@@ -174,7 +181,6 @@ def platform_args(settings: StackSettings, *, resource_group_name: pulumi.Input[
         **({"private_endpoints": {**private_endpoints, "groups": private_endpoint_groups(settings)}}
            if private_endpoints else {}),
         "customer_managed_key": cmk_args(settings),
-        "locks": lock_args(settings),
     }
 
 
@@ -194,12 +200,12 @@ def cmk_args(settings: StackSettings) -> Dict[str, Any]:
     return out
 
 
-def lock_args(settings: StackSettings) -> Dict[str, Any]:
-    """Which created resources get a CanNotDelete lock (pure)."""
+def lock_args(settings: StackSettings) -> Dict[str, LockSpec]:
+    """The lock of each created resource that gets one, by the stack's name for it (pure)."""
     locks = settings.locks
     if not locks.enabled:
         return {}
-    return {**{r: True for r in locks.resources}, "notes": locks.notes}
+    return {r: {"kind": LockKind.CAN_NOT_DELETE.value, "notes": locks.notes} for r in locks.resources}
 
 
 def storage_role_specs(settings: StackSettings) -> List[RoleAssignmentSpec]:

@@ -20,7 +20,7 @@ import pulumi
 from pulumi_azure_native import keyvault, managedidentity
 from typing_extensions import Required
 
-from amlplatform.iac._base import check_args, child, token
+from amlplatform.iac._base import check_args, child, defaults, token
 from amlplatform.iac.access.access import assignment_guid, role_definition_id
 from amlplatform.azure.roles import ROLES
 
@@ -40,17 +40,21 @@ class CustomerManagedKeyArgs(TypedDict, total=False):
     subscription_id: Required[pulumi.Input[str]]
     """Subscription of the role definition."""
     key_name: str
-    """Name of the key; default cmk-aml."""
+    """Name of the key."""
     key_size: int
-    """RSA key size: 2048, 3072 (default) or 4096."""
+    """RSA key size: 2048, 3072 or 4096."""
     hsm: bool
-    """An HSM-protected key (RSA-HSM); needs a premium vault. Default False."""
+    """An HSM-protected key (RSA-HSM); needs a premium vault."""
     identity_name: str
     """Physical name of the user-assigned identity it creates (unless existing_identity_id)."""
     existing_identity_id: str
     """Use this identity; it must already hold Key Vault Crypto Service Encryption User on the vault."""
     tags: Mapping[str, str]
     """Tags for the identity."""
+
+
+# every default of CustomerManagedKeyArgs, written once (amlplatform.iac._base.defaults)
+DEFAULTS = defaults(CustomerManagedKeyArgs, key_name="cmk-aml", key_size=3072, hsm=False)
 
 
 class CustomerManagedKey(pulumi.ComponentResource):
@@ -73,16 +77,16 @@ class CustomerManagedKey(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         check_args("CustomerManagedKey", args, CustomerManagedKeyArgs)
         super().__init__(token("CustomerManagedKey"), name, None, opts)
-        size = args.get("key_size", 3072)
+        size = args.get("key_size", DEFAULTS["key_size"])
         if size not in (2048, 3072, 4096):
             raise ValueError(f"{name}: key_size must be 2048, 3072 or 4096, got {size}")
         key = keyvault.Key(
             f"{name}-key",
             resource_group_name=args["resource_group_name"],
             vault_name=args["vault_name"],
-            key_name=args.get("key_name", "cmk-aml"),
+            key_name=args.get("key_name", DEFAULTS["key_name"]),
             properties={
-                "kty": "RSA-HSM" if args.get("hsm", False) else "RSA",
+                "kty": "RSA-HSM" if args.get("hsm", DEFAULTS["hsm"]) else "RSA",
                 "key_size": size,
                 "key_ops": KEY_OPS,
                 # a new version every year; storage follows the latest version itself (no keyVersion)

@@ -14,9 +14,12 @@ from typing import List, Mapping, Optional, TypedDict
 import pulumi
 from typing_extensions import Required
 
-from amlplatform.iac._base import ComponentArgsError, check_args, child, token
+from amlplatform.iac._base import ComponentArgsError, check_args, child, defaults, inherit_defaults, token
 from amlplatform.iac.access.access import RoleAssignmentSpec, WorkspaceAccess
+from amlplatform.iac.options.encryption import CustomerManagedKeySpec
+from amlplatform.iac.options.locks import LockSpec
 from amlplatform.azure.isolation import DEFAULT_MANAGED_NETWORK, dependency_network, public_access_default
+from amlplatform.iac.workspace import encryption, keyvault, monitoring, registry, storage, workspace
 from amlplatform.iac.workspace.encryption import CustomerManagedKey
 from amlplatform.iac.workspace.keyvault import WorkspaceKeyVault
 from amlplatform.iac.workspace.monitoring import WorkspaceMonitoring
@@ -52,19 +55,26 @@ class StorageSpec(TypedDict, total=False):
     existing_id: pulumi.Input[str]
     """Use this existing account (ARM id) instead of creating one; nothing else may be given then."""
     sku: str
-    """Replication; default Standard_ZRS."""
+    """Replication."""
     allow_shared_key_access: bool
-    """Account keys and SAS signed with them; default False (identity-based access only)."""
+    """Account keys and SAS signed with them; off means identity-based access only."""
     network_default_action: str
-    """Firewall default action, Allow or Deny (AzureServices always bypass); default Deny."""
+    """Firewall default action, Allow or Deny (AzureServices always bypass); by default Deny when the
+    workspace has a managed network (its private endpoints reach the account), else Allow."""
     public_network_access: str
-    """Enabled or Disabled; default Enabled (the firewall decides)."""
+    """Enabled or Disabled; by default the workspace's public network access."""
     blob_soft_delete_days: int
-    """Days a deleted blob can be restored; default 7."""
+    """Days a deleted blob can be restored."""
     container_soft_delete_days: int
-    """Days a deleted container can be restored; default 7."""
+    """Days a deleted container can be restored."""
     versioning: bool
-    """Blob versioning; default False."""
+    """Blob versioning."""
+    lock: LockSpec
+    """A management lock (CanNotDelete) on the account."""
+
+
+# its defaults are its component's (amlplatform.iac._base.defaults)
+inherit_defaults(StorageSpec, storage.WorkspaceStorageArgs, derived=("public_network_access",))
 
 
 class KeyVaultSpec(TypedDict, total=False):
@@ -72,17 +82,23 @@ class KeyVaultSpec(TypedDict, total=False):
     existing_id: pulumi.Input[str]
     """Use this existing vault (ARM id) instead of creating one; nothing else may be given then."""
     sku: str
-    """standard (default) or premium (HSM-backed keys)."""
+    """standard or premium (HSM-backed keys)."""
     purge_protection: bool
-    """Default True. Required for customer-managed keys; cannot be turned off once on."""
+    """Required for customer-managed keys; cannot be turned off once on."""
     soft_delete_retention_days: int
-    """7-90, default 90."""
+    """7-90."""
     create_mode: str
-    """default, or recover: recover the soft-deleted vault of the same name (after a destroy)."""
+    """`default`, or `recover`: recover the soft-deleted vault of the same name (after a destroy)."""
     network_default_action: str
-    """Allow or Deny (default); AzureServices always bypass."""
+    """Allow or Deny (AzureServices always bypass); by default derived like the storage account's."""
     public_network_access: str
-    """Enabled (default) or Disabled."""
+    """Enabled or Disabled; by default the workspace's public network access."""
+    lock: LockSpec
+    """A management lock (CanNotDelete) on the vault."""
+
+
+# its defaults are its component's (amlplatform.iac._base.defaults)
+inherit_defaults(KeyVaultSpec, keyvault.WorkspaceKeyVaultArgs, derived=("public_network_access",))
 
 
 class MonitoringSpec(TypedDict, total=False):
@@ -93,15 +109,21 @@ class MonitoringSpec(TypedDict, total=False):
     """Link Application Insights to this Log Analytics workspace instead of creating one (also the
     diagnostics target)."""
     retention_days: int
-    """Retention of the created Log Analytics workspace, 30-730 days; default 30."""
+    """Retention of the created Log Analytics workspace, 30-730 days."""
     daily_quota_gb: float
     """Daily ingestion cap of Log Analytics; none by default."""
     app_insights_local_auth: bool
-    """Instrumentation-key ingestion; default False (Entra ID only)."""
+    """Instrumentation-key ingestion; off means Entra ID only."""
     public_ingestion: str
-    """Enabled (default) or Disabled."""
+    """Enabled or Disabled."""
     public_query: str
-    """Enabled (default) or Disabled."""
+    """Enabled or Disabled."""
+    lock: LockSpec
+    """A management lock (CanNotDelete) on the created Log Analytics workspace (the audit trail)."""
+
+
+# its defaults are its component's (amlplatform.iac._base.defaults)
+inherit_defaults(MonitoringSpec, monitoring.WorkspaceMonitoringArgs)
 
 
 class RegistrySpec(TypedDict, total=False):
@@ -109,41 +131,53 @@ class RegistrySpec(TypedDict, total=False):
     existing_id: pulumi.Input[str]
     """With registry_mode existing: the registry's ARM id; nothing else may be given then."""
     sku: str
-    """Basic, Standard or Premium (default; needed for private access, retention, zone redundancy)."""
+    """Basic, Standard or Premium (needed for private access, retention, zone redundancy)."""
     public_network_access: str
-    """Enabled (default) or Disabled (Premium only)."""
+    """Enabled or Disabled (Premium only); by default the workspace's public network access."""
     zone_redundancy: bool
-    """Premium only; default False; create-only."""
+    """Premium only; create-only."""
     untagged_retention_days: int
-    """Premium only: delete untagged manifests after this many days (default 7)."""
+    """Premium only: delete untagged manifests after this many days."""
+
+
+# its defaults are its component's (amlplatform.iac._base.defaults)
+inherit_defaults(RegistrySpec, registry.ContainerRegistryArgs, derived=("public_network_access",))
 
 
 class WorkspaceSpec(TypedDict, total=False):
     """The workspace's own settings (WorkspaceArgs without names and the dependencies' ids)."""
     identity: str
-    """SystemAssigned (default) or UserAssigned."""
+    """SystemAssigned or UserAssigned."""
     user_assigned_identity_id: pulumi.Input[str]
     """With identity UserAssigned: the identity (primary user-assigned identity)."""
     public_network_access: str
-    """Enabled or Disabled (default)."""
+    """Enabled or Disabled; by default Disabled when the workspace has a private endpoint, else
+    Enabled (amlplatform.azure.isolation)."""
     managed_network: str
-    """Disabled, AllowInternetOutbound (default) or AllowOnlyApprovedOutbound."""
+    """Disabled, AllowInternetOutbound or AllowOnlyApprovedOutbound."""
     outbound_rules: Mapping[str, OutboundRuleSpec]
     """User-defined managed network outbound rules by name."""
     firewall_sku: str
-    """Standard (default) or Basic: the managed Azure Firewall FQDN rules need."""
+    """Standard or Basic: the managed Azure Firewall FQDN rules need."""
     provision_network_now: bool
-    """Provision the managed network with the workspace (default True with a managed network)."""
+    """Provision the managed network with the workspace (with a managed network only)."""
     hbi_workspace: bool
-    """High business impact (create-only); default False."""
+    """High business impact (create-only)."""
     system_datastores_auth_mode: str
-    """identity (default) or accesskey."""
+    """identity or accesskey."""
     image_build_compute: str
     """Cluster that builds images when the registry is private."""
     friendly_name: str
     """Display name in the studio."""
     description: str
     """Description in the studio."""
+    lock: LockSpec
+    """A management lock (CanNotDelete) on the workspace (it also refuses deleting its computes: a
+    lock covers child resources)."""
+
+
+# its defaults are its component's (amlplatform.iac._base.defaults)
+inherit_defaults(WorkspaceSpec, workspace.WorkspaceArgs, derived=("public_network_access",))
 
 
 class PrivateEndpointGroups(TypedDict, total=False):
@@ -171,27 +205,19 @@ class PlatformPrivateEndpoints(TypedDict, total=False):
 class PlatformCustomerManagedKey(TypedDict, total=False):
     """CustomerManagedKeyArgs without the vault coordinates (the key lives in the created vault)."""
     key_name: str
-    """Name of the key; default cmk-aml."""
+    """Name of the key."""
     key_size: int
-    """RSA key size: 2048, 3072 (default) or 4096."""
+    """RSA key size: 2048, 3072 or 4096."""
     hsm: bool
-    """An HSM-protected key (RSA-HSM); needs a premium vault. Default False."""
+    """An HSM-protected key (RSA-HSM); needs a premium vault."""
     identity_name: str
     """Physical name of the user-assigned identity it creates (unless existing_identity_id)."""
     existing_identity_id: str
     """Use this identity; it must already hold Key Vault Crypto Service Encryption User on the vault."""
 
 
-class LocksSpec(TypedDict, total=False):
-    """CanNotDelete management locks on the resources that hold data."""
-    storage: bool
-    """Lock the storage account."""
-    key_vault: bool
-    """Lock the key vault."""
-    workspace: bool
-    """Lock the workspace (it also refuses deleting its computes)."""
-    notes: str
-    """Notes shown on each lock."""
+# its defaults are its component's (amlplatform.iac._base.defaults)
+inherit_defaults(PlatformCustomerManagedKey, encryption.CustomerManagedKeyArgs)
 
 
 class MLWorkspaceArgs(TypedDict, total=False):
@@ -217,7 +243,7 @@ class MLWorkspaceArgs(TypedDict, total=False):
     """WorkspaceMonitoringArgs without names/location, or {'existing_app_insights_id': ...,
     'existing_log_analytics_id': ...}."""
     registry_mode: str
-    """auto (default), service, create or existing."""
+    """auto, service, create or existing."""
     registry: RegistrySpec
     """ContainerRegistryArgs without names/location, or {'existing_id': ...} for mode existing."""
     needs_images: bool
@@ -231,7 +257,7 @@ class MLWorkspaceArgs(TypedDict, total=False):
     resource_group_id: pulumi.Input[str]
     """Needed when resource_group_role_assignments is not empty."""
     diagnostics: bool
-    """Send workspace, key vault, storage (blob service) and registry logs to Log Analytics (default True)."""
+    """Send workspace, key vault, storage (blob service) and registry logs to Log Analytics."""
     private_endpoints: PlatformPrivateEndpoints
     """{'subnet_id': ..., 'dns_zone_ids': {zone: id}, 'groups': {'workspace': ['amlworkspace'],
     'storage': ['blob', 'file'], 'key_vault': ['vault'], 'registry': ['registry']}}: private
@@ -239,8 +265,10 @@ class MLWorkspaceArgs(TypedDict, total=False):
     customer_managed_key: PlatformCustomerManagedKey
     """CustomerManagedKeyArgs without the vault coordinates ({'key_name', 'key_size', 'identity_name' or
     'existing_identity_id'}): encrypt the workspace and storage with a key in the created vault."""
-    locks: LocksSpec
-    """{'storage': bool, 'key_vault': bool, 'workspace': bool, 'notes': str}: CanNotDelete locks."""
+
+
+# every default of MLWorkspaceArgs, written once (amlplatform.iac._base.defaults)
+DEFAULTS = defaults(MLWorkspaceArgs, registry_mode="auto", diagnostics=True)
 
 
 class MLWorkspace(pulumi.ComponentResource):
@@ -313,7 +341,7 @@ class MLWorkspace(pulumi.ComponentResource):
                 "app_insights_name": names["app_insights"],
             }, opts=child(self))
             app_insights_id, log_analytics_id = mon.app_insights_id, mon.log_analytics_id
-        diagnostics_target = log_analytics_id if args.get("diagnostics", True) else None
+        diagnostics_target = log_analytics_id if args.get("diagnostics", DEFAULTS["diagnostics"]) else None
 
         for part in ("storage", "key_vault", "registry"):
             given = dict(args.get(part) or {})
@@ -321,7 +349,6 @@ class MLWorkspace(pulumi.ComponentResource):
                 raise ComponentArgsError(f"MLWorkspace: args.{part}: with existing_id nothing is created, so "
                                          f"{', '.join(sorted(set(given) - {'existing_id'}))} would be ignored; "
                                          "remove them")
-        locks = dict(args.get("locks") or {})
         key_vault = dict(args.get("key_vault") or {})
         vault: Optional[WorkspaceKeyVault] = None
         if key_vault.get("existing_id"):
@@ -331,8 +358,6 @@ class MLWorkspace(pulumi.ComponentResource):
                        "tenant_id": args["tenant_id"], "protect": protect, **endpoints_of("key_vault")}
             if diagnostics_target is not None:
                 kv_args["log_analytics_workspace_id"] = diagnostics_target
-            if locks.get("key_vault"):
-                kv_args.update(lock=True, lock_notes=locks.get("notes", ""))
             vault = WorkspaceKeyVault(f"{name}-keyvault", kv_args, opts=child(self))
             key_vault_id = vault.id
 
@@ -346,6 +371,11 @@ class MLWorkspace(pulumi.ComponentResource):
                 "resource_group_name": rg, "location": location, "vault_name": vault.name,
                 "vault_id": vault.id, "subscription_id": args["subscription_id"], "tags": tags, **cmk_args,
             }, opts=child(self))
+            # one key shape for storage and workspace (amlplatform.iac.options.encryption)
+            key: CustomerManagedKeySpec = {
+                "key_vault_id": vault.id, "key_vault_uri": cmk.vault_uri, "key_name": cmk.key_name,
+                "key_uri_with_version": cmk.key_uri_with_version, "identity_id": cmk.identity_id,
+                "identity_client_id": cmk.identity_client_id}
 
         storage = dict(args.get("storage") or {})
         if storage.get("existing_id"):
@@ -354,16 +384,13 @@ class MLWorkspace(pulumi.ComponentResource):
             st_args = {**common, **dependency_defaults, **storage, "account_name": names["storage_account"], "protect": protect,
                        **endpoints_of("storage")}
             if cmk is not None:
-                st_args.update(customer_managed_key={"key_name": cmk.key_name, "key_vault_uri": cmk.vault_uri,
-                                                     "identity_id": cmk.identity_id},
+                st_args.update(customer_managed_key=key,
                                depends_on=[access.id for access in cmk.depends_on_access])
-            if locks.get("storage"):
-                st_args.update(lock=True, lock_notes=locks.get("notes", ""))
             if diagnostics_target is not None:
                 st_args["log_analytics_workspace_id"] = diagnostics_target
             storage_id = WorkspaceStorage(f"{name}-storage", st_args, opts=child(self)).id
 
-        mode = args.get("registry_mode", "auto")
+        mode = args.get("registry_mode", DEFAULTS["registry_mode"])
         registry = dict(args.get("registry") or {})
         registry_id: Optional[pulumi.Input[str]] = None
         login_server: Optional[pulumi.Input[str]] = None
@@ -393,12 +420,8 @@ class MLWorkspace(pulumi.ComponentResource):
         if diagnostics_target is not None:
             ws_args["log_analytics_workspace_id"] = diagnostics_target
         if cmk is not None:
-            ws_args.update(customer_managed_key={"key_vault_id": key_vault_id, "key_identifier": cmk.key_uri_with_version,
-                                                 "identity_id": cmk.identity_id,
-                                                 "identity_client_id": cmk.identity_client_id},
+            ws_args.update(customer_managed_key=key,
                            depends_on=[access.id for access in cmk.depends_on_access])
-        if locks.get("workspace"):
-            ws_args.update(lock=True, lock_notes=locks.get("notes", ""))
         workspace = Workspace(f"{name}-workspace", ws_args, opts=child(self))
 
         if args.get("role_assignments"):

@@ -11,7 +11,7 @@ from pulumi_azure_native import containerregistry
 from typing_extensions import Required
 
 from amlplatform.azure import naming
-from amlplatform.iac._base import check_args, child, token
+from amlplatform.iac._base import check_args, child, defaults, token
 from amlplatform.iac.network.privatelink import PrivateEndpointsSpec, declare_private_endpoints
 
 MODES = ("auto", "service", "create", "existing")
@@ -32,14 +32,14 @@ class ContainerRegistryArgs(TypedDict, total=False):
     registry_name: Required[str]
     """Physical name: 5-50 letters and digits, globally unique."""
     sku: str
-    """Basic, Standard or Premium (default; needed for private access, retention, zone redundancy)."""
+    """Basic, Standard or Premium (needed for private access, retention, zone redundancy)."""
     public_network_access: str
-    """Enabled (default) or Disabled (Premium only)."""
+    """Enabled or Disabled (Premium only)."""
     zone_redundancy: bool
-    """Premium only; default False. Create-only: the service cannot change it on an existing
+    """Premium only. Create-only: the service cannot change it on an existing
     registry, so changing it later means a new registry (and pushing the images again)."""
     untagged_retention_days: int
-    """Premium only: delete untagged manifests after this many days (default 7)."""
+    """Premium only: delete untagged manifests after this many days."""
     retain_on_delete: bool
     """Only forget the registry, never delete it (and its images), when it leaves the program."""
     tags: Mapping[str, str]
@@ -48,6 +48,11 @@ class ContainerRegistryArgs(TypedDict, total=False):
     """Private endpoints (subnet, DNS zone ids, groups) - amlplatform.iac.network.privatelink."""
     log_analytics_workspace_id: pulumi.Input[str]
     """When given, the registry's resource logs (logins, repository events) and metrics go there."""
+
+
+# every default of ContainerRegistryArgs, written once (amlplatform.iac._base.defaults)
+DEFAULTS = defaults(ContainerRegistryArgs, sku="Premium", public_network_access="Enabled",
+                    zone_redundancy=False, untagged_retention_days=7)
 
 
 class ContainerRegistry(pulumi.ComponentResource):
@@ -64,9 +69,9 @@ class ContainerRegistry(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         check_args("ContainerRegistry", args, ContainerRegistryArgs)
         super().__init__(token("ContainerRegistry"), name, None, opts)
-        sku = args.get("sku", "Premium")
+        sku = args.get("sku", DEFAULTS["sku"])
         premium = sku == "Premium"
-        public = args.get("public_network_access", "Enabled")
+        public = args.get("public_network_access", DEFAULTS["public_network_access"])
         if public == "Disabled" and not premium:
             raise ValueError(f"{name}: public_network_access Disabled needs the Premium sku, got {sku}")
         registry_name = naming.ensure("container_registry", args["registry_name"])
@@ -80,9 +85,9 @@ class ContainerRegistry(pulumi.ComponentResource):
             anonymous_pull_enabled=False,
             public_network_access=public,
             network_rule_bypass_options="AzureServices",
-            zone_redundancy="Enabled" if premium and args.get("zone_redundancy", False) else "Disabled",
+            zone_redundancy="Enabled" if premium and args.get("zone_redundancy", DEFAULTS["zone_redundancy"]) else "Disabled",
             policies={
-                "retention_policy": {"status": "enabled", "days": args.get("untagged_retention_days", 7)},
+                "retention_policy": {"status": "enabled", "days": args.get("untagged_retention_days", DEFAULTS["untagged_retention_days"])},
             } if premium else None,
             tags=dict(args.get("tags") or {}),
             # zone redundancy is create-only: previews show a replacement, not an update Azure refuses

@@ -7,10 +7,11 @@ from pulumi_azure_native import machinelearningservices as ml
 from typing_extensions import Required
 
 from amlplatform.azure import naming
-from amlplatform.iac._base import check_args, child, token, waits_for
+from amlplatform.iac._base import ComponentArgsError, check_args, child, defaults, token, waits_for
 from amlplatform.azure.isolation import DEFAULT_MANAGED_NETWORK, public_access_default
+from amlplatform.iac.options.encryption import CustomerManagedKeySpec, missing_for
 from amlplatform.iac.options.diagnostics import send_to_log_analytics
-from amlplatform.iac.options.locks import lock
+from amlplatform.iac.options.locks import LockSpec, apply_lock
 from amlplatform.iac.network.privatelink import PrivateEndpointsSpec, declare_private_endpoints, has_private_path
 
 # Properties the service will not change after creation: a change means a new workspace.
@@ -43,7 +44,7 @@ def managed_network_settings(mode: str, outbound_rules: Optional[Mapping[str, Ma
     if rules:
         out["outbound_rules"] = {n: dict(r) for n, r in rules.items()}
     if fqdn:
-        out["firewall_sku"] = firewall_sku or "Standard"
+        out["firewall_sku"] = firewall_sku or DEFAULTS["firewall_sku"]
     return out
 
 
@@ -68,18 +69,6 @@ class OutboundRuleSpec(TypedDict, total=False):
     on ``type`` (a union in the ARM API), hence Any; keys in snake_case."""
 
 
-class WorkspaceEncryptionKeySpec(TypedDict, total=False):
-    """The customer-managed key of the workspace (amlplatform.iac.workspace.encryption)."""
-    key_vault_id: Required[pulumi.Input[str]]
-    """ARM id of the vault that holds the key."""
-    key_identifier: Required[pulumi.Input[str]]
-    """Key URI (with version)."""
-    identity_id: Required[pulumi.Input[str]]
-    """User-assigned identity that reads the key."""
-    identity_client_id: pulumi.Input[str]
-    """Its client id."""
-
-
 class WorkspaceArgs(TypedDict, total=False):
     resource_group_name: Required[pulumi.Input[str]]
     """Resource group that holds the workspace."""
@@ -98,29 +87,29 @@ class WorkspaceArgs(TypedDict, total=False):
     registry_mode: str
     """'service' lets Azure ML attach a registry itself, so later previews ignore the property."""
     identity: str
-    """SystemAssigned (default) or UserAssigned."""
+    """SystemAssigned or UserAssigned."""
     user_assigned_identity_id: pulumi.Input[str]
     """With identity UserAssigned: the identity (primary user-assigned identity)."""
     public_network_access: str
     """Enabled or Disabled; default Disabled when private_endpoints are given, else Enabled (a private
     workspace without a private endpoint is unreachable)."""
     managed_network: str
-    """Disabled, AllowInternetOutbound (default) or AllowOnlyApprovedOutbound."""
+    """Disabled, AllowInternetOutbound or AllowOnlyApprovedOutbound."""
     outbound_rules: Mapping[str, OutboundRuleSpec]
     """User-defined managed network outbound rules by name: {type: FQDN, category: UserDefined,
     destination: host} | {type: ServiceTag, destination: {service_tag, protocol, port_ranges, action}} |
     {type: PrivateEndpoint, destination: {service_resource_id, subresource_target, spark_enabled}}."""
     firewall_sku: str
-    """Standard (default) or Basic: the managed Azure Firewall FQDN rules need."""
+    """Standard or Basic: the managed Azure Firewall FQDN rules need."""
     provision_network_now: bool
-    """Provision the managed network with the workspace instead of on the first compute (default True
-    with a managed network: the first compute would otherwise wait ~30 min for it)."""
+    """Provision the managed network with the workspace instead of on the first compute (which
+    would otherwise wait ~30 min for it); used only with a managed network."""
     private_endpoints: PrivateEndpointsSpec
     """Private endpoint(s) of the workspace (group amlworkspace) - amlplatform.iac.network.privatelink."""
     hbi_workspace: bool
-    """High business impact (create-only); default False."""
+    """High business impact (create-only)."""
     system_datastores_auth_mode: str
-    """identity (default) or accesskey."""
+    """identity or accesskey."""
     image_build_compute: str
     """Cluster that builds images when the registry is private."""
     friendly_name: str
@@ -134,16 +123,20 @@ class WorkspaceArgs(TypedDict, total=False):
     tags: Mapping[str, str]
     """Tags for the workspace."""
     # --- customer-managed key and lock (amlplatform.iac.workspace.encryption, amlplatform.iac.options.locks)
-    customer_managed_key: WorkspaceEncryptionKeySpec
+    customer_managed_key: CustomerManagedKeySpec
     """{'key_vault_id', 'key_identifier', 'identity_id', 'identity_client_id'}: encrypt the workspace's
     data with this key, through this user-assigned identity (create-only)."""
     depends_on: Sequence[pulumi.Input[str]]
     """Outputs (e.g. ids) of what the workspace must wait for (the key role assignment, with a
     customer-managed key): it waits for the resources that produce them."""
-    lock: bool
-    """A CanNotDelete management lock on the workspace (it also refuses deleting its computes)."""
-    lock_notes: str
-    """Notes on the lock."""
+    lock: LockSpec
+    """A management lock (CanNotDelete) on the workspace (it also refuses deleting its computes)."""
+
+
+# every default of WorkspaceArgs, written once (amlplatform.iac._base.defaults)
+DEFAULTS = defaults(WorkspaceArgs, identity="SystemAssigned", registry_mode="auto",
+                    managed_network=DEFAULT_MANAGED_NETWORK, provision_network_now=True, hbi_workspace=False,
+                    firewall_sku="Standard", system_datastores_auth_mode="identity")
 
 
 class Workspace(pulumi.ComponentResource):
@@ -165,7 +158,7 @@ class Workspace(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         check_args("Workspace", args, WorkspaceArgs)
         super().__init__(token("Workspace"), name, None, opts)
-        identity_type = args.get("identity", "SystemAssigned")
+        identity_type = args.get("identity", DEFAULTS["identity"])
         identity: dict = {"type": identity_type}
         primary_identity = None
         if identity_type == "UserAssigned":
@@ -180,17 +173,20 @@ class Workspace(pulumi.ComponentResource):
             identity["type"] = "SystemAssigned,UserAssigned" if identity_type == "SystemAssigned" else "UserAssigned"
             identity["user_assigned_identities"] = list(identity.get("user_assigned_identities") or []) + [
                 cmk["identity_id"]]
-            key_vault_properties = {"key_vault_arm_id": cmk["key_vault_id"], "key_identifier": cmk["key_identifier"]}
+            problems = missing_for("Workspace", cmk, "key_uri_with_version")
+            if problems:
+                raise ComponentArgsError("Workspace: invalid arguments (1 problem):", problems)
+            key_vault_properties = {"key_vault_arm_id": cmk["key_vault_id"], "key_identifier": cmk["key_uri_with_version"]}
             if cmk.get("identity_client_id") is not None:
                 key_vault_properties["identity_client_id"] = cmk["identity_client_id"]
             encryption = {"status": "Enabled", "key_vault_properties": key_vault_properties,
                           "identity": {"user_assigned_identity": cmk["identity_id"]}}
-        registry_mode = args.get("registry_mode", "auto")
-        mode = args.get("managed_network", DEFAULT_MANAGED_NETWORK)
+        registry_mode = args.get("registry_mode", DEFAULTS["registry_mode"])
+        mode = args.get("managed_network", DEFAULTS["managed_network"])
         managed_network = managed_network_settings(mode, args.get("outbound_rules"), args.get("firewall_sku"))
         # provisionNetworkNow: "set to trigger the provisioning of the managed VNet ... when creating a
         # Workspace with the managed VNet enabled, or else it does nothing" (REST API 2025-12-01)
-        provision_now = args.get("provision_network_now", True) if mode != "Disabled" else None
+        provision_now = args.get("provision_network_now", DEFAULTS["provision_network_now"]) if mode != "Disabled" else None
         workspace = ml.Workspace(
             f"{name}-workspace",
             workspace_name=naming.ensure("workspace", args["workspace_name"]),
@@ -209,8 +205,8 @@ class Workspace(pulumi.ComponentResource):
             allow_public_access_when_behind_vnet=False,
             managed_network=managed_network,
             provision_network_now=provision_now or None,
-            hbi_workspace=args.get("hbi_workspace", False),
-            system_datastores_auth_mode=args.get("system_datastores_auth_mode", "identity"),
+            hbi_workspace=args.get("hbi_workspace", DEFAULTS["hbi_workspace"]),
+            system_datastores_auth_mode=args.get("system_datastores_auth_mode", DEFAULTS["system_datastores_auth_mode"]),
             image_build_compute=args.get("image_build_compute"),
             friendly_name=args.get("friendly_name"),
             description=args.get("description"),
@@ -223,9 +219,7 @@ class Workspace(pulumi.ComponentResource):
                        ignore_changes=["containerRegistry"] if registry_mode == "service" else None,
                        depends_on=waits_for(args.get("depends_on")), replace_on_changes=REPLACE_ON_CHANGES),
         )
-        if args.get("lock"):
-            lock(self, f"{name}-lock", kind="workspace", resource_id=workspace.id,
-                 **({"notes": args["lock_notes"]} if args.get("lock_notes") else {}))
+        apply_lock(self, f"{name}-lock", args.get("lock"), kind="workspace", resource_id=workspace.id)
         if args.get("log_analytics_workspace_id") is not None:
             send_to_log_analytics(self, f"{name}-diagnostics", resource_id=workspace.id,
                                   log_analytics_workspace_id=args["log_analytics_workspace_id"])

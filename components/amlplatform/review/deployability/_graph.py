@@ -41,7 +41,8 @@ OWNER = ROLES["Owner"]
 UNKNOWN = armtypes.UNKNOWN  # what the plan shows for a value known after deploy
 
 # A cluster whose stack states the subscription has Microsoft.Compute/EncryptionAtHost registered
-# carries this tag with the value "registered" (written by amlplatform.iac.kubernetes.aks.declare_cluster)
+# carries this tag with the value "registered" (written by amlplatform.iac.kubernetes.aks.declare_cluster). It is the
+# stack's word, not proof of the registration: AMLD-011 does not read it (see that rule).
 ENCRYPTION_AT_HOST_TAG = "amlplatform.io/encryption-at-host-feature"
 
 

@@ -177,6 +177,10 @@ PACKAGE_SOURCES = {
 }
 
 
+# the outbound rules of network.outbound.package_mirrors (spec.network.package_rule_name("mirror", host))
+MIRROR_RULE_PREFIX = "pkg-mirror-"
+
+
 def _outbound_destinations(ws: Any) -> List[str]:
     rules = g.get(ws.inputs, "managedNetwork.outboundRules") or {}
     values = rules.values() if isinstance(rules, dict) else rules
@@ -199,10 +203,13 @@ def approved_outbound_reaches_package_sources(graph: Any) -> Iterable[Finding]:
         destinations = set(_outbound_destinations(ws))
         if any(destinations & set(hosts) for hosts in PACKAGE_SOURCES.values()):
             continue
+        rules = g.get(ws.inputs, "managedNetwork.outboundRules") or {}
+        if isinstance(rules, dict) and any(str(n).startswith(MIRROR_RULE_PREFIX) for n in rules):
+            continue  # network.outbound.package_mirrors: pip and conda install from an internal mirror
         yield Finding("AMLD-007", ws.name,
                       "managed network allows only approved outbound but no FQDN rule reaches PyPI or conda "
                       "(pypi.org, files.pythonhosted.org, conda.anaconda.org): pip/conda installs fail. Add "
-                      "the package-source outbound rules, or except AMLD-007 stating that images carry every "
+                      "the package-source outbound rules (or an internal mirror's, named pkg-mirror-*), or except AMLD-007 stating that images carry every "
                       "package (no internet packages)")
 
 
@@ -281,28 +288,31 @@ def deployer_can_reach_kubernetes_api(graph: Any) -> Iterable[Finding]:
                           "namespace and instance types")
 
 
-@rule("AMLD-011", reason="encryption at host is refused unless the subscription has the feature "
-      "Microsoft.Compute/EncryptionAtHost registered (AKS: host-based encryption, before you begin)",
+@rule("AMLD-011", reason="encryption at host is refused unless the subscription has the preview feature "
+      "Microsoft.Compute/EncryptionAtHost Registered, which only Azure's answer proves (amlplatform preflight --check) "
+      "(AKS: host-based encryption)",
       doc="https://learn.microsoft.com/azure/aks/enable-host-encryption")
 def encryption_at_host_feature_is_registered(graph: Any) -> Iterable[Finding]:
-    registered = any(str(f.inputs.get("providerNamespace", "")).lower() == "microsoft.compute"
-                     and str(f.inputs.get("featureName", "")).lower() == "encryptionathost"
-                     for f in graph.of_type(g.FEATURE_REGISTRATION))
-    if registered:
-        return
+    """Fires for every cluster whose node pools use encryption at host: a plan cannot prove a
+    subscription's feature state. A tag or a setting is the stack's own word (the cluster's
+    ``amlplatform.io/encryption-at-host-feature`` tag is no longer read), and a declared
+    ``features:SubscriptionFeatureRegistration`` is no proof either (AMLD-201). The proof is the
+    feature's state as Azure answers it (Features_Get, what ``amlplatform preflight --check`` reads);
+    once a platform engineer has seen it Registered, the stack records that as a policy exception for
+    AMLD-011 whose reason names the check, which the scan shows EXCEPTED, never PASSED."""
     for aks in graph.of_type(g.AKS):
-        # the stack states the feature is registered (kubernetes[].encryption_at_host_registered)
-        if (aks.inputs.get("tags") or {}).get(g.ENCRYPTION_AT_HOST_TAG) == "registered":
-            continue
         pools = list(aks.inputs.get("agentPoolProfiles") or [])
         pools += [p.inputs for p in graph.of_type(g.AGENT_POOL) if p.inputs.get("resourceName") == aks.inputs.get("resourceName")]
         if any(p.get("enableEncryptionAtHost") is True for p in pools):
             yield Finding("AMLD-011", aks.name,
-                          "node pools use encryption at host but the stack neither registers the subscription feature "
-                          "Microsoft.Compute/EncryptionAtHost nor states it is registered (kubernetes[]."
-                          f"encryption_at_host_registered, which tags the cluster {g.ENCRYPTION_AT_HOST_TAG}): "
-                          "`az feature register --namespace Microsoft.Compute --name EncryptionAtHost`, then "
-                          "`az provider register -n Microsoft.Compute`")
+                          "node pools use encryption at host: the first deploy fails unless the subscription has "
+                          "the preview feature Microsoft.Compute/EncryptionAtHost Registered, and an offline plan "
+                          "cannot know that (a tag or a stack setting is no proof). Proof is Azure's answer: "
+                          f"`amlplatform preflight --stack {graph.stack} --check` (or `az feature show --namespace "
+                          "Microsoft.Compute --name EncryptionAtHost --query properties.state` answering "
+                          "\"Registered\"); register with `az feature register --namespace Microsoft.Compute --name "
+                          "EncryptionAtHost`, then `az provider register --namespace Microsoft.Compute`. Once the "
+                          "check passed, record it: a policy exception for AMLD-011 whose reason names the check")
 
 
 def _cmk_users(graph: Any) -> Iterable[Tuple[Any, Any, Any]]:
