@@ -52,6 +52,10 @@ def make_stack(tmp_path):
             (project / "stacks").mkdir(parents=True)
             shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
             shutil.copytree(ROOT / "infra", project / "infra")
+            # the files the shipped stacks upload as assets (amlplatform:assets, data_assets), for stacks
+            # derived from them
+            shutil.copytree(ROOT / "serving", project / "serving")
+            shutil.copytree(ROOT / "examples", project / "examples", ignore=shutil.ignore_patterns("__pycache__"))
         (project / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": config}))
         return project
 

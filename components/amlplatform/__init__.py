@@ -57,6 +57,12 @@ _EXPORTS = {
     "OnlineEndpointArgs": "amlplatform.iac.serving.endpoints",
     "BatchEndpoint": "amlplatform.iac.serving.endpoints",
     "BatchEndpointArgs": "amlplatform.iac.serving.endpoints",
+    "Asset": "amlplatform.iac.serving.assets",
+    "AssetArgs": "amlplatform.iac.serving.assets",
+    "AssetStore": "amlplatform.iac.data.assets",
+    "AssetStoreArgs": "amlplatform.iac.data.assets",
+    "DataAsset": "amlplatform.iac.data.assets",
+    "DataAssetArgs": "amlplatform.iac.data.assets",
     # cross-cutting options: one shape on every component that takes them
     "LockSpec": "amlplatform.iac.options.locks",
     "LockKind": "amlplatform.iac.options.locks",

@@ -125,6 +125,9 @@ def _dev_with_registry(tmp_path):
     (project / "stacks").mkdir(parents=True)
     shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
     shutil.copytree(ROOT / "infra", project / "infra")
+    # the files dev uploads as assets (amlplatform:assets, data_assets)
+    shutil.copytree(ROOT / "serving", project / "serving")
+    shutil.copytree(ROOT / "examples", project / "examples", ignore=shutil.ignore_patterns("__pycache__"))
     (project / "stacks" / "Pulumi.dev.yaml").write_text(text)
     return project
 

@@ -279,6 +279,9 @@ def _normalised(graph, settings, environment):
         if r.type == "azure-native:authorization:RoleDefinition":
             # the deployer's custom role: its GUID (and the name holding it) derive from the cluster's id
             return {**r.inputs, "roleDefinitionId": "<guid>", "roleName": "<custom role>"}
+        if r.type == "azure-native:storage:Blob":
+            # an uploaded file: the same content (its hash); its path is relative to where the program runs
+            return {**r.inputs, "source": {k: v for k, v in r.inputs["source"].items() if k != "path"}}
         if r.type != ROLE:
             return r.inputs
         # ... and a compute's managed identity (its principal id) from the compute's id

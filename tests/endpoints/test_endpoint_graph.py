@@ -35,6 +35,12 @@ def endpoint(graph, name):
     return next(r for r in graph.of_type(ONLINE) if r.inputs["endpointName"] == name)
 
 
+def raw_transactions(graph, type_):
+    """The raw_transactions datastore's resource of ``type_`` (prod also has the asset store's)."""
+    [found] = [r for r in graph.of_type(type_) if r.name.startswith("datastore-raw_transactions-")]
+    return found
+
+
 def deployments_of(graph, type_, name):
     return {r.inputs["deploymentName"]: r for r in graph.of_type(type_) if r.inputs["endpointName"] == name}
 
@@ -43,14 +49,14 @@ def deployments_of(graph, type_, name):
 
 def test_prod_datastore_is_identity_based_on_a_private_container(stack_graph):
     g = stack_graph("prod")
-    ds = g.one(DATASTORE)
+    ds = raw_transactions(g, DATASTORE)
     props = ds.inputs["properties"]
     assert ds.inputs["name"] == "raw_transactions"
     assert props["datastoreType"] == "AzureBlob"
     assert props["credentials"] == {"credentialsType": "None"}
     assert props["serviceDataAccessAuthIdentity"] == "WorkspaceSystemAssignedIdentity"
     assert props["accountName"] == g.one("azure-native:storage:StorageAccount").inputs["accountName"]
-    container = g.one(CONTAINER)
+    container = raw_transactions(g, CONTAINER)
     assert container.inputs["containerName"] == props["containerName"] == "raw-transactions"
     assert container.inputs["publicAccess"] == "None"
     assert "datastore-raw_transactions-container" in deps(g, ds)
@@ -58,7 +64,7 @@ def test_prod_datastore_is_identity_based_on_a_private_container(stack_graph):
 
 def test_prod_datastore_roles_are_scoped_to_its_container(stack_graph):
     g = stack_graph("prod")
-    container = g.one(CONTAINER)
+    container = raw_transactions(g, CONTAINER)
     roles = [r for r in g.of_type(ROLE) if r.inputs["scope"] == container.id]
     by_principal = {r.inputs["principalId"]: r for r in roles}
     workspace_principal = g.outputs["workspace_principal_id"]
@@ -233,7 +239,10 @@ def test_serving_outputs(stack_graph):
     assert set(outputs["online_endpoint_ids"]) == {"fraud-score-prod", "fraud-aks-prod"}
     assert set(outputs["batch_endpoint_ids"]) == {"fraud-batch-prod"}
     assert outputs["datastore_ids"]["raw_transactions"].endswith("/datastores/raw_transactions")
-    assert "datastore_ids" not in stack_graph("staging").outputs  # nothing declared: outputs unchanged
+    assert set(outputs["data_asset_ids"]) == {"raw-transactions:1"}
+    staging = stack_graph("staging").outputs  # data assets only: no endpoints, no datastores
+    assert set(staging["data_asset_ids"]) == {"example-rows:1", "example-points:1"}
+    assert staging["online_endpoint_ids"] == {} and staging["datastore_ids"] == {}
 
 
 # ----------------------------------------------------------------------------- review
@@ -253,11 +262,16 @@ def test_arm_export_has_the_new_types_once(stack_graph):
         assert body["sku"]["name"] == "Default" and "endpointComputeType" in body["properties"]
         assert body["name"].count("/") == 2
     assert by_type["Microsoft.MachineLearningServices/workspaces/batchEndpoints"][0]["apiVersion"] == "2025-12-01"
-    [container] = by_type["Microsoft.Storage/storageAccounts/blobServices/containers"]
-    assert container["name"].endswith("/default/raw-transactions") and container["name"].count("/") == 2
-    assert container["properties"]["publicAccess"] == "None"
-    [datastore] = by_type["Microsoft.MachineLearningServices/workspaces/datastores"]
-    assert datastore["properties"]["credentials"] == {"credentialsType": "None"}
+    containers = by_type["Microsoft.Storage/storageAccounts/blobServices/containers"]
+    assert sorted(c["name"].rsplit("/", 1)[-1] for c in containers) == ["amlplatform-assets", "raw-transactions"]
+    for container in containers:
+        assert container["name"].count("/") == 2 and container["properties"]["publicAccess"] == "None"
+    datastores = by_type["Microsoft.MachineLearningServices/workspaces/datastores"]
+    assert sorted(d["name"] for d in datastores) == ["mlw-fraud-prod/amlplatform_assets", "mlw-fraud-prod/raw_transactions"]
+    assert all(d["properties"]["credentials"] == {"credentialsType": "None"} for d in datastores)
+    # the asset versions are ARM resources; the uploaded files (data plane) are not
+    assert len(by_type["Microsoft.MachineLearningServices/workspaces/models/versions"]) == 2
+    assert not any(b["type"].lower().endswith("/blobs") for b in template["resources"])
     assert "online-fraud-score-prod-traffic" in template["metadata"]["notArmResources"]
     assert not any(b["type"].startswith("(generic") for b in template["resources"])
 

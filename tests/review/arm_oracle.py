@@ -57,6 +57,14 @@ MODELS = {
         (ML, "EnvironmentContainer"),
     "Microsoft.MachineLearningServices/workspaces/environments/versions":
         (ML, "EnvironmentVersion"),
+    "Microsoft.MachineLearningServices/workspaces/models": (ML, "ModelContainer"),
+    "Microsoft.MachineLearningServices/workspaces/models/versions": (ML, "ModelVersion"),
+    "Microsoft.MachineLearningServices/workspaces/codes": (ML, "CodeContainer"),
+    "Microsoft.MachineLearningServices/workspaces/codes/versions": (ML, "CodeVersion"),
+    "Microsoft.MachineLearningServices/workspaces/components": (ML, "ComponentContainer"),
+    "Microsoft.MachineLearningServices/workspaces/components/versions": (ML, "ComponentVersion"),
+    "Microsoft.MachineLearningServices/workspaces/data": (ML, "DataContainer"),
+    "Microsoft.MachineLearningServices/workspaces/data/versions": (ML, "DataVersionBase"),
     "Microsoft.MachineLearningServices/workspaces/onlineEndpoints":
         (ML, "OnlineEndpoint"),
     "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments":

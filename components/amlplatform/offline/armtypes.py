@@ -135,6 +135,29 @@ TYPES: Dict[str, ArmType] = {t.token: t for t in (
        "Microsoft.MachineLearningServices/workspaces/batchEndpoints/deployments",
        RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/batchEndpoints/{endpointName}"
        "/deployments/{deploymentName}"),
+    # asset versions the deployments use (serving/assets.py, data/assets.py)
+    _t("azure-native:machinelearningservices:ModelContainer", "Microsoft.MachineLearningServices/workspaces/models",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/models/{name}"),
+    _t("azure-native:machinelearningservices:ModelVersion", "Microsoft.MachineLearningServices/workspaces/models/versions",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/models/{name}/versions/{version}"),
+    _t("azure-native:machinelearningservices:CodeContainer", "Microsoft.MachineLearningServices/workspaces/codes",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/codes/{name}"),
+    _t("azure-native:machinelearningservices:CodeVersion", "Microsoft.MachineLearningServices/workspaces/codes/versions",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/codes/{name}/versions/{version}"),
+    _t("azure-native:machinelearningservices:ComponentContainer", "Microsoft.MachineLearningServices/workspaces/components",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/components/{name}"),
+    _t("azure-native:machinelearningservices:ComponentVersion", "Microsoft.MachineLearningServices/workspaces/components/versions",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/components/{name}/versions/{version}"),
+    _t("azure-native:machinelearningservices:DataContainer", "Microsoft.MachineLearningServices/workspaces/data",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/data/{name}"),
+    _t("azure-native:machinelearningservices:DataVersion", "Microsoft.MachineLearningServices/workspaces/data/versions",
+       RG + "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/data/{name}/versions/{version}"),
+    # a blob (the stack's asset uploads, data/assets.py): written through the storage data plane, not
+    # ARM; azure-native gives it this id (provider/pkg/resources/customresources: blobPath). Not exported
+    # to the ARM template (DATA_PLANE)
+    _t("azure-native:storage:Blob", "Microsoft.Storage/storageAccounts/blobServices/containers/blobs",
+       RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}/blobServices/default/containers/{containerName}"
+       "/blobs/{blobName}"),
     # a generic resource: a second write of a resource declared under its own type (the endpoints'
     # traffic and default deployment); review/arm.py leaves it out of the template
     _t(GENERIC_RESOURCE, "(generic: {resourceProviderNamespace}/{parentResourcePath}/{resourceType})",
@@ -153,6 +176,10 @@ TYPES: Dict[str, ArmType] = {t.token: t for t in (
        "Microsoft.ManagedIdentity/userAssignedIdentities",
        RG + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}"),
 )}
+
+
+# Types written through a data plane (no ARM resource): they have ids, but no place in an ARM template
+DATA_PLANE = frozenset({"azure-native:storage:Blob"})
 
 
 # What the offline plan shows for a value only Azure knows, and only once the resource exists

@@ -323,9 +323,12 @@ class OfflineMocks(pulumi.runtime.Mocks):
             else:
                 rid = f"{args.name}-id"
         state = dict(inputs)
-        if arm is not None:
+        if arm is not None and args.typ not in armtypes.DATA_PLANE:
             state.setdefault("name", inputs.get(arm.name_input, args.name))
             state["type"] = arm.arm_type
+        elif arm is not None:
+            # a data-plane resource's "type" is its own (a blob's Block/Append), not an ARM type
+            state.setdefault("name", inputs.get(arm.name_input, args.name))
         extra = COMPUTED_OUTPUTS.get(args.typ)
         computed: Dict[str, Any] = dict(extra(inputs, rid)) if extra is not None else {}
         identity = computed.get("identity", state.get("identity"))

@@ -436,7 +436,8 @@ def exported_resources(graph: Any) -> List[Any]:
     """The recorded resources that become template resources, in the template's order."""
     out = []
     for res in graph.custom_resources():
-        if armtypes.lookup(res.type) is not None and res.type != RESOURCE_GROUP and res.type not in SECOND_WRITES:
+        if (armtypes.lookup(res.type) is not None and res.type != RESOURCE_GROUP and res.type not in SECOND_WRITES
+                and res.type not in armtypes.DATA_PLANE):
             out.append(res)
     return out
 

@@ -59,6 +59,20 @@ KINDS.update({
     "azure-native:machinelearningservices:OnlineEndpoint": ("computes", "Online endpoint", "ml.MachineLearningServiceWorkspaces"),
     "azure-native:machinelearningservices:BatchEndpoint": ("computes", "Batch endpoint", "ml.BatchAI"),
 })
+# assets the deployments use (iac/serving/assets.py, iac/data/assets.py): one node per asset (its
+# container), its versions and uploaded files folded into it
+KINDS.update({
+    "azure-native:machinelearningservices:ModelContainer": ("computes", "Model", "ml.MachineLearningServiceWorkspaces"),
+    "azure-native:machinelearningservices:CodeContainer": ("computes", "Code", "storage.StorageAccounts"),
+    "azure-native:machinelearningservices:ComponentContainer": ("computes", "Component", "ml.MachineLearningServiceWorkspaces"),
+    "azure-native:machinelearningservices:DataContainer": ("computes", "Data asset", "storage.DataLakeStorage"),
+})
+ASSET_HOSTS = ("azure-native:machinelearningservices:ModelContainer", "azure-native:machinelearningservices:CodeContainer",
+               "azure-native:machinelearningservices:ComponentContainer",
+               "azure-native:machinelearningservices:DataContainer")
+ASSET_FOLD = ("azure-native:storage:Blob", "azure-native:machinelearningservices:ModelVersion",
+              "azure-native:machinelearningservices:CodeVersion", "azure-native:machinelearningservices:ComponentVersion",
+              "azure-native:machinelearningservices:DataVersion")
 COMPUTE_KINDS = {
     "AmlCompute": ("computes", "Compute cluster", "compute.VMScaleSets"),
     "ComputeInstance": ("computes", "Compute instance", "compute.VM"),
@@ -202,6 +216,15 @@ def build_model(graph: Any) -> Model:
             continue
         if res.type == "azure-native:monitor:DiagnosticSetting" or res.type in FOLD_INTO_TYPE:
             continue
+        if res.type in ASSET_FOLD:
+            # into its asset's node (the container of the same component)
+            sibling = next((node_of[u] for u, r in custom.items()
+                            if u in node_of and r.parent == res.parent and r.type in ASSET_HOSTS), None)
+            if sibling is not None:
+                model.nodes[sibling].members.append(res.name)
+                if res.type != "azure-native:storage:Blob" and res.inputs.get("version"):
+                    model.nodes[sibling].extra.append(f"version {res.inputs['version']}")
+                continue
         targets = shown_deps(urn)
         if targets and len(targets) > 1 and res.type not in FOLD_INTO:
             # it waits for several drawn resources: folded into one of them, its other dependencies

@@ -197,4 +197,80 @@ def datastores_problems(datastores: List[DatastoreSettings], *, shared_key_acces
     return problems
 
 
-__all__ = ["DatastoreSettings", "DataReader", "datastores_problems", "secret_key_problems"]
+# ---------------------------------------------------------------------------- data assets
+
+# azureml://datastores/<datastore>/paths/<path> (the short form az ml data create takes:
+# https://learn.microsoft.com/azure/machine-learning/how-to-create-data-assets, "Supported paths")
+_DATASTORE_URI = re.compile(r"azureml://datastores/(?P<ds>[A-Za-z][A-Za-z0-9_]{0,254})/paths/(?P<path>[^?#]*)")
+
+
+class DataAssetSettings(Model):
+    """A data asset version (stack key ``amlplatform:data_assets``), with the fields of the YAML
+    ``az ml data create --file`` takes: name, version, type, path, description, tags. ``path`` is a
+    datastore URI (``azureml://datastores/<datastore>/paths/<path>``: one of the stack's datastores, or
+    the workspace's own ``workspaceblobstore``), or a file/folder of the project that the stack uploads."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$",
+                      description="Asset name: letters, digits, '.', '_' and '-'")
+    version: str = Field(pattern=r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,29})$",
+                         description="Version (immutable: a new path is a new version)")
+    type: Literal["uri_file", "uri_folder", "mltable"] = Field(
+        "uri_folder", description="uri_file (one file), uri_folder (a folder) or mltable (a folder with an MLTable file)")
+    path: str = Field(description="azureml://datastores/<datastore>/paths/<path>, or a project-relative file or "
+                      "folder the stack uploads")
+    description: Optional[str] = None
+    """Shown in the studio"""
+    tags: Tags = Field(default_factory=dict)
+    """Tags on the data version"""
+
+    @model_validator(mode="after")
+    def _path(self) -> "DataAssetSettings":
+        from amlplatform.spec.assets import project_path_problems
+
+        if self.path.startswith("azureml://"):
+            m = _DATASTORE_URI.fullmatch(self.path)
+            if not m:
+                raise ValueError("path: a datastore path is azureml://datastores/<datastore>/paths/<path>")
+            if self.type == "uri_file" and (not m.group("path") or m.group("path").endswith("/")):
+                raise ValueError("path: a uri_file names a file, not a folder (no trailing '/')")
+        elif "://" in self.path:
+            raise ValueError("path: azureml://datastores/<datastore>/paths/<path>, or a project-relative path")
+        else:
+            problems = project_path_problems(self.path)
+            if problems:
+                raise Problems([f"path: {p}" for p in problems])
+        return self
+
+    @property
+    def datastore(self) -> Optional[str]:
+        m = _DATASTORE_URI.fullmatch(self.path)
+        return m.group("ds") if m else None
+
+    @property
+    def uploaded(self) -> bool:
+        return not self.path.startswith("azureml://")
+
+
+# the datastores the service creates with every workspace (azure-ai-ml's workspace defaults)
+WORKSPACE_DATASTORES = ("workspaceblobstore", "workspacefilestore", "workspaceartifactstore",
+                        "workspaceworkingdirectory")
+
+
+def data_assets_problems(assets: List[DataAssetSettings], datastores: List[str]) -> List[str]:
+    """Versions unique per name; a datastore path names one of the stack's datastores or the workspace's own."""
+    problems = []
+    seen = {}
+    for i, d in enumerate(assets):
+        key = (d.name.lower(), d.version.lower())
+        if key in seen:
+            problems.append(f"data_assets[{i}]: {d.name}:{d.version} is already data_assets[{seen[key]}]")
+        seen.setdefault(key, i)
+        ds = d.datastore
+        if ds is not None and ds not in datastores and ds not in WORKSPACE_DATASTORES:
+            problems.append(f"data_assets[{i}].path: datastore {ds!r} is not one of the stack's datastores "
+                            f"({', '.join(datastores) or 'none'}) nor the workspace's own ({', '.join(WORKSPACE_DATASTORES)})")
+    return problems
+
+
+__all__ = ["DatastoreSettings", "DataReader", "DataAssetSettings", "datastores_problems", "data_assets_problems",
+           "secret_key_problems"]

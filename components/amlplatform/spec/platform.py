@@ -16,7 +16,8 @@ from amlplatform.spec.compute import (
     ClusterSettings, EnvironmentSettings, InstancesSettings, KubernetesSettings, repeated_compute_names,
 )
 from amlplatform.spec.network import NetworkSettings, stack_problems as network_problems
-from amlplatform.spec.datastores import DatastoreSettings, datastores_problems
+from amlplatform.spec.assets import AssetsSettings
+from amlplatform.spec.datastores import DataAssetSettings, DatastoreSettings, data_assets_problems, datastores_problems
 from amlplatform.spec.endpoints import BatchEndpointSettings, OnlineEndpointSettings, serving_problems
 from amlplatform.spec.core import (
     DiagnosticsSettings, Guid, KeyVaultSettings, Location, Model, MonitoringSettings, NamingSettings,
@@ -82,6 +83,13 @@ class StackSettings(Model):
     # serving and data (settings/datastores.py, settings/endpoints.py)
     datastores: List[DatastoreSettings] = Field(
         default_factory=list, description="Datastores: blob containers, ADLS Gen2 file systems, file shares")
+    data_assets: List[DataAssetSettings] = Field(
+        default_factory=list, description="Data assets (one version per entry, as az ml data create takes them): "
+        "a datastore path or a project file/folder the stack uploads")
+    # the models, code and components the deployments use (settings/assets.py)
+    assets: AssetsSettings = Field(
+        AssetsSettings(), description="Model, code and component versions the deployments use: uploaded from the "
+        "project and registered by the stack, or acknowledged as existing")
     online_endpoints: List[OnlineEndpointSettings] = Field(
         default_factory=list, description="Online endpoints (managed or on a kubernetes target) with deployments")
     batch_endpoints: List[BatchEndpointSettings] = Field(
@@ -145,6 +153,16 @@ class StackSettings(Model):
             return value  # storage itself is invalid (reported there): nothing to check against
         storage = info.data["storage"]
         problems = datastores_problems(value, shared_key_access=storage.allow_shared_key_access)
+        if problems:
+            raise Problems(problems)
+        return value
+
+    @field_validator("data_assets")
+    @classmethod
+    def _data_assets_across(cls, value: List[DataAssetSettings], info: ValidationInfo) -> List[DataAssetSettings]:
+        if "datastores" not in info.data:
+            return value
+        problems = data_assets_problems(value, [d.name for d in info.data["datastores"]])
         if problems:
             raise Problems(problems)
         return value

@@ -54,6 +54,78 @@ def read_project_files(settings: StackSettings, root: Path) -> Dict[str, str]:
     return contents
 
 
+# an uploaded asset is a model, scoring code or a small data set, not a data lake: the walk stops here
+# (and never follows a symbolic link, so a loop cannot hang it)
+MAX_ASSET_FILES = 2000
+MAX_ASSET_BYTES = 2 * 1024 ** 3
+_SKIPPED = ("__pycache__", ".git", ".ipynb_checkpoints")
+
+
+def read_asset_files(settings: StackSettings, root: Path) -> Dict[str, Dict[str, str]]:
+    """The files of every project path the stack uploads (models, code, data): path -> {path below it
+    ('' for a file) -> local file, relative to the working directory}, listed at settings time (`pulumi up` uploads them;
+    components never read files). Folders are walked in name order without following links, without
+    ``__pycache__``/``.git``; a missing path, an empty folder, a link or too much data is a
+    :class:`UserError` naming the setting."""
+    import os
+
+    from amlplatform.iac.platform.serving import uploaded_paths
+
+    # relative to the folder the program runs in (`pulumi up` runs it in its `main` folder, the same place
+    # in the project on every machine): a blob's file source, path included, is part of its state, and an
+    # absolute path would differ between a laptop and CI (a replace of every blob)
+    def local(path: Path) -> str:
+        return os.path.relpath(path, Path.cwd())
+
+    out: Dict[str, Dict[str, str]] = {}
+    problems: List[str] = []
+    base = root.resolve()
+    for field, rel in uploaded_paths(settings).items():
+        if rel in out:
+            continue
+        path = base / rel
+        if path.is_symlink() or (path.exists() and base not in path.resolve().parents):
+            problems.append(f"{field}: {rel!r} must be a file or folder inside the project folder {base} (not a link)")
+            continue
+        if path.is_file():
+            out[rel] = {"": local(path)}
+            continue
+        if not path.is_dir():
+            problems.append(f"{field}: no file or folder {rel!r} in the project folder {base}")
+            continue
+        listing: Dict[str, str] = {}
+        total, problem = 0, None
+        stack = [path]
+        while stack and problem is None:
+            folder = stack.pop()
+            for entry in sorted(folder.iterdir(), key=lambda p: p.name, reverse=True):
+                if entry.name in _SKIPPED or entry.suffix == ".pyc":
+                    continue
+                if entry.is_symlink():
+                    problem = f"{field}: {entry.relative_to(base)} is a symbolic link (upload real files only)"
+                    break
+                if entry.is_dir():
+                    stack.append(entry)
+                    continue
+                total += entry.stat().st_size
+                listing[entry.relative_to(path).as_posix()] = local(entry)
+                if len(listing) > MAX_ASSET_FILES or total > MAX_ASSET_BYTES:
+                    problem = (f"{field}: {rel!r} holds more than {MAX_ASSET_FILES} files or "
+                               f"{MAX_ASSET_BYTES // 1024 ** 3} GiB: register data that large on a datastore "
+                               "(data_assets path azureml://datastores/...)")
+                    break
+        if problem is None and not listing:
+            problem = f"{field}: folder {rel!r} is empty"
+        if problem:
+            problems.append(problem)
+        else:
+            out[rel] = dict(sorted(listing.items()))
+    if problems:
+        raise UserError(f"asset files named in the stack settings ({len(problems)} problem"
+                        f"{'s' if len(problems) != 1 else ''}):", problems)
+    return out
+
+
 def datastore_secret(settings: StackSettings, index: int) -> Optional[pulumi.Output]:
     """The credential of ``datastores[index]`` from Pulumi *secret* configuration (None when the
     datastore is identity-based). A missing key, or one that is not a secret, is refused naming the

@@ -13,7 +13,8 @@ import pulumi
 from amlplatform.errors import UserError, redact
 from amlplatform import MLPlatform, MLPlatformArgs
 from amlplatform.settings import StackSettings, settings_from_pulumi
-from amlplatform.stack.inputs import datastore_secrets, kubernetes_tls, project_dir, read_project_files
+from amlplatform.stack.inputs import (datastore_secrets, kubernetes_tls, project_dir, read_asset_files,
+                                     read_project_files)
 from amlplatform.stack.secrets import mark_secrets, secret_if_contains
 
 PLATFORM_NAME = "ml"
@@ -21,7 +22,8 @@ PLATFORM_NAME = "ml"
 
 def platform_component_args(settings: StackSettings, files: Mapping[str, str],
                             secrets: Optional[Mapping[str, Any]] = None,
-                            tls: Optional[Mapping[str, Any]] = None) -> MLPlatformArgs:
+                            tls: Optional[Mapping[str, Any]] = None,
+                            asset_files: Optional[Mapping[str, Mapping[str, str]]] = None) -> MLPlatformArgs:
     """``MLPlatformArgs`` of a validated stack: its settings as the stack file gives them (only what
     the file sets; the component applies the same defaults), the files they name, the datastores'
     credentials, and which of the values are secret config (names made from them use a hash)."""
@@ -29,6 +31,8 @@ def platform_component_args(settings: StackSettings, files: Mapping[str, str],
     args["location"] = settings.location  # may come from azure-native:location, not the file
     if files:
         args["files"] = dict(files)
+    if asset_files:
+        args["asset_files"] = {path: dict(listing) for path, listing in asset_files.items()}
     if secrets:
         args["datastore_secrets"] = dict(secrets)
     if tls:
@@ -38,15 +42,18 @@ def platform_component_args(settings: StackSettings, files: Mapping[str, str],
     return args  # type: ignore[return-value]
 
 
-def declare(settings: StackSettings, files: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
+def declare(settings: StackSettings, files: Optional[Mapping[str, str]] = None,
+            asset_files: Optional[Mapping[str, Mapping[str, str]]] = None) -> Dict[str, Any]:
     """Declare every resource of the stack; returns the stack outputs.
 
     ``files`` maps the project-relative paths the settings name (conda files, setup scripts) to
     their content; by default they are read from the project folder."""
     if files is None:
         files = read_project_files(settings, project_dir())
+    if asset_files is None:
+        asset_files = read_asset_files(settings, project_dir())
     platform = MLPlatform(PLATFORM_NAME, platform_component_args(settings, files, datastore_secrets(settings),
-                                                                   kubernetes_tls(settings)))
+                                                                 kubernetes_tls(settings), asset_files))
     outputs: Dict[str, Any] = {
         "location": settings.location,
         "resource_group_name": platform.resource_group_name,
@@ -76,13 +83,14 @@ def run() -> None:
     try:
         settings, secrets = settings_from_pulumi()
         files = read_project_files(settings, project_dir())
+        asset_files = read_asset_files(settings, project_dir())
     except UserError as exc:
         # RunError prints the message without a Python traceback, before any resource exists;
         # secret values never (settings_from_pulumi redacts its own problems, this the rest)
         raise pulumi.RunError(redact(str(exc), secrets)) from None
     mark_secrets(secrets)
     try:
-        outputs = declare(settings, files)
+        outputs = declare(settings, files, asset_files)
     except ValueError as exc:
         # components check their arguments (names, combinations) before declaring children
         raise pulumi.RunError(redact(f"invalid settings: {exc}", secrets)) from None

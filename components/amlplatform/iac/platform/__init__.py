@@ -28,7 +28,9 @@ from typing_extensions import Required
 from amlplatform.iac._base import ComponentArgsError, check_args, token
 from amlplatform.iac.access.access import IdentityAccess, WorkspaceAccess
 from amlplatform.iac.compute.compute import ComputeCluster, ComputeInstance
+from amlplatform.iac.data.assets import AssetStore, DataAsset
 from amlplatform.iac.data.datastores import Datastore
+from amlplatform.iac.serving.assets import Asset
 from amlplatform.iac.options.diagnostics import AKS_LOG_CATEGORIES, send_to_log_analytics
 from amlplatform.iac.serving.endpoints import BatchEndpoint, OnlineEndpoint
 from amlplatform.iac.compute.environments import Environment
@@ -38,7 +40,7 @@ from amlplatform.iac.platform import compute as compute_map
 from amlplatform.iac.platform import serving as serving_map
 from amlplatform.iac.platform import workspace as workspace_map
 from amlplatform.iac.platform.args import (
-    StackAccess, StackBatchEndpoint, StackCluster, StackDatastore, StackDiagnostics, StackEncryption, StackEnvironment,
+    StackAccess, StackAssets, StackBatchEndpoint, StackDataAsset, StackCluster, StackDatastore, StackDiagnostics, StackEncryption, StackEnvironment,
     StackInstances, StackKeyVault, StackKubernetes, StackLocks, StackMonitoring, StackNaming, StackNetwork,
     StackOnlineEndpoint, StackPolicyException, StackRegistry, StackResourceGroup, StackRoleAssignment, StackStorage,
     StackWorkspace,
@@ -95,6 +97,10 @@ class MLPlatformArgs(TypedDict, total=False):
     """Environments: an image as is, or a conda file on a base image."""
     datastores: List[StackDatastore]
     """Datastores: blob containers, ADLS Gen2 file systems, file shares."""
+    data_assets: List[StackDataAsset]
+    """Data assets, one version per entry: a datastore path or project files the stack uploads."""
+    assets: StackAssets
+    """Model, code and component versions the deployments use (uploaded and registered, or existing)."""
     online_endpoints: List[StackOnlineEndpoint]
     """Online endpoints and their deployments."""
     batch_endpoints: List[StackBatchEndpoint]
@@ -102,6 +108,9 @@ class MLPlatformArgs(TypedDict, total=False):
     files: Dict[str, str]
     """Content of the files the arguments name (conda files, setup scripts) by the path they give
     (components never read files)."""
+    asset_files: Dict[str, Dict[str, str]]
+    """The files of each uploaded asset path (models, code, data): project path -> {path below it
+    ('' for a file) -> local file} (components never read files; `pulumi up` uploads them)."""
     datastore_secrets: Dict[str, pulumi.Input[str]]
     """Credential of each datastore whose auth is not identity, by datastore name (a secret Output)."""
     kubernetes_tls: Dict[str, pulumi.Input[str]]
@@ -118,7 +127,8 @@ class MLPlatformArgs(TypedDict, total=False):
 
 
 # arguments that are not part of the platform's model (spec.platform.StackSettings)
-_INPUTS = ("files", "datastore_secrets", "kubernetes_tls", "subscription_id", "deployer_object_id", "secret_values")
+_INPUTS = ("files", "asset_files", "datastore_secrets", "kubernetes_tls", "subscription_id", "deployer_object_id",
+           "secret_values")
 
 
 def validate(args: Mapping[str, Any]) -> StackSettings:
@@ -144,6 +154,9 @@ def _check_inputs(settings: StackSettings, args: Mapping[str, Any]) -> None:
     files, secrets = dict(args.get("files") or {}), dict(args.get("datastore_secrets") or {})
     problems = [f"args.files: needs the content of {rel!r} ({field})"
                 for field, rel in compute_map.needed_files(settings).items() if rel not in files]
+    uploads = dict(args.get("asset_files") or {})
+    problems += [f"args.asset_files: needs the files of {path!r} ({field})"
+                 for field, path in serving_map.uploaded_paths(settings).items() if not uploads.get(path)]
     problems += [f"args.datastore_secrets: needs the credential of datastore {ds.name!r} (auth {ds.auth})"
                  for ds in settings.datastores if ds.auth != "identity" and ds.name not in secrets]
     tls = dict(args.get("kubernetes_tls") or {})
@@ -241,8 +254,9 @@ class MLPlatform(pulumi.ComponentResource):
             subscription_id=subscription_id, deployer_object_id=deployer_object_id,
             kubernetes_tls=args.get("kubernetes_tls"))
         self.serving = self._declare_serving(
-            settings, platform, compute_ids, secrets, resource_group_name=resource_group_name,
-            tenant_id=tenant_id, subscription_id=subscription_id)
+            settings, platform, compute_ids, secrets, files=files, asset_files=dict(args.get("asset_files") or {}),
+            resource_group_name=resource_group_name, tenant_id=tenant_id, subscription_id=subscription_id,
+            deployer_object_id=deployer_object_id)
 
         self.resource_group_name = pulumi.Output.from_input(resource_group_name)
         self.workspace_id = platform.workspace_id
@@ -362,18 +376,24 @@ class MLPlatform(pulumi.ComponentResource):
             else:
                 # attached on an earlier deploy: its id is known without declaring the attach again
                 compute_ids[target.name] = pulumi.Output.concat(platform.workspace_id, "/computes/", target.name)
+        self._environment_ids: Dict[str, pulumi.Output[str]] = {}
         for args in compute_map.environment_args(settings, files):
-            Environment(f"env-{args['environment_name'].lower()}", {**ws, **args}, opts=self._child())
+            env = Environment(f"env-{args['environment_name'].lower()}", {**ws, **args}, opts=self._child())
+            self._environment_ids[f"azureml:{args['environment_name']}:{args.get('version', '1')}"] = env.id
         return compute_ids
 
     # --------------------------------------------------------------------- datastores, serving
 
     def _declare_serving(self, settings: StackSettings, platform: MLWorkspace,
                          compute_ids: Mapping[str, pulumi.Output[str]], secrets: Mapping[str, Any], *,
+                         files: Mapping[str, str], asset_files: Mapping[str, Mapping[str, str]],
                          resource_group_name: pulumi.Input[str], tenant_id: pulumi.Input[str],
-                         subscription_id: pulumi.Input[str]) -> Dict[str, Dict[str, pulumi.Output[str]]]:
-        """Datastores, online and batch endpoints; returns their ids by name (empty when none)."""
-        if not (settings.datastores or settings.online_endpoints or settings.batch_endpoints):
+                         subscription_id: pulumi.Input[str],
+                         deployer_object_id: pulumi.Input[str]) -> Dict[str, Dict[str, pulumi.Output[str]]]:
+        """Datastores, assets, online and batch endpoints; returns their ids by name (empty when none)."""
+        if not (settings.datastores or settings.data_assets or settings.online_endpoints
+                or settings.batch_endpoints or settings.assets.models or settings.assets.code
+                or settings.assets.components):
             return {}
         ws = {"resource_group_name": resource_group_name, "workspace_name": platform.workspace_name}
         datastores: Dict[str, pulumi.Output[str]] = {}
@@ -390,11 +410,60 @@ class MLPlatform(pulumi.ComponentResource):
                 args["tenant_id"] = ds.tenant_id or tenant_id
             datastores[ds.name] = Datastore(f"datastore-{ds.name.lower()}", args, opts=self._child()).id
 
+        # assets the deployments use: uploaded by this run into the asset store, registered, waited for
+        # (docs/assets.md); ids by the placeholder id the mapping gives a reference
+        declared: Dict[str, pulumi.Output[str]] = {
+            serving_map.placeholder(ref, "environments"): env_id for ref, env_id in self._environment_ids.items()}
+        store_args: Dict[str, Any] = {}
+        data: Dict[str, pulumi.Output[str]] = {}
+        if serving_map.uploaded_paths(settings):
+            store = AssetStore("asset-store", {
+                **ws, "subscription_id": subscription_id, "storage_account_id": platform.storage_account_id,
+                "deployer_principal_id": deployer_object_id,
+                "deployer_principal_type": settings.assets.deployer_principal_type,
+                "service_identity": ("WorkspaceSystemAssignedIdentity" if settings.workspace.identity == "SystemAssigned"
+                                     else "WorkspaceUserAssignedIdentity"),
+                "tags": settings.all_tags()}, opts=self._child())
+            store_args = {"store_account_name": store.account_name, "store_resource_group_name": resource_group_name,
+                          "store_container_name": store.container_name, "store_uri_prefix": store.uri_prefix,
+                          "upload_waits_for": [store.upload_ready]}
+        for group in serving_map.asset_args(settings, asset_files, files):
+            for spec in group["versions"]:
+                kinds = spec.pop("reference_kinds")
+                missing = [r for r, k in kinds.items() if serving_map.placeholder(r, k) not in declared]
+                if missing:
+                    raise ValueError(f"assets.components: {group['asset_name']}:{spec['version']} names "
+                                     f"{', '.join(missing)}, declared after it: give each component its own name")
+                if kinds:
+                    spec["references"] = {r: declared[serving_map.placeholder(r, k)] for r, k in kinds.items()}
+            kind, asset_name = group["kind"], group["asset_name"]
+            uploads = store_args if kind in ("model", "code") else {}
+            created = Asset(f"asset-{kind}-{asset_name.lower()}", {**ws, **group, **uploads}, opts=self._child())
+            for version, version_id in created._ids.items():
+                declared[serving_map.placeholder(f"azureml:{asset_name}:{version}", serving_map.FOLDERS[kind])] = \
+                    version_id
+        for group in serving_map.data_asset_args(settings, asset_files):
+            uploads = store_args if any(v.get("files") for v in group["versions"]) else {}
+            waits = [datastores[ds] for ds in group.pop("datastores") if ds in datastores]
+            if waits:
+                group["waits_for"] = waits  # paths on datastores of this stack
+            created = DataAsset(f"data-{group['data_name'].lower()}", {**ws, **group, **uploads}, opts=self._child())
+            for version, version_id in created._ids.items():
+                data[f"{group['data_name']}:{version}"] = version_id
+
         def resolved(spec: Dict[str, Any], keys: List[str]) -> None:
-            # asset ids are resolved inside an apply of the workspace id (plain strings, no resources)
+            # an asset the stack declares: its resource's id (the deployment waits for it); otherwise the
+            # id is resolved inside an apply of the workspace id (plain strings, no resources)
             for key in keys:
-                if isinstance(spec.get(key), str) and spec[key].startswith("{workspace}"):
-                    spec[key] = platform.workspace_id.apply(lambda w, v=spec[key]: v.replace("{workspace}", w))
+                value = spec.get(key)
+                if isinstance(value, str) and value in declared:
+                    spec[key] = declared[value]
+                elif isinstance(value, str) and value.startswith("{workspace}"):
+                    spec[key] = platform.workspace_id.apply(lambda w, v=value: v.replace("{workspace}", w))
+            build = settings.workspace.image_build_compute
+            if build and build in compute_ids:
+                # a private registry: Azure ML builds the deployment's image on this cluster
+                spec["waits_for"] = [compute_ids[build]]
 
         online: Dict[str, pulumi.Output[str]] = {}
         for i, ep in enumerate(settings.online_endpoints):
@@ -415,7 +484,11 @@ class MLPlatform(pulumi.ComponentResource):
                 spec["compute_id"] = compute_ids[spec.pop("compute_name")]
             batch[ep.name] = BatchEndpoint(f"batch-{ep.name.lower()}", {**ws, "location": settings.location, **args},
                                            opts=self._child()).id
-        return {"datastore_ids": datastores, "online_endpoint_ids": online, "batch_endpoint_ids": batch}
+        out: Dict[str, Dict[str, pulumi.Output[str]]] = {
+            "datastore_ids": datastores, "online_endpoint_ids": online, "batch_endpoint_ids": batch}
+        if data:
+            out["data_asset_ids"] = data
+        return out
 
 
 __all__ = ["MLPlatform", "MLPlatformArgs", "validate"]

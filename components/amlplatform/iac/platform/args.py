@@ -712,6 +712,100 @@ class StackDatastore(TypedDict, total=False):
     """Tags on the datastore"""
 
 
+class StackDataAsset(TypedDict, total=False):
+    """A data asset version (stack key ``amlplatform:data_assets``), with the fields of the YAML ``az ml
+    data create --file`` takes: name, version, type, path, description, tags. ``path`` is a datastore
+    URI (``azureml://datastores/<datastore>/paths/<path>``: one of the stack's datastores, or the
+    workspace's own ``workspaceblobstore``), or a file/folder of the project that the stack uploads."""
+    name: Required[str]
+    """Asset name: letters, digits, '.', '_' and '-'"""
+    version: Required[str]
+    """Version (immutable: a new path is a new version)"""
+    type: str
+    """uri_file (one file), uri_folder (a folder) or mltable (a folder with an MLTable file); default
+    "uri_folder"."""
+    path: Required[str]
+    """azureml://datastores/<datastore>/paths/<path>, or a project-relative file or folder the stack
+    uploads"""
+    description: Optional[str]
+    """Shown in the studio"""
+    tags: Dict[str, str]
+    """Tags on the data version"""
+
+
+class StackModelAsset(TypedDict, total=False):
+    """A model version: a file or folder of the project (an MLflow folder, a pickle) uploaded by the
+    stack."""
+    name: Required[str]
+    """Asset name: letters, digits, '.', '_' and '-'"""
+    version: Required[str]
+    """Version (immutable: new content is a new version)"""
+    existing: bool
+    """Registered outside the stack (amlplatform model register, az ml ... create): the stack creates
+    nothing and deployments naming it acknowledge that it must exist before `pulumi up`; default
+    false."""
+    description: Optional[str]
+    """Shown in the studio"""
+    tags: Dict[str, str]
+    """Tags on the asset version"""
+    type: str
+    """custom_model, mlflow_model (a folder with MLmodel) or triton_model; default "custom_model"."""
+    path: Optional[str]
+    """File or folder of the project; required unless existing"""
+
+
+class StackCodeAsset(TypedDict, total=False):
+    """A code version: a folder of the project (the scoring script and what it imports)."""
+    name: Required[str]
+    """Asset name: letters, digits, '.', '_' and '-'"""
+    version: Required[str]
+    """Version (immutable: new content is a new version)"""
+    existing: bool
+    """Registered outside the stack (amlplatform model register, az ml ... create): the stack creates
+    nothing and deployments naming it acknowledge that it must exist before `pulumi up`; default
+    false."""
+    description: Optional[str]
+    """Shown in the studio"""
+    tags: Dict[str, str]
+    """Tags on the asset version"""
+    path: Optional[str]
+    """Folder of the project; required unless existing"""
+
+
+class StackComponentAsset(TypedDict, total=False):
+    """A component version from its YAML (a command or pipeline component, as ``az ml component create``
+    takes it)."""
+    name: Required[str]
+    """Asset name: letters, digits, '.', '_' and '-'"""
+    version: Required[str]
+    """Version (immutable: new content is a new version)"""
+    existing: bool
+    """Registered outside the stack (amlplatform model register, az ml ... create): the stack creates
+    nothing and deployments naming it acknowledge that it must exist before `pulumi up`; default
+    false."""
+    description: Optional[str]
+    """Shown in the studio"""
+    tags: Dict[str, str]
+    """Tags on the asset version"""
+    file: Optional[str]
+    """Component YAML in the project; its code, environment and steps' component name assets of this
+    stack (azureml:<name>:<version>); required unless existing"""
+
+
+class StackAssets(TypedDict, total=False):
+    """The asset versions the stack declares (or acknowledges as existing) for its deployments."""
+    models: List[StackModelAsset]
+    """Model versions"""
+    code: List[StackCodeAsset]
+    """Code versions (scoring scripts)"""
+    components: List[StackComponentAsset]
+    """Component versions (batch pipeline deployments)"""
+    deployer_principal_type: str
+    """Kind of principal that runs `pulumi up` (it gets Storage Blob Data Contributor on the asset
+    container to upload): ServicePrincipal for a pipeline, User for a person; default
+    "ServicePrincipal"."""
+
+
 class StackScale(TypedDict, total=False):
     """Autoscale a deployment between min and max instances on CPU utilisation (TargetUtilization)."""
     min_instances: int

@@ -17,6 +17,9 @@ def needed_files(settings: StackSettings) -> Dict[str, str]:
             out[f"environments[{i}].conda_file"] = env.conda_file
     if settings.instances and settings.instances.setup_script:
         out["instances.setup_script.path"] = settings.instances.setup_script.path
+    for i, c in enumerate(settings.assets.components):
+        if c.file:
+            out[f"assets.components[{i}].file"] = c.file
     return out
 
 

@@ -3,10 +3,179 @@ egress under a managed network, default instance types). Pure mappings from the 
 model to component arguments.
 """
 
-from typing import Any, Dict, Optional
+import json
+import posixpath
+from typing import Any, Dict, List, Mapping, Optional
+
+import yaml
 
 from amlplatform.iac.platform.workspace import secret_safe
 from amlplatform.spec.platform import StackSettings
+
+
+# asset kind -> the ARM id segment of its versions (workspaces/<ws>/<segment>/<name>/versions/<v>)
+FOLDERS = {"model": "models", "code": "codes", "component": "components"}
+
+
+def placeholder(reference: str, kind: str) -> str:
+    """The id the mappings below give ``azureml:<name>:<version>`` before the workspace id is known
+    (``{workspace}/<kind>/<name>/versions/<version>``): the key MLPlatform replaces by the declaring
+    resource's id."""
+    from amlplatform.spec.endpoints import asset_id
+
+    return asset_id(reference, "{workspace}", kind)
+
+
+def uploaded_paths(settings: StackSettings) -> Dict[str, str]:
+    """Setting -> project path of every file or folder the stack uploads (models, code, data)."""
+    out: Dict[str, str] = {}
+    for i, m in enumerate(settings.assets.models):
+        if m.path:
+            out[f"assets.models[{i}].path"] = m.path
+    for i, c in enumerate(settings.assets.code):
+        if c.path:
+            out[f"assets.code[{i}].path"] = c.path
+    for i, d in enumerate(settings.data_assets):
+        if d.uploaded:
+            out[f"data_assets[{i}].path"] = d.path
+    return out
+
+
+def _upload(path: str, listing: Mapping[str, str]) -> Dict[str, Any]:
+    """``files`` and ``uri_path`` of an uploaded project path: a folder keeps its own name below the
+    asset's folder (Azure ML mounts a model under its last path segment), a file is the asset."""
+    base = posixpath.basename(path)
+    if set(listing) == {""}:
+        return {"files": {base: listing[""]}, "uri_path": base}
+    return {"files": {f"{base}/{rel}": local for rel, local in listing.items()}, "uri_path": base}
+
+
+def _references(spec: Any, found: Dict[str, str]) -> Dict[str, str]:
+    """Every ``azureml:<name>:<version>`` a component YAML names in code/environment/component ->
+    its kind (``codes``, ``environments``, ``components``)."""
+    if isinstance(spec, Mapping):
+        for field, kind in (("code", "codes"), ("environment", "environments"), ("component", "components")):
+            value = spec.get(field)
+            if isinstance(value, str) and value.startswith("azureml:") and not value.startswith("azureml:/"):
+                found[value] = kind
+        for step in (spec.get("jobs") or {}).values() if isinstance(spec.get("jobs"), Mapping) else ():
+            _references(step, found)
+    return found
+
+
+def asset_version_args(settings: StackSettings, asset_files: Mapping[str, Mapping[str, str]],
+                       files: Mapping[str, str]) -> List[Dict[str, Any]]:
+    """``AssetVersionArgs`` (without workspace and asset store) of every declared model, code and
+    component version, in an order where a component comes after what it names; components carry
+    ``reference_kinds`` (reference -> kind) for MLPlatform to resolve."""
+    out: List[Dict[str, Any]] = []
+    tags = settings.all_tags()
+    for kind, entries in (("model", settings.assets.models), ("code", settings.assets.code)):
+        for e in entries:
+            if e.existing:
+                continue
+            args: Dict[str, Any] = {"kind": kind, "asset_name": e.name, "version": e.version,
+                                    "tags": {**tags, **e.tags}, "reference_kinds": {},
+                                    **_upload(e.path, asset_files[e.path])}
+            if kind == "model":
+                args["model_type"] = e.type
+            if e.description:
+                args["description"] = e.description
+            out.append(args)
+    components = []
+    for i, c in enumerate(settings.assets.components):
+        if c.existing:
+            continue
+        try:
+            spec = yaml.safe_load(files[c.file])
+        except yaml.YAMLError as exc:
+            raise ValueError(f"assets.components[{i}].file: {c.file} is not YAML: {exc}") from None
+        if not isinstance(spec, dict):
+            raise ValueError(f"assets.components[{i}].file: {c.file} is not a component (a YAML mapping)")
+        for key in ("name", "version"):
+            if key in spec and str(spec[key]) != getattr(c, key):
+                raise ValueError(f"assets.components[{i}].{key}: {getattr(c, key)!r} but {c.file} says {spec[key]!r}")
+        spec = {k: v for k, v in spec.items() if k != "$schema"}
+        spec.update(name=c.name, version=c.version)
+        args = {"kind": "component", "asset_name": c.name, "version": c.version, "tags": {**tags, **c.tags},
+                "component_spec": json.dumps(spec, sort_keys=True), "reference_kinds": _references(spec, {})}
+        if c.description:
+            args["description"] = c.description
+        components.append(args)
+    # a pipeline component after the components its steps name
+    done: List[str] = []
+    pending = list(components)
+    while pending:
+        ready = [a for a in pending if all(k != "components" or r in done or r not in
+                                           {f"azureml:{p['asset_name']}:{p['version']}" for p in pending}
+                                           for r, k in a["reference_kinds"].items())]
+        if not ready:
+            names = ", ".join(f"{a['asset_name']}:{a['version']}" for a in pending)
+            raise ValueError(f"assets.components: {names} name each other in a cycle")
+        for a in ready:
+            out.append(a)
+            done.append(f"azureml:{a['asset_name']}:{a['version']}")
+            pending.remove(a)
+    known = {f"azureml:{e.name}:{e.version}" for e in [*settings.assets.models, *settings.assets.code,
+                                                        *settings.assets.components] if not e.existing}
+    known |= {f"azureml:{e.name}:{e.version}" for e in settings.environments}
+    for a in out:
+        for ref in a["reference_kinds"]:
+            if ref not in known:
+                raise ValueError(f"assets.components: {a['asset_name']}:{a['version']} names {ref}, which the stack "
+                                 "does not declare (assets.code, assets.components, environments): the component "
+                                 "version could not wait for it")
+    return out
+
+
+def asset_args(settings: StackSettings, asset_files: Mapping[str, Mapping[str, str]],
+               files: Mapping[str, str]) -> List[Dict[str, Any]]:
+    """``AssetArgs`` (without workspace and asset store) per asset name: its versions in the order of
+    :func:`asset_version_args` (a component after what it names)."""
+    groups: Dict[tuple, Dict[str, Any]] = {}
+    for args in asset_version_args(settings, asset_files, files):
+        key = (args.pop("kind"), args.pop("asset_name"))
+        group = groups.setdefault(key, {"kind": key[0], "asset_name": key[1], "tags": settings.all_tags(),
+                                        "versions": []})
+        group["versions"].append(args)
+    return list(groups.values())
+
+
+def data_asset_args(settings: StackSettings, asset_files: Mapping[str, Mapping[str, str]]) -> List[Dict[str, Any]]:
+    """``DataAssetArgs`` (without workspace and asset store) per data asset name, one version per entry;
+    ``datastores``: the datastores its paths name (MLPlatform makes the versions wait for those it declares)."""
+    groups: Dict[str, Dict[str, Any]] = {}
+    for d in settings.data_assets:
+        group = groups.setdefault(d.name, {"data_name": d.name, "data_type": d.type, "tags": settings.all_tags(),
+                                           "versions": [], "datastores": []})
+        if group["data_type"] != d.type:
+            raise ValueError(f"data asset {d.name}: every version has one type ({group['data_type']}, not {d.type})")
+        if d.datastore and d.datastore not in group["datastores"]:
+            group["datastores"].append(d.datastore)
+        args: Dict[str, Any] = {"version": d.version, "tags": {**settings.all_tags(), **d.tags}}
+        if d.uploaded:
+            upload = _upload(d.path, asset_files[d.path])
+            if d.type == "uri_file" and set(asset_files[d.path]) != {""}:
+                raise ValueError(f"data asset {d.name}:{d.version}: type uri_file needs a file, {d.path} is a folder")
+            if d.type != "uri_file" and set(asset_files[d.path]) == {""}:
+                raise ValueError(f"data asset {d.name}:{d.version}: type {d.type} needs a folder, {d.path} is a file")
+            if d.type != "uri_file":
+                upload["uri_path"] += "/"
+            args.update(upload)
+        else:
+            args["path"] = d.path
+        if d.description:
+            args["description"] = d.description
+        group["versions"].append(args)
+    return list(groups.values())
+
+
+def _existing(settings: StackSettings, refs: List[Optional[str]], kinds: List[str]) -> List[str]:
+    """The references among ``refs`` that the stack acknowledges as registered outside it."""
+    from amlplatform.spec.assets import declared_references
+
+    known = declared_references(settings)
+    return sorted({r for r, k in zip(refs, kinds) if r and known[k].get(r) == "existing"})
 
 
 def datastore_args(settings: StackSettings, index: int) -> Dict[str, Any]:
@@ -78,6 +247,9 @@ def online_endpoint_args(settings: StackSettings, index: int, workspace_id: str)
             spec["environment_variables"] = dict(d.environment_variables)
         if d.description:
             spec["description"] = d.description
+        existing = _existing(settings, [d.model, d.environment, d.code], ["models", "environments", "codes"])
+        if existing:
+            spec["existing_assets"] = existing
         if ep.kind == "managed":
             egress = _egress(settings, d.egress_public_network_access)
             if egress is not None:
@@ -121,6 +293,10 @@ def batch_endpoint_args(settings: StackSettings, index: int, workspace_id: str) 
                 spec["scoring_script"] = d.scoring_script
         if d.description:
             spec["description"] = d.description
+        existing = _existing(settings, [d.model, d.environment, d.code, d.component],
+                             ["models", "environments", "codes", "components"])
+        if existing:
+            spec["existing_assets"] = existing
         deployments.append(spec)
     args: Dict[str, Any] = {"endpoint_name": ep.name, "tags": {**settings.all_tags(), **ep.tags},
                             "deployments": deployments}

@@ -40,13 +40,15 @@ from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import resources
 from typing_extensions import Required
 
-from amlplatform.iac._base import check_args, child, token
+from amlplatform.iac._base import check_args, child, token, waits_for
 from amlplatform.iac.access.access import assignment_guid, role_definition_id
 from amlplatform.azure.roles import ROLES
 from amlplatform.offline.armtypes import api_version
 from amlplatform.azure.rules import endpoint_name_problems
 
 KEY_REASON_TAG = "amlplatform.io/key-auth-reason"
+# assets a deployment names that were registered outside the stack (deployability rule AMLD-060)
+EXISTING_ASSETS_TAG = "amlplatform.io/existing-assets"
 ML_NAMESPACE = "Microsoft.MachineLearningServices"
 MONITORING_METRICS_PUBLISHER = ROLES["Monitoring Metrics Publisher"]
 ONLINE_TOKEN = "azure-native:machinelearningservices:OnlineEndpoint"
@@ -148,6 +150,11 @@ class OnlineDeploymentSpec(TypedDict, total=False):
     """Environment of the scoring container."""
     description: str
     """Shown in the studio."""
+    waits_for: List[pulumi.Input[str]]
+    """Ids the deployment waits for besides its own inputs (the image build compute)."""
+    existing_assets: List[str]
+    """Asset references (azureml:<name>:<version>) registered outside the stack, acknowledged: recorded
+    in the tag amlplatform.io/existing-assets."""
 
 
 class OnlineEndpointArgs(TypedDict, total=False):
@@ -251,8 +258,8 @@ class OnlineEndpoint(pulumi.ComponentResource):
             dep = ml.OnlineDeployment(
                 f"{name}-{d['name'].lower()}", deployment_name=d["name"], endpoint_name=endpoint.name,
                 location=args["location"], properties=_online_deployment(d, kubernetes),
-                sku={"name": "Default", "capacity": int(d.get("instance_count", 1))}, tags=tags,
-                opts=child(self), **ws)
+                sku={"name": "Default", "capacity": int(d.get("instance_count", 1))}, tags=_tags(tags, d),
+                opts=child(self, depends_on=waits_for(d.get("waits_for"))), **ws)
             created.append(dep)
             deployment_ids[d["name"]] = dep.id
 
@@ -300,6 +307,18 @@ def _telemetry_access(parent: pulumi.Resource, name: str, *, endpoint: ml.Online
         description="the endpoint's deployments send telemetry to Application Insights with Entra ID",
         opts=child(parent),
     )
+
+
+def _tags(tags: Mapping[str, str], d: Mapping) -> Dict[str, str]:
+    """The endpoint's tags, plus the deployment's acknowledged existing assets (tag values hold 256
+    characters: https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations)."""
+    existing = sorted(set(d.get("existing_assets") or []))
+    if not existing:
+        return dict(tags)
+    value = " ".join(existing)
+    if len(value) > 256:
+        raise ValueError(f"deployment {d['name']}: existing_assets do not fit in one tag (256 characters)")
+    return {**tags, EXISTING_ASSETS_TAG: value}
 
 
 def _probe(p: Mapping) -> ml.ProbeSettingsArgs:
@@ -400,6 +419,11 @@ class BatchDeploymentSpec(TypedDict, total=False):
     """AppendRow or SummaryOnly."""
     description: str
     """Shown in the studio."""
+    waits_for: List[pulumi.Input[str]]
+    """Ids the deployment waits for besides its own inputs (the image build compute)."""
+    existing_assets: List[str]
+    """Asset references (azureml:<name>:<version>) registered outside the stack, acknowledged: recorded
+    in the tag amlplatform.io/existing-assets."""
 
 
 class BatchEndpointArgs(TypedDict, total=False):
@@ -458,7 +482,8 @@ class BatchEndpoint(pulumi.ComponentResource):
         for d in deployments:
             dep = ml.BatchDeployment(
                 f"{name}-{d['name'].lower()}", deployment_name=d["name"], endpoint_name=endpoint.name,
-                location=args["location"], properties=_batch_deployment(d), tags=tags, opts=child(self), **ws)
+                location=args["location"], properties=_batch_deployment(d), tags=_tags(tags, d),
+                opts=child(self, depends_on=waits_for(d.get("waits_for"))), **ws)
             created.append(dep)
             deployment_ids[d["name"]] = dep.id
         if default is not None:
