@@ -205,13 +205,15 @@ def test_data_roles_in_prod(stack_graph):
     # the data scientists' workspace role keeps the URN it had as a role_assignments entry
     ws_role = g.named(f"ml-access-azureml-data-scientist-{GROUP[:8]}")
     assert ws_role.inputs["roleDefinitionId"].endswith(ROLE_GUIDS["AzureML Data Scientist"])
-    # each cluster's identity: blob data on storage, AcrPull on the registry
+    # each cluster's identity: blob data on storage, AcrPull on the registry; the cluster batch deployments
+    # run on (cpu) also queue and table data on the storage (AMLD-042)
     registry = g.one("azure-native:containerregistry:Registry").id
-    for cluster in ("cpu", "gpu"):
+    for cluster, extra in (("cpu", {(storage, ROLE_GUIDS["Storage Queue Data Contributor"]),
+                                    (storage, ROLE_GUIDS["Storage Table Data Contributor"])}), ("gpu", set())):
         compute = g.named(f"cluster-{cluster}-compute")
         mine = [r for r in g.of_type(ROLE) if compute.urn in r.property_dependencies.get("principalId", [])]
         assert {(r.inputs["scope"], r.inputs["roleDefinitionId"].rsplit("/", 1)[-1]) for r in mine} == {
-            (storage, ROLE_GUIDS["Storage Blob Data Contributor"]), (registry, ROLE_GUIDS["AcrPull"])}
+            (storage, ROLE_GUIDS["Storage Blob Data Contributor"]), (registry, ROLE_GUIDS["AcrPull"])} | extra
 
 
 def test_diagnostics_cover_blob_service_registry_and_aks(stack_graph):

@@ -55,8 +55,12 @@ def test_one_public_dependency_still_leaves_the_others_named():
 
 def test_with_a_network_every_created_resource_gets_its_endpoints():
     s = settings_from_config({**prod_config(), "amlplatform:network": {**VNET, "storage_groups": ["blob", "file", "queue"]}})
-    assert private_endpoint_groups(s) == {"workspace": ["amlworkspace"], "storage": ["blob", "file", "queue"],
+    # prod's batch endpoint adds table (and queue, already listed): batch jobs use both (how-to-managed-network)
+    assert private_endpoint_groups(s) == {"workspace": ["amlworkspace"], "storage": ["blob", "file", "queue", "table"],
                                           "key_vault": ["vault"], "registry": ["registry"]}
+    without_batch = settings_from_config({**prod_config(), "amlplatform:batch_endpoints": [],
+                                          "amlplatform:network": {**VNET, "storage_groups": ["blob", "file", "queue"]}})
+    assert private_endpoint_groups(without_batch)["storage"] == ["blob", "file", "queue"]
 
 
 def test_a_public_standard_registry_gets_no_endpoint():
@@ -101,13 +105,14 @@ def test_subnets_must_fit_the_address_space(vnet, expected):
 
 
 def test_endpoint_subnet_must_hold_every_endpoint():
-    # prod: workspace (3 addresses), blob, file, vault (1 each), registry (2) = 8 > a /29's 3
+    # prod: workspace (3 addresses), blob, file, queue, table (batch endpoint), vault (1 each), registry (2)
+    # = 10 > a /29's 3
     config = prod_config()
     config["amlplatform:network"] = {"vnet": {"address_space": ["10.40.0.0/22"],
                                               "private_endpoints_subnet": "10.40.0.0/29",
                                               "aks_subnet": "10.40.1.0/24"}}
     text = problems_of(config)
-    assert "private_endpoints_subnet 10.40.0.0/29 leaves 3 usable addresses" in text and "need 8" in text
+    assert "private_endpoints_subnet 10.40.0.0/29 leaves 3 usable addresses" in text and "need 10" in text
     assert "use a /28 or larger" in text
 
 

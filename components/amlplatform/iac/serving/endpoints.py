@@ -28,7 +28,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import resources
 from typing_extensions import Required
 
-from amlplatform.iac._base import check_args, child, token
+from amlplatform.iac._base import check_args, child, token, waits_for
 from amlplatform.offline.armtypes import api_version
 from amlplatform.azure.rules import endpoint_name_problems
 
@@ -352,6 +352,9 @@ class BatchDeploymentSpec(TypedDict, total=False):
     """AppendRow or SummaryOnly."""
     description: str
     """Shown in the studio."""
+    identity_roles: List[pulumi.Input[str]]
+    """Ids of the role assignments of the cluster's identity (blob, queue and table data on the default
+    storage): the deployment is created only after them, so its first job does not fail on access."""
 
 
 class BatchEndpointArgs(TypedDict, total=False):
@@ -410,7 +413,8 @@ class BatchEndpoint(pulumi.ComponentResource):
         for d in deployments:
             dep = ml.BatchDeployment(
                 f"{name}-{d['name'].lower()}", deployment_name=d["name"], endpoint_name=endpoint.name,
-                location=args["location"], properties=_batch_deployment(d), tags=tags, opts=child(self), **ws)
+                location=args["location"], properties=_batch_deployment(d), tags=tags,
+                opts=child(self, depends_on=waits_for(d.get("identity_roles"))), **ws)
             created.append(dep)
             deployment_ids[d["name"]] = dep.id
         if default is not None:
