@@ -363,3 +363,22 @@ def test_read_only_containers_are_the_stacks_own_non_writable_blob_datastores():
     assert files["role_name"] == "Storage File Data Privileged Contributor" and "condition" not in files
     assert "condition" not in mapping.storage_role_specs(settings(access={"data_scientists": [
         {"principal_id": GROUP}]}))[0]
+
+
+def test_notebooks_off_grants_no_file_role_and_is_refused_with_instances():
+    s = settings(access={"data_scientists": [{"principal_id": GROUP}], "notebooks": False})
+    assert [r["role_name"] for r in mapping.storage_role_specs(s)] == ["Storage Blob Data Contributor"]
+    text = " ".join(problems(access={"data_scientists": [{"principal_id": GROUP}], "notebooks": False},
+                             instances={"vm_size": "Standard_DS3_v2", "users": [{"object_id": USER}]}))
+    assert "access.notebooks: false" in text and "file share" in text
+
+
+def test_a_read_only_file_share_datastore_whose_reader_writes_the_whole_account_is_refused():
+    reader = {"principal_id": GROUP}
+    share = {"name": "reports", "kind": "file_share", "container": "reports", "readers": [reader]}
+    text = " ".join(problems(access={"data_scientists": [reader]}, datastores=[share]))
+    assert "datastores[0]: file share 'reports' is read-only" in text and "another storage account" in text
+    # writable, notebooks off, or a reader who holds no account-wide file role: fine
+    settings(access={"data_scientists": [reader]}, datastores=[{**share, "writable": True}])
+    settings(access={"data_scientists": [reader], "notebooks": False}, datastores=[share])
+    settings(access={"data_scientists": [{"principal_id": USER}]}, datastores=[share])

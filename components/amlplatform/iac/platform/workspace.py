@@ -236,8 +236,8 @@ def storage_role_specs(settings: StackSettings) -> List[RoleAssignmentSpec]:
     Storage File Data Privileged Contributor (notebooks on the file share with identity access:
     how-to-disable-local-auth-storage) stays on the account: the notebooks' share is created and named
     by Azure ML, and Azure ABAC does not cover Azure Files (storage-auth-abac-attributes), so there is no
-    narrower scope or condition that works; AMLD-040 refuses a read-only file share datastore on this
-    account that it would shadow."""
+    narrower scope or condition that works; it is granted only with ``access.notebooks``, and the settings
+    (and AMLD-040) refuse a read-only file share datastore on this account that it would shadow."""
     people: Dict[str, Dict[str, Any]] = {}
     for i, person in enumerate(settings.access.data_scientists):
         people.setdefault(person.principal_id, {"type": person.principal_type,
@@ -248,9 +248,11 @@ def storage_role_specs(settings: StackSettings) -> List[RoleAssignmentSpec]:
             people.setdefault(user.object_id, {"type": "User", "description": "compute instance user (notebooks)",
                                                "where": f"instances.users[{i}]"})
     condition = _blob_contributor_condition(settings)
+    roles = [r for r in STORAGE_DATA_ROLES
+             if settings.access.notebooks or r != "Storage File Data Privileged Contributor"]
     out: List[RoleAssignmentSpec] = []
     for principal, info in people.items():
-        for role in STORAGE_DATA_ROLES:
+        for role in roles:
             spec: RoleAssignmentSpec = {"principal_id": principal, "principal_type": info["type"],
                                         "role_definition_guid": ROLES[role], "role_name": role,
                                         "description": info["description"]}
