@@ -208,3 +208,8 @@ def test_staging_has_no_batch_rules_and_dev_no_studio_grant(stack_graph):
     assert len([r for r in staging.of_type(ROLE) if "/privateEndpoints/" in r.inputs["scope"]]) == 2
     dev = stack_graph("dev")
     assert not [r for r in dev.of_type(ROLE) if "/privateEndpoints/" in str(r.inputs["scope"])]
+
+
+def test_the_documented_condition_is_the_one_the_platform_writes():
+    page = (ROOT / "docs" / "data-protection.md").read_text(encoding="utf-8")
+    assert read_only_containers_condition(["raw-transactions"]) in page
