@@ -175,7 +175,8 @@ def test_prod_encrypts_workspace_and_storage_with_its_key(stack_graph):
     g = stack_graph("prod")
     key = g.one("azure-native:keyvault:Key")
     vault = g.one("azure-native:keyvault:Vault")
-    uai = g.one("azure-native:managedidentity:UserAssignedIdentity")
+    # the CMK identity (the other user-assigned identity is the AKS control plane's, k8s-inference-identity)
+    (uai,) = [u for u in g.of_type("azure-native:managedidentity:UserAssignedIdentity") if not u.name.startswith("k8s-")]
     assert key.inputs["properties"]["kty"] == "RSA-HSM"  # prod's vault is premium
     assert vault.inputs["properties"]["enablePurgeProtection"] is True
     ws = g.one("azure-native:machinelearningservices:Workspace").inputs["encryption"]

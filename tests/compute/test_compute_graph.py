@@ -164,12 +164,25 @@ def test_missing_project_files_are_one_user_error(make_stack):
 # ---------------------------------------------------------------------------- Kubernetes
 
 def test_prod_aks_has_secure_defaults(stack_graph):
-    aks = stack_graph("prod").one(AKS).inputs
-    assert aks["identity"] == {"type": "SystemAssigned"}
+    g = stack_graph("prod")
+    aks = g.one(AKS).inputs
+    # a user-assigned control-plane identity: it holds its roles on the API server's zone and the
+    # subnet before the cluster exists (a zone of one's own needs it: aks/private-clusters)
+    identity = g.named("k8s-inference-identity")
+    assert aks["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [identity.id]}
     assert aks["enableRBAC"] is True
     assert aks["aadProfile"]["managed"] is True and aks["aadProfile"]["enableAzureRBAC"] is True
-    # prod binds the workspace through Trusted Access, so local accounts are off
-    assert aks["disableLocalAccounts"] is True
+    # Azure ML does not support AKS without local accounts (how-to-deploy-kubernetes-extension, Limitations)
+    assert aks["disableLocalAccounts"] is False
+    # the API server's name resolves in the platform's zone, linked to the VNet and the deployer's networks
+    zone = g.named("network-zone-privatelink-westeurope-azmk8s-io")
+    assert aks["apiServerAccessProfile"] == {"enablePrivateCluster": True, "privateDNSZone": zone.id,
+                                             "enablePrivateClusterPublicFQDN": False}
+    # egress through the hub firewall's route table on the nodes' subnet, there before the cluster
+    assert aks["networkProfile"]["outboundType"] == "userDefinedRouting"
+    subnet = g.named("network-subnet-aks")
+    assert subnet.inputs["routeTable"]["id"].endswith("/routeTables/rt-hub-egress")
+    assert subnet.urn in g.resource_dependencies(g.one(AKS))
     assert aks["autoUpgradeProfile"]["upgradeChannel"] == "stable"
     assert aks["networkProfile"]["networkPolicy"] == "cilium"
     addons = aks["addonProfiles"]
@@ -188,18 +201,20 @@ def test_prod_aks_has_secure_defaults(stack_graph):
         assert pool["maxPods"] >= 50
 
 
-def test_trusted_access_binds_the_workspace_to_the_cluster(stack_graph):
-    g = stack_graph("prod")
+CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+INLINE_TLS = {"ssl_cert_pem": CERT, "ssl_key_pem": KEY, "ssl_cname": "scoring.example.com"}
+
+
+def test_trusted_access_binds_the_workspace_to_the_cluster(make_stack):
+    project = make_stack({**BASE, "amlplatform:kubernetes": [{
+        "name": "inference", "api_server_access": "public", "trusted_access": True, "extension": INLINE_TLS}]})
+    g = evaluate_stack("fixture", project_dir=project)
     binding = g.named("k8s-inference-trusted-access")
     assert binding.inputs["sourceResourceId"] == g.one(MLW).id
     assert binding.inputs["roles"] == ["Microsoft.MachineLearningServices/workspaces/mlworkload"]
     assert binding.inputs["resourceName"] == g.one(AKS).inputs["resourceName"]
     assert dep_names(g, binding) == ["k8s-inference-aks", "ml-workspace-workspace", "resource-group"]
-
-
-CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
-INLINE_TLS = {"ssl_cert_pem": CERT, "ssl_key_pem": KEY, "ssl_cname": "scoring.example.com"}
 
 
 def test_default_cluster_keeps_local_accounts_for_the_extension(make_stack):
@@ -222,7 +237,7 @@ def test_default_cluster_keeps_local_accounts_for_the_extension(make_stack):
     assert ext["sslCname"] == "scoring.example.com" and "scoringFe.sslSecret" not in ext
     # the certificate goes as protected settings (a secret), never in the plain settings
     assert CERT not in json.dumps(g.one(EXT).inputs)
-    assert g.one(EXT).inputs["configurationProtectedSettings"] == "[secret]"
+    assert g.one(EXT).inputs["configurationProtectedSettings"] == {"scoringFe.sslCert": "[secret]", "scoringFe.sslKey": "[secret]"}
     assert g.one(NS).inputs["metadata"]["name"] == "azureml-endpoints"
     assert g.of_type(ITYPE) == []  # no instance types declared: the service's default one only
     assert len(g.of_type(ACR)) == 1
@@ -242,11 +257,12 @@ def test_prod_extension_and_attach(stack_graph):
     assert settings["servicebus.enabled"] == "false" and settings["relayserver.enabled"] == "false"
     assert settings["domain"] == "westeurope.cloudapp.azure.com"
     assert settings["prometheus.prometheusSpec.externalLabels.cluster_name"] == g.one(AKS).id
-    # HTTPS scoring with the certificate from a secret the platform team creates in azureml
+    # HTTPS scoring with the certificate from the stack's secret config keys, sent as protected
+    # settings in the same run (no Kubernetes secret made by hand)
     assert settings["allowInsecureConnections"] == "False"
-    assert settings["scoringFe.sslSecret"] == "azureml-scoring-tls"
+    assert "scoringFe.sslSecret" not in settings
     assert settings["sslCname"] == "scoring.fraud.internal"
-    assert "configurationProtectedSettings" not in ext
+    assert ext["configurationProtectedSettings"] == {"scoringFe.sslCert": "[secret]", "scoringFe.sslKey": "[secret]"}
     (attach,) = computes(g, "Kubernetes")
     props = attach.inputs["properties"]
     assert props["resourceId"] == g.one(AKS).id
@@ -268,8 +284,15 @@ def test_kubernetes_edges(stack_graph):
     (attach,) = computes(g, "Kubernetes")
     reader = g.named("k8s-inference-workspace-reader")
     # Log Analytics only because prod turns Defender on
-    assert dep_types(g, aks) == ["azure-native:network:Subnet", LAW, RG]  # nodes in the stack's subnet
-    assert dep_names(g, ext) == ["k8s-inference-aks", "k8s-inference-subnet-network-contributor", "resource-group"]
+    # nodes in the stack's subnet; the control-plane identity's roles on the subnet and the API zone first
+    assert dep_names(g, aks) == ["k8s-inference-api-zone-contributor", "k8s-inference-identity",
+                                 "k8s-inference-subnet-network-contributor", "ml-monitoring-logs", "network-subnet-aks",
+                                 "network-zone-privatelink-westeurope-azmk8s-io", "resource-group"]
+    # the deployer's roles propagate (Azure RBAC: up to five minutes) while the extension installs
+    deployer_roles = ["k8s-inference-deployer-instance-types", "k8s-inference-deployer-namespace-admin",
+                      "k8s-inference-deployer-router-reader"]
+    assert dep_names(g, ext) == sorted(["k8s-inference-aks", "k8s-inference-subnet-network-contributor",
+                                        "resource-group", *deployer_roles])
     assert dep_types(g, reader) == [AKS, MLW]
     # the attach names the endpoints' namespace, which must exist first
     # ... and, the workspace being private, for its private endpoint and DNS records: the
@@ -277,15 +300,15 @@ def test_kubernetes_edges(stack_graph):
     assert dep_names(g, attach) == sorted(["k8s-inference-aks", "k8s-inference-extension",
                                            "k8s-inference-namespace",
                                            "ml-workspace-pe-amlworkspace-dns", "ml-workspace-pe-amlworkspace-endpoint",
-                                           "k8s-inference-trusted-access", "k8s-inference-workspace-reader",
+                                           "k8s-inference-workspace-reader",
                                            "ml-workspace-workspace", "resource-group"])
     provider = g.one(K8S_PROVIDER)
     assert dep_types(g, provider) == [AKS, RG]
-    # without local accounts the deployer's cluster-admin role must exist before any Kubernetes object
+    # the deployer's roles exist, and had the extension's install time to propagate, before any Kubernetes object
     for t in g.of_type(ITYPE):
-        assert dep_names(g, t) == ["k8s-inference-attach", "k8s-inference-deployer-cluster-admin"]
+        assert dep_names(g, t) == sorted(["k8s-inference-attach", *deployer_roles])
         assert t.provider.split("::")[-1].startswith(provider.urn.split("::")[-1])
-    assert dep_names(g, g.one(NS)) == ["k8s-inference-deployer-cluster-admin"]
+    assert dep_names(g, g.one(NS)) == sorted(["k8s-inference-extension", *deployer_roles])
 
 
 def test_insecure_scoring_sends_no_certificate_and_node_port_no_load_balancer(make_stack):
@@ -311,10 +334,11 @@ def test_aks_dns_prefix_is_derived_from_the_name(make_stack):
 
 
 def test_prod_aks_api_server_is_private(stack_graph):
-    # Azure ML comes in through Trusted Access; the deployer from a runner in (or peered to) the VNet
-    aks = stack_graph("prod").one(AKS).inputs
-    assert aks["apiServerAccessProfile"] == {"enablePrivateCluster": True, "privateDNSZone": "system",
-                                             "enablePrivateClusterPublicFQDN": False}
+    # the deployer resolves the API server through the platform's zone (linked to the VNet and the
+    # deployer's networks), not AKS's "system" zone, which only the cluster's VNet resolves
+    g = stack_graph("prod")
+    aks = g.one(AKS).inputs
+    assert aks["apiServerAccessProfile"]["privateDNSZone"] == g.named("network-zone-privatelink-westeurope-azmk8s-io").id
     assert aks["dnsPrefix"] == aks["resourceName"]  # a shipped name is its own prefix: no replacement
 
 
@@ -344,7 +368,7 @@ def test_attached_cluster_with_secret_kubeconfig_and_attach_skipped(attached_gra
     assert ext.inputs["clusterName"] == "aks-shared" and ext.inputs["resourceGroupName"] == "rg-shared"
     assert g.one(K8S_PROVIDER).inputs["kubeconfig"] == "[secret]"
     # the certificate from stack secrets: protected settings, a secret in the state
-    assert ext.inputs["configurationProtectedSettings"] == "[secret]"
+    assert ext.inputs["configurationProtectedSettings"] == {"scoringFe.sslCert": "[secret]", "scoringFe.sslKey": "[secret]"}
     # Pulumi keeps secrets per key: amlplatform:kubernetes holds a secret, so every input made from
     # its values is a secret too (settings/pulumi_yaml.py, program.mark_secrets)
     assert ext.inputs["configurationSettings"]["sslCname"] == "[secret]"
@@ -482,3 +506,99 @@ def test_exec_kubeconfig_is_converted_to_a_non_interactive_login(project_root, m
     calls.clear()
     evaluate_stack("wi", project_dir=project)
     assert [mode for mode, _ in calls] == ["workloadidentity"]  # the rewrite itself: test_compute_rules
+
+
+def test_kubernetes_compute_identity_pulls_images_and_reads_data(stack_graph):
+    """The Kubernetes compute's identity: AcrPull on the private registry (admin user off), blob data on
+    the storage (shared keys off) and, prod being HBI, Storage Account Contributor
+    (how-to-attach-kubernetes-to-workspace; how-to-secure-kubernetes-inferencing-environment)."""
+    from amlplatform.azure.roles import ROLES
+
+    g = stack_graph("prod")
+    (attach,) = computes(g, "Kubernetes")
+    granted = {}
+    for ra in g.of_type("azure-native:authorization:RoleAssignment"):
+        if ra.name.startswith("k8s-inference-access-"):
+            assert attach.urn in ra.property_dependencies["principalId"]
+            granted[ra.inputs["roleDefinitionId"].rsplit("/", 1)[-1]] = ra.inputs["scope"]
+    assert granted == {ROLES["AcrPull"]: g.one(ACR).id,
+                       ROLES["Storage Blob Data Contributor"]: g.one("azure-native:storage:StorageAccount").id,
+                       ROLES["Storage Account Contributor"]: g.one("azure-native:storage:StorageAccount").id}
+
+
+def test_container_insights_has_its_data_collection_rule(stack_graph):
+    """omsagent with useAADAuth collects through a DCR associated with the cluster
+    (azure-monitor/containers/kubernetes-monitoring-enable, ARM template)."""
+    g = stack_graph("prod")
+    aks = g.one(AKS)
+    assert aks.inputs["addonProfiles"]["omsagent"]["config"]["useAADAuth"] == "true"
+    dcr = g.one("azure-native:monitor:DataCollectionRule").inputs
+    (ext,) = dcr["dataSources"]["extensions"]
+    assert ext["extensionName"] == "ContainerInsights" and ext["streams"] == ["Microsoft-ContainerInsights-Group-Default"]
+    assert dcr["destinations"]["logAnalytics"] == [{"name": "ciworkspace", "workspaceResourceId": g.one(LAW).id}]
+    assert dcr["dataFlows"] == [{"streams": ["Microsoft-ContainerInsights-Group-Default"], "destinations": ["ciworkspace"]}]
+    dcra = g.one("azure-native:monitor:DataCollectionRuleAssociation")
+    assert dcra.inputs["resourceUri"] == aks.id and dcra.inputs["associationName"] == "ContainerInsightsExtension"
+    assert dcra.inputs["dataCollectionRuleId"] == g.one("azure-native:monitor:DataCollectionRule").id
+
+
+def test_scoring_name_resolves_to_the_router(stack_graph):
+    g = stack_graph("prod")
+    record = g.named("k8s-inference-scoring-record")
+    assert record.inputs["privateZoneName"] == "fraud.internal" and record.inputs["relativeRecordSetName"] == "scoring"
+    assert record.inputs["recordType"] == "A"
+    # the router's address is Azure's to give: known after deploy, read from the azureml-fe service
+    assert record.inputs["aRecords"] == [{"ipv4Address": UNKNOWN}]
+    zone = g.named("network-zone-fraud-internal")
+    assert zone.urn in g.resource_dependencies(record)
+    assert g.named("network-zone-fraud-internal-link").inputs["virtualNetwork"]["id"] == g.one(
+        "azure-native:network:VirtualNetwork").id
+
+
+def test_record_name_of_the_scoring_name():
+    from amlplatform.iac.kubernetes.target import record_name
+
+    assert record_name("scoring.fraud.internal", "fraud.internal") == "scoring"
+    assert record_name("a.b.fraud.internal", "fraud.internal") == "a.b"
+    assert record_name("fraud.internal", "fraud.internal") == "@"
+    with pytest.raises(ValueError, match="not a name in the zone"):
+        record_name("scoring.other.internal", "fraud.internal")
+
+
+def test_scoring_certificate_from_secret_config_keys(make_stack):
+    config = {**BASE, "amlplatform:kubernetes": [{"name": "serve", "api_server_access": "public", "extension": {
+        "ssl_cname": "scoring.example.com", "ssl_cert_config_key": "scoring:tls-cert",
+        "ssl_key_config_key": "scoring:tls-key"}}],
+        "scoring:tls-cert": {"secure": "v1:Y2VydA=="}, "scoring:tls-key": {"secure": "v1:a2V5"}}
+    g = evaluate_stack("fixture", project_dir=make_stack(config))
+    ext = g.one(EXT).inputs
+    assert ext["configurationProtectedSettings"] == {"scoringFe.sslCert": "[secret]", "scoringFe.sslKey": "[secret]"}
+    assert "scoringFe.sslSecret" not in ext["configurationSettings"]
+    # a plain (not secret) config key is refused, naming the setting and never echoing the value
+    plain = {**config, "scoring:tls-key": "-----BEGIN PRIVATE KEY-----plain"}
+    with pytest.raises(UserError, match=r"kubernetes\[0\].extension.ssl_key_config_key: config key 'scoring:tls-key' "
+                                        r"is not a secret") as err:
+        evaluate_stack("plain", project_dir=make_stack(plain, name="plain"))
+    assert "BEGIN PRIVATE KEY" not in str(err.value)
+
+
+def test_cluster_spec_refuses_an_own_api_zone_without_a_user_assigned_identity():
+    from amlplatform.iac.kubernetes.aks import api_server_profile
+
+    assert api_server_profile("t", {"api_server_access": "private", "private_dns_zone_id": "/zones/z"})[
+        "private_dns_zone"] == "/zones/z"
+    assert api_server_profile("t", {"api_server_access": "private"})["private_dns_zone"] == "system"
+
+    def declare():
+        import pulumi
+
+        from amlplatform.iac.kubernetes.aks import declare_cluster
+
+        parent = pulumi.ComponentResource("test:index:Parent", "p")
+        declare_cluster(parent, "t", {"aks_name": "aks-t", "api_server_access": "private",
+                                      "private_dns_zone_id": "/zones/z", "system_pool": {"name": "system"},
+                                      "inference_pool": {"name": "inference"}}, "rg", "westeurope", {})
+    from amlplatform.offline.engine import evaluate
+
+    with pytest.raises(Exception, match="private_dns_zone_id needs identity_id"):
+        evaluate(declare, project="amlplatform", stack="t")

@@ -130,8 +130,9 @@ def test_kubernetes_and_environment_rules():
     assert problems and "kubeconfig is required with existing_id" in problems[0]
     problems, _ = _problems({**BASE, "amlplatform:kubernetes": [
         {"name": "inference", "api_server_access": "public", "disable_local_accounts": True, "extension": TLS}]})
-    assert problems == ["kubernetes[0].disable_local_accounts: needs trusted_access: true (the Azure ML "
-                        "extension reaches the cluster through local accounts otherwise), got true"]
+    # Azure ML does not support AKS without local accounts (how-to-deploy-kubernetes-extension, Limitations)
+    assert len(problems) == 1 and problems[0].startswith("kubernetes[0].disable_local_accounts: must be false: ")
+    assert "how-to-deploy-kubernetes-extension#limitations" in problems[0]
 
 
 def test_needs_images_only_for_builds_and_kubernetes():
@@ -195,3 +196,38 @@ def test_endpoints_namespace_is_not_the_extension_namespace():
     problems, _ = _problems({**BASE, "amlplatform:kubernetes": [{"name": "inference", "api_server_access": "public", "namespace": "azureml"}]})
     assert problems == ["kubernetes[0].namespace: must not be 'azureml': the extension's own components "
                         "live there, got 'azureml'"]
+
+
+RT = "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-hub/providers/Microsoft.Network/routeTables/rt"
+VNET_NET = {"vnet": {"address_space": ["10.50.0.0/22"], "private_endpoints_subnet": "10.50.0.0/26",
+                     "aks_subnet": "10.50.1.0/24"}}
+
+
+def test_egress_settings_name_the_route_table_where_the_platform_owns_the_subnet():
+    target = {"name": "inference", "api_server_access": "public", "extension": TLS,
+              "outbound_type": "userDefinedRouting"}
+    problems, _ = _problems({**BASE, "amlplatform:network": VNET_NET, "amlplatform:kubernetes": [target]})
+    assert problems == ["kubernetes[0] (inference): outbound_type userDefinedRouting needs route_table_id (the route "
+                        "table, 0.0.0.0/0 to your firewall, that network.vnet.aks_subnet gets before the cluster)"]
+    ok = settings_from_config({**BASE, "amlplatform:network": VNET_NET,
+                               "amlplatform:kubernetes": [{**target, "route_table_id": RT}]})
+    assert ok.kubernetes[0].route_table_id == RT
+    problems, _ = _problems({**BASE, "amlplatform:kubernetes": [
+        {"name": "inference", "api_server_access": "public", "extension": TLS, "route_table_id": RT}]})
+    assert problems == ["kubernetes[0]: route_table_id is only used with outbound_type userDefinedRouting"]
+    problems, _ = _problems({**BASE, "amlplatform:kubernetes": [
+        {"name": "shared", "existing_id": AKS_ID, "kubeconfig": "x", "extension": TLS,
+         "outbound_type": "userDefinedRouting"}]})
+    assert problems == ["kubernetes[0]: outbound_type is for a created cluster (existing_id's egress is its owner's)"]
+
+
+def test_scoring_certificate_config_keys_go_together_and_stay_outside_amlplatform():
+    def ext(**extra):
+        return {**BASE, "amlplatform:kubernetes": [{"name": "inference", "api_server_access": "public",
+                                                    "extension": {"ssl_cname": "scoring.fraud.internal", **extra}}]}
+    assert settings_from_config(ext(ssl_cert_config_key="scoring:cert", ssl_key_config_key="scoring:key"))
+    problems, _ = _problems(ext(ssl_cert_config_key="scoring:cert"))
+    assert any("ssl_cert_config_key and ssl_key_config_key go together" in p for p in problems)
+    problems, _ = _problems(ext(ssl_cert_config_key="amlplatform:cert", ssl_key_config_key="scoring:key"))
+    assert any(p.startswith("kubernetes[0].extension.ssl_cert_config_key: must be outside the amlplatform: namespace")
+               for p in problems)

@@ -101,7 +101,8 @@ def test_workspace_settings_and_references(stack_graph):
     assert ws["provisionNetworkNow"] is True and ws["imageBuildCompute"] == "cpu"
     assert ws["hbiWorkspace"] is True
     # prod encrypts with a customer-managed key: its identity joins the workspace's identities
-    uai = g.one("azure-native:managedidentity:UserAssignedIdentity")
+    # (the other user-assigned identity is the AKS control plane's: k8s-inference-identity)
+    (uai,) = [u for u in g.of_type("azure-native:managedidentity:UserAssignedIdentity") if not u.name.startswith("k8s-")]
     assert ws["identity"] == {"type": "SystemAssigned,UserAssigned", "userAssignedIdentities": [uai.id]}
     assert ws["systemDatastoresAuthMode"] == "identity"
     assert ws["storageAccount"] == g.one(SA).id
@@ -124,8 +125,10 @@ def test_dependency_edges_are_exactly_the_data_dependencies(stack_graph):
         assert LAW in dep_types(g, diag)
     by_id = {r.id.lower(): r for r in g.custom_resources() if r.id}
     for role in g.of_type(ROLE):
-        # every role assignment waits for the resource it is granted on
-        assert by_id[role.inputs["scope"].lower()].urn in g.resource_dependencies(role), role.name
+        # every role assignment waits for the resource it is granted on (a Kubernetes namespace scope,
+        # <clusterId>/namespaces/<ns>, is the cluster's data plane: it waits for the cluster)
+        scope = role.inputs["scope"].lower().split("/namespaces/")[0]
+        assert by_id[scope].urn in g.resource_dependencies(role), role.name
 
 
 def test_diagnostics_send_workspace_and_key_vault_logs(stack_graph):
@@ -262,11 +265,18 @@ def _normalised(graph, settings, environment):
             props["identityClientId"] = "<derived client id>"
             props["keyIdentifier"] = props["keyIdentifier"].rsplit("/", 1)[0] + "/<version>"
             return {**r.inputs, "encryption": enc}
+        if r.type == "azure-native:authorization:RoleDefinition":
+            # the deployer's custom role: its GUID (and the name holding it) derive from the cluster's id
+            return {**r.inputs, "roleDefinitionId": "<guid>", "roleName": "<custom role>"}
         if r.type != ROLE:
             return r.inputs
         # ... and a compute's managed identity (its principal id) from the compute's id
         derived = bool((r.property_dependencies or {}).get("principalId"))
-        return {**r.inputs, "roleAssignmentName": "<guid>",
+        from amlplatform.azure.roles import ROLES
+
+        role_guid = r.inputs["roleDefinitionId"].rsplit("/", 1)[-1]
+        custom = {} if role_guid in ROLES.values() else {"roleDefinitionId": "<custom role>"}
+        return {**r.inputs, "roleAssignmentName": "<guid>", **custom,
                 **({"principalId": "<derived principal>"} if derived else {})}
 
     text = json.dumps([(r.urn, inputs(r), r.dependencies, r.protect) for r in graph.resources], sort_keys=True)

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from amlplatform.azure.roles import ROLES
+
 from amlplatform.offline.engine import OFFLINE_CLIENT, evaluate_stack
 from amlplatform.review import arm, diff
 from amlplatform.settings.network import GROUP_ZONES
@@ -21,6 +23,7 @@ AKS = "azure-native:containerservice:ManagedCluster"
 MLW = "azure-native:machinelearningservices:Workspace"
 ROLE = "azure-native:authorization:RoleAssignment"
 CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+RA = "azure-native:authorization:RoleAssignment"
 
 HUB = "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-spoke/providers/Microsoft.Network"
 DNS = "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-dns/providers/Microsoft.Network"
@@ -63,7 +66,10 @@ def test_private_stacks_have_vnet_endpoints_zones_and_links(stack_graph, stack):
         (zg,) = [z for z in g.of_type(ZG) if z.inputs["privateEndpointName"] == pe.inputs["privateEndpointName"]]
         assert sorted(c["privateDnsZoneId"] for c in zg.inputs["privateDnsZoneConfigs"]) == sorted(
             zones[z].id for z in GROUP_ZONES[group])
-    assert set(zones) == {z for gr in by_group for z in GROUP_ZONES[gr]}
+    # the endpoints' zones, the private API server's (a zone of the platform, so the deployer's networks can
+    # be linked to it) and the scoring name's domain (its A record to the inference router)
+    scoring = "fraud.internal"
+    assert set(zones) == {z for gr in by_group for z in GROUP_ZONES[gr]} | {"privatelink.westeurope.azmk8s.io", scoring}
     links = g.of_type(LINK)
     assert sorted(l.inputs["privateZoneName"] for l in links) == sorted(zones)
     for link in links:  # every zone resolves inside the stack's VNet (and does not register VMs)
@@ -99,28 +105,46 @@ def test_dev_stays_public_and_cheap(stack_graph):
     assert "provisionNetworkNow" not in ws and ws["managedNetwork"] == {"isolationMode": "Disabled"}
 
 
-def test_deployer_gets_cluster_admin_before_any_kubernetes_object(stack_graph):
+def test_deployer_gets_namespace_scoped_roles_never_cluster_admin(stack_graph):
+    from amlplatform.azure.kubernetes import DEPLOYER_DATA_ACTIONS
+
     g = stack_graph("prod")
-    role = g.named("k8s-inference-deployer-cluster-admin")
-    assert role.inputs["scope"] == g.one(AKS).id
-    assert role.inputs["roleDefinitionId"].endswith("/" + CLUSTER_ADMIN)
-    # from authorization.getClientConfig in the program: whoever runs `pulumi up`
-    assert role.inputs["principalId"] == OFFLINE_CLIENT and role.inputs["principalType"] == "ServicePrincipal"
+    aks = g.one(AKS)
+    roles = {r.name: r.inputs for r in g.of_type(RA) if r.name.startswith("k8s-inference-deployer-")}
+    assert not [r for r in g.of_type(RA) if r.inputs["roleDefinitionId"].endswith("/" + CLUSTER_ADMIN)]
+    ns = roles["k8s-inference-deployer-namespace-admin"]
+    assert ns["scope"] == f"{aks.id}/namespaces/azureml-endpoints"
+    assert ns["roleDefinitionId"].endswith("/" + ROLES["Azure Kubernetes Service RBAC Admin"])
+    # the cluster-scoped part: a custom role (namespaces, custom resources) limited to InstanceTypes
+    definition = g.named("k8s-inference-deployer-role").inputs
+    assert definition["assignableScopes"] == [aks.id]
+    assert definition["permissions"] == [{"actions": [], "notActions": [], "dataActions": list(DEPLOYER_DATA_ACTIONS),
+                                          "notDataActions": []}]
+    types = roles["k8s-inference-deployer-instance-types"]
+    assert types["scope"] == aks.id and types["conditionVersion"] == "2.0"
+    assert types["roleDefinitionId"].endswith("/" + definition["roleDefinitionId"])
+    assert "StringEqualsIgnoreCase 'amlarc.azureml.com'" in types["condition"]
+    assert "StringEqualsIgnoreCase 'instancetypes'" in types["condition"]
+    # reads the router's address in the extension's namespace (RBAC Reader: no secrets, so no TLS key)
+    reader = roles["k8s-inference-deployer-router-reader"]
+    assert reader["scope"] == f"{aks.id}/namespaces/azureml"
+    assert reader["roleDefinitionId"].endswith("/" + ROLES["Azure Kubernetes Service RBAC Reader"])
+    for role in roles.values():
+        # from authorization.getClientConfig in the program: whoever runs `pulumi up`
+        assert role["principalId"] == OFFLINE_CLIENT and role["principalType"] == "ServicePrincipal"
 
 
-def test_deployer_from_settings_and_clusters_with_local_accounts_need_none(make_stack, project_root):
+def test_deployer_from_settings(make_stack, project_root):
     import yaml
 
     config = yaml.safe_load((project_root / "stacks" / "Pulumi.prod.yaml").read_text())["config"]
     config["amlplatform:kubernetes"][0]["deployer_object_id"] = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
     config["amlplatform:kubernetes"][0]["deployer_principal_type"] = "User"
     g = evaluate_stack("dep", project_dir=make_stack(config, name="dep"))
-    role = g.named("k8s-inference-deployer-cluster-admin").inputs
-    assert role["principalId"] == "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
-    assert role["principalType"] == "User"
-    config["amlplatform:kubernetes"][0].update(disable_local_accounts=False, trusted_access=False)
-    g = evaluate_stack("dep2", project_dir=make_stack(config, name="dep2"))
-    assert not [r for r in g.resources if r.name.endswith("deployer-cluster-admin")]  # admin kubeconfig
+    for logical in ("k8s-inference-deployer-namespace-admin", "k8s-inference-deployer-instance-types"):
+        role = g.named(logical).inputs
+        assert role["principalId"] == "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+        assert role["principalType"] == "User"
 
 
 def test_hub_and_spoke_uses_existing_subnets_and_central_zones(make_stack):

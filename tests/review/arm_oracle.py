@@ -45,6 +45,11 @@ MODELS = {
     "Microsoft.Network/privateEndpoints/privateDnsZoneGroups": ("azure.mgmt.network", "PrivateDnsZoneGroup"),
     "Microsoft.Network/privateDnsZones": ("azure.mgmt.privatedns", "PrivateZone"),
     "Microsoft.Network/privateDnsZones/virtualNetworkLinks": ("azure.mgmt.privatedns", "VirtualNetworkLink"),
+    "Microsoft.Network/privateDnsZones/A": ("azure.mgmt.privatedns", "RecordSet"),
+    "Microsoft.Authorization/roleDefinitions": ("azure.mgmt.authorization", "RoleDefinition"),
+    "Microsoft.Insights/dataCollectionRules": ("azure.mgmt.monitor", "DataCollectionRuleResource"),
+    "Microsoft.Insights/dataCollectionRuleAssociations":
+        ("azure.mgmt.monitor", "DataCollectionRuleAssociationProxyOnlyResource"),
     "Microsoft.MachineLearningServices/workspaces": (ML, "Workspace"),
     "Microsoft.MachineLearningServices/workspaces/computes": (ML, "ComputeResource"),
     "Microsoft.MachineLearningServices/workspaces/datastores": (ML, "Datastore"),

@@ -15,6 +15,7 @@ from tests.review.graphs import RG_ID, graph, res
 ROOT = Path(__file__).resolve().parents[2]
 UNUSABLE = ROOT / "tests" / "fixtures" / "unusable"  # a project: stack file and its own program
 PLATFORM_RULES = {f"AMLD-{i:03d}" for i in range(1, 14)}
+KUBERNETES_RULES = {f"AMLD-{i:03d}" for i in range(30, 40)}
 ENDPOINT_RULES = {f"AMLD-{i}" for i in range(101, 110)}
 
 
@@ -33,7 +34,7 @@ def unusable_graph(unusable_project):
 # ------------------------------------------------------------------ the rules and their fixture
 
 def test_every_rule_has_an_id_a_one_line_reason_and_an_azure_doc():
-    assert PLATFORM_RULES <= set(deployability.RULES)
+    assert PLATFORM_RULES | KUBERNETES_RULES <= set(deployability.RULES)
     for rule_id, spec in deployability.RULES.items():
         assert deployability.RULE_ID.match(rule_id)
         assert spec.reason and "\n" not in spec.reason and len(spec.reason) > 40
@@ -41,7 +42,7 @@ def test_every_rule_has_an_id_a_one_line_reason_and_an_azure_doc():
 
 
 def test_the_unusable_fixture_fires_every_registered_rule(unusable_graph):
-    assert PLATFORM_RULES | ENDPOINT_RULES <= set(deployability.RULES)
+    assert PLATFORM_RULES | KUBERNETES_RULES | ENDPOINT_RULES <= set(deployability.RULES)
     fired = {f.rule_id for f in run_rules(unusable_graph)}
     missing = sorted(set(deployability.RULES) - fired)
     assert not missing, f"rules the unusable fixture does not fire (add a line that trips them): {missing}"
@@ -85,13 +86,14 @@ def test_dev_has_no_deployability_findings(stack_graph):
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_shipped_stacks_have_zero_deployability_findings(stack_graph, project_root, stack):
     """The shipped stacks must be usable on Azure, not only declared secure. What no plan can show
-    (a subscription's feature registration: AMLD-011) is a reasoned exception naming the check."""
+    (a subscription's feature registration: AMLD-011; an image digest not readable offline: AMLD-301) is a
+    reasoned exception naming the check."""
     from amlplatform.offline.engine import stack_policy_exceptions
     from amlplatform.review.deployability import evaluate
 
     results = evaluate(stack_graph(stack), stack_policy_exceptions(stack, project_root))
     assert [(r.finding.rule_id, r.finding.resource) for r in results if r.excepted is None] == []
-    assert {r.finding.rule_id for r in results} <= {"AMLD-011"}
+    assert {r.finding.rule_id for r in results} <= {"AMLD-011", "AMLD-301"}
 
 
 def test_prod_customer_managed_key_rules_pass(stack_graph):
@@ -286,6 +288,157 @@ def test_amld_011_a_tag_or_a_declared_registration_is_no_proof_of_the_feature():
     assert [x.resource for x in run_rules(graph(_aks(), separate), ["AMLD-011"])] == ["aks"]
 
 
+def _k8s_attach(aks, **inputs):
+    return res(dg.COMPUTE, "attach", {"workspaceName": "mlw", "computeName": "k8s", **inputs,
+                                       "properties": {"computeType": "Kubernetes", "resourceId": aks.id}})
+
+
+def test_amld_004_005_cover_kubernetes_computes():
+    st = res(ST_TYPE, "st", {"accountName": "st1", "allowSharedKeyAccess": False})
+    reg = res(dg.REGISTRY, "reg", {"registryName": "cr1", "adminUserEnabled": False})
+    aks = _aks()
+    attach = _k8s_attach(aks, identity={"type": "SystemAssigned"})
+    found = {f.rule_id for f in run_rules(graph(st, reg, aks, attach), ["AMLD-004", "AMLD-005"])}
+    assert found == {"AMLD-004", "AMLD-005"}
+    blob = _role("blob", st.id, dg.STORAGE_BLOB_DATA_CONTRIBUTOR, "p", "ServicePrincipal", source=attach)
+    pull = _role("pull", reg.id, dg.ACR_PULL, "p", "ServicePrincipal", source=attach)
+    assert run_rules(graph(st, reg, aks, attach, blob, pull), ["AMLD-004", "AMLD-005"]) == []
+
+
+def test_amld_009_the_cluster_vnet_reaches_every_private_dependency():
+    st = res(ST_TYPE, "st", {"accountName": "st1", "publicNetworkAccess": "Disabled"})
+    ws = _workspace(storageAccount=st.id, managedNetwork={"isolationMode": "AllowOnlyApprovedOutbound"})
+    pe_ws = _pe("pe-ws", ws, "amlworkspace")
+    aks = _aks(agentPoolProfiles=[{"name": "system", "vnetSubnetID": f"{VNET}/subnets/aks"}])
+    attach = _k8s_attach(aks)
+    # the storage is private; its endpoints are only in the managed network (not declared): the nodes miss them
+    findings = run_rules(graph(st, ws, pe_ws, aks, attach), ["AMLD-009"])
+    assert {f.message.split("'")[1] for f in findings} == {"blob", "file"}
+    assert all("managed network does not carry Kubernetes computes" in f.message for f in findings)
+    both = [_pe("pe-blob", st, "blob"), _pe("pe-file", st, "file")]
+    assert run_rules(graph(st, ws, pe_ws, *both, aks, attach), ["AMLD-009"]) == []
+
+
+def test_amld_010_the_deployer_must_resolve_a_private_api_server():
+    zone_id = f"{RG_ID}/providers/Microsoft.Network/privateDnsZones/privatelink.westeurope.azmk8s.io"
+    ns = res("kubernetes:core/v1:Namespace", "ns", {"metadata": {"name": "endpoints"}})
+    system = _aks(aadProfile={"enableAzureRBAC": True},
+                  apiServerAccessProfile={"enablePrivateCluster": True, "privateDNSZone": "system"})
+    admin = _role("ns-admin", f"{system.id}/namespaces/endpoints", dg.AKS_RBAC_ADMIN, "deployer", "ServicePrincipal")
+    (f,) = run_rules(graph(system, ns, admin), ["AMLD-010"])
+    assert "cannot resolve it" in f.message
+    own = _aks(aadProfile={"enableAzureRBAC": True},
+               apiServerAccessProfile={"enablePrivateCluster": True, "privateDNSZone": zone_id})
+    zone = res(dg.PRIVATE_ZONE, "zone", {"privateZoneName": "privatelink.westeurope.azmk8s.io"})
+    link = res(dg.VNET_LINK, "link", {"privateZoneName": "privatelink.westeurope.azmk8s.io",
+                                       "virtualNetworkLinkName": "l", "virtualNetwork": {"id": VNET}})
+    assert run_rules(graph(own, ns, admin, zone, link), ["AMLD-010"]) == []
+    (f,) = run_rules(graph(own, ns, admin, zone), ["AMLD-010"])
+    assert "linked to no virtual network" in f.message
+
+
+def test_amld_030_attached_clusters_keep_local_accounts():
+    aks = _aks(disableLocalAccounts=True)
+    assert [f.rule_id for f in run_rules(graph(aks, _k8s_attach(aks)), ["AMLD-030"])] == ["AMLD-030"]
+    assert run_rules(graph(aks), ["AMLD-030"]) == []  # not an Azure ML compute
+    assert run_rules(graph(_aks(disableLocalAccounts=False), _k8s_attach(aks)), ["AMLD-030"]) == []
+
+
+def test_amld_031_own_api_zone_needs_the_identity_and_its_role_first():
+    zone_id = f"{RG_ID}/providers/Microsoft.Network/privateDnsZones/privatelink.westeurope.azmk8s.io"
+    uai = res(dg.IDENTITY, "uai", {"resourceName": "id-aks"})
+    profile = {"enablePrivateCluster": True, "privateDNSZone": zone_id}
+    system = _aks(apiServerAccessProfile=profile, identity={"type": "SystemAssigned"})
+    assert "no user-assigned identity" in run_rules(graph(system), ["AMLD-031"])[0].message
+    role = _role("zone-role", zone_id, dg.PRIVATE_DNS_ZONE_CONTRIBUTOR, "uai", "ServicePrincipal", source=uai)
+    identity = {"type": "UserAssigned", "userAssignedIdentities": [uai.id]}
+    late = _aks(apiServerAccessProfile=profile, identity=identity)
+    assert "does not wait" in run_rules(graph(uai, role, late), ["AMLD-031"])[0].message
+    assert "no Private DNS Zone Contributor" in run_rules(graph(uai, late), ["AMLD-031"])[0].message
+    first = res(dg.AKS, "aks", {"resourceName": "aks1", "apiServerAccessProfile": profile, "identity": identity},
+                deps=[role])
+    assert run_rules(graph(uai, role, first), ["AMLD-031"]) == []
+
+
+def test_amld_032_hbi_kubernetes_compute_needs_storage_account_contributor():
+    st = res(ST_TYPE, "st", {"accountName": "st1"})
+    ws = _workspace(storageAccount=st.id, hbiWorkspace=True)
+    aks = _aks()
+    attach = _k8s_attach(aks, identity={"type": "SystemAssigned"})
+    assert [f.rule_id for f in run_rules(graph(st, ws, aks, attach), ["AMLD-032"])] == ["AMLD-032"]
+    role = _role("sac", st.id, dg.STORAGE_ACCOUNT_CONTRIBUTOR, "p", "ServicePrincipal", source=attach)
+    assert run_rules(graph(st, ws, aks, attach, role), ["AMLD-032"]) == []
+    assert run_rules(graph(st, _workspace(storageAccount=st.id), aks, attach), ["AMLD-032"]) == []
+
+
+def test_amld_033_034_egress_through_a_route_table_declared_first():
+    ws = _workspace(managedNetwork={"isolationMode": "AllowOnlyApprovedOutbound"})
+    lb = _aks(networkProfile={"outboundType": "loadBalancer"})
+    assert [f.rule_id for f in run_rules(graph(ws, lb, _k8s_attach(lb)), ["AMLD-033"])] == ["AMLD-033"]
+    open_ws = _workspace(managedNetwork={"isolationMode": "AllowInternetOutbound"})
+    assert run_rules(graph(open_ws, lb, _k8s_attach(lb)), ["AMLD-033"]) == []
+    bare = res(dg.SUBNET, "subnet", {"virtualNetworkName": "vnet", "subnetName": "aks"})
+    routed = res(dg.SUBNET, "subnet", {"virtualNetworkName": "vnet", "subnetName": "aks",
+                                        "routeTable": {"id": f"{RG_ID}/providers/Microsoft.Network/routeTables/rt"}})
+
+    def udr(subnet, deps=()):
+        return res(dg.AKS, "aks", {"resourceName": "aks1", "networkProfile": {"outboundType": "userDefinedRouting"},
+                                   "agentPoolProfiles": [{"name": "system", "vnetSubnetID": subnet.id}]}, deps=deps)
+    assert run_rules(graph(ws, udr(routed, [routed]), _k8s_attach(udr(routed))), ["AMLD-033", "AMLD-034"]) == []
+    assert "has no route table" in run_rules(graph(bare, udr(bare, [bare])), ["AMLD-034"])[0].message
+    assert "does not wait" in run_rules(graph(routed, udr(routed)), ["AMLD-034"])[0].message
+
+
+def test_amld_035_no_service_principal_is_cluster_admin():
+    aks = _aks()
+    admin = _role("admin", aks.id, dg.AKS_RBAC_CLUSTER_ADMIN, "pipeline", "ServicePrincipal")
+    assert [f.resource for f in run_rules(graph(aks, admin), ["AMLD-035"])] == ["admin"]
+    people = _role("admin", aks.id, dg.AKS_RBAC_CLUSTER_ADMIN, "oncall", "Group")
+    assert run_rules(graph(aks, people), ["AMLD-035"]) == []  # people who administer the cluster
+
+
+def test_amld_036_container_insights_with_managed_identity_has_a_dcr():
+    aks = _aks(addonProfiles={"omsagent": {"enabled": True, "config": {"useAADAuth": "true"}}})
+    assert [f.rule_id for f in run_rules(graph(aks), ["AMLD-036"])] == ["AMLD-036"]
+    dcra = res(dg.DCR_ASSOCIATION, "dcra", {"resourceUri": aks.id, "associationName": "ContainerInsightsExtension"})
+    assert run_rules(graph(aks, dcra), ["AMLD-036"]) == []
+
+
+def _extension(**settings):
+    return res(dg.EXTENSION, "ext", {"clusterRp": "Microsoft.ContainerService", "clusterResourceName": "managedClusters",
+                                      "clusterName": "aks1", "extensionName": "azureml",
+                                      "configurationSettings": settings})
+
+
+def test_amld_037_038_scoring_name_and_certificate():
+    ext = _extension(sslCname="scoring.fraud.internal", allowInsecureConnections="False",
+                     **{"scoringFe.serviceType.internalLoadBalancer": "true", "scoringFe.sslSecret": "tls"})
+    assert {f.rule_id for f in run_rules(graph(ext), ["AMLD-037", "AMLD-038"])} == {"AMLD-037", "AMLD-038"}
+    record = res(dg.RECORD_SET, "rec", {"privateZoneName": "fraud.internal", "recordType": "A",
+                                        "relativeRecordSetName": "scoring"})
+    secret = res("kubernetes:core/v1:Secret", "tls", {"metadata": {"name": "tls", "namespace": "azureml"}})
+    assert run_rules(graph(ext, record, secret), ["AMLD-037", "AMLD-038"]) == []
+
+
+def test_amld_039_kubernetes_objects_wait_for_the_extension_after_the_roles():
+    aks = _aks(aadProfile={"enableAzureRBAC": True})
+    role = _role("ns-admin", f"{aks.id}/namespaces/endpoints", dg.AKS_RBAC_ADMIN, "deployer", "ServicePrincipal")
+    provider = res("pulumi:providers:kubernetes", "k8s", {}, deps=[aks])
+    ext = res(dg.EXTENSION, "ext", {"clusterName": "aks1", "extensionName": "azureml"}, deps=[role])
+
+    def namespace(*deps):
+        ns = res("kubernetes:core/v1:Namespace", "ns", {"metadata": {"name": "endpoints"}}, deps=deps)
+        ns.provider = f"{provider.urn}::id"
+        return ns
+    (f,) = run_rules(graph(aks, role, provider, ext, namespace(role)), ["AMLD-039"])
+    assert f.resource == "ns" and "five minutes" in f.message
+    assert run_rules(graph(aks, role, provider, ext, namespace(role, ext)), ["AMLD-039"]) == []
+
+
+def test_prod_kubernetes_rules_pass_on_what_the_target_declares(stack_graph):
+    assert run_rules(stack_graph("prod"), sorted(KUBERNETES_RULES)) == []
+
+
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_a_stack_with_host_encryption_records_the_check_as_its_exception(stack_graph, project_root, stack):
     """kubernetes[].encryption_at_host_registered turns host encryption on (and still tags the cluster,
@@ -468,11 +621,11 @@ def test_the_rules_see_how_the_network_is_declared_in_prod(stack_graph):
 
     g = copy.deepcopy(stack_graph("prod"))  # the session graph is shared
     # only what no plan can prove fires (a reasoned exception of the stack: see above)
-    assert {f.rule_id for f in run_rules(g)} == {"AMLD-011"}
+    assert {f.rule_id for f in run_rules(g)} == {"AMLD-011", "AMLD-301"}
     ws = g.one(dg.WORKSPACE)
     [aks] = g.of_type(dg.AKS)
-    admins = {ra.urn for ra in g.of_type(dg.ROLE_ASSIGNMENT)
-              if dg.role_guid(ra.inputs.get("roleDefinitionId")) == dg.AKS_RBAC_CLUSTER_ADMIN}
+    # the deployer's data-plane roles: AKS RBAC Admin on the namespace, the custom instance-type role
+    admins = {ra.urn for ra in g.of_type(dg.ROLE_ASSIGNMENT) if ra.name.startswith("k8s-inference-deployer-")}
     assert admins and g.of_type(dg.DNS_ZONE_GROUP)
     g.resources = [r for r in g.resources if r.type != dg.DNS_ZONE_GROUP and r.urn not in admins]
     ws.inputs["managedNetwork"].pop("outboundRules")
@@ -480,5 +633,12 @@ def test_the_rules_see_how_the_network_is_declared_in_prod(stack_graph):
     ws.inputs.pop("imageBuildCompute")
     for pool in aks.inputs["agentPoolProfiles"]:
         pool.pop("vnetSubnetID")
+    # the API server's name back in AKS's own zone (only the cluster's VNet resolves it), egress to the
+    # internet, the Container insights rule and the scoring record gone
+    aks.inputs["apiServerAccessProfile"]["privateDNSZone"] = "system"
+    aks.inputs["networkProfile"]["outboundType"] = "loadBalancer"
+    g.resources = [r for r in g.resources if r.type not in (dg.DCR_ASSOCIATION, dg.RECORD_SET)]
     fired = {f.rule_id for f in run_rules(g)}
-    assert {"AMLD-001", "AMLD-006", "AMLD-007", "AMLD-008", "AMLD-009", "AMLD-010", "AMLD-011"} <= fired
+    assert {"AMLD-001", "AMLD-006", "AMLD-007", "AMLD-008", "AMLD-009", "AMLD-010", "AMLD-011",
+            "AMLD-033", "AMLD-036", "AMLD-037"} <= fired
+    assert any("AKS's own zone" in f.message for f in run_rules(g, ["AMLD-010"]))

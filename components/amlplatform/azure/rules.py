@@ -27,7 +27,8 @@ def endpoint_name_problems(value: str) -> List[str]:
 
 def _has_certificate(extension: Mapping) -> bool:
     return bool(extension.get("ssl_secret")) or (
-        extension.get("ssl_cert_pem") is not None and extension.get("ssl_key_pem") is not None)
+        extension.get("ssl_cert_pem") is not None and extension.get("ssl_key_pem") is not None) or (
+        bool(extension.get("ssl_cert_config_key")) and bool(extension.get("ssl_key_config_key")))
 
 
 def extension_problems(extension: Mapping) -> List[str]:
@@ -37,8 +38,14 @@ def extension_problems(extension: Mapping) -> List[str]:
     problems = []
     insecure = extension.get("allow_insecure_connections", False)
     pem = [k for k in ("ssl_cert_pem", "ssl_key_pem") if extension.get(k) is not None]
+    keys = [k for k in ("ssl_cert_config_key", "ssl_key_config_key") if extension.get(k)]
     if len(pem) == 1:
         problems.append("ssl_cert_pem and ssl_key_pem go together")
+    if len(keys) == 1:
+        problems.append("ssl_cert_config_key and ssl_key_config_key go together")
+    if pem and keys:
+        problems.append("give ssl_cert_pem/ssl_key_pem or ssl_cert_config_key/ssl_key_config_key, not both")
+    pem = pem + keys
     if extension.get("ssl_secret") and pem:
         problems.append("give ssl_secret or ssl_cert_pem/ssl_key_pem, not both")
     if not insecure and not _has_certificate(extension):

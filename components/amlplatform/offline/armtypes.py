@@ -129,6 +129,16 @@ TYPES: Dict[str, ArmType] = {t.token: t for t in (
     # traffic and default deployment); review/arm.py leaves it out of the template
     _t(GENERIC_RESOURCE, "(generic: {resourceProviderNamespace}/{parentResourcePath}/{resourceType})",
        RG + "/providers/{resourceProviderNamespace}/{parentResourcePath}/{resourceType}/{resourceName}"),
+    # Kubernetes targets (amlplatform.iac.kubernetes): the deployer's custom role, the scoring
+    # name's record, Container insights' data collection rule and its association
+    _t("azure-native:authorization:RoleDefinition", "Microsoft.Authorization/roleDefinitions",
+       "{scope}/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}"),
+    _t("azure-native:privatedns:PrivateRecordSet", "Microsoft.Network/privateDnsZones/A",
+       RG + "/providers/Microsoft.Network/privateDnsZones/{privateZoneName}/{recordType}/{relativeRecordSetName}"),
+    _t("azure-native:monitor:DataCollectionRule", "Microsoft.Insights/dataCollectionRules",
+       RG + "/providers/Microsoft.Insights/dataCollectionRules/{dataCollectionRuleName}"),
+    _t("azure-native:monitor:DataCollectionRuleAssociation", "Microsoft.Insights/dataCollectionRuleAssociations",
+       "{resourceUri}/providers/Microsoft.Insights/dataCollectionRuleAssociations/{associationName}"),
     _t("azure-native:managedidentity:UserAssignedIdentity",
        "Microsoft.ManagedIdentity/userAssignedIdentities",
        RG + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}"),

@@ -78,10 +78,11 @@ class AccessSettings(Model):
         "instance users get Storage File Data Privileged Contributor on the storage account. False: nobody gets a "
         "file data role (least privilege when nobody uses notebooks; compute instances then cannot mount them)")
     compute_identities: bool = Field(
-        True, description="Each cluster and instance with a system-assigned identity gets Storage Blob Data "
-        "Contributor on the storage account (no writes in the read-only datastores' containers) and AcrPull on the "
-        "registry (what jobs need); clusters that batch deployments run on also Storage Queue and Table Data "
-        "Contributor")
+        True, description="Each cluster and instance with a system-assigned identity, and each Kubernetes compute, "
+        "gets Storage Blob Data Contributor on the storage account (no writes in the read-only datastores' "
+        "containers) and AcrPull on the registry (what jobs and deployments need); clusters that batch deployments "
+        "run on also Storage Queue and Table Data Contributor; a Kubernetes compute of an HBI workspace also "
+        "Storage Account Contributor")
 
     @field_validator("data_scientists")
     @classmethod

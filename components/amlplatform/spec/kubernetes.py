@@ -10,10 +10,12 @@ from typing import Annotated, Dict, List, Literal, Mapping, Optional
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from amlplatform.azure import naming
+from amlplatform.azure.kubernetes import LOCAL_ACCOUNTS_DOC
 from amlplatform.azure.rules import extension_problems
 from amlplatform.errors import Problems
 from amlplatform.spec import cidr
 from amlplatform.spec.core import Guid, Model, arm_id
+from amlplatform.spec.datastores import SecretKey
 from amlplatform.spec.values import K8sName, KubernetesComputeName, SubnetId, Taints, VmSize, _max_not_below_min
 
 # ---------------------------------------------------------------------------- Kubernetes
@@ -145,6 +147,12 @@ class ExtensionSettings(Model):
         None, description="Scoring certificate (PEM) as a secret ({secure: ...}); sent as a protected setting")
     ssl_key_pem: Optional[str] = Field(
         None, description="Its private key (PEM) as a secret ({secure: ...}); sent as a protected setting")
+    ssl_cert_config_key: Optional[SecretKey] = Field(
+        None, description="The Pulumi secret config key (namespace:name) holding the scoring certificate (PEM): "
+        "the certificate reaches the extension as a protected setting in the same run, and the kubernetes "
+        "block itself stays plain (a secret inside it would make the whole block secret)")
+    ssl_key_config_key: Optional[SecretKey] = Field(
+        None, description="The Pulumi secret config key holding its private key (PEM); with ssl_cert_config_key")
 
 
 def _cidr(value: str) -> str:
@@ -199,12 +207,21 @@ class KubernetesSettings(Model):
     """Network policy engine: with kubenet only calico or none; cilium needs azure; plugin none: none"""
     trusted_access: bool = Field(
         False, description="Bind the workspace to the cluster with AKS Trusted Access (role "
-        "Microsoft.MachineLearningServices/workspaces/mlworkload), so local accounts can be disabled")
+        "Microsoft.MachineLearningServices/workspaces/mlworkload; a preview that needs sign-up)")
     disable_local_accounts: bool = Field(
-        False, description="The Azure ML extension needs local accounts unless trusted_access is on")
+        False, description="Must stay false: Azure ML does not support AKS with local accounts disabled "
+        "(how-to-deploy-kubernetes-extension, Limitations). The program never uses the local admin account: "
+        "it signs in with Entra ID and Azure RBAC")
     kubelogin_mode: Literal["azurecli", "workloadidentity", "msi", "spn"] = Field(
-        "azurecli", description="Without local accounts, how the deploying machine's kubelogin signs in "
-        "(AKS hands out a device-code kubeconfig, which would block a pipeline)")
+        "azurecli", description="How the deploying machine's kubelogin signs in to a created cluster (Entra ID; "
+        "AKS hands out a device-code kubeconfig, which would block a pipeline)")
+    outbound_type: Literal["loadBalancer", "userDefinedRouting"] = Field(
+        "loadBalancer", description="Egress of the nodes: loadBalancer (AKS's public outbound IP, the whole "
+        "internet) or userDefinedRouting (route_table_id on the nodes' subnet sends 0.0.0.0/0 to a firewall; "
+        "learn.microsoft.com/azure/aks/egress-udr)")
+    route_table_id: Annotated[Optional[str], arm_id("Microsoft.Network/routeTables")] = Field(
+        None, description="With outbound_type userDefinedRouting and the platform's AKS subnet: the route table "
+        "(0.0.0.0/0 to the hub firewall) the subnet is associated with before the cluster is created")
     admin_group_object_ids: List[Guid] = Field(default_factory=list, description="Cluster admins (Entra)")
     api_server_access: Optional[Literal["private", "authorized_ranges", "public"]] = Field(
         None, description="Required for a created cluster, an explicit choice: private (API server on a private "
@@ -214,8 +231,9 @@ class KubernetesSettings(Model):
         default_factory=list, description="With api_server_access authorized_ranges: the CIDRs that may reach the "
         "API server (no documentation ranges)")
     deployer_object_id: Optional[Guid] = Field(
-        None, description="Who runs the deploy; with local accounts disabled it gets Azure Kubernetes Service "
-        "RBAC Cluster Admin on the cluster. Default: the identity running pulumi (getClientConfig)")
+        None, description="Who runs the deploy; on a created cluster it gets Azure Kubernetes Service RBAC Admin "
+        "on the namespace and a custom role limited to namespaces and InstanceType objects (never cluster "
+        "admin). Default: the identity running pulumi (getClientConfig)")
     deployer_principal_type: Literal["User", "Group", "ServicePrincipal"] = Field(
         "ServicePrincipal", description="Kind of the deployer (deployer_object_id, or the identity running "
         "pulumi): ServicePrincipal for a pipeline, User for a person; Azure refuses a mismatch")
@@ -262,11 +280,20 @@ class KubernetesSettings(Model):
 
     @field_validator("disable_local_accounts")
     @classmethod
-    def _local_accounts(cls, value: bool, info: ValidationInfo) -> bool:
-        if value and info.data.get("trusted_access") is False:
-            raise ValueError("needs trusted_access: true (the Azure ML extension reaches the cluster "
-                             "through local accounts otherwise)")
+    def _local_accounts(cls, value: bool) -> bool:
+        if value:
+            raise ValueError("must be false: \"Disabling local accounts for AKS is not supported by Azure Machine "
+                             f"Learning\" ({LOCAL_ACCOUNTS_DOC}); the program signs in with Entra ID and Azure RBAC "
+                             "and never uses the local admin account")
         return value
+
+    @model_validator(mode="after")
+    def _egress(self) -> "KubernetesSettings":
+        if self.outbound_type == "userDefinedRouting" and not self.creates_cluster:
+            raise ValueError("outbound_type is for a created cluster (existing_id's egress is its owner's)")
+        if self.route_table_id and self.outbound_type != "userDefinedRouting":
+            raise ValueError("route_table_id is only used with outbound_type userDefinedRouting")
+        return self
 
     @field_validator("kubeconfig")
     @classmethod

@@ -413,6 +413,19 @@ def stack_problems(settings: Any) -> List[str]:
                 if clash:
                     problems.append(f"{where}: {field} {value} overlaps network.vnet.address_space {clash[0]} "
                                     "(AKS: the pod and service ranges must not overlap the cluster's VNet)")
+        if target.outbound_type == "userDefinedRouting" and target.subnet_id is None:
+            # AKS needs the nodes' subnet routed (0.0.0.0/0 to a firewall) before the cluster is created
+            # (learn.microsoft.com/azure/aks/egress-udr): the platform associates route_table_id with
+            # network.vnet.aks_subnet; existing subnets are routed by their owner
+            if net.vnet is not None and net.vnet.aks_subnet and not target.route_table_id:
+                problems.append(f"{where}: outbound_type userDefinedRouting needs route_table_id (the route table, "
+                                "0.0.0.0/0 to your firewall, that network.vnet.aks_subnet gets before the cluster)")
+            if net.existing_subnets is not None and target.route_table_id:
+                problems.append(f"{where}: route_table_id is for network.vnet.aks_subnet; network.existing_subnets.aks "
+                                "is routed by its owner (leave route_table_id out)")
+        elif target.route_table_id and target.subnet_id is not None:
+            problems.append(f"{where}: route_table_id is for network.vnet.aks_subnet, not for subnet_id (a subnet "
+                            "of your own is routed by its owner)")
         if target.subnet_id is None:
             aks_nodes += aks_node_addresses(target)
     if net.vnet is not None and net.vnet.aks_subnet and aks_nodes:

@@ -75,6 +75,35 @@ def datastore_secret(settings: StackSettings, index: int) -> Optional[pulumi.Out
     return pulumi.Config(namespace).require_secret(name)
 
 
+def secret_config(key: str, field: str) -> pulumi.Output:
+    """The value of the Pulumi *secret* config key ``key`` (``namespace:name``), which ``field`` names.
+    A missing key, or one that is not a secret, is refused naming the setting; the value is never
+    echoed."""
+    from pulumi.runtime.config import get_config, get_config_secret_keys_env, is_config_secret
+
+    namespace, _, name = key.partition(":")
+    if get_config(key) is None:  # (Config.get would read a secret in the clear)
+        raise ValueError(f"{field}: the stack has no config key {key!r}; set it with "
+                         f"`pulumi config set --secret {key} <value>`")
+    if not (is_config_secret(key) or key in get_config_secret_keys_env()):
+        raise ValueError(f"{field}: config key {key!r} is not a secret; plain values are refused, set it with "
+                         f"`pulumi config set --secret {key} <value>`")
+    return pulumi.Config(namespace).require_secret(name)
+
+
+def kubernetes_tls(settings: StackSettings) -> Dict[str, pulumi.Output]:
+    """``<target>/cert`` and ``<target>/key`` -> the scoring certificate and key of each Kubernetes
+    target whose extension names them by secret config key (extension.ssl_cert_config_key)."""
+    out: Dict[str, pulumi.Output] = {}
+    for i, target in enumerate(settings.kubernetes):
+        ext = target.extension
+        for part, key in (("cert", ext.ssl_cert_config_key), ("key", ext.ssl_key_config_key)):
+            if key:
+                out[f"{target.name}/{part}"] = secret_config(
+                    key, f"kubernetes[{i}].extension.ssl_{part}_config_key")
+    return out
+
+
 def datastore_secrets(settings: StackSettings) -> Dict[str, pulumi.Output]:
     """Datastore name -> credential, for every datastore that is not identity-based."""
     out: Dict[str, pulumi.Output] = {}

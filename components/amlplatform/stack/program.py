@@ -13,14 +13,15 @@ import pulumi
 from amlplatform.errors import UserError, redact
 from amlplatform import MLPlatform, MLPlatformArgs
 from amlplatform.settings import StackSettings, settings_from_pulumi
-from amlplatform.stack.inputs import datastore_secrets, project_dir, read_project_files
+from amlplatform.stack.inputs import datastore_secrets, kubernetes_tls, project_dir, read_project_files
 from amlplatform.stack.secrets import mark_secrets, secret_if_contains
 
 PLATFORM_NAME = "ml"
 
 
 def platform_component_args(settings: StackSettings, files: Mapping[str, str],
-                            secrets: Optional[Mapping[str, Any]] = None) -> MLPlatformArgs:
+                            secrets: Optional[Mapping[str, Any]] = None,
+                            tls: Optional[Mapping[str, Any]] = None) -> MLPlatformArgs:
     """``MLPlatformArgs`` of a validated stack: its settings as the stack file gives them (only what
     the file sets; the component applies the same defaults), the files they name, the datastores'
     credentials, and which of the values are secret config (names made from them use a hash)."""
@@ -30,6 +31,8 @@ def platform_component_args(settings: StackSettings, files: Mapping[str, str],
         args["files"] = dict(files)
     if secrets:
         args["datastore_secrets"] = dict(secrets)
+    if tls:
+        args["kubernetes_tls"] = dict(tls)
     if settings._secret_texts:
         args["secret_values"] = list(settings._secret_texts)
     return args  # type: ignore[return-value]
@@ -42,7 +45,8 @@ def declare(settings: StackSettings, files: Optional[Mapping[str, str]] = None) 
     their content; by default they are read from the project folder."""
     if files is None:
         files = read_project_files(settings, project_dir())
-    platform = MLPlatform(PLATFORM_NAME, platform_component_args(settings, files, datastore_secrets(settings)))
+    platform = MLPlatform(PLATFORM_NAME, platform_component_args(settings, files, datastore_secrets(settings),
+                                                                   kubernetes_tls(settings)))
     outputs: Dict[str, Any] = {
         "location": settings.location,
         "resource_group_name": platform.resource_group_name,

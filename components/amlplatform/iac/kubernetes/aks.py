@@ -12,10 +12,11 @@ from typing import Dict, List, Mapping, Optional, TypedDict
 
 import pulumi
 import yaml
-from pulumi_azure_native import containerservice
+from pulumi_azure_native import containerservice, monitor
 from typing_extensions import Required
 
 from amlplatform.azure import naming
+from amlplatform.azure.kubernetes import CONTAINER_INSIGHTS_EXTENSION, CONTAINER_INSIGHTS_STREAM
 from amlplatform.iac._base import child
 
 # AKS defaults for overlay networking (learn.microsoft.com/azure/aks/azure-cni-overlay: pod CIDR
@@ -48,9 +49,11 @@ def parse_cluster_id(cluster_id: str) -> Dict[str, str]:
 def api_server_profile(name: str, spec: Mapping) -> Optional[dict]:
     """``apiServerAccessProfile`` for the explicit choice ``spec['api_server_access']``.
 
-    * private: the API server gets a private endpoint in the nodes' VNet and a private DNS zone AKS
-      manages ("system"); whoever runs ``pulumi up`` must be in, or peered to, that VNet
-      (learn.microsoft.com/azure/aks/private-clusters).
+    * private: the API server gets a private endpoint in the nodes' VNet. Its name resolves in
+      ``spec['private_dns_zone_id']`` (a zone of one's own, privatelink.<region>.azmk8s.io, which the
+      stack links to the deployer's network; it needs a user-assigned cluster identity) or, without
+      one, in a zone AKS manages ("system") that is linked to the cluster's VNet only: the deployer
+      must then run inside that VNet (learn.microsoft.com/azure/aks/private-clusters).
     * authorized_ranges: a public API server that answers only ``authorized_ip_ranges``
       (learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges); the ranges must hold the
       deploy pipeline's egress addresses, so there is no default.
@@ -67,7 +70,7 @@ def api_server_profile(name: str, spec: Mapping) -> Optional[dict]:
     if ranges:
         raise ValueError(f"{name}: authorized_ip_ranges are only used with api_server_access authorized_ranges")
     if access == "private":
-        return {"enable_private_cluster": True, "private_dns_zone": "system",
+        return {"enable_private_cluster": True, "private_dns_zone": spec.get("private_dns_zone_id") or "system",
                 "enable_private_cluster_public_fqdn": False}
     return None
 
@@ -202,7 +205,18 @@ class ClusterSpec(TypedDict, total=False):
     network_policy: str
     """azure (default), calico, cilium or none."""
     disable_local_accounts: bool
-    """Default False: the Azure ML extension needs local accounts unless Trusted Access is set up."""
+    """Default False. Azure ML does not support AKS with local accounts disabled
+    (how-to-deploy-kubernetes-extension, "Limitations"): True is for clusters that serve no Azure ML."""
+    identity_id: pulumi.Input[str]
+    """A user-assigned control-plane identity (needed with private_dns_zone_id: it must hold its roles
+    before the cluster exists); default: a system-assigned identity."""
+    private_dns_zone_id: pulumi.Input[str]
+    """With api_server_access private: the private DNS zone (privatelink.<region>.azmk8s.io) the API
+    server's name goes to; default "system" (a zone AKS links to the cluster's VNet only)."""
+    outbound_type: str
+    """loadBalancer (default: the AKS load balancer's public IP, the whole internet) or
+    userDefinedRouting (the nodes' subnet's route table sends 0.0.0.0/0 to a firewall; the subnet
+    must have the route table before the cluster: learn.microsoft.com/azure/aks/egress-udr)."""
     admin_group_object_ids: List[str]
     """Entra groups that administer the cluster."""
     tenant_id: pulumi.Input[str]
@@ -239,15 +253,23 @@ class ClusterSpec(TypedDict, total=False):
     :data:`ENCRYPTION_AT_HOST_TAG` (what a pool's ``encryption_at_host`` needs)."""
 
 
+OUTBOUND_TYPES = ("loadBalancer", "userDefinedRouting")
+
+
 def declare_cluster(parent: pulumi.Resource, name: str, spec: ClusterSpec, resource_group_name: pulumi.Input[str],
-                    location: pulumi.Input[str], tags: dict) -> containerservice.ManagedCluster:
-    """The AKS cluster (logical name ``<name>-aks``), a child of ``parent``."""
+                    location: pulumi.Input[str], tags: dict,
+                    waits: Optional[List[pulumi.Resource]] = None) -> containerservice.ManagedCluster:
+    """The AKS cluster (logical name ``<name>-aks``), a child of ``parent``; ``waits``: what must
+    exist first (the control-plane identity's role assignments)."""
     aks_name = naming.ensure("aks", spec["aks_name"])
     if spec.get("encryption_at_host_registered"):
         tags = {**tags, ENCRYPTION_AT_HOST_TAG: "registered"}
     subnet = spec.get("subnet_id")
+    outbound = spec.get("outbound_type", "loadBalancer")
+    if outbound not in OUTBOUND_TYPES:
+        raise ValueError(f"{name}: outbound_type must be one of {', '.join(OUTBOUND_TYPES)}, got {outbound!r}")
     network: dict = {"network_plugin": spec.get("network_plugin", "azure"), "load_balancer_sku": "standard",
-                     "outbound_type": "loadBalancer"}
+                     "outbound_type": outbound}
     if network["network_plugin"] == "azure":
         # Azure CNI overlay: only nodes take addresses from the subnet, pods get theirs from pod_cidr
         # (learn.microsoft.com/azure/aks/azure-cni-overlay)
@@ -266,6 +288,12 @@ def declare_cluster(parent: pulumi.Resource, name: str, spec: ClusterSpec, resou
     if spec.get("tenant_id") is not None:
         aad["tenant_id"] = spec["tenant_id"]
     api_server = api_server_profile(name, spec)
+    if spec.get("private_dns_zone_id") is not None and spec.get("identity_id") is None:
+        # AKS refuses a zone of one's own with a system-assigned identity (private-clusters,
+        # "Configure a private DNS zone"): the identity must hold its role on the zone first
+        raise ValueError(f"{name}: private_dns_zone_id needs identity_id (a user-assigned control-plane identity)")
+    identity: dict = ({"type": "UserAssigned", "user_assigned_identities": [spec["identity_id"]]}
+                      if spec.get("identity_id") is not None else {"type": "SystemAssigned"})
     security: dict = {"workload_identity": {"enabled": True}, "image_cleaner": {"enabled": True,
                                                                                "interval_hours": 48}}
     if spec.get("defender"):
@@ -282,7 +310,7 @@ def declare_cluster(parent: pulumi.Resource, name: str, spec: ClusterSpec, resou
         kubernetes_version=spec.get("kubernetes_version"),
         sku={"name": "Base", "tier": spec.get("sku_tier", "Standard")},
         # managed identity: the Azure ML extension does not support service principals
-        identity={"type": "SystemAssigned"},
+        identity=identity,
         enable_rbac=True,
         aad_profile=aad,
         disable_local_accounts=spec.get("disable_local_accounts", False),
@@ -297,7 +325,7 @@ def declare_cluster(parent: pulumi.Resource, name: str, spec: ClusterSpec, resou
         agent_pool_profiles=[node_pool_profile(spec["system_pool"], "System", subnet),
                              node_pool_profile(spec["inference_pool"], "User", subnet)],
         tags=tags,
-        opts=child(parent),
+        opts=child(parent, depends_on=waits or None),
     )
 
 
@@ -319,12 +347,62 @@ def cluster_kubeconfig(resource_group_name: pulumi.Input[str], cluster_name: pul
     return pulumi.Output.secret(text)
 
 
+def container_insights_on(spec: Mapping) -> bool:
+    return bool(spec.get("container_insights", True) and spec.get("log_analytics_workspace_id") is not None)
+
+
+def declare_container_insights(parent: pulumi.Resource, name: str, cluster: containerservice.ManagedCluster, *,
+                               spec: Mapping, resource_group_name: pulumi.Input[str],
+                               location: pulumi.Input[str], tags: dict) -> monitor.DataCollectionRuleAssociation:
+    """The data collection rule of Container insights with managed identity authentication and its
+    association with the cluster (logical names ``<name>-insights-dcr``/``-dcra``).
+
+    The omsagent add-on with ``useAADAuth`` collects through a data collection rule that sends the
+    stream Microsoft-ContainerInsights-Group-Default to the Log Analytics workspace, associated with
+    the cluster under the name ContainerInsightsExtension; the portal and the CLI create both, a
+    template must declare them (learn.microsoft.com/azure/azure-monitor/containers/
+    kubernetes-monitoring-enable, "ARM template": the DCR and the association)."""
+    aks_name = naming.ensure("aks", spec["aks_name"])
+    dcr = monitor.DataCollectionRule(
+        f"{name}-insights-dcr",
+        # the name the CLI gives it (MSCI-<region>-<cluster>), within the 64 characters a DCR name takes
+        data_collection_rule_name=pulumi.Output.from_input(location).apply(
+            lambda loc: f"MSCI-{loc}-{aks_name}"[:64].rstrip("-")),
+        resource_group_name=resource_group_name,
+        location=location,
+        kind="Linux",
+        description="Container insights of the Kubernetes inference target (managed identity authentication)",
+        data_sources={"extensions": [{
+            "name": "ContainerInsightsExtension",
+            "extension_name": CONTAINER_INSIGHTS_EXTENSION,
+            "streams": [CONTAINER_INSIGHTS_STREAM],
+            "extension_settings": {"dataCollectionSettings": {
+                "interval": "1m", "namespaceFilteringMode": "Off", "enableContainerLogV2": True}},
+        }]},
+        destinations={"log_analytics": [{"name": "ciworkspace",
+                                         "workspace_resource_id": spec["log_analytics_workspace_id"]}]},
+        data_flows=[{"streams": [CONTAINER_INSIGHTS_STREAM], "destinations": ["ciworkspace"]}],
+        tags=tags,
+        opts=child(parent),
+    )
+    return monitor.DataCollectionRuleAssociation(
+        f"{name}-insights-dcra",
+        association_name="ContainerInsightsExtension",
+        resource_uri=cluster.id,
+        data_collection_rule_id=dcr.id,
+        description="Container insights of this cluster go through this rule",
+        opts=child(parent),
+    )
+
+
 def _addons(spec: Mapping) -> dict:
     addons: dict = {"azurepolicy": {"enabled": spec.get("azure_policy", True)}}
     if spec.get("key_vault_secrets_provider", True):
         addons["azureKeyvaultSecretsProvider"] = {
             "enabled": True, "config": {"enableSecretRotation": "true", "rotationPollInterval": "2m"}}
-    if spec.get("container_insights", True) and spec.get("log_analytics_workspace_id") is not None:
+    if container_insights_on(spec):
+        # managed identity authentication: collection goes through the data collection rule
+        # declare_container_insights adds
         addons["omsagent"] = {"enabled": True, "config": {
             "logAnalyticsWorkspaceResourceID": spec["log_analytics_workspace_id"], "useAADAuth": "true"}}
     return addons

@@ -91,9 +91,10 @@ def extension_settings(extension: Mapping, *, cluster_id: pulumi.Input[str],
     return settings
 
 
-def extension_protected_settings(extension: Mapping) -> Optional[pulumi.Output]:
+def extension_protected_settings(extension: Mapping) -> Optional[Dict[str, pulumi.Output]]:
     """``scoringFe.sslCert``/``scoringFe.sslKey`` (base64 of the PEM files, as the az CLI sends
-    them) when the certificate is given inline; a secret. None otherwise."""
+    them) when the certificate is given; each value a secret (the map keeps its keys, as ARM's
+    configurationProtectedSettings is an object keyed by name). None otherwise."""
     if extension.get("allow_insecure_connections", False) or extension.get("ssl_secret"):
         return None
     if extension.get("ssl_cert_pem") is None or extension.get("ssl_key_pem") is None:
@@ -102,8 +103,8 @@ def extension_protected_settings(extension: Mapping) -> Optional[pulumi.Output]:
     def b64(value: str) -> str:
         return base64.b64encode(value.encode("utf-8")).decode("ascii")
 
-    return pulumi.Output.secret(pulumi.Output.all(extension["ssl_cert_pem"], extension["ssl_key_pem"]).apply(
-        lambda ck: {"scoringFe.sslCert": b64(ck[0]), "scoringFe.sslKey": b64(ck[1])}))
+    return {"scoringFe.sslCert": pulumi.Output.secret(pulumi.Output.from_input(extension["ssl_cert_pem"]).apply(b64)),
+            "scoringFe.sslKey": pulumi.Output.secret(pulumi.Output.from_input(extension["ssl_key_pem"]).apply(b64))}
 
 
 

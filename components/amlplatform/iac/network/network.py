@@ -43,6 +43,9 @@ class VnetSpec(TypedDict, total=False):
     """Subnet of the private endpoints."""
     aks_subnet: SubnetSpec
     """Subnet of the AKS nodes."""
+    aks_route_table_id: pulumi.Input[str]
+    """Route table of the AKS subnet (a cluster with outbound type userDefinedRouting: 0.0.0.0/0 to a
+    firewall). The subnet has it before any cluster is created in it (learn.microsoft.com/azure/aks/egress-udr)."""
 
 
 class PlatformNetworkArgs(TypedDict, total=False):
@@ -57,7 +60,8 @@ class PlatformNetworkArgs(TypedDict, total=False):
     aks_subnet_id: pulumi.Input[str]
     """Existing subnet for the AKS nodes."""
     zones: Required[List[str]]
-    """Private DNS zones the endpoints need."""
+    """Private DNS zones the endpoints need (and any other private zone of the platform: a private AKS
+    API server's privatelink.<region>.azmk8s.io, the zone of the Kubernetes scoring name)."""
     existing_zone_ids: Mapping[str, str]
     """Zone name -> id of an existing zone (not created, not linked)."""
     link_vnet_ids: List[pulumi.Input[str]]
@@ -112,7 +116,7 @@ class PlatformNetwork(pulumi.ComponentResource):
                                      tags, endpoints=True)
             if spec.get("aks_subnet"):
                 aks_subnet = self._subnet(name, "aks", vnet, spec["aks_subnet"], rg, location, tags,
-                                          endpoints=False).id
+                                          endpoints=False, route_table_id=spec.get("aks_route_table_id")).id
             pe_subnet_id: pulumi.Input[str] = pe_subnet.id
         elif args.get("private_endpoints_subnet_id"):
             pe_subnet_id = args["private_endpoints_subnet_id"]
@@ -168,7 +172,7 @@ class PlatformNetwork(pulumi.ComponentResource):
 
     def _subnet(self, name: str, role: str, vnet: network.VirtualNetwork, spec: SubnetSpec,
                 rg: pulumi.Input[str], location: pulumi.Input[str], tags: dict, *,
-                endpoints: bool) -> network.Subnet:
+                endpoints: bool, route_table_id: Optional[pulumi.Input[str]] = None) -> network.Subnet:
         # No custom rules: the default rules allow traffic inside the VNet and from Azure's load
         # balancer and deny the rest of the internet inbound
         # (learn.microsoft.com/azure/virtual-network/network-security-groups-overview, "Default security rules")
@@ -190,6 +194,7 @@ class PlatformNetwork(pulumi.ComponentResource):
             # NSGs (and route tables) apply to private endpoints only with these policies on
             # (learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)
             private_endpoint_network_policies="Enabled" if endpoints else None,
+            route_table={"id": route_table_id} if route_table_id is not None else None,
             # no implicit internet egress for anything in the subnet; AKS nodes go out through the
             # cluster's load balancer (learn.microsoft.com/azure/virtual-network/ip-services/default-outbound-access)
             default_outbound_access=False,

@@ -104,6 +104,9 @@ class MLPlatformArgs(TypedDict, total=False):
     (components never read files)."""
     datastore_secrets: Dict[str, pulumi.Input[str]]
     """Credential of each datastore whose auth is not identity, by datastore name (a secret Output)."""
+    kubernetes_tls: Dict[str, pulumi.Input[str]]
+    """Scoring certificate and key (PEM, secret Outputs) of each Kubernetes target whose extension names
+    them by config key, as ``<target>/cert`` and ``<target>/key``."""
     subscription_id: pulumi.Input[str]
     """Subscription of the platform; default: the deploying identity's."""
     deployer_object_id: pulumi.Input[str]
@@ -115,7 +118,7 @@ class MLPlatformArgs(TypedDict, total=False):
 
 
 # arguments that are not part of the platform's model (spec.platform.StackSettings)
-_INPUTS = ("files", "datastore_secrets", "subscription_id", "deployer_object_id", "secret_values")
+_INPUTS = ("files", "datastore_secrets", "kubernetes_tls", "subscription_id", "deployer_object_id", "secret_values")
 
 
 def validate(args: Mapping[str, Any]) -> StackSettings:
@@ -143,6 +146,10 @@ def _check_inputs(settings: StackSettings, args: Mapping[str, Any]) -> None:
                 for field, rel in compute_map.needed_files(settings).items() if rel not in files]
     problems += [f"args.datastore_secrets: needs the credential of datastore {ds.name!r} (auth {ds.auth})"
                  for ds in settings.datastores if ds.auth != "identity" and ds.name not in secrets]
+    tls = dict(args.get("kubernetes_tls") or {})
+    problems += [f"args.kubernetes_tls: needs {t.name}/{part} (kubernetes {t.name!r} extension.ssl_{part}_config_key)"
+                 for t in settings.kubernetes for part in ("cert", "key")
+                 if getattr(t.extension, f"ssl_{part}_config_key") and f"{t.name}/{part}" not in tls]
     if problems:
         raise ComponentArgsError(f"MLPlatform: invalid arguments ({len(problems)} problem"
                                  f"{'s' if len(problems) != 1 else ''}):", problems)
@@ -231,7 +238,8 @@ class MLPlatform(pulumi.ComponentResource):
                             opts=self._child())
         compute_ids = self._declare_compute(
             settings, platform, files=files, resource_group_name=resource_group_name, tenant_id=tenant_id,
-            subscription_id=subscription_id, deployer_object_id=deployer_object_id)
+            subscription_id=subscription_id, deployer_object_id=deployer_object_id,
+            kubernetes_tls=args.get("kubernetes_tls"))
         self.serving = self._declare_serving(
             settings, platform, compute_ids, secrets, resource_group_name=resource_group_name,
             tenant_id=tenant_id, subscription_id=subscription_id)
@@ -273,7 +281,8 @@ class MLPlatform(pulumi.ComponentResource):
     def _declare_compute(self, settings: StackSettings, platform: MLWorkspace, *, files: Mapping[str, str],
                          resource_group_name: pulumi.Input[str], tenant_id: pulumi.Input[str],
                          subscription_id: pulumi.Input[str],
-                         deployer_object_id: pulumi.Input[str]) -> Dict[str, pulumi.Output[str]]:
+                         deployer_object_id: pulumi.Input[str],
+                         kubernetes_tls: Optional[Mapping[str, Any]] = None) -> Dict[str, pulumi.Output[str]]:
         """Clusters, instances, Kubernetes targets and environments; returns compute name -> ARM id of
         what jobs and deployments target (clusters and Kubernetes computes; instances are personal)."""
         ws = {"resource_group_name": resource_group_name, "workspace_name": platform.workspace_name}
@@ -312,17 +321,40 @@ class MLPlatform(pulumi.ComponentResource):
                 args["cluster"]["tenant_id"] = tenant_id
                 if "subnet_id" not in args["cluster"] and aks_subnet_id is not None:
                     args["cluster"]["subnet_id"] = aks_subnet_id  # the platform's VNet (spec/network.py)
-                if target.disable_local_accounts:
-                    args["deployer_principal_id"] = target.deployer_object_id or deployer_object_id
-                    # azure-native sends principalType User when none is given, and Azure refuses a type that
-                    # does not match the principal (UnmatchedPrincipalType): the kind is a setting, default
-                    # ServicePrincipal (a pipeline); a person running `pulumi up` sets User
-                    args["deployer_principal_type"] = target.deployer_principal_type
+                # the program's Kubernetes provider signs in as the deployer (Entra ID + Azure RBAC), which gets
+                # the namespace and instance-type roles (never cluster admin: KubernetesInferenceTarget)
+                args["deployer_principal_id"] = target.deployer_object_id or deployer_object_id
+                # azure-native sends principalType User when none is given, and Azure refuses a type that
+                # does not match the principal (UnmatchedPrincipalType): the kind is a setting, default
+                # ServicePrincipal (a pipeline); a person running `pulumi up` sets User
+                args["deployer_principal_type"] = target.deployer_principal_type
+                api_zone = workspace_map.private_api_zone(settings, target)
+                if api_zone is not None and self.network is not None:
+                    # a zone of the platform, linked to its VNet and network.private_dns.link_vnet_ids (the
+                    # deployer's network): the deployer resolves the private API server (aks.api_server_profile)
+                    args["cluster"]["private_dns_zone_id"] = self.network.zone_id_inputs[api_zone]
                 if has_log_analytics and (target.defender or target.container_insights):
                     args["cluster"]["log_analytics_workspace_id"] = platform.log_analytics_id
+            zone = workspace_map.scoring_zone(target)
+            if zone is not None and self.network is not None:
+                # the scoring name resolves to the inference router's internal load balancer
+                args["scoring_dns"] = {"zone_name": zone, "resource_group_name": resource_group_name,
+                                       "zone_id": self.network.zone_id_inputs[zone]}
+            tls = dict(kubernetes_tls or {})
+            if f"{target.name}/cert" in tls:
+                # the certificate named by secret config keys: a protected setting of the extension, this run
+                args["extension"]["ssl_cert_pem"] = tls[f"{target.name}/cert"]
+                args["extension"]["ssl_key_pem"] = tls[f"{target.name}/key"]
             if platform.workspace_private_path:
                 args["attach_waits_for"] = [r.id for r in platform.workspace_private_path]
             created_target = KubernetesInferenceTarget(f"k8s-{target.name.lower()}", args, opts=self._child())
+            if target.attach and settings.access.compute_identities:
+                # the Kubernetes compute's identity pulls images and reads models and data for the deployments
+                # (registry private with its admin user off, storage without shared keys)
+                IdentityAccess(f"k8s-{target.name.lower()}-access", {
+                    "subscription_id": subscription_id,
+                    "principal_id": created_target.compute_principal_id,
+                    "grants": workspace_map.kubernetes_identity_grants(settings, platform)}, opts=self._child())
             if "cluster" in args and settings.diagnostics.enabled and has_log_analytics:
                 # control-plane logs of the created cluster (diagnostics.AKS_LOG_CATEGORIES says which)
                 send_to_log_analytics(created_target, f"k8s-{target.name.lower()}-diagnostics",

@@ -294,10 +294,11 @@ class StackAccess(TypedDict, total=False):
     data role (least privilege when nobody uses notebooks; compute instances then cannot mount them);
     default true."""
     compute_identities: bool
-    """Each cluster and instance with a system-assigned identity gets Storage Blob Data Contributor on
-    the storage account (no writes in the read-only datastores' containers) and AcrPull on the registry
-    (what jobs need); clusters that batch deployments run on also Storage Queue and Table Data
-    Contributor; default true."""
+    """Each cluster and instance with a system-assigned identity, and each Kubernetes compute, gets
+    Storage Blob Data Contributor on the storage account (no writes in the read-only datastores'
+    containers) and AcrPull on the registry (what jobs and deployments need); clusters that batch
+    deployments run on also Storage Queue and Table Data Contributor; a Kubernetes compute of an HBI
+    workspace also Storage Account Contributor; default true."""
 
 
 class StackEncryption(TypedDict, total=False):
@@ -490,6 +491,12 @@ class StackExtension(TypedDict, total=False):
     """Scoring certificate (PEM) as a secret ({secure: ...}); sent as a protected setting"""
     ssl_key_pem: Optional[str]
     """Its private key (PEM) as a secret ({secure: ...}); sent as a protected setting"""
+    ssl_cert_config_key: Optional[str]
+    """The Pulumi secret config key (namespace:name) holding the scoring certificate (PEM): the
+    certificate reaches the extension as a protected setting in the same run, and the kubernetes block
+    itself stays plain (a secret inside it would make the whole block secret)"""
+    ssl_key_config_key: Optional[str]
+    """The Pulumi secret config key holding its private key (PEM); with ssl_cert_config_key"""
 
 
 class StackInstanceType(TypedDict, total=False):
@@ -541,13 +548,22 @@ class StackKubernetes(TypedDict, total=False):
     default "azure"."""
     trusted_access: bool
     """Bind the workspace to the cluster with AKS Trusted Access (role
-    Microsoft.MachineLearningServices/workspaces/mlworkload), so local accounts can be disabled; default
+    Microsoft.MachineLearningServices/workspaces/mlworkload; a preview that needs sign-up); default
     false."""
     disable_local_accounts: bool
-    """The Azure ML extension needs local accounts unless trusted_access is on; default false."""
+    """Must stay false: Azure ML does not support AKS with local accounts disabled
+    (how-to-deploy-kubernetes-extension, Limitations). The program never uses the local admin account:
+    it signs in with Entra ID and Azure RBAC; default false."""
     kubelogin_mode: str
-    """Without local accounts, how the deploying machine's kubelogin signs in (AKS hands out a
+    """How the deploying machine's kubelogin signs in to a created cluster (Entra ID; AKS hands out a
     device-code kubeconfig, which would block a pipeline); default "azurecli"."""
+    outbound_type: str
+    """Egress of the nodes: loadBalancer (AKS's public outbound IP, the whole internet) or
+    userDefinedRouting (route_table_id on the nodes' subnet sends 0.0.0.0/0 to a firewall;
+    learn.microsoft.com/azure/aks/egress-udr); default "loadBalancer"."""
+    route_table_id: Optional[str]
+    """With outbound_type userDefinedRouting and the platform's AKS subnet: the route table (0.0.0.0/0
+    to the hub firewall) the subnet is associated with before the cluster is created"""
     admin_group_object_ids: List[str]
     """Cluster admins (Entra)"""
     api_server_access: Optional[str]
@@ -558,8 +574,9 @@ class StackKubernetes(TypedDict, total=False):
     """With api_server_access authorized_ranges: the CIDRs that may reach the API server (no
     documentation ranges)"""
     deployer_object_id: Optional[str]
-    """Who runs the deploy; with local accounts disabled it gets Azure Kubernetes Service RBAC Cluster
-    Admin on the cluster. Default: the identity running pulumi (getClientConfig)"""
+    """Who runs the deploy; on a created cluster it gets Azure Kubernetes Service RBAC Admin on the
+    namespace and a custom role limited to namespaces and InstanceType objects (never cluster admin).
+    Default: the identity running pulumi (getClientConfig)"""
     deployer_principal_type: str
     """Kind of the deployer (deployer_object_id, or the identity running pulumi): ServicePrincipal for a
     pipeline, User for a person; Azure refuses a mismatch; default "ServicePrincipal"."""

@@ -82,7 +82,7 @@ def kubernetes_args(settings: StackSettings, target: KubernetesSettings) -> Dict
         "compute_name": target.name, "attach": target.attach, "namespace": target.namespace,
         "trusted_access": target.trusted_access,
         "install_extension": ext.install, "extension_name": ext.name,
-        "extension": ext.model_dump(exclude={"install", "name"}),
+        "extension": ext.model_dump(exclude={"install", "name", "ssl_cert_config_key", "ssl_key_config_key"}),
         "instance_types": [{k: v for k, v in t.model_dump().items() if v is not None}
                            for t in target.instance_types],
         "tags": settings.all_tags(),
@@ -111,6 +111,7 @@ def kubernetes_args(settings: StackSettings, target: KubernetesSettings) -> Dict
             "azure_policy": target.azure_policy, "container_insights": target.container_insights,
             "key_vault_secrets_provider": target.key_vault_secrets_provider, **pools,
             "encryption_at_host_registered": target.encryption_at_host_registered,
+            "outbound_type": target.outbound_type,
         }
         for optional in ("kubernetes_version", "subnet_id"):
             if getattr(target, optional) is not None:

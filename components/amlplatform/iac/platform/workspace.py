@@ -10,6 +10,7 @@ import pulumi
 
 from amlplatform.azure import naming
 from amlplatform.iac.access.access import RoleAssignmentSpec
+from amlplatform.azure.kubernetes import api_server_zone
 from amlplatform.iac.options.locks import LockKind, LockSpec
 from amlplatform.azure.private_dns import GROUP_ZONES
 from amlplatform.azure.roles import BATCH_STORAGE_ROLES, ROLES, STORAGE_DATA_ROLES, read_only_containers_condition
@@ -59,7 +60,8 @@ def network_args(settings: StackSettings, *, resource_group_name: pulumi.Input[s
     net = settings.network
     if net.mode == "none":
         return None
-    zones = sorted({z for groups in private_endpoint_groups(settings).values() for g in groups for z in GROUP_ZONES[g]})
+    zones = sorted({z for groups in private_endpoint_groups(settings).values() for g in groups for z in GROUP_ZONES[g]}
+                   | set(kubernetes_zones(settings)))
     args: Dict[str, Any] = {
         "resource_group_name": resource_group_name, "location": settings.location, "zones": zones,
         "existing_zone_ids": dict(net.private_dns.existing_zone_ids),
@@ -75,6 +77,13 @@ def network_args(settings: StackSettings, *, resource_group_name: pulumi.Input[s
         }
         if net.vnet.aks_subnet:
             vnet["aks_subnet"] = {"name": names.aks_subnet, "prefix": net.vnet.aks_subnet, "nsg_name": names.aks_nsg}
+            route_tables = {t.route_table_id for t in settings.kubernetes
+                            if t.route_table_id and t.subnet_id is None}
+            if len(route_tables) > 1:
+                raise ValueError("kubernetes[]: the targets in network.vnet.aks_subnet name different route_table_id "
+                                 "values; one subnet has one route table")
+            if route_tables:
+                vnet["aks_route_table_id"] = route_tables.pop()
         args["vnet"] = vnet
     else:
         assert net.existing_subnets is not None
@@ -82,6 +91,32 @@ def network_args(settings: StackSettings, *, resource_group_name: pulumi.Input[s
         if net.existing_subnets.aks:
             args["aks_subnet_id"] = net.existing_subnets.aks
     return args
+
+
+def scoring_zone(target: Any) -> Optional[str]:
+    """The private DNS zone of a target's scoring name (extension.ssl_cname minus its first label) when
+    the inference router is on the internal load balancer; None otherwise."""
+    ext = target.extension
+    if (not ext.install or ext.allow_insecure_connections or not ext.ssl_cname
+            or ext.inference_router_service_type != "LoadBalancer" or not ext.internal_load_balancer):
+        return None
+    return ext.ssl_cname.lower().split(".", 1)[1]
+
+
+def private_api_zone(settings: StackSettings, target: Any) -> Optional[str]:
+    """The private DNS zone of a created private cluster's API server when the platform has a network
+    to link it to (a zone of one's own: amlplatform.azure.kubernetes); None otherwise."""
+    if settings.network.mode == "none" or not target.creates_cluster or target.api_server_access != "private":
+        return None
+    return api_server_zone(settings.location)
+
+
+def kubernetes_zones(settings: StackSettings) -> List[str]:
+    """The private DNS zones the Kubernetes targets need (API servers, scoring names)."""
+    if settings.network.mode == "none":
+        return []
+    out = {private_api_zone(settings, t) for t in settings.kubernetes} | {scoring_zone(t) for t in settings.kubernetes}
+    return sorted(z for z in out if z)
 
 
 def platform_args(settings: StackSettings, *, resource_group_name: pulumi.Input[str],
@@ -270,6 +305,23 @@ def batch_clusters(settings: StackSettings) -> List[str]:
 def has_registry(settings: StackSettings) -> bool:
     reg = settings.registry
     return reg.mode == "existing" or registry_needed(reg.mode, settings.needs_images())
+
+
+def kubernetes_identity_grants(settings: StackSettings, platform: MLWorkspace) -> List[Dict[str, Any]]:
+    """What a Kubernetes compute's identity needs: the grants of every compute identity (blob data on
+    the storage account with shared keys off, AcrPull on the registry with the admin user off), and on
+    an HBI workspace Storage Account Contributor on the storage account too
+    (learn.microsoft.com/azure/machine-learning/how-to-attach-kubernetes-to-workspace, "Assign managed
+    identity to the compute target"; how-to-secure-kubernetes-inferencing-environment)."""
+    grants = compute_identity_grants(settings, platform)
+    if settings.workspace.hbi_workspace:
+        grants.append({"scope": platform.storage_account_id, "scope_label": "storage-account",
+                       "roles": [{"principal_id": "", "principal_type": "ServicePrincipal",
+                                  "role_definition_guid": ROLES["Storage Account Contributor"],
+                                  "role_name": "Storage Account Contributor",
+                                  "description": "an HBI workspace's Kubernetes compute manages its storage "
+                                                 "account's data access"}]})
+    return grants
 
 
 def compute_identity_grants(settings: StackSettings, platform: MLWorkspace,

@@ -17,7 +17,8 @@ rules register themselves)::
 
 Ids: ``AMLD-001``..``AMLD-099`` platform (workspace, storage, key vault, registry, computes, AKS),
 ``AMLD-1xx`` datastores and endpoints (:mod:`.endpoints`), ``AMLD-2xx`` what the subscription must
-hold before a deploy (:mod:`.subscription`). A stack that breaks a rule on purpose
+hold before a deploy (:mod:`.subscription`), ``AMLD-3xx`` where a deployment's bits come from
+(:mod:`.supply`). A stack that breaks a rule on purpose
 lists the id under ``policy_exceptions`` with its reason: :func:`evaluate` applies those exceptions
 (the one place they are applied; the scan shows such a finding as EXCEPTED). :func:`run_rules`
 gives the raw findings.

@@ -24,6 +24,14 @@ IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
 DNS_ZONE_GROUP = "azure-native:network:PrivateDnsZoneGroup"
 FEATURE_REGISTRATION = "azure-native:features:SubscriptionFeatureRegistration"
+ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
+PRIVATE_ZONE = "azure-native:privatedns:PrivateZone"
+VNET_LINK = "azure-native:privatedns:VirtualNetworkLink"
+RECORD_SET = "azure-native:privatedns:PrivateRecordSet"
+SUBNET = "azure-native:network:Subnet"
+EXTENSION = "azure-native:kubernetesconfiguration:Extension"
+DCR_ASSOCIATION = "azure-native:monitor:DataCollectionRuleAssociation"
+USER_ASSIGNED_IDENTITY = IDENTITY
 
 # Built-in role definition GUIDs (learn.microsoft.com/azure/role-based-access-control/built-in-roles)
 STORAGE_BLOB_DATA_CONTRIBUTOR = ROLES["Storage Blob Data Contributor"]
@@ -36,6 +44,9 @@ KEY_VAULT_CRYPTO_OFFICER = ROLES["Key Vault Crypto Officer"]
 KEY_VAULT_ADMINISTRATOR = ROLES["Key Vault Administrator"]
 AKS_RBAC_CLUSTER_ADMIN = ROLES["Azure Kubernetes Service RBAC Cluster Admin"]
 AKS_RBAC_ADMIN = ROLES["Azure Kubernetes Service RBAC Admin"]
+AKS_RBAC_WRITER = ROLES["Azure Kubernetes Service RBAC Writer"]
+STORAGE_ACCOUNT_CONTRIBUTOR = ROLES["Storage Account Contributor"]
+PRIVATE_DNS_ZONE_CONTRIBUTOR = ROLES["Private DNS Zone Contributor"]
 OWNER = ROLES["Owner"]
 
 UNKNOWN = armtypes.UNKNOWN  # what the plan shows for a value known after deploy
@@ -176,3 +187,26 @@ def vnet_of(subnet_id: Any) -> Optional[str]:
     text = str(subnet_id or "").lower()
     marker = "/subnets/"
     return text.split(marker, 1)[0] if marker in text and "/virtualnetworks/" in text else None
+
+
+def all_dependencies(graph: Any, res: Any) -> List[str]:
+    """URNs of every custom resource ``res`` waits for, directly or through others."""
+    by_urn = graph.by_urn()
+    seen: List[str] = []
+    todo = list(graph.resource_dependencies(res))
+    while todo:
+        urn = todo.pop()
+        if urn in seen:
+            continue
+        seen.append(urn)
+        dep = by_urn.get(urn)
+        if dep is not None:
+            todo.extend(graph.resource_dependencies(dep))
+    return seen
+
+
+def provider_of(graph: Any, res: Any) -> Optional[Any]:
+    """The recorded provider resource of ``res`` (its ``provider`` reference is ``<urn>::<id>``)."""
+    ref = res.provider or ""
+    urn = ref.rsplit("::", 1)[0] if ref.count("::") > 3 else ref
+    return graph.by_urn().get(urn)

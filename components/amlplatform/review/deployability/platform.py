@@ -106,8 +106,8 @@ def _compute_identity_grants(graph: Any, rule_id: str, target: Any, roles: Itera
     rid = g.resource_id(target)
     roles = tuple(roles)
     for compute in graph.of_type(g.COMPUTE):
-        if g.compute_type(compute) not in ("AmlCompute", "ComputeInstance"):
-            continue
+        if g.compute_type(compute) not in ("AmlCompute", "ComputeInstance", "Kubernetes"):
+            continue  # a Kubernetes compute's identity pulls images and reads models and data for its deployments
         if not _uses(graph, compute, target, link):
             continue  # another workspace's storage or registry: jobs here do not read it
         if g.has_system_identity(compute):
@@ -123,9 +123,9 @@ def _compute_identity_grants(graph: Any, rule_id: str, target: Any, roles: Itera
                               "for this compute with the reason)")
 
 
-@rule("AMLD-004", reason="jobs on clusters and instances read and write the workspace's storage with the "
-      "compute's managed identity when shared keys are off: it needs Storage Blob Data Contributor "
-      "(Azure ML: identity-based data access, compute managed identity)",
+@rule("AMLD-004", reason="jobs on clusters and instances, and deployments on a Kubernetes compute, read and write "
+      "the workspace's storage with the compute's managed identity when shared keys are off: it needs Storage Blob "
+      "Data Contributor (Azure ML: identity-based data access; attach a Kubernetes cluster, assign managed identity)",
       doc="https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication")
 def compute_identities_have_blob_data_access(graph: Any) -> Iterable[Finding]:
     for st in _shared_key_off(graph):
@@ -134,9 +134,9 @@ def compute_identities_have_blob_data_access(graph: Any) -> Iterable[Finding]:
                                             "Storage Blob Data Contributor", "storageAccount")
 
 
-@rule("AMLD-005", reason="with the registry's admin user off, computes pull environment images with their "
-      "managed identity, which needs AcrPull on the registry (Azure ML: identity-based service "
-      "authentication, Azure Container Registry without admin user)",
+@rule("AMLD-005", reason="with the registry's admin user off, computes (clusters, instances, Kubernetes computes) "
+      "pull environment images with their managed identity, which needs AcrPull on the registry (Azure ML: "
+      "identity-based service authentication; how-to-attach-kubernetes-to-workspace)",
       doc="https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication")
 def compute_identities_can_pull_images(graph: Any) -> Iterable[Finding]:
     for reg in graph.of_type(g.REGISTRY):
@@ -241,51 +241,111 @@ def _pool_subnets(graph: Any, aks: Any) -> List[Any]:
     return subnets
 
 
-@rule("AMLD-009", reason="Kubernetes compute is not carried by a workspace managed network: an attached AKS "
-      "cluster reaches a private workspace only from nodes in a VNet with the workspace's private endpoint "
-      "(Azure ML: secure a Kubernetes inferencing environment)",
-      doc="https://learn.microsoft.com/azure/machine-learning/how-to-secure-kubernetes-inferencing-environment")
+def _private_dependencies(graph: Any, ws: Any) -> List[Tuple[Any, str]]:
+    """(resource, group id) of the workspace and each of its storage account, key vault and registry
+    that is reachable only through a private endpoint."""
+    out: List[Tuple[Any, str]] = []
+    if ws.inputs.get("publicNetworkAccess") == "Disabled":
+        out.append((ws, "amlworkspace"))
+    for key, type_, groups in (("storageAccount", g.STORAGE, ("blob", "file")), ("keyVault", g.KEY_VAULT, ("vault",)),
+                               ("containerRegistry", g.REGISTRY, ("registry",))):
+        dep = g.by_id(graph, ws.inputs.get(key), type_)
+        if dep is not None and _public_access(dep) == "Disabled":
+            out += [(dep, group) for group in groups]
+    return out
+
+
+@rule("AMLD-009", reason="Kubernetes computes are not supported inside an Azure ML managed virtual network (its "
+      "private endpoints serve managed computes only): an AKS cluster reaches a private workspace, and its private "
+      "storage, key vault and registry, only from nodes in a VNet of its own with private endpoints to each "
+      "(Azure ML: managed network, limitations; secure a Kubernetes inferencing environment)",
+      doc="https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#limitations")
 def kubernetes_reaches_private_workspace(graph: Any) -> Iterable[Finding]:
     for compute in graph.of_type(g.COMPUTE):
         if g.compute_type(compute) != "Kubernetes":
             continue
         ws = g.workspace_of(graph, compute)
-        if ws is None or ws.inputs.get("publicNetworkAccess") != "Disabled":
+        if ws is None:
+            continue
+        private = _private_dependencies(graph, ws)
+        if not private:
             continue
         aks = _cluster_for(graph, compute)
         if aks is None:
             continue  # an existing cluster: its network is not declared here
+        managed = g.get(ws.inputs, "managedNetwork.isolationMode") not in (None, "Disabled")
+        why = (" (the workspace's managed network does not carry Kubernetes computes: how-to-managed-network, "
+               "Limitations)") if managed else ""
         subnets = _pool_subnets(graph, aks)
         if not subnets or any(not s for s in subnets):
             yield Finding("AMLD-009", aks.name,
-                          f"the workspace {ws.name} is private but the cluster's node pools are in no subnet "
-                          "(vnetSubnetID): the Azure ML extension cannot reach the workspace")
+                          f"the workspace {ws.name} or its dependencies are private but the cluster's node pools are in "
+                          f"no subnet (vnetSubnetID): the Azure ML extension cannot reach them{why}")
             continue
-        ws_vnets = {g.vnet_of(g.get(e["endpoint"].inputs, "subnet.id"))
-                    for e in g.private_endpoints_to(graph, g.resource_id(ws) or "")}
         node_vnets = {g.vnet_of(s) for s in subnets}
-        if not (node_vnets & ws_vnets) and g.UNKNOWN not in str(ws_vnets | node_vnets):
-            yield Finding("AMLD-009", aks.name,
-                          f"no private endpoint of the workspace {ws.name} is in the nodes' virtual network "
-                          f"({', '.join(sorted(v for v in node_vnets if v))})")
+        if g.UNKNOWN in str(node_vnets):
+            continue
+        for target, group in private:
+            vnets = {g.vnet_of(g.get(e["endpoint"].inputs, "subnet.id"))
+                     for e in g.private_endpoints_to(graph, g.resource_id(target) or "") if group in e["group_ids"]}
+            if g.UNKNOWN in str(vnets):
+                continue
+            if not (node_vnets & vnets):
+                yield Finding("AMLD-009", aks.name,
+                              f"no private endpoint ('{group}') of {target.name} is in the nodes' virtual network "
+                              f"({', '.join(sorted(v for v in node_vnets if v))}){why}")
 
 
-@rule("AMLD-010", reason="with Entra ID, Azure RBAC and local accounts off, whoever runs the Kubernetes provider "
-      "(namespace, instance types) needs a Kubernetes data-plane role such as Azure Kubernetes Service RBAC "
-      "Cluster Admin (AKS: use Azure RBAC for Kubernetes authorization)",
-      doc="https://learn.microsoft.com/azure/aks/manage-azure-rbac")
+def _data_plane_grant(graph: Any, aks: Any) -> bool:
+    """Someone holds a Kubernetes data-plane role on the cluster or a namespace of it: a built-in AKS
+    RBAC role, or a custom role of the stack with managedClusters data actions."""
+    rid = g.resource_id(aks)
+    custom = {str(d.inputs.get("roleDefinitionId") or "").lower() for d in graph.of_type(g.ROLE_DEFINITION)
+              if any(str(a).startswith("Microsoft.ContainerService/managedClusters/")
+                     for p in d.inputs.get("permissions") or [] for a in p.get("dataActions") or [])}
+    wanted = {g.AKS_RBAC_CLUSTER_ADMIN, g.AKS_RBAC_ADMIN, g.AKS_RBAC_WRITER} | custom
+    for ra in g.role_assignments(graph):
+        if g.role_guid(ra.inputs.get("roleDefinitionId")) not in wanted:
+            continue
+        scope = str(ra.inputs.get("scope") or "")
+        if g.covers(scope, rid) or g.covers(rid, scope):
+            return True
+    return False
+
+
+@rule("AMLD-010", reason="with Entra ID and Azure RBAC for Kubernetes authorization, whoever runs the Kubernetes "
+      "provider (namespace, instance types) must resolve and reach the API server and hold a Kubernetes data-plane "
+      "role on the cluster or the namespace; a private API server in AKS's own (system) zone resolves only in the "
+      "cluster's VNet (AKS: Azure RBAC for Kubernetes authorization; private clusters, private DNS zone)",
+      doc="https://learn.microsoft.com/azure/aks/private-clusters#configure-a-private-dns-zone")
 def deployer_can_reach_kubernetes_api(graph: Any) -> Iterable[Finding]:
     if not any(r.type.startswith("kubernetes:") and not r.type.startswith("pulumi:providers:")
                for r in graph.resources):
         return
     for aks in graph.of_type(g.AKS):
-        if not (aks.inputs.get("disableLocalAccounts") is True and g.get(aks.inputs, "aadProfile.enableAzureRBAC")):
+        if not g.get(aks.inputs, "aadProfile.enableAzureRBAC"):
             continue
-        if not g.grants(graph, g.resource_id(aks), (g.AKS_RBAC_CLUSTER_ADMIN, g.AKS_RBAC_ADMIN)):
+        if not _data_plane_grant(graph, aks):
             yield Finding("AMLD-010", aks.name,
-                          "local accounts are off and Kubernetes authorization is Azure RBAC, but nobody is granted "
-                          "Azure Kubernetes Service RBAC Cluster Admin on the cluster: the deploy cannot create the "
-                          "namespace and instance types")
+                          "Kubernetes authorization is Azure RBAC, but nobody is granted a Kubernetes data-plane role "
+                          "(Azure Kubernetes Service RBAC Admin on the namespace, a custom role) on the cluster: the "
+                          "deploy cannot create the namespace and instance types")
+        access = aks.inputs.get("apiServerAccessProfile") or {}
+        if access.get("enablePrivateCluster") is True:
+            zone = access.get("privateDNSZone")
+            if zone in (None, "system", "none", "None", "System"):
+                yield Finding("AMLD-010", aks.name,
+                              f"the API server is private and its name is in AKS's own zone ({zone or 'system'}), "
+                              "linked to the cluster's VNet only: a deployer anywhere else cannot resolve it. Give the "
+                              "cluster a zone of the stack (privatelink.<region>.azmk8s.io) linked to the deployer's "
+                              "network, or except AMLD-010 naming the runner subnet in the cluster's VNet")
+                continue
+            declared = next((z for z in graph.of_type(g.PRIVATE_ZONE) if g.same_id(g.resource_id(z), zone)), None)
+            if declared is not None and not [l for l in graph.of_type(g.VNET_LINK)
+                                             if l.inputs.get("privateZoneName") == declared.inputs.get("privateZoneName")]:
+                yield Finding("AMLD-010", aks.name,
+                              f"the API server's private zone {declared.name} is linked to no virtual network: "
+                              "nobody resolves the API server")
 
 
 @rule("AMLD-011", reason="encryption at host is refused unless the subscription has the preview feature "
