@@ -147,8 +147,8 @@ def test_prod_account_wide_blob_writes_exclude_the_read_only_datastore(stack_gra
     g = stack_graph("prod")
     account = g.one(dg.STORAGE).id
     blob_writers = [r for r in _roles(g, scope=account) if _guid(r) == ROLES["Storage Blob Data Contributor"]]
-    # the data scientists, both instance users, and the two clusters' identities
-    assert len(blob_writers) == 5
+    # the data scientists, both instance users, the two clusters' identities and the Kubernetes compute's
+    assert len(blob_writers) == 6
     for r in blob_writers:
         assert r.inputs["conditionVersion"] == "2.0"
         assert condition_protects(r.inputs["condition"], "raw-transactions")
