@@ -208,13 +208,15 @@ def test_data_roles_in_prod(stack_graph):
     # the data scientists' workspace role keeps the URN it had as a role_assignments entry
     ws_role = g.named(f"ml-access-azureml-data-scientist-{GROUP[:8]}")
     assert ws_role.inputs["roleDefinitionId"].endswith(ROLE_GUIDS["AzureML Data Scientist"])
-    # each cluster's identity: blob data on storage, AcrPull on the registry
+    # each cluster's identity: blob data on storage, AcrPull on the registry; the cluster batch deployments
+    # run on (cpu) also queue and table data on the storage (AMLD-042)
     registry = g.one("azure-native:containerregistry:Registry").id
-    for cluster in ("cpu", "gpu"):
+    for cluster, extra in (("cpu", {(storage, ROLE_GUIDS["Storage Queue Data Contributor"]),
+                                    (storage, ROLE_GUIDS["Storage Table Data Contributor"])}), ("gpu", set())):
         compute = g.named(f"cluster-{cluster}-compute")
         mine = [r for r in g.of_type(ROLE) if compute.urn in r.property_dependencies.get("principalId", [])]
         assert {(r.inputs["scope"], r.inputs["roleDefinitionId"].rsplit("/", 1)[-1]) for r in mine} == {
-            (storage, ROLE_GUIDS["Storage Blob Data Contributor"]), (registry, ROLE_GUIDS["AcrPull"])}
+            (storage, ROLE_GUIDS["Storage Blob Data Contributor"]), (registry, ROLE_GUIDS["AcrPull"])} | extra
 
 
 def test_diagnostics_cover_blob_service_registry_and_aks(stack_graph):
@@ -270,3 +272,116 @@ def test_lock_names_are_distinct_per_kind_and_valid(a, b):
     assert (lock_name(a) == lock_name(b)) == (a == b)
     # ARM lock names: at most 260 characters, none of < > * % & : \ ? / +
     assert len(lock_name(a)) <= 260 and not set(lock_name(a)) & set('<>*%&:\\?/+')
+
+
+# ------------------------------------------------------------------ components: conditions, batch, studio
+
+MLW_BASE = {"resource_group_name": "rg-c", "location": "westeurope", "tenant_id": "t", "subscription_id": "s",
+            "names": {"storage_account": "stc", "key_vault": "kv-c", "container_registry": "crc12345",
+                      "workspace": "mlw-c", "log_analytics": "log-c", "app_insights": "appi-c"}}
+
+
+def test_a_condition_is_sent_with_condition_version_2_and_without_one_neither_is():
+    from amlplatform.azure.roles import read_only_containers_condition
+    from amlplatform.iac.access.access import IdentityAccess, WorkspaceAccess
+    from amlplatform.offline.engine import evaluate
+
+    condition = read_only_containers_condition(["raw"])
+    scope = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st"
+
+    def program():
+        WorkspaceAccess("people", {"scope": scope, "assignments": [
+            {"principal_id": GROUP, "principal_type": "Group", "role_name": "Storage Blob Data Contributor",
+             "condition": condition},
+            {"principal_id": GROUP, "principal_type": "Group", "role_name": "Storage File Data Privileged Contributor"}]})
+        IdentityAccess("identity", {"subscription_id": "s", "principal_id": USER, "grants": [
+            {"scope": scope, "scope_label": "storage", "roles": [
+                {"principal_id": "", "principal_type": "ServicePrincipal", "role_name": "Storage Blob Data Contributor",
+                 "condition": condition}]}]})
+
+    g = evaluate(program, project="p", stack="s")
+    by_name = {r.name: r.inputs for r in g.of_type(ROLE)}
+    for name in ("people-storage-blob-data-contributor-5b3c0a1e", "identity-storage-storage-blob-data-contributor"):
+        assert by_name[name]["condition"] == condition and by_name[name]["conditionVersion"] == "2.0"
+    plain = by_name["people-storage-file-data-privileged-contributor-5b3c0a1e"]
+    assert "condition" not in plain and "conditionVersion" not in plain
+
+
+def test_mlworkspace_declares_queue_and_table_outbound_rules_to_its_storage_and_keeps_a_users_rule():
+    from amlplatform import MLWorkspace
+    from amlplatform.offline.engine import evaluate
+
+    own = {"type": "PrivateEndpoint", "category": "UserDefined",
+           "destination": {"service_resource_id": "/x", "subresource_target": "queue", "spark_enabled": True}}
+    g = evaluate(lambda: MLWorkspace("c", {**MLW_BASE, "workspace": {
+        "managed_network": "AllowInternetOutbound", "default_storage_outbound": ["queue", "table"],
+        "outbound_rules": {"default-storage-queue": own}}}), project="p", stack="s")
+    rules = g.one("azure-native:machinelearningservices:Workspace").inputs["managedNetwork"]["outboundRules"]
+    storage = g.one("azure-native:storage:StorageAccount").id
+    assert rules["default-storage-table"] == {"type": "PrivateEndpoint", "category": "UserDefined", "destination": {
+        "serviceResourceId": storage, "subresourceTarget": "table", "sparkEnabled": False}}
+    assert rules["default-storage-queue"]["destination"]["serviceResourceId"] == "/x"  # the user's rule wins
+
+
+def test_mlworkspace_refuses_an_unknown_storage_outbound_target():
+    from amlplatform import MLWorkspace
+    from amlplatform.iac._base import ComponentArgsError
+    from amlplatform.offline.engine import evaluate
+
+    with pytest.raises(ComponentArgsError) as info:
+        evaluate(lambda: MLWorkspace("c", {**MLW_BASE, "workspace": {"default_storage_outbound": ["blob"]}}),
+                 project="p", stack="s")
+    assert "args.workspace.default_storage_outbound: blob is not one of queue, table" in info.value.problems
+
+
+def test_studio_reader_only_with_a_managed_network_and_storage_private_endpoints():
+    from amlplatform import MLWorkspace
+    from amlplatform.offline.engine import evaluate
+
+    pe = {"subnet_id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/pe",
+          "dns_zone_ids": {z: f"/zones/{z}" for z in ("privatelink.blob.core.windows.net",
+                                                       "privatelink.file.core.windows.net")},
+          "groups": {"storage": ["blob", "file"]}}
+    readers = {}
+    for mode in ("AllowInternetOutbound", "Disabled"):
+        g = evaluate(lambda: MLWorkspace("c", {**MLW_BASE, "private_endpoints": pe,
+                                               "workspace": {"managed_network": mode}}), project="p", stack="s")
+        readers[mode] = {r.inputs["scope"].rsplit("/", 1)[-1] for r in g.of_type(ROLE)
+                         if r.inputs["roleDefinitionId"].endswith(ROLE_GUIDS["Reader"])}
+    assert readers == {"AllowInternetOutbound": {"pe-stc-blob", "pe-stc-file"}, "Disabled": set()}
+
+
+def test_read_only_containers_are_the_stacks_own_non_writable_blob_datastores():
+    s = settings(datastores=[
+        {"name": "raw", "container": "raw-data"},
+        {"name": "curated", "container": "curated", "writable": True, "readers": [{"principal_id": USER}]},
+        {"name": "reports", "kind": "file_share", "container": "reports"},
+        {"name": "elsewhere", "container": "landing", "create": False, "storage_account_id":
+            "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+            "Microsoft.Storage/storageAccounts/stother"}],
+        access={"data_scientists": [{"principal_id": GROUP}]})
+    assert mapping.read_only_containers(s) == ["raw-data"]
+    [blob, files] = mapping.storage_role_specs(s)
+    assert blob["role_name"] == "Storage Blob Data Contributor" and "'raw-data'" in blob["condition"]
+    assert files["role_name"] == "Storage File Data Privileged Contributor" and "condition" not in files
+    assert "condition" not in mapping.storage_role_specs(settings(access={"data_scientists": [
+        {"principal_id": GROUP}]}))[0]
+
+
+def test_notebooks_off_grants_no_file_role_and_is_refused_with_instances():
+    s = settings(access={"data_scientists": [{"principal_id": GROUP}], "notebooks": False})
+    assert [r["role_name"] for r in mapping.storage_role_specs(s)] == ["Storage Blob Data Contributor"]
+    text = " ".join(problems(access={"data_scientists": [{"principal_id": GROUP}], "notebooks": False},
+                             instances={"vm_size": "Standard_DS3_v2", "users": [{"object_id": USER}]}))
+    assert "access.notebooks: false" in text and "file share" in text
+
+
+def test_a_read_only_file_share_datastore_whose_reader_writes_the_whole_account_is_refused():
+    reader = {"principal_id": GROUP}
+    share = {"name": "reports", "kind": "file_share", "container": "reports", "readers": [reader]}
+    text = " ".join(problems(access={"data_scientists": [reader]}, datastores=[share]))
+    assert "datastores[0]: file share 'reports' is read-only" in text and "another storage account" in text
+    # writable, notebooks off, or a reader who holds no account-wide file role: fine
+    settings(access={"data_scientists": [reader]}, datastores=[{**share, "writable": True}])
+    settings(access={"data_scientists": [reader], "notebooks": False}, datastores=[share])
+    settings(access={"data_scientists": [{"principal_id": USER}]}, datastores=[share])

@@ -52,10 +52,13 @@ def test_private_stacks_have_vnet_endpoints_zones_and_links(stack_graph, stack):
     assert subnets["snet-private-endpoints"].inputs["privateEndpointNetworkPolicies"] == "Enabled"
 
     by_group = endpoints_by_group(g)
-    # azuremonitor: the Azure Monitor Private Link Scope (tests/network/test_private_monitoring.py)
-    assert set(by_group) == {"amlworkspace", "blob", "file", "vault", "registry", "azuremonitor"}
-    targets = {"amlworkspace": g.one(MLW).id, "blob": g.one("azure-native:storage:StorageAccount").id,
-               "file": g.one("azure-native:storage:StorageAccount").id, "vault": g.one("azure-native:keyvault:Vault").id,
+    # azuremonitor: the Azure Monitor Private Link Scope (tests/network/test_private_monitoring.py); prod has a
+    # batch endpoint: its storage also gets queue and table endpoints (how-to-managed-network)
+    batch = {"queue", "table"} if stack == "prod" else set()
+    assert set(by_group) == {"amlworkspace", "blob", "file", "vault", "registry", "azuremonitor"} | batch
+    storage_id = g.one("azure-native:storage:StorageAccount").id
+    targets = {"amlworkspace": g.one(MLW).id, "blob": storage_id, "file": storage_id, "queue": storage_id,
+               "table": storage_id, "vault": g.one("azure-native:keyvault:Vault").id,
                "registry": g.one("azure-native:containerregistry:Registry").id,
                "azuremonitor": g.one("azure-native:monitor:PrivateLinkScope").id}
     zones = {z.inputs["privateZoneName"]: z for z in g.of_type(ZONE)}
@@ -85,8 +88,16 @@ def test_private_stacks_have_vnet_endpoints_zones_and_links(stack_graph, stack):
     ws = g.one(MLW).inputs
     assert ws["imageBuildCompute"] == "cpu" and ws["provisionNetworkNow"] is True
     rules = ws["managedNetwork"]["outboundRules"]
-    assert {r["destination"] for r in rules.values()} >= {"pypi.org", "*.pythonhosted.org", "*.anaconda.org"}
+    assert {r["destination"] for r in rules.values() if r["type"] == "FQDN"} >= {
+        "pypi.org", "*.pythonhosted.org", "*.anaconda.org"}
     assert ws["managedNetwork"]["firewallSku"] in ("Standard", "Basic")
+    # a batch endpoint (prod) reaches the default storage's queues and tables through PrivateEndpoint
+    # outbound rules (how-to-managed-network); staging has none, so no such rule
+    endpoints = {name: r["destination"] for name, r in rules.items() if r["type"] == "PrivateEndpoint"}
+    storage_id = g.one("azure-native:storage:StorageAccount").id
+    expected = {f"default-storage-{t}": {"serviceResourceId": storage_id, "subresourceTarget": t, "sparkEnabled": False}
+                for t in ("queue", "table")} if stack == "prod" else {}
+    assert endpoints == expected
 
 
 def test_dev_stays_public_and_cheap(stack_graph):
@@ -167,7 +178,7 @@ def test_hub_and_spoke_uses_existing_subnets_and_central_zones(make_stack):
 def test_arm_export_nests_connection_properties_as_arm_does(stack_graph):
     template = arm.to_arm_template(stack_graph("prod"), exceptions=[])
     pes = [r for r in template["resources"] if r["type"] == "Microsoft.Network/privateEndpoints"]
-    assert len(pes) == 6  # workspace, blob, file, vault, registry and the Azure Monitor scope
+    assert len(pes) == 8  # workspace, blob, file, queue, table (batch endpoint), vault, registry, Azure Monitor
     for r in pes:
         (conn,) = r["properties"]["privateLinkServiceConnections"]
         assert set(conn) == {"name", "properties"}

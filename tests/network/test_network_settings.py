@@ -55,10 +55,14 @@ def test_one_public_dependency_still_leaves_the_others_named():
 
 def test_with_a_network_every_created_resource_gets_its_endpoints():
     s = settings_from_config({**prod_config(), "amlplatform:network": {**VNET, "storage_groups": ["blob", "file", "queue"]}})
+    # prod's batch endpoint adds table (and queue, already listed): batch jobs use both (how-to-managed-network);
     # monitoring: the private stack's Azure Monitor Private Link Scope
-    assert private_endpoint_groups(s) == {"workspace": ["amlworkspace"], "storage": ["blob", "file", "queue"],
+    assert private_endpoint_groups(s) == {"workspace": ["amlworkspace"], "storage": ["blob", "file", "queue", "table"],
                                           "key_vault": ["vault"], "registry": ["registry"],
                                           "monitoring": ["azuremonitor"]}
+    without_batch = settings_from_config({**prod_config(), "amlplatform:batch_endpoints": [],
+                                          "amlplatform:network": {**VNET, "storage_groups": ["blob", "file", "queue"]}})
+    assert private_endpoint_groups(without_batch)["storage"] == ["blob", "file", "queue"]
 
 
 def test_a_public_standard_registry_gets_no_endpoint():
@@ -103,19 +107,19 @@ def test_subnets_must_fit_the_address_space(vnet, expected):
 
 
 def test_endpoint_subnet_must_hold_every_endpoint():
-    # prod: workspace (3 addresses), blob, file, vault (1 each), registry (2), the Azure Monitor
-    # scope (12) = 20 > a /29's 3
+    # prod: workspace (3 addresses), blob, file, queue, table (batch endpoint), vault (1 each), registry (2),
+    # the Azure Monitor scope (12) = 22 > a /29's 3
     config = prod_config()
     config["amlplatform:network"] = {"vnet": {"address_space": ["10.40.0.0/22"],
                                               "private_endpoints_subnet": "10.40.0.0/29",
                                               "aks_subnet": "10.40.1.0/24"}}
     text = problems_of(config)
-    assert "private_endpoints_subnet 10.40.0.0/29 leaves 3 usable addresses" in text and "need 20" in text
+    assert "private_endpoints_subnet 10.40.0.0/29 leaves 3 usable addresses" in text and "need 22" in text
     assert "use a /27 or larger" in text
-    # without the scope: 8 (use a /28)
+    # without the scope: 10 (use a /28)
     config["amlplatform:monitoring"] = {"private_link_scope": False}
     text = problems_of(config)
-    assert "need 8" in text and "use a /28 or larger" in text
+    assert "need 10" in text and "use a /28 or larger" in text
 
 
 def test_aks_subnet_must_hold_every_node_with_upgrade_surge():

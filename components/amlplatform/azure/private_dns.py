@@ -29,6 +29,10 @@ KNOWN_ZONES: Tuple[str, ...] = tuple(sorted({z for zones in GROUP_ZONES.values()
 # share: learn.microsoft.com/azure/machine-learning/how-to-configure-private-link, "the storage
 # account needs private endpoints for blob and file"); queue and table are opt-in.
 REQUIRED_STORAGE_GROUPS: Tuple[str, ...] = ("blob", "file")
+# ... and queue and table where batch endpoints / ParallelRunStep run: they coordinate mini-batches
+# through the default storage's queues and tables (learn.microsoft.com/azure/machine-learning/
+# how-to-managed-network, batch endpoints)
+BATCH_STORAGE_GROUPS: Tuple[str, ...] = ("queue", "table")
 
 # The group ids each of the workspace's resources gets by default when it is reached privately
 DEFAULT_GROUPS: Dict[str, Tuple[str, ...]] = {
@@ -45,4 +49,4 @@ def zones_of(groups: Iterable[str]) -> List[str]:
     return sorted({z for g in groups for z in GROUP_ZONES[g]})
 
 
-__all__ = ["GROUP_ZONES", "KNOWN_ZONES", "REQUIRED_STORAGE_GROUPS", "DEFAULT_GROUPS", "zones_of"]
+__all__ = ["GROUP_ZONES", "KNOWN_ZONES", "REQUIRED_STORAGE_GROUPS", "BATCH_STORAGE_GROUPS", "DEFAULT_GROUPS", "zones_of"]

@@ -5,7 +5,7 @@ learning, Storage, Security, Containers, Networking, Monitor). A role is referre
 everywhere else; :func:`role_guid` turns a name (or a GUID) into the GUID Azure expects.
 """
 
-from typing import Dict, FrozenSet, Tuple
+from typing import Dict, FrozenSet, Iterable, Optional, Tuple
 
 ROLES: Dict[str, str] = {
     # general
@@ -23,6 +23,8 @@ ROLES: Dict[str, str] = {
     "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
     "Storage File Data Privileged Reader": "b8eda974-7b85-4f76-af95-65846b26df6d",
     "Storage File Data Privileged Contributor": "69566ab7-960f-475b-8e7c-b3118f30c6bd",
+    "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+    "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
     "Storage Account Contributor": "17d1049b-9a84-46fb-8f53-869881c3d3ab",
     # security
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
@@ -56,6 +58,56 @@ BLOB_READ_ROLE_GUIDS: FrozenSet[str] = frozenset(ROLES[r] for r in (
     "Storage Blob Data Reader", "Storage Blob Data Contributor", "Storage Blob Data Owner"))
 FILE_READ_ROLE_GUIDS: FrozenSet[str] = frozenset(ROLES[r] for r in (
     "Storage File Data Privileged Reader", "Storage File Data Privileged Contributor"))
+# roles that let an identity write or delete blobs / files (what a read-only grant must not be shadowed by)
+BLOB_WRITE_ROLE_GUIDS: FrozenSet[str] = frozenset(ROLES[r] for r in (
+    "Storage Blob Data Contributor", "Storage Blob Data Owner", "Owner"))
+FILE_WRITE_ROLE_GUIDS: FrozenSet[str] = frozenset(ROLES[r] for r in (
+    "Storage File Data Privileged Contributor", "Owner"))
+
+# Batch endpoints and ParallelRunStep coordinate their mini-batches through the default storage
+# account's queues and tables: with shared keys off, the cluster's identity needs these two
+# (learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage; how-to-managed-network,
+# batch endpoints). The queues and tables are created by the service at run time (no name to scope to).
+BATCH_STORAGE_ROLES: Tuple[str, ...] = ("Storage Queue Data Contributor", "Storage Table Data Contributor")
+
+# --- role assignment conditions (Azure ABAC) on blob data roles --------------------------------
+# learn.microsoft.com/azure/role-based-access-control/conditions-format (format, conditionVersion 2.0);
+# learn.microsoft.com/azure/storage/blobs/storage-auth-abac-attributes (actions, the container name
+# attribute; ABAC is GA for Blob Storage, ADLS Gen2 and Queues - not for Azure Files);
+# learn.microsoft.com/azure/storage/blobs/storage-auth-abac-examples ("Read, write, or delete blobs in
+# named containers": the data actions of Storage Blob Data Contributor that write or delete).
+CONDITION_VERSION = "2.0"
+CONTAINER_NAME_ATTRIBUTE = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name]"
+BLOB_WRITE_ACTIONS: Tuple[str, ...] = (
+    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete",
+    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
+    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action",
+)
+
+
+def read_only_containers_condition(containers: Iterable[str]) -> Optional[str]:
+    """An ABAC condition for a Storage Blob Data Contributor assignment on a whole account that keeps
+    its reads everywhere but allows writing and deleting blobs only outside ``containers`` (None for no
+    container). The form of "Read, write, or delete blobs in named containers", negated: the write
+    actions are allowed when the container name equals none of them."""
+    names = sorted(set(containers))
+    if not names:
+        return None
+    actions = "\n  AND\n  ".join(f"!(ActionMatches{{'{a}'}})" for a in BLOB_WRITE_ACTIONS)
+    outside = "\n  AND\n  ".join(f"{CONTAINER_NAME_ATTRIBUTE} StringNotEquals '{n}'" for n in names)
+    return f"(\n (\n  {actions}\n )\n OR\n (\n  {outside}\n )\n)"
+
+
+def condition_protects(condition: Optional[str], container: str) -> bool:
+    """Whether ``condition`` (as :func:`read_only_containers_condition` writes it, or by hand in the
+    same form) denies every blob write action in ``container``: it targets each write action and
+    requires the container name to differ from ``container``."""
+    if not condition:
+        return False
+    text = " ".join(str(condition).split())
+    if not all(f"ActionMatches{{'{a}'}}" in text for a in BLOB_WRITE_ACTIONS):
+        return False
+    return f"{CONTAINER_NAME_ATTRIBUTE} StringNotEquals '{container}'" in text
 
 
 def role_guid(role: str) -> str:
@@ -81,4 +133,6 @@ def role_name(guid: str) -> str:
 
 
 __all__ = ["ROLES", "STORAGE_DATA_ROLES", "STORAGE_DATA_ROLE_GUIDS", "BLOB_READ_ROLE_GUIDS",
-           "FILE_READ_ROLE_GUIDS", "role_guid", "role_name"]
+           "FILE_READ_ROLE_GUIDS", "BLOB_WRITE_ROLE_GUIDS", "FILE_WRITE_ROLE_GUIDS", "BATCH_STORAGE_ROLES",
+           "CONDITION_VERSION", "CONTAINER_NAME_ATTRIBUTE", "BLOB_WRITE_ACTIONS", "read_only_containers_condition",
+           "condition_protects", "role_guid", "role_name"]

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Dict, List, Literal, Optional, Tuple
 from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
 from amlplatform.azure import naming
-from amlplatform.azure.private_dns import GROUP_ZONES, KNOWN_ZONES, REQUIRED_STORAGE_GROUPS
+from amlplatform.azure.private_dns import BATCH_STORAGE_GROUPS, GROUP_ZONES, KNOWN_ZONES, REQUIRED_STORAGE_GROUPS
 from amlplatform.errors import Problems
 from amlplatform.spec import cidr
 from amlplatform.spec.core import WORKSPACE, Model, arm_id
@@ -345,6 +345,10 @@ def private_endpoint_groups(settings: Any) -> Dict[str, List[str]]:
     out: Dict[str, List[str]] = {"workspace": ["amlworkspace"]}
     if not settings.storage.existing_id:
         out["storage"] = list(net.storage_groups)
+        if getattr(settings, "batch_endpoints", None):
+            # batch endpoints coordinate mini-batches through the storage's queues and tables: with the
+            # account private, they need their own endpoints too (how-to-managed-network, batch endpoints)
+            out["storage"] += [g for g in BATCH_STORAGE_GROUPS if g not in out["storage"]]
     if not settings.key_vault.existing_id:
         out["key_vault"] = ["vault"]
     if monitoring_private_link(settings):

@@ -275,6 +275,28 @@ class StackSettings(Model):
                 "the workspace to people (role_assignments, instances), but nobody gets data-plane access: list the "
                 "data scientists under access.data_scientists (blob and file data roles on the storage account), "
                 "or keep access.instance_users on")
+        if not self.access.notebooks and instance_users and self.access.instance_users and shared_keys_off:
+            problems.append(
+                "access.notebooks: false, but the stack declares compute instances, whose users need Storage File "
+                "Data Privileged Contributor to mount the notebooks' file share with shared keys off "
+                "(how-to-disable-local-auth-storage): keep access.notebooks on, or remove instances")
+        # A read-only file share datastore on the stack's own account is void for a reader who also holds
+        # the account-wide Storage File Data Privileged Contributor (notebooks): role assignments add up, and
+        # Azure Files has no role assignment conditions (storage-auth-abac-attributes) - AMLD-040 at scan time
+        file_writers = set(scientists) if self.access.notebooks else set()
+        if self.access.notebooks and self.access.instance_users and self.instances:
+            file_writers |= {u.object_id for u in self.instances.users}
+        for i, ds in enumerate(self.datastores):
+            if ds.kind != "file_share" or ds.storage_account_id is not None or ds.writable:
+                continue
+            shadowed = [r.principal_id for r in ds.readers if r.principal_id in file_writers]
+            if shadowed:
+                problems.append(
+                    f"datastores[{i}]: file share {ds.container!r} is read-only, but its readers "
+                    f"{', '.join(shadowed)} hold Storage File Data Privileged Contributor on the whole storage "
+                    "account (notebooks), which lets them write it, and file shares take no role assignment "
+                    "conditions: keep the read-only files in another storage account (storage_account_id), or "
+                    "make the datastore writable")
         enc = self.encryption
         if enc.customer_managed_key:
             if self.key_vault.existing_id:

@@ -9,7 +9,7 @@ from pulumi_azure_native import authorization
 from typing_extensions import Required
 
 from amlplatform.iac._base import ComponentArgsError, check_args, child, token
-from amlplatform.azure.roles import ROLES
+from amlplatform.azure.roles import CONDITION_VERSION, ROLES
 
 # Role assignment names are GUIDs; deriving them from (scope, principal, role) makes a redeploy
 # find the same assignment instead of failing with "RoleAssignmentExists" (AVM does the same).
@@ -40,6 +40,10 @@ class RoleAssignmentSpec(TypedDict, total=False):
     logical resource name. One of role_name and role_definition_guid is required."""
     description: str
     """Why the principal has the role."""
+    condition: str
+    """An Azure ABAC role assignment condition (conditionVersion 2.0 is set with it), e.g.
+    amlplatform.azure.roles.read_only_containers_condition: the role applies only where it holds
+    (learn.microsoft.com/azure/role-based-access-control/conditions-format)."""
     name_label: str
     """Stands for the principal in the logical name instead of its first 8 characters (set when the
     principal id is a secret: naming.name_part)."""
@@ -55,6 +59,14 @@ def spec_role(component: str, where: str, spec: RoleAssignmentSpec) -> str:
     raise ComponentArgsError(f"{component}: invalid arguments (1 problem):", [
         f"{where}.role_name: {name!r} is not a built-in role (give role_definition_guid for a custom role)"
         if name else f"{where}: needs role_name (a built-in role) or role_definition_guid"])
+
+
+def _condition(spec: RoleAssignmentSpec) -> dict:
+    """The condition inputs of an assignment: none, or the condition with conditionVersion 2.0 (ARM:
+    "If Condition is specified, ConditionVersion must also be specified")."""
+    if not spec.get("condition"):
+        return {}
+    return {"condition": spec["condition"], "condition_version": CONDITION_VERSION}
 
 
 def _subscription_of(scope: str) -> str:
@@ -95,6 +107,7 @@ class WorkspaceAccess(pulumi.ComponentResource):
                 role_assignment_name=scope.apply(
                     lambda s, p=principal, r=role: assignment_guid(s, p, r)),
                 description=spec.get("description"),
+                **_condition(spec),
                 opts=child(self),
             )
             ids.append(assignment.id)
@@ -147,6 +160,7 @@ class IdentityAccess(pulumi.ComponentResource):
                     role_assignment_name=pulumi.Output.all(scope, principal).apply(
                         lambda sp, r=role: assignment_guid(sp[0], sp[1], r)),
                     description=spec.get("description"),
+                    **_condition(spec),
                     opts=child(self),
                 ))
         self.assignment_ids = (pulumi.Output.all(*[a.id for a in self.assignments])

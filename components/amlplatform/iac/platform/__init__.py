@@ -301,6 +301,7 @@ class MLPlatform(pulumi.ComponentResource):
         what jobs and deployments target (clusters and Kubernetes computes; instances are personal)."""
         ws = {"resource_group_name": resource_group_name, "workspace_name": platform.workspace_name}
         location = settings.location
+        self._cluster_roles: Dict[str, List[pulumi.Output[str]]] = {}
         aks_subnet_id = self.network.aks_subnet_input if self.network is not None else None
         compute_ids: Dict[str, pulumi.Output[str]] = {}
         for cluster in settings.clusters:
@@ -309,10 +310,13 @@ class MLPlatform(pulumi.ComponentResource):
                                      opts=self._child())
             compute_ids[cluster.name] = created.id
             if settings.access.compute_identities and cluster.identity == "SystemAssigned":
-                IdentityAccess(f"cluster-{cluster.name.lower()}-access", {
+                access = IdentityAccess(f"cluster-{cluster.name.lower()}-access", {
                     "subscription_id": subscription_id,
                     "principal_id": created.principal_id,
-                    "grants": workspace_map.compute_identity_grants(settings, platform)}, opts=self._child())
+                    "grants": workspace_map.compute_identity_grants(settings, platform, cluster.name)},
+                    opts=self._child())
+                # batch deployments on this cluster wait for its data roles (queue, table, blob)
+                self._cluster_roles[cluster.name] = [a.id for a in access.assignments]
         for args in compute_map.instance_args(settings, files):
             args.setdefault("user_tenant_id", tenant_id)
             ComputeInstance(f"instance-{args['compute_name'].lower()}", {**ws, "location": location, **args},
@@ -481,7 +485,10 @@ class MLPlatform(pulumi.ComponentResource):
             args = serving_map.batch_endpoint_args(settings, i, "{workspace}")
             for spec in args["deployments"]:
                 resolved(spec, ["model", "environment_id", "code_id", "component_id"])
-                spec["compute_id"] = compute_ids[spec.pop("compute_name")]
+                cluster = spec.pop("compute_name")
+                spec["compute_id"] = compute_ids[cluster]
+                if self._cluster_roles.get(cluster):
+                    spec["identity_roles"] = list(self._cluster_roles[cluster])
             batch[ep.name] = BatchEndpoint(f"batch-{ep.name.lower()}", {**ws, "location": settings.location, **args},
                                            opts=self._child()).id
         out: Dict[str, Dict[str, pulumi.Output[str]]] = {

@@ -326,15 +326,22 @@ class StackAccess(TypedDict, total=False):
     """Data-plane access: people and compute identities get the roles working with the workspace
     needs."""
     data_scientists: List[StackPrincipal]
-    """AzureML Data Scientist on the workspace, plus Storage Blob Data Contributor and Storage File Data
-    Privileged Contributor on its storage account"""
+    """AzureML Data Scientist on the workspace, plus Storage Blob Data Contributor (no writes in the
+    read-only datastores' containers) and, with access.notebooks, Storage File Data Privileged
+    Contributor on its storage account"""
     instance_users: bool
     """Each compute instance user gets the two storage data roles (notebooks and data); default true."""
+    notebooks: bool
+    """People use the studio's notebooks (the workspace's file share): data scientists and instance
+    users get Storage File Data Privileged Contributor on the storage account. False: nobody gets a file
+    data role (least privilege when nobody uses notebooks; compute instances then cannot mount them);
+    default true."""
     compute_identities: bool
     """Each cluster and instance with a system-assigned identity, and each Kubernetes compute, gets
-    Storage Blob Data Contributor on the storage account and AcrPull on the registry (what jobs and
-    deployments need); a Kubernetes compute of an HBI workspace also Storage Account Contributor;
-    default true."""
+    Storage Blob Data Contributor on the storage account (no writes in the read-only datastores'
+    containers) and AcrPull on the registry (what jobs and deployments need); clusters that batch
+    deployments run on also Storage Queue and Table Data Contributor; a Kubernetes compute of an HBI
+    workspace also Storage Account Contributor; default true."""
 
 
 class StackEncryption(TypedDict, total=False):

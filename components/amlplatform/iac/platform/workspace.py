@@ -13,7 +13,7 @@ from amlplatform.iac.access.access import RoleAssignmentSpec
 from amlplatform.azure.kubernetes import api_server_zone
 from amlplatform.iac.options.locks import LockKind, LockSpec
 from amlplatform.azure.private_dns import GROUP_ZONES
-from amlplatform.azure.roles import ROLES, STORAGE_DATA_ROLES
+from amlplatform.azure.roles import BATCH_STORAGE_ROLES, ROLES, STORAGE_DATA_ROLES, read_only_containers_condition
 from amlplatform.iac.workspace.mlworkspace import MLWorkspace
 from amlplatform.iac.workspace.registry import registry_needed
 from amlplatform.spec.core import derived_network
@@ -203,6 +203,10 @@ def platform_args(settings: StackSettings, *, resource_group_name: pulumi.Input[
         rules = out.outbound_rules()
         if rules:
             workspace["outbound_rules"] = rules
+        if settings.batch_endpoints:
+            # batch endpoints / ParallelRunStep use the default storage's queues and tables; the managed
+            # network reaches them only through PrivateEndpoint outbound rules (how-to-managed-network)
+            workspace["default_storage_outbound"] = ["queue", "table"]
         if out.needs_firewall():
             workspace["firewall_sku"] = out.firewall_sku
 
@@ -265,9 +269,32 @@ def lock_args(settings: StackSettings) -> Dict[str, LockSpec]:
     return {r: {"kind": LockKind.CAN_NOT_DELETE.value, "notes": locks.notes} for r in locks.resources}
 
 
+def read_only_containers(settings: StackSettings) -> List[str]:
+    """Blob containers of the stack's own storage account that its datastores declare read-only
+    (``writable`` false): the account-wide Storage Blob Data Contributor of people and compute
+    identities carries a condition that keeps writes and deletes out of them (pure)."""
+    return sorted({ds.container for ds in settings.datastores
+                   if ds.storage_account_id is None and ds.kind != "file_share" and not ds.writable})
+
+
+def _blob_contributor_condition(settings: StackSettings) -> Dict[str, Any]:
+    condition = read_only_containers_condition(read_only_containers(settings))
+    return {"condition": condition} if condition else {}
+
+
 def storage_role_specs(settings: StackSettings) -> List[RoleAssignmentSpec]:
     """Data-plane roles of people on the storage account (pure): data scientists, and each compute
-    instance user (notebooks live on the account's file share). One entry per (principal, role)."""
+    instance user (notebooks live on the account's file share). One entry per (principal, role).
+
+    Least privilege: Storage Blob Data Contributor is granted on the account (Azure ML writes code
+    snapshots, outputs and artifacts to containers it names after the workspace's id, known only once it
+    exists) with an ABAC condition that denies blob writes and deletes in the read-only datastores'
+    containers (:func:`read_only_containers`; amlplatform.azure.roles.read_only_containers_condition).
+    Storage File Data Privileged Contributor (notebooks on the file share with identity access:
+    how-to-disable-local-auth-storage) stays on the account: the notebooks' share is created and named
+    by Azure ML, and Azure ABAC does not cover Azure Files (storage-auth-abac-attributes), so there is no
+    narrower scope or condition that works; it is granted only with ``access.notebooks``, and the settings
+    (and AMLD-040) refuse a read-only file share datastore on this account that it would shadow."""
     people: Dict[str, Dict[str, Any]] = {}
     for i, person in enumerate(settings.access.data_scientists):
         people.setdefault(person.principal_id, {"type": person.principal_type,
@@ -277,13 +304,24 @@ def storage_role_specs(settings: StackSettings) -> List[RoleAssignmentSpec]:
         for i, user in enumerate(settings.instances.users):
             people.setdefault(user.object_id, {"type": "User", "description": "compute instance user (notebooks)",
                                                "where": f"instances.users[{i}]"})
+    condition = _blob_contributor_condition(settings)
+    roles = [r for r in STORAGE_DATA_ROLES
+             if settings.access.notebooks or r != "Storage File Data Privileged Contributor"]
     out: List[RoleAssignmentSpec] = []
     for principal, info in people.items():
-        for role in STORAGE_DATA_ROLES:
-            out.append(secret_safe(settings, {"principal_id": principal, "principal_type": info["type"],
-                                              "role_definition_guid": ROLES[role], "role_name": role,
-                                              "description": info["description"]}, info["where"]))
+        for role in roles:
+            spec: RoleAssignmentSpec = {"principal_id": principal, "principal_type": info["type"],
+                                        "role_definition_guid": ROLES[role], "role_name": role,
+                                        "description": info["description"]}
+            if role == "Storage Blob Data Contributor":
+                spec.update(condition)  # type: ignore[typeddict-item]
+            out.append(secret_safe(settings, spec, info["where"]))
     return out
+
+
+def batch_clusters(settings: StackSettings) -> List[str]:
+    """Names of the clusters batch deployments run on (pure)."""
+    return sorted({d.compute for ep in settings.batch_endpoints for d in ep.deployments if d.compute})
 
 
 def has_registry(settings: StackSettings) -> bool:
@@ -308,15 +346,24 @@ def kubernetes_identity_grants(settings: StackSettings, platform: MLWorkspace) -
     return grants
 
 
-def compute_identity_grants(settings: StackSettings, platform: MLWorkspace) -> List[Dict[str, Any]]:
-    """What a compute's managed identity needs for jobs: blob data on the storage account, AcrPull on
-    the registry (learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication)."""
-    grants: List[Dict[str, Any]] = [{
-        "scope": platform.storage_account_id, "scope_label": "storage",
-        "roles": [{"principal_id": "", "principal_type": "ServicePrincipal",
-                   "role_definition_guid": ROLES["Storage Blob Data Contributor"],
-                   "role_name": "Storage Blob Data Contributor",
-                   "description": "jobs read and write the workspace's data with the compute's identity"}]}]
+def compute_identity_grants(settings: StackSettings, platform: MLWorkspace,
+                            cluster: Optional[str] = None) -> List[Dict[str, Any]]:
+    """What a compute's managed identity needs for jobs: blob data on the storage account (with the
+    read-only containers' condition, as for people), AcrPull on the registry
+    (learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication); a cluster
+    that batch deployments run on (``cluster``) also gets Storage Queue and Table Data Contributor on the
+    account (BATCH_STORAGE_ROLES: the queues and tables are named by the service at run time, so the
+    account is the narrowest scope that works)."""
+    roles: List[Dict[str, Any]] = [{"principal_id": "", "principal_type": "ServicePrincipal",
+                                    "role_definition_guid": ROLES["Storage Blob Data Contributor"],
+                                    "role_name": "Storage Blob Data Contributor",
+                                    "description": "jobs read and write the workspace's data with the compute's identity",
+                                    **_blob_contributor_condition(settings)}]
+    if cluster is not None and cluster in batch_clusters(settings):
+        roles += [{"principal_id": "", "principal_type": "ServicePrincipal", "role_definition_guid": ROLES[role],
+                   "role_name": role, "description": "batch deployments coordinate mini-batches in the default "
+                   "storage's queues and tables with the cluster's identity"} for role in BATCH_STORAGE_ROLES]
+    grants: List[Dict[str, Any]] = [{"scope": platform.storage_account_id, "scope_label": "storage", "roles": roles}]
     if has_registry(settings):
         grants.append({"scope": platform.container_registry_id, "scope_label": "registry",
                        "roles": [{"principal_id": "", "principal_type": "ServicePrincipal",

@@ -424,6 +424,9 @@ class BatchDeploymentSpec(TypedDict, total=False):
     existing_assets: List[str]
     """Asset references (azureml:<name>:<version>) registered outside the stack, acknowledged: recorded
     in the tag amlplatform.io/existing-assets."""
+    identity_roles: List[pulumi.Input[str]]
+    """Ids of the role assignments of the cluster's identity (blob, queue and table data on the default
+    storage): the deployment is created only after them, so its first job does not fail on access."""
 
 
 class BatchEndpointArgs(TypedDict, total=False):
@@ -483,7 +486,8 @@ class BatchEndpoint(pulumi.ComponentResource):
             dep = ml.BatchDeployment(
                 f"{name}-{d['name'].lower()}", deployment_name=d["name"], endpoint_name=endpoint.name,
                 location=args["location"], properties=_batch_deployment(d), tags=_tags(tags, d),
-                opts=child(self, depends_on=waits_for(d.get("waits_for"))), **ws)
+                opts=child(self, depends_on=waits_for([*(d.get("waits_for") or []), *(d.get("identity_roles") or [])])),
+                **ws)
             created.append(dep)
             deployment_ids[d["name"]] = dep.id
         if default is not None:

@@ -9,13 +9,14 @@ cloud work)::
     (both must not exist before their identity can use the key)
 """
 
-from typing import List, Mapping, Optional, TypedDict
+from typing import Any, Dict, List, Mapping, Optional, TypedDict
 
 import pulumi
 from typing_extensions import Required
 
 from amlplatform.iac._base import ComponentArgsError, check_args, child, defaults, inherit_defaults, token
-from amlplatform.iac.access.access import RoleAssignmentSpec, WorkspaceAccess
+from amlplatform.azure.roles import ROLES
+from amlplatform.iac.access.access import IdentityAccess, RoleAssignmentSpec, WorkspaceAccess
 from amlplatform.iac.options.encryption import CustomerManagedKeySpec
 from amlplatform.iac.options.locks import LockSpec
 from amlplatform.azure.isolation import DEFAULT_MANAGED_NETWORK, dependency_network, public_access_default
@@ -26,6 +27,11 @@ from amlplatform.iac.workspace.monitoring import WorkspaceMonitoring
 from amlplatform.iac.workspace.registry import ContainerRegistry, registry_needed
 from amlplatform.iac.workspace.storage import WorkspaceStorage
 from amlplatform.iac.workspace.workspace import OutboundRuleSpec, Workspace
+
+
+# storage sub-resources a PrivateEndpoint outbound rule to the default storage may name (the ones Azure
+# does not add itself: how-to-managed-network, "batch endpoints ... queue and table")
+STORAGE_OUTBOUND_TARGETS = ("queue", "table")
 
 
 class Names(TypedDict, total=False):
@@ -178,6 +184,10 @@ class WorkspaceSpec(TypedDict, total=False):
     """Disabled, AllowInternetOutbound or AllowOnlyApprovedOutbound."""
     outbound_rules: Mapping[str, OutboundRuleSpec]
     """User-defined managed network outbound rules by name."""
+    default_storage_outbound: List[str]
+    """Sub-resources of the default storage account (queue, table) that get a PrivateEndpoint outbound
+    rule of the managed network, named default-storage-<sub-resource>: batch endpoints and
+    ParallelRunStep need queue and table (how-to-managed-network); Azure adds blob and file itself."""
     firewall_sku: str
     """Standard or Basic: the managed Azure Firewall FQDN rules need."""
     provision_network_now: bool
@@ -407,6 +417,7 @@ class MLWorkspace(pulumi.ComponentResource):
                 "identity_client_id": cmk.identity_client_id}
 
         storage = dict(args.get("storage") or {})
+        storage_links: Dict[str, Any] = {}
         if storage.get("existing_id"):
             storage_id = pulumi.Output.from_input(storage["existing_id"])
         else:
@@ -417,7 +428,8 @@ class MLWorkspace(pulumi.ComponentResource):
                                depends_on=[access.id for access in cmk.depends_on_access])
             if diagnostics_target is not None:
                 st_args["log_analytics_workspace_id"] = diagnostics_target
-            storage_id = WorkspaceStorage(f"{name}-storage", st_args, opts=child(self)).id
+            created_storage = WorkspaceStorage(f"{name}-storage", st_args, opts=child(self))
+            storage_id, storage_links = created_storage.id, created_storage.private_links
 
         mode = args.get("registry_mode", DEFAULTS["registry_mode"])
         registry = dict(args.get("registry") or {})
@@ -440,6 +452,20 @@ class MLWorkspace(pulumi.ComponentResource):
             }, opts=child(self))
             registry_id, login_server = created.id, created.login_server
 
+        storage_outbound = list(workspace_given.pop("default_storage_outbound", None) or [])
+        if storage_outbound:
+            bad = sorted(set(storage_outbound) - set(STORAGE_OUTBOUND_TARGETS))
+            if bad:
+                raise ComponentArgsError("MLWorkspace: invalid arguments (1 problem):", [
+                    f"args.workspace.default_storage_outbound: {', '.join(bad)} is not one of "
+                    f"{', '.join(STORAGE_OUTBOUND_TARGETS)}"])
+            rules = dict(workspace_given.get("outbound_rules") or {})
+            for target in storage_outbound:
+                rules.setdefault(f"default-storage-{target}", {
+                    "type": "PrivateEndpoint", "category": "UserDefined",
+                    "destination": {"service_resource_id": storage_id, "subresource_target": target,
+                                    "spark_enabled": False}})
+            workspace_given["outbound_rules"] = rules
         ws_args = {**common, **workspace_given, "public_network_access": workspace_public,
                    "workspace_name": names["workspace"], "storage_account_id": storage_id,
                    "key_vault_id": key_vault_id, "app_insights_id": app_insights_id,
@@ -461,6 +487,20 @@ class MLWorkspace(pulumi.ComponentResource):
             WorkspaceAccess(f"{name}-rg-access", {
                 "scope": args["resource_group_id"], "subscription_id": args["subscription_id"],
                 "assignments": args["resource_group_role_assignments"]}, opts=child(self))
+
+        # studio in a managed network: "the workspace managed identity needs Reader on the storage private
+        # endpoints" (how-to-managed-network, "Azure Machine Learning studio"); the endpoints of the storage
+        # account this component creates. A user-assigned workspace identity must hold it beforehand.
+        managed = workspace_given.get("managed_network", DEFAULT_MANAGED_NETWORK) != "Disabled"
+        if managed and storage_links and "SystemAssigned" in str(workspace_given.get("identity", "SystemAssigned")):
+            IdentityAccess(f"{name}-studio-access", {
+                "subscription_id": args["subscription_id"], "principal_id": workspace.principal_id,
+                "grants": [{"scope": link.endpoint_id, "scope_label": f"storage-pe-{group}",
+                            "roles": [{"principal_id": "", "principal_type": "ServicePrincipal",
+                                       "role_definition_guid": ROLES["Reader"], "role_name": "Reader",
+                                       "description": "studio uses the storage through its private endpoint "
+                                       "(workspace managed identity, managed network)"}]}
+                           for group, link in sorted(storage_links.items())]}, opts=child(self))
 
         # what reaches the workspace privately: the endpoint and its DNS records (a Kubernetes
         # attach waits for them; see amlplatform.iac.kubernetes.target)
