@@ -496,38 +496,11 @@ class BatchEndpoint(pulumi.ComponentResource):
                 body["description"] = args["description"]
             _second_write(self, f"{name}-default", "batchEndpoints", BATCH_TOKEN, endpoint.name, args, body, tags,
                           None, created)
-        if args.get("app_insights_id") is not None and any(d.get("app_insights", True) for d in deployments):
-            if args.get("subscription_id") is None:
-                raise ValueError(f"{name}: app_insights_id needs subscription_id (the role definition's)")
-            _telemetry_access(self, f"{name}-telemetry-access", endpoint=endpoint,
-                              app_insights_id=args["app_insights_id"], subscription_id=args["subscription_id"])
 
         self.id = endpoint.id
         self.name = endpoint.name
         self.deployment_ids = pulumi.Output.all(**deployment_ids) if deployment_ids else pulumi.Output.from_input({})
         self.register_outputs({"id": self.id, "name": self.name, "deployment_ids": self.deployment_ids})
-
-
-def _telemetry_access(parent: pulumi.Resource, name: str, *, endpoint: ml.OnlineEndpoint,
-                      app_insights_id: pulumi.Input[str], subscription_id: pulumi.Input[str]):
-    """Monitoring Metrics Publisher on the Application Insights component for the endpoint's
-    system-assigned identity (module docstring, "Telemetry")."""
-    from pulumi_azure_native import authorization
-
-    scope = pulumi.Output.from_input(app_insights_id)
-    principal = endpoint.identity.apply(lambda i: i.principal_id if i else None)
-    return authorization.RoleAssignment(
-        name,
-        scope=scope,
-        principal_id=principal,
-        principal_type="ServicePrincipal",
-        role_definition_id=pulumi.Output.from_input(subscription_id).apply(
-            lambda sub: role_definition_id(sub, MONITORING_METRICS_PUBLISHER)),
-        role_assignment_name=pulumi.Output.all(scope, principal).apply(
-            lambda sp: assignment_guid(sp[0], sp[1], MONITORING_METRICS_PUBLISHER)),
-        description="the endpoint's deployments send telemetry to Application Insights with Entra ID",
-        opts=child(parent),
-    )
 
 
 def _batch_deployment(d: Mapping) -> dict:
