@@ -43,12 +43,16 @@ def test_private_stacks_have_vnet_endpoints_zones_and_links(stack_graph, stack):
     g = stack_graph(stack)
     vnet = g.one(VNET)
     subnets = {s.inputs["subnetName"]: s for s in g.of_type(SUBNET)}
-    assert set(subnets) == {"snet-private-endpoints", "snet-aks"}
+    # AzureFirewallSubnet: the egress firewall of the AKS nodes (tests/network/test_egress_firewall.py)
+    assert set(subnets) == {"snet-private-endpoints", "snet-aks", "AzureFirewallSubnet"}
     nsgs = {n.id for n in g.of_type(NSG)}
-    for s in subnets.values():
+    for subnet_name, s in subnets.items():
         assert s.inputs["virtualNetworkName"] == vnet.inputs["virtualNetworkName"]
-        assert s.inputs["networkSecurityGroup"]["id"] in nsgs  # every subnet guarded by its own NSG
         assert s.inputs["defaultOutboundAccess"] is False
+        if subnet_name == "AzureFirewallSubnet":  # Azure Firewall does not support an NSG on its subnet
+            assert "networkSecurityGroup" not in s.inputs
+            continue
+        assert s.inputs["networkSecurityGroup"]["id"] in nsgs  # every subnet guarded by its own NSG
     assert subnets["snet-private-endpoints"].inputs["privateEndpointNetworkPolicies"] == "Enabled"
 
     by_group = endpoints_by_group(g)

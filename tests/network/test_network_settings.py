@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE = {"amlplatform:location": "westeurope", "amlplatform:naming": {"workload": "fraud", "environment": "tst"}}
 VNET = {"vnet": {"address_space": ["10.60.0.0/22"], "private_endpoints_subnet": "10.60.0.0/26",
                  "aks_subnet": "10.60.1.0/24"}}
+# prod's AKS egresses through the stack's own firewall (network.egress_firewall)
+EGRESS_VNET = {"vnet": {**VNET["vnet"], "firewall_subnet": "10.60.2.0/26"}, "egress_firewall": {}}
 TLS = {"ssl_secret": "azureml-scoring-tls", "ssl_cname": "scoring.fraud.internal"}
 SUBNET = ("/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-hub/providers"
           "/Microsoft.Network/virtualNetworks/vnet-spoke/subnets/{}")
@@ -54,14 +56,14 @@ def test_one_public_dependency_still_leaves_the_others_named():
 
 
 def test_with_a_network_every_created_resource_gets_its_endpoints():
-    s = settings_from_config({**prod_config(), "amlplatform:network": {**VNET, "storage_groups": ["blob", "file", "queue"]}})
+    s = settings_from_config({**prod_config(), "amlplatform:network": {**EGRESS_VNET, "storage_groups": ["blob", "file", "queue"]}})
     # prod's batch endpoint adds table (and queue, already listed): batch jobs use both (how-to-managed-network);
     # monitoring: the private stack's Azure Monitor Private Link Scope
     assert private_endpoint_groups(s) == {"workspace": ["amlworkspace"], "storage": ["blob", "file", "queue", "table"],
                                           "key_vault": ["vault"], "registry": ["registry"],
                                           "monitoring": ["azuremonitor"]}
     without_batch = settings_from_config({**prod_config(), "amlplatform:batch_endpoints": [],
-                                          "amlplatform:network": {**VNET, "storage_groups": ["blob", "file", "queue"]}})
+                                          "amlplatform:network": {**EGRESS_VNET, "storage_groups": ["blob", "file", "queue"]}})
     assert private_endpoint_groups(without_batch)["storage"] == ["blob", "file", "queue"]
 
 
@@ -132,7 +134,7 @@ def test_aks_subnet_must_hold_every_node_with_upgrade_surge():
 def test_pod_and_service_ranges_must_not_overlap_the_vnet():
     config = prod_config()
     config["amlplatform:network"]["vnet"] = {"address_space": ["10.0.0.0/16"], "private_endpoints_subnet": "10.0.0.0/26",
-                                             "aks_subnet": "10.0.1.0/24"}
+                                             "aks_subnet": "10.0.1.0/24", "firewall_subnet": "10.0.2.0/26"}
     text = problems_of(config)
     assert "service_cidr 10.0.0.0/16 overlaps network.vnet.address_space 10.0.0.0/16" in text
     config["amlplatform:kubernetes"][0]["service_cidr"] = "172.16.0.0/16"

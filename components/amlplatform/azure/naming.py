@@ -88,6 +88,12 @@ RULES: Dict[str, NameRule] = {
                  "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"),
         NameRule("network_security_group", 1, 80, r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9_])?",
                  "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"),
+        NameRule("firewall", 1, 80, r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9_])?",
+                 "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"),
+        NameRule("route_table", 1, 80, r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9_])?",
+                 "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"),
+        NameRule("public_ip", 1, 80, r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9_])?",
+                 "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"),
         NameRule("private_endpoint", 2, 64, r"[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9_]",
                  "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"),
         NameRule("environment_asset", 1, 255, r"[A-Za-z0-9][A-Za-z0-9._-]*",
@@ -228,6 +234,11 @@ class NetworkNames:
     aks_subnet: str
     private_endpoints_nsg: str
     aks_nsg: str
+    # the egress firewall (CAF abbreviations afw, afwp, pip, rt)
+    firewall: str = ""
+    firewall_policy: str = ""
+    firewall_public_ip: str = ""
+    aks_route_table: str = ""
 
 
 def network_names(workload: str, environment: str, *, vnet: Optional[str] = None) -> NetworkNames:
@@ -239,6 +250,10 @@ def network_names(workload: str, environment: str, *, vnet: Optional[str] = None
         aks_subnet=ensure("subnet", "snet-aks"),
         private_endpoints_nsg=ensure("network_security_group", f"nsg-{w}-{e}-private-endpoints"),
         aks_nsg=ensure("network_security_group", f"nsg-{w}-{e}-aks"),
+        firewall=ensure("firewall", f"afw-{w}-{e}"),
+        firewall_policy=ensure("firewall", f"afwp-{w}-{e}"),
+        firewall_public_ip=ensure("public_ip", f"pip-afw-{w}-{e}"),
+        aks_route_table=ensure("route_table", f"rt-{w}-{e}-aks"),
     )
     return names
 

@@ -104,6 +104,17 @@ TYPES: Dict[str, ArmType] = {t.token: t for t in (
        RG + "/providers/Microsoft.KeyVault/vaults/{vaultName}/keys/{keyName}"),
     _t("azure-native:authorization:ManagementLockByScope", "Microsoft.Authorization/locks",
        "{scope}/providers/Microsoft.Authorization/locks/{lockName}"),
+    # the egress firewall (amlplatform.iac.network.egress)
+    _t("azure-native:network:PublicIPAddress", "Microsoft.Network/publicIPAddresses",
+       RG + "/providers/Microsoft.Network/publicIPAddresses/{publicIpAddressName}"),
+    _t("azure-native:network:FirewallPolicy", "Microsoft.Network/firewallPolicies",
+       RG + "/providers/Microsoft.Network/firewallPolicies/{firewallPolicyName}"),
+    _t("azure-native:network:FirewallPolicyRuleCollectionGroup", "Microsoft.Network/firewallPolicies/ruleCollectionGroups",
+       RG + "/providers/Microsoft.Network/firewallPolicies/{firewallPolicyName}/ruleCollectionGroups/{ruleCollectionGroupName}"),
+    _t("azure-native:network:AzureFirewall", "Microsoft.Network/azureFirewalls",
+       RG + "/providers/Microsoft.Network/azureFirewalls/{azureFirewallName}"),
+    _t("azure-native:network:RouteTable", "Microsoft.Network/routeTables",
+       RG + "/providers/Microsoft.Network/routeTables/{routeTableName}"),
     # virtual network flow logs (network.py)
     _t("azure-native:network:NetworkWatcher", "Microsoft.Network/networkWatchers",
        RG + "/providers/Microsoft.Network/networkWatchers/{networkWatcherName}"),

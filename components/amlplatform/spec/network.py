@@ -21,6 +21,7 @@ from amlplatform.azure import naming
 from amlplatform.azure.private_dns import BATCH_STORAGE_GROUPS, GROUP_ZONES, KNOWN_ZONES, REQUIRED_STORAGE_GROUPS
 from amlplatform.errors import Problems
 from amlplatform.spec import cidr
+from amlplatform.iac.network.egress import DEFAULTS as EGRESS  # written once, beside EgressFirewallSpec
 from amlplatform.spec.core import WORKSPACE, Model, arm_id
 
 # --------------------------------------------------------------------------- what Azure documents
@@ -112,6 +113,9 @@ class VnetSettings(Model):
     aks_subnet: Optional[SubnetCidr] = Field(
         None, description="Prefix of the AKS nodes' subnet, inside address_space; needed by created "
         "Kubernetes targets (overlay: only nodes take addresses from it)")
+    firewall_subnet: Optional[SubnetCidr] = Field(
+        None, description="Prefix of AzureFirewallSubnet, inside address_space, a /26 or larger (Azure Firewall "
+        "FAQ): needed by network.egress_firewall")
 
     @model_validator(mode="after")
     def _layout(self) -> "VnetSettings":
@@ -122,6 +126,11 @@ class VnetSettings(Model):
         named = [("private_endpoints_subnet", self.private_endpoints_subnet)]
         if self.aks_subnet:
             named.append(("aks_subnet", self.aks_subnet))
+        if self.firewall_subnet:
+            named.append(("firewall_subnet", self.firewall_subnet))
+            if int(self.firewall_subnet.split("/")[1]) > 26:
+                problems.append(f"firewall_subnet {self.firewall_subnet} is smaller than a /26, the size Azure Firewall "
+                                "needs (learn.microsoft.com/azure/firewall/firewall-faq)")
         for label, prefix in named:
             if not cidr.within_any(spaces, prefix):
                 problems.append(f"{label} {prefix} is not inside address_space ({', '.join(spaces)})")
@@ -286,6 +295,18 @@ class FlowLogSettings(Model):
         NetworkWatcherSettings(), description="The region's Network Watcher: the auto-enabled one, or declared here")
 
 
+class EgressFirewallSettings(Model):
+    """The platform's own Azure Firewall for the AKS nodes' egress (amlplatform.iac.network.egress): in
+    network.vnet.firewall_subnet, with the route table network.vnet.aks_subnet gets before any cluster."""
+
+    sku_tier: Literal["Standard", "Premium"] = Field(EGRESS["sku_tier"], description="Azure Firewall tier")
+    threat_intel_mode: Literal["Alert", "Deny"] = Field(
+        EGRESS["threat_intel_mode"], description="Traffic to known malicious addresses and domains")
+    allowed_fqdns: List[Annotated[str, StringConstraints(pattern=FQDN_PATTERN)]] = Field(
+        default_factory=list, description="More host names the nodes may reach over HTTPS, besides what AKS "
+        "(FQDN tag AzureKubernetesService, NTP) and the Azure ML extension need")
+
+
 class NetworkSettings(Model):
     """Where private endpoints and AKS nodes live, and how their names resolve."""
 
@@ -298,6 +319,10 @@ class NetworkSettings(Model):
         description="Storage sub-resources that get a private endpoint: blob and file always; queue, table opt-in")
     outbound: OutboundSettings = OutboundSettings()
     """Managed network outbound rules and provisioning"""
+    egress_firewall: Optional[EgressFirewallSettings] = Field(
+        None, description="An Azure Firewall of the stack's own in network.vnet.firewall_subnet, and the route "
+        "table (0.0.0.0/0 to it) network.vnet.aks_subnet gets: Kubernetes targets with outbound_type "
+        "userDefinedRouting then need no route_table_id (nothing outside the stack on a first deploy)")
     flow_logs: Optional[FlowLogSettings] = Field(
         None, description="Virtual network flow logs of the created VNet (NSG flow logs can no longer be created "
         "after 30 June 2025)")
@@ -484,9 +509,13 @@ def stack_problems(settings: Any) -> List[str]:
             # AKS needs the nodes' subnet routed (0.0.0.0/0 to a firewall) before the cluster is created
             # (learn.microsoft.com/azure/aks/egress-udr): the platform associates route_table_id with
             # network.vnet.aks_subnet; existing subnets are routed by their owner
-            if net.vnet is not None and net.vnet.aks_subnet and not target.route_table_id:
-                problems.append(f"{where}: outbound_type userDefinedRouting needs route_table_id (the route table, "
-                                "0.0.0.0/0 to your firewall, that network.vnet.aks_subnet gets before the cluster)")
+            if net.vnet is not None and net.vnet.aks_subnet and not target.route_table_id and not net.egress_firewall:
+                problems.append(f"{where}: outbound_type userDefinedRouting needs network.egress_firewall (the stack's "
+                                "own firewall) or route_table_id (the route table, 0.0.0.0/0 to your firewall, that "
+                                "network.vnet.aks_subnet gets before the cluster)")
+            if target.route_table_id and net.egress_firewall is not None:
+                problems.append(f"{where}: route_table_id and network.egress_firewall both route "
+                                "network.vnet.aks_subnet: give one")
             if net.existing_subnets is not None and target.route_table_id:
                 problems.append(f"{where}: route_table_id is for network.vnet.aks_subnet; network.existing_subnets.aks "
                                 "is routed by its owner (leave route_table_id out)")
@@ -502,6 +531,11 @@ def stack_problems(settings: Any) -> List[str]:
                 f"network.vnet.aks_subnet {net.vnet.aks_subnet} leaves {have} usable addresses but the node pools "
                 f"may take {aks_nodes} (max_count plus 33% upgrade surge): use a /"
                 f"{cidr.smallest_prefix_for(aks_nodes)} or larger")
+
+    if net.egress_firewall is not None and (net.vnet is None or not net.vnet.firewall_subnet
+                                            or not net.vnet.aks_subnet):
+        problems.append("network.egress_firewall: needs network.vnet with firewall_subnet (AzureFirewallSubnet) and "
+                        "aks_subnet (the subnet it routes): the stack creates both")
 
     out = net.outbound
     rules = out.outbound_rules()

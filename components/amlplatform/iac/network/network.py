@@ -23,6 +23,7 @@ from typing_extensions import Required
 
 from amlplatform.azure import naming
 from amlplatform.iac._base import check_args, child, token
+from amlplatform.iac.network.egress import EgressFirewall, EgressFirewallSpec
 
 
 class SubnetSpec(TypedDict, total=False):
@@ -46,6 +47,9 @@ class VnetSpec(TypedDict, total=False):
     aks_route_table_id: pulumi.Input[str]
     """Route table of the AKS subnet (a cluster with outbound type userDefinedRouting: 0.0.0.0/0 to a
     firewall). The subnet has it before any cluster is created in it (learn.microsoft.com/azure/aks/egress-udr)."""
+    egress_firewall: EgressFirewallSpec
+    """The platform's own Azure Firewall and the AKS subnet's route table to it (instead of
+    aks_route_table_id): amlplatform.iac.network.egress."""
 
 
 class FlowLogsSpec(TypedDict, total=False):
@@ -135,9 +139,18 @@ class PlatformNetwork(pulumi.ComponentResource):
             link_targets.append(vnet.id)
             pe_subnet = self._subnet(name, "private-endpoints", vnet, spec["private_endpoints_subnet"], rg, location,
                                      tags, endpoints=True)
+            route_table_id = spec.get("aks_route_table_id")
+            self.egress_firewall: Optional[EgressFirewall] = None
+            if spec.get("egress_firewall"):
+                if route_table_id is not None:
+                    raise ValueError(f"{name}: give vnet.aks_route_table_id or vnet.egress_firewall, not both")
+                self.egress_firewall = EgressFirewall(self, name, spec["egress_firewall"], vnet=vnet,
+                                                      resource_group_name=rg, location=location, tags=tags,
+                                                      after=[pe_subnet])
+                route_table_id = self.egress_firewall.route_table_id
             if spec.get("aks_subnet"):
                 aks_subnet = self._subnet(name, "aks", vnet, spec["aks_subnet"], rg, location, tags,
-                                          endpoints=False, route_table_id=spec.get("aks_route_table_id")).id
+                                          endpoints=False, route_table_id=route_table_id).id
             pe_subnet_id: pulumi.Input[str] = pe_subnet.id
         elif args.get("private_endpoints_subnet_id"):
             pe_subnet_id = args["private_endpoints_subnet_id"]

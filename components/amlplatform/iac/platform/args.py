@@ -186,6 +186,9 @@ class StackVnet(TypedDict, total=False):
     aks_subnet: Optional[str]
     """Prefix of the AKS nodes' subnet, inside address_space; needed by created Kubernetes targets
     (overlay: only nodes take addresses from it)"""
+    firewall_subnet: Optional[str]
+    """Prefix of AzureFirewallSubnet, inside address_space, a /26 or larger (Azure Firewall FAQ): needed
+    by network.egress_firewall"""
 
 
 class StackExistingSubnets(TypedDict, total=False):
@@ -250,6 +253,19 @@ class StackOutbound(TypedDict, total=False):
     """User-defined outbound rules"""
 
 
+class StackEgressFirewall(TypedDict, total=False):
+    """The platform's own Azure Firewall for the AKS nodes' egress (amlplatform.iac.network.egress): in
+    network.vnet.firewall_subnet, with the route table network.vnet.aks_subnet gets before any
+    cluster."""
+    sku_tier: str
+    """Azure Firewall tier; default "Standard"."""
+    threat_intel_mode: str
+    """Traffic to known malicious addresses and domains; default "Deny"."""
+    allowed_fqdns: List[str]
+    """More host names the nodes may reach over HTTPS, besides what AKS (FQDN tag
+    AzureKubernetesService, NTP) and the Azure ML extension need"""
+
+
 class StackNetworkWatcher(TypedDict, total=False):
     """The region's Network Watcher, which owns flow logs (one per region and subscription)."""
     create: bool
@@ -285,6 +301,10 @@ class StackNetwork(TypedDict, total=False):
     """Storage sub-resources that get a private endpoint: blob and file always; queue, table opt-in"""
     outbound: StackOutbound
     """Managed network outbound rules and provisioning"""
+    egress_firewall: Optional[StackEgressFirewall]
+    """An Azure Firewall of the stack's own in network.vnet.firewall_subnet, and the route table
+    (0.0.0.0/0 to it) network.vnet.aks_subnet gets: Kubernetes targets with outbound_type
+    userDefinedRouting then need no route_table_id (nothing outside the stack on a first deploy)"""
     flow_logs: Optional[StackFlowLog]
     """Virtual network flow logs of the created VNet (NSG flow logs can no longer be created after 30
     June 2025)"""

@@ -10,7 +10,7 @@ import pulumi
 
 from amlplatform.azure import naming
 from amlplatform.iac.access.access import RoleAssignmentSpec
-from amlplatform.azure.kubernetes import api_server_zone
+from amlplatform.azure.kubernetes import AKS_FQDN_TAG, EXTENSION_FQDNS, api_server_zone
 from amlplatform.iac.options.locks import LockKind, LockSpec
 from amlplatform.azure.private_dns import GROUP_ZONES
 from amlplatform.azure.roles import BATCH_STORAGE_ROLES, ROLES, STORAGE_DATA_ROLES, read_only_containers_condition
@@ -55,6 +55,20 @@ def secret_safe(settings: StackSettings, spec: RoleAssignmentSpec, where: str) -
     return spec
 
 
+def egress_firewall_args(settings: StackSettings, names: Any) -> Dict[str, Any]:
+    """``EgressFirewallSpec`` of ``network.egress_firewall`` (pure): the AKS subnet is the source; the hosts
+    allowed are the Azure ML extension's (amlplatform.azure.kubernetes) and the stack's own."""
+    fw, vnet = settings.network.egress_firewall, settings.network.vnet
+    assert fw is not None and vnet is not None and vnet.aks_subnet and vnet.firewall_subnet
+    region = settings.location.lower().replace(" ", "")
+    hosts = {h.replace("<region>", region) for h in EXTENSION_FQDNS} | set(fw.allowed_fqdns)
+    return {"subnet_prefix": vnet.firewall_subnet, "firewall_name": names.firewall,
+            "policy_name": names.firewall_policy, "public_ip_name": names.firewall_public_ip,
+            "route_table_name": names.aks_route_table, "source_prefixes": [vnet.aks_subnet],
+            "fqdn_tags": [AKS_FQDN_TAG], "application_fqdns": sorted(hosts),
+            "sku_tier": fw.sku_tier, "threat_intel_mode": fw.threat_intel_mode}
+
+
 def network_args(settings: StackSettings, *, resource_group_name: pulumi.Input[str]) -> Optional[Dict[str, Any]]:
     """The ``PlatformNetworkArgs`` for ``settings`` (None without a network; pure mapping)."""
     net = settings.network
@@ -84,6 +98,8 @@ def network_args(settings: StackSettings, *, resource_group_name: pulumi.Input[s
                                  "values; one subnet has one route table")
             if route_tables:
                 vnet["aks_route_table_id"] = route_tables.pop()
+            if net.egress_firewall is not None and net.vnet.firewall_subnet:
+                vnet["egress_firewall"] = egress_firewall_args(settings, names)
         args["vnet"] = vnet
         if net.flow_logs is not None:
             args["flow_logs"] = flow_log_args(settings, resource_group_name)
