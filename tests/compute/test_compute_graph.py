@@ -178,10 +178,10 @@ def test_prod_aks_has_secure_defaults(stack_graph):
     zone = g.named("network-zone-privatelink-westeurope-azmk8s-io")
     assert aks["apiServerAccessProfile"] == {"enablePrivateCluster": True, "privateDNSZone": zone.id,
                                              "enablePrivateClusterPublicFQDN": False}
-    # egress through the hub firewall's route table on the nodes' subnet, there before the cluster
+    # egress through the stack's own firewall: its route table on the nodes' subnet, there before the cluster
     assert aks["networkProfile"]["outboundType"] == "userDefinedRouting"
     subnet = g.named("network-subnet-aks")
-    assert subnet.inputs["routeTable"]["id"].endswith("/routeTables/rt-hub-egress")
+    assert subnet.inputs["routeTable"]["id"] == g.named("network-route-table").id
     assert subnet.urn in g.resource_dependencies(g.one(AKS))
     assert aks["autoUpgradeProfile"]["upgradeChannel"] == "stable"
     assert aks["networkProfile"]["networkPolicy"] == "cilium"

@@ -207,8 +207,9 @@ def test_egress_settings_name_the_route_table_where_the_platform_owns_the_subnet
     target = {"name": "inference", "api_server_access": "public", "extension": TLS,
               "outbound_type": "userDefinedRouting"}
     problems, _ = _problems({**BASE, "amlplatform:network": VNET_NET, "amlplatform:kubernetes": [target]})
-    assert problems == ["kubernetes[0] (inference): outbound_type userDefinedRouting needs route_table_id (the route "
-                        "table, 0.0.0.0/0 to your firewall, that network.vnet.aks_subnet gets before the cluster)"]
+    assert problems == ["kubernetes[0] (inference): outbound_type userDefinedRouting needs network.egress_firewall (the "
+                        "stack's own firewall) or route_table_id (the route table, 0.0.0.0/0 to your firewall, that "
+                        "network.vnet.aks_subnet gets before the cluster)"]
     ok = settings_from_config({**BASE, "amlplatform:network": VNET_NET,
                                "amlplatform:kubernetes": [{**target, "route_table_id": RT}]})
     assert ok.kubernetes[0].route_table_id == RT

@@ -43,6 +43,11 @@ MODELS = {
     "Microsoft.Network/networkSecurityGroups": ("azure.mgmt.network", "NetworkSecurityGroup"),
     "Microsoft.Network/privateEndpoints": ("azure.mgmt.network", "PrivateEndpoint"),
     "Microsoft.Network/privateEndpoints/privateDnsZoneGroups": ("azure.mgmt.network", "PrivateDnsZoneGroup"),
+    "Microsoft.Network/azureFirewalls": ("azure.mgmt.network", "AzureFirewall"),
+    "Microsoft.Network/firewallPolicies": ("azure.mgmt.network", "FirewallPolicy"),
+    "Microsoft.Network/firewallPolicies/ruleCollectionGroups": ("azure.mgmt.network", "FirewallPolicyRuleCollectionGroup"),
+    "Microsoft.Network/publicIPAddresses": ("azure.mgmt.network", "PublicIPAddress"),
+    "Microsoft.Network/routeTables": ("azure.mgmt.network", "RouteTable"),
     "Microsoft.Network/privateDnsZones": ("azure.mgmt.privatedns", "PrivateZone"),
     "Microsoft.Network/privateDnsZones/virtualNetworkLinks": ("azure.mgmt.privatedns", "VirtualNetworkLink"),
     "Microsoft.Network/privateDnsZones/A": ("azure.mgmt.privatedns", "RecordSet"),
@@ -232,8 +237,9 @@ def _subclass(cls, value, models):
         for part in wire:
             found = found.get(part) if isinstance(found, dict) else None
         name = table.get(found) if isinstance(found, str) else None
-        if name and hasattr(models, name):
-            return _subclass(getattr(models, name), value, models)
+        sub = getattr(models, name, None) if name else None
+        if sub is not None and sub is not cls:  # a subtype table may name the class itself
+            return _subclass(sub, value, models)
     return cls
 
 

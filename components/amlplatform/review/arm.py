@@ -53,6 +53,10 @@ TOP_LEVEL_BY_TYPE: Dict[str, Tuple[str, ...]] = {
     "azure-native:storage:BlobServiceProperties": (),
     "azure-native:containerservice:AgentPool": (),
     "azure-native:kubernetesconfiguration:Extension": ("identity", "plan"),
+    # Azure Firewall and its policy: sku lives in properties (AzureFirewallPropertiesFormat.sku,
+    # FirewallPolicyPropertiesFormat.sku, Microsoft.Network 2024-05-01)
+    "azure-native:network:AzureFirewall": ("location", "tags", "zones", "etag"),
+    "azure-native:network:FirewallPolicy": ("location", "tags", "identity", "etag"),
 }
 
 # Types whose azure-native inputs already carry an explicit "properties" envelope (the rest of the
@@ -118,6 +122,10 @@ NESTED_PROPERTIES: Dict[str, Dict[str, Tuple[str, ...]]] = {
         "manualPrivateLinkServiceConnections": ("name", "id"),
     },
     "azure-native:network:PrivateDnsZoneGroup": {"privateDnsZoneConfigs": ("name",)},
+    # Microsoft.Network 2024-05-01: AzureFirewallIPConfiguration{name, properties{subnet, publicIPAddress}},
+    # Route{name, properties{addressPrefix, nextHopType, nextHopIpAddress}}
+    "azure-native:network:AzureFirewall": {"ipConfigurations": ("name", "id")},
+    "azure-native:network:RouteTable": {"routes": ("name", "id")},
 }
 
 

@@ -40,6 +40,9 @@ KINDS: Dict[str, Tuple[str, str, str]] = {
     "azure-native:network:Subnet": ("network", "Subnet", "network.Subnets"),
     "azure-native:network:PrivateEndpoint": ("network", "Private endpoint", "network.PrivateEndpoint"),
     "azure-native:privatedns:PrivateZone": ("network", "Private DNS zone", "network.DNSPrivateZones"),
+    # the AKS egress firewall (iac/network/egress.py) and the route table the AKS subnet gets
+    "azure-native:network:AzureFirewall": ("network", "Firewall", "network.Firewall"),
+    "azure-native:network:RouteTable": ("network", "Route table", "network.RouteTables"),
 }
 # folded into the node of a resource of the given type they are tied to: an NSG into the subnet it
 # guards (the subnet waits for it), a DNS zone group into its endpoint, a VNet link into its zone
@@ -47,6 +50,10 @@ FOLD_INTO_TYPE = {
     "azure-native:network:NetworkSecurityGroup": ("azure-native:network:Subnet", "dependents"),
     "azure-native:network:PrivateDnsZoneGroup": ("azure-native:network:PrivateEndpoint", "dependencies"),
     "azure-native:privatedns:VirtualNetworkLink": ("azure-native:privatedns:PrivateZone", "dependencies"),
+    # the firewall's policy, rules and public IP into the firewall (it waits for each)
+    "azure-native:network:FirewallPolicy": ("azure-native:network:AzureFirewall", "dependents"),
+    "azure-native:network:FirewallPolicyRuleCollectionGroup": ("azure-native:network:AzureFirewall", "dependents"),
+    "azure-native:network:PublicIPAddress": ("azure-native:network:AzureFirewall", "dependents"),
 }
 SERVING_FOLD = ("azure-native:machinelearningservices:OnlineDeployment",
                 "azure-native:machinelearningservices:BatchDeployment", "azure-native:resources:Resource")
