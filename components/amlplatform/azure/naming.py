@@ -54,6 +54,8 @@ def _hyphen_followed_by_letter(name: str) -> Optional[str]:
     return None
 
 
+_NETWORK_NAME_TEXT = "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"
+
 RULES: Dict[str, NameRule] = {
     r.kind: r
     for r in (
@@ -82,20 +84,10 @@ RULES: Dict[str, NameRule] = {
         # Microsoft.Network (learn.microsoft.com/azure/azure-resource-manager/management/
         # resource-name-rules#microsoftnetwork): alphanumerics, '_', '.', '-'; start alphanumeric;
         # end alphanumeric or '_'
-        NameRule("virtual_network", 2, 64, r"[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9_]",
-                 "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"),
-        NameRule("subnet", 1, 80, r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9_])?",
-                 "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"),
-        NameRule("network_security_group", 1, 80, r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9_])?",
-                 "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"),
-        NameRule("firewall", 1, 80, r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9_])?",
-                 "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"),
-        NameRule("route_table", 1, 80, r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9_])?",
-                 "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"),
-        NameRule("public_ip", 1, 80, r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9_])?",
-                 "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"),
-        NameRule("private_endpoint", 2, 64, r"[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9_]",
-                 "letters, digits, '_', '.', '-'; starts with a letter or digit, ends with a letter, digit or '_'"),
+        *(NameRule(kind, 2, 64, r"[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9_]", _NETWORK_NAME_TEXT)
+          for kind in ("virtual_network", "private_endpoint")),
+        *(NameRule(kind, 1, 80, r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9_])?", _NETWORK_NAME_TEXT)
+          for kind in ("subnet", "network_security_group", "firewall", "route_table", "public_ip")),
         NameRule("environment_asset", 1, 255, r"[A-Za-z0-9][A-Za-z0-9._-]*",
                  "letters, digits, '.', '_' and '-'; starts with a letter or digit"),
     )
